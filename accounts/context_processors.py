@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts.models import Role
+from accounts.policy import Action, can
+from accounts.selectors import user_roles
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    """Give the base layout the sections this person's roles open, and their role names."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": [], "nav_roles": []}
+    items: list[tuple[str, str]] = [("Home", reverse("home"))]
+    if can(user, Action.PROFILE_EDIT_OWN):
+        items.append(("My profile", reverse("workforce:profile")))
+    if can(user, Action.PEOPLE_VIEW):
+        items.append(("People", reverse("workforce:people")))
+    if can(user, Action.USERS_MANAGE):
+        items.append(("Users & roles", reverse("accounts:user_list")))
+    if can(user, Action.AUDIT_VIEW):
+        items.append(("Audit trail", reverse("accounts:audit_list")))
+    if can(user, Action.TOKENS_MANAGE):
+        items.append(("API tokens", reverse("accounts:token_list")))
+        items.append(("API docs", reverse("api-docs")))
+    if can(user, Action.USERS_MANAGE):
+        items.append(("Django admin", reverse("admin:index")))
+    roles = user_roles(user)
+    labels = []
+    for role in Role:
+        if role in roles:
+            level = roles[role]
+            labels.append(f"{role.label} L{level}" if level else str(role.label))
+    return {"nav_items": items, "nav_roles": labels}

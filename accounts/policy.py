@@ -1,0 +1,101 @@
+"""Who may do what: the one place that answers it, and the querysets each person may see.
+
+Views and API endpoints ask `can`/`require` and list through the `*_visible_to` functions;
+they never filter by role themselves. Objects outside a person's scope are reported as not
+found, so their existence does not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import ApiToken, Role, User
+from accounts.selectors import user_roles
+from core.errors import PermissionDenied
+from core.models import AuditEvent
+
+
+class Action(StrEnum):
+    PROFILE_EDIT_OWN = "profile.edit_own"
+    PEOPLE_VIEW = "people.view"
+    USERS_MANAGE = "users.manage"
+    AUDIT_VIEW = "audit.view"
+    TOKENS_MANAGE = "tokens.manage"
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105  (an action name, not a secret)
+
+
+WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
+STAFF_ROLES = frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN})
+
+_ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
+    Action.PROFILE_EDIT_OWN: WORKFORCE_ROLES,
+    Action.PEOPLE_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
+    Action.USERS_MANAGE: frozenset({Role.ADMIN}),
+    Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.FINANCE}),
+    Action.TOKENS_MANAGE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    Action.TOKEN_REVOKE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+}
+
+
+def _token_owner_or_admin(user: User, token: Any) -> bool:
+    return bool(token.user_id == user.pk or Role.ADMIN in user_roles(user))
+
+
+_OBJECT_RULES: dict[Action, Callable[[User, Any], bool]] = {
+    Action.TOKEN_REVOKE: _token_owner_or_admin,
+}
+
+
+def can(user: Any, action: Action, obj: Any = None) -> bool:
+    """Answer whether `user` may do `action` (to `obj`, where the action concerns one object)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    held = user_roles(user)
+    if not any(role in held for role in _ALLOWED_ROLES[action]):
+        return False
+    rule = _OBJECT_RULES.get(action)
+    return obj is None or rule is None or rule(user, obj)
+
+
+def require(user: Any, action: Action, obj: Any = None) -> None:
+    """Raise PermissionDenied unless `user` may do `action`."""
+    if not can(user, action, obj):
+        raise PermissionDenied()
+
+
+def api_tokens_visible_to(user: Any) -> QuerySet[ApiToken]:
+    """Admins see every token (to revoke a leaked one); everyone else only their own."""
+    tokens = ApiToken.objects.select_related("user")
+    if not can(user, Action.TOKENS_MANAGE):
+        return tokens.none()
+    if Role.ADMIN in user_roles(user):
+        return tokens
+    return tokens.filter(user_id=user.pk)
+
+
+def users_visible_to(user: Any) -> QuerySet[User]:
+    """Admins see everyone; managers see the workforce (annotators and reviewers)."""
+    users = User.objects.order_by("email")
+    if can(user, Action.USERS_MANAGE):
+        return users
+    if can(user, Action.PEOPLE_VIEW):
+        return users.filter(role_grants__role__in=list(WORKFORCE_ROLES)).distinct()
+    return users.filter(pk=user.pk) if user.is_authenticated else users.none()
+
+
+def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
+    if not can(user, Action.AUDIT_VIEW):
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.select_related("actor", "target_type")
+
+
+def roles_require_mfa(user: Any) -> bool:
+    """Managers, finance and admins must have a second factor before they do anything."""
+    from django.conf import settings
+
+    held = user_roles(user)
+    return any(role in held for role in settings.QUORUM_MFA_REQUIRED_ROLES)

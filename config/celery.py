@@ -1,0 +1,21 @@
+"""The Celery application and the one place where the periodic schedule is declared."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("quorum")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Every periodic job of the product, and only here.
+app.conf.beat_schedule = {
+    "beat-heartbeat": {
+        "task": "core.tasks.beat_heartbeat",
+        "schedule": 60.0,
+    },
+}

@@ -1,0 +1,23 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import views as account_views
+from core.health import healthz
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("", include("accounts.api.urls")),
+    path("", include("workforce.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("", include("accounts.urls")),
+    path("", include("workforce.urls")),
+    path("api/v1/", include(api_v1)),
+    path("django-admin/", admin.site.urls),
+]

@@ -1,0 +1,8 @@
+from rest_framework.routers import SimpleRouter
+
+from workforce.api import views
+
+router = SimpleRouter()
+router.register("people", views.PersonViewSet, basename="person")
+
+urlpatterns = router.urls

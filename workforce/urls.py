@@ -1,0 +1,10 @@
+from django.urls import path
+
+from workforce import views
+
+app_name = "workforce"
+
+urlpatterns = [
+    path("profile/", views.profile, name="profile"),
+    path("people/", views.people, name="people"),
+]
