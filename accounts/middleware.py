@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
@@ -15,10 +16,11 @@ MFA_REQUIRED_MESSAGE = (
     "Set up two-factor authentication before using Quorum; your role requires it."
 )
 
-# Paths a person without MFA may still reach: the MFA set-up itself, signing out, e-mail
-# verification, static files and the health check.
+# Paths a person without MFA may still reach: the MFA set-up itself (and the password check
+# allauth asks for before it), signing out, e-mail verification, static files, the health check.
 _EXEMPT_PREFIXES = (
     "/accounts/2fa/",
+    "/accounts/reauthenticate/",
     "/accounts/logout/",
     "/accounts/confirm-email/",
     "/static/",
@@ -47,5 +49,6 @@ class MfaRequiredMiddleware:
                     "mfa_required", MFA_REQUIRED_MESSAGE, {"setup_url": mfa_setup_url()}
                 )
                 return JsonResponse(body, status=403)
+            messages.warning(request, MFA_REQUIRED_MESSAGE)
             return HttpResponseRedirect(f"{mfa_setup_url()}?next={request.get_full_path()}")
         return self.get_response(request)

@@ -86,7 +86,8 @@ class RoleGrant(models.Model):
                 fields=["user", "role"], name="accounts_rolegrant_one_per_role"
             ),
             models.CheckConstraint(
-                condition=(models.Q(role="reviewer", level__gte=1))
+                # "IS NOT NULL" matters: a NULL level would make the check unknown, which passes.
+                condition=(models.Q(role="reviewer", level__isnull=False, level__gte=1))
                 | (~models.Q(role="reviewer") & models.Q(level__isnull=True)),
                 name="accounts_rolegrant_level_only_for_reviewers",
             ),

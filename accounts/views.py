@@ -24,6 +24,7 @@ from accounts.services import (
     role_revoke,
     user_set_active,
 )
+from core.audit import audit_events_about
 from core.errors import QuorumError
 from core.forms import form_add_error
 
@@ -133,9 +134,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         except QuorumError as exc:
             form_add_error(form, exc)
     grants = person.role_grants.order_by("role")
-    events = audit_events_visible_to(request.user).filter(
-        target_id=str(person.pk), action__regex=r"^(user|role)\."
-    )[:20]
+    events = audit_events_about(audit_events_visible_to(request.user), person)[:20]
     return render(
         request,
         "accounts/user_detail.html",

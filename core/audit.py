@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.db.models import QuerySet
 
 from core.models import AuditEvent
 
@@ -61,4 +62,12 @@ def audit_record(
         before=_jsonable(before) if before is not None else None,
         after=_jsonable(after) if after is not None else None,
         ip_address=ip_address,
+    )
+
+
+def audit_events_about(events: QuerySet[AuditEvent], target: models.Model) -> QuerySet[AuditEvent]:
+    """Narrow `events` (already scoped to the viewer) to those about `target`."""
+    return events.filter(
+        target_type=ContentType.objects.get_for_model(target, for_concrete_model=False),
+        target_id=str(target.pk),
     )
