@@ -78,7 +78,9 @@ def token_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token = get_object_or_404(api_tokens_visible_to(request.user), pk=token_id)
-    api_token_revoke(token=token, actor=request_user(request))
+    token = api_token_revoke(token=token, actor=request_user(request))
+    if getattr(request, "htmx", False):  # an htmx click: swap just this row
+        return render(request, "accounts/_token_row.html", {"t": token})
     messages.success(
         request, f"Token “{token.name}” is revoked; clients using it are refused from now on."
     )

@@ -190,3 +190,17 @@ def test_token_list_does_a_fixed_number_of_queries(client):
         client.get("/api/v1/tokens/")
 
     assert len(many) == len(few)
+
+
+def test_revoking_from_the_portal_with_htmx_returns_just_the_updated_row(client):
+    customer = make_user(Role.CUSTOMER)
+    token, _ = api_token_create(user=customer, name="ci")
+    client.force_login(customer)
+
+    response = client.post(f"/tokens/{token.pk}/revoke/", HTTP_HX_REQUEST="true")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.strip().startswith("<tr>")
+    assert "revoked" in html
+    assert "<html" not in html

@@ -2,11 +2,12 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.core import mail
 
 from accounts.models import Role, RoleGrant, User
 from core.models import AuditEvent
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, totp_now
 from workforce.models import AnnotatorProfile, TermsAcceptance
 from workforce.selectors import terms_current
 
@@ -163,3 +164,29 @@ def test_password_reset_for_an_unknown_address_looks_the_same(client):
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     assert "nobody@example.test" in mail.outbox[0].to
+
+
+def test_signups_are_rate_limited_per_address(client, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "2/m/ip"}
+
+    statuses = [
+        client.post("/accounts/signup/", signup_data(email=f"burst{i}@example.test")).status_code
+        for i in range(3)
+    ]
+
+    assert statuses[:2] == [302, 302]
+    assert statuses[2] == 429
+    assert not User.objects.filter(email="burst2@example.test").exists()
+
+
+def test_mfa_is_available_to_annotators_too(client):
+    annotator = make_user(Role.ANNOTATOR)
+    client.post("/accounts/login/", {"login": annotator.email, "password": PASSWORD})
+
+    page = client.get("/accounts/2fa/totp/activate/")
+    secret = client.session["mfa.totp.secret"]
+    response = client.post("/accounts/2fa/totp/activate/", {"code": totp_now(secret)})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    assert Authenticator.objects.filter(user=annotator, type=Authenticator.Type.TOTP).exists()
