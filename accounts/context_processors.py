@@ -20,6 +20,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("My profile", reverse("workforce:profile")))
     if can(user, Action.PEOPLE_VIEW):
         items.append(("People", reverse("workforce:people")))
+    if can(user, Action.PEOPLE_MANAGE):
+        items.append(("Skills", reverse("workforce:skills")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Users & roles", reverse("accounts:user_list")))
     if can(user, Action.AUDIT_VIEW):

@@ -22,6 +22,7 @@ from core.models import AuditEvent
 class Action(StrEnum):
     PROFILE_EDIT_OWN = "profile.edit_own"
     PEOPLE_VIEW = "people.view"
+    PEOPLE_MANAGE = "people.manage"
     USERS_MANAGE = "users.manage"
     AUDIT_VIEW = "audit.view"
     TOKENS_MANAGE = "tokens.manage"
@@ -34,6 +35,7 @@ STAFF_ROLES = frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN})
 _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.PROFILE_EDIT_OWN: WORKFORCE_ROLES,
     Action.PEOPLE_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
+    Action.PEOPLE_MANAGE: frozenset({Role.MANAGER, Role.ADMIN}),
     Action.USERS_MANAGE: frozenset({Role.ADMIN}),
     Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.FINANCE}),
     Action.TOKENS_MANAGE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),

@@ -18,4 +18,8 @@ app.conf.beat_schedule = {
         "task": "core.tasks.beat_heartbeat",
         "schedule": 60.0,
     },
+    "leases-reclaim-expired": {
+        "task": "labeling.tasks.leases_reclaim_expired",
+        "schedule": 60.0,
+    },
 }

@@ -150,6 +150,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("imports"), Queue("payouts"))
 CELERY_TASK_ROUTES = {
     "labeling.tasks.import_*": {"queue": "imports"},
+    "labeling.tasks.export_*": {"queue": "imports"},
     "payments.tasks.payout_*": {"queue": "payouts"},
 }
 CELERY_TASK_SERIALIZER = "json"
@@ -230,6 +231,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "token_create": env.str("RATE_LIMIT_TOKEN_CREATE", default="20/hour"),
+        "work": env.str("RATE_LIMIT_WORK", default="600/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -247,6 +249,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "ProjectStatusEnum": "labeling.models.ProjectStatus",
+        "TaskStatusEnum": "labeling.models.TaskStatus",
+        "ImportStatusEnum": "labeling.models.ImportStatus",
+        "ExportStatusEnum": "labeling.models.ExportStatus",
+        "LeaseStateEnum": "labeling.models.LeaseState",
+        "AnnotationStatusEnum": "labeling.models.AnnotationStatus",
+        "WebhookDeliveryStatusEnum": "labeling.models.WebhookDeliveryStatus",
+        "AnnotatorStatusEnum": "workforce.models.AnnotatorStatus",
+    },
     # The API reference is public; every endpoint it describes still needs a token or session.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
@@ -292,3 +304,19 @@ LOGGING = {
 
 # --- Quorum ---------------------------------------------------------------------------------
 QUORUM_SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+
+# Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
+IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)
+IMPORT_URL_ALLOWLIST: list[str] = env.list("IMPORT_URL_ALLOWLIST", default=[])
+AWS_S3_ENDPOINT_URL: str = env.str("AWS_S3_ENDPOINT_URL", default="")
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+
+# Exports up to this many rows stream straight to the client; larger ones become background jobs.
+EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=10_000)
+
+# Webhooks: timeouts, how often to retry, and hosts allowed over plain http (tests, local tools).
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_ALLOW_HTTP_HOSTS: list[str] = env.list("WEBHOOK_ALLOW_HTTP_HOSTS", default=[])

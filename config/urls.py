@@ -8,6 +8,7 @@ from core.health import healthz
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("accounts.api.urls")),
     path("", include("workforce.api.urls")),
+    path("", include("labeling.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -18,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("workforce.urls")),
+    path("", include("labeling.urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

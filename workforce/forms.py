@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django_countries import countries
 
 from workforce.choices import language_choices, time_zone_choices
+from workforce.models import AnnotatorStatus, Skill
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete
 
@@ -91,3 +92,21 @@ class AnnotatorSignupForm(ProfileFieldsMixin, SignupForm):
 
 class ProfileForm(ProfileFieldsMixin):
     pass
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=AnnotatorStatus.choices)
+    reason = forms.CharField(
+        required=False, max_length=300, help_text="Recorded in the audit trail."
+    )
+
+
+class SkillLevelForm(forms.Form):
+    skill = forms.ModelChoiceField(queryset=Skill.objects.all(), empty_label="Choose a skill")
+    level = forms.IntegerField(min_value=1, max_value=10, initial=1)
+
+
+class SkillCreateForm(forms.Form):
+    slug = forms.SlugField(max_length=60, help_text="Short code, e.g. en-sentiment.")
+    name = forms.CharField(max_length=120)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))

@@ -40,8 +40,20 @@ class TermsAcceptance(models.Model):
         return f"{self.user} accepted {self.terms.version}"
 
 
+class AnnotatorStatus(models.TextChoices):
+    APPLICANT = "applicant", "Applicant"
+    PROBATION = "probation", "Active (probation)"
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    OFFBOARDED = "offboarded", "Offboarded"
+
+
+# Only these may take work from a queue.
+WORKING_STATUSES = (AnnotatorStatus.PROBATION, AnnotatorStatus.ACTIVE)
+
+
 class AnnotatorProfile(models.Model):
-    """What an annotator tells us at sign-up: where they are, their time zone and languages."""
+    """An annotator: where they are, their languages, and whether they may work now."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotator_profile"
@@ -49,8 +61,56 @@ class AnnotatorProfile(models.Model):
     country = CountryField()
     time_zone = models.CharField(max_length=64)
     languages = models.JSONField(default=list, help_text='Language codes, e.g. ["en", "fr"].')
+    status = models.CharField(
+        max_length=20,
+        choices=AnnotatorStatus.choices,
+        default=AnnotatorStatus.APPLICANT,
+        db_index=True,
+    )
+    status_changed_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+
+class Skill(models.Model):
+    """Something a person can be qualified for, e.g. "English sentiment" or "street-scene boxes"."""
+
+    slug = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SkillLevel(models.Model):
+    """A person's level in one skill (1 = qualified); projects ask for a minimum level."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skill_levels"
+    )
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="levels")
+    level = models.PositiveSmallIntegerField()
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "skill"], name="workforce_skilllevel_one_per_skill"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1, level__lte=10), name="workforce_skilllevel_1_to_10"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.skill.slug}={self.level}"

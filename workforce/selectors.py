@@ -4,7 +4,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from workforce.models import AnnotatorProfile, TermsAcceptance, TermsVersion
+from workforce.models import (
+    WORKING_STATUSES,
+    AnnotatorProfile,
+    SkillLevel,
+    TermsAcceptance,
+    TermsVersion,
+)
 
 
 def terms_current() -> TermsVersion | None:
@@ -38,3 +44,29 @@ def terms_acceptances_of(*, user: Any) -> QuerySet[TermsAcceptance]:
         .select_related("terms")
         .order_by("-accepted_at")
     )
+
+
+def worker_eligibility(*, user: Any, skill_id: int | None, min_level: int) -> str | None:
+    """Return why `user` may not take work needing `skill_id` at `min_level`, or None if they may."""
+    status = (
+        AnnotatorProfile.objects.filter(user_id=user.pk).values_list("status", flat=True).first()
+    )
+    if status is None:
+        return "You have no annotator profile."
+    if status not in WORKING_STATUSES:
+        return f"Your account is {status}; only active annotators take work."
+    if skill_id is None:
+        return None
+    level = (
+        SkillLevel.objects.filter(user_id=user.pk, skill_id=skill_id)
+        .values_list("level", flat=True)
+        .first()
+    )
+    if level is None or level < min_level:
+        return "You are not qualified for this project yet."
+    return None
+
+
+def skill_levels_of(*, user: Any) -> dict[int, int]:
+    """Return {skill_id: level} for `user`."""
+    return dict(SkillLevel.objects.filter(user_id=user.pk).values_list("skill_id", "level"))

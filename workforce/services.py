@@ -6,14 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django_countries import countries
 
 from accounts.models import Role, User
 from accounts.services import role_grant
 from core.audit import audit_record, snapshot
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 from workforce.choices import is_language, is_time_zone
-from workforce.models import AnnotatorProfile, TermsAcceptance, TermsVersion
+from workforce.models import (
+    AnnotatorProfile,
+    AnnotatorStatus,
+    Skill,
+    SkillLevel,
+    TermsAcceptance,
+    TermsVersion,
+)
 from workforce.selectors import terms_current
 
 _PROFILE_FIELDS = ["country", "time_zone", "languages"]
@@ -126,3 +134,88 @@ def terms_publish(*, version: str, title: str, body: str, actor: User | None) ->
         after=snapshot(terms, ["version", "title"]),
     )
     return terms
+
+
+@transaction.atomic
+def annotator_status_set(
+    *,
+    profile: AnnotatorProfile,
+    status: AnnotatorStatus | str,
+    actor: User | None,
+    reason: str = "",
+) -> AnnotatorProfile:
+    """Move an annotator to `status` (e.g. activate an applicant, suspend someone); audited."""
+    status = AnnotatorStatus(status)
+    locked = AnnotatorProfile.objects.select_for_update().get(pk=profile.pk)
+    if locked.status == status:
+        return locked
+    before = {"status": locked.status}
+    locked.status = status
+    locked.status_changed_at = timezone.now()
+    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="annotator.status_changed",
+        target=locked,
+        before=before,
+        after={"status": status.value, "reason": reason},
+    )
+    return locked
+
+
+@transaction.atomic
+def skill_create(*, slug: str, name: str, description: str = "", actor: User | None) -> Skill:
+    """Create a skill; raise ValidationFailed if the slug is taken or malformed."""
+    slug = slug.strip().lower()
+    if not slug or not all(c.isalnum() or c in "-_" for c in slug):
+        raise ValidationFailed(
+            "A skill's slug uses letters, digits, - and _.",
+            fields={"slug": ["Letters, digits, - and _ only."]},
+        )
+    if Skill.objects.filter(slug=slug).exists():
+        message = f"The skill {slug!r} already exists."
+        raise ValidationFailed(message, fields={"slug": [message]})
+    skill = Skill.objects.create(slug=slug, name=name.strip() or slug, description=description)
+    audit_record(
+        actor=actor, action="skill.created", target=skill, after=snapshot(skill, ["slug", "name"])
+    )
+    return skill
+
+
+@transaction.atomic
+def skill_level_grant(*, user: User, skill: Skill, level: int, actor: User | None) -> SkillLevel:
+    """Set `user`'s level in `skill` (1..10); repeating the same level changes nothing."""
+    if not 1 <= level <= 10:
+        raise ValidationFailed(
+            "A skill level is from 1 to 10.", fields={"level": ["Must be from 1 to 10."]}
+        )
+    current = SkillLevel.objects.select_for_update().filter(user=user, skill=skill).first()
+    if current is not None and current.level == level:
+        return current
+    before = {"skill": skill.slug, "level": current.level} if current else None
+    if current is None:
+        current = SkillLevel.objects.create(user=user, skill=skill, level=level, granted_by=actor)
+    else:
+        current.level = level
+        current.granted_by = actor
+        current.granted_at = timezone.now()
+        current.save(update_fields=["level", "granted_by", "granted_at"])
+    audit_record(
+        actor=actor,
+        action="skill.level_granted",
+        target=user,
+        before=before,
+        after={"skill": skill.slug, "level": level},
+    )
+    return current
+
+
+@transaction.atomic
+def skill_level_revoke(*, user: User, skill: Skill, actor: User | None) -> None:
+    """Take the skill from `user`; raise NotFound if they do not have it."""
+    current = SkillLevel.objects.select_for_update().filter(user=user, skill=skill).first()
+    if current is None:
+        raise NotFound(f"{user.email} has no level in {skill.name}.")
+    before = {"skill": skill.slug, "level": current.level}
+    current.delete()
+    audit_record(actor=actor, action="skill.level_revoked", target=user, before=before, after=None)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import require_action
@@ -13,9 +14,16 @@ from accounts.policy import Action, users_visible_to
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
-from workforce.forms import ProfileForm
+from workforce.forms import ProfileForm, SkillCreateForm, SkillLevelForm, StatusForm
+from workforce.models import AnnotatorStatus, Skill, SkillLevel
 from workforce.selectors import annotator_profile_get, annotator_profiles_for, terms_acceptances_of
-from workforce.services import annotator_profile_update
+from workforce.services import (
+    annotator_profile_update,
+    annotator_status_set,
+    skill_create,
+    skill_level_grant,
+    skill_level_revoke,
+)
 
 
 @require_action(Action.PROFILE_EDIT_OWN)
@@ -48,5 +56,77 @@ def people(request: HttpRequest) -> HttpResponse:
     country = request.GET.get("country", "").upper()
     if country:
         profiles = profiles.filter(country=country)
+    status = request.GET.get("status", "")
+    if status in AnnotatorStatus.values:
+        profiles = profiles.filter(status=status)
     page = Paginator(profiles, 50).get_page(request.GET.get("page"))
-    return render(request, "workforce/people.html", {"page": page, "country": country})
+    return render(
+        request,
+        "workforce/people.html",
+        {"page": page, "country": country, "status": status, "statuses": AnnotatorStatus.choices},
+    )
+
+
+@require_action(Action.PEOPLE_MANAGE)
+@require_http_methods(["GET", "POST"])
+def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    """One annotator: change their status (activate, suspend...) and their skill levels."""
+    profile = get_object_or_404(
+        annotator_profiles_for(users_visible_to(request.user)), user_id=user_id
+    )
+    actor = request_user(request)
+    op = request.POST.get("op")
+    status_form = StatusForm(
+        request.POST if op == "status" else None, initial={"status": profile.status}
+    )
+    skill_form = SkillLevelForm(request.POST if op == "skill" else None)
+    if request.method == "POST":
+        try:
+            if op == "status" and status_form.is_valid():
+                annotator_status_set(profile=profile, actor=actor, **status_form.cleaned_data)
+                messages.success(
+                    request, f"{profile.user.email} is now {profile.get_status_display().lower()}."
+                )
+                return redirect("workforce:person", user_id=user_id)
+            if op == "skill" and skill_form.is_valid():
+                skill_level_grant(user=profile.user, actor=actor, **skill_form.cleaned_data)
+                messages.success(request, "Skill level saved.")
+                return redirect("workforce:person", user_id=user_id)
+            if op == "revoke-skill":
+                skill = get_object_or_404(Skill, pk=request.POST.get("skill"))
+                skill_level_revoke(user=profile.user, skill=skill, actor=actor)
+                messages.success(request, f"{skill.name} removed.")
+                return redirect("workforce:person", user_id=user_id)
+        except QuorumError as exc:
+            form_add_error(skill_form if op != "status" else status_form, exc)
+    profile.refresh_from_db()
+    levels = (
+        SkillLevel.objects.filter(user=profile.user).select_related("skill").order_by("skill__name")
+    )
+    return render(
+        request,
+        "workforce/person.html",
+        {
+            "profile": profile,
+            "status_form": status_form,
+            "skill_form": skill_form,
+            "levels": levels,
+        },
+    )
+
+
+@require_action(Action.PEOPLE_MANAGE)
+@require_http_methods(["GET", "POST"])
+def skills(request: HttpRequest) -> HttpResponse:
+    """The skills projects can require; managers add new ones."""
+    form = SkillCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            skill_create(actor=request_user(request), **form.cleaned_data)
+        except QuorumError as exc:
+            form_add_error(form, exc)
+        else:
+            messages.success(request, "Skill added.")
+            return redirect("workforce:skills")
+    rows = Skill.objects.annotate(people=Count("levels")).order_by("name")
+    return render(request, "workforce/skills.html", {"form": form, "skills": rows})

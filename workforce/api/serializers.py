@@ -1,9 +1,39 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.api.serializers import RoleGrantSerializer
-from workforce.models import AnnotatorProfile
+from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
+
+
+class SkillSerializer(serializers.ModelSerializer[Skill]):
+    class Meta:
+        model = Skill
+        fields = ["id", "slug", "name", "description"]
+        read_only_fields = ["id"]
+
+
+class SkillLevelSerializer(serializers.ModelSerializer[SkillLevel]):
+    skill: serializers.SlugRelatedField[Skill] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = SkillLevel
+        fields = ["skill", "level", "granted_at"]
+        read_only_fields = fields
+
+
+class SkillLevelInputSerializer(serializers.Serializer[Any]):
+    skill = serializers.SlugRelatedField(slug_field="slug", queryset=Skill.objects.all())
+    level = serializers.IntegerField(min_value=1, max_value=10)
+
+
+class StatusInputSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=AnnotatorStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
 class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
@@ -13,6 +43,7 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
     is_active = serializers.BooleanField(source="user.is_active", read_only=True)
     country = serializers.CharField(source="country.code", read_only=True)
     roles = RoleGrantSerializer(source="user.role_grants", many=True, read_only=True)
+    skills = SkillLevelSerializer(source="user.skill_levels", many=True, read_only=True)
 
     class Meta:
         model = AnnotatorProfile
@@ -24,6 +55,8 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
             "country",
             "time_zone",
             "languages",
+            "status",
             "roles",
+            "skills",
             "created_at",
         ]

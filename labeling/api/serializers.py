@@ -1,0 +1,256 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from labeling.models import (
+    Annotation,
+    Customer,
+    ImportJob,
+    InstructionVersion,
+    Lease,
+    Project,
+    Task,
+)
+from labeling.schema import PRESETS
+
+
+class CustomerSerializer(serializers.ModelSerializer[Customer]):
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "slug", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class LabelSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=60)
+    color = serializers.CharField(required=False, allow_blank=True)
+    hotkey = serializers.CharField(required=False, allow_blank=True, max_length=1)
+
+
+class InstructionVersionSerializer(serializers.ModelSerializer[InstructionVersion]):
+    class Meta:
+        model = InstructionVersion
+        fields = ["version", "body_markdown", "body_html", "created_at"]
+        read_only_fields = ["version", "body_html", "created_at"]
+
+
+class ProjectSerializer(serializers.ModelSerializer[Project]):
+    """A project as its managers see it; settings are validated by the project services."""
+
+    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all(), required=False)
+    preset = serializers.ChoiceField(
+        choices=[("", "none"), *((p, p) for p in PRESETS)], required=False, allow_blank=True
+    )
+    labels = serializers.JSONField(required=False)
+    required_skill: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    required_skill_slug = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, write_only=True
+    )
+    instructions = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    instructions_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "description",
+            "task_type",
+            "preset",
+            "labels",
+            "max_labels",
+            "allow_overlapping_spans",
+            "pipeline",
+            "overlap",
+            "max_overlap",
+            "lease_seconds",
+            "idle_cap_seconds",
+            "max_leases_per_person",
+            "priority",
+            "queue_order",
+            "required_skill",
+            "required_skill_slug",
+            "required_level",
+            "status",
+            "instructions",
+            "instructions_version",
+            "tasks_total",
+            "tasks_completed",
+            "annotations_total",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "tasks_total",
+            "tasks_completed",
+            "annotations_total",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"task_type": {"required": False}}
+
+    def get_instructions_version(self, project: Project) -> int | None:
+        versions = getattr(project, "latest_instructions_version", None)
+        return int(versions) if versions is not None else None
+
+
+class TaskSerializer(serializers.ModelSerializer[Task]):
+    batch = serializers.IntegerField(source="import_job_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Task
+        fields = [
+            "id",
+            "external_id",
+            "data",
+            "meta",
+            "pre_annotation",
+            "priority",
+            "status",
+            "annotations_count",
+            "result",
+            "agreement",
+            "is_tie",
+            "batch",
+            "created_at",
+            "completed_at",
+        ]
+        read_only_fields = fields
+
+
+class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
+    annotator_id = serializers.IntegerField(source="author_id", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = [
+            "id",
+            "annotator_id",
+            "revision",
+            "result",
+            "status",
+            "instructions_version",
+            "active_seconds",
+            "submitted_at",
+        ]
+        read_only_fields = fields
+
+
+class TaskDetailSerializer(TaskSerializer):
+    annotations = AnnotationSerializer(many=True, read_only=True)
+
+    class Meta(TaskSerializer.Meta):
+        fields = [*TaskSerializer.Meta.fields, "annotations"]
+        read_only_fields = fields
+
+
+class TasksCreateSerializer(serializers.Serializer[Any]):
+    tasks = serializers.ListField(
+        child=serializers.JSONField(), help_text="Up to 1,000 task objects."
+    )
+
+
+class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "project",
+            "source_kind",
+            "source",
+            "file_format",
+            "status",
+            "progress",
+            "total_bytes",
+            "lines_read",
+            "tasks_created",
+            "duplicates",
+            "error_count",
+            "errors",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, job: ImportJob) -> dict[str, Any]:
+        from labeling.services.imports import import_progress
+
+        return import_progress(job)
+
+
+class ImportCreateSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(required=False, help_text="A JSONL, CSV or JSON-array file.")
+    url = serializers.CharField(
+        required=False, help_text="An http(s) URL or s3://, gs://, azure:// URI."
+    )
+    format = serializers.ChoiceField(choices=["jsonl", "csv", "json"], required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("file")) == bool(attrs.get("url")):
+            raise serializers.ValidationError(
+                {"file": "Send either a file or a url, not both or neither."}
+            )
+        return attrs
+
+
+# --- What annotators see: never `meta`, never anything hidden. -------------------------------
+
+
+class WorkProjectSerializer(serializers.ModelSerializer[Project]):
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "name",
+            "task_type",
+            "labels",
+            "max_labels",
+            "allow_overlapping_spans",
+            "lease_seconds",
+        ]
+        read_only_fields = fields
+
+
+class WorkTaskSerializer(serializers.ModelSerializer[Task]):
+    class Meta:
+        model = Task
+        fields = ["id", "data", "pre_annotation"]
+        read_only_fields = fields
+
+
+class LeaseSerializer(serializers.ModelSerializer[Lease]):
+    class Meta:
+        model = Lease
+        fields = ["id", "state", "claimed_at", "expires_at", "active_seconds"]
+        read_only_fields = fields
+
+
+class ClaimSerializer(serializers.Serializer[Any]):
+    lease = LeaseSerializer()
+    resumed = serializers.BooleanField()
+    task = WorkTaskSerializer()
+    project = WorkProjectSerializer()
+    instructions = serializers.DictField(allow_null=True)
+
+
+class SubmitSerializer(serializers.Serializer[Any]):
+    result = serializers.JSONField()
+
+
+class SkipSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class SubmittedSerializer(serializers.Serializer[Any]):
+    annotation_id = serializers.IntegerField()
+    task_status = serializers.CharField()

@@ -1,0 +1,425 @@
+"""Customer, manager and annotator API of the labeling engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Max, Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts.permissions import MfaEnrolled
+from accounts.selectors import request_user
+from core.errors import NotFound, PermissionDenied, ValidationFailed
+from labeling import policy
+from labeling.api.serializers import (
+    ClaimSerializer,
+    CustomerSerializer,
+    ImportCreateSerializer,
+    ImportJobSerializer,
+    InstructionVersionSerializer,
+    LeaseSerializer,
+    ProjectSerializer,
+    SkipSerializer,
+    SubmitSerializer,
+    SubmittedSerializer,
+    TaskDetailSerializer,
+    TasksCreateSerializer,
+    TaskSerializer,
+    WorkProjectSerializer,
+)
+from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Task
+from labeling.services.imports import (
+    import_create_from_location,
+    import_create_from_upload,
+    tasks_create,
+)
+from labeling.services.projects import (
+    customer_create,
+    instructions_publish,
+    project_create,
+    project_update,
+    skill_resolve,
+)
+from labeling.services.queue import (
+    Claim,
+    lease_heartbeat,
+    lease_release,
+    lease_skip,
+    lease_submit,
+    slot_claim_next,
+)
+
+BASE_PERMISSIONS = [IsAuthenticated, MfaEnrolled]
+
+
+class CustomerViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet[Customer],
+):
+    """Customers (data owners). Staff see and create them; a customer's users see their own."""
+
+    serializer_class = CustomerSerializer
+    permission_classes = BASE_PERMISSIONS
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        return policy.customers_visible_to(self.request.user)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not policy.is_labeling_staff(request.user):
+            raise PermissionDenied("Only managers and administrators create customers.")
+        data = CustomerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = customer_create(
+            name=data.validated_data["name"],
+            slug=data.validated_data.get("slug", ""),
+            actor=request_user(request),
+        )
+        return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectFilter(django_filters.FilterSet):
+    class Meta:
+        model = Project
+        fields = ["status", "task_type", "pipeline", "customer"]
+
+
+class ProjectViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Project],
+):
+    """Projects: what to label, how, by whom. Another customer's project is not found."""
+
+    serializer_class = ProjectSerializer
+    permission_classes = BASE_PERMISSIONS
+    filterset_class = ProjectFilter
+    ordering_fields = ["created_at", "priority", "name"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Project]:
+        return (
+            policy.projects_managed_by(self.request.user)
+            .annotate(latest_instructions_version=Max("instruction_versions__version"))
+            .order_by("-priority", "name", "pk")
+        )
+
+    def _settings(self, data: dict[str, Any]) -> dict[str, Any]:
+        values = {
+            k: v
+            for k, v in data.items()
+            if k
+            not in {
+                "customer",
+                "preset",
+                "instructions",
+                "required_skill_slug",
+                "task_type",
+                "name",
+            }
+        }
+        if "required_skill_slug" in data:
+            values["required_skill"] = skill_resolve(data["required_skill_slug"])
+        return values
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if not policy.can_create_projects(request.user):
+            raise PermissionDenied("Only managers, administrators and customers create projects.")
+        data = ProjectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        customer = values.get("customer")
+        own = policy.customer_of(request.user)
+        if not policy.is_labeling_staff(request.user):
+            if customer is not None and customer != own:
+                raise NotFound("There is no such customer.")
+            customer = own
+        if customer is None:
+            raise ValidationFailed(
+                "customer: Say which customer the project is for.",
+                fields={"customer": ["Required."]},
+            )
+        project = project_create(
+            customer=customer,
+            name=values.get("name", ""),
+            task_type=values.get("task_type"),
+            preset=values.get("preset", ""),
+            instructions=values.get("instructions", ""),
+            actor=request_user(request),
+            **self._settings(values),
+        )
+        return Response(
+            ProjectSerializer(self.get_queryset().get(pk=project.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self.get_object()
+        data = ProjectSerializer(project, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        if "customer" in values and values["customer"] != project.customer:
+            raise ValidationFailed(
+                "customer: A project cannot move to another customer.",
+                fields={"customer": ["Cannot change."]},
+            )
+        changes = self._settings(values)
+        for key in ("name", "task_type"):
+            if key in values:
+                changes[key] = values[key]
+        instructions = values.get("instructions")
+        project = project_update(project=project, actor=request_user(request), **changes)
+        if instructions:
+            instructions_publish(
+                project=project, body_markdown=instructions, actor=request_user(request)
+            )
+        return Response(ProjectSerializer(self.get_queryset().get(pk=project.pk)).data)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+    @extend_schema(
+        request=InstructionVersionSerializer, responses=InstructionVersionSerializer(many=True)
+    )
+    @action(detail=True, methods=["get", "post"])
+    def instructions(self, request: Request, pk: str | None = None) -> Response:
+        """List the versions of the instructions, newest first; POST publishes a new version."""
+        project = self.get_object()
+        if request.method == "POST":
+            data = InstructionVersionSerializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            version = instructions_publish(
+                project=project,
+                body_markdown=data.validated_data["body_markdown"],
+                actor=request_user(request),
+            )
+            return Response(
+                InstructionVersionSerializer(version).data, status=status.HTTP_201_CREATED
+            )
+        return Response(
+            InstructionVersionSerializer(project.instruction_versions.all(), many=True).data
+        )
+
+
+class TaskFilter(django_filters.FilterSet):
+    batch = django_filters.NumberFilter(field_name="import_job_id")
+    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    completed_since = django_filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+
+    class Meta:
+        model = Task
+        fields = ["status", "external_id", "batch", "created_since", "completed_since"]
+
+
+class ProjectTasksView(mixins.ListModelMixin, viewsets.GenericViewSet[Task]):
+    """A project's tasks (filter by status, external_id, batch, dates); POST adds up to 1,000 at once."""
+
+    serializer_class = TaskSerializer
+    permission_classes = BASE_PERMISSIONS
+    filterset_class = TaskFilter
+    ordering_fields = ["id", "created_at", "completed_at", "priority"]
+
+    def _project(self) -> Project:
+        return get_object_or_404(
+            policy.projects_managed_by(self.request.user), pk=self.kwargs["project_id"]
+        )
+
+    def get_queryset(self) -> QuerySet[Task]:
+        if getattr(self, "swagger_fake_view", False):
+            return Task.objects.none()
+        return Task.objects.filter(project=self._project()).order_by("id")
+
+    @extend_schema(request=TasksCreateSerializer, responses={201: ImportJobSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self._project()
+        data = TasksCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = tasks_create(
+            project=project, tasks=data.validated_data["tasks"], actor=request_user(request)
+        )
+        return Response(
+            {
+                "created": outcome.created,
+                "duplicates": outcome.duplicates,
+                "lines_read": outcome.lines_read,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Task]):
+    """One task with its annotations and provenance."""
+
+    serializer_class = TaskDetailSerializer
+    permission_classes = BASE_PERMISSIONS
+
+    def get_queryset(self) -> QuerySet[Task]:
+        return policy.tasks_managed_by(self.request.user).prefetch_related(
+            Prefetch("annotations", queryset=Annotation.objects.order_by("submitted_at", "pk"))
+        )
+
+
+class ProjectImportsView(mixins.ListModelMixin, viewsets.GenericViewSet[ImportJob]):
+    """A project's imports; POST a file (multipart) or {"url": ...} to start one."""
+
+    serializer_class = ImportJobSerializer
+    permission_classes = BASE_PERMISSIONS
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def _project(self) -> Project:
+        return get_object_or_404(
+            policy.projects_managed_by(self.request.user), pk=self.kwargs["project_id"]
+        )
+
+    def get_queryset(self) -> QuerySet[ImportJob]:
+        if getattr(self, "swagger_fake_view", False):
+            return ImportJob.objects.none()
+        return ImportJob.objects.filter(project=self._project())
+
+    @extend_schema(request=ImportCreateSerializer, responses={202: ImportJobSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        project = self._project()
+        data = ImportCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        if values.get("file"):
+            job = import_create_from_upload(
+                project=project,
+                upload=values["file"],
+                actor=request_user(request),
+                file_format=values.get("format"),
+            )
+        else:
+            job = import_create_from_location(
+                project=project,
+                location=values["url"],
+                actor=request_user(request),
+                file_format=values.get("format"),
+            )
+        job.refresh_from_db()
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[ImportJob]):
+    """One import: status, progress, and the report of bad lines."""
+
+    serializer_class = ImportJobSerializer
+    permission_classes = BASE_PERMISSIONS
+
+    def get_queryset(self) -> QuerySet[ImportJob]:
+        return policy.imports_managed_by(self.request.user)
+
+
+# --- Annotators: claim, heartbeat, submit, skip, release ------------------------------------
+
+
+def claim_body(claim: Claim) -> dict[str, Any]:
+    lease = claim.lease
+    project = lease.project
+    latest = project.instruction_versions.order_by("-version").first()
+    return {
+        "lease": LeaseSerializer(lease).data,
+        "resumed": claim.resumed,
+        "task": {
+            "id": lease.task.pk,
+            "data": lease.task.data,
+            "pre_annotation": lease.task.pre_annotation,
+        },
+        "project": WorkProjectSerializer(project).data,
+        "instructions": {"version": latest.version, "html": latest.body_html} if latest else None,
+    }
+
+
+class WorkThrottle(ScopedRateThrottle):
+    scope_attr = "throttle_scope"
+
+
+class ClaimView(APIView):
+    """Lease the next task of a project to the signed-in annotator."""
+
+    permission_classes = BASE_PERMISSIONS
+    throttle_classes = [WorkThrottle]
+    throttle_scope = "work"
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ClaimSerializer,
+            404: OpenApiResponse(description="No work: extra.reason says why"),
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = get_object_or_404(policy.projects_workable_by(request.user), pk=project_id)
+        claim = slot_claim_next(project=project, user=request_user(request))
+        return Response(claim_body(claim))
+
+
+class LeaseViewSet(viewsets.GenericViewSet[Any]):
+    """Your task lease: keep it alive, submit the answer, skip or release the task."""
+
+    permission_classes = BASE_PERMISSIONS
+    serializer_class = LeaseSerializer
+    queryset = Lease.objects.none()  # lookups go through the services, which scope to the caller
+    throttle_classes = [WorkThrottle]
+    throttle_scope = "work"
+
+    @extend_schema(request=None, responses=LeaseSerializer)
+    @action(detail=True, methods=["post"])
+    def heartbeat(self, request: Request, pk: str) -> Response:
+        lease = lease_heartbeat(lease_id=int(pk), user=request_user(request))
+        return Response(LeaseSerializer(lease).data)
+
+    @extend_schema(request=SubmitSerializer, responses={201: SubmittedSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request: Request, pk: str) -> Response:
+        data = SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotation = lease_submit(
+            lease_id=int(pk), user=request_user(request), result=data.validated_data["result"]
+        )
+        return Response(
+            {"annotation_id": annotation.pk, "task_status": annotation.task.status},
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=SkipSerializer, responses=LeaseSerializer)
+    @action(detail=True, methods=["post"])
+    def skip(self, request: Request, pk: str) -> Response:
+        data = SkipSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lease = lease_skip(
+            lease_id=int(pk),
+            user=request_user(request),
+            reason=data.validated_data.get("reason", ""),
+        )
+        return Response(LeaseSerializer(lease).data)
+
+    @extend_schema(request=None, responses=LeaseSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        lease = lease_release(lease_id=int(pk), user=request_user(request))
+        return Response(LeaseSerializer(lease).data)
+
+
+class WorkProjectsView(APIView):
+    """The active projects the signed-in annotator may open."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses=WorkProjectSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        projects = policy.projects_workable_by(request.user).order_by("-priority", "name")
+        return Response(WorkProjectSerializer(projects, many=True).data)

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+__all__ = ["leases_reclaim_expired"]
+
+
+@shared_task(name="labeling.tasks.leases_reclaim_expired", ignore_result=True)
+def leases_reclaim_expired() -> int:
+    """Return slots whose lease ran out to the queue (every minute, from beat)."""
+    from labeling.services.queue import leases_reclaim_expired as reclaim
+
+    return reclaim()

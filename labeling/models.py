@@ -1,1 +1,0 @@
-"""Work: customers, projects, tasks, queues, annotations (see DESIGN.md, "The life of a task")."""

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class TaskType(models.TextChoices):
+    SINGLE_LABEL = "single_label", "Classification (one label)"
+    MULTI_LABEL = "multi_label", "Classification (several labels)"
+    NER = "ner", "Named entities (text spans)"
+    BBOX = "bbox", "Bounding boxes (images)"
+
+
+class Pipeline(models.TextChoices):
+    STANDARD = "standard", "Standard (one annotation, then review)"
+    CONSENSUS = "consensus", "Consensus (several annotations, aggregated)"
+    COLLECTION = "collection", "Collection (each submission is a result)"
+
+
+class ProjectStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ARCHIVED = "archived", "Archived"
+
+
+class QueueOrder(models.TextChoices):
+    OLDEST = "oldest", "Oldest first"
+    RANDOM = "random", "Random"
+
+
+class Project(models.Model):
+    """A labeling job of one customer: what to label, how, by whom, and how often."""
+
+    customer = models.ForeignKey(
+        "labeling.Customer", on_delete=models.PROTECT, related_name="projects"
+    )
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    task_type = models.CharField(max_length=20, choices=TaskType.choices)
+    preset = models.CharField(
+        max_length=30, blank=True, help_text="The preset it was made from, e.g. sentiment."
+    )
+    labels = models.JSONField(default=list, help_text='[{"name", "color", "hotkey"}]')
+    max_labels = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Multi-label: at most this many."
+    )
+    allow_overlapping_spans = models.BooleanField(default=False)
+    pipeline = models.CharField(max_length=20, choices=Pipeline.choices, default=Pipeline.STANDARD)
+    overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Independent annotations per task (minimum)."
+    )
+    max_overlap = models.PositiveSmallIntegerField(
+        default=1, help_text="Consensus: at most this many."
+    )
+    lease_seconds = models.PositiveIntegerField(default=600)
+    idle_cap_seconds = models.PositiveIntegerField(
+        default=120, help_text="Longest gap between signs of activity that counts as active time."
+    )
+    max_leases_per_person = models.PositiveSmallIntegerField(default=1)
+    priority = models.IntegerField(default=0)
+    queue_order = models.CharField(
+        max_length=10, choices=QueueOrder.choices, default=QueueOrder.RANDOM
+    )
+    required_skill = models.ForeignKey(
+        "workforce.Skill", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
+    )
+    required_level = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(
+        max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Progress counters, kept exact by single-statement F() updates in the services.
+    tasks_total = models.PositiveIntegerField(default=0)
+    tasks_completed = models.PositiveIntegerField(default=0)
+    annotations_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-priority", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(overlap__gte=1), name="labeling_project_overlap_min_1"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_overlap__gte=models.F("overlap")),
+                name="labeling_project_max_overlap_at_least_overlap",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lease_seconds__gte=30), name="labeling_project_lease_min_30s"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InstructionVersion(models.Model):
+    """One version of a project's instructions; annotations remember the version they were made under."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="instruction_versions"
+    )
+    version = models.PositiveIntegerField()
+    body_markdown = models.TextField()
+    body_html = models.TextField(help_text="Sanitised HTML rendered from the Markdown.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "version"], name="labeling_instructions_version_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} instructions v{self.version}"

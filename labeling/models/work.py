@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+
+
+class Task(models.Model):
+    """One item to label. `meta` belongs to the customer and is never shown to annotators."""
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="tasks")
+    import_job = models.ForeignKey(
+        "labeling.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    # NULL, not "", for "no id": the per-project unique constraint must ignore tasks without one.
+    external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    data = models.JSONField(help_text="What annotators see: text, or image URL and size.")
+    meta = models.JSONField(
+        default=dict, blank=True, help_text="Customer-only metadata; hidden from annotators."
+    )
+    pre_annotation = models.JSONField(
+        null=True, blank=True, help_text="A model's prediction, shown as a start."
+    )
+    priority = models.IntegerField(default=0)
+    status = models.CharField(max_length=20, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    annotations_count = models.PositiveIntegerField(default=0)
+    result = models.JSONField(
+        null=True, blank=True, help_text="The final label once the pipeline says so."
+    )
+    agreement = models.FloatField(null=True, blank=True)
+    is_tie = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"],
+                condition=models.Q(external_id__isnull=False),
+                name="labeling_task_external_id_unique_per_project",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "id"], name="labeling_task_proj_status"),
+            models.Index(fields=["project", "completed_at"], name="labeling_task_proj_completed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Task {self.pk} of {self.project_id}"
+
+
+class SlotKind(models.TextChoices):
+    ANNOTATE = "annotate", "Annotate"
+    REVIEW = "review", "Review"
+
+
+class SlotState(models.TextChoices):
+    OPEN = "open", "Open"
+    LEASED = "leased", "Leased"
+    DONE = "done", "Done"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class WorkSlot(models.Model):
+    """One unit of work on a task (one annotation or one review), claimed through a lease.
+
+    A task has as many annotate slots as its overlap; the claim query picks the best open slot
+    with one indexed `FOR UPDATE SKIP LOCKED` query (see `labeling.queue`).
+    """
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
+    kind = models.CharField(max_length=10, choices=SlotKind.choices, default=SlotKind.ANNOTATE)
+    level = models.PositiveSmallIntegerField(default=0, help_text="Review level; 0 for annotation.")
+    state = models.CharField(max_length=10, choices=SlotState.choices, default=SlotState.OPEN)
+    priority = models.IntegerField(default=0)
+    order_key = models.BigIntegerField(
+        help_text="Fair order within a priority: creation order or random."
+    )
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                "project",
+                "kind",
+                "level",
+                models.F("priority").desc(),
+                "order_key",
+                name="labeling_slot_claim_open",
+                condition=models.Q(state="open"),
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="labeling_slot_lease_expiry",
+                condition=models.Q(state="leased"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} slot {self.pk} of task {self.task_id} ({self.state})"
+
+
+class TaskParticipation(models.Model):
+    """That a person holds, annotated or skipped a task: they are never offered it again."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="participations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "user"], name="labeling_participation_once_per_task"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on task {self.task_id}"
+
+
+class LeaseState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+class Lease(models.Model):
+    """A person's time-limited hold on one slot; extended by heartbeats, ended by submit/skip/release."""
+
+    slot = models.ForeignKey(WorkSlot, on_delete=models.CASCADE, related_name="leases")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="leases")
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases"
+    )
+    state = models.CharField(max_length=10, choices=LeaseState.choices, default=LeaseState.ACTIVE)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(default=timezone.now, help_text="Last claim or heartbeat.")
+    active_seconds = models.PositiveIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slot"],
+                condition=models.Q(state="active"),
+                name="labeling_lease_one_active_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["user", "project"],
+                condition=models.Q(state="active"),
+                name="labeling_lease_active_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Lease {self.pk} on slot {self.slot_id} by {self.user_id} ({self.state})"
+
+
+class AnnotationStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class Annotation(models.Model):
+    """A person's label for a task, validated against the project's schema, with its active time."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    lease = models.OneToOneField(
+        Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation"
+    )
+    revision = models.PositiveSmallIntegerField(default=1)
+    result = models.JSONField()
+    status = models.CharField(
+        max_length=20, choices=AnnotationStatus.choices, default=AnnotationStatus.SUBMITTED
+    )
+    instructions_version = models.PositiveIntegerField(null=True, blank=True)
+    active_seconds = models.PositiveIntegerField(default=0)
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "author", "revision"],
+                name="labeling_annotation_one_per_author_revision",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "submitted_at"], name="labeling_ann_project_time"),
+            models.Index(fields=["author", "-submitted_at"], name="labeling_ann_by_author"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Annotation {self.pk} of task {self.task_id} by {self.author_id}"

@@ -1,0 +1,86 @@
+"""Who may see and change which customers, projects and tasks (the labeling half of the policy layer).
+
+Built on `accounts.policy`: roles decide the kind of access, and these querysets decide the scope.
+A customer's users reach only their own customer's projects; anything else is "not found".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from accounts.models import Role
+from accounts.selectors import user_roles
+from labeling.models import (
+    Customer,
+    CustomerMember,
+    ExportJob,
+    ImportJob,
+    Project,
+    ProjectStatus,
+    Task,
+)
+
+STAFF = frozenset({Role.ADMIN, Role.MANAGER})
+
+
+def customer_of(user: Any) -> Customer | None:
+    """Return the customer this user acts for, or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    member = CustomerMember.objects.select_related("customer").filter(user_id=user.pk).first()
+    return member.customer if member else None
+
+
+def is_labeling_staff(user: Any) -> bool:
+    return any(role in user_roles(user) for role in STAFF)
+
+
+def is_customer_user(user: Any) -> bool:
+    return Role.CUSTOMER in user_roles(user)
+
+
+def is_worker(user: Any) -> bool:
+    return Role.ANNOTATOR in user_roles(user) or Role.REVIEWER in user_roles(user)
+
+
+def can_create_projects(user: Any) -> bool:
+    return is_labeling_staff(user) or (is_customer_user(user) and customer_of(user) is not None)
+
+
+def customers_visible_to(user: Any) -> QuerySet[Customer]:
+    if is_labeling_staff(user):
+        return Customer.objects.all()
+    if is_customer_user(user):
+        return Customer.objects.filter(members__user_id=user.pk)
+    return Customer.objects.none()
+
+
+def projects_managed_by(user: Any) -> QuerySet[Project]:
+    """Projects this user may configure, import into and export from."""
+    projects = Project.objects.select_related("customer", "required_skill")
+    if is_labeling_staff(user):
+        return projects
+    if is_customer_user(user):
+        return projects.filter(customer__members__user_id=user.pk)
+    return projects.none()
+
+
+def projects_workable_by(user: Any) -> QuerySet[Project]:
+    """Active projects an annotator may open (their qualification is checked at claim time)."""
+    if not is_worker(user):
+        return Project.objects.none()
+    return Project.objects.select_related("required_skill").filter(status=ProjectStatus.ACTIVE)
+
+
+def tasks_managed_by(user: Any) -> QuerySet[Task]:
+    return Task.objects.filter(project__in=projects_managed_by(user))
+
+
+def imports_managed_by(user: Any) -> QuerySet[ImportJob]:
+    return ImportJob.objects.filter(project__in=projects_managed_by(user)).select_related("project")
+
+
+def exports_managed_by(user: Any) -> QuerySet[ExportJob]:
+    return ExportJob.objects.filter(project__in=projects_managed_by(user)).select_related("project")

@@ -1,0 +1,487 @@
+"""Exports: read final (or all) tasks in keyset-paginated chunks and write them as JSONL, CSV or CoNLL.
+
+Small exports stream straight to the client (`export_stream`); larger ones become an `ExportJob`
+that a Celery task writes to a file (`export_job_create`, `export_job_run`). Rows are built here
+and written by the pure writers of `labeling.exports`, which documents their shape.
+
+Pipelines: standard and consensus give one row per task; collection gives one row per accepted
+annotation of a final task (each submission is its own result), or, when exporting all tasks,
+one row per annotation that was not rejected and one empty row for a task that has none.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+from core.audit import audit_record
+from core.errors import ValidationFailed
+from labeling.exports import FORMATS
+from labeling.models import (
+    Annotation,
+    AnnotationStatus,
+    ExportJob,
+    ExportStatus,
+    ImportJob,
+    Pipeline,
+    Project,
+    Task,
+    TaskStatus,
+    TaskType,
+    WebhookEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+# Tasks read per query. Each chunk costs exactly two queries (its tasks, then their annotations)
+# and holds at most this many rows in memory.
+CHUNK_SIZE = 2_000
+DEFAULT_DIRECT_MAX_ROWS = 10_000
+
+_TASK_FIELDS = (
+    "id",
+    "external_id",
+    "status",
+    "data",
+    "meta",
+    "result",
+    "agreement",
+    "is_tie",
+    "completed_at",
+    "import_job_id",
+)
+_ANNOTATION_FIELDS = (
+    "id",
+    "task_id",
+    "author_id",
+    "revision",
+    "status",
+    "result",
+    "submitted_at",
+    "active_seconds",
+    "instructions_version",
+)
+_FILTER_KEYS = frozenset({"final_only", "since", "until", "batch_id"})
+_MOMENT_HELP = "Give a date or a time in ISO 8601, e.g. 2025-01-31 or 2025-01-31T12:00:00Z."
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Which tasks an export holds: final ones (by completion time) or all (by creation time)."""
+
+    final_only: bool = True
+    since: datetime | None = None
+    until: datetime | None = None
+    batch_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "final_only": self.final_only,
+            "since": _iso(self.since),
+            "until": _iso(self.until),
+            "batch_id": self.batch_id,
+        }
+
+
+def export_direct_max_rows() -> int:
+    """Return the largest export that streams straight to the client instead of becoming a job."""
+    return int(getattr(settings, "EXPORT_DIRECT_MAX_ROWS", DEFAULT_DIRECT_MAX_ROWS))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", fields={field: [message]})
+
+
+def _moment_clean(value: Any, *, field: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    moment: datetime | None = None
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, date):
+        moment = datetime.combine(value, time.min)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            moment = parse_datetime(text)
+            if moment is None and (day := parse_date(text)) is not None:
+                moment = datetime.combine(day, time.min)
+        except ValueError:  # well-formed but impossible, e.g. 2025-02-30
+            moment = None
+    if moment is None:
+        raise _invalid(field, f"{str(value)[:60]!r} is not a date or time. {_MOMENT_HELP}")
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)  # a time without an offset is UTC
+    return moment
+
+
+def _batch_clean(value: Any, *, project: Project) -> int | None:
+    if value is None or value == "":
+        return None
+    batch: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        batch = value
+    elif isinstance(value, str) and value.strip().isdecimal():
+        batch = int(value.strip())
+    if batch is None or not 0 < batch < 2**63:  # ids are positive 64-bit integers
+        raise _invalid("batch", f"{str(value)[:60]!r} is not an import batch id (a whole number).")
+    if not ImportJob.objects.filter(project=project, pk=batch).exists():
+        raise _invalid("batch", f"There is no import batch {batch} in this project.")
+    return batch
+
+
+def _filters_clean(
+    *,
+    project: Project,
+    final_only: bool = True,
+    since: Any = None,
+    until: Any = None,
+    batch_id: Any = None,
+) -> ExportFilters:
+    """Check export filters; raise ValidationFailed naming the field (since, until or batch)."""
+    since_at = _moment_clean(since, field="since")
+    until_at = _moment_clean(until, field="until")
+    if since_at is not None and until_at is not None and until_at <= since_at:
+        raise _invalid("until", "until must be later than since.")
+    return ExportFilters(
+        final_only=bool(final_only),
+        since=since_at,
+        until=until_at,
+        batch_id=_batch_clean(batch_id, project=project),
+    )
+
+
+def _filters_from_mapping(*, project: Project, filters: Mapping[str, Any]) -> ExportFilters:
+    unknown = sorted(set(filters) - _FILTER_KEYS)
+    if unknown:
+        raise _invalid(unknown[0], f"Unknown filter; use {', '.join(sorted(_FILTER_KEYS))}.")
+    final_only = filters.get("final_only", True)
+    if not isinstance(final_only, bool):
+        raise _invalid("final_only", "final_only is true or false.")
+    return _filters_clean(
+        project=project,
+        final_only=final_only,
+        since=filters.get("since"),
+        until=filters.get("until"),
+        batch_id=filters.get("batch_id"),
+    )
+
+
+def _format_clean(*, project: Project, file_format: str) -> str:
+    if file_format not in FORMATS:
+        raise _invalid("format", f"{str(file_format)[:20]!r} is not one of {', '.join(FORMATS)}.")
+    if file_format == "conll" and project.task_type != TaskType.NER:
+        raise _invalid("format", "CoNLL is only for named-entity (ner) projects.")
+    return file_format
+
+
+def _tasks(*, project: Project, filters: ExportFilters) -> QuerySet[Task]:
+    tasks = Task.objects.filter(project=project)
+    moment = "created_at"
+    if filters.final_only:
+        tasks = tasks.filter(status=TaskStatus.COMPLETED)
+        moment = "completed_at"
+    if filters.since is not None:
+        tasks = tasks.filter(**{f"{moment}__gte": filters.since})
+    if filters.until is not None:
+        tasks = tasks.filter(**{f"{moment}__lt": filters.until})
+    if filters.batch_id is not None:
+        tasks = tasks.filter(import_job_id=filters.batch_id)
+    return tasks
+
+
+def _collection_statuses(filters: ExportFilters) -> list[str]:
+    if filters.final_only:
+        return [AnnotationStatus.ACCEPTED]
+    return [AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED]
+
+
+def _count(*, project: Project, filters: ExportFilters) -> int:
+    tasks = _tasks(project=project, filters=filters)
+    if project.pipeline != Pipeline.COLLECTION:
+        return tasks.count()
+    statuses = _collection_statuses(filters)
+    results = Annotation.objects.filter(task__in=tasks, status__in=statuses)
+    total = results.count()
+    if not filters.final_only:
+        has_result = Annotation.objects.filter(task_id=OuterRef("pk"), status__in=statuses)
+        total += tasks.exclude(Exists(has_result)).count()
+    return total
+
+
+def _annotation_row(annotation: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "annotation_id": annotation["id"],
+        "annotator_id": annotation["author_id"],
+        "revision": annotation["revision"],
+        "status": annotation["status"],
+        "result": annotation["result"],
+        "submitted_at": _iso(annotation["submitted_at"]),
+        "active_seconds": annotation["active_seconds"],
+        "instructions_version": annotation["instructions_version"],
+    }
+
+
+def _task_row(
+    task: dict[str, Any], *, task_type: str, annotations: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "task_id": task["id"],
+        "external_id": task["external_id"],
+        "task_type": task_type,
+        "status": task["status"],
+        "data": task["data"],
+        "meta": task["meta"],
+        "result": task["result"],
+        "agreement": task["agreement"],
+        "is_tie": task["is_tie"],
+        "completed_at": _iso(task["completed_at"]),
+        "batch": task["import_job_id"],
+        "annotation_id": None,
+        "annotations": annotations,
+    }
+
+
+def _collection_rows(
+    task: dict[str, Any], *, task_type: str, annotations: list[dict[str, Any]], final_only: bool
+) -> Iterator[dict[str, Any]]:
+    for annotation in annotations:
+        row = _task_row(task, task_type=task_type, annotations=[annotation])
+        row["result"] = annotation["result"]
+        row["annotation_id"] = annotation["annotation_id"]
+        yield row
+    if not annotations and not final_only:
+        yield _task_row(task, task_type=task_type, annotations=[])
+
+
+def _rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any]]:
+    tasks = _tasks(project=project, filters=filters).order_by("id")
+    is_collection = project.pipeline == Pipeline.COLLECTION
+    task_type = project.task_type
+    size = CHUNK_SIZE
+    after_id = 0
+    while True:
+        # Keyset pagination: each chunk starts after the last id seen, so every query is one
+        # index range scan however deep into the project it is (no OFFSET, no server cursor).
+        chunk = list(tasks.filter(id__gt=after_id).values(*_TASK_FIELDS)[:size])
+        if not chunk:
+            return
+        annotations = Annotation.objects.filter(task_id__in=[task["id"] for task in chunk])
+        if is_collection:
+            annotations = annotations.filter(status__in=_collection_statuses(filters))
+        by_task: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        for annotation in annotations.order_by("task_id", "submitted_at", "id").values(
+            *_ANNOTATION_FIELDS
+        ):
+            by_task[annotation["task_id"]].append(_annotation_row(annotation))
+        for task in chunk:
+            if is_collection:
+                yield from _collection_rows(
+                    task,
+                    task_type=task_type,
+                    annotations=by_task.get(task["id"], []),
+                    final_only=filters.final_only,
+                )
+            else:
+                yield _task_row(task, task_type=task_type, annotations=by_task.get(task["id"], []))
+        if len(chunk) < size:
+            return
+        after_id = chunk[-1]["id"]
+        del chunk, by_task  # let this chunk go before the next one is read
+
+
+def export_rows(
+    *,
+    project: Project,
+    final_only: bool = True,
+    since: Any = None,
+    until: Any = None,
+    batch_id: Any = None,
+) -> Iterator[dict[str, Any]]:
+    """Return the export rows of a project, read lazily in chunks of CHUNK_SIZE tasks.
+
+    `since`/`until` (datetime, date or ISO 8601 text; UTC when no offset) bound the completion
+    time of final tasks, or the creation time when `final_only` is false: since <= t < until.
+    `batch_id` is an import job of the project. Filters are checked now, before any row is read:
+    raises ValidationFailed naming since, until or batch.
+    """
+    filters = _filters_clean(
+        project=project, final_only=final_only, since=since, until=until, batch_id=batch_id
+    )
+    return _rows(project=project, filters=filters)
+
+
+def export_count(
+    *,
+    project: Project,
+    final_only: bool = True,
+    since: Any = None,
+    until: Any = None,
+    batch_id: Any = None,
+) -> int:
+    """Return how many rows `export_rows` gives for the same filters (raises like it)."""
+    filters = _filters_clean(
+        project=project, final_only=final_only, since=since, until=until, batch_id=batch_id
+    )
+    return _count(project=project, filters=filters)
+
+
+def export_stream(*, project: Project, file_format: str, **filters: Any) -> Iterator[bytes]:
+    """Return the export as a stream of bytes chunks in `file_format` (jsonl, csv, conll).
+
+    Checks the format and the filters (those of `export_rows`) now; raises ValidationFailed
+    naming format (CoNLL is only for NER projects), since, until or batch.
+    """
+    writer = FORMATS[_format_clean(project=project, file_format=file_format)].writer
+    return writer(export_rows(project=project, **filters))
+
+
+def export_filename(*, project: Project, file_format: str, job_id: int | None = None) -> str:
+    """Return the file name an export is delivered under."""
+    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+    job = f"-{job_id}" if job_id is not None else ""
+    return f"project-{project.pk}-export{job}-{stamp}.{FORMATS[file_format].extension}"
+
+
+@transaction.atomic
+def export_job_create(
+    *, project: Project, file_format: str, filters: Mapping[str, Any], actor: Any
+) -> ExportJob:
+    """Create an export job and run it in the background once the transaction commits.
+
+    `filters` takes the keyword arguments of `export_rows` (final_only, since, until, batch_id).
+    Raises ValidationFailed naming the bad field.
+    """
+    from labeling.jobs.exports import export_run
+
+    file_format = _format_clean(project=project, file_format=file_format)
+    cleaned = _filters_from_mapping(project=project, filters=filters)
+    job = ExportJob.objects.create(
+        project=project,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        file_format=file_format,
+        filters=cleaned.as_json(),
+        rows_total=_count(project=project, filters=cleaned),
+    )
+    audit_record(
+        actor=actor,
+        action="export.created",
+        target=job,
+        after={"project": project.pk, "file_format": file_format, "filters": job.filters},
+    )
+    transaction.on_commit(partial(export_run.delay, job.pk))
+    return job
+
+
+def _job_start(job_id: int) -> ExportJob | None:
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().select_related("project").get(pk=job_id)
+        if job.status == ExportStatus.SUCCEEDED:
+            return None
+        # A job found running was left by a worker that died (tasks are acked late): start over.
+        job.status = ExportStatus.RUNNING
+        job.rows_written = 0
+        job.message = ""
+        job.save(update_fields=["status", "rows_written", "message"])
+        return job
+
+
+def _job_fail(job_id: int, message: str) -> None:
+    ExportJob.objects.filter(pk=job_id).update(
+        status=ExportStatus.FAILED, message=message[:500], finished_at=timezone.now()
+    )
+
+
+def export_job_run(*, job_id: int) -> ExportJob:
+    """Write an export job's file, keeping `rows_written` current; then tell the customer.
+
+    Safe to run twice: a job that already succeeded is left as it is. Failures are recorded on
+    the job (status failed, with a message) and logged, not raised.
+    """
+    job = _job_start(job_id)
+    if job is None:
+        return ExportJob.objects.get(pk=job_id)
+    try:
+        filters = _filters_from_mapping(project=job.project, filters=job.filters)
+        file_format = _format_clean(project=job.project, file_format=job.file_format)
+    except ValidationFailed as error:
+        _job_fail(job_id, f"The export's filters are no longer valid: {error.message}")
+    else:
+        try:
+            _job_write(job, filters=filters, file_format=file_format)
+        except Exception:
+            logger.exception("export job %s failed", job_id)
+            _job_fail(
+                job_id, "The export failed unexpectedly; please try again or contact support."
+            )
+    return ExportJob.objects.get(pk=job_id)
+
+
+def _job_write(job: ExportJob, *, filters: ExportFilters, file_format: str) -> None:
+    project = job.project
+    ExportJob.objects.filter(pk=job.pk).update(rows_total=_count(project=project, filters=filters))
+    written = 0
+
+    def rows() -> Iterator[dict[str, Any]]:
+        # Progress is saved once per chunk of rows, so the person waiting sees it move.
+        nonlocal written
+        for row in _rows(project=project, filters=filters):
+            yield row
+            written += 1
+            if written % CHUNK_SIZE == 0:
+                ExportJob.objects.filter(pk=job.pk).update(rows_written=written)
+
+    name = export_filename(project=project, file_format=file_format, job_id=job.pk)
+    with tempfile.NamedTemporaryFile(prefix="quorum-export-", suffix=".part") as spool:
+        for piece in FORMATS[file_format].writer(rows()):
+            spool.write(piece)
+        spool.flush()
+        spool.seek(0)
+        with transaction.atomic():
+            job = ExportJob.objects.select_for_update().select_related("project").get(pk=job.pk)
+            job.file.save(name, File(spool, name=name), save=False)
+            job.status = ExportStatus.SUCCEEDED
+            job.rows_total = job.rows_written = written
+            job.finished_at = timezone.now()
+            job.save(update_fields=["file", "status", "rows_total", "rows_written", "finished_at"])
+            _emit_ready(job)
+
+
+def _emit_ready(job: ExportJob) -> None:
+    # Imported here, not at the top: the webhooks service is a sibling that may import services
+    # of its own, and exports must stay importable without that chain.
+    from labeling.services.webhooks import webhooks_emit
+
+    site = settings.SITE_URL.rstrip("/")
+    webhooks_emit(
+        customer_id=job.project.customer_id,
+        event=WebhookEvent.EXPORT_READY,
+        payload={
+            "export_id": job.pk,
+            "project_id": job.project_id,
+            "file_format": job.file_format,
+            "rows": job.rows_written,
+            "status_url": site + reverse("labeling-export-detail", kwargs={"pk": job.pk}),
+            "download_url": site + reverse("labeling-export-download", kwargs={"pk": job.pk}),
+        },
+    )

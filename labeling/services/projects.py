@@ -1,0 +1,307 @@
+"""Every write to customers, projects and their instructions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.models import Role, User
+from accounts.selectors import user_roles
+from core.audit import audit_record, snapshot
+from core.errors import Conflict, ValidationFailed
+from labeling.errors import ProjectLocked
+from labeling.markdown import render_markdown
+from labeling.models import (
+    Customer,
+    CustomerMember,
+    InstructionVersion,
+    Pipeline,
+    Project,
+    ProjectStatus,
+    QueueOrder,
+    TaskType,
+)
+from labeling.schema import PRESETS, SchemaError, normalise_labels
+from workforce.models import Skill
+
+PROJECT_FIELDS = [
+    "name",
+    "description",
+    "task_type",
+    "preset",
+    "labels",
+    "max_labels",
+    "allow_overlapping_spans",
+    "pipeline",
+    "overlap",
+    "max_overlap",
+    "lease_seconds",
+    "idle_cap_seconds",
+    "max_leases_per_person",
+    "priority",
+    "queue_order",
+    "required_skill",
+    "required_level",
+    "status",
+]
+# Fields that shape tasks, slots or results: fixed once a project has tasks.
+_STRUCTURAL = {"task_type", "pipeline", "overlap", "max_overlap"}
+_LABEL_FIELDS = {"labels", "max_labels", "allow_overlapping_spans"}
+
+
+def _fail(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", fields={field: [message]})
+
+
+@transaction.atomic
+def customer_create(*, name: str, slug: str = "", actor: User | None) -> Customer:
+    """Create a customer organisation; the slug defaults to one made from the name."""
+    name = name.strip()
+    if not name:
+        raise _fail("name", "A customer needs a name.")
+    slug = slugify(slug or name)[:60]
+    if Customer.objects.filter(slug=slug).exists():
+        raise _fail("slug", f"The slug {slug!r} is taken.")
+    customer = Customer.objects.create(name=name, slug=slug)
+    audit_record(
+        actor=actor,
+        action="customer.created",
+        target=customer,
+        after=snapshot(customer, ["name", "slug"]),
+    )
+    return customer
+
+
+@transaction.atomic
+def customer_member_add(*, customer: Customer, user: User, actor: User | None) -> CustomerMember:
+    """Make `user` act for `customer` (and give them the customer role)."""
+    existing = CustomerMember.objects.filter(user=user).first()
+    if existing is not None:
+        if existing.customer_id == customer.pk:
+            return existing
+        raise Conflict(f"{user.email} already acts for another customer.", extra={"field": "user"})
+    member = CustomerMember.objects.create(customer=customer, user=user)
+    if Role.CUSTOMER not in user_roles(user):
+        from accounts.services import role_grant
+
+        role_grant(user=user, role=Role.CUSTOMER, actor=actor)
+    audit_record(
+        actor=actor, action="customer.member_added", target=customer, after={"user": user.pk}
+    )
+    return member
+
+
+def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
+    """Check project settings together; raise ValidationFailed naming every bad field."""
+    errors: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not str(values.get("name", "")).strip():
+        bad("name", "A project needs a name.")
+    if values["task_type"] not in TaskType.values:
+        bad("task_type", f"Use one of: {', '.join(TaskType.values)}.")
+    if values["pipeline"] not in Pipeline.values:
+        bad("pipeline", f"Use one of: {', '.join(Pipeline.values)}.")
+    if values["queue_order"] not in QueueOrder.values:
+        bad("queue_order", f"Use one of: {', '.join(QueueOrder.values)}.")
+    if values["status"] not in ProjectStatus.values:
+        bad("status", f"Use one of: {', '.join(ProjectStatus.values)}.")
+    overlap, max_overlap = values["overlap"], values["max_overlap"]
+    if not isinstance(overlap, int) or not 1 <= overlap <= 50:
+        bad("overlap", "From 1 to 50 annotations per task.")
+    elif values["pipeline"] == Pipeline.STANDARD and overlap != 1:
+        bad("overlap", "A standard pipeline takes one annotation per task; use consensus for more.")
+    elif values["pipeline"] == Pipeline.CONSENSUS and overlap < 2:
+        bad("overlap", "Consensus needs at least two annotations per task.")
+    if values["pipeline"] == Pipeline.CONSENSUS:
+        if (
+            not isinstance(max_overlap, int)
+            or not isinstance(overlap, int)
+            or max_overlap < overlap
+            or max_overlap > 50
+        ):
+            bad("max_overlap", "At least the overlap and at most 50.")
+    else:
+        values["max_overlap"] = overlap
+    for field, low, high in (
+        ("lease_seconds", 30, 24 * 3600),
+        ("idle_cap_seconds", 10, 3600),
+        ("max_leases_per_person", 1, 20),
+        ("required_level", 1, 10),
+    ):
+        value = values[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            bad(field, f"A whole number from {low} to {high}.")
+    if values["max_labels"] is not None and (
+        not isinstance(values["max_labels"], int) or values["max_labels"] < 1
+    ):
+        bad("max_labels", "At least 1, or empty for no limit.")
+    if not errors:
+        try:
+            values["labels"] = normalise_labels(values["labels"], task_type=values["task_type"])
+        except SchemaError as exc:
+            for field, message in exc.errors.items():
+                bad(field, message)
+    if errors:
+        first, messages = next(iter(errors.items()))
+        raise ValidationFailed(f"{first}: {messages[0]}", fields=errors)
+    return values
+
+
+def _defaults() -> dict[str, Any]:
+    return {
+        "description": "",
+        "preset": "",
+        "labels": [],
+        "max_labels": None,
+        "allow_overlapping_spans": False,
+        "pipeline": Pipeline.STANDARD.value,
+        "overlap": 1,
+        "max_overlap": 1,
+        "lease_seconds": 600,
+        "idle_cap_seconds": 120,
+        "max_leases_per_person": 1,
+        "priority": 0,
+        "queue_order": QueueOrder.RANDOM.value,
+        "required_skill": None,
+        "required_level": 1,
+        "status": ProjectStatus.DRAFT.value,
+    }
+
+
+@transaction.atomic
+def project_create(
+    *,
+    customer: Customer,
+    name: str,
+    actor: User | None,
+    task_type: str | None = None,
+    preset: str = "",
+    instructions: str = "",
+    **settings: Any,
+) -> Project:
+    """Create a project (from a preset such as "sentiment", or with its own task type and labels)."""
+    unknown = set(settings) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown settings: {', '.join(sorted(unknown))}.",
+            fields={k: ["Unknown setting."] for k in unknown},
+        )
+    values = {**_defaults(), **settings, "name": name.strip()}
+    if preset:
+        if preset not in PRESETS:
+            raise _fail("preset", f"Unknown preset {preset!r}; use one of: {', '.join(PRESETS)}.")
+        values["preset"] = preset
+        values["task_type"] = PRESETS[preset]["task_type"]
+        if not settings.get("labels"):
+            values["labels"] = PRESETS[preset]["labels"]
+    else:
+        if not task_type:
+            raise _fail("task_type", "Choose a task type or a preset.")
+        values["task_type"] = task_type
+    values = _clean_settings(values)
+    project = Project.objects.create(customer=customer, created_by=actor, **values)
+    audit_record(
+        actor=actor,
+        action="project.created",
+        target=project,
+        after=snapshot(project, PROJECT_FIELDS),
+    )
+    if instructions.strip():
+        instructions_publish(project=project, body_markdown=instructions, actor=actor)
+    return project
+
+
+@transaction.atomic
+def project_update(*, project: Project, actor: User | None, **changes: Any) -> Project:
+    """Change project settings; task type, pipeline and overlap are fixed once tasks exist."""
+    unknown = set(changes) - set(PROJECT_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown settings: {', '.join(sorted(unknown))}.",
+            fields={k: ["Unknown setting."] for k in unknown},
+        )
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    before = snapshot(locked, PROJECT_FIELDS)
+    current = {f: getattr(locked, f) for f in PROJECT_FIELDS}
+    changed = {k: v for k, v in changes.items() if current.get(k) != v}
+    if not changed:
+        return locked
+    if _STRUCTURAL & set(changed) and locked.tasks.exists():
+        fields = sorted(_STRUCTURAL & set(changed))
+        raise ProjectLocked(
+            f"{', '.join(fields)} cannot change once the project has tasks.",
+            extra={"fields": fields},
+        )
+    if _LABEL_FIELDS & set(changed) and locked.annotations_total > 0:
+        new_names = {
+            str(x.get("name") if isinstance(x, dict) else x)
+            for x in changed.get("labels", locked.labels)
+        }
+        old_names = {x["name"] for x in locked.labels}
+        if not old_names <= new_names:
+            raise ProjectLocked(
+                "Labels that annotators have used cannot be removed or renamed; add new ones instead.",
+                extra={"fields": ["labels"]},
+            )
+    values = _clean_settings({**current, **changed})
+    for field in changed:
+        setattr(locked, field, values[field])
+    if "pipeline" in changed or "overlap" in changed:
+        locked.max_overlap = values["max_overlap"]
+    locked.save()
+    audit_record(
+        actor=actor,
+        action="project.updated",
+        target=locked,
+        before=before,
+        after=snapshot(locked, PROJECT_FIELDS),
+    )
+    return locked
+
+
+def project_set_status(*, project: Project, status: str, actor: User | None) -> Project:
+    """Activate, pause, archive or return a project to draft."""
+    return project_update(project=project, actor=actor, status=status)
+
+
+@transaction.atomic
+def instructions_publish(
+    *, project: Project, body_markdown: str, actor: User | None
+) -> InstructionVersion:
+    """Publish a new version of the instructions; annotators see it from their next task."""
+    if not body_markdown.strip():
+        raise _fail("instructions", "Instructions cannot be empty.")
+    Project.objects.select_for_update().filter(pk=project.pk).first()
+    last = (
+        project.instruction_versions.order_by("-version").values_list("version", flat=True).first()
+        or 0
+    )
+    version = InstructionVersion.objects.create(
+        project=project,
+        version=last + 1,
+        body_markdown=body_markdown,
+        body_html=render_markdown(body_markdown),
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        action="project.instructions_published",
+        target=project,
+        after={"version": version.version},
+    )
+    return version
+
+
+def skill_resolve(slug: str | None) -> Skill | None:
+    """Return the skill with this slug (None for none); raise ValidationFailed naming `required_skill`."""
+    if not slug:
+        return None
+    skill = Skill.objects.filter(slug=slug).first()
+    if skill is None:
+        raise _fail("required_skill", f"There is no skill {slug!r}.")
+    return skill

@@ -1,0 +1,341 @@
+"""The work queue: claim the next slot, heartbeat, submit, skip, release, and reclaim expired leases.
+
+Lock order, everywhere: the person's user row, then slot, then lease, then task. Counters change
+by single F() updates. On PostgreSQL the claim is one indexed `FOR UPDATE SKIP LOCKED` query, so
+concurrent annotators never wait for each other; on SQLite the transaction is IMMEDIATE (one
+writer at a time) and the slot is taken by compare-and-set, the same code path on both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import NotFound, ValidationFailed
+from labeling.errors import LeaseExpired, LeaseNotActive, NotQualified, NoWorkAvailable
+from labeling.models import (
+    Annotation,
+    Lease,
+    LeaseState,
+    Project,
+    ProjectStatus,
+    SlotKind,
+    SlotState,
+    Task,
+    TaskParticipation,
+    WorkSlot,
+)
+from labeling.schema import LabelSchema, SchemaError, validate_result
+from labeling.services.completion import task_after_submission
+from workforce.selectors import worker_eligibility
+
+_CLAIM_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Claim:
+    lease: Lease
+    resumed: bool  # True when the person already held this lease (a repeated claim is harmless)
+
+
+def label_schema_of(project: Project) -> LabelSchema:
+    return LabelSchema(
+        task_type=project.task_type,
+        labels=tuple(label["name"] for label in project.labels),
+        max_labels=project.max_labels,
+        allow_overlapping_spans=project.allow_overlapping_spans,
+    )
+
+
+def _candidate_slots(project: Project, user: User, *, state: str, now: datetime) -> Any:
+    done_by_user = TaskParticipation.objects.filter(task_id=OuterRef("task_id"), user_id=user.pk)
+    slots = WorkSlot.objects.filter(
+        project_id=project.pk, kind=SlotKind.ANNOTATE, level=0, state=state
+    )
+    if state == SlotState.LEASED:
+        slots = slots.filter(lease_expires_at__lt=now)
+    slots = slots.filter(~Exists(done_by_user)).order_by("-priority", "order_key")
+    if connection.features.has_select_for_update_skip_locked:
+        slots = slots.select_for_update(skip_locked=True, of=("self",))
+    return slots.values_list("id", "task_id", "state")[:1]
+
+
+def _expire_lease_of_slot(slot_id: int, now: datetime) -> None:
+    """End the (expired) active lease on a slot and forget its holder, so others may take the task."""
+    lease = (
+        Lease.objects.select_for_update().filter(slot_id=slot_id, state=LeaseState.ACTIVE).first()
+    )
+    if lease is None:
+        return
+    Lease.objects.filter(pk=lease.pk).update(state=LeaseState.EXPIRED, ended_at=now)
+    TaskParticipation.objects.filter(task_id=lease.task_id, user_id=lease.user_id).delete()
+
+
+def _no_work_reason(project: Project, user: User, now: datetime) -> NoWorkAvailable:
+    slots = WorkSlot.objects.filter(project_id=project.pk, kind=SlotKind.ANNOTATE, level=0)
+    if slots.filter(state=SlotState.LEASED, lease_expires_at__gte=now).exists():
+        return NoWorkAvailable(
+            "Every remaining task is being worked on by someone else right now; try again in a few minutes.",
+            extra={"reason": "all_leased"},
+        )
+    if slots.filter(state=SlotState.OPEN).exists():
+        return NoWorkAvailable(
+            "You have already worked on every remaining task of this project.",
+            extra={"reason": "all_done_by_you"},
+        )
+    return NoWorkAvailable(
+        "This project has no tasks left to label.", extra={"reason": "nothing_left"}
+    )
+
+
+def slot_claim_next(*, project: Project, user: User, now: datetime | None = None) -> Claim:
+    """Lease the best open slot of `project` to `user`.
+
+    Raises NotQualified (403) or NoWorkAvailable (404, with a reason). A person already at the
+    project's lease limit gets their oldest active lease back instead of a new one.
+    """
+    reason = worker_eligibility(
+        user=user, skill_id=project.required_skill_id, min_level=project.required_level
+    )
+    if reason is not None:
+        raise NotQualified(reason)
+    if project.status != ProjectStatus.ACTIVE:
+        raise NoWorkAvailable(
+            f"This project is {project.get_status_display().lower()}; it takes no work now.",
+            extra={"reason": "project_not_active"},
+        )
+    for _ in range(_CLAIM_ATTEMPTS):
+        claim = _claim_once(project, user, now or timezone.now())
+        if claim is not None:
+            return claim
+    # Every candidate was taken between our read and our write: the queue is busy, not empty.
+    raise NoWorkAvailable("The queue is very busy; try again.", extra={"reason": "contention"})
+
+
+@transaction.atomic
+def _claim_once(project: Project, user: User, now: datetime) -> Claim | None:
+    # One claim per person at a time: the lease limit holds even with double clicks.
+    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+    held = list(
+        Lease.objects.filter(
+            user_id=user.pk, project_id=project.pk, state=LeaseState.ACTIVE, expires_at__gt=now
+        )
+        .select_related("task", "project")
+        .order_by("claimed_at")[: project.max_leases_per_person]
+    )
+    if len(held) >= project.max_leases_per_person:
+        return Claim(lease=held[0], resumed=True)
+
+    row = _candidate_slots(project, user, state=SlotState.OPEN, now=now).first()
+    if row is None:
+        row = _candidate_slots(project, user, state=SlotState.LEASED, now=now).first()
+    if row is None:
+        raise _no_work_reason(project, user, now)
+    slot_id, task_id, state = row
+    if state == SlotState.LEASED:
+        _expire_lease_of_slot(slot_id, now)
+    expires_at = now + timedelta(seconds=project.lease_seconds)
+    taken = WorkSlot.objects.filter(pk=slot_id, state=state).update(
+        state=SlotState.LEASED, lease_expires_at=expires_at
+    )
+    if taken != 1:
+        return None  # somebody else took it first (SQLite compare-and-set); try the next one
+    TaskParticipation.objects.create(task_id=task_id, user_id=user.pk)
+    lease = Lease.objects.create(
+        slot_id=slot_id,
+        task_id=task_id,
+        project_id=project.pk,
+        user_id=user.pk,
+        claimed_at=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+    )
+    lease.project = project
+    return Claim(lease=lease, resumed=False)
+
+
+def _lease_for_update(lease_id: int, user: User) -> Lease:
+    lease = Lease.objects.select_for_update().filter(pk=lease_id, user_id=user.pk).first()
+    if lease is None:
+        raise NotFound("There is no such task lease of yours.")
+    return lease
+
+
+def _ensure_live(lease: Lease, now: datetime) -> None:
+    """Raise LeaseNotActive or LeaseExpired unless the lease is usable.
+
+    The caller's transaction rolls back; callers then record the expiry with `_expire_if_due`.
+    """
+    if lease.state != LeaseState.ACTIVE:
+        if lease.state == LeaseState.EXPIRED:
+            raise LeaseExpired()
+        raise LeaseNotActive()
+    if lease.expires_at <= now:
+        raise LeaseExpired()
+
+
+def _active_increment(lease: Lease, project: Project, now: datetime) -> int:
+    gap = max(0.0, (now - lease.last_seen_at).total_seconds())
+    return int(min(gap, project.idle_cap_seconds))
+
+
+def _lease_end(
+    lease: Lease, *, state: str, now: datetime, forget_holder: bool, reopen: bool = True
+) -> None:
+    Lease.objects.filter(pk=lease.pk).update(state=state, ended_at=now)
+    lease.state, lease.ended_at = state, now
+    if reopen:
+        WorkSlot.objects.filter(pk=lease.slot_id, state=SlotState.LEASED).update(
+            state=SlotState.OPEN, lease_expires_at=None
+        )
+    if forget_holder:
+        TaskParticipation.objects.filter(task_id=lease.task_id, user_id=lease.user_id).delete()
+
+
+def lease_heartbeat(*, lease_id: int, user: User, now: datetime | None = None) -> Lease:
+    """Extend a live lease by the project's lease time and count the active time since the last sign."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            lease = _lease_for_update(lease_id, user)
+            project = Project.objects.get(pk=lease.project_id)
+            _ensure_live(lease, now)
+            lease.active_seconds += _active_increment(lease, project, now)
+            lease.last_seen_at = now
+            lease.expires_at = now + timedelta(seconds=project.lease_seconds)
+            lease.save(update_fields=["active_seconds", "last_seen_at", "expires_at"])
+            WorkSlot.objects.filter(pk=lease.slot_id).update(lease_expires_at=lease.expires_at)
+            return lease
+    except LeaseExpired:
+        _expire_if_due(lease_id, user, now)
+        raise
+
+
+def lease_submit(
+    *, lease_id: int, user: User, result: Any, now: datetime | None = None
+) -> Annotation:
+    """Store the person's annotation for their leased task and let the pipeline decide what follows.
+
+    Raises LeaseExpired (the task went back to the queue; nothing is saved), LeaseNotActive,
+    or ValidationFailed naming the bad part of the result.
+    """
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            lease = _lease_for_update(lease_id, user)
+            project = Project.objects.get(pk=lease.project_id)
+            _ensure_live(lease, now)
+            task = Task.objects.select_for_update().get(pk=lease.task_id)
+            try:
+                clean = validate_result(result, schema=label_schema_of(project), data=task.data)
+            except SchemaError as exc:
+                first, message = next(iter(exc.errors.items()))
+                raise ValidationFailed(
+                    f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
+                ) from None
+            active = lease.active_seconds + _active_increment(lease, project, now)
+            instructions = (
+                project.instruction_versions.order_by("-version")
+                .values_list("version", flat=True)
+                .first()
+            )
+            annotation = Annotation.objects.create(
+                task=task,
+                project_id=project.pk,
+                author_id=user.pk,
+                lease=lease,
+                result=clean,
+                instructions_version=instructions,
+                active_seconds=active,
+                submitted_at=now,
+            )
+            Lease.objects.filter(pk=lease.pk).update(
+                state=LeaseState.SUBMITTED, ended_at=now, active_seconds=active, last_seen_at=now
+            )
+            WorkSlot.objects.filter(pk=lease.slot_id).update(
+                state=SlotState.DONE, lease_expires_at=None
+            )
+            Task.objects.filter(pk=task.pk).update(annotations_count=F("annotations_count") + 1)
+            Project.objects.filter(pk=project.pk).update(
+                annotations_total=F("annotations_total") + 1
+            )
+            task.annotations_count += 1
+            task_after_submission(task=task, project=project, annotation=annotation, now=now)
+            return annotation
+    except LeaseExpired:
+        _expire_if_due(lease_id, user, now)
+        raise
+
+
+def _expire_if_due(lease_id: int, user: User, now: datetime) -> None:
+    """Record an expiry found by a refused call: end the lease and return its slot to the queue."""
+    with transaction.atomic():
+        lease = Lease.objects.select_for_update().filter(pk=lease_id, user_id=user.pk).first()
+        if lease is not None and lease.state == LeaseState.ACTIVE and lease.expires_at <= now:
+            _lease_end(lease, state=LeaseState.EXPIRED, now=now, forget_holder=True)
+
+
+def lease_skip(
+    *, lease_id: int, user: User, reason: str = "", now: datetime | None = None
+) -> Lease:
+    """Give the task back and never be offered it again; the slot returns to the queue for others."""
+    now = now or timezone.now()
+    if len(reason) > 500:
+        raise ValidationFailed(
+            "reason: At most 500 characters.", fields={"reason": ["At most 500 characters."]}
+        )
+    try:
+        with transaction.atomic():
+            lease = _lease_for_update(lease_id, user)
+            _ensure_live(lease, now)
+            project = Project.objects.get(pk=lease.project_id)
+            lease.active_seconds += _active_increment(lease, project, now)
+            lease.skip_reason = reason.strip()
+            lease.save(update_fields=["active_seconds", "skip_reason"])
+            _lease_end(lease, state=LeaseState.SKIPPED, now=now, forget_holder=False)
+            return lease
+    except LeaseExpired:
+        _expire_if_due(lease_id, user, now)
+        raise
+
+
+def lease_release(*, lease_id: int, user: User, now: datetime | None = None) -> Lease:
+    """Give the task back at once (e.g. leaving the page); it may be offered to this person again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lease = _lease_for_update(lease_id, user)
+        if lease.state != LeaseState.ACTIVE:
+            return lease  # releasing twice, or after expiry, changes nothing
+        project = Project.objects.get(pk=lease.project_id)
+        lease.active_seconds += _active_increment(lease, project, now)
+        lease.save(update_fields=["active_seconds"])
+        _lease_end(lease, state=LeaseState.RELEASED, now=now, forget_holder=True)
+        return lease
+
+
+def leases_reclaim_expired(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Return every slot whose lease ran out to the queue; return how many were reclaimed."""
+    now = now or timezone.now()
+    reclaimed = 0
+    while True:
+        with transaction.atomic():
+            slots = WorkSlot.objects.filter(
+                state=SlotState.LEASED, lease_expires_at__lt=now
+            ).order_by("pk")
+            if connection.features.has_select_for_update_skip_locked:
+                slots = slots.select_for_update(skip_locked=True)
+            ids = list(slots.values_list("pk", flat=True)[:batch_size])
+            for slot_id in ids:
+                _expire_lease_of_slot(slot_id, now)
+            WorkSlot.objects.filter(pk__in=ids, state=SlotState.LEASED).update(
+                state=SlotState.OPEN, lease_expires_at=None
+            )
+        reclaimed += len(ids)
+        if len(ids) < batch_size:
+            return reclaimed

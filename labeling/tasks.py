@@ -1,0 +1,6 @@
+"""Celery tasks of the labeling engine (each module under labeling/jobs/ holds one concern)."""
+
+from labeling.jobs.exports import *  # noqa: F403
+from labeling.jobs.imports import *  # noqa: F403
+from labeling.jobs.queue import *  # noqa: F403
+from labeling.jobs.webhooks import *  # noqa: F403
