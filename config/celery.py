@@ -22,4 +22,8 @@ app.conf.beat_schedule = {
         "task": "labeling.tasks.leases_reclaim_expired",
         "schedule": 60.0,
     },
+    "webhook-deliveries-due": {
+        "task": "labeling.tasks.webhook_deliveries_due",
+        "schedule": 60.0,
+    },
 }

@@ -1,0 +1,291 @@
+"""Imports end to end: upload, URL and S3 sources, all-or-nothing batches, duplicates, progress."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from core.errors import ValidationFailed
+from labeling.models import ImportJob, Task, WorkSlot
+from labeling.services.imports import (
+    import_create_from_location,
+    import_create_from_upload,
+    import_progress,
+)
+from tests.labeling.factories import make_customer_user, make_project
+
+pytestmark = pytest.mark.django_db
+
+
+def jsonl(*items):
+    return "\n".join(json.dumps(item) for item in items).encode() + b"\n"
+
+
+@pytest.fixture
+def imported(django_capture_on_commit_callbacks):
+    """Create an import job and run it the way the product does (enqueued on commit, eagerly here)."""
+
+    def go(project, content, name="tasks.jsonl", **kw):
+        with django_capture_on_commit_callbacks(execute=True):
+            job = import_create_from_upload(
+                project=project, upload=SimpleUploadedFile(name, content), actor=None, **kw
+            )
+        job.refresh_from_db()
+        return job
+
+    return go
+
+
+def test_a_jsonl_upload_creates_tasks_and_their_slots(imported):
+    project = make_project(pipeline="consensus", overlap=3, max_overlap=3)
+
+    job = imported(
+        project, jsonl({"text": "a", "external_id": "x1"}, {"text": "b", "meta": {"src": "crm"}})
+    )
+
+    assert job.status == "succeeded", job.message
+    assert job.tasks_created == 2
+    assert Task.objects.filter(project=project).count() == 2
+    assert WorkSlot.objects.filter(project=project).count() == 6
+    project.refresh_from_db()
+    assert project.tasks_total == 2
+    assert import_progress(job)["progress"] == 1.0
+
+
+def test_every_kind_of_bad_line_is_reported_with_its_number_and_nothing_is_stored(imported):
+    project = make_project()
+    content = b"\n".join(
+        [
+            b'{"text": "fine"}',
+            b'{"text": ""}',
+            b"not json at all",
+            b'{"text": "ok", "pre_annotation": {"label": "horse"}}',
+            b'{"text": "ok", "priority": "high"}',
+            b'["an", "array"]',
+            b'{"text": "fine again"}',
+        ]
+    )
+
+    job = imported(project, content)
+
+    assert job.status == "failed"
+    assert job.tasks_created == 0
+    assert [(e["line"], e["field"]) for e in job.errors] == [
+        (2, "data.text"),
+        (3, ""),
+        (4, "pre_annotation.label"),
+        (5, "priority"),
+        (6, ""),
+    ]
+    assert all(e["message"] for e in job.errors)
+    assert "5 line(s) are not valid; nothing was imported." in job.message
+    assert not Task.objects.filter(project=project).exists()
+    assert not WorkSlot.objects.exists()
+    project.refresh_from_db()
+    assert project.tasks_total == 0
+
+
+def test_a_bad_line_after_thousands_of_good_ones_still_stores_nothing(imported):
+    project = make_project()
+    lines = [{"text": f"item {i}"} for i in range(5_000)] + [{"text": ""}]
+
+    job = imported(project, jsonl(*lines))
+
+    assert job.status == "failed"
+    assert job.errors == [
+        {"line": 5_001, "field": "data.text", "message": "Text is missing or empty."}
+    ]
+    assert not Task.objects.exists()
+
+
+def test_reimporting_the_same_external_ids_updates_nothing_duplicates_nothing_and_says_so(imported):
+    project = make_project()
+    first = imported(
+        project, jsonl({"text": "a", "external_id": "1"}, {"text": "b", "external_id": "2"})
+    )
+
+    second = imported(
+        project, jsonl({"text": "CHANGED", "external_id": "1"}, {"text": "c", "external_id": "3"})
+    )
+
+    assert (first.tasks_created, second.tasks_created, second.duplicates) == (2, 1, 1)
+    assert "1 line(s) had an external_id already in the project" in second.message
+    assert Task.objects.get(project=project, external_id="1").data == {"text": "a"}
+    assert Task.objects.filter(project=project).count() == 3
+
+
+def test_the_same_external_id_twice_in_one_file_is_imported_once(imported):
+    project = make_project()
+
+    job = imported(
+        project, jsonl({"text": "a", "external_id": "dup"}, {"text": "b", "external_id": "dup"})
+    )
+
+    assert (job.tasks_created, job.duplicates) == (1, 1)
+
+
+def test_csv_and_json_array_uploads(imported):
+    project = make_project()
+
+    csv_job = imported(
+        project, b"external_id,text,source\nc1,hello,web\nc2,world,app\n", name="batch.csv"
+    )
+    json_job = imported(
+        project, json.dumps([{"text": "x"}, {"text": "y"}]).encode(), name="batch.json"
+    )
+
+    assert (csv_job.status, csv_job.tasks_created) == ("succeeded", 2)
+    assert Task.objects.get(external_id="c1").meta == {"source": "web"}
+    assert (json_job.status, json_job.tasks_created) == ("succeeded", 2)
+
+
+def test_image_tasks_need_a_well_formed_url_and_size(imported):
+    project = make_project(task_type="bbox", labels=["car", "bus"])
+
+    job = imported(
+        project,
+        jsonl(
+            {"image": "https://img.test/1.jpg", "width": 640, "height": 480},
+            {"image": "nope", "width": 1, "height": 1},
+        ),
+    )
+
+    assert job.status == "failed"
+    assert job.errors[0]["line"] == 2
+    assert job.errors[0]["field"] == "data.image"
+
+
+def test_an_unknown_format_is_refused_naming_the_field():
+    project = make_project()
+
+    with pytest.raises(ValidationFailed) as error:
+        import_create_from_upload(
+            project=project, upload=SimpleUploadedFile("data.xlsx", b"x"), actor=None
+        )
+
+    assert "format" in error.value.extra["fields"]
+    assert not ImportJob.objects.exists()
+
+
+def test_a_url_to_a_private_address_is_refused_and_nothing_is_stored(
+    django_capture_on_commit_callbacks,
+):
+    project = make_project()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_create_from_location(
+            project=project, location="http://127.0.0.1:9/tasks.jsonl", actor=None
+        )
+    job.refresh_from_db()
+
+    assert job.status == "failed"
+    assert "127.0.0.1" in job.message
+    assert not Task.objects.exists()
+
+
+def test_a_url_import_from_an_allowlisted_server(
+    settings, file_server, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_URL_ALLOWLIST = ["127.0.0.1"]
+    project = make_project()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_create_from_location(
+            project=project, location=f"{file_server.base}/files/tasks.jsonl", actor=None
+        )
+    job.refresh_from_db()
+
+    assert (job.status, job.tasks_created) == ("succeeded", 2)
+
+
+def test_an_s3_import_works_against_the_local_fake(s3, django_capture_on_commit_callbacks):
+    s3.put_object(
+        Bucket="quorum-imports",
+        Key="june/tasks.jsonl",
+        Body=jsonl({"text": "from s3", "external_id": "s1"}),
+    )
+    project = make_project()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_create_from_location(
+            project=project, location="s3://quorum-imports/june/tasks.jsonl", actor=None
+        )
+    job.refresh_from_db()
+
+    assert (job.status, job.tasks_created, job.source_kind) == ("succeeded", 1, "cloud")
+    assert Task.objects.get(external_id="s1").data == {"text": "from s3"}
+
+
+def test_a_missing_s3_object_fails_the_import_with_a_clear_message(
+    s3, django_capture_on_commit_callbacks
+):
+    project = make_project()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = import_create_from_location(
+            project=project, location="s3://quorum-imports/nope.jsonl", actor=None
+        )
+    job.refresh_from_db()
+
+    assert job.status == "failed"
+    assert "s3://quorum-imports/nope.jsonl" in job.message
+
+
+def test_running_a_finished_import_again_changes_nothing(imported):
+    from labeling.services.imports import import_run
+
+    project = make_project()
+    job = imported(project, jsonl({"text": "a"}))
+
+    import_run(job_id=job.pk)
+
+    assert Task.objects.filter(project=project).count() == 1
+
+
+def test_uploading_through_the_api_starts_a_job_whose_status_shows_progress(
+    client, django_capture_on_commit_callbacks
+):
+    project = make_project()
+    client.force_login(make_customer_user(project.customer))
+    upload = SimpleUploadedFile("tasks.jsonl", jsonl({"text": "a"}, {"text": "b"}))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/v1/projects/{project.pk}/imports/", {"file": upload})
+    status = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
+
+    assert response.status_code == 202
+    assert status["status"] == "succeeded"
+    assert status["tasks_created"] == 2
+    assert status["progress"]["progress"] == 1.0
+
+
+def test_the_import_report_of_a_failed_api_upload_names_each_line(
+    client, django_capture_on_commit_callbacks
+):
+    project = make_project()
+    client.force_login(make_customer_user(project.customer))
+    upload = SimpleUploadedFile("tasks.jsonl", b'{"text": "a"}\n{"text": ""}\n')
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job_id = client.post(f"/api/v1/projects/{project.pk}/imports/", {"file": upload}).json()[
+            "id"
+        ]
+    body = client.get(f"/api/v1/imports/{job_id}/").json()
+
+    assert body["status"] == "failed"
+    assert body["errors"] == [
+        {"line": 2, "field": "data.text", "message": "Text is missing or empty."}
+    ]
+
+
+def test_sending_both_a_file_and_a_url_is_refused_naming_the_field(client):
+    project = make_project()
+    client.force_login(make_customer_user(project.customer))
+
+    response = client.post(
+        f"/api/v1/projects/{project.pk}/imports/",
+        {"file": SimpleUploadedFile("t.jsonl", b"{}"), "url": "https://x.test/a.jsonl"},
+    )
+
+    assert response.status_code == 400
+    assert "file" in response.json()["extra"]["fields"]
