@@ -167,6 +167,17 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 # --- Views ----------------------------------------------------------------------------------
 
 
+class WebhookEndpointFilter(django_filters.FilterSet):
+    # A plain number, not a choice among all customers: an unknown id and another customer's id
+    # must look the same (an empty list), or the filter would reveal which customers exist.
+    customer = django_filters.NumberFilter(field_name="customer_id")
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["customer", "is_active"]
+
+
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -178,7 +189,7 @@ class WebhookEndpointViewSet(
 
     serializer_class = WebhookEndpointSerializer
     permission_classes = [IsAuthenticated, MfaEnrolled, ManagesWebhooks]
-    filterset_fields = ["customer", "is_active"]
+    filterset_class = WebhookEndpointFilter
     ordering_fields = ["created_at"]
 
     def get_queryset(self) -> QuerySet[WebhookEndpoint]:
