@@ -11,9 +11,10 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import RoleSpec, api_token_create, user_create
+from demo.projects import demo_projects_seed
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
-from workforce.services import annotator_signup_complete
+from workforce.services import annotator_signup_complete, annotator_status_set
 
 # Published on purpose: these accounts exist only in demo databases (seed_demo refuses production).
 DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # noqa: S105  (demo only, published)
@@ -28,6 +29,7 @@ class DemoUser:
     country: str = ""
     time_zone: str = "UTC"
     languages: tuple[str, ...] = ("en",)
+    status: str = "active"
 
 
 DEMO_USERS: tuple[DemoUser, ...] = (
@@ -65,6 +67,8 @@ EXTRA_ANNOTATORS: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("priya@demo.quorum", "Priya Nair", "IN", "Asia/Kolkata", ("hi", "ml", "en")),
     ("mai@demo.quorum", "Mai Nguyen", "VN", "Asia/Ho_Chi_Minh", ("vi", "en")),
 )
+# Two of them are still applicants, so managers see whom to activate.
+APPLICANTS = {"kwame@demo.quorum", "mai@demo.quorum"}
 
 
 @dataclass
@@ -99,6 +103,9 @@ def _ensure_user(spec: DemoUser, report: SeedReport) -> User:
             languages=list(spec.languages),
             terms_version=terms.version,
         )
+    if workforce:
+        profile = AnnotatorProfile.objects.get(user=user)
+        annotator_status_set(profile=profile, status=spec.status, actor=None, reason="demo data")
     report.created.append(spec.email)
     return user
 
@@ -128,9 +135,11 @@ def demo_seed() -> SeedReport:
                 country,
                 tz,
                 languages,
+                status="applicant" if email in APPLICANTS else "active",
             ),
             report,
         )
+    report.created.extend(demo_projects_seed(customer_user=users["customer@demo.quorum"]))
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)

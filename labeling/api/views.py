@@ -348,7 +348,11 @@ class WorkThrottle(ScopedRateThrottle):
 
 
 class ClaimView(APIView):
-    """Lease the next task of a project to the signed-in annotator."""
+    """Lease the next task of a project to the signed-in annotator.
+
+    `?prefetch=1` reserves one more task while the current one is open (the labeling page shows it
+    at once after submit); release it with `POST /leases/{id}/release/` when leaving.
+    """
 
     permission_classes = BASE_PERMISSIONS
     throttle_classes = [WorkThrottle]
@@ -363,7 +367,8 @@ class ClaimView(APIView):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = get_object_or_404(policy.projects_workable_by(request.user), pk=project_id)
-        claim = slot_claim_next(project=project, user=request_user(request))
+        prefetch = request.query_params.get("prefetch") in {"1", "true"}
+        claim = slot_claim_next(project=project, user=request_user(request), prefetch=prefetch)
         return Response(claim_body(claim))
 
 

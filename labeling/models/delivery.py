@@ -92,6 +92,9 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.endpoint_id} ({self.status})"

@@ -94,11 +94,15 @@ def _no_work_reason(project: Project, user: User, now: datetime) -> NoWorkAvaila
     )
 
 
-def slot_claim_next(*, project: Project, user: User, now: datetime | None = None) -> Claim:
+def slot_claim_next(
+    *, project: Project, user: User, now: datetime | None = None, prefetch: bool = False
+) -> Claim:
     """Lease the best open slot of `project` to `user`.
 
     Raises NotQualified (403) or NoWorkAvailable (404, with a reason). A person already at the
-    project's lease limit gets their oldest active lease back instead of a new one.
+    project's lease limit gets their oldest active lease back instead of a new one. `prefetch`
+    (the labeling page reserving the next task while the person works on this one) allows one
+    lease beyond the limit, and at that limit returns the newest lease, the one held in reserve.
     """
     reason = worker_eligibility(
         user=user, skill_id=project.required_skill_id, min_level=project.required_level
@@ -111,7 +115,7 @@ def slot_claim_next(*, project: Project, user: User, now: datetime | None = None
             extra={"reason": "project_not_active"},
         )
     for _ in range(_CLAIM_ATTEMPTS):
-        claim = _claim_once(project, user, now or timezone.now())
+        claim = _claim_once(project, user, now or timezone.now(), prefetch)
         if claim is not None:
             return claim
     # Every candidate was taken between our read and our write: the queue is busy, not empty.
@@ -119,7 +123,9 @@ def slot_claim_next(*, project: Project, user: User, now: datetime | None = None
 
 
 @transaction.atomic
-def _claim_once(project: Project, user: User, now: datetime) -> Claim | None:
+def _claim_once(
+    project: Project, user: User, now: datetime, prefetch: bool = False
+) -> Claim | None:
     # One claim per person at a time: the lease limit holds even with double clicks.
     User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
     held = list(
@@ -127,10 +133,11 @@ def _claim_once(project: Project, user: User, now: datetime) -> Claim | None:
             user_id=user.pk, project_id=project.pk, state=LeaseState.ACTIVE, expires_at__gt=now
         )
         .select_related("task", "project")
-        .order_by("claimed_at")[: project.max_leases_per_person]
+        .order_by("claimed_at")[: project.max_leases_per_person + 1]
     )
-    if len(held) >= project.max_leases_per_person:
-        return Claim(lease=held[0], resumed=True)
+    limit = project.max_leases_per_person + (1 if prefetch else 0)
+    if len(held) >= limit:
+        return Claim(lease=held[-1] if prefetch else held[0], resumed=True)
 
     row = _candidate_slots(project, user, state=SlotState.OPEN, now=now).first()
     if row is None:

@@ -415,3 +415,20 @@ def test_claim_and_submit_do_a_constant_number_of_queries_whatever_the_queue_siz
         counts[name] = (len(claimed), len(submitted))
 
     assert counts["small"] == counts["large"]
+
+
+def test_prefetch_reserves_one_task_beyond_the_limit_and_no_more():
+    project = make_project()
+    add_tasks(project, 4)
+    worker = make_worker()
+    current = claim(project, worker)
+
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True)
+    again = slot_claim_next(project=project, user=worker, prefetch=True)
+    plain = slot_claim_next(project=project, user=worker)
+
+    assert ahead.lease.pk != current.pk
+    assert ahead.lease.task_id != current.task_id
+    assert again.lease.pk == ahead.lease.pk and again.resumed
+    assert plain.lease.pk == current.pk and plain.resumed
+    assert Lease.objects.filter(user=worker, state=LeaseState.ACTIVE).count() == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections import deque
@@ -200,7 +201,7 @@ def test_an_emitted_event_arrives_as_signed_json_with_delivery_headers(
     assert webhook_signature_verify(
         secret=secret, header=request.headers["x-quorum-signature"], body=request.body
     )
-    body = yaml.safe_load(request.body)  # JSON is YAML; the body must parse as sent
+    body = json.loads(request.body)
     assert body["id"] == delivery_id
     assert body["event"] == "task.completed"
     assert body["data"] == {"task_id": 41}
