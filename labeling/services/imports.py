@@ -10,9 +10,11 @@ to others until it ends.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -42,6 +44,10 @@ FORMATS = ("jsonl", "csv", "json")
 CHUNK_SIZE = 2_000
 MAX_STORED_ERRORS = 1_000
 MAX_API_TASKS = 1_000
+# A job still "running" after this long belongs to a worker that died; it may be run again.
+RUNNING_IS_STALE_AFTER = timedelta(hours=2)
+
+logger = logging.getLogger(__name__)
 
 
 class _BatchRejected(Exception):
@@ -352,6 +358,14 @@ def import_run(*, job_id: int) -> ImportJob:
         job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.status in (ImportStatus.SUCCEEDED, ImportStatus.FAILED):
             return job
+        if (
+            job.status == ImportStatus.RUNNING
+            and job.started_at is not None
+            and timezone.now() - job.started_at < RUNNING_IS_STALE_AFTER
+        ):
+            return (
+                job  # another worker has it (a duplicate delivery); a crashed run is retaken later
+            )
         job.status, job.started_at = ImportStatus.RUNNING, timezone.now()
         job.save(update_fields=["status", "started_at"])
     project = job.project
@@ -398,6 +412,16 @@ def import_run(*, job_id: int) -> ImportJob:
         _finish(job, outcome, ImportStatus.FAILED)
     except SourceError as exc:
         _finish(job, outcome, ImportStatus.FAILED, message=exc.message)
+    except Exception:
+        logger.exception("import %s stopped by an internal error", job.pk)
+        _finish(
+            job,
+            outcome,
+            ImportStatus.FAILED,
+            message="The import stopped because of an internal error; nothing was imported. "
+            "Try again, and tell the operators if it happens again.",
+        )
+        raise
     finally:
         cache.delete(_progress_key(job.pk))
     _announce(job)

@@ -289,3 +289,41 @@ def test_sending_both_a_file_and_a_url_is_refused_naming_the_field(client):
 
     assert response.status_code == 400
     assert "file" in response.json()["extra"]["fields"]
+
+
+def test_a_duplicate_delivery_of_a_running_import_does_nothing():
+    from django.utils import timezone
+
+    from labeling.services.imports import import_run
+
+    project = make_project()
+    job = import_create_from_upload(
+        project=project, upload=SimpleUploadedFile("t.jsonl", jsonl({"text": "a"})), actor=None
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now())
+
+    import_run(job_id=job.pk)
+
+    assert not Task.objects.exists()
+    assert ImportJob.objects.get(pk=job.pk).status == "running"
+
+
+def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(monkeypatch):
+    from labeling.services import imports
+
+    project = make_project()
+    job = import_create_from_upload(
+        project=project, upload=SimpleUploadedFile("t.jsonl", jsonl({"text": "a"})), actor=None
+    )
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(imports, "_insert_chunk", broken)
+    with pytest.raises(RuntimeError):
+        imports.import_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert "internal error" in job.message
+    assert not Task.objects.exists()
