@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import Role
 from accounts.policy import Action, can
-from accounts.selectors import user_roles
+from accounts.selectors import user_has_role, user_roles
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -20,6 +20,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("My profile", reverse("workforce:profile")))
     if can(user, Action.PEOPLE_VIEW):
         items.append(("People", reverse("workforce:people")))
+    if user_has_role(user, Role.CUSTOMER, Role.MANAGER, Role.ADMIN):
+        items.append(("Projects", reverse("labeling:project_list")))
     if can(user, Action.PEOPLE_MANAGE):
         items.append(("Skills", reverse("workforce:skills")))
     if can(user, Action.USERS_MANAGE):

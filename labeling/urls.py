@@ -1,5 +1,26 @@
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+
+from labeling import views
 
 app_name = "labeling"
 
-urlpatterns: list[URLPattern | URLResolver] = []
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("projects/", views.project_list, name="project_list"),
+    path("projects/new/", views.project_create, name="project_create"),
+    path("projects/<int:project_id>/", views.project_detail, name="project_detail"),
+    path("projects/<int:project_id>/edit/", views.project_edit, name="project_edit"),
+    path("projects/<int:project_id>/status/", views.project_status, name="project_status"),
+    path(
+        "projects/<int:project_id>/instructions/",
+        views.instructions_publish,
+        name="instructions_publish",
+    ),
+    path("projects/<int:project_id>/imports/upload/", views.import_upload, name="import_upload"),
+    path("projects/<int:project_id>/imports/url/", views.import_location, name="import_location"),
+    path("projects/<int:project_id>/export/", views.export_create, name="export_create"),
+    path("projects/<int:project_id>/tasks/", views.task_list, name="task_list"),
+    path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
+    path("imports/<int:import_id>/row/", views.import_row, name="import_row"),
+    path("exports/<int:export_id>/download/", views.export_download, name="export_download"),
+    path("tasks/<int:task_id>/", views.task_detail, name="task_detail"),
+]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -52,3 +53,9 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep uploaded imports and export files out of the working tree."""
+    settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
