@@ -51,7 +51,6 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         required=False, allow_blank=True, allow_null=True, write_only=True
     )
     instructions = serializers.CharField(required=False, allow_blank=True, write_only=True)
-    instructions_version = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
@@ -92,12 +91,9 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "annotations_total",
             "created_at",
             "updated_at",
+            "instructions_version",
         ]
         extra_kwargs = {"task_type": {"required": False}}
-
-    def get_instructions_version(self, project: Project) -> int | None:
-        versions = getattr(project, "latest_instructions_version", None)
-        return int(versions) if versions is not None else None
 
 
 class TaskSerializer(serializers.ModelSerializer[Task]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -111,11 +111,7 @@ class ProjectViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Project]:
-        return (
-            policy.projects_managed_by(self.request.user)
-            .annotate(latest_instructions_version=Max("instruction_versions__version"))
-            .order_by("-priority", "name", "pk")
-        )
+        return policy.projects_managed_by(self.request.user).order_by("-priority", "name", "pk")
 
     def _settings(self, data: dict[str, Any]) -> dict[str, Any]:
         values = {

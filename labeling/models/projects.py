@@ -79,6 +79,9 @@ class Project(models.Model):
     tasks_total = models.PositiveIntegerField(default=0)
     tasks_completed = models.PositiveIntegerField(default=0)
     annotations_total = models.PositiveIntegerField(default=0)
+    instructions_version = models.PositiveIntegerField(
+        default=0, help_text="The newest published instructions version (0: none yet)."
+    )
 
     class Meta:
         ordering = ["-priority", "name"]

@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 
 from labeling.aggregation import Aggregate, aggregate
 from labeling.models import Annotation, AnnotationStatus, Pipeline, Project, Task, TaskStatus
@@ -27,44 +26,43 @@ def consensus_needs_more(*, project: Project, task: Task, outcome: Aggregate) ->
     return False
 
 
+def initial_annotation_status(project: Project) -> str:
+    """Standard and collection accept a valid submission at once; consensus waits for the vote."""
+    if project.pipeline == Pipeline.CONSENSUS:
+        return AnnotationStatus.SUBMITTED
+    return AnnotationStatus.ACCEPTED
+
+
 def task_after_submission(
     *, task: Task, project: Project, annotation: Annotation, now: datetime
-) -> None:
-    """Decide, inside the submit transaction (task row locked), whether `task` is now final."""
+) -> bool:
+    """Decide, inside the submit transaction (task row locked), whether `task` is now final.
+
+    Return whether it became final; the caller adds it to the project's progress counter.
+    """
     if project.pipeline == Pipeline.STANDARD:
-        Annotation.objects.filter(pk=annotation.pk).update(status=AnnotationStatus.ACCEPTED)
-        _task_complete(
-            task=task,
-            project=project,
-            now=now,
-            result=annotation.result,
-            agreement=None,
-            is_tie=False,
-        )
-    elif project.pipeline == Pipeline.COLLECTION:
-        Annotation.objects.filter(pk=annotation.pk).update(status=AnnotationStatus.ACCEPTED)
-        if task.annotations_count >= project.overlap:
-            _task_complete(
-                task=task, project=project, now=now, result=None, agreement=None, is_tie=False
-            )
-    elif task.annotations_count >= project.overlap:
-        results = list(
-            Annotation.objects.filter(task_id=task.pk)
-            .order_by("pk")
-            .values_list("result", flat=True)
-        )
-        outcome = CONSENSUS_AGGREGATE(project.task_type, results)
-        if consensus_needs_more(project=project, task=task, outcome=outcome):
-            return
-        Annotation.objects.filter(task_id=task.pk).update(status=AnnotationStatus.ACCEPTED)
-        _task_complete(
-            task=task,
-            project=project,
-            now=now,
-            result=outcome.result,
-            agreement=outcome.agreement,
-            is_tie=outcome.is_tie,
-        )
+        return _task_complete(task=task, project=project, now=now, result=annotation.result)
+    if project.pipeline == Pipeline.COLLECTION:
+        if task.annotations_count < project.overlap:
+            return False
+        return _task_complete(task=task, project=project, now=now, result=None)
+    if task.annotations_count < project.overlap:
+        return False
+    results = list(
+        Annotation.objects.filter(task_id=task.pk).order_by("pk").values_list("result", flat=True)
+    )
+    outcome = CONSENSUS_AGGREGATE(project.task_type, results)
+    if consensus_needs_more(project=project, task=task, outcome=outcome):
+        return False
+    Annotation.objects.filter(task_id=task.pk).update(status=AnnotationStatus.ACCEPTED)
+    return _task_complete(
+        task=task,
+        project=project,
+        now=now,
+        result=outcome.result,
+        agreement=outcome.agreement,
+        is_tie=outcome.is_tie,
+    )
 
 
 def _task_complete(
@@ -73,9 +71,9 @@ def _task_complete(
     project: Project,
     now: datetime,
     result: Any,
-    agreement: float | None,
-    is_tie: bool,
-) -> None:
+    agreement: float | None = None,
+    is_tie: bool = False,
+) -> bool:
     changed = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
         status=TaskStatus.COMPLETED,
         completed_at=now,
@@ -84,7 +82,7 @@ def _task_complete(
         is_tie=is_tie,
     )
     if changed != 1:
-        return
+        return False
     task.status, task.completed_at, task.result, task.agreement, task.is_tie = (
         TaskStatus.COMPLETED,
         now,
@@ -92,9 +90,9 @@ def _task_complete(
         agreement,
         is_tie,
     )
-    Project.objects.filter(pk=project.pk).update(tasks_completed=F("tasks_completed") + 1)
     customer_id, project_id, task_id = project.customer_id, project.pk, task.pk
     transaction.on_commit(lambda: _announce_completion(customer_id, project_id, task_id))
+    return True
 
 
 def _announce_completion(customer_id: int, project_id: int, task_id: int) -> None:

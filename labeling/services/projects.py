@@ -288,6 +288,8 @@ def instructions_publish(
         body_html=render_markdown(body_markdown),
         created_by=actor,
     )
+    Project.objects.filter(pk=project.pk).update(instructions_version=version.version)
+    project.instructions_version = version.version
     audit_record(
         actor=actor,
         action="project.instructions_published",

@@ -32,7 +32,7 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.schema import LabelSchema, SchemaError, validate_result
-from labeling.services.completion import task_after_submission
+from labeling.services.completion import initial_annotation_status, task_after_submission
 from workforce.selectors import worker_eligibility
 
 _CLAIM_ATTEMPTS = 5
@@ -167,8 +167,13 @@ def _claim_once(
     return Claim(lease=lease, resumed=False)
 
 
-def _lease_for_update(lease_id: int, user: User) -> Lease:
-    lease = Lease.objects.select_for_update().filter(pk=lease_id, user_id=user.pk).first()
+def _lease_for_update(lease_id: int, user: User, *, with_project: bool = False) -> Lease:
+    leases = Lease.objects.filter(pk=lease_id, user_id=user.pk)
+    if with_project:
+        leases = leases.select_related("project").select_for_update(of=("self",))
+    else:
+        leases = leases.select_for_update()
+    lease = leases.first()
     if lease is None:
         raise NotFound("There is no such task lease of yours.")
     return lease
@@ -235,8 +240,8 @@ def lease_submit(
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            lease = _lease_for_update(lease_id, user)
-            project = Project.objects.get(pk=lease.project_id)
+            lease = _lease_for_update(lease_id, user, with_project=True)
+            project = lease.project
             _ensure_live(lease, now)
             task = Task.objects.select_for_update().get(pk=lease.task_id)
             try:
@@ -247,18 +252,14 @@ def lease_submit(
                     f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
                 ) from None
             active = lease.active_seconds + _active_increment(lease, project, now)
-            instructions = (
-                project.instruction_versions.order_by("-version")
-                .values_list("version", flat=True)
-                .first()
-            )
             annotation = Annotation.objects.create(
                 task=task,
                 project_id=project.pk,
                 author_id=user.pk,
                 lease=lease,
                 result=clean,
-                instructions_version=instructions,
+                status=initial_annotation_status(project),
+                instructions_version=project.instructions_version or None,
                 active_seconds=active,
                 submitted_at=now,
             )
@@ -269,11 +270,15 @@ def lease_submit(
                 state=SlotState.DONE, lease_expires_at=None
             )
             Task.objects.filter(pk=task.pk).update(annotations_count=F("annotations_count") + 1)
-            Project.objects.filter(pk=project.pk).update(
-                annotations_total=F("annotations_total") + 1
-            )
             task.annotations_count += 1
-            task_after_submission(task=task, project=project, annotation=annotation, now=now)
+            completed = task_after_submission(
+                task=task, project=project, annotation=annotation, now=now
+            )
+            # One statement, late in the transaction: the project row is every submit's hot spot.
+            Project.objects.filter(pk=project.pk).update(
+                annotations_total=F("annotations_total") + 1,
+                tasks_completed=F("tasks_completed") + (1 if completed else 0),
+            )
             return annotation
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)
