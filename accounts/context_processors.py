@@ -16,6 +16,9 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "nav_roles": []}
     items: list[tuple[str, str]] = [("Home", reverse("home"))]
+    if can(user, Action.WORK_LABEL):
+        items.append(("Work", reverse("work:home")))
+        items.append(("My work", reverse("work:history")))
     if can(user, Action.PROFILE_EDIT_OWN):
         items.append(("My profile", reverse("workforce:profile")))
     if can(user, Action.PEOPLE_VIEW):

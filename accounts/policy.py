@@ -21,6 +21,7 @@ from core.models import AuditEvent
 
 class Action(StrEnum):
     PROFILE_EDIT_OWN = "profile.edit_own"
+    WORK_LABEL = "work.label"
     PEOPLE_VIEW = "people.view"
     PEOPLE_MANAGE = "people.manage"
     USERS_MANAGE = "users.manage"
@@ -34,6 +35,7 @@ STAFF_ROLES = frozenset({Role.MANAGER, Role.FINANCE, Role.ADMIN})
 
 _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.PROFILE_EDIT_OWN: WORKFORCE_ROLES,
+    Action.WORK_LABEL: WORKFORCE_ROLES,
     Action.PEOPLE_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
     Action.PEOPLE_MANAGE: frozenset({Role.MANAGER, Role.ADMIN}),
     Action.USERS_MANAGE: frozenset({Role.ADMIN}),

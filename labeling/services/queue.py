@@ -274,6 +274,7 @@ def lease_submit(
             completed = task_after_submission(
                 task=task, project=project, annotation=annotation, now=now
             )
+            _start_reserved_leases(lease, now)
             # One statement, late in the transaction: the project row is every submit's hot spot.
             Project.objects.filter(pk=project.pk).update(
                 annotations_total=F("annotations_total") + 1,
@@ -283,6 +284,13 @@ def lease_submit(
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)
         raise
+
+
+def _start_reserved_leases(finished: Lease, now: datetime) -> None:
+    """The person moves on to the task held in reserve: its active time starts now, not at its claim."""
+    Lease.objects.filter(
+        user_id=finished.user_id, project_id=finished.project_id, state=LeaseState.ACTIVE
+    ).exclude(pk=finished.pk).update(last_seen_at=now)
 
 
 def _expire_if_due(lease_id: int, user: User, now: datetime) -> None:
@@ -311,6 +319,7 @@ def lease_skip(
             lease.skip_reason = reason.strip()
             lease.save(update_fields=["active_seconds", "skip_reason"])
             _lease_end(lease, state=LeaseState.SKIPPED, now=now, forget_holder=False)
+            _start_reserved_leases(lease, now)
             return lease
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)

@@ -432,3 +432,24 @@ def test_prefetch_reserves_one_task_beyond_the_limit_and_no_more():
     assert again.lease.pk == ahead.lease.pk and again.resumed
     assert plain.lease.pk == current.pk and plain.resumed
     assert Lease.objects.filter(user=worker, state=LeaseState.ACTIVE).count() == 2
+
+
+def test_time_spent_on_the_current_task_is_not_counted_again_on_the_prefetched_one():
+    project = make_project(idle_cap_seconds=120)
+    add_tasks(project, 3)
+    worker = make_worker()
+    start = timezone.now()
+    current = claim(project, worker, now=start)
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True, now=start).lease
+
+    lease_submit(
+        lease_id=current.pk,
+        user=worker,
+        result={"label": "cat"},
+        now=start + timedelta(seconds=100),
+    )
+    annotation = lease_submit(
+        lease_id=ahead.pk, user=worker, result={"label": "dog"}, now=start + timedelta(seconds=130)
+    )
+
+    assert annotation.active_seconds == 30

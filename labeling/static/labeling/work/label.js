@@ -1,0 +1,744 @@
+/* Quorum labeling page: claims, shows and submits tasks through the work-queue API.
+   One shared shell; one small module per task type (classify, ner, bbox). No build step. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("lab-config").textContent);
+  const P = cfg.project;
+  const TYPE = P.task_type;
+  const LABELS = P.labels;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, attrs, text) => {
+    const node = document.createElement(tag);
+    for (const k in attrs || {}) node.setAttribute(k, attrs[k]);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const svg = (tag, attrs) => {
+    const node = document.createElementNS(SVGNS, tag);
+    for (const k in attrs || {}) node.setAttribute(k, attrs[k]);
+    return node;
+  };
+  const byKey = {};
+  LABELS.forEach((l) => { if (l.hotkey) byKey[l.hotkey.toLowerCase()] = l; });
+  const colorOf = (name) => (LABELS.find((l) => l.name === name) || { color: "#555555" }).color;
+  const timings = (window.quorumTimings = []);
+
+  const S = { cur: null, next: null, busy: false, prefetching: false,
+    lastActivity: 0, lastBeat: 0, beating: false, warned: false, done: 0, t0: null };
+
+  /* ---- messages ---------------------------------------------------------------------------- */
+  function say(text, isError) {
+    const s = $("status");
+    s.textContent = text;
+    s.classList.toggle("is-error", !!isError);
+  }
+  function banner(text) {
+    const b = $("banner");
+    b.hidden = !text;
+    b.textContent = text || "";
+  }
+
+  /* ---- API --------------------------------------------------------------------------------- */
+  async function api(url, body) {
+    const r = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf },
+      body: JSON.stringify(body || {}),
+    });
+    let data = null;
+    try { data = await r.json(); } catch (e) { data = null; }
+    return { status: r.status, ok: r.ok, data: data, date: Date.parse(r.headers.get("Date") || "") };
+  }
+  /* Retry on lost connection or server trouble with growing delays; the person's work stays. */
+  function withRetry(call) {
+    let delay = 1000;
+    return new Promise((resolve) => {
+      const attempt = () => call().then((res) => {
+        if (res.status >= 500 || res.status === 429) throw new Error("status " + res.status);
+        banner("");
+        resolve(res);
+      }).catch(() => {
+        banner("Connection lost. Your work is kept on this page; trying again in " +
+          Math.round(delay / 1000) + " s.");
+        setTimeout(attempt, delay);
+        delay = Math.min(delay * 2, 30000);
+      });
+      attempt();
+    });
+  }
+  const leaseUrl = (id, verb) => cfg.urls.lease + id + "/" + verb + "/";
+  const claimCall = (prefetch) => api(cfg.urls.claim + (prefetch ? "?prefetch=1" : ""));
+  /* A lease's deadline on this machine's clock, from the server's Date header (skew-proof). */
+  function deadline(lease, res) {
+    const serverNow = isNaN(res.date) ? Date.now() : res.date;
+    return Date.now() + Math.min(Date.parse(lease.expires_at) - serverNow, P.lease_seconds * 1000);
+  }
+
+  /* ---- claiming and showing ---------------------------------------------------------------- */
+  function claimAndShow() {
+    $("loading").hidden = false;
+    return withRetry(() => claimCall(false)).then((res) => {
+      $("loading").hidden = true;
+      if (!res.ok) return noWork(res);
+      res.data.deadline = deadline(res.data.lease, res);
+      show(res.data);
+      prefetch();
+    });
+  }
+
+  /* Reserve the next task now, so it shows at once after submit; `data-ahead` tells tests. */
+  function prefetch() {
+    const mark = (v) => { $("task").dataset.ahead = v; };
+    if (S.next) return mark("ready");
+    if (S.prefetching || !S.cur || document.visibilityState === "hidden") return;
+    S.prefetching = true;
+    mark("pending");
+    claimCall(true).then((res) => {
+      S.prefetching = false;
+      if (!res.ok || !S.cur || res.data.lease.id === S.cur.lease.id) return mark("none");
+      res.data.deadline = deadline(res.data.lease, res);
+      S.next = res.data;
+      if (res.data.task.data.image) new Image().src = res.data.task.data.image;
+      mark("ready");
+    }).catch(() => { S.prefetching = false; mark("none"); });
+  }
+
+  function releaseAhead() {
+    if (!S.next) return;
+    const form = new FormData();
+    form.append("csrfmiddlewaretoken", csrf);
+    navigator.sendBeacon(cfg.urls.release_beacon.replace("/0/", "/" + S.next.lease.id + "/"), form);
+    S.next = null;
+  }
+  window.addEventListener("pagehide", releaseAhead);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") releaseAhead(); else prefetch();
+  });
+
+  let shownVersion = null;
+  function show(claim) {
+    S.cur = claim;
+    S.lastBeat = Date.now();
+    S.warned = false;
+    $("nowork").hidden = true;
+    $("task").hidden = false;
+    $("task").dataset.taskId = claim.task.id;
+    $("task").dataset.leaseId = claim.lease.id;
+    $("suggested").hidden = !claim.task.pre_annotation;
+    closeSkip();
+    mod.load(claim.task, claim.task.pre_annotation);
+    if (claim.instructions && claim.instructions.version !== shownVersion) {
+      shownVersion = claim.instructions.version;
+      $("instructions-body").innerHTML = claim.instructions.html;
+      $("instructions-version").textContent = "(version " + shownVersion + ")";
+    } else if (!claim.instructions) {
+      $("instructions-body").textContent = "This project has no instructions yet.";
+    }
+    tick();
+    if (claim.resumed) say("You already held this task; here it is again.");
+  }
+
+  function advance(started) {
+    const n = S.next;
+    S.next = null;
+    S.cur = null;
+    if (n && n.deadline - Date.now() > 5000) {
+      show(n);
+      if (started !== null) {
+        requestAnimationFrame(() => timings.push(performance.now() - started));
+      }
+      prefetch();
+      return Promise.resolve();
+    }
+    if (n) api(leaseUrl(n.lease.id, "release")).catch(() => {});
+    return claimAndShow();
+  }
+
+  const REASONS = {
+    nothing_left: "This project has no tasks left to label. Thank you!",
+    all_leased: "Every remaining task is being worked on by someone else right now. Try again in a few minutes.",
+    all_done_by_you: "You have already worked on every remaining task of this project.",
+  };
+  function noWork(res) {
+    const d = res.data || {};
+    const reason = (d.extra && d.extra.reason) || "";
+    let text = REASONS[reason] || d.message || "There is no task for you in this project right now.";
+    if (d.code === "not_qualified") text = (d.message || "You are not qualified for this project yet.") +
+      " Projects you can work on are listed on your work page.";
+    $("retry").hidden = !["all_leased", "contention", "nothing_left"].includes(reason);
+    if (!S.cur && shownVersion === null) $("instructions-body").textContent = "The instructions appear with your first task.";
+    $("task").hidden = true;
+    $("nowork").hidden = false;
+    $("nowork").dataset.reason = d.code === "not_qualified" ? "not_qualified" : reason;
+    $("nowork-message").textContent = text;
+    $("countdown").textContent = "--:--";
+    S.cur = null;
+  }
+  $("retry").addEventListener("click", () => { say(""); claimAndShow(); });
+
+  /* ---- submit, skip, expiry ---------------------------------------------------------------- */
+  function afterRefusal(res) {
+    const code = res.data && res.data.code;
+    if (code === "lease_expired") {
+      say("Your time on this task ran out; it went back to the queue.", true);
+      return advance(null);
+    }
+    if (code === "lease_not_active" || res.status === 404) {
+      say("This task is no longer yours (it was submitted, skipped or released elsewhere).", true);
+      return advance(null);
+    }
+    say((res.data && res.data.message) || "The server refused this answer.", true);
+    return null;
+  }
+
+  function submit() {
+    if (S.busy || !S.cur) return;
+    const problem = mod.problem();
+    if (problem) { say(problem, true); return; }
+    const started = performance.now();
+    const lease = S.cur.lease.id;
+    const body = { result: mod.result() };
+    S.busy = true;
+    $("submit").setAttribute("aria-busy", "true");
+    withRetry(() => api(leaseUrl(lease, "submit"), body)).then((res) => {
+      S.busy = false;
+      $("submit").removeAttribute("aria-busy");
+      if (res.ok) {
+        S.done += 1;
+        $("done-count").textContent = S.done;
+        say("Saved. Next task.");
+        return advance(started);
+      }
+      return afterRefusal(res);
+    });
+  }
+  $("submit").addEventListener("click", submit);
+
+  function openSkip() {
+    $("skip-form").hidden = false;
+    $("skip").setAttribute("aria-expanded", "true");
+    $("skip-reason").focus();
+  }
+  function closeSkip() {
+    $("skip-form").hidden = true;
+    $("skip").setAttribute("aria-expanded", "false");
+    $("skip-reason").value = "";
+  }
+  $("skip").addEventListener("click", () => ($("skip-form").hidden ? openSkip() : closeSkip()));
+  $("skip-cancel").addEventListener("click", () => { closeSkip(); $("skip").focus(); });
+  $("skip-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (S.busy || !S.cur) return;
+    const lease = S.cur.lease.id;
+    const reason = $("skip-reason").value;
+    S.busy = true;
+    withRetry(() => api(leaseUrl(lease, "skip"), { reason: reason })).then((res) => {
+      S.busy = false;
+      if (res.ok) {
+        say("Skipped. You will not get this task again.");
+        advance(null).then(() => $("content").focus());
+        return;
+      }
+      afterRefusal(res);
+    });
+  });
+
+  function heartbeat() {
+    if (!S.cur || S.beating) return;
+    const cur = S.cur;
+    S.beating = true;
+    S.lastBeat = Date.now();
+    api(leaseUrl(cur.lease.id, "heartbeat")).then((res) => {
+      S.beating = false;
+      banner("");
+      if (res.ok && S.cur === cur) { cur.deadline = deadline(res.data, res); S.warned = false; }
+      else if (!res.ok && S.cur === cur && res.data && res.data.code === "lease_expired") afterRefusal(res);
+    }).catch(() => {
+      S.beating = false;
+      S.lastBeat = Date.now() - 50000; /* try again in about ten seconds */
+      banner("Connection lost. Your work is kept on this page; trying again shortly.");
+    });
+  }
+
+  function tick() {
+    if (!S.cur) return;
+    const now = Date.now();
+    const left = Math.max(0, S.cur.deadline - now);
+    const secs = Math.ceil(left / 1000);
+    $("countdown").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
+    $("countdown").parentNode.classList.toggle("is-low", secs <= 60);
+    const active = S.lastActivity > S.lastBeat;
+    if (active && (now - S.lastBeat >= 60000 || left < Math.min(60000, P.lease_seconds * 250))) heartbeat();
+    if (secs <= 60 && !S.warned && left > 0) {
+      S.warned = true;
+      say("Less than a minute left on this task. Keep working to keep it.");
+    }
+    if (left <= 0 && !S.busy && !S.beating) {
+      say("Your time on this task ran out; it went back to the queue.", true);
+      advance(null);
+    }
+  }
+  setInterval(tick, 1000);
+  const active = () => { S.lastActivity = Date.now(); };
+  ["keydown", "pointerdown", "wheel", "touchstart"].forEach((t) =>
+    document.addEventListener(t, active, { passive: true, capture: true }));
+  let moveSeen = 0;
+  document.addEventListener("mousemove", () => {
+    const now = Date.now();
+    if (now - moveSeen > 5000) { moveSeen = now; active(); }
+  }, { passive: true });
+
+  /* ---- instructions panel ------------------------------------------------------------------ */
+  const PANEL_KEY = "quorum.work.instructions";
+  function setPanel(open) {
+    $("instructions").hidden = !open;
+    $("toggle-instructions").setAttribute("aria-expanded", String(open));
+    $("lab").classList.toggle("instructions-closed", !open);
+    try { localStorage.setItem(PANEL_KEY, open ? "open" : "closed"); } catch (e) { /* private mode */ }
+  }
+  let stored = null;
+  try { stored = localStorage.getItem(PANEL_KEY); } catch (e) { stored = null; }
+  setPanel(stored !== "closed");
+  $("toggle-instructions").addEventListener("click", () => setPanel($("instructions").hidden));
+
+  /* ---- label buttons (shared) -------------------------------------------------------------- */
+  const labelButtons = {};
+  LABELS.forEach((l, i) => {
+    const b = el("button", { type: "button", class: "label-btn", "aria-pressed": "false", "data-label": l.name,
+      style: "--c:" + l.color });
+    if (l.hotkey) b.append(el("kbd", { "aria-hidden": "true" }, l.hotkey));
+    b.append(el("span", {}, " " + l.name));
+    if (l.hotkey) b.setAttribute("aria-keyshortcuts", l.hotkey);
+    b.addEventListener("click", () => mod.pick(l));
+    labelButtons[l.name] = b;
+    $("labels").append(b);
+    void i;
+  });
+  const pressed = (names) => {
+    for (const n in labelButtons) labelButtons[n].setAttribute("aria-pressed", String(names.has(n)));
+  };
+
+  /* ---- classification (single and multi label) --------------------------------------------- */
+  const classify = {
+    sel: new Set(),
+    load(task, pre) {
+      const c = $("content");
+      c.replaceChildren();
+      if (task.data.image) c.append(el("img", { src: task.data.image, alt: "Task image", class: "cls-img" }));
+      if (task.data.text) c.append(el("p", { class: "lab-text", id: "task-text" }, task.data.text));
+      this.sel = new Set(pre ? (pre.labels || (pre.label ? [pre.label] : [])) : []);
+      pressed(this.sel);
+      $("hint").textContent = TYPE === "multi_label"
+        ? "Press a label's key to switch it on or off" + (P.max_labels ? " (at most " + P.max_labels + ")" : "") + "; Enter submits."
+        : "Press a label's key to choose it; Enter submits.";
+    },
+    pick(l) {
+      if (TYPE === "multi_label") {
+        if (this.sel.has(l.name)) this.sel.delete(l.name);
+        else if (P.max_labels && this.sel.size >= P.max_labels) {
+          say("You can choose at most " + P.max_labels + " labels; switch one off first.", true);
+          return;
+        } else this.sel.add(l.name);
+      } else this.sel = new Set([l.name]);
+      pressed(this.sel);
+      say(this.sel.size ? "Chosen: " + Array.from(this.sel).join(", ") : "No label chosen.");
+    },
+    key() { return false; },
+    problem() { return this.sel.size ? null : "Choose a label first (press its key)."; },
+    result() {
+      const names = LABELS.map((l) => l.name).filter((n) => this.sel.has(n));
+      return TYPE === "multi_label" ? { labels: names } : { label: names[0] };
+    },
+  };
+
+  /* ---- named entities ---------------------------------------------------------------------- */
+  const WORD = /[\p{L}\p{N}\p{M}_]+(?:['’\-.][\p{L}\p{N}\p{M}_]+)*|\S/gu;
+  const ner = {
+    cps: [], tokens: [], spans: [], caret: 0, anchor: null, mouse: null, box: null,
+    load(task, pre) {
+      const text = task.data.text || "";
+      this.cps = Array.from(text);
+      /* UTF-16 index -> code point index, for the regex matches */
+      const u2c = new Int32Array(text.length + 1);
+      let u = 0;
+      this.cps.forEach((ch, i) => { for (let k = 0; k < ch.length; k++) u2c[u + k] = i; u += ch.length; });
+      u2c[text.length] = this.cps.length;
+      this.tokens = [];
+      for (const m of text.matchAll(WORD)) {
+        this.tokens.push({ s: u2c[m.index], e: u2c[m.index + m[0].length] });
+      }
+      this.spans = pre && pre.spans ? pre.spans.map((s) => ({ start: s.start, end: s.end, label: s.label })) : [];
+      this.caret = 0;
+      this.anchor = null;
+      this.mouse = null;
+      const c = $("content");
+      c.replaceChildren();
+      this.box = el("div", { class: "ner-text", id: "task-text", tabindex: "0", role: "group",
+        "aria-roledescription": "text to tag",
+        "aria-label": "Task text. Left and right arrows move between words, Shift with arrows extends the selection, a label key tags it, Backspace removes the entity at the caret." });
+      this.box.addEventListener("mouseup", (e) => this.mouseup(e));
+      this.box.addEventListener("click", (e) => {
+        const tag = e.target.closest(".ner-tag");
+        if (tag) this.remove(Number(tag.dataset.span));
+      });
+      const list = el("p", { class: "help", id: "ner-summary", "aria-live": "polite" });
+      c.append(this.box, list);
+      $("hint").textContent = "Select words with the mouse, or with the arrow keys (Shift extends); press a label key to tag; click a tag or press Backspace to remove.";
+      this.render();
+      this.box.focus({ preventScroll: true });
+    },
+    range() {
+      if (this.mouse) return this.mouse;
+      if (!this.tokens.length) return null;
+      const a = this.anchor === null ? this.caret : this.anchor;
+      const lo = Math.min(a, this.caret), hi = Math.max(a, this.caret);
+      return { s: this.tokens[lo].s, e: this.tokens[hi].e };
+    },
+    words(s, e) { return this.cps.slice(s, e).join(""); },
+    render() {
+      const r = this.range();
+      const cut = new Set([0, this.cps.length]);
+      this.tokens.forEach((t) => { cut.add(t.s); cut.add(t.e); });
+      this.spans.forEach((s) => { cut.add(s.start); cut.add(s.end); });
+      if (r) { cut.add(r.s); cut.add(r.e); }
+      const points = Array.from(cut).sort((a, b) => a - b);
+      const frag = document.createDocumentFragment();
+      const order = this.spans.map((s, i) => i).sort((a, b) => this.spans[a].end - this.spans[b].end || this.spans[b].start - this.spans[a].start);
+      for (let i = 0; i + 1 < points.length; i++) {
+        const a = points[i], b = points[i + 1];
+        const seg = el("span", { class: "seg", "data-s": a, "data-e": b }, this.words(a, b));
+        const cover = this.spans.filter((s) => s.start <= a && b <= s.end);
+        if (cover.length) {
+          const inner = cover.reduce((x, y) => (y.end - y.start < x.end - x.start ? y : x));
+          seg.classList.add("ent");
+          seg.style.setProperty("--c", colorOf(inner.label));
+          if (cover.length > 1) seg.classList.add("ent-multi");
+        }
+        if (r && r.s <= a && b <= r.e) seg.classList.add("sel");
+        frag.append(seg);
+        order.forEach((k) => {
+          const s = this.spans[k];
+          if (s.end !== b) return;
+          const tag = el("button", { type: "button", class: "ner-tag", "data-span": k, style: "--c:" + colorOf(s.label),
+            "aria-label": "Remove " + s.label + ": " + this.words(s.start, s.end) });
+          tag.append(el("span", { "aria-hidden": "true" }, s.label + " ×"));
+          frag.append(tag);
+        });
+      }
+      this.box.replaceChildren(frag);
+      const sum = $("ner-summary");
+      if (sum) {
+        sum.textContent = this.spans.length
+          ? "Entities: " + this.spans.slice().sort((x, y) => x.start - y.start).map((s) => this.words(s.start, s.end) + " (" + s.label + ")").join(", ")
+          : "No entities tagged yet.";
+      }
+    },
+    tokenAt(cp) {
+      let best = 0;
+      this.tokens.forEach((t, i) => { if (t.s <= cp) best = i; });
+      return best;
+    },
+    mouseup(e) {
+      const sel = window.getSelection();
+      if (e.target.closest(".ner-tag")) return;
+      if (!sel || sel.isCollapsed) {
+        const seg = e.target.closest(".seg");
+        if (!seg) return;
+        const at = Number(seg.dataset.s);
+        if (seg.classList.contains("ent")) {
+          const hits = this.spans.map((s, i) => [s, i]).filter(([s]) => s.start <= at && at < s.end);
+          hits.sort((x, y) => (x[0].end - x[0].start) - (y[0].end - y[0].start));
+          this.remove(hits[0][1]);
+          return;
+        }
+        this.mouse = null; this.anchor = null; this.caret = this.tokenAt(at);
+        this.render();
+        return;
+      }
+      const pos = (node, off) => {
+        const seg = (node.nodeType === 3 ? node.parentNode : node).closest && (node.nodeType === 3 ? node.parentNode : node).closest(".seg");
+        if (!seg) return null;
+        if (node.nodeType !== 3) return off === 0 ? Number(seg.dataset.s) : Number(seg.dataset.e);
+        return Number(seg.dataset.s) + Array.from(node.textContent.slice(0, off)).length;
+      };
+      let a = pos(sel.anchorNode, sel.anchorOffset), b = pos(sel.focusNode, sel.focusOffset);
+      sel.removeAllRanges();
+      if (a === null || b === null) return;
+      let s = Math.min(a, b), end = Math.max(a, b);
+      while (s < end && /\s/u.test(this.cps[s])) s++;
+      while (end > s && /\s/u.test(this.cps[end - 1])) end--;
+      if (s >= end) return;
+      this.mouse = { s: s, e: end };
+      this.anchor = null;
+      this.caret = this.tokenAt(end - 1);
+      this.render();
+      say("Selected “" + this.words(s, end) + "”. Press a label key to tag it.");
+      this.box.focus({ preventScroll: true });
+    },
+    move(delta, extend) {
+      if (!this.tokens.length) return;
+      if (extend && this.anchor === null) this.anchor = this.caret;
+      if (!extend) this.anchor = null;
+      this.mouse = null;
+      this.caret = Math.max(0, Math.min(this.tokens.length - 1, this.caret + delta));
+      this.render();
+      const r = this.range();
+      say("Selected “" + this.words(r.s, r.e) + "”.");
+    },
+    pick(l) {
+      const r = this.range();
+      if (!r) return;
+      const same = this.spans.find((s) => s.start === r.s && s.end === r.e);
+      if (same && same.label === l.name) { say("That is already tagged " + l.name + "."); return; }
+      if (same && !P.allow_overlapping_spans) {
+        same.label = l.name;
+      } else {
+        const clash = this.spans.find((s) => s.start < r.e && r.s < s.end);
+        if (clash && !P.allow_overlapping_spans) {
+          say("“" + this.words(r.s, r.e) + "” overlaps “" + this.words(clash.start, clash.end) + "” (" + clash.label +
+            "). This project does not allow overlapping entities: remove that one first (Backspace).", true);
+          return;
+        }
+        this.spans.push({ start: r.s, end: r.e, label: l.name });
+      }
+      this.mouse = null;
+      this.anchor = null;
+      this.caret = this.tokenAt(r.e - 1);
+      this.render();
+      say("Tagged “" + this.words(r.s, r.e) + "” as " + l.name + ".");
+    },
+    remove(k) {
+      const s = this.spans[k];
+      if (!s) return;
+      this.spans.splice(k, 1);
+      this.render();
+      say("Removed " + s.label + " “" + this.words(s.start, s.end) + "”.");
+      this.box.focus({ preventScroll: true });
+    },
+    key(e) {
+      if (e.key === "ArrowRight" || e.key === "ArrowLeft") {
+        this.move(e.key === "ArrowRight" ? 1 : -1, e.shiftKey);
+        return true;
+      }
+      if (e.key === "Home" || e.key === "End") {
+        this.move(e.key === "End" ? this.tokens.length : -this.tokens.length, e.shiftKey);
+        return true;
+      }
+      if (e.key === "Escape") { this.anchor = null; this.mouse = null; this.render(); return true; }
+      if (e.key === "Backspace" || e.key === "Delete") {
+        const r = this.range();
+        if (!r) return true;
+        const hits = this.spans.map((s, i) => [s, i]).filter(([s]) => s.start < r.e && r.s < s.end);
+        if (!hits.length) { say("There is no entity here to remove."); return true; }
+        hits.sort((x, y) => (x[0].end - x[0].start) - (y[0].end - y[0].start));
+        this.remove(hits[0][1]);
+        return true;
+      }
+      return false;
+    },
+    problem() { return null; },
+    result() {
+      return { spans: this.spans.slice().sort((a, b) => a.start - b.start || a.end - b.end)
+        .map((s) => ({ start: s.start, end: s.end, label: s.label })) };
+    },
+  };
+
+  /* ---- bounding boxes ---------------------------------------------------------------------- */
+  const bbox = {
+    boxes: [], selected: -1, label: LABELS[0], W: 1, H: 1, svg: null, img: null, drag: null,
+    load(task, pre) {
+      this.W = task.data.width; this.H = task.data.height;
+      this.boxes = pre && pre.boxes ? pre.boxes.map((b) => ({ x: b.x, y: b.y, w: b.w, h: b.h, label: b.label })) : [];
+      this.selected = -1;
+      const c = $("content");
+      c.replaceChildren();
+      const stage = el("div", { class: "bb-stage" });
+      this.img = el("img", { src: task.data.image, alt: "Image to label", draggable: "false", id: "task-image" });
+      this.img.addEventListener("error", () => say("The image could not be loaded. Skip this task if it stays blank.", true));
+      this.svg = svg("svg", { viewBox: "0 0 " + this.W + " " + this.H, preserveAspectRatio: "none", class: "bb-layer",
+        role: "group", "aria-label": "Boxes on the image; drag on the image to draw a box" });
+      stage.append(this.img, this.svg);
+      const list = el("ol", { class: "bb-list", id: "bb-list", "aria-label": "Boxes" });
+      c.append(stage, list);
+      this.svg.addEventListener("pointerdown", (e) => this.down(e));
+      this.svg.addEventListener("pointermove", (e) => this.moveTo(e));
+      this.svg.addEventListener("pointerup", (e) => this.up(e));
+      pressed(new Set([this.label.name]));
+      $("hint").textContent = "Drag on the image to draw a box; drag a box or its handles to move or resize it; a label key sets the label of the selected box and of the next ones; Delete removes the selected box.";
+      this.render();
+    },
+    point(e) {
+      const r = this.svg.getBoundingClientRect();
+      return { x: (e.clientX - r.left) * this.W / r.width, y: (e.clientY - r.top) * this.H / r.height };
+    },
+    clamp(b) {
+      const x1 = Math.max(0, Math.min(this.W, Math.min(b.x, b.x + b.w)));
+      const y1 = Math.max(0, Math.min(this.H, Math.min(b.y, b.y + b.h)));
+      const x2 = Math.max(0, Math.min(this.W, Math.max(b.x, b.x + b.w)));
+      const y2 = Math.max(0, Math.min(this.H, Math.max(b.y, b.y + b.h)));
+      return { x: Math.round(x1), y: Math.round(y1), w: Math.round(x2) - Math.round(x1), h: Math.round(y2) - Math.round(y1), label: b.label };
+    },
+    down(e) {
+      if (e.button !== 0) return;
+      e.preventDefault();
+      const p = this.point(e);
+      const t = e.target;
+      const k = t.closest("[data-box]") ? Number(t.closest("[data-box]").dataset.box) : -1;
+      if (t.dataset.handle && k >= 0) {
+        this.drag = { mode: "resize", k: k, h: t.dataset.handle, orig: Object.assign({}, this.boxes[k]), p: p };
+      } else if (k >= 0) {
+        this.selected = k;
+        this.drag = { mode: "move", k: k, orig: Object.assign({}, this.boxes[k]), p: p };
+      } else {
+        this.selected = -1;
+        this.drag = { mode: "draw", p: p, box: { x: p.x, y: p.y, w: 0, h: 0, label: this.label.name } };
+      }
+      this.svg.setPointerCapture(e.pointerId);
+      this.render();
+    },
+    moveTo(e) {
+      const d = this.drag;
+      if (!d) return;
+      const p = this.point(e);
+      const dx = p.x - d.p.x, dy = p.y - d.p.y;
+      if (d.mode === "draw") {
+        d.box.w = dx; d.box.h = dy;
+      } else if (d.mode === "move") {
+        const o = d.orig;
+        this.boxes[d.k] = Object.assign({}, o, {
+          x: Math.round(Math.max(0, Math.min(this.W - o.w, o.x + dx))),
+          y: Math.round(Math.max(0, Math.min(this.H - o.h, o.y + dy))) });
+      } else {
+        const o = d.orig, b = { x: o.x, y: o.y, w: o.w, h: o.h, label: o.label };
+        if (d.h.includes("w")) { b.x = o.x + dx; b.w = o.w - dx; }
+        if (d.h.includes("e")) b.w = o.w + dx;
+        if (d.h.includes("n")) { b.y = o.y + dy; b.h = o.h - dy; }
+        if (d.h.includes("s")) b.h = o.h + dy;
+        const c = this.clamp(b);
+        if (c.w >= 1 && c.h >= 1) this.boxes[d.k] = c;
+      }
+      this.render();
+    },
+    up() {
+      const d = this.drag;
+      this.drag = null;
+      if (!d) return;
+      if (d.mode === "draw") {
+        const b = this.clamp(d.box);
+        const r = this.svg.getBoundingClientRect();
+        if (b.w * r.width / this.W >= 4 && b.h * r.height / this.H >= 4) {
+          this.boxes.push(b);
+          this.selected = this.boxes.length - 1;
+          say("Drew a " + b.label + " box.");
+        }
+      }
+      this.render();
+    },
+    pick(l) {
+      this.label = l;
+      pressed(new Set([l.name]));
+      if (this.selected >= 0) {
+        this.boxes[this.selected].label = l.name;
+        say("The selected box is now " + l.name + "; new boxes will be " + l.name + ".");
+      } else say("New boxes will be " + l.name + ".");
+      this.render();
+    },
+    removeAt(k) {
+      const b = this.boxes[k];
+      if (!b) return;
+      this.boxes.splice(k, 1);
+      this.selected = -1;
+      say("Removed the " + b.label + " box.");
+      this.render();
+    },
+    key(e) {
+      if (e.key === "Delete" || e.key === "Backspace") {
+        if (this.selected >= 0) this.removeAt(this.selected); else say("Select a box first (click it or Tab to it).");
+        return true;
+      }
+      if (e.key === "Escape") { this.selected = -1; this.render(); return true; }
+      const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (arrows[e.key] && this.selected >= 0) {
+        const step = e.shiftKey ? 10 : 1, b = this.boxes[this.selected];
+        b.x = Math.max(0, Math.min(this.W - b.w, b.x + arrows[e.key][0] * step));
+        b.y = Math.max(0, Math.min(this.H - b.h, b.y + arrows[e.key][1] * step));
+        this.render();
+        return true;
+      }
+      return false;
+    },
+    render() {
+      const layer = this.svg;
+      const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.box : undefined;
+      layer.replaceChildren();
+      const all = this.boxes.slice();
+      if (this.drag && this.drag.mode === "draw") all.push(this.clamp(this.drag.box));
+      const hs = Math.max(this.W, this.H) / 90;
+      all.forEach((b, k) => {
+        const c = colorOf(b.label);
+        const drawing = k >= this.boxes.length;
+        const g = svg("g", { "data-box": drawing ? "" : k, class: "bb-box" + (k === this.selected ? " is-selected" : ""),
+          tabindex: drawing ? "-1" : "0", role: "img",
+          "aria-label": b.label + " box at " + b.x + ", " + b.y + ", " + b.w + " by " + b.h + " pixels" + (k === this.selected ? ", selected" : "") });
+        g.append(svg("rect", { x: b.x, y: b.y, width: b.w, height: b.h, fill: c, "fill-opacity": "0.12", stroke: c,
+          "stroke-width": k === this.selected ? 3 : 2, "vector-effect": "non-scaling-stroke",
+          "stroke-dasharray": k === this.selected ? "6 3" : "none" }));
+        const label = svg("text", { x: b.x + hs * 0.3, y: b.y + hs * 1.6, class: "bb-label", "font-size": hs * 1.5, fill: "#fff",
+          stroke: c, "stroke-width": hs * 0.5, "paint-order": "stroke" });
+        label.textContent = b.label;
+        g.append(label);
+        if (k === this.selected && !drawing) {
+          const pts = { nw: [0, 0], n: [0.5, 0], ne: [1, 0], e: [1, 0.5], se: [1, 1], s: [0.5, 1], sw: [0, 1], w: [0, 0.5] };
+          for (const h in pts) {
+            g.append(svg("rect", { x: b.x + b.w * pts[h][0] - hs / 2, y: b.y + b.h * pts[h][1] - hs / 2, width: hs, height: hs,
+              "data-handle": h, class: "bb-handle bb-" + h, fill: "#fff", stroke: "#111", "vector-effect": "non-scaling-stroke" }));
+          }
+        }
+        if (!drawing) g.addEventListener("focus", () => { if (this.selected !== k) { this.selected = k; this.render(); } });
+        layer.append(g);
+      });
+      if (focused !== undefined && focused !== "") {
+        const again = layer.querySelector('[data-box="' + focused + '"]');
+        if (again) again.focus({ preventScroll: true });
+      }
+      const list = $("bb-list");
+      list.replaceChildren();
+      this.boxes.forEach((b, k) => {
+        const li = el("li", {}, b.label + " at (" + b.x + ", " + b.y + "), " + b.w + " × " + b.h + " px ");
+        const rm = el("button", { type: "button", class: "link", "aria-label": "Remove " + b.label + " box " + (k + 1) }, "Remove");
+        rm.addEventListener("click", () => this.removeAt(k));
+        li.append(rm);
+        list.append(li);
+      });
+      if (!this.boxes.length) list.append(el("li", { class: "muted bb-none" }, "No boxes yet."));
+    },
+    problem() { return null; },
+    result() { return { boxes: this.boxes.map((b) => ({ x: b.x, y: b.y, w: b.w, h: b.h, label: b.label })) }; },
+  };
+
+  const mod = TYPE === "ner" ? ner : TYPE === "bbox" ? bbox : classify;
+
+  /* ---- keyboard ---------------------------------------------------------------------------- */
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || !S.cur || $("task").hidden) return;
+    const t = e.target;
+    if (t.closest && t.closest("input, textarea, select, #skip-form")) {
+      if (e.key === "Escape") { closeSkip(); $("skip").focus(); }
+      return;
+    }
+    if (e.key === "Enter") {
+      const other = t.closest && t.closest("button, a") && !t.closest(".label-btn");
+      if (other) return; /* Enter on Skip, a tag or a link does what that control says */
+      e.preventDefault();
+      submit();
+      return;
+    }
+    if (mod.key(e)) { e.preventDefault(); return; }
+    const l = e.key.length === 1 ? byKey[e.key.toLowerCase()] : null;
+    if (l) { e.preventDefault(); mod.pick(l); }
+  });
+
+  claimAndShow();
+})();

@@ -1,0 +1,18 @@
+"""The annotator portal: work home, labeling pages and the person's history (namespace "work")."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from labeling import work_views
+
+app_name = "work"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("work/", work_views.home, name="home"),
+    path("work/projects/<int:project_id>/", work_views.label, name="label"),
+    path("work/history/", work_views.history, name="history"),
+    path(
+        "work/leases/<int:lease_id>/release/",
+        work_views.lease_release_beacon,
+        name="lease_release",
+    ),
+]
