@@ -38,6 +38,7 @@ from labeling.api.serializers import (
     WorkProjectSerializer,
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Task
+from labeling.selectors import instructions_current
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -325,7 +326,7 @@ class ImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[ImportJob
 def claim_body(claim: Claim) -> dict[str, Any]:
     lease = claim.lease
     project = lease.project
-    latest = project.instruction_versions.order_by("-version").first()
+    instructions = instructions_current(project)
     return {
         "lease": LeaseSerializer(lease).data,
         "resumed": claim.resumed,
@@ -335,7 +336,7 @@ def claim_body(claim: Claim) -> dict[str, Any]:
             "pre_annotation": lease.task.pre_annotation,
         },
         "project": WorkProjectSerializer(project).data,
-        "instructions": {"version": latest.version, "html": latest.body_html} if latest else None,
+        "instructions": instructions,
     }
 
 

@@ -119,6 +119,8 @@ class TaskParticipation(models.Model):
                 fields=["task", "user"], name="labeling_participation_once_per_task"
             ),
         ]
+        # The work home counts, per person, the tasks they have not touched yet.
+        indexes = [models.Index(fields=["user", "task"], name="labeling_participation_by_user")]
 
     def __str__(self) -> str:
         return f"{self.user_id} on task {self.task_id}"

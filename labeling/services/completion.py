@@ -13,10 +13,16 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
 from labeling.aggregation import Aggregate, aggregate
-from labeling.models import Annotation, AnnotationStatus, Pipeline, Project, Task, TaskStatus
+from labeling.models import (
+    Annotation,
+    AnnotationStatus,
+    Pipeline,
+    Project,
+    Task,
+    TaskStatus,
+    WebhookEndpoint,
+)
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
 
@@ -35,88 +41,68 @@ def initial_annotation_status(project: Project) -> str:
 
 def task_after_submission(
     *, task: Task, project: Project, annotation: Annotation, now: datetime
-) -> bool:
+) -> dict[str, Any] | None:
     """Decide, inside the submit transaction (task row locked), whether `task` is now final.
 
-    Return whether it became final; the caller adds it to the project's progress counter.
+    `task.annotations_count` already counts this submission. Return the task's final values
+    (status, completed_at, result, agreement, is_tie) for the caller to write in the same UPDATE
+    that counts the annotation, or None while the task needs more work.
     """
     if project.pipeline == Pipeline.STANDARD:
-        return _task_complete(task=task, project=project, now=now, result=annotation.result)
+        return _final(now, result=annotation.result)
     if project.pipeline == Pipeline.COLLECTION:
-        if task.annotations_count < project.overlap:
-            return False
-        return _task_complete(task=task, project=project, now=now, result=None)
+        return _final(now, result=None) if task.annotations_count >= project.overlap else None
     if task.annotations_count < project.overlap:
-        return False
+        return None
     results = list(
         Annotation.objects.filter(task_id=task.pk).order_by("pk").values_list("result", flat=True)
     )
     outcome = CONSENSUS_AGGREGATE(project.task_type, results)
     if consensus_needs_more(project=project, task=task, outcome=outcome):
-        return False
+        return None
     Annotation.objects.filter(task_id=task.pk).update(status=AnnotationStatus.ACCEPTED)
-    return _task_complete(
-        task=task,
-        project=project,
-        now=now,
-        result=outcome.result,
-        agreement=outcome.agreement,
-        is_tie=outcome.is_tie,
-    )
+    return _final(now, result=outcome.result, agreement=outcome.agreement, is_tie=outcome.is_tie)
 
 
-def _task_complete(
-    *,
-    task: Task,
-    project: Project,
-    now: datetime,
-    result: Any,
-    agreement: float | None = None,
-    is_tie: bool = False,
-) -> bool:
-    changed = Task.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
-        status=TaskStatus.COMPLETED,
-        completed_at=now,
-        result=result,
-        agreement=agreement,
-        is_tie=is_tie,
-    )
-    if changed != 1:
-        return False
-    task.status, task.completed_at, task.result, task.agreement, task.is_tie = (
-        TaskStatus.COMPLETED,
-        now,
-        result,
-        agreement,
-        is_tie,
-    )
-    customer_id, project_id, task_id = project.customer_id, project.pk, task.pk
-    transaction.on_commit(lambda: _announce_completion(customer_id, project_id, task_id))
-    return True
+def _final(
+    now: datetime, *, result: Any, agreement: float | None = None, is_tie: bool = False
+) -> dict[str, Any]:
+    return {
+        "status": TaskStatus.COMPLETED,
+        "completed_at": now,
+        "result": result,
+        "agreement": agreement,
+        "is_tie": is_tie,
+    }
 
 
-def _announce_completion(customer_id: int, project_id: int, task_id: int) -> None:
+def customer_has_webhooks(customer_id: int) -> bool:
+    return WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True).exists()
+
+
+def task_completed_announce(*, task: Task, project: Project) -> None:
+    """Tell the customer's webhooks that `task` (and maybe the whole project) is final.
+
+    Call it in the transaction that completed the task, after the project's counters moved, when
+    `customer_has_webhooks`; the deliveries are created with it and sent after it commits.
+    """
     from labeling.services.webhooks import webhooks_emit
 
-    task = (
-        Task.objects.filter(pk=task_id)
-        .values("external_id", "result", "agreement", "is_tie", "completed_at")
-        .first()
-    )
-    if task is None:
-        return
     webhooks_emit(
-        customer_id=customer_id,
+        customer_id=project.customer_id,
         event="task.completed",
         payload={
-            "project_id": project_id,
-            "task_id": task_id,
-            **task,
-            "completed_at": task["completed_at"].isoformat() if task["completed_at"] else None,
+            "project_id": project.pk,
+            "task_id": task.pk,
+            "external_id": task.external_id,
+            "result": task.result,
+            "agreement": task.agreement,
+            "is_tie": task.is_tie,
+            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         },
     )
     progress = (
-        Project.objects.filter(pk=project_id).values("tasks_total", "tasks_completed").first()
+        Project.objects.filter(pk=project.pk).values("tasks_total", "tasks_completed").first()
     )
     if (
         progress
@@ -124,7 +110,7 @@ def _announce_completion(customer_id: int, project_id: int, task_id: int) -> Non
         and progress["tasks_completed"] == progress["tasks_total"]
     ):
         webhooks_emit(
-            customer_id=customer_id,
+            customer_id=project.customer_id,
             event="project.completed",
-            payload={"project_id": project_id, **progress},
+            payload={"project_id": project.pk, **progress},
         )

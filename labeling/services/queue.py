@@ -29,10 +29,16 @@ from labeling.models import (
     SlotState,
     Task,
     TaskParticipation,
+    TaskStatus,
     WorkSlot,
 )
 from labeling.schema import LabelSchema, SchemaError, validate_result
-from labeling.services.completion import initial_annotation_status, task_after_submission
+from labeling.services.completion import (
+    customer_has_webhooks,
+    initial_annotation_status,
+    task_after_submission,
+    task_completed_announce,
+)
 from workforce.selectors import worker_eligibility
 
 _CLAIM_ATTEMPTS = 5
@@ -63,7 +69,7 @@ def _candidate_slots(project: Project, user: User, *, state: str, now: datetime)
     slots = slots.filter(~Exists(done_by_user)).order_by("-priority", "order_key")
     if connection.features.has_select_for_update_skip_locked:
         slots = slots.select_for_update(skip_locked=True, of=("self",))
-    return slots.values_list("id", "task_id", "state")[:1]
+    return slots.values_list("id", "task_id", "state", "task__data", "task__pre_annotation")[:1]
 
 
 def _expire_lease_of_slot(slot_id: int, now: datetime) -> None:
@@ -144,7 +150,7 @@ def _claim_once(
         row = _candidate_slots(project, user, state=SlotState.LEASED, now=now).first()
     if row is None:
         raise _no_work_reason(project, user, now)
-    slot_id, task_id, state = row
+    slot_id, task_id, state, task_data, pre_annotation = row
     if state == SlotState.LEASED:
         _expire_lease_of_slot(slot_id, now)
     expires_at = now + timedelta(seconds=project.lease_seconds)
@@ -164,6 +170,10 @@ def _claim_once(
         expires_at=expires_at,
     )
     lease.project = project
+    # The claim already read what the annotator sees; no need to load the task again.
+    lease.task = Task(
+        pk=task_id, project_id=project.pk, data=task_data, pre_annotation=pre_annotation
+    )
     return Claim(lease=lease, resumed=False)
 
 
@@ -269,17 +279,28 @@ def lease_submit(
             WorkSlot.objects.filter(pk=lease.slot_id).update(
                 state=SlotState.DONE, lease_expires_at=None
             )
-            Task.objects.filter(pk=task.pk).update(annotations_count=F("annotations_count") + 1)
             task.annotations_count += 1
-            completed = task_after_submission(
+            final = task_after_submission(
                 task=task, project=project, annotation=annotation, now=now
             )
+            if task.status != TaskStatus.OPEN:
+                final = None  # already final (the row is locked): it is completed exactly once
+            # One UPDATE counts the annotation and, when the pipeline says so, makes the task final.
+            Task.objects.filter(pk=task.pk).update(
+                annotations_count=F("annotations_count") + 1, **(final or {})
+            )
+            for name, value in (final or {}).items():
+                setattr(task, name, value)
+            completed = final is not None
             _start_reserved_leases(lease, now)
-            # One statement, late in the transaction: the project row is every submit's hot spot.
+            announce = completed and customer_has_webhooks(project.customer_id)
+            # The project row is every submit's hot spot: update it last, just before the commit.
             Project.objects.filter(pk=project.pk).update(
                 annotations_total=F("annotations_total") + 1,
                 tasks_completed=F("tasks_completed") + (1 if completed else 0),
             )
+            if announce:
+                task_completed_announce(task=task, project=project)
             return annotation
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)

@@ -111,7 +111,11 @@ def test_work_endpoints_refuse_customers(client, project):
 
 
 def test_claim_and_submit_query_counts_do_not_grow_with_the_project(worker_client, project):
+    from labeling.selectors import instructions_current
+
     add_tasks(project, 2)
+    project.refresh_from_db()
+    instructions_current(project)  # the instructions are cached after the first claim anyway
     with CaptureQueriesContext(connection) as small_claim:
         lease_id = post(worker_client, f"/api/v1/projects/{project.pk}/claim/").json()["lease"][
             "id"

@@ -1,0 +1,157 @@
+"""Reads of the labeling engine that pages reuse: what an annotator can work on, and their history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.core.cache import cache
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from labeling import policy
+from labeling.models import (
+    Annotation,
+    InstructionVersion,
+    Project,
+    SlotKind,
+    SlotState,
+    TaskParticipation,
+    WorkSlot,
+)
+from workforce.models import WORKING_STATUSES, AnnotatorProfile
+from workforce.selectors import skill_levels_of
+
+
+@dataclass(frozen=True)
+class WorkableProject:
+    project: Project
+    available: int
+    instructions_version: int | None
+
+
+@dataclass(frozen=True)
+class LockedProject:
+    project: Project
+    needed: str
+
+
+@dataclass
+class WorkOverview:
+    """What an annotator's work home shows."""
+
+    profile: AnnotatorProfile | None
+    may_work: bool
+    workable: list[WorkableProject] = field(default_factory=list)
+    empty: list[WorkableProject] = field(default_factory=list)
+    locked: list[LockedProject] = field(default_factory=list)
+    today_count: int = 0
+    week_count: int = 0
+
+
+def _local_zone(profile: AnnotatorProfile | None) -> Any:
+    if profile is not None and profile.time_zone:
+        try:
+            return ZoneInfo(str(profile.time_zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.get_current_timezone()
+
+
+def _period_starts(now: datetime, zone: Any) -> tuple[datetime, datetime]:
+    """Return the start of today and of this week (Monday) in the person's time zone."""
+    local = now.astimezone(zone)
+    today = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return today, today - timedelta(days=today.weekday())
+
+
+def work_available_counts(project_ids: list[int], user_id: int, now: datetime) -> dict[int, int]:
+    """Count, per project, the annotation slots this person could claim now (one query)."""
+    if not project_ids:
+        return {}
+    touched = TaskParticipation.objects.filter(user_id=user_id).values("task_id")
+    rows = (
+        WorkSlot.objects.filter(project_id__in=project_ids, kind=SlotKind.ANNOTATE, level=0)
+        .filter(Q(state=SlotState.OPEN) | Q(state=SlotState.LEASED, lease_expires_at__lt=now))
+        .exclude(task_id__in=touched)
+        .values("project_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["project_id"]: row["n"] for row in rows}
+
+
+def work_overview(*, user: Any, now: datetime | None = None) -> WorkOverview:
+    """Split the active projects into those the person may work on now and those they could unlock."""
+    now = now or timezone.now()
+    profile = AnnotatorProfile.objects.filter(user_id=user.pk).first()
+    overview = WorkOverview(
+        profile=profile, may_work=profile is not None and profile.status in WORKING_STATUSES
+    )
+    levels = skill_levels_of(user=user)
+    workable: list[Project] = []
+    for project in policy.projects_workable_by(user).order_by("-priority", "name", "pk"):
+        have = levels.get(project.required_skill_id) if project.required_skill_id else None
+        if project.required_skill is None or (have is not None and have >= project.required_level):
+            workable.append(project)
+            continue
+        needed = f"{project.required_skill.name} at level {project.required_level}" + (
+            f" (you have level {have})" if have is not None else " (you do not have this skill yet)"
+        )
+        overview.locked.append(LockedProject(project=project, needed=needed))
+    counts = (
+        work_available_counts([p.pk for p in workable], user.pk, now) if overview.may_work else {}
+    )
+    for project in workable:
+        row = WorkableProject(
+            project=project,
+            available=counts.get(project.pk, 0),
+            instructions_version=project.instructions_version or None,
+        )
+        (overview.workable if row.available > 0 else overview.empty).append(row)
+    today, week = _period_starts(now, _local_zone(profile))
+    totals = Annotation.objects.filter(author_id=user.pk, submitted_at__gte=week).aggregate(
+        week=Count("id"), today=Count("id", filter=Q(submitted_at__gte=today))
+    )
+    overview.today_count, overview.week_count = totals["today"], totals["week"]
+    return overview
+
+
+def submissions_of(*, user: Any) -> QuerySet[Annotation]:
+    """The person's own submissions, newest first, with what the history page shows."""
+    return (
+        Annotation.objects.filter(author_id=user.pk)
+        .select_related("project")
+        .only(
+            "id",
+            "task_id",
+            "status",
+            "active_seconds",
+            "submitted_at",
+            "project__id",
+            "project__name",
+        )
+        .order_by("-submitted_at", "-pk")
+    )
+
+
+def instructions_current(project: Project) -> dict[str, Any] | None:
+    """The project's current instructions as {"version", "html"}, cached (a version never changes)."""
+    if not project.instructions_version:
+        return None
+    key = f"labeling:instructions:{project.pk}:{project.instructions_version}"
+    cached: dict[str, Any] | None = cache.get(key)
+    if cached is None:
+        html = (
+            InstructionVersion.objects.filter(
+                project_id=project.pk, version=project.instructions_version
+            )
+            .values_list("body_html", flat=True)
+            .first()
+        )
+        if html is None:
+            return None
+        cached = {"version": project.instructions_version, "html": html}
+        cache.set(key, cached, timeout=24 * 3600)
+    return cached
