@@ -15,7 +15,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -264,6 +264,21 @@ def _resolve(host: str, port: int, url: str) -> list[IpAddress]:
     if not addresses:
         raise SourceError(f"The host of {_display(url)} could not be found.")
     return addresses
+
+
+def private_destination(host: str, port: int, *, allowed: Iterable[str]) -> str | None:
+    """Return a private or local address that `host` resolves to, or None when all are public.
+
+    For other outgoing calls (webhooks) that must not reach the internal network; `allowed` lists
+    host names and networks that may be private. Raises SourceError when the host cannot be found.
+    """
+    allowlist = _Allowlist(list(allowed))
+    if allowlist.allows_host(host):
+        return None
+    for address in _resolve(host, port, f"//{host}"):
+        if not _is_public(address) and not allowlist.allows_address(address):
+            return str(address)
+    return None
 
 
 def _check_url(url: str, allowlist: _Allowlist) -> _Target:

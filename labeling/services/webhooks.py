@@ -354,6 +354,22 @@ class _Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _destination_problem(url: str) -> str | None:
+    """Refuse host names that resolve to the internal network (checked at each send)."""
+    from labeling.sources import SourceError, private_destination
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        address = private_destination(host, port, allowed=_http_allowed_hosts())
+    except (SourceError, ValueError):
+        return None  # an unknown host fails at connect time and is recorded as such
+    if address is not None:
+        return f"{host} resolves to a private or local address ({address}); webhooks go to public hosts only."
+    return None
+
+
 def _post(*, url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
     """POST `body` to `url` once; never raises for what the network or the endpoint does."""
     started = time.monotonic()
@@ -362,7 +378,7 @@ def _post(*, url: str, body: bytes, headers: dict[str, str]) -> _Outcome:
         elapsed = int((time.monotonic() - started) * 1000)
         return _Outcome(status_code, error[:ERROR_MAX_LENGTH], max(elapsed, 0))
 
-    problem = webhook_url_problem(url)
+    problem = webhook_url_problem(url) or _destination_problem(url)
     if problem is not None:
         return outcome(None, f"Refused to send: {problem}")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310  (scheme checked above)

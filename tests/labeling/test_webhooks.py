@@ -353,6 +353,26 @@ def test_a_network_error_is_recorded_as_a_failed_attempt(
     assert delivery.next_attempt_at is not None
 
 
+def test_a_host_name_that_resolves_to_a_private_address_is_refused_at_send_time(
+    monkeypatch, customer, django_capture_on_commit_callbacks
+):
+    import labeling.sources
+
+    def resolve_to_internal(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))]
+
+    webhook_endpoint_create(
+        customer=customer, url="https://hooks.internal-looking.example/q", events=[], actor=None
+    )
+    monkeypatch.setattr(labeling.sources.socket, "getaddrinfo", resolve_to_internal)
+
+    [delivery_id] = emit(django_capture_on_commit_callbacks, customer)
+
+    [attempt] = WebhookDelivery.objects.get(pk=delivery_id).attempt_log.all()
+    assert attempt.status_code is None
+    assert "private or local address (10.0.0.5)" in attempt.error
+
+
 def test_a_redirect_is_recorded_as_a_failure_and_not_followed(
     receiver, customer, django_capture_on_commit_callbacks
 ):
