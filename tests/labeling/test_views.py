@@ -477,3 +477,25 @@ def test_the_task_page_shows_data_meta_result_and_annotations(customer_client, c
     assert f"annotator {worker.pk}" in html
     assert "version 1" in html
     assert "&quot;label&quot;: &quot;dog&quot;" in html
+
+
+def test_operators_can_inspect_the_labeling_engine_in_the_django_admin(client):
+    from accounts.models import Role
+    from tests.factories import make_user
+
+    project = make_project()
+    add_tasks(project, 2)
+    client.force_login(make_user(Role.ADMIN, mfa=True))
+
+    pages = [
+        "/django-admin/labeling/project/",
+        f"/django-admin/labeling/project/{project.pk}/change/",
+        "/django-admin/labeling/task/",
+        "/django-admin/labeling/lease/",
+        "/django-admin/labeling/annotation/",
+        "/django-admin/labeling/importjob/",
+        "/django-admin/labeling/webhookdelivery/",
+    ]
+
+    assert [client.get(page).status_code for page in pages] == [200] * len(pages)
+    assert client.post(f"/django-admin/labeling/project/{project.pk}/delete/").status_code == 403
