@@ -356,15 +356,18 @@ def test_a_network_error_is_recorded_as_a_failed_attempt(
 def test_a_host_name_that_resolves_to_a_private_address_is_refused_at_send_time(
     monkeypatch, customer, django_capture_on_commit_callbacks
 ):
-    import labeling.sources
+    import ipaddress
 
-    def resolve_to_internal(host, port, *args, **kwargs):
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", port))]
+    import labeling.sources
 
     webhook_endpoint_create(
         customer=customer, url="https://hooks.internal-looking.example/q", events=[], actor=None
     )
-    monkeypatch.setattr(labeling.sources.socket, "getaddrinfo", resolve_to_internal)
+    # Only the resolver of the check is faked: nothing else (Redis, the database) is affected,
+    # and no connection is attempted because the address is refused first.
+    monkeypatch.setattr(
+        labeling.sources, "_resolve", lambda host, port, url: [ipaddress.ip_address("10.0.0.5")]
+    )
 
     [delivery_id] = emit(django_capture_on_commit_callbacks, customer)
 
