@@ -10,7 +10,6 @@ customer users are refused (403).
 from __future__ import annotations
 
 import json
-import posixpath
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -23,7 +22,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Substr
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,6 +33,7 @@ from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
 from labeling import policy
+from labeling.downloads import export_file_response
 from labeling.exports import FORMATS as EXPORT_FORMATS
 from labeling.forms import (
     ExportForm,
@@ -420,18 +420,7 @@ def export_download(request: HttpRequest, export_id: int) -> HttpResponseBase:
             else f"Export #{job.pk} is not ready yet.",
         )
         return redirect(_detail_url(job.project_id, "exports"))
-    try:
-        handle = job.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404("The export file is no longer available.") from missing
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=posixpath.basename(job.file.name or ""),
-        content_type=EXPORT_FORMATS[job.file_format].content_type,
-    )
-    response["Cache-Control"] = "no-store"
-    return response
+    return export_file_response(job)
 
 
 # --- Tasks ------------------------------------------------------------------------------------

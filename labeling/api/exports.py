@@ -7,12 +7,11 @@ format, not a DRF renderer: they answer JSON (or the file) whatever `format` or 
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
@@ -29,6 +28,7 @@ from rest_framework.views import APIView
 from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
 from core.errors import Conflict, NotFound
+from labeling.downloads import export_file_response
 from labeling.exports import FORMATS
 from labeling.models import ExportJob, ExportStatus, Project
 from labeling.policy import (
@@ -300,18 +300,7 @@ class ExportDownloadView(generics.GenericAPIView[ExportJob]):
                 code="export_not_ready",
                 extra={"status": job.status},
             )
-        try:
-            handle = job.file.open("rb")
-        except FileNotFoundError as missing:
-            raise NotFound("The export file is no longer available.") from missing
-        response = FileResponse(
-            handle,
-            as_attachment=True,
-            filename=posixpath.basename(job.file.name or ""),
-            content_type=FORMATS[job.file_format].content_type,
-        )
-        response["Cache-Control"] = "no-store"
-        return response
+        return export_file_response(job)
 
 
 urlpatterns = [
