@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from workforce.models import (
     WORKING_STATUSES,
     AnnotatorProfile,
+    Skill,
     SkillLevel,
     TermsAcceptance,
     TermsVersion,
@@ -70,3 +71,15 @@ def worker_eligibility(*, user: Any, skill_id: int | None, min_level: int) -> st
 def skill_levels_of(*, user: Any) -> dict[int, int]:
     """Return {skill_id: level} for `user`."""
     return dict(SkillLevel.objects.filter(user_id=user.pk).values_list("skill_id", "level"))
+
+
+def skill_levels_list(*, user: Any) -> QuerySet[SkillLevel]:
+    """The person's skill levels with their skills, by skill name."""
+    return (
+        SkillLevel.objects.filter(user_id=user.pk).select_related("skill").order_by("skill__name")
+    )
+
+
+def skills_with_counts() -> QuerySet[Skill]:
+    """Every skill with how many people hold it (`people`)."""
+    return Skill.objects.annotate(people=Count("levels")).order_by("name")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -15,8 +14,14 @@ from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
 from workforce.forms import ProfileForm, SkillCreateForm, SkillLevelForm, StatusForm
-from workforce.models import AnnotatorStatus, Skill, SkillLevel
-from workforce.selectors import annotator_profile_get, annotator_profiles_for, terms_acceptances_of
+from workforce.models import AnnotatorStatus, Skill
+from workforce.selectors import (
+    annotator_profile_get,
+    annotator_profiles_for,
+    skill_levels_list,
+    skills_with_counts,
+    terms_acceptances_of,
+)
 from workforce.services import (
     annotator_profile_update,
     annotator_status_set,
@@ -100,9 +105,7 @@ def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         except QuorumError as exc:
             form_add_error(skill_form if op != "status" else status_form, exc)
     profile.refresh_from_db()
-    levels = (
-        SkillLevel.objects.filter(user=profile.user).select_related("skill").order_by("skill__name")
-    )
+    levels = skill_levels_list(user=profile.user)
     return render(
         request,
         "workforce/person.html",
@@ -128,5 +131,5 @@ def skills(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Skill added.")
             return redirect("workforce:skills")
-    rows = Skill.objects.annotate(people=Count("levels")).order_by("name")
+    rows = skills_with_counts()
     return render(request, "workforce/skills.html", {"form": form, "skills": rows})
