@@ -68,11 +68,23 @@ class AnnotatorProfile(models.Model):
         db_index=True,
     )
     status_changed_at = models.DateTimeField(default=timezone.now)
+    is_trusted = models.BooleanField(
+        default=False,
+        help_text="Proven by their record: reviewed and checked with gold less often.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+
+class Standing(models.TextChoices):
+    """How much a person's work is checked: new people always, proven people less."""
+
+    PROBATION = "probation", "Probation"
+    REGULAR = "regular", "Regular"
+    TRUSTED = "trusted", "Trusted"
 
 
 class Skill(models.Model):

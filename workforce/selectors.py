@@ -7,8 +7,10 @@ from django.db.models import Count, QuerySet
 from workforce.models import (
     WORKING_STATUSES,
     AnnotatorProfile,
+    AnnotatorStatus,
     Skill,
     SkillLevel,
+    Standing,
     TermsAcceptance,
     TermsVersion,
 )
@@ -83,3 +85,21 @@ def skill_levels_list(*, user: Any) -> QuerySet[SkillLevel]:
 def skills_with_counts() -> QuerySet[Skill]:
     """Every skill with how many people hold it (`people`)."""
     return Skill.objects.annotate(people=Count("levels")).order_by("name")
+
+
+def standing_of(*, user: Any) -> Standing:
+    """Return how much `user`'s work is checked: probation, regular or trusted.
+
+    People on probation (or with no annotator profile, e.g. staff doing a task) count as
+    probation until a manager activates them; active people are regular until marked trusted.
+    """
+    row = (
+        AnnotatorProfile.objects.filter(user_id=user.pk).values_list("status", "is_trusted").first()
+    )
+    return standing_from(*(row or (None, False)))
+
+
+def standing_from(status: str | None, is_trusted: bool) -> Standing:
+    if status == AnnotatorStatus.ACTIVE:
+        return Standing.TRUSTED if is_trusted else Standing.REGULAR
+    return Standing.PROBATION

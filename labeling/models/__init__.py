@@ -12,12 +12,22 @@ from labeling.models.delivery import (
 )
 from labeling.models.imports import ImportJob, ImportSource, ImportStatus
 from labeling.models.projects import (
+    AggregationMethod,
     InstructionVersion,
     Pipeline,
     Project,
     ProjectStatus,
     QueueOrder,
     TaskType,
+)
+from labeling.models.quality import (
+    GoldAnswer,
+    GoldScore,
+    RejectReason,
+    Review,
+    Verdict,
+    WorkerConfusion,
+    WorkerProjectState,
 )
 from labeling.models.work import (
     Annotation,
@@ -33,12 +43,15 @@ from labeling.models.work import (
 )
 
 __all__ = [
+    "AggregationMethod",
     "Annotation",
     "AnnotationStatus",
     "Customer",
     "CustomerMember",
     "ExportJob",
     "ExportStatus",
+    "GoldAnswer",
+    "GoldScore",
     "ImportJob",
     "ImportSource",
     "ImportStatus",
@@ -49,16 +62,21 @@ __all__ = [
     "Project",
     "ProjectStatus",
     "QueueOrder",
+    "RejectReason",
+    "Review",
     "SlotKind",
     "SlotState",
     "Task",
     "TaskParticipation",
     "TaskStatus",
     "TaskType",
+    "Verdict",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookDeliveryStatus",
     "WebhookEndpoint",
     "WebhookEvent",
     "WorkSlot",
+    "WorkerConfusion",
+    "WorkerProjectState",
 ]

@@ -30,6 +30,20 @@ class QueueOrder(models.TextChoices):
     RANDOM = "random", "Random"
 
 
+class AggregationMethod(models.TextChoices):
+    MAJORITY = "majority", "Majority vote"
+    WEIGHTED = "weighted", "Accuracy-weighted vote"
+    DAWID_SKENE = "dawid_skene", "Dawid-Skene (per-person confusion matrices)"
+
+
+def default_review_levels() -> list[dict[str, object]]:
+    return []
+
+
+def default_gold_rates() -> dict[str, float]:
+    return {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
+
+
 class Project(models.Model):
     """A labeling job of one customer: what to label, how, by whom, and how often."""
 
@@ -82,6 +96,26 @@ class Project(models.Model):
     instructions_version = models.PositiveIntegerField(
         default=0, help_text="The newest published instructions version (0: none yet)."
     )
+    # Review hierarchy: level k samples the work that passed level k-1 at a rate by the author's
+    # standing, e.g. [{"level": 1, "rates": {"probation": 1.0, "regular": 0.3, "trusted": 0.1}}].
+    review_levels = models.JSONField(default=default_review_levels, blank=True)
+    max_reworks = models.PositiveSmallIntegerField(
+        default=2, help_text="Rejections an author may rework before the task goes to someone else."
+    )
+    # Gold: the first `gold_warmup` tasks of each person are gold, then a share by standing.
+    gold_warmup = models.PositiveSmallIntegerField(default=5)
+    gold_rates = models.JSONField(default=default_gold_rates, blank=True)
+    gold_feedback = models.BooleanField(
+        default=False, help_text="Training mode: show the expected answer right after a gold task."
+    )
+    aggregation_method = models.CharField(
+        max_length=20, choices=AggregationMethod.choices, default=AggregationMethod.MAJORITY
+    )
+    confidence_threshold = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Consensus: stop adding annotators once the top posterior reaches this.",
+    )
 
     class Meta:
         ordering = ["-priority", "name"]
@@ -95,6 +129,11 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(lease_seconds__gte=30), name="labeling_project_lease_min_30s"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence_threshold__isnull=True)
+                | models.Q(confidence_threshold__gt=0.5, confidence_threshold__lte=1),
+                name="labeling_project_confidence_threshold_range",
             ),
         ]
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
+    IN_REVIEW = "in_review", "In review"
     COMPLETED = "completed", "Completed"
 
 
@@ -33,7 +34,16 @@ class Task(models.Model):
         null=True, blank=True, help_text="The final label once the pipeline says so."
     )
     agreement = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(
+        null=True, blank=True, help_text="Consensus: posterior probability of the final label."
+    )
     is_tie = models.BooleanField(default=False)
+    is_gold = models.BooleanField(
+        default=False, help_text="A benchmark task; its answer is kept apart in GoldAnswer."
+    )
+    review_level = models.PositiveSmallIntegerField(
+        default=0, help_text="The highest review level the current work has passed."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -57,6 +67,7 @@ class Task(models.Model):
 class SlotKind(models.TextChoices):
     ANNOTATE = "annotate", "Annotate"
     REVIEW = "review", "Review"
+    REWORK = "rework", "Rework"
 
 
 class SlotState(models.TextChoices):
@@ -83,6 +94,14 @@ class WorkSlot(models.Model):
         help_text="Fair order within a priority: creation order or random."
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="Rework: the only person who may take this slot.",
+    )
 
     class Meta:
         indexes = [
@@ -99,6 +118,11 @@ class WorkSlot(models.Model):
                 fields=["lease_expires_at"],
                 name="labeling_slot_lease_expiry",
                 condition=models.Q(state="leased"),
+            ),
+            models.Index(
+                fields=["assignee", "state"],
+                name="labeling_slot_rework_of",
+                condition=models.Q(assignee__isnull=False),
             ),
         ]
 
@@ -175,6 +199,8 @@ class AnnotationStatus(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    CORRECTED = "corrected", "Corrected by a reviewer"
+    DISCOUNTED = "discounted", "Discounted (author suspended for quality)"
 
 
 class Annotation(models.Model):
@@ -189,6 +215,14 @@ class Annotation(models.Model):
         Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation"
     )
     revision = models.PositiveSmallIntegerField(default=1)
+    corrects = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="corrections",
+        help_text="A reviewer's correction: the annotation it corrects.",
+    )
     result = models.JSONField()
     status = models.CharField(
         max_length=20, choices=AnnotationStatus.choices, default=AnnotationStatus.SUBMITTED
@@ -196,6 +230,11 @@ class Annotation(models.Model):
     instructions_version = models.PositiveIntegerField(null=True, blank=True)
     active_seconds = models.PositiveIntegerField(default=0)
     submitted_at = models.DateTimeField(default=timezone.now)
+    agreement = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How well it matches the final result (0..1), set when the task is final.",
+    )
 
     class Meta:
         constraints = [
