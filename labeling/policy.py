@@ -74,6 +74,13 @@ def projects_workable_by(user: Any) -> QuerySet[Project]:
     return Project.objects.select_related("required_skill").filter(status=ProjectStatus.ACTIVE)
 
 
+def projects_reviewable_by(user: Any) -> QuerySet[Project]:
+    """Active projects a reviewer may review in (their level is checked at claim time)."""
+    if Role.REVIEWER not in user_roles(user):
+        return Project.objects.none()
+    return Project.objects.select_related("required_skill").filter(status=ProjectStatus.ACTIVE)
+
+
 def tasks_managed_by(user: Any) -> QuerySet[Task]:
     return Task.objects.filter(project__in=projects_managed_by(user))
 

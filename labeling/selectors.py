@@ -14,11 +14,18 @@ from django.utils import timezone
 from labeling import policy
 from labeling.models import (
     Annotation,
+    AnnotationStatus,
     InstructionVersion,
+    Pipeline,
     Project,
+    ProjectStatus,
+    RejectReason,
+    Review,
     SlotKind,
     SlotState,
+    Task,
     TaskParticipation,
+    Verdict,
     WorkSlot,
 )
 from workforce.models import WORKING_STATUSES, AnnotatorProfile
@@ -155,3 +162,129 @@ def instructions_current(project: Project) -> dict[str, Any] | None:
         cached = {"version": project.instructions_version, "html": html}
         cache.set(key, cached, timeout=24 * 3600)
     return cached
+
+
+def review_context(*, task_id: int, project: Project, level: int) -> dict[str, Any]:
+    """What a reviewer sees besides the task: the work under review, the other annotations and
+    the aggregate (consensus), and the verdicts of the levels below. Never a gold answer, and
+    never who did the work (reviews judge the work, not the person)."""
+    task = Task.objects.only("id", "result", "agreement", "confidence", "is_tie").get(pk=task_id)
+    live = Annotation.objects.filter(
+        task_id=task_id, status__in=[AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED]
+    ).order_by("pk")
+    reviews = list(
+        Review.objects.filter(task_id=task_id, level__lt=level)
+        .select_related("correction")
+        .order_by("pk")
+    )
+    context: dict[str, Any] = {
+        "level": level,
+        "work": None,
+        "annotations": [],
+        "aggregate": None,
+        "previous_reviews": [
+            {
+                "level": r.level,
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "comment": r.comment,
+                "correction": r.correction.result if r.correction else None,
+            }
+            for r in reviews
+        ],
+        "reasons": [{"code": c, "label": str(label)} for c, label in RejectReason.choices],
+        "can_reject": project.pipeline != Pipeline.CONSENSUS,
+    }
+    if project.pipeline == Pipeline.CONSENSUS:
+        context["annotations"] = [
+            {"result": a.result, "submitted_at": a.submitted_at}
+            for a in live.filter(corrects__isnull=True)
+        ]
+        context["aggregate"] = {
+            "result": task.result,
+            "agreement": task.agreement,
+            "confidence": task.confidence,
+            "is_tie": task.is_tie,
+        }
+        correction = next((r.correction for r in reversed(reviews) if r.correction), None)
+        if correction is not None:
+            context["work"] = _work_body(correction)
+        return context
+    work = live.order_by("-pk").first()
+    context["work"] = _work_body(work) if work else None
+    return context
+
+
+def _work_body(annotation: Annotation) -> dict[str, Any]:
+    return {
+        "annotation_id": annotation.pk,
+        "result": annotation.result,
+        "revision": annotation.revision,
+        "is_correction": annotation.corrects_id is not None,
+        "submitted_at": annotation.submitted_at,
+        "active_seconds": annotation.active_seconds,
+    }
+
+
+def rework_of(*, user: Any) -> list[dict[str, Any]]:
+    """The person's rejected work waiting for them, with the reviewer's reason and comment."""
+    slots = list(
+        WorkSlot.objects.filter(
+            kind=SlotKind.REWORK,
+            assignee_id=user.pk,
+            state__in=[SlotState.OPEN, SlotState.LEASED],
+        )
+        .select_related("project")
+        .order_by("pk")
+    )
+    rejections = {
+        r.task_id: r
+        for r in Review.objects.filter(
+            task_id__in=[s.task_id for s in slots], author_id=user.pk, verdict=Verdict.REJECT
+        )
+        .select_related("annotation")
+        .order_by("pk")
+    }
+    items = []
+    for slot in slots:
+        review = rejections.get(slot.task_id)
+        items.append(
+            {
+                "slot_id": slot.pk,
+                "task_id": slot.task_id,
+                "project_id": slot.project_id,
+                "project_name": slot.project.name,
+                "reason": review.reason if review else "",
+                "reason_label": review.get_reason_display() if review else "",
+                "comment": review.comment if review else "",
+                "rejected_at": review.created_at if review else None,
+                "your_result": review.annotation.result if review and review.annotation else None,
+            }
+        )
+    return items
+
+
+def review_projects_for(*, user: Any, level: int) -> list[dict[str, Any]]:
+    """Active projects with review work open at the levels this reviewer holds, with counts."""
+    if level < 1:
+        return []
+    rows = (
+        WorkSlot.objects.filter(
+            kind=SlotKind.REVIEW,
+            state=SlotState.OPEN,
+            level__lte=level,
+            project__status=ProjectStatus.ACTIVE,
+        )
+        .values("project_id", "project__name", "level")
+        .annotate(open=Count("id"))
+        .order_by("project__name", "level")
+    )
+    projects: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = projects.setdefault(
+            row["project_id"],
+            {"id": row["project_id"], "name": row["project__name"], "open": 0, "levels": {}},
+        )
+        entry["open"] += row["open"]
+        entry["levels"][row["level"]] = row["open"]
+    return list(projects.values())

@@ -2,15 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from labeling.models import (
     Annotation,
     Customer,
+    GoldAnswer,
     ImportJob,
     InstructionVersion,
     Lease,
     Project,
+    Review,
     Task,
 )
 from labeling.schema import PRESETS
@@ -44,6 +47,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         choices=[("", "none"), *((p, p) for p in PRESETS)], required=False, allow_blank=True
     )
     labels = serializers.JSONField(required=False)
+    review_levels = serializers.JSONField(required=False)
+    gold_rates = serializers.JSONField(required=False)
     required_skill: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -76,6 +81,13 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "required_skill_slug",
             "required_level",
             "status",
+            "review_levels",
+            "max_reworks",
+            "gold_warmup",
+            "gold_rates",
+            "gold_feedback",
+            "aggregation_method",
+            "confidence_threshold",
             "instructions",
             "instructions_version",
             "tasks_total",
@@ -112,7 +124,10 @@ class TaskSerializer(serializers.ModelSerializer[Task]):
             "annotations_count",
             "result",
             "agreement",
+            "confidence",
             "is_tie",
+            "is_gold",
+            "review_level",
             "batch",
             "created_at",
             "completed_at",
@@ -134,16 +149,58 @@ class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
             "instructions_version",
             "active_seconds",
             "submitted_at",
+            "corrects",
+            "agreement",
         ]
         read_only_fields = fields
 
 
+class ReviewSerializer(serializers.ModelSerializer[Review]):
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "level",
+            "annotation",
+            "author",
+            "reviewer",
+            "verdict",
+            "reason",
+            "comment",
+            "correction",
+            "correction_score",
+            "upheld",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class GoldAnswerSerializer(serializers.ModelSerializer[GoldAnswer]):
+    """A gold task's hidden answer: for the project's managers and customer only."""
+
+    class Meta:
+        model = GoldAnswer
+        fields = ["result", "explanation", "is_retired", "version", "updated_at"]
+        read_only_fields = ["is_retired", "version", "updated_at"]
+
+
 class TaskDetailSerializer(TaskSerializer):
+    """A task with its annotations, reviews and, for gold tasks, the answer (managers only)."""
+
     annotations = AnnotationSerializer(many=True, read_only=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
+    gold = serializers.SerializerMethodField()
 
     class Meta(TaskSerializer.Meta):
-        fields = [*TaskSerializer.Meta.fields, "annotations"]
+        fields = [*TaskSerializer.Meta.fields, "annotations", "reviews", "gold"]
         read_only_fields = fields
+
+    @extend_schema_field(GoldAnswerSerializer(allow_null=True))
+    def get_gold(self, task: Task) -> dict[str, Any] | None:
+        if not task.is_gold:
+            return None
+        answer = GoldAnswer.objects.filter(task_id=task.pk).first()
+        return GoldAnswerSerializer(answer).data if answer else None
 
 
 class TasksCreateSerializer(serializers.Serializer[Any]):
@@ -250,3 +307,7 @@ class SkipSerializer(serializers.Serializer[Any]):
 class SubmittedSerializer(serializers.Serializer[Any]):
     annotation_id = serializers.IntegerField()
     task_status = serializers.CharField()
+    feedback = serializers.DictField(
+        allow_null=True,
+        help_text="Training mode, after a gold task: score, correct, expected and explanation.",
+    )

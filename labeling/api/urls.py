@@ -21,4 +21,6 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("labeling.api.exports")),
     path("", include("labeling.api.webhooks")),
+    path("", include("labeling.api.review")),
+    path("", include("labeling.api.rules")),
 ]

@@ -37,8 +37,9 @@ from labeling.api.serializers import (
     TaskSerializer,
     WorkProjectSerializer,
 )
-from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Task
+from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
 from labeling.selectors import instructions_current
+from labeling.services.gold import gold_feedback
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -265,7 +266,8 @@ class TaskViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Task]):
 
     def get_queryset(self) -> QuerySet[Task]:
         return policy.tasks_managed_by(self.request.user).prefetch_related(
-            Prefetch("annotations", queryset=Annotation.objects.order_by("submitted_at", "pk"))
+            Prefetch("annotations", queryset=Annotation.objects.order_by("submitted_at", "pk")),
+            Prefetch("reviews", queryset=Review.objects.order_by("created_at", "pk")),
         )
 
 
@@ -392,8 +394,16 @@ class LeaseViewSet(viewsets.GenericViewSet[Any]):
         annotation = lease_submit(
             lease_id=int(pk), user=request_user(request), result=data.validated_data["result"]
         )
+        feedback = None
+        if annotation.task.is_gold:
+            project = Project.objects.get(pk=annotation.project_id)
+            feedback = gold_feedback(annotation=annotation, project=project)
         return Response(
-            {"annotation_id": annotation.pk, "task_status": annotation.task.status},
+            {
+                "annotation_id": annotation.pk,
+                "task_status": annotation.task.status,
+                "feedback": feedback,
+            },
             status=status.HTTP_201_CREATED,
         )
 

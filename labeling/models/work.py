@@ -68,6 +68,7 @@ class SlotKind(models.TextChoices):
     ANNOTATE = "annotate", "Annotate"
     REVIEW = "review", "Review"
     REWORK = "rework", "Rework"
+    GOLD = "gold", "Gold (served by the gold mix, never by the queue)"
 
 
 class SlotState(models.TextChoices):

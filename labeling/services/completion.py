@@ -10,62 +10,268 @@ is done when it has collected `overlap` of them. Better aggregation and dynamic 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from labeling.aggregation import Aggregate, aggregate
+from labeling.consensus import (
+    Decision,
+    Posterior,
+    box_clusters,
+    overlap_decision,
+    task_posterior,
+    token_vote,
+    weighted_vote,
+)
 from labeling.models import (
+    AggregationMethod,
     Annotation,
     AnnotationStatus,
     Pipeline,
     Project,
+    SlotKind,
+    SlotState,
     Task,
     TaskStatus,
+    TaskType,
     WebhookEndpoint,
+    WorkerConfusion,
+    WorkSlot,
 )
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
 
 
-def consensus_needs_more(*, project: Project, task: Task, outcome: Aggregate) -> bool:
+@dataclass(frozen=True)
+class ConsensusOutcome:
+    result: dict[str, Any] | None
+    agreement: float
+    is_tie: bool
+    confidence: float | None
+
+
+def consensus_needs_more(*, project: Project, task: Task, outcome: ConsensusOutcome) -> bool:
     """Whether a consensus task should get another annotation before it is final (fixed overlap: never)."""
     return False
 
 
-def initial_annotation_status(project: Project) -> str:
-    """Standard and collection accept a valid submission at once; consensus waits for the vote."""
+def initial_annotation_status(project: Project, kind: str = SlotKind.ANNOTATE) -> str:
+    """Work that still faces a vote or a review waits as submitted; the rest is accepted at once."""
+    if kind == SlotKind.GOLD:
+        return AnnotationStatus.ACCEPTED
     if project.pipeline == Pipeline.CONSENSUS:
+        return AnnotationStatus.SUBMITTED
+    if project.pipeline == Pipeline.STANDARD and (project.review_levels or kind == SlotKind.REWORK):
         return AnnotationStatus.SUBMITTED
     return AnnotationStatus.ACCEPTED
 
 
 def task_after_submission(
-    *, task: Task, project: Project, annotation: Annotation, now: datetime
+    *,
+    task: Task,
+    project: Project,
+    annotation: Annotation,
+    now: datetime,
+    kind: str = SlotKind.ANNOTATE,
 ) -> dict[str, Any] | None:
-    """Decide, inside the submit transaction (task row locked), whether `task` is now final.
+    """Decide, inside the submit transaction (task row locked), what happens to `task` next.
 
-    `task.annotations_count` already counts this submission. Return the task's final values
-    (status, completed_at, result, agreement, is_tie) for the caller to write in the same UPDATE
-    that counts the annotation, or None while the task needs more work.
+    `task.annotations_count` already counts this submission. Return the task's new values
+    (final ones: status, completed_at, result, agreement, is_tie, confidence; or the move into
+    review) for the caller to write in the same UPDATE that counts the annotation, or None while
+    the task waits for more work. A gold task is scored at once and never becomes final.
     """
+    from labeling.services.review import review_route_work
+
+    if kind == SlotKind.GOLD:
+        from labeling.services.gold import gold_score_annotation
+        from labeling.services.rules import rules_evaluate_after_event
+
+        gold_score_annotation(annotation=annotation, project=project, now=now)
+        rules_evaluate_after_event(user_id=annotation.author_id, project_id=project.pk)
+        return None
     if project.pipeline == Pipeline.STANDARD:
-        return _final(now, result=annotation.result)
+        return review_route_work(
+            task=task,
+            project=project,
+            annotation=annotation,
+            now=now,
+            is_rework=kind == SlotKind.REWORK,
+        )
     if project.pipeline == Pipeline.COLLECTION:
         return _final(now, result=None) if task.annotations_count >= project.overlap else None
+    return consensus_after_submission(task=task, project=project, now=now)
+
+
+def consensus_after_submission(
+    *, task: Task, project: Project, now: datetime
+) -> dict[str, Any] | None:
+    """Aggregate a consensus task once it has its minimum overlap: finish it, ask for one more
+    annotation (dynamic overlap), or send it to review (unresolved at the maximum, or a tie)."""
     if task.annotations_count < project.overlap:
         return None
-    results = list(
-        Annotation.objects.filter(task_id=task.pk).order_by("pk").values_list("result", flat=True)
+    if _annotate_slots_outstanding(task):
+        return None  # someone is still on it (e.g. a slot added for discounted work)
+    annotations = list(
+        Annotation.objects.filter(
+            task_id=task.pk, status__in=COUNTED_STATUSES, corrects__isnull=True
+        ).order_by("pk")
     )
-    outcome = CONSENSUS_AGGREGATE(project.task_type, results)
-    if consensus_needs_more(project=project, task=task, outcome=outcome):
+    if len(annotations) < project.overlap:
+        _slot_add(task=task, project=project)
         return None
-    Annotation.objects.filter(task_id=task.pk).update(status=AnnotationStatus.ACCEPTED)
-    return _final(now, result=outcome.result, agreement=outcome.agreement, is_tie=outcome.is_tie)
+    outcome, decision = consensus_outcome(project=project, annotations=annotations)
+    if consensus_needs_more(project=project, task=task, outcome=outcome) or (
+        decision == Decision.MORE and len(annotations) < project.max_overlap
+    ):
+        _slot_add(task=task, project=project)
+        return None
+    annotations_agreement_store(project=project, annotations=annotations, final=outcome.result)
+    values: dict[str, Any] = {
+        "result": outcome.result,
+        "agreement": outcome.agreement,
+        "is_tie": outcome.is_tie,
+        "confidence": outcome.confidence,
+    }
+    from labeling.services.review import review_route_aggregate
+
+    unresolved = decision != Decision.FINAL or outcome.is_tie
+    if review_route_aggregate(
+        task=task, project=project, annotations=annotations, unresolved=unresolved
+    ):
+        return {**values, "status": TaskStatus.IN_REVIEW, "review_level": 0}
+    Annotation.objects.filter(pk__in=[a.pk for a in annotations]).update(
+        status=AnnotationStatus.ACCEPTED
+    )
+    return _final(
+        now,
+        result=outcome.result,
+        agreement=outcome.agreement,
+        is_tie=outcome.is_tie,
+        confidence=outcome.confidence,
+    )
+
+
+def consensus_outcome(
+    *, project: Project, annotations: Sequence[Annotation]
+) -> tuple[ConsensusOutcome, Decision]:
+    """Aggregate one task's annotations by the project's method; say whether it is settled.
+
+    Single-label with weighted vote, Dawid-Skene or a confidence threshold: a posterior from the
+    authors' current confusion estimates (see `consensus_confusions_estimate`). Otherwise majority
+    vote for labels, token vote for spans, IoU clustering for boxes. Without a threshold every
+    outcome is final (fixed overlap).
+    """
+    results = [a.result for a in annotations]
+    if project.task_type == TaskType.SINGLE_LABEL and (
+        project.aggregation_method != AggregationMethod.MAJORITY or project.confidence_threshold
+    ):
+        posterior = _posterior(project, annotations)
+        if posterior.is_tie:
+            tied = sorted(
+                c for c, p in posterior.probabilities.items() if p >= posterior.confidence - 1e-9
+            )
+            result: dict[str, Any] = {"label": None, "tied": tied}
+        else:
+            result = {"label": posterior.label}
+        agreeing = sum(1 for r in results if r.get("label") == posterior.label)
+        outcome = ConsensusOutcome(
+            result, agreeing / len(results), posterior.is_tie, round(posterior.confidence, 6)
+        )
+        if not project.confidence_threshold:
+            return outcome, Decision.FINAL
+        return outcome, overlap_decision(
+            posterior,
+            n_labels=len(annotations),
+            min_overlap=project.overlap,
+            max_overlap=project.max_overlap,
+            threshold=project.confidence_threshold,
+        )
+    if project.task_type == TaskType.NER:
+        text = Task.objects.filter(pk=annotations[0].task_id).values_list("data", flat=True).first()
+        spans, confidence = token_vote(str((text or {}).get("text", "")), results)
+        majority = CONSENSUS_AGGREGATE(project.task_type, results)
+        return ConsensusOutcome(
+            spans, majority.agreement, False, round(confidence, 6)
+        ), Decision.FINAL
+    if project.task_type == TaskType.BBOX:
+        boxes, confidence = box_clusters(results)
+        majority = CONSENSUS_AGGREGATE(project.task_type, results)
+        return ConsensusOutcome(
+            boxes, majority.agreement, False, round(confidence, 6)
+        ), Decision.FINAL
+    majority = CONSENSUS_AGGREGATE(project.task_type, results)
+    return (
+        ConsensusOutcome(majority.result, majority.agreement, majority.is_tie, majority.agreement),
+        Decision.FINAL,
+    )
+
+
+def _posterior(project: Project, annotations: Sequence[Annotation]) -> Posterior:
+    classes = [label["name"] for label in project.labels]
+    labels = [(a.author_id, a.result["label"]) for a in annotations]
+    estimates = {
+        row.user_id: row
+        for row in WorkerConfusion.objects.filter(
+            project_id=project.pk, user_id__in=[a.author_id for a in annotations]
+        )
+    }
+    if project.aggregation_method == AggregationMethod.WEIGHTED:
+        return weighted_vote(labels, {u: e.accuracy for u, e in estimates.items()}, classes)
+    confusions = {
+        u: np.asarray(e.matrix, dtype=float) if e.classes == classes else None
+        for u, e in estimates.items()
+    }
+    return task_posterior(labels, confusions, np.full(len(classes), 1 / len(classes)), classes)
+
+
+def _annotate_slots_outstanding(task: Task) -> bool:
+    return WorkSlot.objects.filter(
+        task_id=task.pk,
+        kind=SlotKind.ANNOTATE,
+        state__in=[SlotState.OPEN, SlotState.LEASED],
+    ).exists()
+
+
+def _slot_add(*, task: Task, project: Project) -> None:
+    WorkSlot.objects.create(
+        project_id=project.pk,
+        task_id=task.pk,
+        kind=SlotKind.ANNOTATE,
+        level=0,
+        priority=task.priority,
+        order_key=task.pk,
+    )
+
+
+# Work that counts towards a consensus vote: not rejected, not discounted.
+COUNTED_STATUSES = (AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED)
+
+
+def annotations_agreement_store(
+    *, project: Project, annotations: Sequence[Annotation], final: dict[str, Any] | None
+) -> None:
+    """Remember how well each annotation matches the final result (the agreement metrics' input)."""
+    from labeling.scoring import score
+
+    for annotation in annotations:
+        if final is None or final.get("label", "") is None:
+            annotation.agreement = None
+        else:
+            annotation.agreement = score(project.task_type, annotation.result, final).value
+    Annotation.objects.bulk_update(list(annotations), ["agreement"])
 
 
 def _final(
-    now: datetime, *, result: Any, agreement: float | None = None, is_tie: bool = False
+    now: datetime,
+    *,
+    result: Any,
+    agreement: float | None = None,
+    is_tie: bool = False,
+    confidence: float | None = None,
 ) -> dict[str, Any]:
     return {
         "status": TaskStatus.COMPLETED,
@@ -73,7 +279,20 @@ def _final(
         "result": result,
         "agreement": agreement,
         "is_tie": is_tie,
+        "confidence": confidence,
     }
+
+
+def task_final_values(
+    now: datetime,
+    *,
+    result: Any,
+    agreement: float | None = None,
+    is_tie: bool = False,
+    confidence: float | None = None,
+) -> dict[str, Any]:
+    """The values that make a task final (for the review service's last verdict)."""
+    return _final(now, result=result, agreement=agreement, is_tie=is_tie, confidence=confidence)
 
 
 def customer_has_webhooks(customer_id: int) -> bool:

@@ -14,6 +14,7 @@ from core.errors import Conflict, ValidationFailed
 from labeling.errors import ProjectLocked
 from labeling.markdown import render_markdown
 from labeling.models import (
+    AggregationMethod,
     Customer,
     CustomerMember,
     InstructionVersion,
@@ -45,7 +46,16 @@ PROJECT_FIELDS = [
     "required_skill",
     "required_level",
     "status",
+    "review_levels",
+    "max_reworks",
+    "gold_warmup",
+    "gold_rates",
+    "gold_feedback",
+    "aggregation_method",
+    "confidence_threshold",
 ]
+STANDINGS = ("probation", "regular", "trusted")
+MAX_REVIEW_LEVELS = 5
 # Fields that shape tasks, slots or results: fixed once a project has tasks.
 _STRUCTURAL = {"task_type", "pipeline", "overlap", "max_overlap"}
 _LABEL_FIELDS = {"labels", "max_labels", "allow_overlapping_spans"}
@@ -136,6 +146,7 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
         value = values[field]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             bad(field, f"A whole number from {low} to {high}.")
+    _clean_quality_settings(values, bad)
     if values["max_labels"] is not None and (
         not isinstance(values["max_labels"], int) or values["max_labels"] < 1
     ):
@@ -150,6 +161,73 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
         first, messages = next(iter(errors.items()))
         raise ValidationFailed(f"{first}: {messages[0]}", fields=errors)
     return values
+
+
+def _rate(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | float) and 0 <= value <= 1
+
+
+def _clean_rates(raw: Any, field: str, bad: Any, default: float) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        bad(field, f"An object of shares by standing: {', '.join(STANDINGS)}.")
+        return {}
+    for key in set(raw) - set(STANDINGS):
+        bad(f"{field}.{key}", f"Unknown standing; use {', '.join(STANDINGS)}.")
+    rates = {}
+    for standing in STANDINGS:
+        value = raw.get(standing, default)
+        if not _rate(value):
+            bad(f"{field}.{standing}", "A share from 0 to 1.")
+        else:
+            rates[standing] = float(value)
+    return rates
+
+
+def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
+    """Review levels, gold mix and consensus aggregation settings (see the model's comments)."""
+    levels = values["review_levels"]
+    if not isinstance(levels, list) or len(levels) > MAX_REVIEW_LEVELS:
+        bad("review_levels", f"A list of at most {MAX_REVIEW_LEVELS} levels.")
+    else:
+        clean = []
+        for i, spec in enumerate(levels):
+            where = f"review_levels[{i}]"
+            if not isinstance(spec, dict):
+                bad(where, 'Each level is an object: {"level": 1, "rates": {...}}.')
+                continue
+            if spec.get("level", i + 1) != i + 1:
+                bad(f"{where}.level", f"Levels go 1, 2, 3... in order; expected {i + 1}.")
+            rates = _clean_rates(spec.get("rates", {}), f"{where}.rates", bad, 1.0)
+            clean.append({"level": i + 1, "rates": rates})
+        values["review_levels"] = clean
+        if clean and values["pipeline"] == Pipeline.COLLECTION:
+            bad("review_levels", "Collection projects have no review levels.")
+    values["gold_rates"] = _clean_rates(values["gold_rates"], "gold_rates", bad, 0.0)
+    for field, low, high in (("max_reworks", 0, 10), ("gold_warmup", 0, 100)):
+        value = values[field]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            bad(field, f"A whole number from {low} to {high}.")
+    if not isinstance(values["gold_feedback"], bool):
+        bad("gold_feedback", "True or false.")
+    method = values["aggregation_method"]
+    if method not in AggregationMethod.values:
+        bad("aggregation_method", f"Use one of: {', '.join(AggregationMethod.values)}.")
+    elif method != AggregationMethod.MAJORITY and values["task_type"] != TaskType.SINGLE_LABEL:
+        bad(
+            "aggregation_method",
+            "Weighted vote and Dawid-Skene apply to single-label classification; "
+            "spans and boxes are aggregated by token vote and box clustering.",
+        )
+    threshold = values["confidence_threshold"]
+    if threshold is not None:
+        if not _rate(threshold) or not 0.5 < threshold <= 1:
+            bad("confidence_threshold", "A probability above 0.5 and at most 1, or empty.")
+        elif values["pipeline"] != Pipeline.CONSENSUS:
+            bad("confidence_threshold", "Dynamic overlap applies to consensus projects only.")
+        elif values["task_type"] != TaskType.SINGLE_LABEL:
+            bad("confidence_threshold", "Dynamic overlap applies to single-label classification.")
+        else:
+            values["confidence_threshold"] = float(threshold)
 
 
 def _defaults() -> dict[str, Any]:
@@ -170,6 +248,13 @@ def _defaults() -> dict[str, Any]:
         "required_skill": None,
         "required_level": 1,
         "status": ProjectStatus.DRAFT.value,
+        "review_levels": [],
+        "max_reworks": 2,
+        "gold_warmup": 5,
+        "gold_rates": {"probation": 0.2, "regular": 0.05, "trusted": 0.05},
+        "gold_feedback": False,
+        "aggregation_method": AggregationMethod.MAJORITY.value,
+        "confidence_threshold": None,
     }
 
 

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Case, Exists, F, Max, OuterRef, Value, When
 from django.utils import timezone
 
 from accounts.models import User
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from labeling.errors import LeaseExpired, LeaseNotActive, NotQualified, NoWorkAvailable
 from labeling.models import (
     Annotation,
@@ -30,6 +30,7 @@ from labeling.models import (
     Task,
     TaskParticipation,
     TaskStatus,
+    WorkerProjectState,
     WorkSlot,
 )
 from labeling.schema import LabelSchema, SchemaError, validate_result
@@ -39,9 +40,31 @@ from labeling.services.completion import (
     task_after_submission,
     task_completed_announce,
 )
+from labeling.services.gold import gold_due, gold_slot_lease
 from workforce.selectors import worker_eligibility
 
 _CLAIM_ATTEMPTS = 5
+
+
+def worker_state_get_for_update(*, user_id: int, project_id: int) -> WorkerProjectState:
+    """Lock (creating at first use) a person's state in a project: the claim's per-person lock."""
+    state = (
+        WorkerProjectState.objects.select_for_update()
+        .filter(user_id=user_id, project_id=project_id)
+        .first()
+    )
+    if state is None:
+        state, _ = WorkerProjectState.objects.get_or_create(user_id=user_id, project_id=project_id)
+        state = WorkerProjectState.objects.select_for_update().get(pk=state.pk)
+    return state
+
+
+def worker_state_count_claim(state: WorkerProjectState, *, gold: bool, now: datetime) -> None:
+    WorkerProjectState.objects.filter(pk=state.pk).update(
+        tasks_claimed=F("tasks_claimed") + 1,
+        gold_claimed=F("gold_claimed") + (1 if gold else 0),
+        updated_at=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -59,14 +82,21 @@ def label_schema_of(project: Project) -> LabelSchema:
     )
 
 
-def _candidate_slots(project: Project, user: User, *, state: str, now: datetime) -> Any:
+def _candidate_slots(
+    project: Project, user: User, *, state: str, now: datetime, kind: str, max_level: int
+) -> Any:
     done_by_user = TaskParticipation.objects.filter(task_id=OuterRef("task_id"), user_id=user.pk)
-    slots = WorkSlot.objects.filter(
-        project_id=project.pk, kind=SlotKind.ANNOTATE, level=0, state=state
-    )
+    slots = WorkSlot.objects.filter(project_id=project.pk, kind=kind, state=state)
+    if kind == SlotKind.ANNOTATE:
+        slots = slots.filter(level=0).order_by("-priority", "order_key")
+    else:
+        # A reviewer holds every level up to theirs; the higher, scarcer levels go first.
+        slots = slots.filter(level__gte=1, level__lte=max_level).order_by(
+            "-level", "-priority", "order_key"
+        )
     if state == SlotState.LEASED:
         slots = slots.filter(lease_expires_at__lt=now)
-    slots = slots.filter(~Exists(done_by_user)).order_by("-priority", "order_key")
+    slots = slots.filter(~Exists(done_by_user))
     if connection.features.has_select_for_update_skip_locked:
         slots = slots.select_for_update(skip_locked=True, of=("self",))
     return slots.values_list("id", "task_id", "state", "task__data", "task__pre_annotation")[:1]
@@ -80,11 +110,16 @@ def _expire_lease_of_slot(slot_id: int, now: datetime) -> None:
     if lease is None:
         return
     Lease.objects.filter(pk=lease.pk).update(state=LeaseState.EXPIRED, ended_at=now)
-    TaskParticipation.objects.filter(task_id=lease.task_id, user_id=lease.user_id).delete()
+    if not _is_rework(lease):
+        TaskParticipation.objects.filter(task_id=lease.task_id, user_id=lease.user_id).delete()
 
 
-def _no_work_reason(project: Project, user: User, now: datetime) -> NoWorkAvailable:
-    slots = WorkSlot.objects.filter(project_id=project.pk, kind=SlotKind.ANNOTATE, level=0)
+def _no_work_reason(project: Project, user: User, now: datetime, kind: str) -> NoWorkAvailable:
+    slots = WorkSlot.objects.filter(project_id=project.pk, kind=kind)
+    if kind == SlotKind.REVIEW and not slots.filter(state=SlotState.OPEN).exists():
+        return NoWorkAvailable(
+            "Nothing in this project waits for review right now.", extra={"reason": "nothing_left"}
+        )
     if slots.filter(state=SlotState.LEASED, lease_expires_at__gte=now).exists():
         return NoWorkAvailable(
             "Every remaining task is being worked on by someone else right now; try again in a few minutes.",
@@ -115,25 +150,59 @@ def slot_claim_next(
     )
     if reason is not None:
         raise NotQualified(reason)
+    return _claim(project, user, now or timezone.now(), prefetch, kind=SlotKind.ANNOTATE)
+
+
+def _claim(
+    project: Project,
+    user: User,
+    now: datetime,
+    prefetch: bool,
+    *,
+    kind: str,
+    max_level: int = 0,
+) -> Claim:
     if project.status != ProjectStatus.ACTIVE:
         raise NoWorkAvailable(
             f"This project is {project.get_status_display().lower()}; it takes no work now.",
             extra={"reason": "project_not_active"},
         )
     for _ in range(_CLAIM_ATTEMPTS):
-        claim = _claim_once(project, user, now or timezone.now(), prefetch)
+        claim = _claim_once(project, user, now, prefetch, kind=kind, max_level=max_level)
         if claim is not None:
             return claim
     # Every candidate was taken between our read and our write: the queue is busy, not empty.
     raise NoWorkAvailable("The queue is very busy; try again.", extra={"reason": "contention"})
 
 
+def _restriction(state: WorkerProjectState, now: datetime) -> str | None:
+    if state.is_suspended and (state.suspended_until is None or state.suspended_until > now):
+        until = (
+            f" until {state.suspended_until:%Y-%m-%d %H:%M} UTC" if state.suspended_until else ""
+        )
+        return f"You are suspended from this project{until}; see your quality page to appeal."
+    if state.needs_retraining:
+        return (
+            "This project asks you to retrain before you take more work; a manager will clear it."
+        )
+    return None
+
+
 @transaction.atomic
 def _claim_once(
-    project: Project, user: User, now: datetime, prefetch: bool = False
+    project: Project,
+    user: User,
+    now: datetime,
+    prefetch: bool = False,
+    *,
+    kind: str = SlotKind.ANNOTATE,
+    max_level: int = 0,
 ) -> Claim | None:
-    # One claim per person at a time: the lease limit holds even with double clicks.
-    User.objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
+    # One claim per person and project at a time: the lease limit holds even with double clicks.
+    state = worker_state_get_for_update(user_id=user.pk, project_id=project.pk)
+    restriction = _restriction(state, now)
+    if restriction is not None:
+        raise NotQualified(restriction)
     held = list(
         Lease.objects.filter(
             user_id=user.pk, project_id=project.pk, state=LeaseState.ACTIVE, expires_at__gt=now
@@ -145,21 +214,32 @@ def _claim_once(
     if len(held) >= limit:
         return Claim(lease=held[-1] if prefetch else held[0], resumed=True)
 
-    row = _candidate_slots(project, user, state=SlotState.OPEN, now=now).first()
-    if row is None:
-        row = _candidate_slots(project, user, state=SlotState.LEASED, now=now).first()
-    if row is None:
-        raise _no_work_reason(project, user, now)
-    slot_id, task_id, state, task_data, pre_annotation = row
-    if state == SlotState.LEASED:
-        _expire_lease_of_slot(slot_id, now)
     expires_at = now + timedelta(seconds=project.lease_seconds)
-    taken = WorkSlot.objects.filter(pk=slot_id, state=state).update(
+    if kind == SlotKind.ANNOTATE and gold_due(project=project, user=user, state=state):
+        gold = gold_slot_lease(project=project, user=user, now=now, expires_at=expires_at)
+        if gold is not None:
+            worker_state_count_claim(state, gold=True, now=now)
+            return Claim(lease=gold, resumed=False)
+    row = None
+    for slot_state in (SlotState.OPEN, SlotState.LEASED):
+        row = _candidate_slots(
+            project, user, state=slot_state, now=now, kind=kind, max_level=max_level
+        ).first()
+        if row is not None:
+            break
+    if row is None:
+        raise _no_work_reason(project, user, now, kind)
+    slot_id, task_id, slot_state, task_data, pre_annotation = row
+    if slot_state == SlotState.LEASED:
+        _expire_lease_of_slot(slot_id, now)
+    taken = WorkSlot.objects.filter(pk=slot_id, state=slot_state).update(
         state=SlotState.LEASED, lease_expires_at=expires_at
     )
     if taken != 1:
         return None  # somebody else took it first (SQLite compare-and-set); try the next one
     TaskParticipation.objects.create(task_id=task_id, user_id=user.pk)
+    if kind == SlotKind.ANNOTATE:
+        worker_state_count_claim(state, gold=False, now=now)
     lease = Lease.objects.create(
         slot_id=slot_id,
         task_id=task_id,
@@ -180,7 +260,7 @@ def _claim_once(
 def _lease_for_update(lease_id: int, user: User, *, with_project: bool = False) -> Lease:
     leases = Lease.objects.filter(pk=lease_id, user_id=user.pk)
     if with_project:
-        leases = leases.select_related("project").select_for_update(of=("self",))
+        leases = leases.select_related("project", "slot").select_for_update(of=("self",))
     else:
         leases = leases.select_for_update()
     lease = leases.first()
@@ -213,11 +293,27 @@ def _lease_end(
     Lease.objects.filter(pk=lease.pk).update(state=state, ended_at=now)
     lease.state, lease.ended_at = state, now
     if reopen:
-        WorkSlot.objects.filter(pk=lease.slot_id, state=SlotState.LEASED).update(
-            state=SlotState.OPEN, lease_expires_at=None
-        )
-    if forget_holder:
+        _slots_reopen(WorkSlot.objects.filter(pk=lease.slot_id, state=SlotState.LEASED))
+    if forget_holder and not _is_rework(lease):
         TaskParticipation.objects.filter(task_id=lease.task_id, user_id=lease.user_id).delete()
+
+
+def _slots_reopen(slots: Any) -> int:
+    """Return leased slots to the queue; a gold slot is dropped (gold is served only by the mix)."""
+    return int(
+        slots.update(
+            state=Case(
+                When(kind=SlotKind.GOLD, then=Value(SlotState.CANCELLED)),
+                default=Value(SlotState.OPEN),
+            ),
+            lease_expires_at=None,
+        )
+    )
+
+
+def _is_rework(lease: Lease) -> bool:
+    # The author of rejected work keeps their place on the task: nobody else may take it over.
+    return WorkSlot.objects.filter(pk=lease.slot_id, kind=SlotKind.REWORK).exists()
 
 
 def lease_heartbeat(*, lease_id: int, user: User, now: datetime | None = None) -> Lease:
@@ -245,7 +341,8 @@ def lease_submit(
     """Store the person's annotation for their leased task and let the pipeline decide what follows.
 
     Raises LeaseExpired (the task went back to the queue; nothing is saved), LeaseNotActive,
-    or ValidationFailed naming the bad part of the result.
+    Conflict for a review lease (reviews take a verdict), or ValidationFailed naming the bad part
+    of the result. On a gold task the annotation carries its `gold_score` when it returns.
     """
     now = now or timezone.now()
     try:
@@ -253,22 +350,30 @@ def lease_submit(
             lease = _lease_for_update(lease_id, user, with_project=True)
             project = lease.project
             _ensure_live(lease, now)
+            kind = lease.slot.kind
+            if kind == SlotKind.REVIEW:
+                raise Conflict(
+                    "This is a review task: give a verdict through the review endpoint.",
+                    code="review_lease",
+                    extra={"verdict_url": f"/api/v1/leases/{lease.pk}/verdict/"},
+                )
             task = Task.objects.select_for_update().get(pk=lease.task_id)
-            try:
-                clean = validate_result(result, schema=label_schema_of(project), data=task.data)
-            except SchemaError as exc:
-                first, message = next(iter(exc.errors.items()))
-                raise ValidationFailed(
-                    f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
-                ) from None
+            clean = validated_result(project, task, result)
             active = lease.active_seconds + _active_increment(lease, project, now)
+            revision = 1
+            if kind == SlotKind.REWORK:
+                latest = Annotation.objects.filter(task_id=task.pk, author_id=user.pk).aggregate(
+                    latest=Max("revision")
+                )["latest"]
+                revision = (latest or 0) + 1
             annotation = Annotation.objects.create(
                 task=task,
                 project_id=project.pk,
                 author_id=user.pk,
                 lease=lease,
+                revision=revision,
                 result=clean,
-                status=initial_annotation_status(project),
+                status=initial_annotation_status(project, kind),
                 instructions_version=project.instructions_version or None,
                 active_seconds=active,
                 submitted_at=now,
@@ -280,18 +385,18 @@ def lease_submit(
                 state=SlotState.DONE, lease_expires_at=None
             )
             task.annotations_count += 1
-            final = task_after_submission(
-                task=task, project=project, annotation=annotation, now=now
+            changes = task_after_submission(
+                task=task, project=project, annotation=annotation, now=now, kind=kind
             )
-            if task.status != TaskStatus.OPEN:
-                final = None  # already final (the row is locked): it is completed exactly once
-            # One UPDATE counts the annotation and, when the pipeline says so, makes the task final.
+            if task.status == TaskStatus.COMPLETED:
+                changes = None  # already final (the row is locked): it is completed exactly once
+            # One UPDATE counts the annotation and, when the pipeline says so, moves the task on.
             Task.objects.filter(pk=task.pk).update(
-                annotations_count=F("annotations_count") + 1, **(final or {})
+                annotations_count=F("annotations_count") + 1, **(changes or {})
             )
-            for name, value in (final or {}).items():
+            for name, value in (changes or {}).items():
                 setattr(task, name, value)
-            completed = final is not None
+            completed = bool(changes) and task.status == TaskStatus.COMPLETED
             _start_reserved_leases(lease, now)
             announce = completed and customer_has_webhooks(project.customer_id)
             # The project row is every submit's hot spot: update it last, just before the commit.
@@ -301,10 +406,22 @@ def lease_submit(
             )
             if announce:
                 task_completed_announce(task=task, project=project)
+            annotation.task = task
             return annotation
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)
         raise
+
+
+def validated_result(project: Project, task: Task, result: Any) -> dict[str, Any]:
+    """Return `result` normalised for the project's schema and the task, or raise ValidationFailed."""
+    try:
+        return validate_result(result, schema=label_schema_of(project), data=task.data)
+    except SchemaError as exc:
+        first, message = next(iter(exc.errors.items()))
+        raise ValidationFailed(
+            f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
+        ) from None
 
 
 def _start_reserved_leases(finished: Lease, now: datetime) -> None:
@@ -339,7 +456,14 @@ def lease_skip(
             lease.active_seconds += _active_increment(lease, project, now)
             lease.skip_reason = reason.strip()
             lease.save(update_fields=["active_seconds", "skip_reason"])
-            _lease_end(lease, state=LeaseState.SKIPPED, now=now, forget_holder=False)
+            rework = _is_rework(lease)
+            _lease_end(
+                lease, state=LeaseState.SKIPPED, now=now, forget_holder=False, reopen=not rework
+            )
+            if rework:
+                from labeling.services.review import rework_give_up
+
+                rework_give_up(lease=lease)
             _start_reserved_leases(lease, now)
             return lease
     except LeaseExpired:
@@ -375,9 +499,7 @@ def leases_reclaim_expired(*, now: datetime | None = None, batch_size: int = 500
             ids = list(slots.values_list("pk", flat=True)[:batch_size])
             for slot_id in ids:
                 _expire_lease_of_slot(slot_id, now)
-            WorkSlot.objects.filter(pk__in=ids, state=SlotState.LEASED).update(
-                state=SlotState.OPEN, lease_expires_at=None
-            )
+            _slots_reopen(WorkSlot.objects.filter(pk__in=ids, state=SlotState.LEASED))
         reclaimed += len(ids)
         if len(ids) < batch_size:
             return reclaimed

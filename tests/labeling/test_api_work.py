@@ -113,9 +113,12 @@ def test_work_endpoints_refuse_customers(client, project):
 def test_claim_and_submit_query_counts_do_not_grow_with_the_project(worker_client, project):
     from labeling.selectors import instructions_current
 
-    add_tasks(project, 2)
+    add_tasks(project, 3)
     project.refresh_from_db()
     instructions_current(project)  # the instructions are cached after the first claim anyway
+    # A person's first claim in a project creates their state there, once.
+    first = post(worker_client, f"/api/v1/projects/{project.pk}/claim/").json()["lease"]["id"]
+    post(worker_client, f"/api/v1/leases/{first}/submit/", {"result": {"label": "cat"}})
     with CaptureQueriesContext(connection) as small_claim:
         lease_id = post(worker_client, f"/api/v1/projects/{project.pk}/claim/").json()["lease"][
             "id"

@@ -1,0 +1,197 @@
+"""Review and rework API (reviewers and authors) and gold answers (managers and customers).
+
+Reviews use the annotators' leases: claim with `POST /projects/{id}/review/claim/`, keep alive,
+skip or release with `/leases/{id}/...`, and finish with `POST /leases/{id}/verdict/`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import request_user
+from core.errors import PermissionDenied
+from labeling import policy
+from labeling.api.serializers import (
+    ClaimSerializer,
+    GoldAnswerSerializer,
+    ReviewSerializer,
+)
+from labeling.api.views import BASE_PERMISSIONS, WorkThrottle, claim_body
+from labeling.models import GoldAnswer, RejectReason, Task, Verdict
+from labeling.selectors import review_context, review_projects_for, rework_of
+from labeling.services.gold import gold_answer_set, gold_retire
+from labeling.services.queue import Claim
+from labeling.services.review import (
+    review_claim_next,
+    review_submit,
+    reviewer_level_of,
+    rework_claim,
+)
+
+
+def review_claim_body(claim: Claim) -> dict[str, Any]:
+    body = claim_body(claim)
+    body["review"] = review_context(
+        task_id=claim.lease.task_id, project=claim.lease.project, level=claim.lease.slot.level
+    )
+    return body
+
+
+class ReviewClaimSerializer(ClaimSerializer):
+    review = serializers.DictField(
+        help_text="level, work (the annotation under review), annotations and aggregate "
+        "(consensus), previous_reviews, reasons, can_reject."
+    )
+
+
+class ReviewClaimView(APIView):
+    """Lease the next review of a project at a level you hold (highest levels first)."""
+
+    permission_classes = BASE_PERMISSIONS
+    throttle_classes = [WorkThrottle]
+    throttle_scope = "work"
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ReviewClaimSerializer,
+            403: OpenApiResponse(description="Not a reviewer, or suspended"),
+            404: OpenApiResponse(description="Nothing to review: extra.reason says why"),
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = get_object_or_404(policy.projects_reviewable_by(request.user), pk=project_id)
+        claim = review_claim_next(project=project, user=request_user(request))
+        return Response(review_claim_body(claim))
+
+
+class VerdictSerializer(serializers.Serializer[Any]):
+    verdict = serializers.ChoiceField(choices=Verdict.choices)
+    result = serializers.JSONField(required=False, help_text="The corrected result (correct).")
+    reason = serializers.ChoiceField(
+        choices=RejectReason.choices, required=False, help_text="Why it is rejected (reject)."
+    )
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class VerdictView(APIView):
+    """Give your verdict on a leased review: approve, correct (with `result`) or reject (with
+    `reason` and a comment for the author)."""
+
+    permission_classes = BASE_PERMISSIONS
+    throttle_classes = [WorkThrottle]
+    throttle_scope = "work"
+
+    @extend_schema(request=VerdictSerializer, responses={201: ReviewSerializer})
+    def post(self, request: Request, lease_id: int) -> Response:
+        data = VerdictSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        review = review_submit(
+            lease_id=lease_id,
+            user=request_user(request),
+            verdict=values["verdict"],
+            result=values.get("result"),
+            reason=values.get("reason", ""),
+            comment=values.get("comment", ""),
+        )
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class ReviewProjectsView(APIView):
+    """Projects with review work waiting at the levels you hold, with counts per level."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request: Request) -> Response:
+        user = request_user(request)
+        return Response(review_projects_for(user=user, level=reviewer_level_of(user)))
+
+
+class ReworkListView(APIView):
+    """Your rejected work waiting for rework, with the reviewer's reason and comment."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses={200: serializers.ListSerializer(child=serializers.DictField())})
+    def get(self, request: Request) -> Response:
+        return Response(rework_of(user=request_user(request)))
+
+
+class ReworkClaimView(APIView):
+    """Lease one of your rejected tasks back to you; submit it with `/leases/{id}/submit/`."""
+
+    permission_classes = BASE_PERMISSIONS
+    throttle_classes = [WorkThrottle]
+    throttle_scope = "work"
+
+    @extend_schema(request=None, responses={200: ClaimSerializer})
+    def post(self, request: Request, slot_id: int) -> Response:
+        claim = rework_claim(slot_id=slot_id, user=request_user(request))
+        return Response(claim_body(claim))
+
+
+class GoldSerializer(serializers.Serializer[Any]):
+    result = serializers.JSONField(help_text="The correct answer, in the project's result format.")
+    explanation = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class GoldView(APIView):
+    """A task's gold answer: GET it, PUT to make the task gold or fix its answer (scores are
+    recomputed), DELETE to retire it (no longer served; past scores stay)."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    def _task(self, request: Request, task_id: int) -> Task:
+        task = get_object_or_404(policy.tasks_managed_by(request.user), pk=task_id)
+        if not policy.is_labeling_staff(request.user) and not policy.is_customer_user(request.user):
+            raise PermissionDenied("Only managers and the project's customer manage gold.")
+        return task
+
+    @extend_schema(responses={200: GoldAnswerSerializer})
+    def get(self, request: Request, task_id: int) -> Response:
+        task = self._task(request, task_id)
+        answer = get_object_or_404(GoldAnswer, task=task)
+        return Response(GoldAnswerSerializer(answer).data)
+
+    @extend_schema(request=GoldSerializer, responses={200: GoldAnswerSerializer})
+    def put(self, request: Request, task_id: int) -> Response:
+        task = self._task(request, task_id)
+        data = GoldSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        answer = gold_answer_set(
+            task=task,
+            result=data.validated_data["result"],
+            explanation=data.validated_data.get("explanation", ""),
+            actor=request_user(request),
+        )
+        return Response(GoldAnswerSerializer(answer).data)
+
+    @extend_schema(request=None, responses={200: GoldAnswerSerializer})
+    def delete(self, request: Request, task_id: int) -> Response:
+        task = self._task(request, task_id)
+        answer = gold_retire(task=task, actor=request_user(request))
+        return Response(GoldAnswerSerializer(answer).data)
+
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/review/claim/",
+        ReviewClaimView.as_view(),
+        name="project-review-claim",
+    ),
+    path("leases/<int:lease_id>/verdict/", VerdictView.as_view(), name="lease-verdict"),
+    path("work/review-projects/", ReviewProjectsView.as_view(), name="work-review-projects"),
+    path("work/rework/", ReworkListView.as_view(), name="work-rework"),
+    path("rework/<int:slot_id>/claim/", ReworkClaimView.as_view(), name="rework-claim"),
+    path("tasks/<int:task_id>/gold/", GoldView.as_view(), name="task-gold"),
+]

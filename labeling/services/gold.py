@@ -1,0 +1,249 @@
+"""Gold tasks: hidden answers, mixing them into each person's stream, and scoring at once.
+
+A gold task has no queue slots of its own. When a claim decides that a gold task is due (the first
+`gold_warmup` tasks of a person in a project, then a share by standing), it creates a slot of kind
+`gold` on an unseen, unretired gold task and leases it like any other; the person cannot tell the
+difference. Its submission is scored against the hidden answer in the same transaction.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+
+from accounts.models import User
+from core.audit import audit_record
+from core.errors import Conflict, ValidationFailed
+from labeling.models import (
+    Annotation,
+    GoldAnswer,
+    GoldScore,
+    Lease,
+    Project,
+    SlotKind,
+    SlotState,
+    Task,
+    TaskParticipation,
+    TaskStatus,
+    WorkerProjectState,
+    WorkSlot,
+)
+from labeling.schema import LabelSchema, SchemaError, validate_result
+from labeling.scoring import score
+from workforce.selectors import standing_of
+
+# Tests seed this for reproducible mixes; production draws from the OS.
+sampler = random.Random()  # noqa: S311 - statistical sampling, not a secret
+_CANDIDATES = 20
+
+
+def _live_gold_cache_key(project_id: int) -> str:
+    return f"labeling:gold-live:{project_id}"
+
+
+def gold_live_count(project_id: int) -> int:
+    """How many unretired gold tasks the project has (cached; changed only by the services here)."""
+    key = _live_gold_cache_key(project_id)
+    count: int | None = cache.get(key)
+    if count is None:
+        count = GoldAnswer.objects.filter(
+            task__project_id=project_id, is_retired=False, task__is_gold=True
+        ).count()
+        cache.set(key, count, 300)
+    return count
+
+
+def _forget_live_count(project_id: int) -> None:
+    transaction.on_commit(lambda: cache.delete(_live_gold_cache_key(project_id)))
+    cache.delete(_live_gold_cache_key(project_id))
+
+
+def gold_rate_for(*, project: Project, user: Any, state: WorkerProjectState) -> float:
+    """The share of this person's tasks in `project` that should be gold after the warm-up."""
+    if state.gold_rate_override is not None:
+        return float(state.gold_rate_override)
+    rates = project.gold_rates or {}
+    return float(rates.get(standing_of(user=user), 0.0))
+
+
+def gold_due(*, project: Project, user: Any, state: WorkerProjectState) -> bool:
+    """Whether this claim should serve a gold task (random draw past the warm-up)."""
+    if not gold_live_count(project.pk):
+        return False
+    if state.tasks_claimed < project.gold_warmup:
+        return True
+    return sampler.random() < gold_rate_for(project=project, user=user, state=state)
+
+
+def gold_slot_lease(
+    *, project: Project, user: User, now: datetime, expires_at: datetime
+) -> Lease | None:
+    """Lease a gold task this person has not seen, on a fresh slot; None if they saw them all.
+
+    Call inside the claim transaction, with the person's project state locked.
+    """
+    seen = TaskParticipation.objects.filter(task_id=OuterRef("pk"), user_id=user.pk)
+    candidates = list(
+        Task.objects.filter(project_id=project.pk, is_gold=True, gold_answer__is_retired=False)
+        .filter(~Exists(seen))
+        .order_by("pk")
+        .values_list("pk", "data", "pre_annotation", "priority")[:_CANDIDATES]
+    )
+    if not candidates:
+        return None
+    task_id, data, pre_annotation, priority = sampler.choice(candidates)
+    slot = WorkSlot.objects.create(
+        project_id=project.pk,
+        task_id=task_id,
+        kind=SlotKind.GOLD,
+        level=0,
+        state=SlotState.LEASED,
+        priority=priority,
+        order_key=0,
+        lease_expires_at=expires_at,
+    )
+    TaskParticipation.objects.create(task_id=task_id, user_id=user.pk)
+    lease = Lease.objects.create(
+        slot=slot,
+        task_id=task_id,
+        project_id=project.pk,
+        user_id=user.pk,
+        claimed_at=now,
+        last_seen_at=now,
+        expires_at=expires_at,
+    )
+    lease.project = project
+    lease.task = Task(pk=task_id, project_id=project.pk, data=data, pre_annotation=pre_annotation)
+    return lease
+
+
+def gold_score_annotation(*, annotation: Annotation, project: Project, now: datetime) -> GoldScore:
+    """Score a submission on a gold task against its answer; call in the submit transaction."""
+    answer = GoldAnswer.objects.get(task_id=annotation.task_id)
+    outcome = score(project.task_type, annotation.result, answer.result)
+    return GoldScore.objects.create(
+        annotation=annotation,
+        task_id=annotation.task_id,
+        project_id=project.pk,
+        user_id=annotation.author_id,
+        value=outcome.value,
+        detail=outcome.detail,
+        answer_version=answer.version,
+        scored_at=now,
+    )
+
+
+def gold_feedback(*, annotation: Annotation, project: Project) -> dict[str, Any] | None:
+    """What a person sees right after a gold task in training mode; None outside training mode."""
+    if not project.gold_feedback:
+        return None
+    gold_score = GoldScore.objects.filter(annotation_id=annotation.pk).first()
+    answer = GoldAnswer.objects.filter(task_id=annotation.task_id).first()
+    if gold_score is None or answer is None:
+        return None
+    return {
+        "score": round(gold_score.value, 4),
+        "correct": gold_score.value >= 0.999,
+        "expected": answer.result,
+        "explanation": answer.explanation,
+    }
+
+
+def _clean_answer(project: Project, task: Task, result: Any) -> dict[str, Any]:
+    from labeling.services.queue import label_schema_of
+
+    schema: LabelSchema = label_schema_of(project)
+    try:
+        return validate_result(result, schema=schema, data=task.data)
+    except SchemaError as exc:
+        raise ValidationFailed(
+            f"result.{next(iter(exc.errors))}: {next(iter(exc.errors.values()))}",
+            fields={f"result.{k}": [v] for k, v in exc.errors.items()},
+        ) from None
+
+
+@transaction.atomic
+def gold_answer_set(
+    *, task: Task, result: Any, explanation: str = "", actor: User | None
+) -> GoldAnswer:
+    """Make `task` gold with this answer, or fix the answer of a gold task and rescore its scores.
+
+    A task that becomes gold leaves the queue: its open slots are cancelled and it no longer
+    counts towards the project's progress. A task already final cannot become gold.
+    """
+    task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
+    project = task.project
+    clean = _clean_answer(project, task, result)
+    answer = GoldAnswer.objects.select_for_update().filter(task_id=task.pk).first()
+    now = timezone.now()
+    if answer is None:
+        if task.status != TaskStatus.OPEN or task.annotations_count:
+            raise Conflict(
+                "Only a task nobody has worked on yet can become gold.",
+                extra={"task_id": task.pk, "status": task.status},
+            )
+        answer = GoldAnswer.objects.create(
+            task=task, result=clean, explanation=explanation, updated_by=actor, updated_at=now
+        )
+        Task.objects.filter(pk=task.pk).update(is_gold=True)
+        WorkSlot.objects.filter(task_id=task.pk, state=SlotState.OPEN).update(
+            state=SlotState.CANCELLED
+        )
+        Project.objects.filter(pk=project.pk).update(tasks_total=F("tasks_total") - 1)
+        audit_record(
+            actor=actor, action="gold.created", target=task, after={"result": clean, "version": 1}
+        )
+        _forget_live_count(project.pk)
+        return answer
+    before = {"result": answer.result, "version": answer.version}
+    answer.result, answer.explanation = clean, explanation
+    answer.version += 1
+    answer.updated_by, answer.updated_at = actor, now
+    answer.save(update_fields=["result", "explanation", "version", "updated_by", "updated_at"])
+    rescored = gold_rescore_task(task=task, project=project, answer=answer)
+    audit_record(
+        actor=actor,
+        action="gold.fixed",
+        target=task,
+        before=before,
+        after={"result": clean, "version": answer.version, "rescored": rescored},
+    )
+    return answer
+
+
+def gold_rescore_task(*, task: Task, project: Project, answer: GoldAnswer) -> int:
+    """Score every annotation of a gold task again against its (fixed) answer; return how many."""
+    scores = list(GoldScore.objects.filter(task_id=task.pk).select_related("annotation"))
+    for gold_score in scores:
+        outcome = score(project.task_type, gold_score.annotation.result, answer.result)
+        gold_score.value, gold_score.detail = outcome.value, outcome.detail
+        gold_score.answer_version = answer.version
+    GoldScore.objects.bulk_update(scores, ["value", "detail", "answer_version"])
+    return len(scores)
+
+
+@transaction.atomic
+def gold_retire(*, task: Task, actor: User | None, retired: bool = True) -> GoldAnswer:
+    """Stop (or, with retired=False, resume) serving a gold task; its past scores stay."""
+    answer = GoldAnswer.objects.select_for_update().filter(task_id=task.pk).first()
+    if answer is None:
+        raise Conflict("This task is not gold.", extra={"task_id": task.pk})
+    if answer.is_retired != retired:
+        answer.is_retired = retired
+        answer.updated_by, answer.updated_at = actor, timezone.now()
+        answer.save(update_fields=["is_retired", "updated_by", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="gold.retired" if retired else "gold.restored",
+            target=task,
+            before={"is_retired": not retired},
+            after={"is_retired": retired},
+        )
+        _forget_live_count(task.project_id)
+    return answer

@@ -1,0 +1,468 @@
+"""The review hierarchy: routing work to review levels, verdicts, and rework.
+
+A project lists review levels 1..K, each with a sampling rate by the author's standing. Level 1
+samples new work; level k > 1 samples the decisions that passed level k-1 (an audit, which also
+measures the lower reviewers: the next verdict sets their review's `upheld`). Rework always goes
+back through level 1. Review work uses the same slots and leases as annotation: a review slot has
+kind `review` and its level; a rework slot is reserved for the author by `assignee`.
+
+Lock order: the person's project state (claims), then lease, then task, as in `queue`.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.selectors import user_roles
+from core.audit import audit_record
+from core.errors import Conflict, NotFound, ValidationFailed
+from labeling.errors import LeaseExpired, NotQualified
+from labeling.models import (
+    Annotation,
+    AnnotationStatus,
+    Lease,
+    LeaseState,
+    Pipeline,
+    Project,
+    RejectReason,
+    Review,
+    SlotKind,
+    SlotState,
+    Task,
+    TaskStatus,
+    Verdict,
+    WorkSlot,
+)
+from labeling.scoring import score
+from workforce.models import AnnotatorProfile, Standing
+from workforce.selectors import standing_from, standing_of
+
+# Tests seed this for reproducible sampling; production draws from the OS.
+sampler = random.Random()  # noqa: S311 - statistical sampling, not a secret
+
+LIVE_WORK = (AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED)
+_NOT_WORKING = ("suspended", "offboarded")
+
+
+def review_levels_of(project: Project) -> list[dict[str, Any]]:
+    """The project's review levels in order: [{"level": 1, "rates": {standing: share}}, ...]."""
+    return sorted(project.review_levels or [], key=lambda level: int(level["level"]))
+
+
+def review_rate(project: Project, level: int, standing: str) -> float:
+    for spec in review_levels_of(project):
+        if int(spec["level"]) == level:
+            return float(spec.get("rates", {}).get(standing, 1.0))
+    return 0.0
+
+
+def _sampled(project: Project, level: int, standing: str) -> bool:
+    rate = review_rate(project, level, standing)
+    return rate >= 1.0 or (rate > 0 and sampler.random() < rate)
+
+
+def review_slot_open(*, task: Task, project: Project, level: int) -> WorkSlot:
+    """Put the task in the level's review queue (higher-priority tasks first, then oldest)."""
+    return WorkSlot.objects.create(
+        project_id=project.pk,
+        task_id=task.pk,
+        kind=SlotKind.REVIEW,
+        level=level,
+        priority=task.priority,
+        order_key=task.pk,
+    )
+
+
+def review_route_work(
+    *, task: Task, project: Project, annotation: Annotation, now: datetime, is_rework: bool
+) -> dict[str, Any]:
+    """Send new standard-pipeline work to level-1 review (sampled; rework always), or finish it.
+
+    Call in the submit transaction with the task locked; returns the task's new values.
+    """
+    from labeling.services.completion import task_final_values
+
+    if review_levels_of(project) and (
+        is_rework or _sampled(project, 1, standing_of(user=annotation.author))
+    ):
+        review_slot_open(task=task, project=project, level=1)
+        return {"status": TaskStatus.IN_REVIEW, "review_level": 0}
+    Annotation.objects.filter(pk=annotation.pk).update(status=AnnotationStatus.ACCEPTED)
+    return task_final_values(now, result=annotation.result)
+
+
+def review_route_aggregate(
+    *, task: Task, project: Project, annotations: list[Annotation], unresolved: bool
+) -> bool:
+    """Send a consensus aggregate to level-1 review when unresolved, or sampled by the least
+    trusted author's standing; return whether it went to review."""
+    if not unresolved:
+        if not review_levels_of(project):
+            return False
+        standings = {
+            standing_from(status, trusted)
+            for status, trusted in AnnotatorProfile.objects.filter(
+                user_id__in=[a.author_id for a in annotations]
+            ).values_list("status", "is_trusted")
+        }
+        if len(standings) < len({a.author_id for a in annotations}):
+            standings.add(Standing.PROBATION)  # someone without a profile: check them fully
+        order = [Standing.PROBATION, Standing.REGULAR, Standing.TRUSTED]
+        weakest = min(standings, key=order.index) if standings else Standing.PROBATION
+        if not _sampled(project, 1, weakest):
+            return False
+    review_slot_open(task=task, project=project, level=1)
+    return True
+
+
+def reviewer_level_of(user: Any) -> int:
+    """The highest review level `user` holds (0: not a reviewer)."""
+    return int(user_roles(user).get(Role.REVIEWER) or 0)
+
+
+def review_claim_next(
+    *, project: Project, user: User, now: datetime | None = None, prefetch: bool = False
+) -> Any:
+    """Lease the next review of `project` at a level this reviewer holds (highest levels first).
+
+    Never the reviewer's own work, nor a task they annotated or reviewed before. Raises
+    NotQualified or NoWorkAvailable like `slot_claim_next`.
+    """
+    from labeling.services.queue import _claim
+
+    level = reviewer_level_of(user)
+    if level < 1:
+        raise NotQualified("Only reviewers take review work.")
+    status = (
+        AnnotatorProfile.objects.filter(user_id=user.pk).values_list("status", flat=True).first()
+    )
+    if status in _NOT_WORKING:
+        raise NotQualified(f"Your account is {status}; it takes no work now.")
+    return _claim(
+        project, user, now or timezone.now(), prefetch, kind=SlotKind.REVIEW, max_level=level
+    )
+
+
+def current_work(task: Task, project: Project) -> Annotation | None:
+    """The work a review judges: the newest live annotation (a correction counts), or None for a
+    consensus aggregate that nobody corrected."""
+    if project.pipeline == Pipeline.CONSENSUS:
+        return _corrected_aggregate(task)
+    return (
+        Annotation.objects.filter(task_id=task.pk, status__in=LIVE_WORK)
+        .select_related("author")
+        .order_by("-pk")
+        .first()
+    )
+
+
+def _first_author_standing(task: Task, project: Project) -> str:
+    # Every level samples by the standing of the person whose work started the chain.
+    if project.pipeline == Pipeline.CONSENSUS:
+        return Standing.REGULAR
+    author = (
+        Annotation.objects.filter(task_id=task.pk, corrects__isnull=True)
+        .order_by("-pk")
+        .values_list("author_id", flat=True)
+        .first()
+    )
+    return standing_of(user=User(pk=author)) if author else Standing.PROBATION
+
+
+def _corrected_aggregate(task: Task) -> Annotation | None:
+    # A consensus correction without `corrects` (the aggregate has no row) is marked by its review.
+    review = (
+        Review.objects.filter(task_id=task.pk, correction__isnull=False)
+        .select_related("correction")
+        .order_by("-pk")
+        .first()
+    )
+    return review.correction if review else None
+
+
+def _upheld_previous(task: Task, level: int, verdict: str) -> None:
+    if level < 2:
+        return
+    previous = Review.objects.filter(
+        task_id=task.pk, level=level - 1, upheld__isnull=True
+    ).order_by("-pk")
+    # An approval above confirms the decision below; a correction or rejection overrules it.
+    Review.objects.filter(pk__in=previous.values("pk")[:1]).update(
+        upheld=verdict == Verdict.APPROVE
+    )
+
+
+def _check_verdict(
+    project: Project, work: Annotation | None, verdict: str, reason: str, result: Any
+) -> None:
+    if verdict not in Verdict.values:
+        raise ValidationFailed(
+            f"verdict: Choose one of {', '.join(Verdict.values)}.",
+            fields={"verdict": [f"Choose one of {', '.join(Verdict.values)}."]},
+        )
+    if verdict == Verdict.REJECT:
+        if work is None or project.pipeline == Pipeline.CONSENSUS:
+            message = "A consensus result is approved or corrected, not sent back for rework."
+            raise ValidationFailed(f"verdict: {message}", fields={"verdict": [message]})
+        if reason not in RejectReason.values:
+            message = f"Give a reason: one of {', '.join(RejectReason.values)}."
+            raise ValidationFailed(f"reason: {message}", fields={"reason": [message]})
+    if verdict == Verdict.CORRECT and result is None:
+        message = "A correction needs the corrected result."
+        raise ValidationFailed(f"result: {message}", fields={"result": [message]})
+
+
+def review_submit(
+    *,
+    lease_id: int,
+    user: User,
+    verdict: str,
+    result: Any = None,
+    reason: str = "",
+    comment: str = "",
+    now: datetime | None = None,
+) -> Review:
+    """Record a reviewer's verdict on their leased review and move the task on.
+
+    approve: the work passes this level (and may be sampled for the next one, else it is final).
+    correct: `result` becomes a new revision attributed to the reviewer; the original is kept,
+    marked corrected and scored against the correction; then as approve. reject (standard only,
+    with a reason): the author gets it back for rework, or after `max_reworks` someone else does.
+    Raises LeaseExpired, LeaseNotActive, Conflict for a non-review lease, ValidationFailed.
+    """
+    from labeling.services.queue import (
+        _active_increment,
+        _ensure_live,
+        _expire_if_due,
+        _lease_for_update,
+        validated_result,
+    )
+
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            lease = _lease_for_update(lease_id, user, with_project=True)
+            project = lease.project
+            _ensure_live(lease, now)
+            if lease.slot.kind != SlotKind.REVIEW:
+                raise Conflict("This lease is not a review; submit it as an annotation.")
+            level = lease.slot.level
+            task = Task.objects.select_for_update().get(pk=lease.task_id)
+            work = current_work(task, project)
+            _check_verdict(project, work, verdict, reason, result)
+            clean = validated_result(project, task, result) if verdict == Verdict.CORRECT else None
+            active = lease.active_seconds + _active_increment(lease, project, now)
+            review = Review.objects.create(
+                task=task,
+                project_id=project.pk,
+                annotation=work,
+                author_id=work.author_id if work else None,
+                reviewer=user,
+                lease=lease,
+                level=level,
+                verdict=verdict,
+                reason=reason if verdict == Verdict.REJECT else "",
+                comment=comment.strip(),
+                active_seconds=active,
+                created_at=now,
+            )
+            Lease.objects.filter(pk=lease.pk).update(
+                state=LeaseState.SUBMITTED, ended_at=now, active_seconds=active, last_seen_at=now
+            )
+            WorkSlot.objects.filter(pk=lease.slot_id).update(
+                state=SlotState.DONE, lease_expires_at=None
+            )
+            _upheld_previous(task, level, verdict)
+            if verdict == Verdict.REJECT and work is not None:  # _check_verdict ensured work
+                changes = _send_back(task=task, project=project, work=work)
+            else:
+                changes = _pass_level(
+                    task=task, project=project, work=work, review=review, clean=clean, now=now
+                )
+            Task.objects.filter(pk=task.pk).update(**changes)
+            for name, value in changes.items():
+                setattr(task, name, value)
+            completed = task.status == TaskStatus.COMPLETED
+            audit_record(
+                actor=user,
+                action=f"review.{verdict}",
+                target=task,
+                after={
+                    "level": level,
+                    "annotation_id": work.pk if work else None,
+                    "reason": review.reason,
+                    "comment": review.comment,
+                    "correction_id": review.correction_id,
+                    "task_status": task.status,
+                },
+            )
+            _finish_counters(task=task, project=project, completed=completed)
+            if work is not None:
+                from labeling.services.rules import rules_evaluate_after_event
+
+                rules_evaluate_after_event(user_id=work.author_id, project_id=project.pk)
+            return review
+    except LeaseExpired:
+        _expire_if_due(lease_id, user, now)
+        raise
+
+
+def _finish_counters(*, task: Task, project: Project, completed: bool) -> None:
+    from labeling.services.completion import customer_has_webhooks, task_completed_announce
+
+    if not completed:
+        return
+    announce = customer_has_webhooks(project.customer_id)
+    Project.objects.filter(pk=project.pk).update(tasks_completed=F("tasks_completed") + 1)
+    if announce:
+        task_completed_announce(task=task, project=project)
+
+
+def _pass_level(
+    *,
+    task: Task,
+    project: Project,
+    work: Annotation | None,
+    review: Review,
+    clean: dict[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    from labeling.services.completion import task_final_values
+
+    current = work.result if work is not None else task.result
+    if clean is not None:
+        latest = Annotation.objects.filter(task_id=task.pk, author_id=review.reviewer_id).aggregate(
+            latest=Max("revision")
+        )["latest"]
+        correction = Annotation.objects.create(
+            task=task,
+            project_id=project.pk,
+            author_id=review.reviewer_id,
+            revision=(latest or 0) + 1,
+            corrects=work,
+            result=clean,
+            status=AnnotationStatus.SUBMITTED,
+            instructions_version=project.instructions_version or None,
+            active_seconds=review.active_seconds,
+            submitted_at=now,
+        )
+        review.correction = correction
+        review.correction_score = (
+            score(project.task_type, current, clean).value if current is not None else 0.0
+        )
+        review.save(update_fields=["correction", "correction_score"])
+        if work is not None:
+            Annotation.objects.filter(pk=work.pk).update(status=AnnotationStatus.CORRECTED)
+        work, current = correction, clean
+    next_level = review.level + 1
+    standing = _first_author_standing(task, project)
+    if next_level <= len(review_levels_of(project)) and _sampled(project, next_level, standing):
+        review_slot_open(task=task, project=project, level=next_level)
+        return {"status": TaskStatus.IN_REVIEW, "review_level": review.level, "result": current}
+    if work is not None:
+        Annotation.objects.filter(pk=work.pk).update(status=AnnotationStatus.ACCEPTED)
+    final = task_final_values(
+        now,
+        result=current,
+        agreement=task.agreement,
+        is_tie=task.is_tie and clean is None,
+        confidence=task.confidence if clean is None else 1.0,
+    )
+    return {**final, "review_level": review.level}
+
+
+def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, Any]:
+    Annotation.objects.filter(pk=work.pk).update(status=AnnotationStatus.REJECTED)
+    rejections = Review.objects.filter(
+        task_id=task.pk, author_id=work.author_id, verdict=Verdict.REJECT
+    ).count()
+    if rejections <= project.max_reworks:
+        WorkSlot.objects.create(
+            project_id=project.pk,
+            task_id=task.pk,
+            kind=SlotKind.REWORK,
+            level=0,
+            priority=task.priority,
+            order_key=task.pk,
+            assignee_id=work.author_id,
+        )
+    else:
+        _reassign(task=task, project=project)
+    return {"status": TaskStatus.OPEN, "review_level": 0, "result": None}
+
+
+def _reassign(*, task: Task, project: Project) -> None:
+    # Everyone who touched the task keeps their participation, so a fresh pair of hands takes it.
+    WorkSlot.objects.create(
+        project_id=project.pk,
+        task_id=task.pk,
+        kind=SlotKind.ANNOTATE,
+        level=0,
+        priority=task.priority,
+        order_key=task.pk,
+    )
+
+
+def rework_give_up(*, lease: Lease) -> None:
+    """The author skipped their rework: the task goes to someone else. Call with the lease locked."""
+    slot = WorkSlot.objects.select_for_update().get(pk=lease.slot_id)
+    WorkSlot.objects.filter(pk=slot.pk).update(state=SlotState.CANCELLED, lease_expires_at=None)
+    project = Project.objects.get(pk=lease.project_id)
+    _reassign(task=Task(pk=lease.task_id, priority=slot.priority), project=project)
+
+
+def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> Any:
+    """Lease a piece of the person's own rejected work back to them (from their rework list)."""
+    from labeling.services.queue import (
+        Claim,
+        _expire_lease_of_slot,
+        worker_state_get_for_update,
+    )
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        slot = (
+            WorkSlot.objects.select_related("project")
+            .filter(pk=slot_id, kind=SlotKind.REWORK, assignee_id=user.pk)
+            .first()
+        )
+        if slot is None:
+            raise NotFound("There is no such rework of yours.")
+        worker_state_get_for_update(user_id=user.pk, project_id=slot.project_id)
+        slot = WorkSlot.objects.select_for_update().select_related("project").get(pk=slot.pk)
+        project = slot.project
+        held = (
+            Lease.objects.filter(slot_id=slot.pk, state=LeaseState.ACTIVE, expires_at__gt=now)
+            .select_related("task", "project")
+            .first()
+        )
+        if held is not None:
+            return Claim(lease=held, resumed=True)
+        if slot.state == SlotState.LEASED:
+            _expire_lease_of_slot(slot.pk, now)
+        elif slot.state != SlotState.OPEN:
+            raise Conflict("This rework was already done or handed to someone else.")
+        expires_at = now + timedelta(seconds=project.lease_seconds)
+        WorkSlot.objects.filter(pk=slot.pk).update(
+            state=SlotState.LEASED, lease_expires_at=expires_at
+        )
+        lease = Lease.objects.create(
+            slot=slot,
+            task_id=slot.task_id,
+            project=project,
+            user=user,
+            claimed_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+        )
+        lease.task = Task.objects.only("id", "project_id", "data", "pre_annotation").get(
+            pk=slot.task_id
+        )
+        return Claim(lease=lease, resumed=False)

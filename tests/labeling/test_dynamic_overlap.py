@@ -1,0 +1,150 @@
+"""Consensus with confusion estimates: dynamic overlap, posterior confidence, and the estimates job."""
+
+import pytest
+
+from labeling.models import (
+    AnnotationStatus,
+    SlotKind,
+    SlotState,
+    Task,
+    TaskStatus,
+    WorkerConfusion,
+    WorkSlot,
+)
+from labeling.services.consensus import consensus_confusions_estimate
+from labeling.services.queue import lease_submit, slot_claim_next
+from tests.labeling.factories import add_tasks, make_project, make_worker
+
+pytestmark = pytest.mark.django_db
+
+CLASSES = ["cat", "dog", "bird"]
+
+
+def dynamic_project(**settings):
+    settings = {
+        "pipeline": "consensus",
+        "overlap": 2,
+        "max_overlap": 4,
+        "confidence_threshold": 0.95,
+        "aggregation_method": "dawid_skene",
+        "gold_warmup": 0,
+        **settings,
+    }
+    return make_project(**settings)
+
+
+def estimate(project, person, accuracy):
+    off = (1 - accuracy) / 2
+    matrix = [[accuracy if i == j else off for j in range(3)] for i in range(3)]
+    WorkerConfusion.objects.create(
+        user=person, project=project, classes=CLASSES, matrix=matrix, accuracy=accuracy
+    )
+
+
+def label(project, person, value):
+    lease = slot_claim_next(project=project, user=person).lease
+    return lease_submit(lease_id=lease.pk, user=person, result={"label": value})
+
+
+def open_slots(task_id):
+    return WorkSlot.objects.filter(
+        task_id=task_id, kind=SlotKind.ANNOTATE, state=SlotState.OPEN
+    ).count()
+
+
+def test_two_reliable_people_who_agree_finish_the_task_at_the_minimum():
+    project = dynamic_project()
+    [task_id] = add_tasks(project, 1)
+    a, b = make_worker(), make_worker()
+    estimate(project, a, 0.95)
+    estimate(project, b, 0.95)
+
+    label(project, a, "cat")
+    label(project, b, "cat")
+
+    task = Task.objects.get(pk=task_id)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.result == {"label": "cat"}
+    assert task.confidence >= 0.95
+    assert task.annotations_count == 2
+
+
+def test_a_disagreement_adds_one_more_slot_until_the_posterior_is_confident():
+    project = dynamic_project()
+    [task_id] = add_tasks(project, 1)
+    people = [make_worker() for _ in range(3)]
+    for person in people:
+        estimate(project, person, 0.95)
+
+    label(project, people[0], "cat")
+    label(project, people[1], "dog")
+    assert Task.objects.get(pk=task_id).status == TaskStatus.OPEN
+    assert open_slots(task_id) == 1
+    label(project, people[2], "cat")
+
+    task = Task.objects.get(pk=task_id)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.result == {"label": "cat"}
+    assert task.annotations_count == 3
+
+
+def test_a_task_still_unsure_at_the_maximum_goes_to_review():
+    project = dynamic_project(max_overlap=3)
+    [task_id] = add_tasks(project, 1)
+    people = [make_worker() for _ in range(3)]
+
+    for person, value in zip(people, ["cat", "dog", "bird"], strict=True):
+        label(project, person, value)
+
+    task = Task.objects.get(pk=task_id)
+    assert task.status == TaskStatus.IN_REVIEW
+    assert task.confidence < 0.95
+    assert WorkSlot.objects.filter(task_id=task_id, kind=SlotKind.REVIEW, level=1).exists()
+    assert open_slots(task_id) == 0
+
+
+def test_unknown_people_count_with_the_default_accuracy():
+    project = dynamic_project()
+    [task_id] = add_tasks(project, 1)
+
+    label(project, make_worker(), "cat")
+    label(project, make_worker(), "cat")
+
+    # Two unknown people at the default accuracy do not reach 0.95 together.
+    assert Task.objects.get(pk=task_id).status == TaskStatus.OPEN
+    assert open_slots(task_id) == 1
+
+
+def test_fixed_overlap_stores_a_confidence_and_each_annotations_agreement():
+    project = make_project(pipeline="consensus", overlap=3, max_overlap=3, gold_warmup=0)
+    [task_id] = add_tasks(project, 1)
+
+    notes = [label(project, make_worker(), value) for value in ["cat", "cat", "dog"]]
+
+    task = Task.objects.get(pk=task_id)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.confidence == pytest.approx(2 / 3)
+    agreements = [type(n).objects.get(pk=n.pk).agreement for n in notes]
+    assert agreements == [1.0, 1.0, 0.0]
+    assert {type(n).objects.get(pk=n.pk).status for n in notes} == {AnnotationStatus.ACCEPTED}
+
+
+def test_the_estimates_job_learns_who_is_reliable():
+    project = make_project(
+        pipeline="consensus", overlap=3, max_overlap=3, aggregation_method="dawid_skene"
+    )
+    add_tasks(project, 12)
+    good = [make_worker() for _ in range(2)]
+    spammer = make_worker()
+    truth = ["cat", "dog", "bird"] * 4
+    for person in [*good, spammer]:
+        for _ in range(12):
+            lease = slot_claim_next(project=project, user=person).lease
+            value = "dog" if person == spammer else truth[(lease.task_id - 1) % 12]
+            lease_submit(lease_id=lease.pk, user=person, result={"label": value})
+
+    summary = consensus_confusions_estimate(project=project)
+
+    assert summary["people"] == 3
+    accuracy = dict(WorkerConfusion.objects.values_list("user_id", "accuracy"))
+    assert accuracy[spammer.pk] < min(accuracy[p.pk] for p in good)
