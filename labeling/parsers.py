@@ -1,7 +1,8 @@
 """Dataset files to task records: JSONL, CSV and JSON arrays, streamed, no database.
 
 `iter_records` yields `(line, record)` where a record is
-`{"external_id": str | None, "data": dict, "meta": dict, "pre_annotation": Any, "priority": Any}`
+`{"external_id": str | None, "data": dict, "meta": dict, "pre_annotation": Any, "priority": Any,
+"gold": Any}` (`gold`: the hidden answer of a gold task, or None)
 with raw values (the import service validates them), or `(line, ParseError)` for a line that cannot
 become a record. Lines are physical line numbers of the file, starting at 1. Memory stays bounded by
 one read chunk plus the largest record (at most `MAX_RECORD_BYTES`), whatever the file size.
@@ -24,7 +25,9 @@ MAX_EXTERNAL_ID_CHARS = 200
 _BOM = codecs.BOM_UTF8
 # Top-level keys of a JSON task that are task data when the object has no "data" key.
 _DATA_KEYS = ("text", "image", "width", "height")
-_RECORD_KEYS = frozenset({"external_id", "data", "meta", "pre_annotation", "priority", *_DATA_KEYS})
+_RECORD_KEYS = frozenset(
+    {"external_id", "data", "meta", "pre_annotation", "priority", "gold", *_DATA_KEYS}
+)
 _WHOLE_NUMBER = re.compile(r"\s*[+-]?[0-9]+(?:\.0*)?\s*")
 _NOT_UTF8_MESSAGE = "The text is not valid UTF-8."
 # The JSON array scanner: outside strings it needs brackets and quotes; inside, quotes and escapes.
@@ -145,6 +148,7 @@ def _record_from_object(obj: Any, line: int) -> dict[str, Any]:
         "meta": _merge_meta(meta, extra, line),
         "pre_annotation": obj.get("pre_annotation"),
         "priority": obj.get("priority"),
+        "gold": obj.get("gold"),
     }
 
 
@@ -334,6 +338,7 @@ def _csv_record(header: list[str], row: list[str], line: int) -> dict[str, Any]:
         "meta": {},
         "pre_annotation": None,
         "priority": None,
+        "gold": None,
     }
     extra: dict[str, Any] = {}
     for name, cell in zip(header, row, strict=False):
@@ -347,8 +352,8 @@ def _csv_record(header: list[str], row: list[str], line: int) -> dict[str, Any]:
             record["data"][name] = _whole_number_or_text(cell)
         elif name == "priority":
             record["priority"] = _whole_number_or_text(cell)
-        elif name == "pre_annotation":
-            record["pre_annotation"] = _json_cell(cell, name, line)
+        elif name in ("pre_annotation", "gold"):
+            record[name] = _json_cell(cell, name, line)
         elif name == "meta":
             meta = _json_cell(cell, name, line)
             if not isinstance(meta, dict):

@@ -59,7 +59,7 @@ def gold_live_count(project_id: int) -> int:
     return count
 
 
-def _forget_live_count(project_id: int) -> None:
+def gold_live_count_forget(project_id: int) -> None:
     transaction.on_commit(lambda: cache.delete(_live_gold_cache_key(project_id)))
     cache.delete(_live_gold_cache_key(project_id))
 
@@ -199,7 +199,7 @@ def gold_answer_set(
         audit_record(
             actor=actor, action="gold.created", target=task, after={"result": clean, "version": 1}
         )
-        _forget_live_count(project.pk)
+        gold_live_count_forget(project.pk)
         return answer
     before = {"result": answer.result, "version": answer.version}
     answer.result, answer.explanation = clean, explanation
@@ -245,5 +245,5 @@ def gold_retire(*, task: Task, actor: User | None, retired: bool = True) -> Gold
             before={"is_retired": not retired},
             after={"is_retired": retired},
         )
-        _forget_live_count(task.project_id)
+        gold_live_count_forget(task.project_id)
     return answer

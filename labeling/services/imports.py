@@ -29,6 +29,7 @@ from accounts.models import User
 from core.audit import audit_record
 from core.errors import ValidationFailed
 from labeling.models import (
+    GoldAnswer,
     ImportJob,
     ImportSource,
     ImportStatus,
@@ -39,6 +40,7 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.schema import SchemaError, validate_result, validate_task_data
+from labeling.services.gold import gold_live_count_forget
 
 FORMATS = ("jsonl", "csv", "json")
 CHUNK_SIZE = 2_000
@@ -58,6 +60,7 @@ class _BatchRejected(Exception):
 class ImportOutcome:
     lines_read: int = 0
     created: int = 0
+    gold: int = 0
     duplicates: int = 0
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -196,6 +199,14 @@ def _validated_tasks(
                             for k, v in exc.errors.items()
                         }
                     ) from None
+            gold = record.get("gold")
+            if gold is not None:
+                try:
+                    gold = validate_result(gold, schema=schema, data=data)
+                except SchemaError as exc:
+                    raise SchemaError(
+                        {f"gold{k.removeprefix('result')}": v for k, v in exc.errors.items()}
+                    ) from None
             priority = record.get("priority")
             if priority is None or priority == "":
                 priority = 0
@@ -217,6 +228,7 @@ def _validated_tasks(
                 "meta": record.get("meta") or {},
                 "pre_annotation": pre,
                 "priority": priority,
+                "gold": gold,
             },
         )
 
@@ -235,6 +247,7 @@ def _insert_chunk(
         else set()
     )
     fresh: list[Task] = []
+    answers: dict[int, dict[str, Any]] = {}
     seen: set[str] = set()
     now = timezone.now()
     for values in chunk:
@@ -244,10 +257,28 @@ def _insert_chunk(
                 outcome.duplicates += 1
                 continue
             seen.add(external_id)
-        fresh.append(Task(project=project, import_job=job, created_at=now, **values))
+        gold = values.pop("gold", None)
+        task = Task(
+            project=project, import_job=job, created_at=now, is_gold=gold is not None, **values
+        )
+        fresh.append(task)
+        if gold is not None:
+            answers[id(task)] = gold
     if not fresh:
         return
     created = Task.objects.bulk_create(fresh, batch_size=CHUNK_SIZE)
+    if answers:
+        # Gold tasks get their hidden answer and no queue slots: the gold mix serves them.
+        GoldAnswer.objects.bulk_create(
+            [
+                GoldAnswer(task=task, result=answers[id(task)], created_at=now, updated_at=now)
+                for task in created
+                if id(task) in answers
+            ]
+        )
+        outcome.gold += len(answers)
+        gold_live_count_forget(project.pk)
+        created = [task for task in created if id(task) not in answers]
     rng = random.SystemRandom() if project.queue_order == QueueOrder.RANDOM else None
     slots = [
         WorkSlot(
@@ -341,6 +372,8 @@ def _finish(job: ImportJob, outcome: ImportOutcome, status: str, message: str = 
     if not message:
         if status == ImportStatus.SUCCEEDED:
             message = f"Imported {outcome.created} task(s)."
+            if outcome.gold:
+                message = f"Imported {outcome.created} task(s) and {outcome.gold} gold task(s)."
             if outcome.duplicates:
                 message += f" {outcome.duplicates} line(s) had an external_id already in the project; they were left unchanged."
         else:

@@ -170,3 +170,40 @@ def test_training_mode_feedback_after_gold_shows_the_answer(client):
     feedback = done.json()["feedback"]
     assert feedback["correct"] is False
     assert feedback["expected"] == {"label": "cat"}
+
+
+def test_an_import_line_with_a_gold_answer_makes_a_gold_task_with_its_answer_apart():
+    from labeling.models import GoldAnswer
+    from labeling.services.imports import tasks_create
+
+    project = make_project()
+
+    outcome = tasks_create(
+        project=project,
+        tasks=[{"text": "A cat.", "gold": {"label": "cat"}}, {"text": "Something else."}],
+        actor=None,
+    )
+
+    assert (outcome.created, outcome.gold) == (1, 1)
+    gold = Task.objects.get(is_gold=True)
+    assert GoldAnswer.objects.get(task=gold).result == {"label": "cat"}
+    assert "gold" not in gold.meta
+    assert not WorkSlot.objects.filter(task=gold).exists()
+    project.refresh_from_db()
+    assert project.tasks_total == 1
+
+
+def test_an_import_with_a_bad_gold_answer_is_rejected_naming_the_line():
+    from labeling.services.imports import tasks_create
+
+    project = make_project()
+
+    with pytest.raises(ValidationFailed) as error:
+        tasks_create(
+            project=project,
+            tasks=[{"text": "Fine."}, {"text": "A cat.", "gold": {"label": "zebra"}}],
+            actor=None,
+        )
+
+    assert "tasks[1].gold.label" in error.value.extra["fields"]
+    assert not Task.objects.filter(project=project).exists()

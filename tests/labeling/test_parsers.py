@@ -96,6 +96,7 @@ def test_jsonl_yields_one_record_per_line_with_its_line_number():
                 "meta": {},
                 "pre_annotation": None,
                 "priority": None,
+                "gold": None,
             },
         ),
         (
@@ -106,6 +107,7 @@ def test_jsonl_yields_one_record_per_line_with_its_line_number():
                 "meta": {},
                 "pre_annotation": None,
                 "priority": 3,
+                "gold": None,
             },
         ),
     ]
@@ -235,6 +237,7 @@ def test_jsonl_ignores_a_byte_order_mark():
             "meta": {},
             "pre_annotation": None,
             "priority": None,
+            "gold": None,
         },
     )
 
@@ -281,6 +284,7 @@ def test_csv_maps_known_columns_to_task_fields():
                 "meta": {"batch": 2},
                 "pre_annotation": {"label": "pos"},
                 "priority": 5,
+                "gold": None,
             },
         )
     ]
@@ -305,6 +309,7 @@ def test_csv_omits_empty_cells():
         "meta": {},
         "pre_annotation": None,
         "priority": None,
+        "gold": None,
     }
 
 
@@ -540,6 +545,7 @@ def test_normalise_record_maps_one_decoded_object():
         "meta": {},
         "pre_annotation": None,
         "priority": None,
+        "gold": None,
     }
 
 
@@ -570,3 +576,12 @@ def test_50_mb_file_is_streamed_in_bounded_memory(file_format):
     assert source.produced >= 50 * 1024 * 1024
     assert count == source.tasks
     assert peak < 3 * 1024 * 1024
+
+
+def test_csv_gold_column_holds_the_hidden_answer_as_json():
+    content = b'text,gold\nhello,"{""label"": ""pos""}"\n'
+
+    (_, record), *_ = parse(content, "csv")
+
+    assert record["gold"] == {"label": "pos"}
+    assert "gold" not in record["meta"]
