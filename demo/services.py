@@ -12,6 +12,8 @@ from django.db import transaction
 from accounts.models import Role, User
 from accounts.services import RoleSpec, api_token_create, user_create
 from demo.projects import demo_projects_seed
+from demo.quality import demo_quality_seed
+from labeling.models import Customer
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, annotator_status_set
@@ -44,6 +46,15 @@ DEMO_USERS: tuple[DemoUser, ...] = (
         "KE",
         "Africa/Nairobi",
         ("en", "sw"),
+    ),
+    DemoUser(
+        "lead@demo.quorum",
+        "demo-lead-pass",
+        "Leo Lead",
+        (RoleSpec(Role.ANNOTATOR), RoleSpec(Role.REVIEWER, 2)),
+        "DE",
+        "Europe/Berlin",
+        ("de", "en"),
     ),
     DemoUser(
         "annotator@demo.quorum",
@@ -140,6 +151,10 @@ def demo_seed() -> SeedReport:
             report,
         )
     report.created.extend(demo_projects_seed(customer_user=users["customer@demo.quorum"]))
+    everyone = {u.email: u for u in User.objects.filter(email__endswith="@demo.quorum")}
+    report.created.extend(
+        demo_quality_seed(customer=Customer.objects.get(slug="demo-data-co"), people=everyone)
+    )
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)
