@@ -14,8 +14,10 @@ makes them; times are ISO 8601 strings in UTC, ending in "Z"):
                                            # labeling.schema), {"label": None, "tied": [...]}
                                            # for a consensus tie, None while not final;
                                            # in a collection row, that submission's result
-        "agreement": 0.83,                 # float 0..1 | None
+        "agreement": 0.83,                 # float 0..1 | None: share of annotators agreeing
+        "confidence": 0.97,                # float 0..1 | None: the final label's posterior
         "is_tie": False,                   # bool
+        "review_level": 2,                 # the highest review level the result passed
         "completed_at": "2025-01-31T12:00:00Z",  # str | None
         "batch": 4,                        # int | None: the import job the task came in with
         "annotation_id": None,             # int | None: set in collection rows (one per submission)
@@ -24,11 +26,23 @@ makes them; times are ISO 8601 strings in UTC, ending in "Z"):
                 "annotation_id": 81,
                 "annotator_id": 12,        # the user's id; never an e-mail address
                 "revision": 1,
-                "status": "accepted",      # submitted | accepted | rejected
+                "status": "accepted",      # submitted | accepted | rejected | corrected | discounted
                 "result": {...},
                 "submitted_at": "2025-01-31T11:58:02Z",
                 "active_seconds": 41,
                 "instructions_version": 3,  # int | None
+                "corrects": None,          # int | None: a reviewer's correction of this id
+            },
+        ],
+        "reviews": [                       # review verdicts, oldest first
+            {
+                "level": 1,
+                "verdict": "approve",      # approve | correct | reject
+                "reason": "",              # the reject reason code
+                "reviewer_id": 5,
+                "annotation_id": 81,       # the work reviewed (None: a consensus aggregate)
+                "correction_id": None,     # the reviewer's correction, an annotation id
+                "reviewed_at": "2025-01-31T12:00:00Z",
             },
         ],
     }
@@ -69,6 +83,7 @@ CSV_COLUMNS = (
     "result",
     "label",
     "agreement",
+    "confidence",
     "is_tie",
     "completed_at",
     "annotators",
@@ -77,7 +92,7 @@ CSV_COLUMNS = (
 )
 
 _ZWJ = "\u200d"
-_REJECTED = "rejected"
+_NOT_COUNTED = ("rejected", "corrected", "discounted")
 
 
 def compact_json(value: Any) -> str:
@@ -110,12 +125,13 @@ def _csv_cells(row: dict[str, Any]) -> list[str]:
     label = ""
     if row.get("task_type") == "single_label" and isinstance(result, dict):
         label = result.get("label") or ""
-    counted = [a for a in row.get("annotations", ()) if a.get("status") != _REJECTED]
+    counted = [a for a in row.get("annotations", ()) if a.get("status") not in _NOT_COUNTED]
     annotators = list(dict.fromkeys(str(a["annotator_id"]) for a in counted))
     versions = sorted(
         {a["instructions_version"] for a in counted if a.get("instructions_version") is not None}
     )
     agreement = row.get("agreement")
+    confidence = row.get("confidence")
     batch = row.get("batch")
     return [
         str(row["task_id"]),
@@ -125,6 +141,7 @@ def _csv_cells(row: dict[str, Any]) -> list[str]:
         "" if result is None else compact_json(result),
         str(label),
         "" if agreement is None else repr(float(agreement)),
+        "" if confidence is None else repr(float(confidence)),
         "true" if row.get("is_tie") else "false",
         row.get("completed_at") or "",
         ";".join(annotators),

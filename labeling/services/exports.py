@@ -39,6 +39,7 @@ from labeling.models import (
     ImportJob,
     Pipeline,
     Project,
+    Review,
     Task,
     TaskStatus,
     TaskType,
@@ -60,7 +61,9 @@ _TASK_FIELDS = (
     "meta",
     "result",
     "agreement",
+    "confidence",
     "is_tie",
+    "review_level",
     "completed_at",
     "import_job_id",
 )
@@ -74,6 +77,17 @@ _ANNOTATION_FIELDS = (
     "submitted_at",
     "active_seconds",
     "instructions_version",
+    "corrects_id",
+)
+_REVIEW_FIELDS = (
+    "task_id",
+    "level",
+    "verdict",
+    "reason",
+    "reviewer_id",
+    "annotation_id",
+    "correction_id",
+    "created_at",
 )
 _FILTER_KEYS = frozenset({"final_only", "since", "until", "batch_id"})
 _MOMENT_HELP = "Give a date or a time in ISO 8601, e.g. 2025-01-31 or 2025-01-31T12:00:00Z."
@@ -196,7 +210,8 @@ def _format_clean(*, project: Project, file_format: str) -> str:
 
 
 def _tasks(*, project: Project, filters: ExportFilters) -> QuerySet[Task]:
-    tasks = Task.objects.filter(project=project)
+    # Gold tasks are the customer's benchmark, not data to deliver: they never become final.
+    tasks = Task.objects.filter(project=project, is_gold=False)
     moment = "created_at"
     if filters.final_only:
         tasks = tasks.filter(status=TaskStatus.COMPLETED)
@@ -239,11 +254,28 @@ def _annotation_row(annotation: dict[str, Any]) -> dict[str, Any]:
         "submitted_at": _iso(annotation["submitted_at"]),
         "active_seconds": annotation["active_seconds"],
         "instructions_version": annotation["instructions_version"],
+        "corrects": annotation["corrects_id"],
+    }
+
+
+def _review_row(review: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "level": review["level"],
+        "verdict": review["verdict"],
+        "reason": review["reason"],
+        "reviewer_id": review["reviewer_id"],
+        "annotation_id": review["annotation_id"],
+        "correction_id": review["correction_id"],
+        "reviewed_at": _iso(review["created_at"]),
     }
 
 
 def _task_row(
-    task: dict[str, Any], *, task_type: str, annotations: list[dict[str, Any]]
+    task: dict[str, Any],
+    *,
+    task_type: str,
+    annotations: list[dict[str, Any]],
+    reviews: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "task_id": task["id"],
@@ -254,11 +286,14 @@ def _task_row(
         "meta": task["meta"],
         "result": task["result"],
         "agreement": task["agreement"],
+        "confidence": task["confidence"],
         "is_tie": task["is_tie"],
+        "review_level": task["review_level"],
         "completed_at": _iso(task["completed_at"]),
         "batch": task["import_job_id"],
         "annotation_id": None,
         "annotations": annotations,
+        "reviews": reviews or [],
     }
 
 
@@ -294,6 +329,13 @@ def _rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any
             *_ANNOTATION_FIELDS
         ):
             by_task[annotation["task_id"]].append(_annotation_row(annotation))
+        reviews: defaultdict[int, list[dict[str, Any]]] = defaultdict(list)
+        for review in (
+            Review.objects.filter(task_id__in=[task["id"] for task in chunk])
+            .order_by("task_id", "created_at", "id")
+            .values(*_REVIEW_FIELDS)
+        ):
+            reviews[review["task_id"]].append(_review_row(review))
         for task in chunk:
             if is_collection:
                 yield from _collection_rows(
@@ -303,11 +345,16 @@ def _rows(*, project: Project, filters: ExportFilters) -> Iterator[dict[str, Any
                     final_only=filters.final_only,
                 )
             else:
-                yield _task_row(task, task_type=task_type, annotations=by_task.get(task["id"], []))
+                yield _task_row(
+                    task,
+                    task_type=task_type,
+                    annotations=by_task.get(task["id"], []),
+                    reviews=reviews.get(task["id"], []),
+                )
         if len(chunk) < size:
             return
         after_id = chunk[-1]["id"]
-        del chunk, by_task  # let this chunk go before the next one is read
+        del chunk, by_task, reviews  # let this chunk go before the next one is read
 
 
 def export_rows(

@@ -217,6 +217,7 @@ def expected_provenance(task):
             "submitted_at": a.submitted_at,
             "active_seconds": a.active_seconds,
             "instructions_version": a.instructions_version,
+            "corrects": a.corrects_id,
         }
         for a in task.annotations.order_by("submitted_at", "id")
     ]
@@ -252,6 +253,9 @@ def test_jsonl_gives_back_every_stored_field_of_each_task(task_type, annotators)
         assert row["meta"] == task.meta
         assert row["result"] == task.result
         assert row["agreement"] == task.agreement
+        assert row["confidence"] == task.confidence
+        assert row["review_level"] == task.review_level
+        assert row["reviews"] == []
         assert row["is_tie"] is task.is_tie
         assert parse_time(row["completed_at"]) == task.completed_at
         assert row["batch"] == task.import_job_id
@@ -871,7 +875,7 @@ def test_export_endpoints_are_in_the_openapi_schema_without_warnings(tmp_path):
 # --- Queries and memory --------------------------------------------------------------------
 
 
-def test_exporting_5_or_50_tasks_takes_the_same_two_queries(annotators):
+def test_exporting_5_or_50_tasks_takes_the_same_three_queries(annotators):
     few = make_project(make_customer())
     many = make_project(make_customer())
     for project, size in ((few, 5), (many, 50)):
@@ -884,13 +888,13 @@ def test_exporting_5_or_50_tasks_takes_the_same_two_queries(annotators):
         many_rows = list(export_rows(project=many))
 
     assert (len(few_rows), len(many_rows)) == (5, 50)
-    # One chunk (CHUNK_SIZE = 2,000 tasks, more than either project has) costs two queries: its
-    # tasks, then their annotations (task_id IN ...). A chunk shorter than CHUNK_SIZE is the last,
-    # so no third query looks for more.
-    assert len(few_queries) == len(many_queries) == 2
+    # One chunk (CHUNK_SIZE = 2,000 tasks, more than either project has) costs three queries: its
+    # tasks, then their annotations and their reviews (task_id IN ...). A chunk shorter than
+    # CHUNK_SIZE is the last, so no further query looks for more.
+    assert len(few_queries) == len(many_queries) == 3
 
 
-def test_keyset_chunks_give_every_row_once_at_two_queries_per_chunk(monkeypatch, annotators):
+def test_keyset_chunks_give_every_row_once_at_three_queries_per_chunk(monkeypatch, annotators):
     project = make_project(make_customer())
     elsewhere = make_project(make_customer())
     tasks = []
@@ -907,7 +911,7 @@ def test_keyset_chunks_give_every_row_once_at_two_queries_per_chunk(monkeypatch,
 
     assert [r["task_id"] for r in rows] == [t.pk for t in tasks]
     assert [len(r["annotations"]) for r in rows] == [1] * 10
-    assert len(queries) == 2 * 4  # chunks of 3, 3, 3 and 1 tasks
+    assert len(queries) == 3 * 4  # chunks of 3, 3, 3 and 1 tasks
     assert all("OFFSET" not in q["sql"].upper() for q in queries)
 
 

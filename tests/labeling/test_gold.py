@@ -207,3 +207,13 @@ def test_an_import_with_a_bad_gold_answer_is_rejected_naming_the_line():
 
     assert "tasks[1].gold.label" in error.value.extra["fields"]
     assert not Task.objects.filter(project=project).exists()
+
+
+def test_gold_tasks_are_not_in_exports():
+    from labeling.services.exports import export_rows
+
+    project, _, regular_ids = gold_project(gold=1, tasks=2)
+
+    rows = list(export_rows(project=project, final_only=False))
+
+    assert sorted(r["task_id"] for r in rows) == sorted(regular_ids)

@@ -261,3 +261,22 @@ def test_a_consensus_aggregate_can_be_approved_or_corrected_but_not_rejected():
     task = Task.objects.get(pk=task_id)
     assert task.status == TaskStatus.COMPLETED
     assert task.result == {"label": "dog"}
+
+
+def test_the_export_carries_each_review_and_the_correction_provenance():
+    from labeling.services.exports import export_rows
+
+    project = two_level_project()
+    add_tasks(project, 1)
+    original = annotate(project, make_worker(), "dog")
+    review(project, make_user(Role.REVIEWER, level=1), "approve")
+    verdict = review(project, make_user(Role.REVIEWER, level=2), "correct", result={"label": "cat"})
+
+    [row] = list(export_rows(project=project))
+
+    assert row["result"] == {"label": "cat"}
+    assert [(r["level"], r["verdict"]) for r in row["reviews"]] == [(1, "approve"), (2, "correct")]
+    assert row["reviews"][1]["correction_id"] == verdict.correction_id
+    by_id = {a["annotation_id"]: a for a in row["annotations"]}
+    assert by_id[verdict.correction_id]["corrects"] == original.pk
+    assert by_id[original.pk]["status"] == "corrected"
