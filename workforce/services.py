@@ -164,6 +164,26 @@ def annotator_status_set(
 
 
 @transaction.atomic
+def annotator_trust_set(
+    *, profile: AnnotatorProfile, is_trusted: bool, actor: User | None, reason: str = ""
+) -> AnnotatorProfile:
+    """Mark an annotator as trusted (reviewed and checked with gold less often), or not; audited."""
+    locked = AnnotatorProfile.objects.select_for_update().get(pk=profile.pk)
+    if locked.is_trusted == is_trusted:
+        return locked
+    locked.is_trusted = is_trusted
+    locked.save(update_fields=["is_trusted", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="annotator.trust_changed",
+        target=locked,
+        before={"is_trusted": not is_trusted},
+        after={"is_trusted": is_trusted, "reason": reason},
+    )
+    return locked
+
+
+@transaction.atomic
 def skill_create(*, slug: str, name: str, description: str = "", actor: User | None) -> Skill:
     """Create a skill; raise ValidationFailed if the slug is taken or malformed."""
     slug = slug.strip().lower()

@@ -25,6 +25,7 @@ from workforce.selectors import (
 from workforce.services import (
     annotator_profile_update,
     annotator_status_set,
+    annotator_trust_set,
     skill_create,
     skill_level_grant,
     skill_level_revoke,
@@ -91,6 +92,14 @@ def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
                 annotator_status_set(profile=profile, actor=actor, **status_form.cleaned_data)
                 messages.success(
                     request, f"{profile.user.email} is now {profile.get_status_display().lower()}."
+                )
+                return redirect("workforce:person", user_id=user_id)
+            if op == "trust":
+                trusted = request.POST.get("is_trusted") == "1"
+                annotator_trust_set(profile=profile, is_trusted=trusted, actor=actor)
+                messages.success(
+                    request,
+                    f"{profile.user.email} is {'now' if trusted else 'no longer'} trusted.",
                 )
                 return redirect("workforce:person", user_id=user_id)
             if op == "skill" and skill_form.is_valid():

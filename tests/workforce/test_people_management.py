@@ -8,6 +8,7 @@ from accounts.models import Role
 from core.models import AuditEvent
 from tests.factories import make_user
 from workforce.models import AnnotatorProfile, Skill, SkillLevel
+from workforce.services import annotator_status_set
 
 pytestmark = pytest.mark.django_db
 
@@ -119,3 +120,25 @@ def test_the_people_api_does_a_constant_number_of_queries(manager_client):
         manager_client.get("/api/v1/people/")
 
     assert len(many) == len(few)
+
+
+def test_a_manager_marks_an_annotator_trusted_which_changes_their_standing(manager_client):
+    from workforce.selectors import standing_of
+
+    annotator = make_user(Role.ANNOTATOR)
+    profile = AnnotatorProfile.objects.get(user=annotator)
+    annotator_status_set(profile=profile, status="active", actor=None)
+    assert standing_of(user=annotator) == "regular"
+
+    manager_client.post(f"/people/{annotator.pk}/", {"op": "trust", "is_trusted": "1"})
+    assert standing_of(user=annotator) == "trusted"
+    response = manager_client.post(
+        f"/api/v1/people/{annotator.pk}/trust/",
+        {"is_trusted": False, "reason": "Two wrong gold answers"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["is_trusted"] is False
+    assert standing_of(user=annotator) == "regular"
+    assert AuditEvent.objects.filter(action="annotator.trust_changed").count() == 2

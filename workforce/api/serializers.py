@@ -36,6 +36,11 @@ class StatusInputSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
 
 
+class TrustInputSerializer(serializers.Serializer[Any]):
+    is_trusted = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
 class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
     user_id = serializers.IntegerField(source="user.id", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
@@ -56,6 +61,7 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
             "time_zone",
             "languages",
             "status",
+            "is_trusted",
             "roles",
             "skills",
             "created_at",

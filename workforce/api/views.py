@@ -20,11 +20,13 @@ from workforce.api.serializers import (
     SkillLevelSerializer,
     SkillSerializer,
     StatusInputSerializer,
+    TrustInputSerializer,
 )
 from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill
 from workforce.selectors import annotator_profiles_for
 from workforce.services import (
     annotator_status_set,
+    annotator_trust_set,
     skill_create,
     skill_level_grant,
     skill_level_revoke,
@@ -69,6 +71,17 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet[AnnotatorProfile]):
         data = StatusInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         annotator_status_set(profile=profile, actor=request_user(request), **data.validated_data)
+        return Response(PersonSerializer(self.get_queryset().get(pk=profile.pk)).data)
+
+    @extend_schema(request=TrustInputSerializer, responses=PersonSerializer)
+    @action(detail=True, methods=["post"], url_path="trust")
+    def set_trust(self, request: Request, user_id: str | None = None) -> Response:
+        """Mark an annotator as trusted (reviewed and given gold less often), or not (audited)."""
+        self._require_manage(request)
+        profile = self.get_object()
+        data = TrustInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        annotator_trust_set(profile=profile, actor=request_user(request), **data.validated_data)
         return Response(PersonSerializer(self.get_queryset().get(pk=profile.pk)).data)
 
     @extend_schema(request=SkillLevelInputSerializer, responses={201: SkillLevelSerializer})
