@@ -1,4 +1,4 @@
-"""The annotator portal: work home, labeling pages and the person's history (namespace "work")."""
+"""The annotator portal: work home, labeling and review pages, the person's history (namespace "work")."""
 
 from django.urls import URLPattern, URLResolver, path
 
@@ -9,6 +9,7 @@ app_name = "work"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("work/", work_views.home, name="home"),
     path("work/projects/<int:project_id>/", work_views.label, name="label"),
+    path("work/projects/<int:project_id>/review/", work_views.review, name="review"),
     path("work/history/", work_views.history, name="history"),
     path(
         "work/leases/<int:lease_id>/release/",

@@ -1,5 +1,7 @@
 /* Quorum labeling page: claims, shows and submits tasks through the work-queue API.
-   One shared shell; one small module per task type (classify, ner, bbox). No build step. */
+   One shared shell; one small module per task type (classify, ner, bbox). No build step.
+   The first half (helpers, editors, read-only views) is shared: the review page loads this
+   file with `mode: "review"` in its config and drives the editors from review.js. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("lab-config").textContent);
@@ -23,10 +25,6 @@
   const byKey = {};
   LABELS.forEach((l) => { if (l.hotkey) byKey[l.hotkey.toLowerCase()] = l; });
   const colorOf = (name) => (LABELS.find((l) => l.name === name) || { color: "#555555" }).color;
-  const timings = (window.quorumTimings = []);
-
-  const S = { cur: null, next: null, busy: false, prefetching: false,
-    lastActivity: 0, lastBeat: 0, beating: false, warned: false, done: 0, t0: null };
 
   /* ---- messages ---------------------------------------------------------------------------- */
   function say(text, isError) {
@@ -69,228 +67,23 @@
     });
   }
   const leaseUrl = (id, verb) => cfg.urls.lease + id + "/" + verb + "/";
-  const claimCall = (prefetch) => api(cfg.urls.claim + (prefetch ? "?prefetch=1" : ""));
   /* A lease's deadline on this machine's clock, from the server's Date header (skew-proof). */
   function deadline(lease, res) {
     const serverNow = isNaN(res.date) ? Date.now() : res.date;
     return Date.now() + Math.min(Date.parse(lease.expires_at) - serverNow, P.lease_seconds * 1000);
   }
 
-  /* ---- claiming and showing ---------------------------------------------------------------- */
-  function claimAndShow() {
-    $("loading").hidden = false;
-    return withRetry(() => claimCall(false)).then((res) => {
-      $("loading").hidden = true;
-      if (!res.ok) return noWork(res);
-      res.data.deadline = deadline(res.data.lease, res);
-      show(res.data);
-      prefetch();
-    });
-  }
-
-  /* Reserve the next task now, so it shows at once after submit; `data-ahead` tells tests. */
-  function prefetch() {
-    const mark = (v) => { $("task").dataset.ahead = v; };
-    if (S.next) return mark("ready");
-    if (S.prefetching || !S.cur || document.visibilityState === "hidden") return;
-    S.prefetching = true;
-    mark("pending");
-    claimCall(true).then((res) => {
-      S.prefetching = false;
-      if (!res.ok || !S.cur || res.data.lease.id === S.cur.lease.id) return mark("none");
-      res.data.deadline = deadline(res.data.lease, res);
-      S.next = res.data;
-      if (res.data.task.data.image) new Image().src = res.data.task.data.image;
-      mark("ready");
-    }).catch(() => { S.prefetching = false; mark("none"); });
-  }
-
-  function releaseAhead() {
-    if (!S.next) return;
-    const form = new FormData();
-    form.append("csrfmiddlewaretoken", csrf);
-    navigator.sendBeacon(cfg.urls.release_beacon.replace("/0/", "/" + S.next.lease.id + "/"), form);
-    S.next = null;
-  }
-  window.addEventListener("pagehide", releaseAhead);
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") releaseAhead(); else prefetch();
-  });
-
+  /* ---- instructions panel ------------------------------------------------------------------ */
   let shownVersion = null;
-  function show(claim) {
-    S.cur = claim;
-    S.lastBeat = Date.now();
-    S.warned = false;
-    $("nowork").hidden = true;
-    $("task").hidden = false;
-    $("task").dataset.taskId = claim.task.id;
-    $("task").dataset.leaseId = claim.lease.id;
-    $("suggested").hidden = !claim.task.pre_annotation;
-    closeSkip();
-    mod.load(claim.task, claim.task.pre_annotation);
-    if (claim.instructions && claim.instructions.version !== shownVersion) {
-      shownVersion = claim.instructions.version;
-      $("instructions-body").innerHTML = claim.instructions.html;
+  function showInstructions(instructions) {
+    if (instructions && instructions.version !== shownVersion) {
+      shownVersion = instructions.version;
+      $("instructions-body").innerHTML = instructions.html;
       $("instructions-version").textContent = "(version " + shownVersion + ")";
-    } else if (!claim.instructions) {
+    } else if (!instructions) {
       $("instructions-body").textContent = "This project has no instructions yet.";
     }
-    tick();
-    if (claim.resumed) say("You already held this task; here it is again.");
   }
-
-  function advance(started) {
-    const n = S.next;
-    S.next = null;
-    S.cur = null;
-    if (n && n.deadline - Date.now() > 5000) {
-      show(n);
-      if (started !== null) {
-        requestAnimationFrame(() => timings.push(performance.now() - started));
-      }
-      prefetch();
-      return Promise.resolve();
-    }
-    if (n) api(leaseUrl(n.lease.id, "release")).catch(() => {});
-    return claimAndShow();
-  }
-
-  const REASONS = {
-    nothing_left: "This project has no tasks left to label. Thank you!",
-    all_leased: "Every remaining task is being worked on by someone else right now. Try again in a few minutes.",
-    all_done_by_you: "You have already worked on every remaining task of this project.",
-  };
-  function noWork(res) {
-    const d = res.data || {};
-    const reason = (d.extra && d.extra.reason) || "";
-    let text = REASONS[reason] || d.message || "There is no task for you in this project right now.";
-    if (d.code === "not_qualified") text = (d.message || "You are not qualified for this project yet.") +
-      " Projects you can work on are listed on your work page.";
-    $("retry").hidden = !["all_leased", "contention", "nothing_left"].includes(reason);
-    if (!S.cur && shownVersion === null) $("instructions-body").textContent = "The instructions appear with your first task.";
-    $("task").hidden = true;
-    $("nowork").hidden = false;
-    $("nowork").dataset.reason = d.code === "not_qualified" ? "not_qualified" : reason;
-    $("nowork-message").textContent = text;
-    $("countdown").textContent = "--:--";
-    S.cur = null;
-  }
-  $("retry").addEventListener("click", () => { say(""); claimAndShow(); });
-
-  /* ---- submit, skip, expiry ---------------------------------------------------------------- */
-  function afterRefusal(res) {
-    const code = res.data && res.data.code;
-    if (code === "lease_expired") {
-      say("Your time on this task ran out; it went back to the queue.", true);
-      return advance(null);
-    }
-    if (code === "lease_not_active" || res.status === 404) {
-      say("This task is no longer yours (it was submitted, skipped or released elsewhere).", true);
-      return advance(null);
-    }
-    say((res.data && res.data.message) || "The server refused this answer.", true);
-    return null;
-  }
-
-  function submit() {
-    if (S.busy || !S.cur) return;
-    const problem = mod.problem();
-    if (problem) { say(problem, true); return; }
-    const started = performance.now();
-    const lease = S.cur.lease.id;
-    const body = { result: mod.result() };
-    S.busy = true;
-    $("submit").setAttribute("aria-busy", "true");
-    withRetry(() => api(leaseUrl(lease, "submit"), body)).then((res) => {
-      S.busy = false;
-      $("submit").removeAttribute("aria-busy");
-      if (res.ok) {
-        S.done += 1;
-        $("done-count").textContent = S.done;
-        say("Saved. Next task.");
-        return advance(started);
-      }
-      return afterRefusal(res);
-    });
-  }
-  $("submit").addEventListener("click", submit);
-
-  function openSkip() {
-    $("skip-form").hidden = false;
-    $("skip").setAttribute("aria-expanded", "true");
-    $("skip-reason").focus();
-  }
-  function closeSkip() {
-    $("skip-form").hidden = true;
-    $("skip").setAttribute("aria-expanded", "false");
-    $("skip-reason").value = "";
-  }
-  $("skip").addEventListener("click", () => ($("skip-form").hidden ? openSkip() : closeSkip()));
-  $("skip-cancel").addEventListener("click", () => { closeSkip(); $("skip").focus(); });
-  $("skip-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    if (S.busy || !S.cur) return;
-    const lease = S.cur.lease.id;
-    const reason = $("skip-reason").value;
-    S.busy = true;
-    withRetry(() => api(leaseUrl(lease, "skip"), { reason: reason })).then((res) => {
-      S.busy = false;
-      if (res.ok) {
-        say("Skipped. You will not get this task again.");
-        advance(null).then(() => $("content").focus());
-        return;
-      }
-      afterRefusal(res);
-    });
-  });
-
-  function heartbeat() {
-    if (!S.cur || S.beating) return;
-    const cur = S.cur;
-    S.beating = true;
-    S.lastBeat = Date.now();
-    api(leaseUrl(cur.lease.id, "heartbeat")).then((res) => {
-      S.beating = false;
-      banner("");
-      if (res.ok && S.cur === cur) { cur.deadline = deadline(res.data, res); S.warned = false; }
-      else if (!res.ok && S.cur === cur && res.data && res.data.code === "lease_expired") afterRefusal(res);
-    }).catch(() => {
-      S.beating = false;
-      S.lastBeat = Date.now() - 50000; /* try again in about ten seconds */
-      banner("Connection lost. Your work is kept on this page; trying again shortly.");
-    });
-  }
-
-  function tick() {
-    if (!S.cur) return;
-    const now = Date.now();
-    const left = Math.max(0, S.cur.deadline - now);
-    const secs = Math.ceil(left / 1000);
-    $("countdown").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
-    $("countdown").parentNode.classList.toggle("is-low", secs <= 60);
-    const active = S.lastActivity > S.lastBeat;
-    if (active && (now - S.lastBeat >= 60000 || left < Math.min(60000, P.lease_seconds * 250))) heartbeat();
-    if (secs <= 60 && !S.warned && left > 0) {
-      S.warned = true;
-      say("Less than a minute left on this task. Keep working to keep it.");
-    }
-    if (left <= 0 && !S.busy && !S.beating) {
-      say("Your time on this task ran out; it went back to the queue.", true);
-      advance(null);
-    }
-  }
-  setInterval(tick, 1000);
-  const active = () => { S.lastActivity = Date.now(); };
-  ["keydown", "pointerdown", "wheel", "touchstart"].forEach((t) =>
-    document.addEventListener(t, active, { passive: true, capture: true }));
-  let moveSeen = 0;
-  document.addEventListener("mousemove", () => {
-    const now = Date.now();
-    if (now - moveSeen > 5000) { moveSeen = now; active(); }
-  }, { passive: true });
-
-  /* ---- instructions panel ------------------------------------------------------------------ */
   const PANEL_KEY = "quorum.work.instructions";
   function setPanel(open) {
     $("instructions").hidden = !open;
@@ -720,8 +513,356 @@
 
   const mod = TYPE === "ner" ? ner : TYPE === "bbox" ? bbox : classify;
 
+  /* ---- read-only views of a result (the review page, gold feedback) ------------------------ */
+  function chipsView(names) {
+    const list = el("ul", { class: "chips" });
+    names.forEach((n) => list.append(el("li", { class: "chip", style: "--c:" + colorOf(n), "data-label": n }, n)));
+    if (!names.length) list.append(el("li", { class: "muted" }, "No label."));
+    return list;
+  }
+  function nerView(text, spans) {
+    const cps = Array.from(text);
+    const words = (s, e) => cps.slice(s, e).join("");
+    const cut = new Set([0, cps.length]);
+    spans.forEach((s) => { cut.add(s.start); cut.add(s.end); });
+    const points = Array.from(cut).sort((a, b) => a - b);
+    const box = el("p", { class: "ner-text ro" });
+    for (let i = 0; i + 1 < points.length; i++) {
+      const a = points[i], b = points[i + 1];
+      const seg = el("span", { class: "seg" }, words(a, b));
+      const cover = spans.filter((s) => s.start <= a && b <= s.end);
+      if (cover.length) {
+        const inner = cover.reduce((x, y) => (y.end - y.start < x.end - x.start ? y : x));
+        seg.classList.add("ent");
+        seg.style.setProperty("--c", colorOf(inner.label));
+        if (cover.length > 1) seg.classList.add("ent-multi");
+      }
+      box.append(seg);
+      spans.filter((s) => s.end === b).sort((x, y) => y.start - x.start).forEach((s) =>
+        box.append(el("span", { class: "ner-tag", style: "--c:" + colorOf(s.label) }, s.label)));
+    }
+    const sorted = spans.slice().sort((x, y) => x.start - y.start || x.end - y.end);
+    const summary = el("p", { class: "help ro-summary" }, sorted.length
+      ? "Entities: " + sorted.map((s) => "“" + words(s.start, s.end) + "” (" + s.label + ")").join(", ")
+      : "No entities.");
+    const wrap = el("div", { class: "ro-view" });
+    wrap.append(box, summary);
+    return wrap;
+  }
+  function boxView(task, boxes) {
+    const W = task.data.width, H = task.data.height;
+    const stage = el("div", { class: "bb-stage ro" });
+    stage.append(el("img", { src: task.data.image, alt: "Task image", draggable: "false" }));
+    const layer = svg("svg", { viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", class: "bb-layer",
+      "aria-hidden": "true" });
+    const hs = Math.max(W, H) / 90;
+    boxes.forEach((b) => {
+      const c = colorOf(b.label);
+      layer.append(svg("rect", { x: b.x, y: b.y, width: b.w, height: b.h, fill: c, "fill-opacity": "0.12", stroke: c,
+        "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
+      const label = svg("text", { x: b.x + hs * 0.3, y: b.y + hs * 1.6, class: "bb-label", "font-size": hs * 1.5,
+        fill: "#fff", stroke: c, "stroke-width": hs * 0.5, "paint-order": "stroke" });
+      label.textContent = b.label;
+      layer.append(label);
+    });
+    stage.append(layer);
+    const list = el("ol", { class: "bb-list" });
+    boxes.forEach((b) => list.append(el("li", {}, b.label + " at (" + b.x + ", " + b.y + "), " + b.w + " × " + b.h + " px")));
+    if (!boxes.length) list.append(el("li", { class: "muted bb-none" }, "No boxes."));
+    const wrap = el("div", { class: "ro-view" });
+    wrap.append(stage, list);
+    return wrap;
+  }
+  /* A result as a person reads it: label chips, the text with its entities, the image with its boxes. */
+  function readable(task, result) {
+    if (TYPE === "ner") return nerView(task.data.text || "", (result && result.spans) || []);
+    if (TYPE === "bbox") return boxView(task, (result && result.boxes) || []);
+    return chipsView(result ? (result.labels || (result.label ? [result.label] : [])) : []);
+  }
+  /* What a classification task shows (its text or image); span and box views include it. */
+  function taskContent(task) {
+    const frag = document.createDocumentFragment();
+    if (task.data.image) frag.append(el("img", { src: task.data.image, alt: "Task image", class: "cls-img" }));
+    if (task.data.text) frag.append(el("p", { class: "lab-text" }, task.data.text));
+    return frag;
+  }
+
+  window.QuorumLab = { cfg: cfg, P: P, TYPE: TYPE, LABELS: LABELS, csrf: csrf, $: $, el: el, say: say,
+    banner: banner, api: api, withRetry: withRetry, leaseUrl: leaseUrl, deadline: deadline, byKey: byKey,
+    mod: mod, readable: readable, taskContent: taskContent, showInstructions: showInstructions };
+  if (cfg.mode === "review") return; /* review.js drives the review page */
+
+  /* ---- the labeling page ------------------------------------------------------------------- */
+  const timings = (window.quorumTimings = []);
+  /* Rework mode: the person's rejected task, claimed by its rework slot and started from their answer. */
+  const REWORK = cfg.rework || null;
+  const S = { cur: null, next: null, busy: false, prefetching: false, feedback: null,
+    lastActivity: 0, lastBeat: 0, beating: false, warned: false, done: 0, t0: null };
+
+  const claimCall = (prefetch) => REWORK
+    ? api(cfg.urls.rework_claim)
+    : api(cfg.urls.claim + (prefetch ? "?prefetch=1" : ""));
+
+  /* ---- claiming and showing ---------------------------------------------------------------- */
+  function claimAndShow() {
+    $("loading").hidden = false;
+    return withRetry(() => claimCall(false)).then((res) => {
+      $("loading").hidden = true;
+      if (!res.ok) return noWork(res);
+      res.data.deadline = deadline(res.data.lease, res);
+      show(res.data);
+      prefetch();
+    });
+  }
+
+  /* Reserve the next task now, so it shows at once after submit; `data-ahead` tells tests. */
+  function prefetch() {
+    const mark = (v) => { $("task").dataset.ahead = v; };
+    if (REWORK) return mark("none"); /* a rework is one task; the page leaves after it */
+    if (S.next) return mark("ready");
+    if (S.prefetching || !S.cur || document.visibilityState === "hidden") return;
+    S.prefetching = true;
+    mark("pending");
+    claimCall(true).then((res) => {
+      S.prefetching = false;
+      if (!res.ok || !S.cur || res.data.lease.id === S.cur.lease.id) return mark("none");
+      res.data.deadline = deadline(res.data.lease, res);
+      S.next = res.data;
+      if (res.data.task.data.image) new Image().src = res.data.task.data.image;
+      mark("ready");
+    }).catch(() => { S.prefetching = false; mark("none"); });
+  }
+
+  function releaseAhead() {
+    if (!S.next) return;
+    const form = new FormData();
+    form.append("csrfmiddlewaretoken", csrf);
+    navigator.sendBeacon(cfg.urls.release_beacon.replace("/0/", "/" + S.next.lease.id + "/"), form);
+    S.next = null;
+  }
+  window.addEventListener("pagehide", releaseAhead);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") releaseAhead(); else prefetch();
+  });
+
+  function show(claim) {
+    S.cur = claim;
+    S.lastBeat = Date.now();
+    S.warned = false;
+    $("nowork").hidden = true;
+    $("task").hidden = false;
+    $("task").dataset.taskId = claim.task.id;
+    $("task").dataset.leaseId = claim.lease.id;
+    $("suggested").hidden = !claim.task.pre_annotation || !!REWORK;
+    closeSkip();
+    const start = REWORK && REWORK.item && REWORK.item.your_result;
+    mod.load(claim.task, start || claim.task.pre_annotation);
+    showInstructions(claim.instructions);
+    tick();
+    if (claim.resumed) say("You already held this task; here it is again.");
+  }
+
+  function advance(started) {
+    const n = S.next;
+    S.next = null;
+    S.cur = null;
+    if (n && n.deadline - Date.now() > 5000) {
+      show(n);
+      if (started !== null) {
+        requestAnimationFrame(() => timings.push(performance.now() - started));
+      }
+      prefetch();
+      return Promise.resolve();
+    }
+    if (n) api(leaseUrl(n.lease.id, "release")).catch(() => {});
+    return claimAndShow();
+  }
+
+  const REASONS = {
+    nothing_left: "This project has no tasks left to label. Thank you!",
+    all_leased: "Every remaining task is being worked on by someone else right now. Try again in a few minutes.",
+    all_done_by_you: "You have already worked on every remaining task of this project.",
+  };
+  function noWork(res) {
+    const d = res.data || {};
+    const reason = (d.extra && d.extra.reason) || "";
+    let text = REASONS[reason] || d.message || "There is no task for you in this project right now.";
+    if (d.code === "not_qualified") text = (d.message || "You are not qualified for this project yet.") +
+      " Projects you can work on are listed on your work page.";
+    if (REWORK) text = (d.message || "This rework is no longer waiting for you.") + " Your rework list is on your history page.";
+    $("retry").hidden = !!REWORK || !["all_leased", "contention", "nothing_left"].includes(reason);
+    if (!S.cur && shownVersion === null) $("instructions-body").textContent = "The instructions appear with your first task.";
+    $("task").hidden = true;
+    $("nowork").hidden = false;
+    $("nowork").dataset.reason = d.code === "not_qualified" ? "not_qualified" : (reason || d.code || "");
+    $("nowork-message").textContent = text;
+    $("countdown").textContent = "--:--";
+    S.cur = null;
+  }
+  $("retry").addEventListener("click", () => { say(""); claimAndShow(); });
+
+  /* ---- submit, skip, expiry ---------------------------------------------------------------- */
+  function afterRefusal(res) {
+    const code = res.data && res.data.code;
+    if (code === "lease_expired") {
+      say("Your time on this task ran out; it went back to the queue.", true);
+      return advance(null);
+    }
+    if (code === "lease_not_active" || res.status === 404) {
+      say("This task is no longer yours (it was submitted, skipped or released elsewhere).", true);
+      return advance(null);
+    }
+    say((res.data && res.data.message) || "The server refused this answer.", true);
+    return null;
+  }
+
+  /* After a rework the person goes back to their list; otherwise the next task follows. */
+  function next(started) {
+    if (REWORK) {
+      S.cur = null;
+      window.location.assign(cfg.urls.after_rework);
+      return Promise.resolve();
+    }
+    return advance(started);
+  }
+
+  function submit() {
+    if (S.busy || !S.cur) return;
+    const problem = mod.problem();
+    if (problem) { say(problem, true); return; }
+    const started = performance.now();
+    const cur = S.cur;
+    const body = { result: mod.result() };
+    S.busy = true;
+    $("submit").setAttribute("aria-busy", "true");
+    withRetry(() => api(leaseUrl(cur.lease.id, "submit"), body)).then((res) => {
+      S.busy = false;
+      $("submit").removeAttribute("aria-busy");
+      if (res.ok) {
+        S.done += 1;
+        $("done-count").textContent = S.done;
+        if (res.data && res.data.feedback) return showFeedback(res.data.feedback, cur.task);
+        say(REWORK ? "Saved. Your rework goes back to review." : "Saved. Next task.");
+        return next(started);
+      }
+      return afterRefusal(res);
+    });
+  }
+  $("submit").addEventListener("click", submit);
+
+  /* ---- training mode: feedback after a gold task, until the person continues --------------- */
+  function showFeedback(fb, task) {
+    S.cur = null; /* the lease is done: no heartbeats, no expiry while the person reads */
+    S.feedback = fb;
+    $("countdown").textContent = "--:--";
+    $("task").dataset.feedback = fb.correct ? "correct" : "incorrect";
+    $("lab-actions").hidden = true;
+    $("labels").inert = true;
+    const box = $("feedback");
+    box.classList.toggle("is-correct", !!fb.correct);
+    $("feedback-verdict").textContent = fb.correct
+      ? "Correct. This was a practice task with a known answer."
+      : "Not quite (score " + Math.round((fb.score || 0) * 100) + "%). This was a practice task with a known answer.";
+    $("feedback-expected").replaceChildren(readable(task, fb.expected));
+    $("feedback-explanation").textContent = fb.explanation || "";
+    $("feedback-explanation-wrap").hidden = !fb.explanation;
+    box.hidden = false;
+    say("Saved. Read the feedback, then press Enter to continue.");
+    $("feedback-continue").focus({ preventScroll: true });
+    return null;
+  }
+  function continueAfterFeedback() {
+    if (!S.feedback) return;
+    S.feedback = null;
+    $("feedback").hidden = true;
+    $("lab-actions").hidden = false;
+    $("labels").inert = false;
+    delete $("task").dataset.feedback;
+    say("");
+    next(null).then(() => { if (!$("task").hidden) $("content").focus({ preventScroll: true }); });
+  }
+  $("feedback-continue").addEventListener("click", continueAfterFeedback);
+
+  function openSkip() {
+    $("skip-form").hidden = false;
+    $("skip").setAttribute("aria-expanded", "true");
+    $("skip-reason").focus();
+  }
+  function closeSkip() {
+    $("skip-form").hidden = true;
+    $("skip").setAttribute("aria-expanded", "false");
+    $("skip-reason").value = "";
+  }
+  $("skip").addEventListener("click", () => ($("skip-form").hidden ? openSkip() : closeSkip()));
+  $("skip-cancel").addEventListener("click", () => { closeSkip(); $("skip").focus(); });
+  $("skip-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (S.busy || !S.cur) return;
+    const lease = S.cur.lease.id;
+    const reason = $("skip-reason").value;
+    S.busy = true;
+    withRetry(() => api(leaseUrl(lease, "skip"), { reason: reason })).then((res) => {
+      S.busy = false;
+      if (res.ok) {
+        say(REWORK ? "Skipped. Someone else will do this task." : "Skipped. You will not get this task again.");
+        next(null).then(() => $("content").focus());
+        return;
+      }
+      afterRefusal(res);
+    });
+  });
+
+  function heartbeat() {
+    if (!S.cur || S.beating) return;
+    const cur = S.cur;
+    S.beating = true;
+    S.lastBeat = Date.now();
+    api(leaseUrl(cur.lease.id, "heartbeat")).then((res) => {
+      S.beating = false;
+      banner("");
+      if (res.ok && S.cur === cur) { cur.deadline = deadline(res.data, res); S.warned = false; }
+      else if (!res.ok && S.cur === cur && res.data && res.data.code === "lease_expired") afterRefusal(res);
+    }).catch(() => {
+      S.beating = false;
+      S.lastBeat = Date.now() - 50000; /* try again in about ten seconds */
+      banner("Connection lost. Your work is kept on this page; trying again shortly.");
+    });
+  }
+
+  function tick() {
+    if (!S.cur) return;
+    const now = Date.now();
+    const left = Math.max(0, S.cur.deadline - now);
+    const secs = Math.ceil(left / 1000);
+    $("countdown").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
+    $("countdown").parentNode.classList.toggle("is-low", secs <= 60);
+    const active = S.lastActivity > S.lastBeat;
+    if (active && (now - S.lastBeat >= 60000 || left < Math.min(60000, P.lease_seconds * 250))) heartbeat();
+    if (secs <= 60 && !S.warned && left > 0) {
+      S.warned = true;
+      say("Less than a minute left on this task. Keep working to keep it.");
+    }
+    if (left <= 0 && !S.busy && !S.beating) {
+      say("Your time on this task ran out; it went back to the queue.", true);
+      advance(null);
+    }
+  }
+  setInterval(tick, 1000);
+  const active = () => { S.lastActivity = Date.now(); };
+  ["keydown", "pointerdown", "wheel", "touchstart"].forEach((t) =>
+    document.addEventListener(t, active, { passive: true, capture: true }));
+  let moveSeen = 0;
+  document.addEventListener("mousemove", () => {
+    const now = Date.now();
+    if (now - moveSeen > 5000) { moveSeen = now; active(); }
+  }, { passive: true });
+
   /* ---- keyboard ---------------------------------------------------------------------------- */
   document.addEventListener("keydown", (e) => {
+    if (S.feedback) {
+      if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.altKey) { e.preventDefault(); continueAfterFeedback(); }
+      return;
+    }
     if (e.ctrlKey || e.metaKey || e.altKey || !S.cur || $("task").hidden) return;
     const t = e.target;
     if (t.closest && t.closest("input, textarea, select, #skip-form")) {
