@@ -136,9 +136,11 @@ def consensus_after_submission(
         "is_tie": outcome.is_tie,
         "confidence": outcome.confidence,
     }
-    from labeling.services.review import review_route_aggregate
+    from labeling.services.review import review_levels_of, review_route_aggregate
 
-    unresolved = decision != Decision.FINAL or outcome.is_tie
+    # Unsure at the maximum goes to review; a plain tie does when the project has reviewers,
+    # and is otherwise final and reported as a tie.
+    unresolved = decision != Decision.FINAL or (outcome.is_tie and bool(review_levels_of(project)))
     if review_route_aggregate(
         task=task, project=project, annotations=annotations, unresolved=unresolved
     ):
