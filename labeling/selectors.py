@@ -167,13 +167,14 @@ def instructions_current(project: Project) -> dict[str, Any] | None:
 def review_context(*, task_id: int, project: Project, level: int) -> dict[str, Any]:
     """What a reviewer sees besides the task: the work under review, the other annotations and
     the aggregate (consensus), and the verdicts of the levels below. Never a gold answer, and
-    never who did the work (reviews judge the work, not the person)."""
+    never who did the work (reviews judge the work, not the person). Earlier verdicts at this
+    level (a rejection before a rework) are included."""
     task = Task.objects.only("id", "result", "agreement", "confidence", "is_tie").get(pk=task_id)
     live = Annotation.objects.filter(
         task_id=task_id, status__in=[AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED]
     ).order_by("pk")
     reviews = list(
-        Review.objects.filter(task_id=task_id, level__lt=level)
+        Review.objects.filter(task_id=task_id, level__lte=level)
         .select_related("correction")
         .order_by("pk")
     )
