@@ -27,6 +27,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Projects", reverse("labeling:project_list")))
     if can(user, Action.PEOPLE_MANAGE):
         items.append(("Skills", reverse("workforce:skills")))
+        items.append(("Quality rules", reverse("quality:rule_list")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Users & roles", reverse("accounts:user_list")))
     if can(user, Action.AUDIT_VIEW):

@@ -26,4 +26,12 @@ app.conf.beat_schedule = {
         "task": "labeling.tasks.webhook_deliveries_due",
         "schedule": 60.0,
     },
+    "consensus-estimates-due": {
+        "task": "labeling.tasks.consensus_estimates_due",
+        "schedule": 900.0,
+    },
+    "quality-rules-sweep": {
+        "task": "labeling.tasks.rules_sweep",
+        "schedule": 600.0,
+    },
 }

@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("workforce.urls")),
     path("", include("labeling.urls")),
     path("", include("labeling.work_urls")),
+    path("quality/", include("labeling.rules_urls")),
     path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]
