@@ -19,6 +19,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if can(user, Action.WORK_LABEL):
         items.append(("Work", reverse("work:home")))
         items.append(("My work", reverse("work:history")))
+        items.append(("My quality", reverse("quality:my_actions")))
     if can(user, Action.PROFILE_EDIT_OWN):
         items.append(("My profile", reverse("workforce:profile")))
     if can(user, Action.PEOPLE_VIEW):
