@@ -28,6 +28,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import ValidationFailed
+from labeling.bulk import bulk_insert
 from labeling.models import (
     GoldAnswer,
     ImportJob,
@@ -36,6 +37,7 @@ from labeling.models import (
     Project,
     QueueOrder,
     SlotKind,
+    SlotState,
     Task,
     WorkSlot,
 )
@@ -246,10 +248,11 @@ def _insert_chunk(
         if ids
         else set()
     )
-    fresh: list[Task] = []
-    answers: dict[int, dict[str, Any]] = {}
+    fresh: list[dict[str, Any]] = []
+    answers: dict[int, dict[str, Any]] = {}  # index in `fresh` -> gold answer
     seen: set[str] = set()
     now = timezone.now()
+    job_id = job.pk if job is not None else None
     for values in chunk:
         external_id = values["external_id"]
         if external_id is not None:
@@ -257,43 +260,53 @@ def _insert_chunk(
                 outcome.duplicates += 1
                 continue
             seen.add(external_id)
-        gold = values.pop("gold", None)
-        task = Task(
-            project=project, import_job=job, created_at=now, is_gold=gold is not None, **values
-        )
-        fresh.append(task)
+        gold = values.get("gold")
         if gold is not None:
-            answers[id(task)] = gold
+            answers[len(fresh)] = gold
+        fresh.append(
+            {
+                "project_id": project.pk,
+                "import_job_id": job_id,
+                "external_id": external_id,
+                "data": values["data"],
+                "meta": values["meta"],
+                "pre_annotation": values["pre_annotation"],
+                "priority": values["priority"],
+                "is_gold": gold is not None,
+                "created_at": now,
+            }
+        )
     if not fresh:
         return
-    created = Task.objects.bulk_create(fresh, batch_size=CHUNK_SIZE)
+    task_ids = bulk_insert(Task, fresh, return_ids=True)
     if answers:
         # Gold tasks get their hidden answer and no queue slots: the gold mix serves them.
-        GoldAnswer.objects.bulk_create(
+        bulk_insert(
+            GoldAnswer,
             [
-                GoldAnswer(task=task, result=answers[id(task)], created_at=now, updated_at=now)
-                for task in created
-                if id(task) in answers
-            ]
+                {"task_id": task_ids[i], "result": answer, "created_at": now, "updated_at": now}
+                for i, answer in answers.items()
+            ],
         )
         outcome.gold += len(answers)
         gold_live_count_forget(project.pk)
-        created = [task for task in created if id(task) not in answers]
     rng = random.SystemRandom() if project.queue_order == QueueOrder.RANDOM else None
     slots = [
-        WorkSlot(
-            project=project,
-            task_id=task.pk,
-            kind=SlotKind.ANNOTATE,
-            level=0,
-            priority=task.priority,
-            order_key=rng.getrandbits(62) if rng else task.pk,
-        )
-        for task in created
+        {
+            "project_id": project.pk,
+            "task_id": task_id,
+            "kind": SlotKind.ANNOTATE.value,
+            "level": 0,
+            "state": SlotState.OPEN.value,
+            "priority": values["priority"],
+            "order_key": rng.getrandbits(62) if rng else task_id,
+        }
+        for index, (task_id, values) in enumerate(zip(task_ids, fresh, strict=True))
+        if index not in answers
         for _ in range(project.overlap)
     ]
-    WorkSlot.objects.bulk_create(slots, batch_size=CHUNK_SIZE)
-    outcome.created += len(created)
+    bulk_insert(WorkSlot, slots)
+    outcome.created += len(fresh) - len(answers)
 
 
 def _store(
