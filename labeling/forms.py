@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
+from django.forms import BoundField
 
 from core.errors import QuorumError, ValidationFailed
 from core.forms import form_add_error
 from labeling.errors import ProjectLocked
 from labeling.exports import FORMATS as EXPORT_FORMATS
 from labeling.models import (
+    AggregationMethod,
     Customer,
     ImportJob,
     Pipeline,
@@ -25,6 +29,7 @@ from labeling.models import (
 )
 from labeling.schema import PRESETS
 from labeling.services.imports import FORMATS as IMPORT_FORMATS
+from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
 from workforce.models import Skill
 
 LABELS_HELP = (
@@ -35,7 +40,44 @@ LABELS_HELP = (
 PRESET_LABELS = {"sentiment": "Sentiment (positive / neutral / negative)"}
 # A service names a bad label by its place in the list, e.g. "labels[2].hotkey".
 _LABEL_ENTRY = re.compile(r"^labels\[(\d+)\]")
+# ... and a review level's rate by its place and the standing, e.g. "review_levels[0].rates.regular".
+_REVIEW_RATE = re.compile(r"^review_levels\[(\d+)\]\.rates\.(\w+)$")
+_REVIEW_ENTRY = re.compile(r"^review_levels\[(\d+)\]")
+# A gold answer's errors are named under "result.": "result.label" -> "label".
+_RESULT_PREFIX = re.compile(r"^(result\.)+")
 _LOCKED_HELP = "Fixed: the project has tasks."
+DEFAULT_GOLD_RATES = {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
+_PERCENT_ERROR = "A percentage from 0 to 100."
+
+
+def review_field(level: int, standing: str) -> str:
+    """The form field of a review level's sampling rate for one standing (levels from 1)."""
+    return f"review_{level}_{standing}"
+
+
+def gold_field(standing: str) -> str:
+    return f"gold_{standing}"
+
+
+def _percent_field(label: str, help_text: str = "") -> forms.DecimalField:
+    return forms.DecimalField(
+        required=False,
+        label=label,
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        decimal_places=2,
+        help_text=help_text,
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+
+
+def _percent(share: float) -> str:
+    """Show a share (0..1) as a percentage without float noise: 0.07 -> "7"."""
+    return format(round(share * 100, 2), "g")
+
+
+def _share(percent: Decimal) -> float:
+    return float(percent) / 100
 
 
 def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
@@ -119,6 +161,39 @@ class ProjectForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="Markdown. Annotators see it beside each task; you can publish new versions later.",
     )
+    max_reworks = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=10,
+        initial=2,
+        label="Reworks",
+        help_text="How often a rejected author may redo a task before it goes to someone else.",
+    )
+    gold_warmup = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=100,
+        initial=5,
+        label="Gold warm-up",
+        help_text="Each person's first tasks in the project are all gold: this many.",
+    )
+    gold_feedback = forms.BooleanField(
+        required=False,
+        label="Training mode: show the expected answer right after each gold task",
+    )
+    aggregation_method = forms.ChoiceField(
+        required=False,
+        choices=AggregationMethod.choices,
+        initial=AggregationMethod.MAJORITY,
+        label="Aggregation",
+        help_text="Consensus: how the annotations of a task become its result. Weighted vote "
+        "and Dawid-Skene apply to single-label classification.",
+    )
+    confidence_threshold = _percent_field(
+        "Confidence threshold (%)",
+        "Consensus, single-label: add annotators (up to the max overlap) until the result is "
+        "this likely, e.g. 95. Above 50; empty for a fixed overlap.",
+    )
 
     def __init__(
         self,
@@ -131,6 +206,16 @@ class ProjectForm(forms.Form):
         if project is not None:
             kwargs.setdefault("initial", self.initial_for(project))
         super().__init__(*args, **kwargs)
+        for level in range(1, MAX_REVIEW_LEVELS + 1):
+            for standing in STANDINGS:
+                self.fields[review_field(level, standing)] = _percent_field(
+                    f"Review level {level}, {standing} (%)"
+                )
+        for standing in STANDINGS:
+            self.fields[gold_field(standing)] = _percent_field(
+                f"Gold rate, {standing} (%)",
+            )
+            self.fields[gold_field(standing)].initial = _percent(DEFAULT_GOLD_RATES[standing])
         self.label_lines: list[int] = []
         if customers is None or project is not None:
             del self.fields["customer"]
@@ -167,7 +252,121 @@ class ProjectForm(forms.Form):
             "required_skill": project.required_skill_id,
             "required_level": project.required_level,
             "status": project.status,
+            "max_reworks": project.max_reworks,
+            "gold_warmup": project.gold_warmup,
+            "gold_feedback": project.gold_feedback,
+            "aggregation_method": project.aggregation_method,
+            "confidence_threshold": _percent(project.confidence_threshold)
+            if project.confidence_threshold is not None
+            else None,
+            **{
+                gold_field(standing): _percent(float(rate))
+                for standing, rate in (project.gold_rates or {}).items()
+                if standing in STANDINGS
+            },
+            **{
+                review_field(index, standing): _percent(float(rate))
+                for index, spec in enumerate(project.review_levels or [], start=1)
+                for standing, rate in spec.get("rates", {}).items()
+                if standing in STANDINGS and index <= MAX_REVIEW_LEVELS
+            },
         }
+
+    def main_fields(self) -> list[BoundField]:
+        """The fields shown before the quality settings."""
+        return [self[name] for name in self.fields if name not in self._quality_names()]
+
+    def review_rows(self) -> list[tuple[int, list[BoundField]]]:
+        """The review levels table: (level, its rate fields by standing) for each level."""
+        return [
+            (level, [self[review_field(level, standing)] for standing in STANDINGS])
+            for level in range(1, MAX_REVIEW_LEVELS + 1)
+        ]
+
+    def gold_rate_fields(self) -> list[BoundField]:
+        return [self[gold_field(standing)] for standing in STANDINGS]
+
+    def _quality_names(self) -> set[str]:
+        return {
+            "max_reworks",
+            "gold_warmup",
+            "gold_feedback",
+            "aggregation_method",
+            "confidence_threshold",
+            *(gold_field(s) for s in STANDINGS),
+            *(
+                review_field(level, s)
+                for level in range(1, MAX_REVIEW_LEVELS + 1)
+                for s in STANDINGS
+            ),
+        }
+
+    def clean_confidence_threshold(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data["confidence_threshold"]
+        if value is not None and value <= 50:
+            raise forms.ValidationError("Above 50 (a coin flip), at most 100; or empty.")
+        return value
+
+    def clean(self) -> dict[str, Any] | None:
+        """Review levels are used from level 1 on without a gap; a used level gives every rate."""
+        cleaned = super().clean()
+        used = [
+            level
+            for level, fields in self.review_rows()
+            if any(self.data.get(field.html_name, "") not in ("", None) for field in fields)
+        ]
+        for level in range(1, max(used, default=0) + 1):
+            names = [review_field(level, standing) for standing in STANDINGS]
+            if level not in used:
+                self.add_error(names[0], f"Fill level {level} before level {max(used)}.")
+                continue
+            for name in names:
+                if name not in self.errors and self.cleaned_data.get(name) is None:
+                    self.add_error(name, _PERCENT_ERROR)
+        return cleaned
+
+    def review_levels(self) -> list[dict[str, Any]]:
+        """The review levels as project_update takes them, from the table's filled rows."""
+        levels = []
+        for level, fields in self.review_rows():
+            rates = {
+                standing: self.cleaned_data.get(field.name)
+                for standing, field in zip(STANDINGS, fields, strict=True)
+            }
+            if all(rate is None for rate in rates.values()):
+                break
+            levels.append(
+                {
+                    "level": level,
+                    "rates": {s: _share(r) for s, r in rates.items() if r is not None},
+                }
+            )
+        return levels
+
+    def gold_rates(self) -> dict[str, float]:
+        """The gold shares by standing; an empty cell keeps the current (or default) share."""
+        base = dict(self.project.gold_rates) if self.project else dict(DEFAULT_GOLD_RATES)
+        for standing in STANDINGS:
+            percent = self.cleaned_data.get(gold_field(standing))
+            if percent is not None:
+                base[standing] = _share(percent)
+        return base
+
+    def _quality_settings(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        values: dict[str, Any] = {
+            "review_levels": self.review_levels(),
+            "gold_rates": self.gold_rates(),
+            "gold_feedback": data["gold_feedback"],
+            "confidence_threshold": _share(data["confidence_threshold"])
+            if data["confidence_threshold"] is not None
+            else None,
+        }
+        # An emptied number or choice keeps what the project has (or the default).
+        for name in ("max_reworks", "gold_warmup", "aggregation_method"):
+            if data[name] not in (None, ""):
+                values[name] = data[name]
+        return values
 
     def clean_labels(self) -> list[dict[str, str]]:
         """Read one label per line; name each bad line by its number."""
@@ -220,15 +419,22 @@ class ProjectForm(forms.Form):
             values["max_overlap"] = data["max_overlap"]
         elif data["pipeline"] == Pipeline.CONSENSUS:
             values["max_overlap"] = data["overlap"]
+        values.update(self._quality_settings())
         if self.project is None:
             if not data["labels"]:
                 del values["labels"]  # the preset's labels, or the service says some are needed
             return values
         values["name"] = data["name"]
         values["task_type"] = data["task_type"]
-        # Send only what the person changed: minutes are a rounded view of the stored seconds.
-        field_of = {"lease_seconds": "lease_minutes"}
-        return {k: v for k, v in values.items() if field_of.get(k, k) in self.changed_data}
+        # Send only what the person changed: minutes are a rounded view of the stored seconds,
+        # and the review levels and gold rates are each several cells.
+        changed = set(self.changed_data)
+        fields_of = {
+            "lease_seconds": {"lease_minutes"},
+            "review_levels": {n for n in changed if n.startswith("review_")},
+            "gold_rates": {gold_field(s) for s in STANDINGS},
+        }
+        return {k: v for k, v in values.items() if fields_of.get(k, {k}) & changed}
 
     def add_service_error(self, error: QuorumError) -> None:
         """Show a service error next to the field it names; a bad label names its line."""
@@ -242,17 +448,42 @@ class ProjectForm(forms.Form):
         if isinstance(error, ValidationFailed):
             renamed: dict[str, list[str]] = {}
             for field, messages in error.extra.get("fields", {}).items():
-                target, prefix = field, ""
-                if match := _LABEL_ENTRY.match(field):
-                    index = int(match.group(1))
-                    target = "labels"
-                    if index < len(self.label_lines):
-                        prefix = f"Line {self.label_lines[index]}: "
-                elif field == "lease_seconds":
-                    target = "lease_minutes"
+                target, prefix = self._field_of(field)
+                if target is None:
+                    for message in messages:
+                        self.add_error(None, prefix + message)
+                    continue
                 renamed.setdefault(target, []).extend(prefix + m for m in messages)
+            if not renamed and self.non_field_errors():
+                return
             error = ValidationFailed(error.message, fields=renamed)
         form_add_error(self, error)
+
+    def _field_of(self, path: str) -> tuple[str | None, str]:
+        """The form field a service's field path belongs to (None: the whole form), and a prefix
+        that says which part of it is meant."""
+        if match := _LABEL_ENTRY.match(path):
+            index = int(match.group(1))
+            if index < len(self.label_lines):
+                return "labels", f"Line {self.label_lines[index]}: "
+            return "labels", ""
+        if match := _REVIEW_RATE.match(path):
+            name = review_field(int(match.group(1)) + 1, match.group(2))
+            if name in self.fields:
+                return name, ""
+        if match := _REVIEW_ENTRY.match(path):
+            return None, f"Review level {int(match.group(1)) + 1}: "
+        if path == "review_levels":
+            return None, "Review levels: "
+        if path.startswith("gold_rates."):
+            name = gold_field(path.removeprefix("gold_rates."))
+            if name in self.fields:
+                return name, ""
+        if path.startswith("gold_rates"):
+            return None, "Gold rates: "
+        if path == "lease_seconds":
+            return "lease_minutes", ""
+        return path, ""
 
 
 class ProjectFilterForm(forms.Form):
@@ -342,4 +573,69 @@ class TaskFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TaskStatus.choices])
     batch = forms.IntegerField(
         required=False, min_value=1, label="Import batch", widget=forms.NumberInput()
+    )
+
+
+class QualityFilterForm(forms.Form):
+    """The quality page's scope (the project or one import batch) and the people table's order."""
+
+    batch = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Import batch", choices=[]
+    )
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, batches: list[ImportJob], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _choice_field(self, "batch").choices = [
+            ("", "The whole project"),
+            *((job.pk, f"#{job.pk} · {job.source[:60]}") for job in batches),
+        ]
+
+
+class GoldAnswerForm(forms.Form):
+    """A gold task's answer as JSON, in the project's result format; the gold service checks it."""
+
+    answer = forms.CharField(
+        label="Answer (JSON)",
+        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+        help_text='In the project\'s result format, e.g. <code>{"label": "cat"}</code>.',
+    )
+    explanation = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown with the answer in training mode.",
+    )
+
+    def clean_answer(self) -> Any:
+        text: str = self.cleaned_data["answer"]
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(
+                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+
+    def add_service_error(self, error: QuorumError) -> None:
+        """Show what is wrong with the answer next to it: the service names `result.<part>`."""
+        if isinstance(error, ValidationFailed):
+            messages = [
+                f"{part}: {message}"
+                if (part := _RESULT_PREFIX.sub("", path)) != "result"
+                else message
+                for path, found in error.extra.get("fields", {}).items()
+                for message in found
+            ]
+            for message in messages or [error.message]:
+                self.add_error("answer", message)
+            return
+        form_add_error(self, error)
+
+
+class GoldRetireForm(forms.Form):
+    retired = forms.TypedChoiceField(
+        choices=[("1", "Retire"), ("0", "Restore")], coerce=lambda value: value == "1"
+    )
+    back = forms.ChoiceField(
+        required=False, choices=[("task", "The task page"), ("quality", "The quality page")]
     )

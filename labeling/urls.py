@@ -19,8 +19,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("projects/<int:project_id>/imports/url/", views.import_location, name="import_location"),
     path("projects/<int:project_id>/export/", views.export_create, name="export_create"),
     path("projects/<int:project_id>/tasks/", views.task_list, name="task_list"),
+    path("projects/<int:project_id>/quality/", views.project_quality, name="project_quality"),
+    path(
+        "projects/<int:project_id>/quality/confusions/",
+        views.confusions_refresh,
+        name="confusions_refresh",
+    ),
     path("imports/<int:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<int:import_id>/row/", views.import_row, name="import_row"),
     path("exports/<int:export_id>/download/", views.export_download, name="export_download"),
     path("tasks/<int:task_id>/", views.task_detail, name="task_detail"),
+    path("tasks/<int:task_id>/gold/", views.task_gold_set, name="task_gold_set"),
+    path("tasks/<int:task_id>/gold/retire/", views.task_gold_retire, name="task_gold_retire"),
 ]

@@ -2,9 +2,10 @@
 
 Projects: list, create, settings, status, instructions; imports (upload or URL, with live
 progress and a report of bad lines); exports (streamed when small, else a background file);
-tasks and their annotations. Every page reads through `labeling.policy`, so another customer's
-project, task, import or export is "not found"; people who are neither labeling staff nor
-customer users are refused (403).
+tasks with their annotations and reviews; quality (agreement, people, confusion estimates, the
+gold set). Every page reads through `labeling.policy`, so another customer's project, task,
+import or export is "not found"; people who are neither labeling staff nor customer users are
+refused (403). Workers are shown by number to customers, by name to labeling staff.
 """
 
 from __future__ import annotations
@@ -26,41 +27,49 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
-from labeling import policy
+from labeling import metrics, policy
 from labeling.downloads import export_file_response
 from labeling.exports import FORMATS as EXPORT_FORMATS
 from labeling.forms import (
     ExportForm,
+    GoldAnswerForm,
+    GoldRetireForm,
     ImportLocationForm,
     ImportUploadForm,
     InstructionsForm,
     ProjectFilterForm,
     ProjectForm,
     ProjectStatusForm,
+    QualityFilterForm,
     TaskFilterForm,
 )
 from labeling.models import (
     ExportStatus,
+    GoldAnswer,
     ImportJob,
     ImportStatus,
     Project,
     ProjectStatus,
     Task,
+    TaskStatus,
 )
 from labeling.services import exports as export_services
+from labeling.services import gold as gold_services
 from labeling.services import imports as import_services
 from labeling.services import projects as project_services
+from labeling.tasks import consensus_confusions_estimate
 
 View = Callable[..., HttpResponseBase]
 
 PROJECTS_PER_PAGE = 25
 TASKS_PER_PAGE = 50
+PEOPLE_PER_PAGE = 50
 RECENT_JOBS = 10
 EXPORT_BATCH_CHOICES = 100
 EXCERPT_CHARS = 120
@@ -71,6 +80,18 @@ _DETAIL_FORM_IDS = {
     "location_form": "location-%s",
     "export_form": "export-%s",
 }
+# The people table's columns: (sort key, heading); the key is the `sort` query parameter.
+_PEOPLE_COLUMNS = (
+    ("person", "Person"),
+    ("labels", "Labels"),
+    ("gold", "Gold accuracy"),
+    ("review", "Review pass rate"),
+    ("agreement", "Agrees with result"),
+    ("kappa", "Kappa vs result"),
+    ("mean_agreement", "Mean agreement"),
+    ("active", "Active s / label"),
+    ("skips", "Skips"),
+)
 
 
 def labeling_access(view: View) -> View:
@@ -454,27 +475,215 @@ def task_list(request: HttpRequest, project_id: int) -> HttpResponse:
     )
 
 
-@labeling_access
-@require_GET
-def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
-    """One task: what annotators saw, the customer's metadata, the result and its provenance."""
-    task = get_object_or_404(
+def _task(request: HttpRequest, task_id: int) -> Task:
+    return get_object_or_404(
         policy.tasks_managed_by(request.user).select_related("project", "project__customer"),
         pk=task_id,
     )
-    annotations = task.annotations.order_by("submitted_at", "pk")
+
+
+def _can_become_gold(task: Task) -> bool:
+    return not task.is_gold and task.status == TaskStatus.OPEN and task.annotations_count == 0
+
+
+def _render_task(request: HttpRequest, task: Task, **forms: GoldAnswerForm) -> HttpResponse:
+    """Render the task page; `forms` are bound gold forms that failed, shown with their errors."""
+    annotations = list(task.annotations.order_by("submitted_at", "pk"))
+    reviews = list(task.reviews.order_by("created_at", "pk"))
+    names = metrics.person_names(
+        user_ids=[a.author_id for a in annotations] + [r.reviewer_id for r in reviews],
+        with_contact=policy.is_labeling_staff(request.user),
+    )
+    context: dict[str, Any] = {
+        "task": task,
+        "project": task.project,
+        "data_json": _pretty(task.data),
+        "meta_json": _pretty(task.meta) if task.meta else "",
+        "pre_annotation_json": _pretty(task.pre_annotation)
+        if task.pre_annotation is not None
+        else "",
+        "result_json": _pretty(task.result) if task.result is not None else "",
+        "annotations": [(a, _pretty(a.result), names.get(a.author_id, "")) for a in annotations],
+        "reviews": [(r, names.get(r.reviewer_id, "")) for r in reviews],
+        "gold": None,
+        "gold_form": None,
+        "make_gold_form": None,
+    }
+    if task.is_gold:
+        answer = GoldAnswer.objects.filter(task_id=task.pk).first()
+        if answer is not None:
+            scores, mean = metrics.gold_task_scores(task_id=task.pk)
+            context["gold"] = {
+                "answer": answer,
+                "answer_json": _pretty(answer.result),
+                "scores": scores,
+                "mean": mean,
+            }
+            context["gold_form"] = forms.get("gold_form") or GoldAnswerForm(
+                initial={"answer": _pretty(answer.result), "explanation": answer.explanation}
+            )
+    elif "make_gold_form" in forms or _can_become_gold(task):
+        context["make_gold_form"] = forms.get("make_gold_form") or GoldAnswerForm()
+    for name in ("gold_form", "make_gold_form"):
+        if context[name] is not None:
+            context[name].auto_id = f"{name.replace('_', '-')}-%s"
+    return render(request, "labeling/task_detail.html", context)
+
+
+@labeling_access
+@require_GET
+def task_detail(request: HttpRequest, task_id: int) -> HttpResponse:
+    """One task: what annotators saw, the customer's metadata, the result and its provenance
+    (annotations, corrections, reviews); for a gold task its answer, which can be fixed."""
+    return _render_task(request, _task(request, task_id))
+
+
+@labeling_access
+@require_POST
+def task_gold_set(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Make a task nobody worked on gold, or fix the answer of a gold task (its scores are
+    recomputed)."""
+    task = _task(request, task_id)
+    form = GoldAnswerForm(request.POST)
+    form_name = "gold_form" if task.is_gold else "make_gold_form"
+    if form.is_valid():
+        try:
+            answer = gold_services.gold_answer_set(
+                task=task,
+                result=form.cleaned_data["answer"],
+                explanation=form.cleaned_data["explanation"],
+                actor=request_user(request),
+            )
+        except QuorumError as exc:
+            form.add_service_error(exc)
+        else:
+            if answer.version == 1:
+                messages.success(
+                    request, f"Task #{task.pk} is now gold; it is mixed into people's work."
+                )
+            else:
+                scores, _ = metrics.gold_task_scores(task_id=task.pk)
+                messages.success(
+                    request,
+                    f"The answer is fixed (version {answer.version}); "
+                    f"{scores} score{'' if scores == 1 else 's'} recomputed.",
+                )
+            return redirect(reverse("labeling:task_detail", kwargs={"task_id": task.pk}))
+    return _render_task(request, task, **{form_name: form})
+
+
+@labeling_access
+@require_POST
+def task_gold_retire(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Retire a gold task (no longer served; its scores stay) or restore it."""
+    task = _task(request, task_id)
+    form = GoldRetireForm(request.POST)
+    back = reverse("labeling:task_detail", kwargs={"task_id": task.pk})
+    if not form.is_valid():
+        messages.error(request, "Choose retire or restore.")
+        return redirect(back)
+    if form.cleaned_data["back"] == "quality":
+        back = reverse("labeling:project_quality", kwargs={"project_id": task.project_id})
+        back += "#gold"
+    retired = bool(form.cleaned_data["retired"])
+    try:
+        gold_services.gold_retire(task=task, actor=request_user(request), retired=retired)
+    except QuorumError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Gold task #{task.pk} is retired: nobody is given it any more."
+            if retired
+            else f"Gold task #{task.pk} is served again.",
+        )
+    return redirect(back)
+
+
+# --- Quality ----------------------------------------------------------------------------------
+
+
+def _people_columns(request: HttpRequest, sort: str) -> list[dict[str, str]]:
+    """The people table's headings, each a link that sorts by it (again: the other way round)."""
+    columns = []
+    for key, heading in _PEOPLE_COLUMNS:
+        state = "ascending" if sort == key else "descending" if sort == f"-{key}" else ""
+        wanted = key if sort == f"-{key}" else f"-{key}"
+        query = {k: str(v) for k, v in request.GET.items() if k not in {"sort", "page"}}
+        query["sort"] = wanted
+        columns.append(
+            {"heading": heading, "url": f"?{urlencode(query)}#people", "state": state, "key": key}
+        )
+    return columns
+
+
+@labeling_access
+@require_GET
+def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Agreement of the project (and of one batch), each person's figures, reviewer accuracy,
+    the confusion estimates and the gold set. A fixed number of queries."""
+    project = _project(request, project_id)
+    form = QualityFilterForm(request.GET or None, batches=_batches(request, project))
+    batch_id: int | None = None
+    sort: str | None = None
+    if form.is_valid():
+        batch_id = form.cleaned_data["batch"]
+        sort = form.cleaned_data["sort"] or None
+    if batch_id is None:
+        quality = metrics.project_quality(project=project)
+        project_agreement, batch_agreement = quality.agreement, None
+    else:
+        project_agreement = metrics.agreement_report(project=project)
+        quality = metrics.project_quality(project=project, batch_id=batch_id)
+        batch_agreement = quality.agreement
+    people, sort = metrics.people_sorted([p for p in quality.people.people if p.is_annotator], sort)
+    page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    reviewers = sorted(
+        (p for p in quality.people.people if p.is_reviewer),
+        key=lambda p: (-p.reviews_given, p.user_id),
+    )
+    confusions = list(metrics.confusions_of(project)[: metrics.CONFUSIONS_MAX])
+    gold_rows, gold_total = metrics.gold_set(project=project)
+    names = metrics.person_names(
+        user_ids=[p.user_id for p in page]
+        + [p.user_id for p in reviewers]
+        + [c.user_id for c in confusions],
+        with_contact=policy.is_labeling_staff(request.user),
+    )
     return render(
         request,
-        "labeling/task_detail.html",
+        "labeling/project_quality.html",
         {
-            "task": task,
-            "project": task.project,
-            "data_json": _pretty(task.data),
-            "meta_json": _pretty(task.meta) if task.meta else "",
-            "pre_annotation_json": _pretty(task.pre_annotation)
-            if task.pre_annotation is not None
-            else "",
-            "result_json": _pretty(task.result) if task.result is not None else "",
-            "annotations": [(a, _pretty(a.result)) for a in annotations],
+            "project": project,
+            "form": form,
+            "batch_id": batch_id,
+            "agreements": [("The whole project", project_agreement)]
+            + ([(f"Batch #{batch_id}", batch_agreement)] if batch_agreement else []),
+            "people_report": quality.people,
+            "page": page,
+            "people": [(p, names.get(p.user_id, "")) for p in page],
+            "columns": _people_columns(request, sort),
+            "reviewers": [(p, names.get(p.user_id, "")) for p in reviewers],
+            "confusions": [(c, names.get(c.user_id, "")) for c in confusions],
+            "confusions_apply": metrics.confusions_apply(project),
+            "gold_rows": [(row, _result_summary(row.result)) for row in gold_rows],
+            "gold_total": gold_total,
         },
+    )
+
+
+@labeling_access
+@require_POST
+def confusions_refresh(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Queue a fresh estimate of each person's confusion matrix (single-label consensus)."""
+    project = _project(request, project_id)
+    if not metrics.confusions_apply(project):
+        messages.error(request, "Confusion estimates apply to single-label consensus projects.")
+    else:
+        consensus_confusions_estimate.delay(project.pk)
+        messages.success(
+            request, "The estimates are being refreshed; reload this page in a moment."
+        )
+    return redirect(
+        reverse("labeling:project_quality", kwargs={"project_id": project.pk}) + "#confusions"
     )

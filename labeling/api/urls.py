@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("labeling.api.webhooks")),
     path("", include("labeling.api.review")),
     path("", include("labeling.api.rules")),
+    path("", include("labeling.api.quality")),
 ]

@@ -162,9 +162,10 @@ def _clean_answer(project: Project, task: Task, result: Any) -> dict[str, Any]:
     try:
         return validate_result(result, schema=schema, data=task.data)
     except SchemaError as exc:
+        # The schema names paths from "result" already (e.g. "result.label").
+        first, message = next(iter(exc.errors.items()))
         raise ValidationFailed(
-            f"result.{next(iter(exc.errors))}: {next(iter(exc.errors.values()))}",
-            fields={f"result.{k}": [v] for k, v in exc.errors.items()},
+            f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
         ) from None
 
 
