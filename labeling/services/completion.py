@@ -256,8 +256,10 @@ COUNTED_STATUSES = (AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED)
 def annotations_agreement_store(
     *, project: Project, annotations: Sequence[Annotation], final: dict[str, Any] | None
 ) -> None:
-    """Remember how well each annotation matches the final result (the agreement metrics' input)."""
+    """Remember how well each annotation matches the final result (the agreement metrics' input);
+    each author's quality rules look at it once the transaction commits."""
     from labeling.scoring import score
+    from labeling.services.rules import rules_evaluate_after_event
 
     for annotation in annotations:
         if final is None or final.get("label", "") is None:
@@ -265,6 +267,8 @@ def annotations_agreement_store(
         else:
             annotation.agreement = score(project.task_type, annotation.result, final).value
     Annotation.objects.bulk_update(list(annotations), ["agreement"])
+    for author_id in sorted({a.author_id for a in annotations if a.agreement is not None}):
+        rules_evaluate_after_event(user_id=author_id, project_id=project.pk)
 
 
 def _final(

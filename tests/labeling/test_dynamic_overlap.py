@@ -148,3 +148,38 @@ def test_the_estimates_job_learns_who_is_reliable():
     assert summary["people"] == 3
     accuracy = dict(WorkerConfusion.objects.values_list("user_id", "accuracy"))
     assert accuracy[spammer.pk] < min(accuracy[p.pk] for p in good)
+
+
+def test_a_completed_consensus_task_lets_the_rules_judge_each_authors_agreement(
+    django_capture_on_commit_callbacks,
+):
+    from accounts.models import Role
+    from labeling.models import RuleAction
+    from labeling.services.rules import rule_create
+    from tests.factories import make_user
+
+    project = make_project(pipeline="consensus", overlap=3, max_overlap=3, gold_warmup=0)
+    add_tasks(project, 3)
+    rule_create(
+        actor=make_user(Role.MANAGER),
+        project=project,
+        name="Disagrees with the crowd",
+        metric="agreement",
+        window_kind="items",
+        window_size=10,
+        min_sample=3,
+        comparator="lt",
+        threshold=0.5,
+        action="notify",
+    )
+    honest, also_honest, contrarian = make_worker(), make_worker(), make_worker()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            label(project, honest, "cat")
+            label(project, also_honest, "cat")
+            label(project, contrarian, "dog")
+
+    hit = RuleAction.objects.get()
+    assert hit.user_id == contrarian.pk
+    assert hit.sample_size == 3
