@@ -94,7 +94,9 @@ def review_route_work(
     ):
         review_slot_open(task=task, project=project, level=1)
         return {"status": TaskStatus.IN_REVIEW, "review_level": 0}
-    Annotation.objects.filter(pk=annotation.pk).update(status=AnnotationStatus.ACCEPTED)
+    if annotation.status != AnnotationStatus.ACCEPTED:
+        Annotation.objects.filter(pk=annotation.pk).update(status=AnnotationStatus.ACCEPTED)
+        annotation.status = AnnotationStatus.ACCEPTED
     return task_final_values(now, result=annotation.result)
 
 
