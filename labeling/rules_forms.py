@@ -16,23 +16,7 @@ from labeling.models import (
     RuleMetric,
     RuleWindow,
 )
-
-RULE_FIELDS = (
-    "project",
-    "name",
-    "description",
-    "metric",
-    "window_kind",
-    "window_size",
-    "min_sample",
-    "comparator",
-    "threshold",
-    "fast_answer_seconds",
-    "action",
-    "gold_rate",
-    "duration_hours",
-    "is_active",
-)
+from labeling.services.rules import RULE_FIELDS
 
 
 class QualityRuleForm(forms.Form):

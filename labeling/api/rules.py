@@ -42,6 +42,7 @@ from labeling.rules_selectors import (
     rule_actions_visible_to,
 )
 from labeling.services.rules import (
+    RULE_FIELDS,
     appeal_decide,
     rule_action_appeal,
     rule_action_lift,
@@ -80,20 +81,7 @@ class QualityRuleSerializer(serializers.ModelSerializer[QualityRule]):
         model = QualityRule
         fields = [
             "id",
-            "project",
-            "name",
-            "description",
-            "metric",
-            "window_kind",
-            "window_size",
-            "min_sample",
-            "comparator",
-            "threshold",
-            "fast_answer_seconds",
-            "action",
-            "gold_rate",
-            "duration_hours",
-            "is_active",
+            *RULE_FIELDS,
             "created_by",
             "created_at",
             "updated_at",

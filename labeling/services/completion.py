@@ -121,13 +121,13 @@ def consensus_after_submission(
         ).order_by("pk")
     )
     if len(annotations) < project.overlap:
-        _slot_add(task=task, project=project)
+        annotate_slot_add(task=task, project=project)
         return None
     outcome, decision = consensus_outcome(project=project, annotations=annotations)
     if consensus_needs_more(project=project, task=task, outcome=outcome) or (
         decision == Decision.MORE and len(annotations) < project.max_overlap
     ):
-        _slot_add(task=task, project=project)
+        annotate_slot_add(task=task, project=project)
         return None
     annotations_agreement_store(project=project, annotations=annotations, final=outcome.result)
     values: dict[str, Any] = {
@@ -238,7 +238,8 @@ def _annotate_slots_outstanding(task: Task) -> bool:
     ).exists()
 
 
-def _slot_add(*, task: Task, project: Project) -> None:
+def annotate_slot_add(*, task: Task, project: Project) -> None:
+    """Ask for one more annotation of `task`: an open slot, at the task's priority, oldest first."""
     WorkSlot.objects.create(
         project_id=project.pk,
         task_id=task.pk,

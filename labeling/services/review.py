@@ -401,15 +401,10 @@ def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, A
 
 
 def _reassign(*, task: Task, project: Project) -> None:
+    from labeling.services.completion import annotate_slot_add
+
     # Everyone who touched the task keeps their participation, so a fresh pair of hands takes it.
-    WorkSlot.objects.create(
-        project_id=project.pk,
-        task_id=task.pk,
-        kind=SlotKind.ANNOTATE,
-        level=0,
-        priority=task.priority,
-        order_key=task.pk,
-    )
+    annotate_slot_add(task=task, project=project)
 
 
 def rework_give_up(*, lease: Lease) -> None:

@@ -105,7 +105,7 @@ MAX_WINDOW_DAYS = 366
 MAX_DURATION_HOURS = 24 * 366
 MAX_TEXT = 5_000
 
-_RULE_FIELDS = [
+RULE_FIELDS = [
     "project",
     "name",
     "description",
@@ -264,7 +264,7 @@ def rule_create(
     )
     rule.save()
     audit_record(
-        actor=actor, action="quality_rule.created", target=rule, after=snapshot(rule, _RULE_FIELDS)
+        actor=actor, action="quality_rule.created", target=rule, after=snapshot(rule, RULE_FIELDS)
     )
     return rule
 
@@ -273,7 +273,7 @@ def rule_create(
 def rule_update(*, rule: QualityRule, actor: User, **changes: Any) -> QualityRule:
     """Change a rule's settings (not its project); actions already taken keep what they did."""
     _require_manager(actor)
-    unknown = set(changes) - set(_RULE_FIELDS)
+    unknown = set(changes) - set(RULE_FIELDS)
     if unknown:
         raise ValidationFailed(
             f"{sorted(unknown)[0]}: Not a rule setting.",
@@ -289,16 +289,16 @@ def rule_update(*, rule: QualityRule, actor: User, **changes: Any) -> QualityRul
             "project: A rule cannot move to another project; create a new rule.",
             fields={"project": ["Cannot change."]},
         )
-    before = snapshot(locked, _RULE_FIELDS)
+    before = snapshot(locked, RULE_FIELDS)
     for name, value in changes.items():
         setattr(locked, name, value)
     _rule_validate(locked)
-    after = snapshot(locked, _RULE_FIELDS)
+    after = snapshot(locked, RULE_FIELDS)
     if after == before:
         return locked
     locked.updated_at = timezone.now()
     locked.save()
-    changed = [name for name in _RULE_FIELDS if before[name] != after[name]]
+    changed = [name for name in RULE_FIELDS if before[name] != after[name]]
     audit_record(
         actor=actor,
         action="quality_rule.updated",
