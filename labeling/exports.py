@@ -48,7 +48,9 @@ makes them; times are ISO 8601 strings in UTC, ending in "Z"):
     }
 
 Formats:
-- JSONL: one row per line, exactly the dict above, UTF-8, compact JSON.
+- JSONL: one row per line, exactly the dict above, UTF-8, compact JSON. On PostgreSQL the database
+  writes the lines (see `write_lines`), and the values stored as JSON (data, meta and results)
+  keep its spacing: a space after each "," and ":" inside them. Parsed, the lines are the same.
 - CSV (RFC 4180 quoting, CRLF line ends, UTF-8 without BOM): the columns of `CSV_COLUMNS`; `result`
   is compact JSON; `label` is the single label of single_label rows (empty otherwise and for ties);
   `is_tie` is true/false; `annotators` are the ids of the people whose work was not rejected, first
@@ -117,6 +119,15 @@ def _buffered(pieces: Iterable[str]) -> Iterator[bytes]:
 def write_jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     """Yield the rows as JSON Lines."""
     return _buffered(compact_json(row) + "\n" for row in rows)
+
+
+def write_lines(lines: Iterable[str]) -> Iterator[bytes]:
+    """Yield lines that are already written (each ending in a newline) in chunks, like the writers.
+
+    For rows the database has already written as JSON Lines (see
+    `labeling.services.exports`), so they need not be decoded and encoded again here.
+    """
+    return _buffered(lines)
 
 
 def _csv_cells(row: dict[str, Any]) -> list[str]:

@@ -667,19 +667,19 @@ def test_a_running_job_shows_rows_written_after_each_chunk(customer, owner, monk
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
     monkeypatch.setattr(export_services, "CHUNK_SIZE", 2)
     seen = []
-    real_writer = writers.FORMATS["jsonl"].writer
+    real_buffered = writers._buffered
 
-    def watching_writer(rows):
+    def watching_buffered(pieces):
         def watched():
-            for row in rows:
+            for piece in pieces:
                 seen.append(ExportJob.objects.get(pk=job.pk).rows_written)
-                yield row
+                yield piece
 
-        return real_writer(watched())
+        return real_buffered(watched())
 
-    monkeypatch.setitem(
-        writers.FORMATS, "jsonl", writers.FORMATS["jsonl"]._replace(writer=watching_writer)
-    )
+    # Watched where both JSON Lines paths hand over one piece per row: rows encoded by
+    # `write_jsonl`, or on PostgreSQL the lines the database wrote (`write_lines`).
+    monkeypatch.setattr(writers, "_buffered", watching_buffered)
 
     export_job_run(job_id=job.pk)
 
