@@ -228,7 +228,8 @@ _SEED_SQL = """
 WITH new_tasks AS (
     INSERT INTO {task} (
         project_id, import_job_id, external_id, data, meta, pre_annotation, priority, status,
-        annotations_count, result, agreement, is_tie, created_at, completed_at
+        annotations_count, result, agreement, is_tie, created_at, completed_at,
+        confidence, is_gold, review_level
     )
     SELECT
         %(project)s, %(job)s, NULL,
@@ -243,13 +244,15 @@ WITH new_tasks AS (
             THEN jsonb_build_object('label', (%(labels)s::text[])[1 + g %% %(label_count)s])
         END,
         NULL, false, now(),
-        CASE WHEN %(completed)s THEN now() END
+        CASE WHEN %(completed)s THEN now() END,
+        NULL, false, 0
     FROM generate_series(%(first)s::bigint, %(last)s::bigint) AS g
     RETURNING id, priority, result
 ),
 new_slots AS (
     INSERT INTO {slot} (
-        project_id, task_id, kind, level, state, priority, order_key, lease_expires_at
+        project_id, task_id, kind, level, state, priority, order_key, lease_expires_at,
+        assignee_id
     )
     SELECT
         %(project)s, t.id, 'annotate', 0, %(slot_state)s, t.priority,
@@ -259,16 +262,16 @@ new_slots AS (
                  | floor(random() * 2147483648)::bigint
             ELSE t.id
         END,
-        NULL
+        NULL, NULL
     FROM new_tasks AS t CROSS JOIN generate_series(1, %(overlap)s)
 )
 INSERT INTO {annotation} (
     task_id, project_id, author_id, lease_id, revision, result, status,
-    instructions_version, active_seconds, submitted_at
+    instructions_version, active_seconds, submitted_at, corrects_id, agreement
 )
 SELECT
     t.id, %(project)s, (%(authors)s::bigint[])[1 + t.id %% %(author_count)s], NULL, 1,
-    t.result, 'accepted', %(instructions)s, 5 + t.id %% 90, now()
+    t.result, 'accepted', %(instructions)s, 5 + t.id %% 90, now(), NULL, NULL
 FROM new_tasks AS t
 WHERE %(completed)s
 """
