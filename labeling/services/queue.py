@@ -1,7 +1,9 @@
 """The work queue: claim the next slot, heartbeat, submit, skip, release, and reclaim expired leases.
 
-Lock order, everywhere: the person's user row, then slot, then lease, then task. Counters change
-by single F() updates. On PostgreSQL the claim is one indexed `FOR UPDATE SKIP LOCKED` query, so
+Lock order, everywhere: the person's state in the project (`WorkerProjectState`, which also holds
+their gold mix and any suspension), then slot, then lease, then task. Counters change by single
+F() updates. Review claims go through the same path with slots of kind `review` (see
+`labeling.services.review`); gold tasks are leased on fresh slots by `labeling.services.gold`. On PostgreSQL the claim is one indexed `FOR UPDATE SKIP LOCKED` query, so
 concurrent annotators never wait for each other; on SQLite the transaction is IMMEDIATE (one
 writer at a time) and the slot is taken by compare-and-set, the same code path on both.
 """
