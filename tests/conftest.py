@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery._state import _set_task_join_will_block
 from django.conf import settings
 from django.core.cache import cache
 
@@ -47,6 +48,10 @@ def _cache_clear() -> None:
 def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
     """Run tasks in-process, except in tests marked `real_celery`, which use the real worker."""
     if request.node.get_closest_marker("real_celery"):
+        # Eager tasks run by two threads at once (the live server of the browser tests) can leave
+        # Celery's process-wide "inside a task" flag set (each restores what it saw on entry), and
+        # then result.get() refuses to wait. This test's thread is not inside a task: say so.
+        _set_task_join_will_block(False)
         yield
         return
     previous = celery_app.conf.task_always_eager
