@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from celery._state import _set_task_join_will_block
+from celery import _state as celery_state
 from django.conf import settings
 from django.core.cache import cache
 
@@ -51,7 +51,7 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
         # Eager tasks run by two threads at once (the live server of the browser tests) can leave
         # Celery's process-wide "inside a task" flag set (each restores what it saw on entry), and
         # then result.get() refuses to wait. This test's thread is not inside a task: say so.
-        _set_task_join_will_block(False)
+        celery_state._set_task_join_will_block(False)  # type: ignore[attr-defined]  # private, not in celery-types
         yield
         return
     previous = celery_app.conf.task_always_eager
