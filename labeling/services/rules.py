@@ -121,6 +121,8 @@ RULE_FIELDS = [
     "duration_hours",
     "is_active",
 ]
+# The rule as it acted is evidence; these fields say nothing about why it acted.
+_NOT_EVIDENCE = ("project", "description", "is_active")
 _ACTION_FIELDS = ["state", "expires_at", "ended_at", "ended_by", "end_note"]
 
 # Effects an action can hold, and how the values set by several actions holding one combine.
@@ -669,22 +671,7 @@ def _evidence(rule: QualityRule) -> dict[str, Any]:
         "rule": {
             "id": rule.pk,
             "project": rule.project_id,
-            **snapshot(
-                rule,
-                [
-                    "name",
-                    "metric",
-                    "window_kind",
-                    "window_size",
-                    "min_sample",
-                    "comparator",
-                    "threshold",
-                    "fast_answer_seconds",
-                    "action",
-                    "gold_rate",
-                    "duration_hours",
-                ],
-            ),
+            **snapshot(rule, [f for f in RULE_FIELDS if f not in _NOT_EVIDENCE]),
         },
         "items": _source(rule.metric).items,
     }
