@@ -17,7 +17,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import request_user
-from core.errors import PermissionDenied
 from labeling import policy
 from labeling.api.serializers import (
     ClaimSerializer,
@@ -152,10 +151,8 @@ class GoldView(APIView):
     permission_classes = BASE_PERMISSIONS
 
     def _task(self, request: Request, task_id: int) -> Task:
-        task = get_object_or_404(policy.tasks_managed_by(request.user), pk=task_id)
-        if not policy.is_labeling_staff(request.user) and not policy.is_customer_user(request.user):
-            raise PermissionDenied("Only managers and the project's customer manage gold.")
-        return task
+        # Only managers and the project's customer reach its tasks; anyone else gets "not found".
+        return get_object_or_404(policy.tasks_managed_by(request.user), pk=task_id)
 
     @extend_schema(responses={200: GoldAnswerSerializer})
     def get(self, request: Request, task_id: int) -> Response:
