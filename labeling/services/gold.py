@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit_record
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict
 from labeling.models import (
     Annotation,
     GoldAnswer,
@@ -34,7 +34,6 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
-from labeling.schema import LabelSchema, SchemaError, validate_result
 from labeling.scoring import score
 from workforce.selectors import standing_of
 
@@ -155,20 +154,6 @@ def gold_feedback(*, annotation: Annotation, project: Project) -> dict[str, Any]
     }
 
 
-def _clean_answer(project: Project, task: Task, result: Any) -> dict[str, Any]:
-    from labeling.services.queue import label_schema_of
-
-    schema: LabelSchema = label_schema_of(project)
-    try:
-        return validate_result(result, schema=schema, data=task.data)
-    except SchemaError as exc:
-        # The schema names paths from "result" already (e.g. "result.label").
-        first, message = next(iter(exc.errors.items()))
-        raise ValidationFailed(
-            f"{first}: {message}", fields={k: [v] for k, v in exc.errors.items()}
-        ) from None
-
-
 @transaction.atomic
 def gold_answer_set(
     *, task: Task, result: Any, explanation: str = "", actor: User | None
@@ -180,7 +165,9 @@ def gold_answer_set(
     """
     task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
     project = task.project
-    clean = _clean_answer(project, task, result)
+    from labeling.services.queue import validated_result
+
+    clean = validated_result(project, task, result)
     answer = GoldAnswer.objects.select_for_update().filter(task_id=task.pk).first()
     now = timezone.now()
     if answer is None:
