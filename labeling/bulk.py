@@ -5,17 +5,25 @@ Building an INSERT through the ORM costs far more than the database's own work f
 through `COPY ... FROM STDIN` instead, with their ids reserved first from the table's sequence, so
 callers still learn the ids. Rows are plain dicts keyed by field attname; fields left out take
 their model default. Call inside the caller's transaction: COPY joins it.
+
+For the largest writes (imports), `WriteBehind` runs the database work of one batch in a second
+thread on the same connection and transaction while the caller prepares the next batch: the
+PostgreSQL side runs in its own process, so the two really proceed at once.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Generic, TypeVar
 
 from django.db import connection, models
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+T = TypeVar("T")
 
 
 def copy_supported() -> bool:
@@ -69,3 +77,91 @@ def bulk_insert(
                     values.append(value)
                 copy.write_row(values)
     return ids
+
+
+def dump_json(value: Any) -> str:
+    """Return `value` as compact JSON text, as COPY into a jsonb column expects it."""
+    return _DUMPS(value)
+
+
+def insert_select_sql(
+    model: type[models.Model], expressions: dict[str, str]
+) -> tuple[str, str, dict[str, Any]]:
+    """Return (columns, select list, parameters) for `INSERT INTO <model> (columns) SELECT ...`.
+
+    `expressions` maps a field's attname to its SQL expression; every other concrete field
+    (but the primary key, unless named) gets its model default as a `%(default_<attname>)s`
+    parameter, as the ORM would. The SQL is for a raw psycopg cursor (named parameters).
+    """
+    columns: list[str] = []
+    values: list[str] = []
+    params: dict[str, Any] = {}
+    for field in model._meta.concrete_fields:
+        if field.attname in expressions:
+            values.append(expressions[field.attname])
+        elif field.primary_key:
+            continue
+        else:
+            key = f"default_{field.attname}"
+            params[key] = field.get_db_prep_save(field.get_default(), connection)
+            values.append(f"%({key})s")
+        columns.append(connection.ops.quote_name(str(field.column)))
+    return ", ".join(columns), ", ".join(values), params
+
+
+def copy_rows(
+    cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY `rows` (values in `columns` order; JSON already as text) into `table` on a raw cursor."""
+    quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+class WriteBehind(Generic[T]):
+    """Run database writes, one at a time, in a second thread on this thread's connection.
+
+    `submit(write)` starts `write(raw_cursor)` and returns the result of the write before it, so
+    the caller prepares batch n + 1 while PostgreSQL stores batch n. The writes join the caller's
+    transaction; the caller must not use the connection itself until `drain()` (or the end of the
+    `with` block, which waits for the last write even when leaving on an error).
+    """
+
+    def __init__(self) -> None:
+        connection.ensure_connection()
+        self._raw = connection.connection
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[T] | None = None
+
+    def __enter__(self) -> WriteBehind[T]:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            # Wait even when leaving on an error: the caller rolls back on this connection next.
+            executor.shutdown(wait=True)
+        self._pending = None
+
+    def submit(self, write: Callable[[Any], T]) -> T | None:
+        """Start `write`; return what the previous write returned (raising what it raised)."""
+        previous = self.drain()
+        assert self._executor is not None  # noqa: S101 - used only inside its `with` block
+        self._pending = self._executor.submit(self._run, write)
+        return previous
+
+    def drain(self) -> T | None:
+        """Wait for the running write; return its result (or raise its error), None if none."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else None
+
+    def _run(self, write: Callable[[Any], T]) -> T:
+        with self._raw.cursor() as cursor:
+            return write(cursor)

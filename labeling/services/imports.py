@@ -6,29 +6,42 @@ bad line; any error rolls the whole batch back. Memory holds one chunk, whatever
 Duplicates (an external_id already in the project, or earlier in the same file) are skipped and
 counted, never updated. Progress goes to the cache, because the batch's own transaction is invisible
 to others until it ends.
+
+On PostgreSQL each chunk is COPied to a temporary table and stored by one statement, in a second
+thread on the same connection and transaction, while this thread parses and validates the next
+chunk; elsewhere (SQLite) chunks go through the ORM one after the other.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import ValidationFailed
-from labeling.bulk import bulk_insert
+from labeling.bulk import (
+    WriteBehind,
+    bulk_insert,
+    copy_rows,
+    copy_supported,
+    dump_json,
+    insert_select_sql,
+)
 from labeling.models import (
     GoldAnswer,
     ImportJob,
@@ -41,11 +54,14 @@ from labeling.models import (
     Task,
     WorkSlot,
 )
-from labeling.schema import SchemaError, validate_result, validate_task_data
+from labeling.schema import LabelSchema, SchemaError, validate_result, validate_task_data
 from labeling.services.gold import gold_live_count_forget
 
 FORMATS = ("jsonl", "csv", "json")
 CHUNK_SIZE = 2_000
+# PostgreSQL stores larger chunks: each chunk costs a few round trips, and the write-behind thread
+# waits for the interpreter lock after each of them while this thread validates the next chunk.
+COPY_CHUNK_SIZE = 10_000
 MAX_STORED_ERRORS = 1_000
 MAX_API_TASKS = 1_000
 # A job still "running" after this long belongs to a worker that died; it may be run again.
@@ -175,70 +191,83 @@ def import_create_from_location(
     )
 
 
+class CleanTask(NamedTuple):
+    """One good line of an import, with its values as they will be stored."""
+
+    line: int
+    external_id: str | None
+    data: dict[str, Any]
+    meta: dict[str, Any]
+    pre_annotation: dict[str, Any] | None
+    priority: int
+    gold: dict[str, Any] | None
+
+
+def _renamed(exc: SchemaError, prefix: str) -> SchemaError:
+    """Return `exc` with its "result..." field paths moved under `prefix` (e.g. "gold.label")."""
+    return SchemaError({f"{prefix}{k.removeprefix('result')}": v for k, v in exc.errors.items()})
+
+
+def _clean_task(
+    line: int, record: dict[str, Any], task_type: str, schema: LabelSchema
+) -> CleanTask:
+    """Validate one parsed record; raise SchemaError naming each bad field."""
+    data = validate_task_data(record["data"], task_type=task_type)
+    pre = record["pre_annotation"]
+    if pre is not None:
+        try:
+            pre = validate_result(pre, schema=schema, data=data)
+        except SchemaError as exc:
+            raise _renamed(exc, "pre_annotation") from None
+    gold = record["gold"]
+    if gold is not None:
+        try:
+            gold = validate_result(gold, schema=schema, data=data)
+        except SchemaError as exc:
+            raise _renamed(exc, "gold") from None
+    priority = record["priority"]
+    if priority is None or priority == "":
+        priority = 0
+    elif (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not -1_000_000 <= priority <= 1_000_000
+    ):
+        raise SchemaError({"priority": "A whole number from -1000000 to 1000000."})
+    return CleanTask(line, record["external_id"], data, record["meta"] or {}, pre, priority, gold)
+
+
 def _validated_tasks(
     project: Project, records: Iterable[tuple[int, Any]], outcome: ImportOutcome
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line, clean task values) for good records; note each bad one in `outcome`."""
+) -> Iterator[CleanTask]:
+    """Yield the clean values of good records; note each bad one in `outcome`."""
     from labeling.parsers import ParseError
     from labeling.services.queue import label_schema_of
 
     schema = label_schema_of(project)
+    task_type = project.task_type
     for line, record in records:
         outcome.lines_read += 1
         if isinstance(record, ParseError):
             outcome.add_error(record.line, record.field, record.message)
             continue
         try:
-            data = validate_task_data(record.get("data"), task_type=project.task_type)
-            pre = record.get("pre_annotation")
-            if pre is not None:
-                try:
-                    pre = validate_result(pre, schema=schema, data=data)
-                except SchemaError as exc:
-                    raise SchemaError(
-                        {
-                            f"pre_annotation{k.removeprefix('result')}": v
-                            for k, v in exc.errors.items()
-                        }
-                    ) from None
-            gold = record.get("gold")
-            if gold is not None:
-                try:
-                    gold = validate_result(gold, schema=schema, data=data)
-                except SchemaError as exc:
-                    raise SchemaError(
-                        {f"gold{k.removeprefix('result')}": v for k, v in exc.errors.items()}
-                    ) from None
-            priority = record.get("priority")
-            if priority is None or priority == "":
-                priority = 0
-            if (
-                isinstance(priority, bool)
-                or not isinstance(priority, int)
-                or not -1_000_000 <= priority <= 1_000_000
-            ):
-                raise SchemaError({"priority": "A whole number from -1000000 to 1000000."})
+            task = _clean_task(line, record, task_type, schema)
         except SchemaError as exc:
             for field_name, message in exc.errors.items():
                 outcome.add_error(line, field_name, message)
             continue
-        yield (
-            line,
-            {
-                "external_id": record.get("external_id"),
-                "data": data,
-                "meta": record.get("meta") or {},
-                "pre_annotation": pre,
-                "priority": priority,
-                "gold": gold,
-            },
-        )
+        yield task
+
+
+# --- Storing, SQLite and other databases: through the ORM, chunk by chunk ---------------------
 
 
 def _insert_chunk(
-    project: Project, job: ImportJob | None, chunk: list[dict[str, Any]], outcome: ImportOutcome
+    project: Project, job: ImportJob | None, outcome: ImportOutcome, chunk: list[CleanTask]
 ) -> None:
-    ids = [t["external_id"] for t in chunk if t["external_id"] is not None]
+    """Store one chunk through the ORM: skip duplicates, then insert tasks, gold answers, slots."""
+    ids = [t.external_id for t in chunk if t.external_id is not None]
     existing = (
         set(
             Task.objects.filter(project=project, external_id__in=ids).values_list(
@@ -248,46 +277,45 @@ def _insert_chunk(
         if ids
         else set()
     )
-    fresh: list[dict[str, Any]] = []
-    answers: dict[int, dict[str, Any]] = {}  # index in `fresh` -> gold answer
+    fresh: list[CleanTask] = []
     seen: set[str] = set()
-    now = timezone.now()
-    job_id = job.pk if job is not None else None
-    for values in chunk:
-        external_id = values["external_id"]
-        if external_id is not None:
-            if external_id in existing or external_id in seen:
+    for task in chunk:
+        if task.external_id is not None:
+            if task.external_id in existing or task.external_id in seen:
                 outcome.duplicates += 1
                 continue
-            seen.add(external_id)
-        gold = values.get("gold")
-        if gold is not None:
-            answers[len(fresh)] = gold
-        fresh.append(
+            seen.add(task.external_id)
+        fresh.append(task)
+    if not fresh:
+        return
+    now = timezone.now()
+    job_id = job.pk if job is not None else None
+    task_ids = bulk_insert(
+        Task,
+        [
             {
                 "project_id": project.pk,
                 "import_job_id": job_id,
-                "external_id": external_id,
-                "data": values["data"],
-                "meta": values["meta"],
-                "pre_annotation": values["pre_annotation"],
-                "priority": values["priority"],
-                "is_gold": gold is not None,
+                "external_id": t.external_id,
+                "data": t.data,
+                "meta": t.meta,
+                "pre_annotation": t.pre_annotation,
+                "priority": t.priority,
+                "is_gold": t.gold is not None,
                 "created_at": now,
             }
-        )
-    if not fresh:
-        return
-    task_ids = bulk_insert(Task, fresh, return_ids=True)
+            for t in fresh
+        ],
+        return_ids=True,
+    )
+    answers = [
+        {"task_id": task_id, "result": t.gold, "created_at": now, "updated_at": now}
+        for task_id, t in zip(task_ids, fresh, strict=True)
+        if t.gold is not None
+    ]
     if answers:
         # Gold tasks get their hidden answer and no queue slots: the gold mix serves them.
-        bulk_insert(
-            GoldAnswer,
-            [
-                {"task_id": task_ids[i], "result": answer, "created_at": now, "updated_at": now}
-                for i, answer in answers.items()
-            ],
-        )
+        bulk_insert(GoldAnswer, answers)
         outcome.gold += len(answers)
         gold_live_count_forget(project.pk)
     rng = random.SystemRandom() if project.queue_order == QueueOrder.RANDOM else None
@@ -298,37 +326,207 @@ def _insert_chunk(
             "kind": SlotKind.ANNOTATE.value,
             "level": 0,
             "state": SlotState.OPEN.value,
-            "priority": values["priority"],
+            "priority": t.priority,
             "order_key": rng.getrandbits(62) if rng else task_id,
         }
-        for index, (task_id, values) in enumerate(zip(task_ids, fresh, strict=True))
-        if index not in answers
+        for task_id, t in zip(task_ids, fresh, strict=True)
+        if t.gold is None
         for _ in range(project.overlap)
     ]
     bulk_insert(WorkSlot, slots)
     outcome.created += len(fresh) - len(answers)
 
 
+# --- Storing, PostgreSQL: COPY to a staging table, then one statement per chunk ---------------
+#
+# Each chunk is copied into a temporary table (no indexes, no WAL) and one statement does the
+# rest in the database: it skips duplicates with ON CONFLICT on the per-project external id
+# constraint (earlier lines of the file win, as they are inserted first), inserts the tasks, the
+# gold answers and the work slots, and returns the counts. That runs in a second thread while
+# this one parses and validates the next chunk.
+
+_STAGE = "labeling_import_stage"
+_STAGE_COLUMNS = ("line", "external_id", "data", "meta", "pre_annotation", "priority", "gold")
+_STAGE_CREATE = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (
+    line integer NOT NULL, external_id text, data jsonb NOT NULL, meta jsonb NOT NULL,
+    pre_annotation jsonb, priority integer NOT NULL, gold jsonb
+) ON COMMIT DROP
+"""
+# 2**62: random order keys are 62 bits, like SystemRandom().getrandbits(62) on the ORM path.
+# PostgreSQL's random() is seeded from a strong source per session and has 52 bits of
+# randomness, plenty to shuffle the queue.
+_RANDOM_ORDER_KEY = "(random() * 4611686018427387904)::bigint"
+
+
+class _Stored(NamedTuple):
+    created: int
+    gold: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """The statement that stores one staged chunk, and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+def _copy_plan(project: Project, job: ImportJob | None) -> _CopyPlan:
+    task_table = Task._meta.db_table
+    task_columns, task_values, task_params = insert_select_sql(
+        Task,
+        {
+            "id": "src.id",
+            "project_id": "%(project)s",
+            "import_job_id": "%(job)s::bigint",
+            "external_id": "src.external_id",
+            "data": "src.data",
+            "meta": "src.meta",
+            "pre_annotation": "src.pre_annotation",
+            "priority": "src.priority",
+            "is_gold": "src.gold IS NOT NULL",
+            "created_at": "%(now)s",
+        },
+    )
+    answer_columns, answer_values, answer_params = insert_select_sql(
+        GoldAnswer,
+        {
+            "task_id": "src.id",
+            "result": "src.gold",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+        },
+    )
+    slot_columns, slot_values, slot_params = insert_select_sql(
+        WorkSlot,
+        {
+            "project_id": "%(project)s",
+            "task_id": "new_tasks.id",
+            "kind": "%(slot_kind)s",
+            "level": "0",
+            "state": "%(slot_state)s",
+            "priority": "new_tasks.priority",
+            "order_key": _RANDOM_ORDER_KEY
+            if project.queue_order == QueueOrder.RANDOM
+            else "new_tasks.id",
+        },
+    )
+    sql = f"""
+WITH src AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('{task_table}', 'id')) AS id, staged.*
+    FROM (SELECT * FROM {_STAGE} ORDER BY line) AS staged
+),
+new_tasks AS (
+    INSERT INTO {task_table} ({task_columns})
+    SELECT {task_values} FROM src ORDER BY src.id
+    ON CONFLICT (project_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
+    RETURNING id, priority, is_gold
+),
+new_answers AS (
+    INSERT INTO {GoldAnswer._meta.db_table} ({answer_columns})
+    SELECT {answer_values} FROM new_tasks JOIN src ON src.id = new_tasks.id
+    WHERE new_tasks.is_gold
+),
+new_slots AS (
+    INSERT INTO {WorkSlot._meta.db_table} ({slot_columns})
+    SELECT {slot_values}
+    FROM new_tasks CROSS JOIN generate_series(1, %(overlap)s) AS copy
+    WHERE NOT new_tasks.is_gold
+)
+SELECT count(*) FILTER (WHERE NOT is_gold), count(*) FILTER (WHERE is_gold) FROM new_tasks
+"""  # noqa: S608 - names and expressions come from the models, values are parameters
+    params = {
+        **task_params,
+        **answer_params,
+        **slot_params,
+        "project": project.pk,
+        "job": job.pk if job is not None else None,
+        "now": timezone.now(),
+        "overlap": project.overlap,
+        "slot_kind": SlotKind.ANNOTATE.value,
+        "slot_state": SlotState.OPEN.value,
+    }
+    return _CopyPlan(sql=sql, params=params)
+
+
+def _stage_row(task: CleanTask) -> tuple[Any, ...]:
+    pre, gold = task.pre_annotation, task.gold
+    return (
+        task.line,
+        task.external_id,
+        dump_json(task.data),
+        dump_json(task.meta),
+        None if pre is None else dump_json(pre),
+        task.priority,
+        None if gold is None else dump_json(gold),
+    )
+
+
+def _copy_chunk(plan: _CopyPlan, rows: list[tuple[Any, ...]], cursor: Any) -> _Stored:
+    """Store one chunk of staged rows (runs in the write-behind thread, on a raw cursor)."""
+    copy_rows(cursor, _STAGE, _STAGE_COLUMNS, rows)
+    cursor.execute(plan.sql, plan.params)
+    created, gold = cursor.fetchone()
+    cursor.execute(f"TRUNCATE {_STAGE}")
+    return _Stored(created=created, gold=gold, duplicates=len(rows) - created - gold)
+
+
+def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> None:
+    if stored is None:
+        return
+    outcome.created += stored.created
+    outcome.duplicates += stored.duplicates
+    if stored.gold:
+        outcome.gold += stored.gold
+        gold_live_count_forget(project.pk)
+
+
+@contextmanager
+def _chunk_writer(
+    project: Project, job: ImportJob | None, outcome: ImportOutcome
+) -> Iterator[Callable[[list[CleanTask]], None]]:
+    """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
+    if not copy_supported():
+        yield partial(_insert_chunk, project, job, outcome)
+        return
+    plan = _copy_plan(project, job)
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_CREATE)
+        cursor.execute(f"TRUNCATE {_STAGE}")
+    with WriteBehind[_Stored]() as writes:
+
+        def write(chunk: list[CleanTask]) -> None:
+            rows = [_stage_row(task) for task in chunk]
+            _count(project, outcome, writes.submit(partial(_copy_chunk, plan, rows)))
+
+        yield write
+        _count(project, outcome, writes.drain())
+
+
 def _store(
     project: Project,
     job: ImportJob | None,
-    tasks: Iterable[tuple[int, dict[str, Any]]],
+    tasks: Iterable[CleanTask],
     outcome: ImportOutcome,
-    on_chunk: Any = None,
+    on_chunk: Callable[[], None] | None = None,
 ) -> None:
     """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error."""
-    chunk: list[dict[str, Any]] = []
-    for _, values in tasks:
-        if outcome.error_count:
-            continue
-        chunk.append(values)
-        if len(chunk) >= CHUNK_SIZE:
-            _insert_chunk(project, job, chunk, outcome)
-            chunk = []
-            if on_chunk:
-                on_chunk()
-    if chunk and not outcome.error_count:
-        _insert_chunk(project, job, chunk, outcome)
+    size = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
+    with _chunk_writer(project, job, outcome) as write:
+        chunk: list[CleanTask] = []
+        for task in tasks:
+            if outcome.error_count:
+                continue
+            chunk.append(task)
+            if len(chunk) >= size:
+                write(chunk)
+                chunk = []
+                if on_chunk:
+                    on_chunk()
+        if chunk and not outcome.error_count:
+            write(chunk)
     if outcome.error_count:
         raise _BatchRejected()
     Project.objects.filter(pk=project.pk).update(tasks_total=F("tasks_total") + outcome.created)

@@ -4,9 +4,10 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from core.errors import ValidationFailed
-from labeling.models import ImportJob, Task, WorkSlot
+from labeling.models import GoldAnswer, ImportJob, Task, WorkSlot
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -122,6 +123,65 @@ def test_the_same_external_id_twice_in_one_file_is_imported_once(imported):
     )
 
     assert (job.tasks_created, job.duplicates) == (1, 1)
+
+
+def test_duplicates_across_chunks_and_with_the_project_are_skipped_first_line_winning(
+    imported, monkeypatch
+):
+    from labeling.services import imports
+
+    monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(imports, "COPY_CHUNK_SIZE", 2)
+    project = make_project()
+    imported(project, jsonl({"text": "old", "external_id": "kept"}))
+    lines = [
+        {"text": "first", "external_id": "a"},
+        {"text": "again in the chunk", "external_id": "a"},
+        {"text": "no id"},
+        {"text": "again in a later chunk", "external_id": "a"},
+        {"text": "already there", "external_id": "kept"},
+        {"text": "no id either"},
+    ]
+
+    job = imported(project, jsonl(*lines))
+
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 3, 3)
+    assert Task.objects.get(project=project, external_id="a").data == {"text": "first"}
+    assert Task.objects.get(project=project, external_id="kept").data == {"text": "old"}
+    assert WorkSlot.objects.filter(project=project).count() == 4
+    project.refresh_from_db()
+    assert project.tasks_total == 4
+
+
+def test_imported_values_reach_the_task_its_slots_and_its_gold_answer(imported):
+    project = make_project(pipeline="consensus", overlap=2, max_overlap=2, queue_order="random")
+
+    job = imported(
+        project,
+        jsonl(
+            {"text": "a", "priority": 5, "pre_annotation": {"label": "cat"}, "meta": {"k": 1}},
+            {"text": "b", "gold": {"label": "dog"}, "external_id": 7, "source": "crm"},
+        ),
+    )
+
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 1, 0)
+    task = Task.objects.get(project=project, is_gold=False)
+    assert (task.data, task.meta, task.pre_annotation, task.priority, task.import_job_id) == (
+        {"text": "a"},
+        {"k": 1},
+        {"label": "cat"},
+        5,
+        job.pk,
+    )
+    slots = list(WorkSlot.objects.filter(task=task))
+    assert [(s.kind, s.level, s.state, s.priority) for s in slots] == [
+        ("annotate", 0, "open", 5)
+    ] * 2
+    assert len({s.order_key for s in slots}) == 2
+    gold = Task.objects.get(project=project, is_gold=True)
+    assert (gold.external_id, gold.meta) == ("7", {"source": "crm"})
+    assert GoldAnswer.objects.get(task=gold).result == {"label": "dog"}
+    assert not WorkSlot.objects.filter(task=gold).exists()
 
 
 def test_csv_and_json_array_uploads(imported):
@@ -319,7 +379,9 @@ def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(mo
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(imports, "_insert_chunk", broken)
+    # The chunk writer of this database: on PostgreSQL it runs in the write-behind thread.
+    writer = "_copy_chunk" if connection.vendor == "postgresql" else "_insert_chunk"
+    monkeypatch.setattr(imports, writer, broken)
     with pytest.raises(RuntimeError):
         imports.import_run(job_id=job.pk)
 
