@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -52,9 +54,44 @@ def token_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# API calls come many times a minute per person: a token, its user and their roles are read once
+# and kept this long in the cache. Revoking a token, deactivating a user or changing their roles
+# drops the entry at once (`api_tokens_forget`); expiry is checked on every call.
+TOKEN_CACHE_SECONDS = 30
+
+
+def _token_cache_key(digest: str) -> str:
+    return f"accounts:api-token:{digest}"
+
+
 def api_token_get_by_key(key: str) -> ApiToken | None:
-    """Return the token whose key is `key` (active or not), or None."""
-    return ApiToken.objects.select_related("user").filter(key_digest=token_digest(key)).first()
+    """Return the token whose key is `key` (active or not) with its user and their roles, or None."""
+    cache_key = _token_cache_key(token_digest(key))
+    token: ApiToken | None = cache.get(cache_key)
+    if token is None:
+        token = ApiToken.objects.select_related("user").filter(key_digest=token_digest(key)).first()
+        if token is None:
+            return None
+        user_roles(token.user)  # kept on the user object, so cached with it
+        api_token_remember(token)
+    return token
+
+
+def api_token_remember(token: ApiToken) -> None:
+    """(Re)store `token` with its user in the cache (after it was read or touched)."""
+    cache.set(_token_cache_key(token.key_digest), token, TOKEN_CACHE_SECONDS)
+
+
+def api_tokens_forget(*, user_id: int) -> None:
+    """Drop the cached tokens of a person now and again when the transaction commits (a request
+    running meanwhile may have cached what is about to change)."""
+    keys = [
+        _token_cache_key(digest)
+        for digest in ApiToken.objects.filter(user_id=user_id).values_list("key_digest", flat=True)
+    ]
+    if keys:
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
 
 
 def user_has_mfa(user: Any) -> bool:

@@ -16,7 +16,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiToken, Role, RoleGrant, User
-from accounts.selectors import token_digest, user_roles_forget
+from accounts.selectors import (
+    api_token_remember,
+    api_tokens_forget,
+    token_digest,
+    user_roles_forget,
+)
 from core.audit import audit_record, snapshot
 from core.errors import Conflict, NotFound, ValidationFailed
 
@@ -121,6 +126,7 @@ def user_set_active(*, user: User, is_active: bool, actor: User | None) -> User:
     before = _user_snapshot(locked)
     locked.is_active = is_active
     locked.save(update_fields=["is_active"])
+    api_tokens_forget(user_id=locked.pk)
     audit_record(
         actor=actor,
         action="user.activated" if is_active else "user.deactivated",
@@ -161,6 +167,7 @@ def role_grant(
     if role == Role.ADMIN:
         _sync_admin_flags(user, is_admin=True)
     user_roles_forget(user)
+    api_tokens_forget(user_id=user.pk)
     audit_record(
         actor=actor,
         action="role.granted" if before is None else "role.changed",
@@ -184,6 +191,7 @@ def role_revoke(*, user: User, role: Role | str, actor: User | None) -> None:
     if role == Role.ADMIN:
         _sync_admin_flags(user, is_admin=False)
     user_roles_forget(user)
+    api_tokens_forget(user_id=user.pk)
     audit_record(actor=actor, action="role.revoked", target=user, before=before, after=None)
 
 
@@ -229,6 +237,7 @@ def api_token_revoke(*, token: ApiToken, actor: User) -> ApiToken:
     before = _token_snapshot(locked)
     locked.revoked_at = timezone.now()
     locked.save(update_fields=["revoked_at"])
+    api_tokens_forget(user_id=locked.user_id)
     audit_record(
         actor=actor,
         action="token.revoked",
@@ -245,3 +254,4 @@ def api_token_touch(*, token: ApiToken) -> None:
     if token.last_used_at is None or now - token.last_used_at >= TOKEN_TOUCH_INTERVAL:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+        api_token_remember(token)
