@@ -116,7 +116,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache, Celery -------------------------------------------------------------------
@@ -304,6 +304,11 @@ LOGGING = {
 
 # --- Quorum ---------------------------------------------------------------------------------
 QUORUM_SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
+
+# The ordinary claim and submit run as one PostgreSQL function call each (labeling/services/queue_sql.py).
+QUORUM_QUEUE_SQL = env.bool("QUORUM_QUEUE_SQL", default=True)
+# ... and their API calls skip the general request stack when they carry a token (labeling/api/hotpath.py).
+QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 
 # Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)

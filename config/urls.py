@@ -14,6 +14,8 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
+    # The API first: its calls are the most frequent, and resolving them should not walk the portal.
+    path("api/v1/", include(api_v1)),
     path("", account_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
@@ -22,6 +24,5 @@ urlpatterns = [
     path("", include("labeling.urls")),
     path("", include("labeling.work_urls")),
     path("quality/", include("labeling.rules_urls")),
-    path("api/v1/", include(api_v1)),
     path("django-admin/", admin.site.urls),
 ]

@@ -145,21 +145,24 @@ def submissions_of(*, user: Any) -> QuerySet[Annotation]:
 
 def instructions_current(project: Project) -> dict[str, Any] | None:
     """The project's current instructions as {"version", "html"}, cached (a version never changes)."""
-    if not project.instructions_version:
+    return instructions_of(project.pk, project.instructions_version)
+
+
+def instructions_of(project_id: int, version: int) -> dict[str, Any] | None:
+    """Version `version` of a project's instructions as {"version", "html"} (cached), or None."""
+    if not version:
         return None
-    key = f"labeling:instructions:{project.pk}:{project.instructions_version}"
+    key = f"labeling:instructions:{project_id}:{version}"
     cached: dict[str, Any] | None = cache.get(key)
     if cached is None:
         html = (
-            InstructionVersion.objects.filter(
-                project_id=project.pk, version=project.instructions_version
-            )
+            InstructionVersion.objects.filter(project_id=project_id, version=version)
             .values_list("body_html", flat=True)
             .first()
         )
         if html is None:
             return None
-        cached = {"version": project.instructions_version, "html": html}
+        cached = {"version": version, "html": html}
         cache.set(key, cached, timeout=24 * 3600)
     return cached
 

@@ -7,8 +7,9 @@ from typing import Any
 import django_filters
 from django.db.models import Prefetch, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from accounts.models import User
 from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
 from core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -38,7 +40,7 @@ from labeling.api.serializers import (
     WorkProjectSerializer,
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
-from labeling.selectors import instructions_current
+from labeling.selectors import instructions_of
 from labeling.services.gold import gold_feedback
 from labeling.services.imports import (
     import_create_from_location,
@@ -57,9 +59,11 @@ from labeling.services.queue import (
     lease_heartbeat,
     lease_release,
     lease_skip,
-    lease_submit,
+    lease_submit_python,
+    slot_claim_fast,
     slot_claim_next,
 )
+from labeling.services.queue_sql import LeasedTask, submit_annotate_sql
 
 BASE_PERMISSIONS = [IsAuthenticated, MfaEnrolled]
 
@@ -325,20 +329,103 @@ class ImportViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[ImportJob
 # --- Annotators: claim, heartbeat, submit, skip, release ------------------------------------
 
 
+_TIMESTAMP = serializers.DateTimeField()
+
+
 def claim_body(claim: Claim) -> dict[str, Any]:
-    lease = claim.lease
-    project = lease.project
-    instructions = instructions_current(project)
+    """The claim response (shape: `ClaimSerializer`) of a lease held as models."""
+    lease, project = claim.lease, claim.lease.project
+    leased = LeasedTask(
+        lease_id=lease.pk,
+        slot_id=lease.slot_id,
+        task_id=lease.task.pk,
+        project_id=project.pk,
+        user_id=lease.user_id,
+        claimed_at=lease.claimed_at,
+        expires_at=lease.expires_at,
+        data=lease.task.data,
+        pre_annotation=lease.task.pre_annotation,
+        project_name=project.name,
+        task_type=project.task_type,
+        labels=project.labels,
+        max_labels=project.max_labels,
+        allow_overlapping_spans=project.allow_overlapping_spans,
+        lease_seconds=project.lease_seconds,
+        instructions_version=project.instructions_version,
+    )
+    return leased_body(
+        leased, state=lease.state, active_seconds=lease.active_seconds, resumed=claim.resumed
+    )
+
+
+def leased_body(
+    leased: LeasedTask, *, state: str = "active", active_seconds: int = 0, resumed: bool = False
+) -> dict[str, Any]:
+    """The claim response (shape: `ClaimSerializer`), built directly: it is the busiest response
+    of the API, and building serializers for it cost more than the claim's database work."""
     return {
-        "lease": LeaseSerializer(lease).data,
-        "resumed": claim.resumed,
-        "task": {
-            "id": lease.task.pk,
-            "data": lease.task.data,
-            "pre_annotation": lease.task.pre_annotation,
+        "lease": {
+            "id": leased.lease_id,
+            "state": state,
+            "claimed_at": _TIMESTAMP.to_representation(leased.claimed_at),
+            "expires_at": _TIMESTAMP.to_representation(leased.expires_at),
+            "active_seconds": active_seconds,
         },
-        "project": WorkProjectSerializer(project).data,
-        "instructions": instructions,
+        "resumed": resumed,
+        "task": {
+            "id": leased.task_id,
+            "data": leased.data,
+            "pre_annotation": leased.pre_annotation,
+        },
+        "project": {
+            "id": leased.project_id,
+            "name": leased.project_name,
+            "task_type": leased.task_type,
+            "labels": leased.labels,
+            "max_labels": leased.max_labels,
+            "allow_overlapping_spans": leased.allow_overlapping_spans,
+            "lease_seconds": leased.lease_seconds,
+        },
+        "instructions": instructions_of(leased.project_id, leased.instructions_version),
+    }
+
+
+def work_claim(*, user: User, project_id: int, prefetch: bool) -> dict[str, Any]:
+    """Claim the next task of a project for `user` and return the response body.
+
+    The ordinary case is one PostgreSQL call; everything else (and SQLite) goes through the
+    services with the project loaded. Raises NotFound, NotQualified or NoWorkAvailable.
+    """
+    if policy.is_worker(user):
+        leased = slot_claim_fast(project_id=project_id, user=user, prefetch=prefetch)
+        if leased is not None:
+            return leased_body(leased)
+    project = get_object_or_404(policy.projects_workable_by(user), pk=project_id)
+    claim = slot_claim_next(project=project, user=user, prefetch=prefetch, sql_tried=True)
+    return claim_body(claim)
+
+
+def work_submit(*, user: User, lease_id: int, result: Any) -> dict[str, Any]:
+    """Submit `result` through the caller's lease and return the response body (shape:
+    `SubmittedSerializer`); training-mode feedback after a gold task."""
+    submitted = submit_annotate_sql(lease_id=lease_id, user=user, result=result, now=timezone.now())
+    if submitted is not None:
+        return {
+            "annotation_id": submitted.annotation_id,
+            "task_status": submitted.task_status,
+            "feedback": None,
+        }
+    annotation = lease_submit_python(
+        lease_id=lease_id, user=user, result=result, now=timezone.now()
+    )
+    feedback = None
+    if annotation.task.is_gold:
+        project = Project.objects.get(pk=annotation.project_id)
+        feedback = gold_feedback(annotation=annotation, project=project)
+    return {
+        "annotation_id": annotation.pk,
+        "task_status": annotation.task.status,
+        "feedback": feedback,
     }
 
 
@@ -365,10 +452,10 @@ class ClaimView(APIView):
         },
     )
     def post(self, request: Request, project_id: int) -> Response:
-        project = get_object_or_404(policy.projects_workable_by(request.user), pk=project_id)
         prefetch = request.query_params.get("prefetch") in {"1", "true"}
-        claim = slot_claim_next(project=project, user=request_user(request), prefetch=prefetch)
-        return Response(claim_body(claim))
+        return Response(
+            work_claim(user=request_user(request), project_id=project_id, prefetch=prefetch)
+        )
 
 
 class LeaseViewSet(viewsets.GenericViewSet[Any]):
@@ -391,21 +478,10 @@ class LeaseViewSet(viewsets.GenericViewSet[Any]):
     def submit(self, request: Request, pk: str) -> Response:
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        annotation = lease_submit(
-            lease_id=int(pk), user=request_user(request), result=data.validated_data["result"]
+        body = work_submit(
+            user=request_user(request), lease_id=int(pk), result=data.validated_data["result"]
         )
-        feedback = None
-        if annotation.task.is_gold:
-            project = Project.objects.get(pk=annotation.project_id)
-            feedback = gold_feedback(annotation=annotation, project=project)
-        return Response(
-            {
-                "annotation_id": annotation.pk,
-                "task_status": annotation.task.status,
-                "feedback": feedback,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SkipSerializer, responses=LeaseSerializer)
     @action(detail=True, methods=["post"])

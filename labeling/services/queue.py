@@ -43,6 +43,12 @@ from labeling.services.completion import (
     task_completed_announce,
 )
 from labeling.services.gold import gold_due, gold_slot_lease
+from labeling.services.queue_sql import (
+    LeasedTask,
+    Submitted,
+    claim_annotate_sql,
+    submit_annotate_sql,
+)
 from workforce.selectors import worker_eligibility
 
 _CLAIM_ATTEMPTS = 5
@@ -138,7 +144,12 @@ def _no_work_reason(project: Project, user: User, now: datetime, kind: str) -> N
 
 
 def slot_claim_next(
-    *, project: Project, user: User, now: datetime | None = None, prefetch: bool = False
+    *,
+    project: Project,
+    user: User,
+    now: datetime | None = None,
+    prefetch: bool = False,
+    sql_tried: bool = False,
 ) -> Claim:
     """Lease the best open slot of `project` to `user`.
 
@@ -146,13 +157,52 @@ def slot_claim_next(
     project's lease limit gets their oldest active lease back instead of a new one. `prefetch`
     (the labeling page reserving the next task while the person works on this one) allows one
     lease beyond the limit, and at that limit returns the newest lease, the one held in reserve.
+    The ordinary case runs as one PostgreSQL call (`queue_sql`); `sql_tried` says the caller
+    already tried it with `slot_claim_fast`.
     """
+    now = now or timezone.now()
+    if not sql_tried:
+        leased = claim_annotate_sql(project_id=project.pk, user=user, now=now, prefetch=prefetch)
+        if leased is not None:
+            return Claim(lease=_lease_of(leased, project), resumed=False)
     reason = worker_eligibility(
         user=user, skill_id=project.required_skill_id, min_level=project.required_level
     )
     if reason is not None:
         raise NotQualified(reason)
-    return _claim(project, user, now or timezone.now(), prefetch, kind=SlotKind.ANNOTATE)
+    return _claim(project, user, now, prefetch, kind=SlotKind.ANNOTATE)
+
+
+def slot_claim_fast(*, project_id: int, user: User, prefetch: bool = False) -> LeasedTask | None:
+    """The ordinary claim by project id alone, without loading the project first (the API's hot
+    path); None when `slot_claim_next(..., sql_tried=True)` must decide."""
+    return claim_annotate_sql(
+        project_id=project_id, user=user, now=timezone.now(), prefetch=prefetch
+    )
+
+
+def _lease_of(leased: LeasedTask, project: Project) -> Lease:
+    """The model view of a lease the PostgreSQL function made (for callers that want models)."""
+    lease = Lease(
+        pk=leased.lease_id,
+        slot_id=leased.slot_id,
+        task_id=leased.task_id,
+        project_id=leased.project_id,
+        user_id=leased.user_id,
+        state=LeaseState.ACTIVE,
+        claimed_at=leased.claimed_at,
+        last_seen_at=leased.claimed_at,
+        expires_at=leased.expires_at,
+        active_seconds=0,
+    )
+    lease.project = project
+    lease.task = Task(
+        pk=leased.task_id,
+        project_id=leased.project_id,
+        data=leased.data,
+        pre_annotation=leased.pre_annotation,
+    )
+    return lease
 
 
 def _claim(
@@ -347,6 +397,37 @@ def lease_submit(
     of the result. On a gold task the annotation carries its `gold_score` when it returns.
     """
     now = now or timezone.now()
+    submitted = submit_annotate_sql(lease_id=lease_id, user=user, result=result, now=now)
+    if submitted is not None:
+        return _annotation_of(submitted)
+    return lease_submit_python(lease_id=lease_id, user=user, result=result, now=now)
+
+
+def _annotation_of(submitted: Submitted) -> Annotation:
+    """The model view of an annotation the PostgreSQL function stored."""
+    annotation = Annotation(
+        pk=submitted.annotation_id,
+        task_id=submitted.task_id,
+        project_id=submitted.project_id,
+        author_id=submitted.author_id,
+        lease_id=submitted.lease_id,
+        revision=1,
+        result=submitted.result,
+        status=submitted.status,
+        active_seconds=submitted.active_seconds,
+        submitted_at=submitted.submitted_at,
+    )
+    annotation.task = Task(
+        pk=submitted.task_id,
+        project_id=submitted.project_id,
+        status=submitted.task_status,
+        is_gold=False,
+    )
+    return annotation
+
+
+def lease_submit_python(*, lease_id: int, user: User, result: Any, now: datetime) -> Annotation:
+    """`lease_submit` without the PostgreSQL function: every kind of work and every outcome."""
     try:
         with transaction.atomic():
             lease = _lease_for_update(lease_id, user, with_project=True)
@@ -417,8 +498,13 @@ def lease_submit(
 
 def validated_result(project: Project, task: Task, result: Any) -> dict[str, Any]:
     """Return `result` normalised for the project's schema and the task, or raise ValidationFailed."""
+    return result_validated(label_schema_of(project), task.data, result)
+
+
+def result_validated(schema: LabelSchema, data: dict[str, Any], result: Any) -> dict[str, Any]:
+    """`validated_result` for a schema and task data already at hand."""
     try:
-        return validate_result(result, schema=label_schema_of(project), data=task.data)
+        return validate_result(result, schema=schema, data=data)
     except SchemaError as exc:
         first, message = next(iter(exc.errors.items()))
         raise ValidationFailed(

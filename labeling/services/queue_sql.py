@@ -1,0 +1,199 @@
+"""The work queue's ordinary claim and submit on PostgreSQL, one database round trip each.
+
+Annotators claim and submit hundreds of times an hour, so the common case runs as one call to a
+PL/pgSQL function (migration 0008) instead of a dozen ORM statements: the same locks in the same
+order, the same rows written. Anything out of the ordinary makes the function answer `fallback`
+before it changes anything, and the caller runs the Python path of `labeling.services.queue`,
+which stays the one place that decides and words every other outcome:
+
+- claim: a project that is not active, a person who is not eligible, restricted or already at
+  their lease limit, a project with gold (the gold mix), or no open slot (expired leases are
+  reclaimed and "why no work" is explained by the Python path);
+- submit: a lease that is not live, review, rework and gold work, a consensus task reaching its
+  overlap (aggregation), projects with review levels, and a completion that webhooks announce.
+
+`QUORUM_QUEUE_SQL = False` turns the functions off (the equivalence tests run both ways).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+
+from accounts.models import User
+from labeling.models import LeaseState, SlotKind
+from labeling.schema import LabelSchema
+from workforce.models import WORKING_STATUSES
+
+_CLAIM = "SELECT * FROM quorum_claim_annotate_v1(%s, %s, %s, %s, %s)"
+_SUBMIT = "SELECT * FROM quorum_submit_annotate_v1(%s, %s, %s, %s::jsonb)"
+# What submit must know before it validates: is the lease live, and the schema and the task data.
+_SUBMIT_CONTEXT = """
+SELECT l.state, l.expires_at, l.task_id, l.project_id, s.kind,
+       p.task_type, p.labels, p.max_labels, p.allow_overlapping_spans, t.data
+FROM labeling_lease l
+JOIN labeling_workslot s ON s.id = l.slot_id
+JOIN labeling_project p ON p.id = l.project_id
+JOIN labeling_task t ON t.id = l.task_id
+WHERE l.id = %s AND l.user_id = %s
+"""
+
+
+@dataclass(frozen=True)
+class LeasedTask:
+    """A new lease as the annotator sees it: the lease, the task and the project's work view.
+
+    Plain values rather than model instances: building models cost more than the claim itself.
+    """
+
+    lease_id: int
+    slot_id: int
+    task_id: int
+    project_id: int
+    user_id: int
+    claimed_at: datetime
+    expires_at: datetime
+    data: dict[str, Any]
+    pre_annotation: dict[str, Any] | None
+    project_name: str
+    task_type: str
+    labels: list[dict[str, Any]]
+    max_labels: int | None
+    allow_overlapping_spans: bool
+    lease_seconds: int
+    instructions_version: int
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An annotation stored by the function, with the task's status after it."""
+
+    annotation_id: int
+    lease_id: int
+    task_id: int
+    project_id: int
+    author_id: int
+    result: dict[str, Any]
+    status: str
+    active_seconds: int
+    submitted_at: datetime
+    task_status: str
+
+
+def queue_sql_enabled() -> bool:
+    return connection.vendor == "postgresql" and bool(settings.QUORUM_QUEUE_SQL)
+
+
+def _json(value: Any) -> Any:
+    """jsonb arrives as text through Django's connection (JSONField decodes it itself)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def claim_annotate_sql(
+    *, project_id: int, user: User, now: datetime, prefetch: bool
+) -> LeasedTask | None:
+    """Lease the best open annotate slot in one call; None when the Python path must decide."""
+    from labeling.services.gold import gold_live_count
+
+    if not queue_sql_enabled() or gold_live_count(project_id):
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES)])
+        row = cursor.fetchone()
+    if row is None or row[0] != "leased":
+        return None
+    (
+        _,
+        lease_id,
+        slot_id,
+        task_id,
+        expires_at,
+        data,
+        pre_annotation,
+        name,
+        task_type,
+        labels,
+        max_labels,
+        allow_overlapping_spans,
+        lease_seconds,
+        instructions_version,
+    ) = row
+    return LeasedTask(
+        lease_id=lease_id,
+        slot_id=slot_id,
+        task_id=task_id,
+        project_id=project_id,
+        user_id=user.pk,
+        claimed_at=now,
+        expires_at=expires_at,
+        data=_json(data),
+        pre_annotation=_json(pre_annotation),
+        project_name=name,
+        task_type=task_type,
+        labels=_json(labels),
+        max_labels=max_labels,
+        allow_overlapping_spans=allow_overlapping_spans,
+        lease_seconds=lease_seconds,
+        instructions_version=instructions_version,
+    )
+
+
+def submit_annotate_sql(
+    *, lease_id: int, user: User, result: Any, now: datetime
+) -> Submitted | None:
+    """Validate and store an ordinary annotation in one call; None when the Python path must.
+
+    Raises ValidationFailed (nothing stored) exactly as the Python path does.
+    """
+    from labeling.services.queue import result_validated
+
+    if not queue_sql_enabled():
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_SUBMIT_CONTEXT, [lease_id, user.pk])
+        context = cursor.fetchone()
+        if context is None:
+            return None
+        (
+            state,
+            expires_at,
+            task_id,
+            project_id,
+            kind,
+            task_type,
+            labels,
+            max_labels,
+            overlap,
+            data,
+        ) = context
+        if state != LeaseState.ACTIVE or expires_at <= now or kind != SlotKind.ANNOTATE:
+            return None  # the Python path refuses it in its own words, or handles the kind
+        schema = LabelSchema(
+            task_type=task_type,
+            labels=tuple(label["name"] for label in _json(labels)),
+            max_labels=max_labels,
+            allow_overlapping_spans=overlap,
+        )
+        clean = result_validated(schema, _json(data), result)
+        cursor.execute(_SUBMIT, [lease_id, user.pk, now, json.dumps(clean)])
+        row = cursor.fetchone()
+    if row is None or row[0] != "submitted":
+        return None
+    _, annotation_id, task_status, status, active_seconds = row
+    return Submitted(
+        annotation_id=annotation_id,
+        lease_id=lease_id,
+        task_id=task_id,
+        project_id=project_id,
+        author_id=user.pk,
+        result=clean,
+        status=status,
+        active_seconds=active_seconds,
+        submitted_at=now,
+        task_status=task_status,
+    )
