@@ -14,7 +14,10 @@ class TaskStatus(models.TextChoices):
 class Task(models.Model):
     """One item to label. `meta` belongs to the customer and is never shown to annotators."""
 
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="tasks")
+    # Indexed by labeling_task_proj_status, which starts with the project.
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     import_job = models.ForeignKey(
         "labeling.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
     )
@@ -85,7 +88,11 @@ class WorkSlot(models.Model):
     with one indexed `FOR UPDATE SKIP LOCKED` query (see `labeling.queue`).
     """
 
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    # A copy of the task's project, unconstrained in the database for the reason given on Lease
+    # (and because checking it was a third of an import's database time).
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
     kind = models.CharField(max_length=10, choices=SlotKind.choices, default=SlotKind.ANNOTATE)
     level = models.PositiveSmallIntegerField(default=0, help_text="Review level; 0 for annotation.")
@@ -102,6 +109,7 @@ class WorkSlot(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         help_text="Rework: the only person who may take this slot.",
+        db_index=False,  # labeling_slot_rework_of (partial, non-null only) serves every lookup
     )
 
     class Meta:
@@ -164,7 +172,12 @@ class Lease(models.Model):
 
     slot = models.ForeignKey(WorkSlot, on_delete=models.CASCADE, related_name="leases")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="leases")
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    # A copy of the task's project (set by the queue). No database constraint: checking it would
+    # share-lock the one project row from every concurrent claim, and PostgreSQL then builds
+    # "multixacts" for that row that cost more than the rest of the claim (see DESIGN.md, queue).
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases"
     )
@@ -208,7 +221,10 @@ class Annotation(models.Model):
     """A person's label for a task, validated against the project's schema, with its active time."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    # A copy of the task's project, unconstrained in the database for the reason given on Lease.
+    project = models.ForeignKey(
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
     )
