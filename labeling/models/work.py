@@ -142,8 +142,13 @@ class WorkSlot(models.Model):
 class TaskParticipation(models.Model):
     """That a person holds, annotated or skipped a task: they are never offered it again."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="participations")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # Indexed by the constraint (task, user) and the index (user, task) below.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="participations", db_index=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -220,13 +225,24 @@ class AnnotationStatus(models.TextChoices):
 class Annotation(models.Model):
     """A person's label for a task, validated against the project's schema, with its active time."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    # Every submit inserts one row: the task, project and author are indexed by the constraint
+    # and the indexes in Meta that start with them, not by indexes of their own.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="annotations", db_index=False
+    )
     # A copy of the task's project, unconstrained in the database for the reason given on Lease.
     project = models.ForeignKey(
-        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
+        "labeling.Project",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="annotations",
+        db_index=False,
     )
     lease = models.OneToOneField(
         Lease, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation"
@@ -239,6 +255,7 @@ class Annotation(models.Model):
         on_delete=models.SET_NULL,
         related_name="corrections",
         help_text="A reviewer's correction: the annotation it corrects.",
+        db_index=False,  # labeling_ann_corrects indexes the few rows that have one
     )
     result = models.JSONField()
     status = models.CharField(
@@ -263,6 +280,11 @@ class Annotation(models.Model):
         indexes = [
             models.Index(fields=["project", "submitted_at"], name="labeling_ann_project_time"),
             models.Index(fields=["author", "-submitted_at"], name="labeling_ann_by_author"),
+            models.Index(
+                fields=["corrects"],
+                name="labeling_ann_corrects",
+                condition=models.Q(corrects__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
