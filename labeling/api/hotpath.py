@@ -32,6 +32,7 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import resolve
 from django.utils.cache import patch_vary_headers
@@ -96,13 +97,32 @@ class QueueHotPath(WSGIHandler):
         return response
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
-        from labeling.api.views import work_claim, work_submit
-
         claim = _CLAIM.fullmatch(request.path_info)
         submit = _SUBMIT.fullmatch(request.path_info)
         result = _submitted_result(request) if submit is not None else None
         if submit is not None and result is None:
             return _drf(request)
+        # Django checks a reused connection with a `SELECT 1` before its first query in a
+        # request; here the first query is the work itself, run once more on a new connection if
+        # the reused one turns out to be broken (nothing was done on a broken one).
+        connection.health_check_done = True  # type: ignore[attr-defined]  # Django's, not in the stubs
+        try:
+            return self._work(request, claim, submit, result)
+        except (InterfaceError, OperationalError):
+            if connection.connection is not None and connection.is_usable():
+                raise  # a database error, not a broken connection
+            connection.close()
+            return self._work(request, claim, submit, result)
+
+    def _work(
+        self,
+        request: HttpRequest,
+        claim: re.Match[str] | None,
+        submit: re.Match[str] | None,
+        result: Any,
+    ) -> HttpResponse:
+        from labeling.api.views import work_claim, work_submit
+
         user = _token_user(request)
         if user is None or not _throttle_allows(user):
             return _drf(request)
@@ -112,6 +132,8 @@ class QueueHotPath(WSGIHandler):
                 return _json(work_claim(user=user, project_id=int(claim[1]), prefetch=prefetch))
             assert submit is not None  # noqa: S101 - _is_hot matched one of the two
             return _json(work_submit(user=user, lease_id=int(submit[1]), result=result), 201)
+        except (InterfaceError, OperationalError):
+            raise  # a broken connection is retried by _answer
         except Exception as exc:  # rendered exactly as the DRF views render it, or re-raised
             response = exception_handler(exc, {})
             if response is None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from accounts.models import Role
@@ -276,3 +276,20 @@ def test_everything_else_goes_to_the_full_stack(app, delegated):
 
     assert answer.code == 200
     assert delegated == []  # not even offered to the hot path
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite connections do not break this way"
+)
+def test_a_broken_reused_connection_is_replaced_and_the_call_served(app):
+    project = make_project()
+    add_tasks(project, 1)
+    key = _token(make_worker())
+    connection.ensure_connection()
+    connection.connection.close()  # the server went away since the last request, say
+
+    answer = _call(app, f"/api/v1/projects/{project.pk}/claim/", key=key)
+
+    assert answer.code == 200, answer.body
+    assert Lease.objects.count() == 1
