@@ -352,6 +352,7 @@ def claim_body(claim: Claim) -> dict[str, Any]:
         allow_overlapping_spans=project.allow_overlapping_spans,
         lease_seconds=project.lease_seconds,
         instructions_version=project.instructions_version,
+        schema_stamp=project.updated_at,
     )
     return leased_body(
         leased, state=lease.state, active_seconds=lease.active_seconds, resumed=claim.resumed

@@ -14,7 +14,7 @@ CREATE FUNCTION quorum_claim_annotate_v1(
     OUT o_expires_at timestamptz, OUT o_data jsonb, OUT o_pre_annotation jsonb,
     OUT o_name text, OUT o_task_type text, OUT o_labels jsonb, OUT o_max_labels smallint,
     OUT o_allow_overlapping_spans boolean, OUT o_lease_seconds integer,
-    OUT o_instructions_version integer
+    OUT o_instructions_version integer, OUT o_schema_stamp timestamptz
 )
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -28,12 +28,17 @@ DECLARE
     v_retraining boolean;
     v_held integer;
 BEGIN
+    -- A claim need not wait for the disk: if the server crashes before its commit is flushed
+    -- (a fraction of a second), the lease is gone and the person is told so when they submit.
+    -- Submits wait, as ever.
+    SET LOCAL synchronous_commit TO OFF;
     o_outcome := 'fallback';
     SELECT status, max_leases_per_person, required_skill_id, required_level, name, task_type,
-           labels, max_labels, allow_overlapping_spans, lease_seconds, instructions_version
+           labels, max_labels, allow_overlapping_spans, lease_seconds, instructions_version,
+           updated_at
     INTO v_status, v_max_leases, v_skill_id, v_level, o_name, o_task_type,
          o_labels, o_max_labels, o_allow_overlapping_spans, o_lease_seconds,
-         o_instructions_version
+         o_instructions_version, o_schema_stamp
     FROM labeling_project WHERE id = p_project;
     IF NOT FOUND OR v_status <> 'active' THEN
         RETURN;
@@ -111,7 +116,7 @@ $$;
 
 SUBMIT_FUNCTION = r"""
 CREATE FUNCTION quorum_submit_annotate_v1(
-    p_lease bigint, p_user bigint, p_now timestamptz, p_result jsonb,
+    p_lease bigint, p_user bigint, p_now timestamptz, p_result jsonb, p_schema_stamp timestamptz,
     OUT o_outcome text, OUT o_annotation_id bigint, OUT o_task_status text, OUT o_status text,
     OUT o_active_seconds integer
 )
@@ -131,6 +136,7 @@ DECLARE
     v_idle_cap integer;
     v_instructions integer;
     v_customer_id bigint;
+    v_stamp timestamptz;
     v_count integer;
     v_completes boolean;
     v_final jsonb;
@@ -145,9 +151,14 @@ BEGIN
     IF NOT FOUND OR v_state <> 'active' OR v_expires <= p_now OR v_kind <> 'annotate' THEN
         RETURN;  -- not live (the Python path says why), or review, rework or gold work
     END IF;
-    SELECT pipeline, review_levels, overlap, idle_cap_seconds, instructions_version, customer_id
-    INTO v_pipeline, v_review_levels, v_overlap, v_idle_cap, v_instructions, v_customer_id
+    SELECT pipeline, review_levels, overlap, idle_cap_seconds, instructions_version, customer_id,
+           updated_at
+    INTO v_pipeline, v_review_levels, v_overlap, v_idle_cap, v_instructions, v_customer_id,
+         v_stamp
     FROM labeling_project WHERE id = v_project_id;
+    IF v_stamp IS DISTINCT FROM p_schema_stamp THEN
+        RETURN;  -- the project changed since the result was checked: the Python path checks again
+    END IF;
     SELECT status, annotations_count INTO o_task_status, v_count
     FROM labeling_task WHERE id = v_task_id FOR UPDATE;
     v_final := NULL;
@@ -210,7 +221,8 @@ $$;
 
 DROP = [
     "DROP FUNCTION IF EXISTS quorum_claim_annotate_v1(bigint, bigint, timestamptz, boolean, text[]);",
-    "DROP FUNCTION IF EXISTS quorum_submit_annotate_v1(bigint, bigint, timestamptz, jsonb);",
+    "DROP FUNCTION IF EXISTS quorum_submit_annotate_v1("
+    "bigint, bigint, timestamptz, jsonb, timestamptz);",
 ]
 
 

@@ -18,6 +18,8 @@ which stays the one place that decides and words every other outcome:
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,16 +28,17 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import User
+from core.errors import ValidationFailed
 from labeling.models import LeaseState, SlotKind
 from labeling.schema import LabelSchema
 from workforce.models import WORKING_STATUSES
 
 _CLAIM = "SELECT * FROM quorum_claim_annotate_v1(%s, %s, %s, %s, %s)"
-_SUBMIT = "SELECT * FROM quorum_submit_annotate_v1(%s, %s, %s, %s::jsonb)"
+_SUBMIT = "SELECT * FROM quorum_submit_annotate_v1(%s, %s, %s, %s::jsonb, %s)"
 # What submit must know before it validates: is the lease live, and the schema and the task data.
 _SUBMIT_CONTEXT = """
 SELECT l.state, l.expires_at, l.task_id, l.project_id, s.kind,
-       p.task_type, p.labels, p.max_labels, p.allow_overlapping_spans, t.data
+       p.task_type, p.labels, p.max_labels, p.allow_overlapping_spans, p.updated_at, t.data
 FROM labeling_lease l
 JOIN labeling_workslot s ON s.id = l.slot_id
 JOIN labeling_project p ON p.id = l.project_id
@@ -67,6 +70,7 @@ class LeasedTask:
     allow_overlapping_spans: bool
     lease_seconds: int
     instructions_version: int
+    schema_stamp: datetime  # the project's updated_at when the claim read its schema
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,50 @@ class Submitted:
     active_seconds: int
     submitted_at: datetime
     task_status: str
+
+
+@dataclass(frozen=True)
+class _Checking:
+    """What a submit checks its result against, as the claim read it (see `_claimed`)."""
+
+    user_id: int
+    task_id: int
+    project_id: int
+    schema: LabelSchema
+    data: dict[str, Any]
+    schema_stamp: datetime
+
+
+class _Claimed:
+    """The schema and task data of recent claims of this process, for their submits.
+
+    A submit usually comes to the process that served its claim (the client keeps its connection):
+    then it needs no query before its one function call. The function still checks the lease, and
+    refuses (the Python path then checks again) if the project changed since. Bounded: the oldest
+    entries go first, and tasks with large data are not kept.
+    """
+
+    MAX_ENTRIES = 2_000
+    MAX_DATA_CHARS = 8_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[int, _Checking] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def keep(self, lease_id: int, checking: _Checking, data_chars: int) -> None:
+        if data_chars > self.MAX_DATA_CHARS:
+            return
+        with self._lock:
+            self._entries[lease_id] = checking
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+    def take(self, lease_id: int) -> _Checking | None:
+        with self._lock:
+            return self._entries.pop(lease_id, None)
+
+
+_claimed = _Claimed()
 
 
 def queue_sql_enabled() -> bool:
@@ -122,8 +170,9 @@ def claim_annotate_sql(
         allow_overlapping_spans,
         lease_seconds,
         instructions_version,
+        schema_stamp,
     ) = row
-    return LeasedTask(
+    leased = LeasedTask(
         lease_id=lease_id,
         slot_id=slot_id,
         task_id=task_id,
@@ -140,6 +189,54 @@ def claim_annotate_sql(
         allow_overlapping_spans=allow_overlapping_spans,
         lease_seconds=lease_seconds,
         instructions_version=instructions_version,
+        schema_stamp=schema_stamp,
+    )
+    _claimed.keep(
+        leased.lease_id,
+        _Checking(
+            user_id=user.pk,
+            task_id=task_id,
+            project_id=project_id,
+            schema=_schema(task_type, leased.labels, max_labels, allow_overlapping_spans),
+            data=leased.data,
+            schema_stamp=schema_stamp,
+        ),
+        data_chars=len(data) if isinstance(data, str) else 0,
+    )
+    return leased
+
+
+def _schema(
+    task_type: str, labels: list[dict[str, Any]], max_labels: int | None, overlapping: bool
+) -> LabelSchema:
+    return LabelSchema(
+        task_type=task_type,
+        labels=tuple(label["name"] for label in labels),
+        max_labels=max_labels,
+        allow_overlapping_spans=overlapping,
+    )
+
+
+def _checking_read(cursor: Any, lease_id: int, user: User, now: datetime) -> _Checking | None:
+    """Read what the submit checks against; None unless the lease is the caller's, live and of
+    annotate work (the Python path then refuses it in its own words, or handles the kind)."""
+    cursor.execute(_SUBMIT_CONTEXT, [lease_id, user.pk])
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    state, expires_at, task_id, project_id, kind, task_type, labels, max_labels, overlapping = row[
+        :9
+    ]
+    stamp, data = row[9:]
+    if state != LeaseState.ACTIVE or expires_at <= now or kind != SlotKind.ANNOTATE:
+        return None
+    return _Checking(
+        user_id=user.pk,
+        task_id=task_id,
+        project_id=project_id,
+        schema=_schema(task_type, _json(labels), max_labels, overlapping),
+        data=_json(data),
+        schema_stamp=stamp,
     )
 
 
@@ -155,32 +252,24 @@ def submit_annotate_sql(
     if not queue_sql_enabled():
         return None
     with connection.cursor() as cursor:
-        cursor.execute(_SUBMIT_CONTEXT, [lease_id, user.pk])
-        context = cursor.fetchone()
-        if context is None:
-            return None
-        (
-            state,
-            expires_at,
-            task_id,
-            project_id,
-            kind,
-            task_type,
-            labels,
-            max_labels,
-            overlap,
-            data,
-        ) = context
-        if state != LeaseState.ACTIVE or expires_at <= now or kind != SlotKind.ANNOTATE:
-            return None  # the Python path refuses it in its own words, or handles the kind
-        schema = LabelSchema(
-            task_type=task_type,
-            labels=tuple(label["name"] for label in _json(labels)),
-            max_labels=max_labels,
-            allow_overlapping_spans=overlap,
-        )
-        clean = result_validated(schema, _json(data), result)
-        cursor.execute(_SUBMIT, [lease_id, user.pk, now, json.dumps(clean)])
+        checking = _claimed.take(lease_id)
+        remembered = checking is not None and checking.user_id == user.pk
+        if checking is None or not remembered:
+            checking = _checking_read(cursor, lease_id, user, now)
+            if checking is None:
+                return None
+        try:
+            clean = result_validated(checking.schema, checking.data, result)
+        except ValidationFailed:
+            if not remembered:
+                raise
+            # Judge by what holds now: a lease no longer live is refused for that (by the Python
+            # path), and a project whose labels changed since the claim by its new labels.
+            checking = _checking_read(cursor, lease_id, user, now)
+            if checking is None:
+                return None
+            clean = result_validated(checking.schema, checking.data, result)
+        cursor.execute(_SUBMIT, [lease_id, user.pk, now, json.dumps(clean), checking.schema_stamp])
         row = cursor.fetchone()
     if row is None or row[0] != "submitted":
         return None
@@ -188,8 +277,8 @@ def submit_annotate_sql(
     return Submitted(
         annotation_id=annotation_id,
         lease_id=lease_id,
-        task_id=task_id,
-        project_id=project_id,
+        task_id=checking.task_id,
+        project_id=checking.project_id,
         author_id=user.pk,
         result=clean,
         status=status,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.errors import ValidationFailed
@@ -27,6 +28,7 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
+from labeling.services.projects import project_update
 from labeling.services.queue import Claim, _claim_once, lease_submit, slot_claim_next
 from labeling.services.queue_sql import claim_annotate_sql, submit_annotate_sql
 from tests.labeling.factories import add_tasks, make_project, make_worker
@@ -306,3 +308,39 @@ def test_a_claim_through_the_function_still_counts_for_the_python_path(settings)
 
     assert again is not None and again.resumed
     assert Lease.objects.filter(user=user, state=LeaseState.ACTIVE).count() == 1
+
+
+def test_a_submit_after_its_claim_in_this_process_is_one_query():
+    project = make_project()
+    add_tasks(project, 2)
+    user = make_worker()
+    leased = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    assert leased is not None
+
+    with CaptureQueriesContext(connection) as queries:
+        submitted = submit_annotate_sql(
+            lease_id=leased.lease_id, user=user, result={"label": "dog"}, now=T0
+        )
+
+    assert submitted is not None and submitted.task_status == "completed"
+    assert len(queries) == 1
+
+
+def test_a_submit_judges_its_result_by_the_labels_of_now_not_of_the_claim():
+    project = make_project()  # cat, dog, bird
+    add_tasks(project, 2)
+    user = make_worker()
+    first = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    assert first is not None
+    project_update(project=project, actor=None, labels=["cat", "dog"])  # nothing labelled yet
+
+    with pytest.raises(ValidationFailed):
+        lease_submit(lease_id=first.lease_id, user=user, result={"label": "bird"}, now=T0)
+    lease_submit(lease_id=first.lease_id, user=user, result={"label": "dog"}, now=T0)
+    second = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    assert second is not None
+    project_update(project=project, actor=None, labels=["cat", "dog", "fish"])
+    stored = lease_submit(lease_id=second.lease_id, user=user, result={"label": "fish"}, now=T0)
+
+    assert stored.result == {"label": "fish"}
+    assert sorted(Annotation.objects.values_list("result__label", flat=True)) == ["dog", "fish"]
