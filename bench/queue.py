@@ -141,14 +141,14 @@ def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
     parser.add_argument(
         "--workers",
         type=int,
-        default=_env_int("BENCH_WORKERS", 4),
-        help="gunicorn worker processes (BENCH_WORKERS, default 4)",
+        default=_env_int("BENCH_WORKERS", os.cpu_count() or 2),
+        help="gunicorn worker processes (BENCH_WORKERS, default: one per core)",
     )
     parser.add_argument(
         "--threads",
         type=int,
-        default=_env_int("BENCH_THREADS", 4),
-        help="gunicorn threads per worker (BENCH_THREADS, default 4)",
+        default=_env_int("BENCH_THREADS", 8),
+        help="gunicorn threads per worker (BENCH_THREADS, default 8)",
     )
     parser.add_argument(
         "--levels",
