@@ -18,8 +18,15 @@ class Task(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="tasks", db_index=False
     )
+    # Provenance only; not constrained in the database (checking it per row was a tenth of an
+    # import's database time). Nothing deletes import jobs but the ORM, which sets this to NULL.
     import_job = models.ForeignKey(
-        "labeling.ImportJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+        "labeling.ImportJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="tasks",
+        db_constraint=False,
     )
     # NULL, not "", for "no id": the per-project unique constraint must ignore tasks without one.
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -60,7 +67,12 @@ class Task(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "status", "id"], name="labeling_task_proj_status"),
-            models.Index(fields=["project", "completed_at"], name="labeling_task_proj_completed"),
+            # Final tasks only: imports add no entry, and exports' date ranges need no other.
+            models.Index(
+                fields=["project", "completed_at"],
+                name="labeling_task_proj_completed",
+                condition=models.Q(completed_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -93,7 +105,12 @@ class WorkSlot(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
     )
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
+    # Slots are the queue's own rows, made and ended only by the services; the database does not
+    # check this reference (a fifth of an import's database time). Deleting a task through the
+    # ORM still deletes its slots.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="slots", db_constraint=False
+    )
     kind = models.CharField(max_length=10, choices=SlotKind.choices, default=SlotKind.ANNOTATE)
     level = models.PositiveSmallIntegerField(default=0, help_text="Review level; 0 for annotation.")
     state = models.CharField(max_length=10, choices=SlotState.choices, default=SlotState.OPEN)
