@@ -62,6 +62,7 @@ CHUNK_SIZE = 2_000
 # PostgreSQL stores larger chunks: each chunk costs a few round trips, and the write-behind thread
 # waits for the interpreter lock after each of them while this thread validates the next chunk.
 COPY_CHUNK_SIZE = 10_000
+FIRST_CHUNK_SIZE = 1_000
 MAX_STORED_ERRORS = 1_000
 MAX_API_TASKS = 1_000
 # A job still "running" after this long belongs to a worker that died; it may be run again.
@@ -513,7 +514,9 @@ def _store(
     on_chunk: Callable[[], None] | None = None,
 ) -> None:
     """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error."""
-    size = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
+    largest = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
+    # Small chunks first, so that the database starts work early; then up to the largest.
+    size = min(FIRST_CHUNK_SIZE, largest)
     with _chunk_writer(project, job, outcome) as write:
         chunk: list[CleanTask] = []
         for task in tasks:
@@ -523,6 +526,7 @@ def _store(
             if len(chunk) >= size:
                 write(chunk)
                 chunk = []
+                size = min(size * 2, largest)
                 if on_chunk:
                     on_chunk()
         if chunk and not outcome.error_count:
