@@ -6,6 +6,10 @@ F() updates. Review claims go through the same path with slots of kind `review` 
 `labeling.services.review`); gold tasks are leased on fresh slots by `labeling.services.gold`. On PostgreSQL the claim is one indexed `FOR UPDATE SKIP LOCKED` query, so
 concurrent annotators never wait for each other; on SQLite the transaction is IMMEDIATE (one
 writer at a time) and the slot is taken by compare-and-set, the same code path on both.
+
+On PostgreSQL the ordinary claim and submit first try one call each to a database function
+(`labeling.services.queue_sql`) that does what this module does for them; whatever is not
+ordinary comes back here, where every outcome is decided and worded.
 """
 
 from __future__ import annotations
