@@ -334,28 +334,12 @@ _TIMESTAMP = serializers.DateTimeField()
 
 def claim_body(claim: Claim) -> dict[str, Any]:
     """The claim response (shape: `ClaimSerializer`) of a lease held as models."""
-    lease, project = claim.lease, claim.lease.project
-    leased = LeasedTask(
-        lease_id=lease.pk,
-        slot_id=lease.slot_id,
-        task_id=lease.task.pk,
-        project_id=project.pk,
-        user_id=lease.user_id,
-        claimed_at=lease.claimed_at,
-        expires_at=lease.expires_at,
-        data=lease.task.data,
-        pre_annotation=lease.task.pre_annotation,
-        project_name=project.name,
-        task_type=project.task_type,
-        labels=project.labels,
-        max_labels=project.max_labels,
-        allow_overlapping_spans=project.allow_overlapping_spans,
-        lease_seconds=project.lease_seconds,
-        instructions_version=project.instructions_version,
-        schema_stamp=project.updated_at,
-    )
+    lease = claim.lease
     return leased_body(
-        leased, state=lease.state, active_seconds=lease.active_seconds, resumed=claim.resumed
+        LeasedTask.of_lease(lease),
+        state=lease.state,
+        active_seconds=lease.active_seconds,
+        resumed=claim.resumed,
     )
 
 

@@ -47,12 +47,7 @@ from labeling.services.completion import (
     task_completed_announce,
 )
 from labeling.services.gold import gold_due, gold_slot_lease
-from labeling.services.queue_sql import (
-    LeasedTask,
-    Submitted,
-    claim_annotate_sql,
-    submit_annotate_sql,
-)
+from labeling.services.queue_sql import LeasedTask, claim_annotate_sql, submit_annotate_sql
 from workforce.selectors import worker_eligibility
 
 _CLAIM_ATTEMPTS = 5
@@ -168,7 +163,7 @@ def slot_claim_next(
     if not sql_tried:
         leased = claim_annotate_sql(project_id=project.pk, user=user, now=now, prefetch=prefetch)
         if leased is not None:
-            return Claim(lease=_lease_of(leased, project), resumed=False)
+            return Claim(lease=leased.as_lease(project), resumed=False)
     reason = worker_eligibility(
         user=user, skill_id=project.required_skill_id, min_level=project.required_level
     )
@@ -183,30 +178,6 @@ def slot_claim_fast(*, project_id: int, user: User, prefetch: bool = False) -> L
     return claim_annotate_sql(
         project_id=project_id, user=user, now=timezone.now(), prefetch=prefetch
     )
-
-
-def _lease_of(leased: LeasedTask, project: Project) -> Lease:
-    """The model view of a lease the PostgreSQL function made (for callers that want models)."""
-    lease = Lease(
-        pk=leased.lease_id,
-        slot_id=leased.slot_id,
-        task_id=leased.task_id,
-        project_id=leased.project_id,
-        user_id=leased.user_id,
-        state=LeaseState.ACTIVE,
-        claimed_at=leased.claimed_at,
-        last_seen_at=leased.claimed_at,
-        expires_at=leased.expires_at,
-        active_seconds=0,
-    )
-    lease.project = project
-    lease.task = Task(
-        pk=leased.task_id,
-        project_id=leased.project_id,
-        data=leased.data,
-        pre_annotation=leased.pre_annotation,
-    )
-    return lease
 
 
 def _claim(
@@ -403,31 +374,8 @@ def lease_submit(
     now = now or timezone.now()
     submitted = submit_annotate_sql(lease_id=lease_id, user=user, result=result, now=now)
     if submitted is not None:
-        return _annotation_of(submitted)
+        return submitted.as_annotation()
     return lease_submit_python(lease_id=lease_id, user=user, result=result, now=now)
-
-
-def _annotation_of(submitted: Submitted) -> Annotation:
-    """The model view of an annotation the PostgreSQL function stored."""
-    annotation = Annotation(
-        pk=submitted.annotation_id,
-        task_id=submitted.task_id,
-        project_id=submitted.project_id,
-        author_id=submitted.author_id,
-        lease_id=submitted.lease_id,
-        revision=1,
-        result=submitted.result,
-        status=submitted.status,
-        active_seconds=submitted.active_seconds,
-        submitted_at=submitted.submitted_at,
-    )
-    annotation.task = Task(
-        pk=submitted.task_id,
-        project_id=submitted.project_id,
-        status=submitted.task_status,
-        is_gold=False,
-    )
-    return annotation
 
 
 def lease_submit_python(*, lease_id: int, user: User, result: Any, now: datetime) -> Annotation:

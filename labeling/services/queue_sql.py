@@ -29,7 +29,7 @@ from django.db import connection
 
 from accounts.models import User
 from core.errors import ValidationFailed
-from labeling.models import LeaseState, SlotKind
+from labeling.models import Annotation, Lease, LeaseState, Project, SlotKind, Task
 from labeling.schema import LabelSchema
 from workforce.models import WORKING_STATUSES
 
@@ -72,6 +72,53 @@ class LeasedTask:
     instructions_version: int
     schema_stamp: datetime  # the project's updated_at when the claim read its schema
 
+    @classmethod
+    def of_lease(cls, lease: Lease) -> LeasedTask:
+        """The same view of a lease held as models (with its task and project loaded)."""
+        project = lease.project
+        return cls(
+            lease_id=lease.pk,
+            slot_id=lease.slot_id,
+            task_id=lease.task.pk,
+            project_id=project.pk,
+            user_id=lease.user_id,
+            claimed_at=lease.claimed_at,
+            expires_at=lease.expires_at,
+            data=lease.task.data,
+            pre_annotation=lease.task.pre_annotation,
+            project_name=project.name,
+            task_type=project.task_type,
+            labels=project.labels,
+            max_labels=project.max_labels,
+            allow_overlapping_spans=project.allow_overlapping_spans,
+            lease_seconds=project.lease_seconds,
+            instructions_version=project.instructions_version,
+            schema_stamp=project.updated_at,
+        )
+
+    def as_lease(self, project: Project) -> Lease:
+        """The model view of this new lease, for callers that want models."""
+        lease = Lease(
+            pk=self.lease_id,
+            slot_id=self.slot_id,
+            task_id=self.task_id,
+            project_id=self.project_id,
+            user_id=self.user_id,
+            state=LeaseState.ACTIVE,
+            claimed_at=self.claimed_at,
+            last_seen_at=self.claimed_at,
+            expires_at=self.expires_at,
+            active_seconds=0,
+        )
+        lease.project = project
+        lease.task = Task(
+            pk=self.task_id,
+            project_id=self.project_id,
+            data=self.data,
+            pre_annotation=self.pre_annotation,
+        )
+        return lease
+
 
 @dataclass(frozen=True)
 class Submitted:
@@ -87,6 +134,25 @@ class Submitted:
     active_seconds: int
     submitted_at: datetime
     task_status: str
+
+    def as_annotation(self) -> Annotation:
+        """The model view of the stored annotation, with its task's new status."""
+        annotation = Annotation(
+            pk=self.annotation_id,
+            task_id=self.task_id,
+            project_id=self.project_id,
+            author_id=self.author_id,
+            lease_id=self.lease_id,
+            revision=1,
+            result=self.result,
+            status=self.status,
+            active_seconds=self.active_seconds,
+            submitted_at=self.submitted_at,
+        )
+        annotation.task = Task(
+            pk=self.task_id, project_id=self.project_id, status=self.task_status, is_gold=False
+        )
+        return annotation
 
 
 @dataclass(frozen=True)
