@@ -293,3 +293,27 @@ def test_a_broken_reused_connection_is_replaced_and_the_call_served(app):
 
     assert answer.code == 200, answer.body
     assert Lease.objects.count() == 1
+
+
+def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
+    settings, app, monkeypatch
+):
+    from labeling.api.views import WorkThrottle
+
+    monkeypatch.setattr(WorkThrottle, "THROTTLE_RATES", {"work": "2/minute"})
+    project = make_project()
+    add_tasks(project, 10)
+    keys = iter([_token(make_worker()), _token(make_worker())])
+    path = f"/api/v1/projects/{project.pk}/claim/"
+
+    def three_claims() -> Answer:
+        key = next(keys)
+        answers = [_call(app, path, key=key) for _ in range(3)]
+        assert [a.code for a in answers[:2]] == [200, 200]  # a repeated claim resumes the lease
+        return answers[2]
+
+    hot, full = both(settings, three_claims)
+
+    assert hot.code == 429
+    assert hot.shape() == full.shape()
+    assert hot.headers["retry-after"]
