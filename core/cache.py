@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 
@@ -38,3 +39,27 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count(self, key: str, ttl: int) -> int:
+        """Add one to the counter `key` (created with a lifetime of `ttl` seconds); one round trip."""
+        key = self.make_and_validate_key(key)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.set(key, 0, ex=ttl, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])
+
+
+def counter_add(key: str, ttl: int) -> int:
+    """Add one to a counter that lives `ttl` seconds from its first count; return the new value.
+
+    One round trip on Redis; other caches (local memory, for the embedded set-up) add and count.
+    """
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        return backend.count(key, ttl)
+    backend.add(key, 0, ttl)
+    try:
+        return int(backend.incr(key))
+    except ValueError:  # expired between the two calls: this call opens a new count
+        backend.set(key, 1, ttl)
+        return 1

@@ -161,7 +161,7 @@ def _throttle_allows(user: User) -> bool:
     from labeling.api.views import WorkThrottle
 
     view = SimpleNamespace(throttle_scope="work")
-    return bool(WorkThrottle().allow_request(SimpleNamespace(user=user), view))  # type: ignore[arg-type]
+    return WorkThrottle().allow_request(SimpleNamespace(user=user), view)
 
 
 def _submitted_result(request: HttpRequest) -> Any:

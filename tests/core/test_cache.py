@@ -39,3 +39,10 @@ def test_it_stores_reads_counts_and_forgets_like_djangos(redis_cache):
         redis_cache.incr("gone")
     redis_cache.delete_many(["a", "b"])
     assert redis_cache.get("a") is None and redis_cache.get("b", "default") == "default"
+
+
+def test_a_counter_counts_in_one_round_trip_and_expires(redis_cache):
+    assert [redis_cache.count("n", 30) for _ in range(3)] == [1, 2, 3]
+
+    client = redis_cache._cache.get_client(write=True)
+    assert 0 < client.ttl(redis_cache.make_key("n")) <= 30
