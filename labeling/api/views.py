@@ -372,7 +372,11 @@ def leased_body(
             "allow_overlapping_spans": leased.allow_overlapping_spans,
             "lease_seconds": leased.lease_seconds,
         },
-        "instructions": instructions_of(leased.project_id, leased.instructions_version),
+        "instructions": (
+            {"version": leased.instructions_version, "html": leased.instructions_html}
+            if leased.instructions_html is not None
+            else instructions_of(leased.project_id, leased.instructions_version)
+        ),
     }
 
 

@@ -14,7 +14,8 @@ CREATE FUNCTION quorum_claim_annotate_v1(
     OUT o_expires_at timestamptz, OUT o_data jsonb, OUT o_pre_annotation jsonb,
     OUT o_name text, OUT o_task_type text, OUT o_labels jsonb, OUT o_max_labels smallint,
     OUT o_allow_overlapping_spans boolean, OUT o_lease_seconds integer,
-    OUT o_instructions_version integer, OUT o_schema_stamp timestamptz
+    OUT o_instructions_version integer, OUT o_schema_stamp timestamptz,
+    OUT o_instructions_html text
 )
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -41,6 +42,13 @@ BEGIN
          o_instructions_version, o_schema_stamp
     FROM labeling_project WHERE id = p_project;
     IF NOT FOUND OR v_status <> 'active' THEN
+        RETURN;
+    END IF;
+    -- Gold tasks are mixed in by the Python path.
+    IF EXISTS (
+        SELECT 1 FROM labeling_task t JOIN labeling_goldanswer g ON g.task_id = t.id
+        WHERE t.project_id = p_project AND t.is_gold AND NOT g.is_retired
+    ) THEN
         RETURN;
     END IF;
     -- Eligibility: a working annotator profile and the project's skill at its level.
@@ -109,6 +117,10 @@ BEGIN
     ) RETURNING id INTO o_lease_id;
     SELECT data, pre_annotation INTO o_data, o_pre_annotation
     FROM labeling_task WHERE id = o_task_id;
+    IF o_instructions_version > 0 THEN
+        SELECT body_html INTO o_instructions_html FROM labeling_instructionversion
+        WHERE project_id = p_project AND version = o_instructions_version;
+    END IF;
     o_outcome := 'leased';
 END;
 $$;

@@ -67,6 +67,12 @@ class Task(models.Model):
         ]
         indexes = [
             models.Index(fields=["project", "status", "id"], name="labeling_task_proj_status"),
+            # Does the project have gold? (asked by every claim; holds gold tasks only)
+            models.Index(
+                fields=["project"],
+                name="labeling_task_gold",
+                condition=models.Q(is_gold=True),
+            ),
             # Final tasks only: imports add no entry, and exports' date ranges need no other.
             models.Index(
                 fields=["project", "completed_at"],

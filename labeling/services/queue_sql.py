@@ -71,6 +71,7 @@ class LeasedTask:
     lease_seconds: int
     instructions_version: int
     schema_stamp: datetime  # the project's updated_at when the claim read its schema
+    instructions_html: str | None = None  # of `instructions_version`, when the claim read it
 
     @classmethod
     def of_lease(cls, lease: Lease) -> LeasedTask:
@@ -212,9 +213,7 @@ def claim_annotate_sql(
     *, project_id: int, user: User, now: datetime, prefetch: bool
 ) -> LeasedTask | None:
     """Lease the best open annotate slot in one call; None when the Python path must decide."""
-    from labeling.services.gold import gold_live_count
-
-    if not queue_sql_enabled() or gold_live_count(project_id):
+    if not queue_sql_enabled():
         return None
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES)])
@@ -237,6 +236,7 @@ def claim_annotate_sql(
         lease_seconds,
         instructions_version,
         schema_stamp,
+        instructions_html,
     ) = row
     leased = LeasedTask(
         lease_id=lease_id,
@@ -256,6 +256,7 @@ def claim_annotate_sql(
         lease_seconds=lease_seconds,
         instructions_version=instructions_version,
         schema_stamp=schema_stamp,
+        instructions_html=instructions_html,
     )
     _claimed.keep(
         leased.lease_id,
