@@ -42,7 +42,7 @@ from labeling.api.serializers import (
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
 from labeling.selectors import instructions_of
-from labeling.services.gold import gold_feedback
+from labeling.services.gold import gold_draw, gold_feedback
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -386,12 +386,15 @@ def work_claim(*, user: User, project_id: int, prefetch: bool) -> dict[str, Any]
     The ordinary case is one PostgreSQL call; everything else (and SQLite) goes through the
     services with the project loaded. Raises NotFound, NotQualified or NoWorkAvailable.
     """
+    draw = gold_draw()
     if policy.is_worker(user):
-        leased = slot_claim_fast(project_id=project_id, user=user, prefetch=prefetch)
+        leased = slot_claim_fast(project_id=project_id, user=user, prefetch=prefetch, draw=draw)
         if leased is not None:
             return leased_body(leased)
     project = get_object_or_404(policy.projects_workable_by(user), pk=project_id)
-    claim = slot_claim_next(project=project, user=user, prefetch=prefetch, sql_tried=True)
+    claim = slot_claim_next(
+        project=project, user=user, prefetch=prefetch, sql_tried=True, draw=draw
+    )
     return claim_body(claim)
 
 

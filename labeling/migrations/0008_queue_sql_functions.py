@@ -10,6 +10,7 @@ from django.db import migrations
 CLAIM_FUNCTION = r"""
 CREATE FUNCTION quorum_claim_annotate_v1(
     p_project bigint, p_user bigint, p_now timestamptz, p_prefetch boolean, p_statuses text[],
+    p_draw double precision,
     OUT o_outcome text, OUT o_lease_id bigint, OUT o_slot_id bigint, OUT o_task_id bigint,
     OUT o_expires_at timestamptz, OUT o_data jsonb, OUT o_pre_annotation jsonb,
     OUT o_name text, OUT o_task_type text, OUT o_labels jsonb, OUT o_max_labels smallint,
@@ -28,6 +29,13 @@ DECLARE
     v_suspended_until timestamptz;
     v_retraining boolean;
     v_held integer;
+    v_gold_live boolean;
+    v_gold_warmup integer;
+    v_gold_rates jsonb;
+    v_claimed integer;
+    v_gold_override double precision;
+    v_profile_status text;
+    v_trusted boolean;
 BEGIN
     -- A claim need not wait for the disk: if the server crashes before its commit is flushed
     -- (a fraction of a second), the lease is gone and the person is told so when they submit.
@@ -36,21 +44,18 @@ BEGIN
     o_outcome := 'fallback';
     SELECT status, max_leases_per_person, required_skill_id, required_level, name, task_type,
            labels, max_labels, allow_overlapping_spans, lease_seconds, instructions_version,
-           updated_at
+           updated_at, gold_warmup, gold_rates
     INTO v_status, v_max_leases, v_skill_id, v_level, o_name, o_task_type,
          o_labels, o_max_labels, o_allow_overlapping_spans, o_lease_seconds,
-         o_instructions_version, o_schema_stamp
+         o_instructions_version, o_schema_stamp, v_gold_warmup, v_gold_rates
     FROM labeling_project WHERE id = p_project;
     IF NOT FOUND OR v_status <> 'active' THEN
         RETURN;
     END IF;
-    -- Gold tasks are mixed in by the Python path.
-    IF EXISTS (
+    v_gold_live := EXISTS (
         SELECT 1 FROM labeling_task t JOIN labeling_goldanswer g ON g.task_id = t.id
         WHERE t.project_id = p_project AND t.is_gold AND NOT g.is_retired
-    ) THEN
-        RETURN;
-    END IF;
+    );
     -- Eligibility: a working annotator profile and the project's skill at its level.
     IF NOT EXISTS (
         SELECT 1 FROM workforce_annotatorprofile
@@ -64,8 +69,8 @@ BEGIN
         RETURN;
     END IF;
     -- The person's state in the project is the claim's per-person lock.
-    SELECT id, is_suspended, suspended_until, needs_retraining
-    INTO v_state_id, v_suspended, v_suspended_until, v_retraining
+    SELECT id, is_suspended, suspended_until, needs_retraining, tasks_claimed, gold_rate_override
+    INTO v_state_id, v_suspended, v_suspended_until, v_retraining, v_claimed, v_gold_override
     FROM labeling_workerprojectstate
     WHERE user_id = p_user AND project_id = p_project FOR UPDATE;
     IF NOT FOUND THEN
@@ -74,8 +79,10 @@ BEGIN
             suspended_until, needs_retraining, updated_at
         ) VALUES (p_user, p_project, 0, 0, NULL, false, NULL, false, p_now)
         ON CONFLICT (user_id, project_id) DO NOTHING;
-        SELECT id, is_suspended, suspended_until, needs_retraining
-        INTO v_state_id, v_suspended, v_suspended_until, v_retraining
+        SELECT id, is_suspended, suspended_until, needs_retraining, tasks_claimed,
+               gold_rate_override
+        INTO v_state_id, v_suspended, v_suspended_until, v_retraining, v_claimed,
+             v_gold_override
         FROM labeling_workerprojectstate
         WHERE user_id = p_user AND project_id = p_project FOR UPDATE;
     END IF;
@@ -87,6 +94,25 @@ BEGIN
     WHERE user_id = p_user AND project_id = p_project AND state = 'active' AND expires_at > p_now;
     IF v_held >= v_max_leases + (CASE WHEN p_prefetch THEN 1 ELSE 0 END) THEN
         RETURN;
+    END IF;
+    -- The gold mix, as labeling.services.gold.gold_due decides it with the caller's draw: when
+    -- gold is due the Python path serves it (with the same draw, so it decides the same).
+    IF v_gold_live THEN
+        IF v_claimed < v_gold_warmup THEN
+            RETURN;
+        END IF;
+        SELECT status, is_trusted INTO v_profile_status, v_trusted
+        FROM workforce_annotatorprofile WHERE user_id = p_user;
+        IF p_draw < COALESCE(
+            v_gold_override,
+            (v_gold_rates ->> (CASE
+                WHEN v_profile_status = 'active' AND v_trusted THEN 'trusted'
+                WHEN v_profile_status = 'active' THEN 'regular'
+                ELSE 'probation' END))::double precision,
+            0
+        ) THEN
+            RETURN;
+        END IF;
     END IF;
     SELECT s.id, s.task_id INTO o_slot_id, o_task_id
     FROM labeling_workslot s
@@ -232,7 +258,8 @@ $$;
 """
 
 DROP = [
-    "DROP FUNCTION IF EXISTS quorum_claim_annotate_v1(bigint, bigint, timestamptz, boolean, text[]);",
+    "DROP FUNCTION IF EXISTS quorum_claim_annotate_v1("
+    "bigint, bigint, timestamptz, boolean, text[], double precision);",
     "DROP FUNCTION IF EXISTS quorum_submit_annotate_v1("
     "bigint, bigint, timestamptz, jsonb, timestamptz);",
 ]

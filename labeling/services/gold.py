@@ -71,13 +71,22 @@ def gold_rate_for(*, project: Project, user: Any, state: WorkerProjectState) -> 
     return float(rates.get(standing_of(user=user), 0.0))
 
 
-def gold_due(*, project: Project, user: Any, state: WorkerProjectState) -> bool:
-    """Whether this claim should serve a gold task (random draw past the warm-up)."""
+def gold_draw() -> float:
+    """The random number a claim's gold mix is decided with (in [0, 1))."""
+    return sampler.random()
+
+
+def gold_due(
+    *, project: Project, user: Any, state: WorkerProjectState, draw: float | None = None
+) -> bool:
+    """Whether this claim should serve a gold task: always in the warm-up, then when the draw
+    (`draw`, or a fresh one) falls under the person's gold rate."""
     if not gold_live_count(project.pk):
         return False
     if state.tasks_claimed < project.gold_warmup:
         return True
-    return sampler.random() < gold_rate_for(project=project, user=user, state=state)
+    value = gold_draw() if draw is None else draw
+    return value < gold_rate_for(project=project, user=user, state=state)
 
 
 def gold_slot_lease(

@@ -46,7 +46,7 @@ from labeling.services.completion import (
     task_after_submission,
     task_completed_announce,
 )
-from labeling.services.gold import gold_due, gold_slot_lease
+from labeling.services.gold import gold_draw, gold_due, gold_slot_lease
 from labeling.services.queue_sql import LeasedTask, claim_annotate_sql, submit_annotate_sql
 from workforce.selectors import worker_eligibility
 
@@ -149,6 +149,7 @@ def slot_claim_next(
     now: datetime | None = None,
     prefetch: bool = False,
     sql_tried: bool = False,
+    draw: float | None = None,
 ) -> Claim:
     """Lease the best open slot of `project` to `user`.
 
@@ -157,11 +158,15 @@ def slot_claim_next(
     (the labeling page reserving the next task while the person works on this one) allows one
     lease beyond the limit, and at that limit returns the newest lease, the one held in reserve.
     The ordinary case runs as one PostgreSQL call (`queue_sql`); `sql_tried` says the caller
-    already tried it with `slot_claim_fast`.
+    already tried it with `slot_claim_fast`, and `draw` is the random draw of the gold mix that
+    try used (both paths must decide with the same one).
     """
     now = now or timezone.now()
+    draw = gold_draw() if draw is None else draw
     if not sql_tried:
-        leased = claim_annotate_sql(project_id=project.pk, user=user, now=now, prefetch=prefetch)
+        leased = claim_annotate_sql(
+            project_id=project.pk, user=user, now=now, prefetch=prefetch, draw=draw
+        )
         if leased is not None:
             return Claim(lease=leased.as_lease(project), resumed=False)
     reason = worker_eligibility(
@@ -169,14 +174,16 @@ def slot_claim_next(
     )
     if reason is not None:
         raise NotQualified(reason)
-    return _claim(project, user, now, prefetch, kind=SlotKind.ANNOTATE)
+    return _claim(project, user, now, prefetch, kind=SlotKind.ANNOTATE, draw=draw)
 
 
-def slot_claim_fast(*, project_id: int, user: User, prefetch: bool = False) -> LeasedTask | None:
+def slot_claim_fast(
+    *, project_id: int, user: User, draw: float, prefetch: bool = False
+) -> LeasedTask | None:
     """The ordinary claim by project id alone, without loading the project first (the API's hot
-    path); None when `slot_claim_next(..., sql_tried=True)` must decide."""
+    path); None when `slot_claim_next(..., sql_tried=True, draw=draw)` must decide."""
     return claim_annotate_sql(
-        project_id=project_id, user=user, now=timezone.now(), prefetch=prefetch
+        project_id=project_id, user=user, now=timezone.now(), prefetch=prefetch, draw=draw
     )
 
 
@@ -188,6 +195,7 @@ def _claim(
     *,
     kind: str,
     max_level: int = 0,
+    draw: float | None = None,
 ) -> Claim:
     if project.status != ProjectStatus.ACTIVE:
         raise NoWorkAvailable(
@@ -195,7 +203,7 @@ def _claim(
             extra={"reason": "project_not_active"},
         )
     for _ in range(_CLAIM_ATTEMPTS):
-        claim = _claim_once(project, user, now, prefetch, kind=kind, max_level=max_level)
+        claim = _claim_once(project, user, now, prefetch, kind=kind, max_level=max_level, draw=draw)
         if claim is not None:
             return claim
     # Every candidate was taken between our read and our write: the queue is busy, not empty.
@@ -224,6 +232,7 @@ def _claim_once(
     *,
     kind: str = SlotKind.ANNOTATE,
     max_level: int = 0,
+    draw: float | None = None,
 ) -> Claim | None:
     # One claim per person and project at a time: the lease limit holds even with double clicks.
     state = worker_state_get_for_update(user_id=user.pk, project_id=project.pk)
@@ -242,7 +251,7 @@ def _claim_once(
         return Claim(lease=held[-1] if prefetch else held[0], resumed=True)
 
     expires_at = now + timedelta(seconds=project.lease_seconds)
-    if kind == SlotKind.ANNOTATE and gold_due(project=project, user=user, state=state):
+    if kind == SlotKind.ANNOTATE and gold_due(project=project, user=user, state=state, draw=draw):
         gold = gold_slot_lease(project=project, user=user, now=now, expires_at=expires_at)
         if gold is not None:
             worker_state_count_claim(state, gold=True, now=now)

@@ -7,8 +7,8 @@ before it changes anything, and the caller runs the Python path of `labeling.ser
 which stays the one place that decides and words every other outcome:
 
 - claim: a project that is not active, a person who is not eligible, restricted or already at
-  their lease limit, a project with gold (the gold mix), or no open slot (expired leases are
-  reclaimed and "why no work" is explained by the Python path);
+  their lease limit, a gold task due (decided with the caller's draw; the Python path serves it),
+  or no open slot (expired leases are reclaimed and "why no work" is explained by the Python path);
 - submit: a lease that is not live, review, rework and gold work, a consensus task reaching its
   overlap (aggregation), projects with review levels, and a completion that webhooks announce.
 
@@ -33,7 +33,7 @@ from labeling.models import Annotation, Lease, LeaseState, Project, SlotKind, Ta
 from labeling.schema import LabelSchema
 from workforce.models import WORKING_STATUSES
 
-_CLAIM = "SELECT * FROM quorum_claim_annotate_v1(%s, %s, %s, %s, %s)"
+_CLAIM = "SELECT * FROM quorum_claim_annotate_v1(%s, %s, %s, %s, %s, %s)"
 _SUBMIT = "SELECT * FROM quorum_submit_annotate_v1(%s, %s, %s, %s::jsonb, %s)"
 # What submit must know before it validates: is the lease live, and the schema and the task data.
 _SUBMIT_CONTEXT = """
@@ -210,13 +210,16 @@ def _json(value: Any) -> Any:
 
 
 def claim_annotate_sql(
-    *, project_id: int, user: User, now: datetime, prefetch: bool
+    *, project_id: int, user: User, now: datetime, prefetch: bool, draw: float
 ) -> LeasedTask | None:
-    """Lease the best open annotate slot in one call; None when the Python path must decide."""
+    """Lease the best open annotate slot in one call; None when the Python path must decide.
+
+    `draw` decides the gold mix as `gold_due` does; when gold is due the Python path serves it.
+    """
     if not queue_sql_enabled():
         return None
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES)])
+        cursor.execute(_CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES), draw])
         row = cursor.fetchone()
     if row is None or row[0] != "leased":
         return None

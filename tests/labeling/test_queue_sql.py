@@ -154,7 +154,7 @@ def test_the_claim_response_is_the_same_on_both_paths(settings):
     user = make_worker()
     now = T0
 
-    fast = claim_annotate_sql(project_id=project.pk, user=user, now=now, prefetch=False)
+    fast = claim_annotate_sql(project_id=project.pk, user=user, now=now, prefetch=False, draw=0.99)
     assert fast is not None
     settings.QUORUM_QUEUE_SQL = False
     other = make_worker()
@@ -182,7 +182,10 @@ def test_claim_steps_aside_for_a_paused_project():
     add_tasks(project, 2)
     user = make_worker()
 
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False) is None
+    assert (
+        claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
+        is None
+    )
     _nothing_written(project, user)
 
 
@@ -191,7 +194,10 @@ def test_claim_steps_aside_for_someone_not_eligible():
     add_tasks(project, 2)
     user = make_worker(status="suspended")
 
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False) is None
+    assert (
+        claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
+        is None
+    )
     _nothing_written(project, user)
 
 
@@ -201,7 +207,10 @@ def test_claim_steps_aside_for_a_suspension_in_the_project():
     user = make_worker()
     WorkerProjectState.objects.create(user=user, project=project, is_suspended=True)
 
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False) is None
+    assert (
+        claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
+        is None
+    )
     _nothing_written(project, user)
 
 
@@ -209,13 +218,16 @@ def test_claim_steps_aside_at_the_lease_limit_and_the_python_path_resumes():
     project = make_project()
     add_tasks(project, 3)
     user = make_worker()
-    first = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    first = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
     assert first is not None
 
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False) is None
+    assert (
+        claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
+        is None
+    )
     claim = slot_claim_next(project=project, user=user, now=T0)
     assert claim.resumed and claim.lease.pk == first.lease_id
-    reserve = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=True)
+    reserve = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=True, draw=0.99)
     assert reserve is not None and reserve.lease_id != first.lease_id
 
 
@@ -226,21 +238,52 @@ def test_claim_steps_aside_when_only_an_expired_lease_is_left():
     held = slot_claim_next(project=project, user=holder, now=T0).lease
     later = T0 + timedelta(minutes=5)
 
-    assert claim_annotate_sql(project_id=project.pk, user=other, now=later, prefetch=False) is None
+    assert (
+        claim_annotate_sql(project_id=project.pk, user=other, now=later, prefetch=False, draw=0.99)
+        is None
+    )
     taken = slot_claim_next(project=project, user=other, now=later).lease
     assert taken.task_id == held.task_id
     assert Lease.objects.get(pk=held.pk).state == LeaseState.EXPIRED
 
 
-def test_claim_steps_aside_in_a_project_with_gold(settings):
+def _gold_project(**settings: Any) -> Project:
     from labeling.services.gold import gold_answer_set
 
-    project = make_project()
-    task_ids = add_tasks(project, 3)
+    project = make_project(**settings)
+    task_ids = add_tasks(project, 4)
     gold_answer_set(task=Task.objects.get(pk=task_ids[0]), result={"label": "cat"}, actor=None)
-    user = make_worker()
+    return project
 
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False) is None
+
+@pytest.mark.parametrize(
+    ("settings_", "override", "draw", "due"),
+    [
+        ({"gold_warmup": 2}, None, 0.99, True),  # the warm-up is all gold
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, None, 0.2, True),
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, None, 0.5, False),
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, 0.8, 0.5, True),  # a rule raised it
+        ({"gold_warmup": 0, "gold_rates": {"probation": 0.9}}, None, 0.5, False),  # not hers
+    ],
+)
+def test_the_gold_mix_is_decided_as_the_python_path_decides_it(settings_, override, draw, due):
+    project = _gold_project(**settings_)
+    user = make_worker()
+    if override is not None:
+        WorkerProjectState.objects.create(user=user, project=project, gold_rate_override=override)
+
+    leased = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=draw)
+
+    if due:
+        assert leased is None
+        _nothing_written(project, user)
+        served = slot_claim_next(project=project, user=user, now=T0, draw=draw).lease
+        assert Task.objects.get(pk=served.task_id).is_gold  # the same draw, the same decision
+    else:
+        assert leased is not None
+        assert not Task.objects.get(pk=leased.task_id).is_gold
+        state = WorkerProjectState.objects.get(user=user, project=project)
+        assert (state.tasks_claimed, state.gold_claimed) == (1, 0)
 
 
 def test_submit_steps_aside_for_an_expired_lease_and_nothing_is_stored():
@@ -301,7 +344,7 @@ def test_a_claim_through_the_function_still_counts_for_the_python_path(settings)
     project = make_project()
     add_tasks(project, 3)
     user = make_worker()
-    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    assert claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
     settings.QUORUM_QUEUE_SQL = False
 
     again = _claim_once(project, user, T0)
@@ -314,7 +357,7 @@ def test_a_submit_after_its_claim_in_this_process_is_one_query():
     project = make_project()
     add_tasks(project, 2)
     user = make_worker()
-    leased = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    leased = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
     assert leased is not None
 
     with CaptureQueriesContext(connection) as queries:
@@ -330,14 +373,14 @@ def test_a_submit_judges_its_result_by_the_labels_of_now_not_of_the_claim():
     project = make_project()  # cat, dog, bird
     add_tasks(project, 2)
     user = make_worker()
-    first = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    first = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
     assert first is not None
     project_update(project=project, actor=None, labels=["cat", "dog"])  # nothing labelled yet
 
     with pytest.raises(ValidationFailed):
         lease_submit(lease_id=first.lease_id, user=user, result={"label": "bird"}, now=T0)
     lease_submit(lease_id=first.lease_id, user=user, result={"label": "dog"}, now=T0)
-    second = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False)
+    second = claim_annotate_sql(project_id=project.pk, user=user, now=T0, prefetch=False, draw=0.99)
     assert second is not None
     project_update(project=project, actor=None, labels=["cat", "dog", "fish"])
     stored = lease_submit(lease_id=second.lease_id, user=user, result={"label": "fish"}, now=T0)
