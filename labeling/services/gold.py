@@ -116,19 +116,16 @@ def gold_slot_lease(
         order_key=0,
         lease_expires_at=expires_at,
     )
-    TaskParticipation.objects.create(task_id=task_id, user_id=user.pk)
-    lease = Lease.objects.create(
-        slot=slot,
-        task_id=task_id,
-        project_id=project.pk,
-        user_id=user.pk,
-        claimed_at=now,
-        last_seen_at=now,
+    from labeling.services.queue import lease_open
+
+    return lease_open(
+        slot_id=slot.pk,
+        task=Task(pk=task_id, project_id=project.pk, data=data, pre_annotation=pre_annotation),
+        project=project,
+        user=user,
+        now=now,
         expires_at=expires_at,
     )
-    lease.project = project
-    lease.task = Task(pk=task_id, project_id=project.pk, data=data, pre_annotation=pre_annotation)
-    return lease
 
 
 def gold_score_annotation(*, annotation: Annotation, project: Project, now: datetime) -> GoldScore:

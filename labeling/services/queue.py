@@ -273,12 +273,39 @@ def _claim_once(
     )
     if taken != 1:
         return None  # somebody else took it first (SQLite compare-and-set); try the next one
-    TaskParticipation.objects.create(task_id=task_id, user_id=user.pk)
     if kind == SlotKind.ANNOTATE:
         worker_state_count_claim(state, gold=False, now=now)
+    # The claim already read what the annotator sees; no need to load the task again.
+    lease = lease_open(
+        slot_id=slot_id,
+        task=Task(pk=task_id, project_id=project.pk, data=task_data, pre_annotation=pre_annotation),
+        project=project,
+        user=user,
+        now=now,
+        expires_at=expires_at,
+    )
+    return Claim(lease=lease, resumed=False)
+
+
+def lease_open(
+    *,
+    slot_id: int,
+    task: Task,
+    project: Project,
+    user: User,
+    now: datetime,
+    expires_at: datetime,
+    participate: bool = True,
+) -> Lease:
+    """Start the lease of `user` on a slot the caller has just marked leased (inside its claim
+    transaction). `participate` records that they hold the task, so it is never offered to them
+    again (rework: they already hold it). The lease comes with its project and `task`, which
+    carries what the annotator sees."""
+    if participate:
+        TaskParticipation.objects.create(task_id=task.pk, user_id=user.pk)
     lease = Lease.objects.create(
         slot_id=slot_id,
-        task_id=task_id,
+        task_id=task.pk,
         project_id=project.pk,
         user_id=user.pk,
         claimed_at=now,
@@ -286,11 +313,8 @@ def _claim_once(
         expires_at=expires_at,
     )
     lease.project = project
-    # The claim already read what the annotator sees; no need to load the task again.
-    lease.task = Task(
-        pk=task_id, project_id=project.pk, data=task_data, pre_annotation=pre_annotation
-    )
-    return Claim(lease=lease, resumed=False)
+    lease.task = task
+    return lease
 
 
 def _lease_for_update(lease_id: int, user: User, *, with_project: bool = False) -> Lease:

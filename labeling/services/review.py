@@ -420,6 +420,7 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
     from labeling.services.queue import (
         Claim,
         _expire_lease_of_slot,
+        lease_open,
         worker_state_get_for_update,
     )
 
@@ -450,16 +451,15 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
         WorkSlot.objects.filter(pk=slot.pk).update(
             state=SlotState.LEASED, lease_expires_at=expires_at
         )
-        lease = Lease.objects.create(
-            slot=slot,
-            task_id=slot.task_id,
+        lease = lease_open(
+            slot_id=slot.pk,
+            task=Task.objects.only("id", "project_id", "data", "pre_annotation").get(
+                pk=slot.task_id
+            ),
             project=project,
             user=user,
-            claimed_at=now,
-            last_seen_at=now,
+            now=now,
             expires_at=expires_at,
-        )
-        lease.task = Task.objects.only("id", "project_id", "data", "pre_annotation").get(
-            pk=slot.task_id
+            participate=False,  # the author keeps their place on the task throughout
         )
         return Claim(lease=lease, resumed=False)
