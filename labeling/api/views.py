@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -42,7 +43,6 @@ from labeling.api.serializers import (
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
 from labeling.selectors import instructions_of
-from labeling.services.gold import gold_draw, gold_feedback
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -57,14 +57,13 @@ from labeling.services.projects import (
 )
 from labeling.services.queue import (
     Claim,
+    ClaimOutcome,
     lease_heartbeat,
     lease_release,
     lease_skip,
-    lease_submit_python,
-    slot_claim_fast,
-    slot_claim_next,
+    lease_submit_outcome,
+    slot_claim_by_id,
 )
-from labeling.services.queue_sql import LeasedTask, submit_annotate_sql
 
 BASE_PERMISSIONS = [IsAuthenticated, MfaEnrolled]
 
@@ -335,29 +334,22 @@ _TIMESTAMP = serializers.DateTimeField()
 
 def claim_body(claim: Claim) -> dict[str, Any]:
     """The claim response (shape: `ClaimSerializer`) of a lease held as models."""
-    lease = claim.lease
-    return leased_body(
-        LeasedTask.of_lease(lease),
-        state=lease.state,
-        active_seconds=lease.active_seconds,
-        resumed=claim.resumed,
-    )
+    return leased_body(ClaimOutcome.of_claim(claim))
 
 
-def leased_body(
-    leased: LeasedTask, *, state: str = "active", active_seconds: int = 0, resumed: bool = False
-) -> dict[str, Any]:
+def leased_body(outcome: ClaimOutcome) -> dict[str, Any]:
     """The claim response (shape: `ClaimSerializer`), built directly: it is the busiest response
     of the API, and building serializers for it cost more than the claim's database work."""
+    leased = outcome.leased
     return {
         "lease": {
             "id": leased.lease_id,
-            "state": state,
+            "state": outcome.state,
             "claimed_at": _TIMESTAMP.to_representation(leased.claimed_at),
             "expires_at": _TIMESTAMP.to_representation(leased.expires_at),
-            "active_seconds": active_seconds,
+            "active_seconds": outcome.active_seconds,
         },
-        "resumed": resumed,
+        "resumed": outcome.resumed,
         "task": {
             "id": leased.task_id,
             "data": leased.data,
@@ -381,45 +373,25 @@ def leased_body(
 
 
 def work_claim(*, user: User, project_id: int, prefetch: bool) -> dict[str, Any]:
-    """Claim the next task of a project for `user` and return the response body.
+    """Claim the next task of a project the person may work in; return the response body.
 
-    The ordinary case is one PostgreSQL call; everything else (and SQLite) goes through the
-    services with the project loaded. Raises NotFound, NotQualified or NoWorkAvailable.
+    Raises Http404 (not a project they may work in), NotQualified or NoWorkAvailable.
     """
-    draw = gold_draw()
-    if policy.is_worker(user):
-        leased = slot_claim_fast(project_id=project_id, user=user, prefetch=prefetch, draw=draw)
-        if leased is not None:
-            return leased_body(leased)
-    project = get_object_or_404(policy.projects_workable_by(user), pk=project_id)
-    claim = slot_claim_next(
-        project=project, user=user, prefetch=prefetch, sql_tried=True, draw=draw
+    if not policy.is_worker(user):
+        raise Http404  # as projects_workable_by's empty set would
+    outcome = slot_claim_by_id(
+        project_id=project_id,
+        user=user,
+        prefetch=prefetch,
+        project_of=lambda: get_object_or_404(policy.projects_workable_by(user), pk=project_id),
     )
-    return claim_body(claim)
+    return leased_body(outcome)
 
 
 def work_submit(*, user: User, lease_id: int, result: Any) -> dict[str, Any]:
-    """Submit `result` through the caller's lease and return the response body (shape:
-    `SubmittedSerializer`); training-mode feedback after a gold task."""
-    submitted = submit_annotate_sql(lease_id=lease_id, user=user, result=result, now=timezone.now())
-    if submitted is not None:
-        return {
-            "annotation_id": submitted.annotation_id,
-            "task_status": submitted.task_status,
-            "feedback": None,
-        }
-    annotation = lease_submit_python(
-        lease_id=lease_id, user=user, result=result, now=timezone.now()
-    )
-    feedback = None
-    if annotation.task.is_gold:
-        project = Project.objects.get(pk=annotation.project_id)
-        feedback = gold_feedback(annotation=annotation, project=project)
-    return {
-        "annotation_id": annotation.pk,
-        "task_status": annotation.task.status,
-        "feedback": feedback,
-    }
+    """Submit `result` through the caller's lease; return the response body (shape:
+    `SubmittedSerializer`)."""
+    return asdict(lease_submit_outcome(lease_id=lease_id, user=user, result=result))
 
 
 class WorkThrottle(ScopedRateThrottle):

@@ -14,6 +14,7 @@ ordinary comes back here, where every outcome is decided and worded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,7 +47,7 @@ from labeling.services.completion import (
     task_after_submission,
     task_completed_announce,
 )
-from labeling.services.gold import gold_draw, gold_due, gold_slot_lease
+from labeling.services.gold import gold_draw, gold_due, gold_feedback, gold_slot_lease
 from labeling.services.queue_sql import LeasedTask, claim_annotate_sql, submit_annotate_sql
 from workforce.selectors import worker_eligibility
 
@@ -158,7 +159,7 @@ def slot_claim_next(
     (the labeling page reserving the next task while the person works on this one) allows one
     lease beyond the limit, and at that limit returns the newest lease, the one held in reserve.
     The ordinary case runs as one PostgreSQL call (`queue_sql`); `sql_tried` says the caller
-    already tried it with `slot_claim_fast`, and `draw` is the random draw of the gold mix that
+    already tried it (`slot_claim_by_id`), and `draw` is the random draw of the gold mix that
     try used (both paths must decide with the same one).
     """
     now = now or timezone.now()
@@ -177,14 +178,42 @@ def slot_claim_next(
     return _claim(project, user, now, prefetch, kind=SlotKind.ANNOTATE, draw=draw)
 
 
-def slot_claim_fast(
-    *, project_id: int, user: User, draw: float, prefetch: bool = False
-) -> LeasedTask | None:
-    """The ordinary claim by project id alone, without loading the project first (the API's hot
-    path); None when `slot_claim_next(..., sql_tried=True, draw=draw)` must decide."""
-    return claim_annotate_sql(
+@dataclass(frozen=True)
+class ClaimOutcome:
+    """A claim as the annotator's tools see it: the lease with its task and project, in plain values."""
+
+    leased: LeasedTask
+    state: str = LeaseState.ACTIVE
+    active_seconds: int = 0
+    resumed: bool = False
+
+    @classmethod
+    def of_claim(cls, claim: Claim) -> ClaimOutcome:
+        lease = claim.lease
+        return cls(
+            leased=LeasedTask.of_lease(lease),
+            state=lease.state,
+            active_seconds=lease.active_seconds,
+            resumed=claim.resumed,
+        )
+
+
+def slot_claim_by_id(
+    *, project_id: int, user: User, project_of: Callable[[], Project], prefetch: bool = False
+) -> ClaimOutcome:
+    """`slot_claim_next` for a project known by id: the ordinary claim runs without loading the
+    project (one PostgreSQL call, and no model is built); `project_of()` loads it, applying the
+    caller's access rules, only when the Python path must decide."""
+    draw = gold_draw()
+    leased = claim_annotate_sql(
         project_id=project_id, user=user, now=timezone.now(), prefetch=prefetch, draw=draw
     )
+    if leased is not None:
+        return ClaimOutcome(leased=leased)
+    claim = slot_claim_next(
+        project=project_of(), user=user, prefetch=prefetch, sql_tried=True, draw=draw
+    )
+    return ClaimOutcome.of_claim(claim)
 
 
 def _claim(
@@ -409,6 +438,32 @@ def lease_submit(
     if submitted is not None:
         return submitted.as_annotation()
     return lease_submit_python(lease_id=lease_id, user=user, result=result, now=now)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A submission as the annotator's tools see it; `feedback` after a gold task in training mode."""
+
+    annotation_id: int
+    task_status: str
+    feedback: dict[str, Any] | None = None
+
+
+def lease_submit_outcome(*, lease_id: int, user: User, result: Any) -> Submission:
+    """`lease_submit` for callers that need no models (the API): the ordinary submission builds
+    none; after a gold task it carries the training-mode feedback."""
+    now = timezone.now()
+    submitted = submit_annotate_sql(lease_id=lease_id, user=user, result=result, now=now)
+    if submitted is not None:
+        return Submission(annotation_id=submitted.annotation_id, task_status=submitted.task_status)
+    annotation = lease_submit_python(lease_id=lease_id, user=user, result=result, now=now)
+    feedback = None
+    if annotation.task.is_gold:
+        project = Project.objects.get(pk=annotation.project_id)
+        feedback = gold_feedback(annotation=annotation, project=project)
+    return Submission(
+        annotation_id=annotation.pk, task_status=annotation.task.status, feedback=feedback
+    )
 
 
 def lease_submit_python(*, lease_id: int, user: User, result: Any, now: datetime) -> Annotation:

@@ -29,7 +29,13 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.services.projects import project_update
-from labeling.services.queue import Claim, _claim_once, lease_submit, slot_claim_next
+from labeling.services.queue import (
+    Claim,
+    ClaimOutcome,
+    _claim_once,
+    lease_submit,
+    slot_claim_next,
+)
 from labeling.services.queue_sql import claim_annotate_sql, submit_annotate_sql
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
@@ -166,7 +172,7 @@ def test_the_claim_response_is_the_same_on_both_paths(settings):
         body["task"].pop("data")
         return body
 
-    fast_body = shape(leased_body(fast))
+    fast_body = shape(leased_body(ClaimOutcome(leased=fast)))
     assert fast_body == shape(claim_body(Claim(lease=slow, resumed=False)))
     assert fast_body["instructions"]["html"]
 
