@@ -68,6 +68,23 @@ class LabelSchema:
     def __post_init__(self) -> None:
         object.__setattr__(self, "label_set", frozenset(self.labels))
 
+    @classmethod
+    def of(
+        cls,
+        *,
+        task_type: str,
+        labels: list[dict[str, Any]],
+        max_labels: int | None,
+        allow_overlapping_spans: bool,
+    ) -> LabelSchema:
+        """The schema of a project's settings (`labels` as stored: [{"name", ...}, ...])."""
+        return cls(
+            task_type=task_type,
+            labels=tuple(label["name"] for label in labels),
+            max_labels=max_labels,
+            allow_overlapping_spans=allow_overlapping_spans,
+        )
+
 
 def normalise_labels(raw: Any, *, task_type: str) -> list[dict[str, str]]:
     """Check a project's labels and fill colours and hotkeys; raise SchemaError naming each bad entry."""

@@ -82,9 +82,9 @@ class Claim:
 
 
 def label_schema_of(project: Project) -> LabelSchema:
-    return LabelSchema(
+    return LabelSchema.of(
         task_type=project.task_type,
-        labels=tuple(label["name"] for label in project.labels),
+        labels=project.labels,
         max_labels=project.max_labels,
         allow_overlapping_spans=project.allow_overlapping_spans,
     )

@@ -267,24 +267,18 @@ def claim_annotate_sql(
             user_id=user.pk,
             task_id=task_id,
             project_id=project_id,
-            schema=_schema(task_type, leased.labels, max_labels, allow_overlapping_spans),
+            schema=LabelSchema.of(
+                task_type=task_type,
+                labels=leased.labels,
+                max_labels=max_labels,
+                allow_overlapping_spans=allow_overlapping_spans,
+            ),
             data=leased.data,
             schema_stamp=schema_stamp,
         ),
         data_chars=len(data) if isinstance(data, str) else 0,
     )
     return leased
-
-
-def _schema(
-    task_type: str, labels: list[dict[str, Any]], max_labels: int | None, overlapping: bool
-) -> LabelSchema:
-    return LabelSchema(
-        task_type=task_type,
-        labels=tuple(label["name"] for label in labels),
-        max_labels=max_labels,
-        allow_overlapping_spans=overlapping,
-    )
 
 
 def _checking_read(cursor: Any, lease_id: int, user: User, now: datetime) -> _Checking | None:
@@ -304,7 +298,12 @@ def _checking_read(cursor: Any, lease_id: int, user: User, now: datetime) -> _Ch
         user_id=user.pk,
         task_id=task_id,
         project_id=project_id,
-        schema=_schema(task_type, _json(labels), max_labels, overlapping),
+        schema=LabelSchema.of(
+            task_type=task_type,
+            labels=_json(labels),
+            max_labels=max_labels,
+            allow_overlapping_spans=overlapping,
+        ),
         data=_json(data),
         schema_stamp=stamp,
     )
