@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import resolve
 from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
+from rest_framework.renderers import JSONRenderer
 
 from accounts.models import User
 from accounts.policy import roles_require_mfa
@@ -54,6 +55,7 @@ _RESPONSE_MIDDLEWARE = frozenset(
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     }
 )
+_RENDERER = JSONRenderer()
 # What DRF adds to every response of these two views.
 _DRF_HEADERS = {"Vary": "Accept", "Allow": "POST, OPTIONS"}
 
@@ -186,10 +188,10 @@ def _drf(request: HttpRequest) -> HttpResponse:
 
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    """Render as DRF's JSONRenderer does (compact, UTF-8, no NaN, line separators escaped)."""
-    text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    response = HttpResponse(text.encode(), status=status, content_type="application/json")
+    """A JSON response rendered by DRF's own renderer, with the headers DRF's views add."""
+    response = HttpResponse(
+        _RENDERER.render(data), status=status, content_type=_RENDERER.media_type
+    )
     for name, value in {**_DRF_HEADERS, **(headers or {})}.items():
         if name.lower() != "content-type":
             response[name] = value
