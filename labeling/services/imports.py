@@ -204,9 +204,20 @@ class CleanTask(NamedTuple):
     gold: dict[str, Any] | None
 
 
-def _renamed(exc: SchemaError, prefix: str) -> SchemaError:
-    """Return `exc` with its "result..." field paths moved under `prefix` (e.g. "gold.label")."""
-    return SchemaError({f"{prefix}{k.removeprefix('result')}": v for k, v in exc.errors.items()})
+def _result_field(
+    record: dict[str, Any], name: str, schema: LabelSchema, data: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The record's `name` (a pre-annotation or gold answer) checked against the schema and the
+    task; SchemaError paths name it ("gold.label", not "result.label")."""
+    value = record[name]
+    if value is None:
+        return None
+    try:
+        return validate_result(value, schema=schema, data=data)
+    except SchemaError as exc:
+        raise SchemaError(
+            {f"{name}{k.removeprefix('result')}": v for k, v in exc.errors.items()}
+        ) from None
 
 
 def _clean_task(
@@ -214,18 +225,8 @@ def _clean_task(
 ) -> CleanTask:
     """Validate one parsed record; raise SchemaError naming each bad field."""
     data = validate_task_data(record["data"], task_type=task_type)
-    pre = record["pre_annotation"]
-    if pre is not None:
-        try:
-            pre = validate_result(pre, schema=schema, data=data)
-        except SchemaError as exc:
-            raise _renamed(exc, "pre_annotation") from None
-    gold = record["gold"]
-    if gold is not None:
-        try:
-            gold = validate_result(gold, schema=schema, data=data)
-        except SchemaError as exc:
-            raise _renamed(exc, "gold") from None
+    pre = _result_field(record, "pre_annotation", schema, data)
+    gold = _result_field(record, "gold", schema, data)
     priority = record["priority"]
     if priority is None or priority == "":
         priority = 0
