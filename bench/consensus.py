@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench._support import Budget, at_least, at_most, budgets_print, load_average
-from labeling.aggregation import majority_single
-from labeling.consensus import (
+from kit.aggregation import majority_single
+from kit.consensus import (
     Decision,
     Population,
     dawid_skene,

@@ -1,7 +1,7 @@
 """Quality figures of a project or one of its import batches: agreement, and how each person does.
 
 Selectors only: each loads plain rows with a fixed number of queries, whatever the number of people
-or tasks, and hands them to the pure functions of `labeling.agreement`; nothing here writes.
+or tasks, and hands them to the pure functions of `kit.agreement`; nothing here writes.
 
 What is capped and what is exact: the agreement coefficients (Fleiss, Krippendorff, Cohen) and each
 person's agreement with the final results are computed in Python over the newest
@@ -23,7 +23,7 @@ from django.db.models import Avg, Count, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from accounts.models import User
-from labeling.agreement import (
+from kit.agreement import (
     agreement_with_reference,
     cohen_kappa,
     counts_table,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from labeling.aggregation import iou
+from kit.aggregation import iou
 from labeling.schema import BBOX, MULTI_LABEL, NER, SINGLE_LABEL, TASK_TYPES
 
 Result = dict[str, Any]

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from labeling.aggregation import Aggregate, aggregate
-from labeling.consensus import (
+from kit.aggregation import Aggregate, aggregate
+from kit.consensus import (
     Decision,
     Posterior,
     box_clusters,

@@ -12,7 +12,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from labeling.consensus import dawid_skene_labels
+from kit.consensus import dawid_skene_labels
 from labeling.models import (
     AggregationMethod,
     Annotation,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labeling.aggregation import (
+from kit.aggregation import (
     iou,
     majority_boxes,
     majority_multi,

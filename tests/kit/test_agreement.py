@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labeling.agreement import (
+from kit.agreement import (
     agreement_with_reference,
     cohen_kappa,
     counts_table,

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from labeling.aggregation import iou
+from kit.aggregation import iou
 
 Result = dict[str, Any]
 FloatArray = NDArray[np.float64]

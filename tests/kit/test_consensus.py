@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from labeling.consensus import (
+from kit.consensus import (
     Decision,
     Population,
     Posterior,
