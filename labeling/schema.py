@@ -1,6 +1,7 @@
 """Label schemas, task data and annotation results: pure validation, no database.
 
-Results by task type (offsets are Unicode code points of the original text; boxes are image pixels):
+Results by task type (offsets are Unicode code points of the original text and fall between whole
+characters, i.e. grapheme clusters such as 👩‍👩‍👧 or e + a combining accent; boxes are image pixels):
 - single_label: {"label": "positive"}
 - multi_label:  {"labels": ["sports", "politics"]}
 - ner:          {"spans": [{"start": 0, "end": 5, "label": "PER"}]}
@@ -14,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
+
+import regex
 
 SINGLE_LABEL = "single_label"
 MULTI_LABEL = "multi_label"
@@ -35,6 +38,7 @@ _DEFAULT_COLORS = [
     "#17becf",
 ]
 MAX_TEXT_CHARS = 100_000
+_GRAPHEME = regex.compile(r"\X")
 
 PRESETS: dict[str, dict[str, Any]] = {
     "sentiment": {
@@ -154,9 +158,13 @@ def _validate_image(data: dict[str, Any]) -> dict[str, Any]:
     url = data.get("image")
     if not isinstance(url, str) or not url:
         raise SchemaError({"data.image": "An image URL is required."})
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https", "s3", "gs") or not parsed.netloc:
-        raise SchemaError({"data.image": f"{url[:200]!r} is not a well-formed http(s) image URL."})
+    if not (_is_site_path(url) or _is_absolute_url(url)):
+        raise SchemaError(
+            {
+                "data.image": f"{url[:200]!r} is not an image URL: give an http(s) URL or a path "
+                "on this site starting with / (such as /media/images/1.jpg)."
+            }
+        )
     out: dict[str, Any] = {"image": url}
     for dim in ("width", "height"):
         value = data.get(dim)
@@ -168,6 +176,34 @@ def _validate_image(data: dict[str, Any]) -> dict[str, Any]:
     if "text" in data and isinstance(data["text"], str):
         out["text"] = data["text"]
     return out
+
+
+def _is_absolute_url(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https", "s3", "gs") and bool(parsed.netloc)
+
+
+def _is_site_path(url: str) -> bool:
+    # A path without a host works on whichever address the site is served from (any port).
+    parsed = urlparse(url)
+    return (
+        url.startswith("/")
+        and not url.startswith("//")
+        and not parsed.scheme
+        and not parsed.netloc
+        and "\\" not in url  # browsers read /\host/ as //host/: another site
+    )
+
+
+def grapheme_boundaries(text: str) -> frozenset[int]:
+    """Return the code point offsets that fall between whole characters (grapheme clusters).
+
+    0 and len(text) are included. A family emoji (👩‍👩‍👧, five code points) or a letter with a
+    combining accent is one character: no offset inside it is a boundary.
+    """
+    if text.isascii() and "\r\n" not in text:
+        return frozenset(range(len(text) + 1))
+    return frozenset([0, *(m.end() for m in _GRAPHEME.finditer(text))])
 
 
 def validate_result(result: Any, *, schema: LabelSchema, data: dict[str, Any]) -> dict[str, Any]:
@@ -207,6 +243,7 @@ def _validate_spans(spans: Any, *, schema: LabelSchema, text: str) -> list[dict[
     if not isinstance(spans, list):
         raise SchemaError({"result.spans": "Give a list of spans."})
     out: list[dict[str, Any]] = []
+    boundaries: frozenset[int] | None = None  # computed once, only when there is a span to check
     for i, span in enumerate(spans):
         where = f"result.spans[{i}]"
         if not isinstance(span, dict):
@@ -222,6 +259,17 @@ def _validate_spans(spans: Any, *, schema: LabelSchema, text: str) -> list[dict[
         if not 0 <= start < end <= len(text):
             raise SchemaError(
                 {where: f"The span {start}..{end} is not inside the text (0..{len(text)})."}
+            )
+        if boundaries is None:
+            boundaries = grapheme_boundaries(text)
+        inside = [offset for offset in (start, end) if offset not in boundaries]
+        if inside:
+            raise SchemaError(
+                {
+                    where: f"The span {start}..{end} cuts a character in two at offset {inside[0]} "
+                    "(offsets count code points; an emoji or a letter with an accent can be "
+                    "several code points but is one character)."
+                }
             )
         if label not in schema.label_set:
             raise SchemaError({f"{where}.label": f"{label!r} is not one of the project's labels."})

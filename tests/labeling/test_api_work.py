@@ -72,6 +72,22 @@ def test_a_bad_answer_names_the_field(worker_client, project):
     assert "result.label" in response.json()["extra"]["fields"]
 
 
+def test_a_span_boundary_inside_an_emoji_sequence_is_refused(worker_client):
+    project = make_project(task_type="ner", labels=["PER", "LOC"])
+    family = "\U0001f469\u200d\U0001f469\u200d\U0001f467"  # five code points, one character
+    tasks_create(project=project, tasks=[{"text": f"Ana {family} Bob"}], actor=None)
+    lease_id = post(worker_client, f"/api/v1/projects/{project.pk}/claim/").json()["lease"]["id"]
+    on_the_joiner = {"spans": [{"start": 5, "end": 9, "label": "PER"}]}
+    whole = {"spans": [{"start": 4, "end": 9, "label": "PER"}]}
+
+    refused = post(worker_client, f"/api/v1/leases/{lease_id}/submit/", {"result": on_the_joiner})
+    saved = post(worker_client, f"/api/v1/leases/{lease_id}/submit/", {"result": whole})
+
+    assert refused.status_code == 400
+    assert "cuts a character in two" in refused.json()["extra"]["fields"]["result.spans[0]"][0]
+    assert saved.status_code == 201
+
+
 def test_no_work_is_a_404_with_the_reason(worker_client, project):
     response = post(worker_client, f"/api/v1/projects/{project.pk}/claim/")
 

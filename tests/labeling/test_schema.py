@@ -70,6 +70,23 @@ def test_classification_accepts_an_image_task():
     assert data == {"image": "https://x.test/a.jpg", "width": 4, "height": 3}
 
 
+@pytest.mark.parametrize("path", ["/static/demo/images/street-1.svg", "/media/tasks/a b.jpg"])
+def test_an_image_may_be_a_path_on_this_site_so_it_works_on_any_host_and_port(path):
+    data = validate_task_data({"image": path, "width": 4, "height": 3}, task_type="bbox")
+
+    assert data["image"] == path
+
+
+@pytest.mark.parametrize(
+    "url", ["//other.test/a.jpg", "images/a.jpg", "/\\other.test/a.jpg", "javascript:alert(1)"]
+)
+def test_an_image_path_without_a_leading_slash_or_with_another_host_is_refused(url):
+    with pytest.raises(SchemaError) as error:
+        validate_task_data({"image": url, "width": 4, "height": 3}, task_type="bbox")
+
+    assert "data.image" in error.value.errors
+
+
 def test_multi_label_limits_and_order():
     s = schema("multi_label", labels=("a", "b", "c"), max_labels=2)
 
@@ -107,6 +124,40 @@ def test_span_offsets_are_code_points_so_emoji_count_as_one():
     )
 
     assert text[spans["spans"][0]["start"] : spans["spans"][0]["end"]] == "José"
+
+
+FAMILY = "\U0001f469\u200d\U0001f469\u200d\U0001f467"  # 👩‍👩‍👧: five code points, one character
+
+
+@pytest.mark.parametrize(("start", "end"), [(5, 8), (4, 6), (4, 5), (5, 9)])
+def test_a_span_cannot_start_or_end_inside_a_character_of_several_code_points(start, end):
+    text = f"Ana {FAMILY} e\u0301 Bob"
+
+    with pytest.raises(SchemaError) as error:
+        validate_result(
+            {"spans": [{"start": start, "end": end, "label": "PER"}]},
+            schema=schema("ner"),
+            data={"text": text},
+        )
+
+    assert "cuts a character in two" in error.value.errors["result.spans[0]"]
+
+
+def test_a_span_may_cover_whole_emoji_sequences_and_accented_letters():
+    text = f"Ana {FAMILY} e\u0301 Bob"
+
+    spans = validate_result(
+        {
+            "spans": [
+                {"start": 4, "end": 9, "label": "PER"},
+                {"start": 10, "end": 12, "label": "LOC"},
+            ]
+        },
+        schema=schema("ner"),
+        data={"text": text},
+    )["spans"]
+
+    assert [text[s["start"] : s["end"]] for s in spans] == [FAMILY, "e\u0301"]
 
 
 def test_boxes_must_be_inside_the_image_with_positive_size():
