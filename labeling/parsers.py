@@ -239,13 +239,23 @@ _CSV_DATA_COLUMNS = ("text", "image")
 _CSV_INT_COLUMNS = ("width", "height")
 
 
+# RFC 4180 quoting: a field is either quoted throughout (quotes inside doubled, newlines allowed)
+# or holds no quote at all. csv.reader, even strict, takes `a"b` as text and, depending on the
+# Python version, may end a quoted field at the end of the file without a word.
+_CSV_QUOTED = re.compile(r'"[^"]*(?:""[^"]*)*"')
+_CSV_UNQUOTED = re.compile(r'[^",\r\n]*')
+_CSV_LINE_END = ("", "\n", "\r", "\r\n")
+
+
 class _CsvLines:
-    """Decoded physical lines for csv.reader, counting them so records know their first line."""
+    """Decoded physical lines for csv.reader, counting them so records know their first line, and
+    keeping the lines of the record being read so its quoting can be checked."""
 
     def __init__(self, stream: ByteStream) -> None:
         self._lines = _physical_lines(stream)
         self.count = 0
         self.last_bad = 0
+        self.record: list[str] = []
 
     def __iter__(self) -> Iterator[str]:
         for raw in self._lines:
@@ -253,20 +263,74 @@ class _CsvLines:
             if isinstance(raw, _TooLong):
                 raise ParseError(self.count, "", _TOO_LONG_MESSAGE)
             try:
-                yield raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
                 # Keep the line (bad bytes as lone surrogates) so csv keeps its place; the
                 # record holding it is refused.
                 self.last_bad = self.count
-                yield raw.decode("utf-8", errors="surrogateescape")
+                text = raw.decode("utf-8", errors="surrogateescape")
+            self.record.append(text)
+            yield text
+
+
+def _csv_quoting_error(text: str, first_line: int) -> ParseError | None:
+    """Return the first quoting mistake in the raw text of one record, or None if it is sound."""
+    pos = 0
+    while True:
+        quoted = text.startswith('"', pos)
+        match = (_CSV_QUOTED if quoted else _CSV_UNQUOTED).match(text, pos)
+        if match is None:
+            return ParseError(
+                first_line + text.count("\n", 0, pos),
+                "",
+                "Not valid CSV: a quoted field starts on this line and its closing quote is "
+                "missing, so the rest of the file would be read as its text.",
+            )
+        end = match.end()
+        if text.startswith(",", end):
+            pos = end + 1
+            continue
+        if text[end:] in _CSV_LINE_END:
+            return None
+        line = first_line + text.count("\n", 0, end)
+        if not quoted and text.startswith('"', end):
+            return ParseError(
+                line,
+                "",
+                'Not valid CSV: a quote (") inside a field that does not start with one; quote '
+                'the whole field and double the quotes inside it, e.g. "say ""hi""".',
+            )
+        if not quoted:
+            return ParseError(
+                line,
+                "",
+                "Not valid CSV: a field must be followed by a comma or the end of the line.",
+            )
+        start = first_line + text.count("\n", 0, pos)
+        if start == line:
+            return ParseError(
+                line,
+                "",
+                "Not valid CSV: the closing quote of a field must be followed by a comma or the "
+                "end of the line.",
+            )
+        # A field quoted across lines that then breaks: most likely its own quote was never
+        # closed and it swallowed the lines below, so name the line where it starts.
+        return ParseError(
+            start,
+            "",
+            f"Not valid CSV: the quoted field that starts on this line runs on to line {line}, "
+            "where text follows its closing quote; is a closing quote missing on this line?",
+        )
 
 
 def _iter_csv(stream: ByteStream) -> Iterator[Parsed]:
     lines = _CsvLines(stream)
-    reader = csv.reader(lines, strict=False)
+    reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
     while True:
         first_line = lines.count + 1
+        lines.record.clear()
         try:
             row = next(reader)
         except StopIteration:
@@ -276,10 +340,20 @@ def _iter_csv(stream: ByteStream) -> Iterator[Parsed]:
             yield exc.line, exc
             return
         except csv.Error as exc:
-            yield first_line, ParseError(first_line, "", f"Not valid CSV: {exc}.")
+            error = _csv_quoting_error("".join(lines.record), first_line)
+            yield first_line, error or ParseError(first_line, "", f"Not valid CSV: {exc}.")
+            if header is None:
+                return
             continue
         if not row or row == [""]:
             continue
+        if any('"' in text for text in lines.record):
+            error = _csv_quoting_error("".join(lines.record), first_line)
+            if error is not None:
+                yield first_line, error
+                if header is None:
+                    return
+                continue
         if lines.last_bad >= first_line:
             yield first_line, ParseError(first_line, "", _NOT_UTF8_MESSAGE)
             if header is None:
@@ -328,9 +402,14 @@ def _whole_number_or_text(cell: str) -> int | str:
 
 
 def _csv_record(header: list[str], row: list[str], line: int) -> dict[str, Any]:
-    if len(row) > len(header) and any(row[len(header) :]):
+    if len(row) != len(header):
+        # Every row has the header's columns (RFC 4180): a cell too many or too few means the
+        # values may sit under the wrong names.
         raise ParseError(
-            line, "", f"The row has {len(row)} cells but the header names {len(header)} columns."
+            line,
+            "",
+            f"The row has {len(row)} cell{'s' if len(row) != 1 else ''} but the header names "
+            f"{len(header)} column{'s' if len(header) != 1 else ''}.",
         )
     record: dict[str, Any] = {
         "external_id": None,
@@ -341,7 +420,7 @@ def _csv_record(header: list[str], row: list[str], line: int) -> dict[str, Any]:
         "gold": None,
     }
     extra: dict[str, Any] = {}
-    for name, cell in zip(header, row, strict=False):
+    for name, cell in zip(header, row, strict=True):
         if cell == "":
             continue
         if name == "external_id":

@@ -358,12 +358,86 @@ def test_csv_reports_bad_rows_with_their_first_line_and_goes_on():
     assert [line for line, _ in records_of(results)] == [2, 9]
 
 
-def test_csv_extra_empty_cells_at_the_end_of_a_row_are_ignored():
-    content = b"text,source\nhello,crawl,,\n"
+@pytest.mark.parametrize(
+    ("row", "cells"), [(b"hello,crawl,,", "4 cells"), (b"hello", "1 cell"), (b",", None)]
+)
+def test_csv_row_with_another_number_of_cells_than_the_header_is_refused(row, cells):
+    content = b"text,source\n" + row + b"\nfine,crawl\n"
 
-    (_, record), *_ = parse(content, "csv")
+    results = parse(content, "csv")
 
-    assert record["meta"] == {"source": "crawl"}
+    if cells is None:  # ",": two empty cells, as many as the header names
+        assert errors_of(results) == []
+    else:
+        assert errors_of(results) == [
+            (2, "", f"The row has {cells} but the header names 2 columns.")
+        ]
+    assert [line for line, _ in records_of(results)][-1] == 3
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'text,meta\n"hello,{}\nworld,{}\n',
+        b'text,meta\n"hello,{}\nworld,{}',
+        b'text,meta\nok,{}\nx,"{}\n',
+        b'text\n"',
+    ],
+    ids=["rows-swallowed", "no-final-newline", "last-field", "lone-quote"],
+)
+def test_csv_quote_left_open_until_the_end_of_the_file_is_refused_on_its_line(content):
+    results = parse(content, "csv")
+
+    (line, field, message), *_ = errors_of(results)
+    assert (field, "closing quote is missing" in message) == ("", True)
+    assert line == content.count(b"\n", 0, content.rindex(b'"')) + 1
+    assert all(r["meta"] == {} and "\n" not in r["data"]["text"] for _, r in records_of(results))
+
+
+def test_csv_quote_left_open_that_swallows_rows_up_to_another_quote_names_its_first_line():
+    content = b'text,meta\n"hello,{}\nworld,{"a": 1}\nafter,{}\n'
+
+    results = parse(content, "csv")
+
+    assert errors_of(results) == [
+        (
+            2,
+            "",
+            "Not valid CSV: the quoted field that starts on this line runs on to line 3, where "
+            "text follows its closing quote; is a closing quote missing on this line?",
+        )
+    ]
+    assert [line for line, _ in records_of(results)] == [4]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (b'5" screen,{}', 'a quote (") inside a field that does not start with one'),
+        (b'"5" screen,{}', "the closing quote of a field must be followed by a comma"),
+        (b'x,{"a": 1}', 'a quote (") inside a field that does not start with one'),
+    ],
+)
+def test_csv_stray_quote_is_refused_with_its_line(row, message):
+    content = b"text,meta\nok,{}\n" + row + b"\n"
+
+    results = parse(content, "csv")
+
+    [(line, field, text)] = errors_of(results)
+    assert (line, field, message in text) == (3, "", True)
+    assert [line for line, _ in records_of(results)] == [2]
+
+
+def test_csv_quoted_fields_with_doubled_quotes_commas_and_newlines_are_read():
+    content = b'text,meta\n"say ""hi"", then\nleave","{""a"": 1}"\r\n"",\n'
+
+    results = parse(content, "csv")
+
+    assert errors_of(results) == []
+    assert [(line, r["data"], r["meta"]) for line, r in results] == [
+        (2, {"text": 'say "hi", then\nleave'}, {"a": 1}),
+        (4, {}, {}),
+    ]
 
 
 def test_csv_column_both_in_meta_json_and_on_its_own_is_an_error():
