@@ -23,7 +23,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 # The embedded default: a SQLite file, tasks run in-process, e-mail printed to the console.
+# `make run PORT=8101` serves on another port; links in e-mails and seed_demo's output follow it.
 run: export DEBUG ?= true
+run: export SITE_URL ?= http://$(HOST):$(PORT)
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo

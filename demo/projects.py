@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
+from django.templatetags.static import static
 
 from accounts.models import User
 from labeling.models import Customer, Project
@@ -134,12 +134,12 @@ def demo_projects_seed(*, customer_user: User) -> list[str]:
         instructions="Draw a tight box around every **car**, **person** and **building**.",
     )
     if new:
-        base = f"{settings.SITE_URL.rstrip('/')}/{settings.STATIC_URL.strip('/')}/demo/images"
+        # A path without a host: the images show on whichever address and port serves the demo.
         tasks_create(
             project=boxes,
             tasks=[
                 {
-                    "image": f"{base}/street-{n}.svg",
+                    "image": static(f"demo/images/street-{n}.svg"),
                     "width": 960,
                     "height": 640,
                     "external_id": f"street-{n}-{k}",

@@ -4,6 +4,7 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from accounts.selectors import user_roles
 from demo.services import DEMO_USERS
+from labeling.models import Task
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +49,25 @@ def test_seed_demo_is_idempotent_and_creates_one_user_per_role(settings, capsys)
     assert roles == {"annotator", "reviewer", "manager", "finance", "admin", "customer"}
     out = capsys.readouterr().out
     assert "demo-annotator-pass" in out
+
+
+def test_seed_demo_prints_the_address_the_site_is_served_at(settings, capsys):
+    settings.DEBUG = True
+    settings.SITE_URL = "http://127.0.0.1:8101/"
+
+    call_command("seed_demo")
+
+    assert "Sign in at http://127.0.0.1:8101/accounts/login/ with:" in capsys.readouterr().out
+
+
+def test_seed_demo_images_are_paths_that_work_on_any_host_and_port(settings):
+    settings.DEBUG = True
+    settings.SITE_URL = "http://127.0.0.1:8101"
+
+    call_command("seed_demo")
+
+    images = {t.data["image"] for t in Task.objects.filter(project__name="Street scenes")}
+    assert images == {f"/static/demo/images/street-{n}.svg" for n in range(1, 7)}
 
 
 def test_seed_demo_refuses_to_run_in_production(settings):

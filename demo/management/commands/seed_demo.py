@@ -30,7 +30,8 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Demo data ready ({len(report.created)} users created this time).")
         )
         out.write("")
-        out.write("Sign in at http://127.0.0.1:8000/accounts/login/ with:")
+        # SITE_URL is the address people open (`make run` sets it from HOST and PORT).
+        out.write(f"Sign in at {settings.SITE_URL.rstrip('/')}/accounts/login/ with:")
         for spec in DEMO_USERS:
             roles = ", ".join(
                 f"{r.role.value}{f' L{r.level}' if r.level else ''}" for r in spec.roles
