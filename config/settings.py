@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "labeling.middleware.CustomerIpAllowlistMiddleware",
     "accounts.middleware.MfaRequiredMiddleware",
     "core.middleware.QuorumErrorMiddleware",
 ]
@@ -214,7 +215,8 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.ApiTokenAuthentication",
+        # accounts' token authentication plus the customer's IP allowlist (labeling/access.py)
+        "labeling.api.authentication.AllowlistedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -293,6 +295,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 # /healthz is probed by load balancers over plain HTTP inside the private network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# How many proxies (load balancer, ingress) in front of Quorum append to X-Forwarded-For; the
+# client's address is the one the outermost of them saw (core/net.py). 0: use REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 LOGGING = {
     "version": 1,

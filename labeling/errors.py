@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, NotFound, PermissionDenied, QuorumError
+from core.errors import Conflict, NotFound, PermissionDenied, QuorumError, ValidationFailed
 
 
 class LeaseExpired(Conflict):
@@ -33,3 +33,19 @@ class ProjectLocked(QuorumError):
     code = "project_locked"
     http_status = 409
     default_message = "This cannot change once the project has tasks or annotations."
+
+
+class IpNotAllowed(PermissionDenied):
+    """A customer's user came from an address outside the customer's IP allowlist."""
+
+    code = "ip_not_allowed"
+    default_message = (
+        "Your organisation allows Quorum to be used only from its own networks, and this request "
+        "came from elsewhere. Ask your organisation's Quorum administrator."
+    )
+
+
+class IpAllowlistExcludesYou(ValidationFailed):
+    """Saving the allowlist would refuse the very address it is being saved from."""
+
+    code = "ip_allowlist_excludes_you"

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.models import Role
+from accounts.policy import STAFF_ROLES
 from accounts.selectors import user_roles
 from labeling.models import (
     Customer,
@@ -31,6 +32,34 @@ def customer_of(user: Any) -> Customer | None:
         return None
     member = CustomerMember.objects.select_related("customer").filter(user_id=user.pk).first()
     return member.customer if member else None
+
+
+def is_bound_by_ip_allowlists(user: Any) -> bool:
+    """Customer users are bound by their customer's IP allowlist; staff (admins, managers,
+    finance) are not customer users and never are."""
+    roles = user_roles(user)
+    return Role.CUSTOMER in roles and not any(role in roles for role in STAFF_ROLES)
+
+
+def ip_allowlist_binding(user: Any) -> Customer | None:
+    """Return the customer whose (non-empty) IP allowlist binds `user`, or None when none does."""
+    if not is_bound_by_ip_allowlists(user):
+        return None
+    customer = (
+        Customer.objects.filter(members__user_id=user.pk).only("pk", "name", "ip_allowlist").first()
+    )
+    return customer if customer is not None and customer.ip_allowlist else None
+
+
+def customers_administered_by(user: Any) -> QuerySet[Customer]:
+    """Customers whose settings (IP allowlist) `user` may change: all for Quorum administrators,
+    their own for a customer's users marked as its administrators."""
+    roles = user_roles(user)
+    if Role.ADMIN in roles:
+        return Customer.objects.all()
+    if Role.CUSTOMER in roles:
+        return Customer.objects.filter(members__user_id=user.pk, members__is_admin=True)
+    return Customer.objects.none()
 
 
 def is_labeling_staff(user: Any) -> bool:

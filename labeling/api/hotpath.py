@@ -11,10 +11,10 @@ WSGI application and takes exactly those two calls when they carry an API token:
   `MIDDLEWARE` in its order. The rest of `MIDDLEWARE` (sessions, CSRF, messages, sign-in, MFA
   redirects) does nothing for a token-authenticated API call.
 - It does the same checks in the same order as the DRF views: token (cached, as everywhere),
-  MFA enrolment, the `work` throttle, the body; whenever one of them is not plainly fine it hands
-  the request to the DRF view itself, which answers in its own words. Once they pass, it calls
-  the same functions as the DRF views (`work_claim`, `work_submit`) and renders errors with the
-  same exception handler.
+  MFA enrolment, the customer's IP allowlist, the `work` throttle, the body; whenever one of
+  them is not plainly fine it hands the request to the DRF view itself, which answers in its
+  own words. Once they pass, it calls the same functions as the DRF views (`work_claim`,
+  `work_submit`) and renders errors with the same exception handler.
 
 `QUORUM_API_HOT_PATH = False` sends everything through the full stack; the tests compare both
 answers, headers included, for successes and every kind of error.
@@ -44,6 +44,7 @@ from accounts.policy import roles_require_mfa
 from accounts.selectors import api_token_get_by_key, user_has_mfa
 from accounts.services import api_token_touch
 from core.api.exceptions import exception_handler
+from labeling.access import ip_allowlist_permits
 
 _CLAIM = re.compile(r"/api/v1/projects/(\d+)/claim/")
 _SUBMIT = re.compile(r"/api/v1/leases/(\d+)/submit/")
@@ -154,6 +155,8 @@ def _token_user(request: HttpRequest) -> User | None:
     user = token.user
     if roles_require_mfa(user) and not user_has_mfa(user):
         return None
+    if not ip_allowlist_permits(user=user, meta=request.META):
+        return None  # DRF's token authentication refuses it, audits it and words the refusal
     api_token_touch(token=token)
     return user
 

@@ -11,6 +11,14 @@ class Customer(models.Model):
     name = models.CharField(max_length=150)
     slug = models.SlugField(max_length=60, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    ip_allowlist = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Networks (CIDR, IPv4 or IPv6) the customer's users may use the portal and API from; "
+            "empty: anywhere. Written only by labeling.services.access."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -27,6 +35,10 @@ class CustomerMember(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="customer_membership"
     )
     joined_at = models.DateTimeField(default=timezone.now)
+    is_admin = models.BooleanField(
+        default=False,
+        help_text="Administers the customer's settings (IP allowlist); set by Quorum administrators.",
+    )
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.customer}"
