@@ -255,6 +255,7 @@ class ProjectTasksView(mixins.ListModelMixin, viewsets.GenericViewSet[Task]):
         return Response(
             {
                 "created": outcome.created,
+                "gold": outcome.gold,
                 "duplicates": outcome.duplicates,
                 "lines_read": outcome.lines_read,
             },

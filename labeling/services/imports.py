@@ -78,8 +78,8 @@ class _BatchRejected(Exception):
 @dataclass
 class ImportOutcome:
     lines_read: int = 0
-    created: int = 0
-    gold: int = 0
+    created: int = 0  # every task stored, gold ones included
+    gold: int = 0  # of which gold
     duplicates: int = 0
     error_count: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -336,7 +336,7 @@ def _insert_chunk(
         for _ in range(project.overlap)
     ]
     bulk_insert(WorkSlot, slots)
-    outcome.created += len(fresh) - len(answers)
+    outcome.created += len(fresh)
 
 
 # --- Storing, PostgreSQL: COPY to a staging table, then one statement per chunk ---------------
@@ -362,7 +362,7 @@ _RANDOM_ORDER_KEY = "(random() * 4611686018427387904)::bigint"
 
 
 class _Stored(NamedTuple):
-    created: int
+    created: int  # tasks to label; gold tasks are counted apart
     gold: int
     duplicates: int
 
@@ -478,7 +478,7 @@ def _copy_chunk(plan: _CopyPlan, rows: list[tuple[Any, ...]], cursor: Any) -> _S
 def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> None:
     if stored is None:
         return
-    outcome.created += stored.created
+    outcome.created += stored.created + stored.gold
     outcome.duplicates += stored.duplicates
     if stored.gold:
         outcome.gold += stored.gold
@@ -534,7 +534,10 @@ def _store(
             write(chunk)
     if outcome.error_count:
         raise _BatchRejected()
-    Project.objects.filter(pk=project.pk).update(tasks_total=F("tasks_total") + outcome.created)
+    # Gold tasks are stored and counted as created, but progress counts only the tasks to label.
+    Project.objects.filter(pk=project.pk).update(
+        tasks_total=F("tasks_total") + outcome.created - outcome.gold
+    )
 
 
 def tasks_create(*, project: Project, tasks: list[Any], actor: User | None) -> ImportOutcome:
@@ -589,7 +592,7 @@ def _finish(job: ImportJob, outcome: ImportOutcome, status: str, message: str = 
         if status == ImportStatus.SUCCEEDED:
             message = f"Imported {outcome.created} task(s)."
             if outcome.gold:
-                message = f"Imported {outcome.created} task(s) and {outcome.gold} gold task(s)."
+                message = f"Imported {outcome.created} task(s), {outcome.gold} of them gold."
             if outcome.duplicates:
                 message += f" {outcome.duplicates} line(s) had an external_id already in the project; they were left unchanged."
         else:

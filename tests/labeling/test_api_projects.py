@@ -189,8 +189,29 @@ def test_posting_tasks_by_api_stores_all_or_reports_each_bad_one(customer_client
     }
     assert good.status_code == 201
     assert good.json()["created"] == 2
-    assert again.json() == {"created": 0, "duplicates": 1, "lines_read": 1}
+    assert again.json() == {"created": 0, "gold": 0, "duplicates": 1, "lines_read": 1}
     assert project.tasks.count() == 2
+
+
+def test_posting_only_gold_tasks_by_api_counts_them_as_created(customer_client, customer):
+    project = make_project(customer)
+
+    response = customer_client.post(
+        f"/api/v1/projects/{project.pk}/tasks/",
+        {
+            "tasks": [
+                {"text": "a", "gold": {"label": "cat"}},
+                {"text": "b", "gold": {"label": "dog"}},
+            ]
+        },
+        content_type="application/json",
+    )
+
+    assert response.status_code == 201
+    assert response.json() == {"created": 2, "gold": 2, "duplicates": 0, "lines_read": 2}
+    assert project.tasks.filter(is_gold=True).count() == 2
+    project.refresh_from_db()
+    assert project.tasks_total == 0
 
 
 def test_task_list_filters_and_does_a_constant_number_of_queries(customer_client, customer):

@@ -164,7 +164,10 @@ def test_imported_values_reach_the_task_its_slots_and_its_gold_answer(imported):
         ),
     )
 
-    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 1, 0)
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 2, 0)
+    assert job.message == "Imported 2 task(s), 1 of them gold."
+    project.refresh_from_db()
+    assert project.tasks_total == 1
     task = Task.objects.get(project=project, is_gold=False)
     assert (task.data, task.meta, task.pre_annotation, task.priority, task.import_job_id) == (
         {"text": "a"},
@@ -182,6 +185,39 @@ def test_imported_values_reach_the_task_its_slots_and_its_gold_answer(imported):
     assert (gold.external_id, gold.meta) == ("7", {"source": "crm"})
     assert GoldAnswer.objects.get(task=gold).result == {"label": "dog"}
     assert not WorkSlot.objects.filter(task=gold).exists()
+
+
+@pytest.mark.parametrize("name", ["gold.jsonl", "gold.csv"])
+def test_an_upload_of_only_gold_lines_counts_every_stored_task(imported, name):
+    project = make_project()
+    content = (
+        jsonl(
+            {"text": "a", "gold": {"label": "cat"}},
+            {"text": "b", "gold": {"label": "dog"}},
+        )
+        if name.endswith("jsonl")
+        else b'text,gold\na,"{""label"": ""cat""}"\nb,"{""label"": ""dog""}"\n'
+    )
+
+    job = imported(project, content, name=name)
+
+    assert (job.status, job.tasks_created, job.lines_read) == ("succeeded", 2, 2), job.message
+    assert job.message == "Imported 2 task(s), 2 of them gold."
+    assert Task.objects.filter(project=project, is_gold=True).count() == 2
+    project.refresh_from_db()
+    assert project.tasks_total == 0
+
+
+def test_a_csv_upload_with_a_quote_left_open_is_refused_on_its_line(imported):
+    project = make_project()
+    content = b'text,meta\nfine,{}\n"open quote,{}\nswallowed,"{""k"": 1}"\n'
+
+    job = imported(project, content, name="batch.csv")
+
+    assert (job.status, job.tasks_created) == ("failed", 0)
+    assert [(e["line"], e["field"]) for e in job.errors] == [(3, "")]
+    assert "is a closing quote missing on this line?" in job.errors[0]["message"]
+    assert not Task.objects.filter(project=project).exists()
 
 
 def test_csv_and_json_array_uploads(imported):
