@@ -1,10 +1,20 @@
 from django.urls import URLPattern, URLResolver, path
 
-from labeling import views
+from labeling import access_views, views
 
 app_name = "labeling"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path(
+        "customers/ip-allowlists/",
+        access_views.customer_ip_allowlist_list,
+        name="customer_ip_allowlist_list",
+    ),
+    path(
+        "customers/<int:customer_id>/ip-allowlist/",
+        access_views.customer_ip_allowlist,
+        name="customer_ip_allowlist",
+    ),
     path("projects/", views.project_list, name="project_list"),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_detail, name="project_detail"),

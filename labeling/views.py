@@ -201,7 +201,12 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "labeling/project_list.html",
-        {"form": form, "page": page, "can_create": policy.can_create_projects(request.user)},
+        {
+            "form": form,
+            "page": page,
+            "can_create": policy.can_create_projects(request.user),
+            "administers_customers": policy.customers_administered_by(request.user).exists(),
+        },
     )
 
 

@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("labeling.api.review")),
     path("", include("labeling.api.rules")),
     path("", include("labeling.api.quality")),
+    path("", include("labeling.api.access")),
 ]
