@@ -75,7 +75,10 @@ def _period_starts(now: datetime, zone: Any) -> tuple[datetime, datetime]:
 
 
 def work_available_counts(project_ids: list[int], user_id: int, now: datetime) -> dict[int, int]:
-    """Count, per project, the annotation slots this person could claim now (one query)."""
+    """Count, per project, the tasks this person could claim now (one query).
+
+    Tasks, not slots: a consensus task has several open slots, but a person labels it once.
+    """
     if not project_ids:
         return {}
     touched = TaskParticipation.objects.filter(user_id=user_id).values("task_id")
@@ -84,7 +87,7 @@ def work_available_counts(project_ids: list[int], user_id: int, now: datetime) -
         .filter(Q(state=SlotState.OPEN) | Q(state=SlotState.LEASED, lease_expires_at__lt=now))
         .exclude(task_id__in=touched)
         .values("project_id")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("task_id", distinct=True))
     )
     return {row["project_id"]: row["n"] for row in rows}
 

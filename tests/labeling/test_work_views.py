@@ -52,6 +52,19 @@ def test_home_lists_workable_projects_with_the_slots_the_person_could_take(clien
     assert f'href="/work/projects/{project.pk}/"' in response.content.decode()
 
 
+def test_home_counts_tasks_not_the_open_slots_of_a_consensus_project(client):
+    worker, other = make_worker(), make_worker()
+    project = make_project(pipeline="consensus", overlap=3, max_overlap=3)
+    add_tasks(project, 5)
+    label_tasks(project, other, 2)  # two tasks keep two open slots each
+    client.force_login(worker)
+
+    response = client.get("/work/")
+
+    assert home_rows(response, "workable")[project.pk].available == 5
+    assert re.search(r"<strong>5</strong> tasks available", response.content.decode())
+
+
 def test_home_counts_an_expired_lease_of_another_person_as_available(client):
     worker, other = make_worker(), make_worker()
     project = make_project()
