@@ -123,3 +123,61 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class ErasureStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    EXECUTED = "executed", "Executed: personal data erased"
+    CANCELLED = "cancelled", "Cancelled by the person"
+    REJECTED = "rejected", "Rejected by an administrator"
+
+
+class ErasureRequest(models.Model):
+    """A person's request to erase their personal data; an administrator decides it once.
+
+    The row outlives the erasure (it is the record that the request was honoured) and names the
+    person only by their user id, which is pseudonymous once the erasure is executed.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="erasure_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The person themselves, or an administrator acting on their written request.",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=10, choices=ErasureStatus.choices, default=ErasureStatus.REQUESTED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(
+        blank=True, help_text="Why a request was rejected; shown to the person."
+    )
+    outcome = models.JSONField(
+        default=dict, blank=True, help_text="What the erasure changed, section by section (counts)."
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="requested"),
+                name="accounts_erasure_one_open_per_user",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "requested_at"], name="accounts_erasure_by_status"),
+        ]
+
+    def __str__(self) -> str:
+        # Never the e-mail address: this text is copied into the audit trail.
+        return f"Erasure request {self.pk} of user {self.user_id}"
