@@ -8,7 +8,9 @@ from django.db import models
 class AuditEvent(models.Model):
     """One recorded change: who did what to which object, with the state before and after.
 
-    Append-only: the product never updates or deletes a row (see `core.audit.audit_record`).
+    Append-only: the product never deletes a row and never changes who, what, which or when. The
+    one exception is erasing a person's personal data, which replaces the values that identify
+    them in `target_repr`, `before`, `after` and `ip_address` (`core.audit.audit_redact_person`).
     """
 
     occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
