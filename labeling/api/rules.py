@@ -269,14 +269,22 @@ class QualityRuleViewSet(
         return Response(QualityRuleSerializer(rule).data)
 
     @extend_schema(responses=RuleHitSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="dry-run")
+    @action(
+        detail=True, methods=["get"], url_path="dry-run", pagination_class=None, filter_backends=[]
+    )
     def dry_run(self, request: Request, pk: str | None = None) -> Response:
         """Whom the rule would hit on the data as it is now; nothing changes."""
         hits = rule_dry_run(rule=self.get_object())
         return Response(RuleHitSerializer(hits, many=True).data)
 
     @extend_schema(request=QualityRuleSerializer, responses=RuleHitSerializer(many=True))
-    @action(detail=False, methods=["post"], url_path="dry-run")
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="dry-run",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def dry_run_draft(self, request: Request) -> Response:
         """Dry-run a rule before saving it: whom it would hit; nothing is stored."""
         data = QualityRuleSerializer(data=request.data)

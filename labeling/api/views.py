@@ -193,10 +193,13 @@ class ProjectViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self.partial_update(request, *args, **kwargs)
 
+    @extend_schema(methods=["GET"], responses=InstructionVersionSerializer(many=True))
     @extend_schema(
-        request=InstructionVersionSerializer, responses=InstructionVersionSerializer(many=True)
+        methods=["POST"],
+        request=InstructionVersionSerializer,
+        responses={201: InstructionVersionSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filter_backends=[])
     def instructions(self, request: Request, pk: str | None = None) -> Response:
         """List the versions of the instructions, newest first; POST publishes a new version."""
         project = self.get_object()
