@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
 from django.core.cache import cache
@@ -55,43 +56,98 @@ def token_digest(key: str) -> str:
 
 
 # API calls come many times a minute per person: a token, its user and their roles are read once
-# and kept this long in the cache. Revoking a token, deactivating a user or changing their roles
-# drops the entry at once (`api_tokens_forget`); expiry is checked on every call.
+# and kept this long in the cache; expiry is checked on every call.
 TOKEN_CACHE_SECONDS = 30
+# How long a token's generation lives in the cache without being changed. When it has gone, the
+# next call starts a new one (and reads the database): it only needs to outlive the entries.
+TOKEN_GENERATION_SECONDS = 24 * 60 * 60
+_GENERATION_ATTR = "_quorum_token_generation"
+
+# Revoking a token, deactivating its user or changing their roles must apply to every call that
+# starts after the change commits, whatever the timing. Dropping the cached entry is not enough:
+# a call that read the token from the database just before the commit can store what it read
+# just after the entry was dropped, and then serve it for the entry's whole lifetime.
+#
+# So each token has a generation in the cache, a random value that every such change replaces
+# (`api_tokens_forget`). A call reads the entry and the generation together (one round trip),
+# uses the entry only if it was built under the current generation, and otherwise reads the
+# database and stores what it read stamped with the generation it saw *before* that read. An
+# entry built from data older than a change therefore carries a generation the change has
+# already replaced, and no later call uses it, whenever it is written. A missing generation
+# (never set, expired or evicted) is created with `add` before the database read, so it too
+# is one that a concurrent change replaces; if a change got there first, the call reads the
+# database without caching.
 
 
 def _token_cache_key(digest: str) -> str:
-    return f"accounts:api-token:{digest}"
+    return f"accounts:api-token-entry:{digest}"
+
+
+def _token_generation_key(digest: str) -> str:
+    return f"accounts:api-token-generation:{digest}"
+
+
+def _new_generation() -> str:
+    return secrets.token_hex(8)
 
 
 def api_token_get_by_key(key: str) -> ApiToken | None:
-    """Return the token whose key is `key` (active or not) with its user and their roles, or None."""
-    cache_key = _token_cache_key(token_digest(key))
-    token: ApiToken | None = cache.get(cache_key)
+    """Return the token whose key is `key` (active or not) with its user and their roles, or None.
+
+    One cache round trip when the token is cached under its current generation; otherwise one
+    query (plus a cache write, and an `add` when the generation is missing).
+    """
+    digest = token_digest(key)
+    entry_key, generation_key = _token_cache_key(digest), _token_generation_key(digest)
+    found = cache.get_many([entry_key, generation_key])
+    generation: str | None = found.get(generation_key)
+    entry: tuple[str, ApiToken] | None = found.get(entry_key)
+    if generation is not None and entry is not None and entry[0] == generation:
+        cached = entry[1]
+        setattr(cached, _GENERATION_ATTR, generation)
+        return cached
+    if generation is None:
+        generation = _new_generation()
+        if not cache.add(generation_key, generation, TOKEN_GENERATION_SECONDS):
+            generation = None  # a change (or another call) set it meanwhile: do not cache
+    token = ApiToken.objects.select_related("user").filter(key_digest=digest).first()
     if token is None:
-        token = ApiToken.objects.select_related("user").filter(key_digest=token_digest(key)).first()
-        if token is None:
-            return None
-        user_roles(token.user)  # kept on the user object, so cached with it
+        return None
+    user_roles(token.user)  # kept on the user object, so cached with it
+    if generation is not None:
+        setattr(token, _GENERATION_ATTR, generation)
         api_token_remember(token)
     return token
 
 
 def api_token_remember(token: ApiToken) -> None:
-    """(Re)store `token` with its user in the cache (after it was read or touched)."""
-    cache.set(_token_cache_key(token.key_digest), token, TOKEN_CACHE_SECONDS)
+    """(Re)store `token` with its user in the cache, under the generation it was read under.
+
+    A token that did not come from `api_token_get_by_key` has no generation and is not stored;
+    one read under a generation that a change has since replaced is stored but never used.
+    """
+    generation: str | None = getattr(token, _GENERATION_ATTR, None)
+    if generation is None:
+        return
+    cache.set(_token_cache_key(token.key_digest), (generation, token), TOKEN_CACHE_SECONDS)
+
+
+def _token_generations_replace(*, user_id: int) -> None:
+    digests = ApiToken.objects.filter(user_id=user_id).values_list("key_digest", flat=True)
+    generations = {_token_generation_key(digest): _new_generation() for digest in digests}
+    if generations:
+        cache.set_many(generations, TOKEN_GENERATION_SECONDS)
 
 
 def api_tokens_forget(*, user_id: int) -> None:
-    """Drop the cached tokens of a person now and again when the transaction commits (a request
-    running meanwhile may have cached what is about to change)."""
-    keys = [
-        _token_cache_key(digest)
-        for digest in ApiToken.objects.filter(user_id=user_id).values_list("key_digest", flat=True)
-    ]
-    if keys:
-        cache.delete_many(keys)
-        transaction.on_commit(lambda: cache.delete_many(keys))
+    """Make every cached token of a person unusable, now and again when the transaction commits.
+
+    Call it inside the transaction that changes anything a token's cache entry holds (the
+    token, its user, their roles). The second replacement, after the commit, is the one that
+    counts: it also covers calls that read the old rows meanwhile, and tokens created meanwhile.
+    """
+    _token_generations_replace(user_id=user_id)
+    transaction.on_commit(lambda: _token_generations_replace(user_id=user_id))
 
 
 def user_has_mfa(user: Any) -> bool:
