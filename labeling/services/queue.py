@@ -277,7 +277,7 @@ def _claim_once(
     )
     limit = project.max_leases_per_person + (1 if prefetch else 0)
     if len(held) >= limit:
-        return Claim(lease=held[-1] if prefetch else held[0], resumed=True)
+        return Claim(lease=lease_resume(held[-1] if prefetch else held[0], now), resumed=True)
 
     expires_at = now + timedelta(seconds=project.lease_seconds)
     if kind == SlotKind.ANNOTATE and gold_due(project=project, user=user, state=state, draw=draw):
@@ -372,8 +372,20 @@ def _ensure_live(lease: Lease, now: datetime) -> None:
 
 
 def _active_increment(lease: Lease, project: Project, now: datetime) -> int:
+    """The active time between the lease's last sign of work and `now`: the gap, at most the
+    project's idle cap. Only signs from the page at work restart the clock (claim, heartbeat,
+    submit, skip, release, and the moves below), so time nobody was seen working is not credited."""
     gap = max(0.0, (now - lease.last_seen_at).total_seconds())
     return int(min(gap, project.idle_cap_seconds))
+
+
+def lease_resume(lease: Lease, now: datetime) -> Lease:
+    """Hand a held lease out again (a reloaded page, a second tab, a rework reopened): its task is
+    shown afresh now, so its active time restarts now. Whatever happened since its last sign
+    (a task held in reserve, a page left or closed) was not seen being worked on: not credited."""
+    Lease.objects.filter(pk=lease.pk).update(last_seen_at=now)
+    lease.last_seen_at = now
+    return lease
 
 
 def _lease_end(
@@ -552,11 +564,17 @@ def result_validated(schema: LabelSchema, data: dict[str, Any], result: Any) -> 
         ) from None
 
 
-def _start_reserved_leases(finished: Lease, now: datetime) -> None:
-    """The person moves on to the task held in reserve: its active time starts now, not at its claim."""
-    Lease.objects.filter(
+def _start_reserved_leases(finished: Lease, now: datetime, *, newer_only: bool = False) -> None:
+    """The person moves on to the task held in reserve: its active time starts now, not at its claim.
+
+    `newer_only`: only leases claimed after `finished` (releasing the task held in reserve must
+    not restart the clock of the task being worked on)."""
+    leases = Lease.objects.filter(
         user_id=finished.user_id, project_id=finished.project_id, state=LeaseState.ACTIVE
-    ).exclude(pk=finished.pk).update(last_seen_at=now)
+    ).exclude(pk=finished.pk)
+    if newer_only:
+        leases = leases.filter(pk__gt=finished.pk)  # ids grow with claims
+    leases.update(last_seen_at=now)
 
 
 def _expire_if_due(lease_id: int, user: User, now: datetime) -> None:
@@ -610,6 +628,7 @@ def lease_release(*, lease_id: int, user: User, now: datetime | None = None) -> 
         lease.active_seconds += _active_increment(lease, project, now)
         lease.save(update_fields=["active_seconds"])
         _lease_end(lease, state=LeaseState.RELEASED, now=now, forget_holder=True)
+        _start_reserved_leases(lease, now, newer_only=True)
         return lease
 
 

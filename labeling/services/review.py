@@ -421,6 +421,7 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
         Claim,
         _expire_lease_of_slot,
         lease_open,
+        lease_resume,
         worker_state_get_for_update,
     )
 
@@ -442,7 +443,7 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
             .first()
         )
         if held is not None:
-            return Claim(lease=held, resumed=True)
+            return Claim(lease=lease_resume(held, now), resumed=True)
         if slot.state == SlotState.LEASED:
             _expire_lease_of_slot(slot.pk, now)
         elif slot.state != SlotState.OPEN:

@@ -434,6 +434,71 @@ def test_prefetch_reserves_one_task_beyond_the_limit_and_no_more():
     assert Lease.objects.filter(user=worker, state=LeaseState.ACTIVE).count() == 2
 
 
+def test_a_resumed_task_is_credited_from_its_resume_not_for_the_time_it_sat_reserved():
+    project = make_project(idle_cap_seconds=120)
+    add_tasks(project, 2)
+    worker = make_worker()
+    start = timezone.now()
+    lease = claim(project, worker, now=start)
+
+    resumed = slot_claim_next(project=project, user=worker, now=start + timedelta(seconds=120))
+    annotation = lease_submit(
+        lease_id=lease.pk, user=worker, result={"label": "cat"}, now=start + timedelta(seconds=121)
+    )
+
+    assert resumed.resumed and resumed.lease.pk == lease.pk
+    assert annotation.active_seconds == 1
+
+
+def test_a_resumed_task_keeps_the_active_time_counted_before_it_was_left():
+    project = make_project(idle_cap_seconds=120)
+    add_tasks(project, 1)
+    worker = make_worker()
+    start = timezone.now()
+    lease = claim(project, worker, now=start)
+    lease_heartbeat(lease_id=lease.pk, user=worker, now=start + timedelta(seconds=40))
+
+    slot_claim_next(project=project, user=worker, now=start + timedelta(seconds=400))
+    annotation = lease_submit(
+        lease_id=lease.pk, user=worker, result={"label": "cat"}, now=start + timedelta(seconds=410)
+    )
+
+    assert annotation.active_seconds == 40 + 10
+
+
+def test_releasing_the_current_task_starts_the_clock_of_the_one_held_in_reserve():
+    project = make_project(idle_cap_seconds=120)
+    add_tasks(project, 3)
+    worker = make_worker()
+    start = timezone.now()
+    current = claim(project, worker, now=start)
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True, now=start).lease
+
+    lease_release(lease_id=current.pk, user=worker, now=start + timedelta(seconds=100))
+    annotation = lease_submit(
+        lease_id=ahead.pk, user=worker, result={"label": "dog"}, now=start + timedelta(seconds=130)
+    )
+
+    assert annotation.active_seconds == 30
+
+
+def test_releasing_the_task_held_in_reserve_keeps_the_clock_of_the_current_one():
+    project = make_project(idle_cap_seconds=120)
+    add_tasks(project, 3)
+    worker = make_worker()
+    start = timezone.now()
+    current = claim(project, worker, now=start)
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True, now=start).lease
+    lease_heartbeat(lease_id=current.pk, user=worker, now=start + timedelta(seconds=50))
+
+    lease_release(lease_id=ahead.pk, user=worker, now=start + timedelta(seconds=60))
+    annotation = lease_submit(
+        lease_id=current.pk, user=worker, result={"label": "dog"}, now=start + timedelta(seconds=80)
+    )
+
+    assert annotation.active_seconds == 80
+
+
 def test_time_spent_on_the_current_task_is_not_counted_again_on_the_prefetched_one():
     project = make_project(idle_cap_seconds=120)
     add_tasks(project, 3)

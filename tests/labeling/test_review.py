@@ -1,6 +1,9 @@
 """The review hierarchy: routing, verdicts, rework, and reviewer accuracy, through the services."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Role
 from core.audit import audit_events_about
@@ -167,6 +170,25 @@ def test_after_the_rework_limit_the_task_goes_to_someone_else():
     other = make_worker()
     annotate(project, other, "cat")
     assert Task.objects.get(pk=task_id).status == TaskStatus.IN_REVIEW
+
+
+def test_a_reopened_rework_is_credited_from_its_reopening():
+    project = two_level_project(review_levels=[{"rates": ALWAYS}], idle_cap_seconds=120)
+    add_tasks(project, 1)
+    author = make_worker()
+    annotate(project, author, "dog")
+    review(project, make_user(Role.REVIEWER, level=1), "reject", reason="wrong_label")
+    slot = WorkSlot.objects.get(kind=SlotKind.REWORK)
+    start = timezone.now()
+    lease = rework_claim(slot_id=slot.pk, user=author, now=start).lease
+
+    again = rework_claim(slot_id=slot.pk, user=author, now=start + timedelta(seconds=200))
+    second = lease_submit(
+        lease_id=lease.pk, user=author, result={"label": "cat"}, now=start + timedelta(seconds=205)
+    )
+
+    assert again.resumed and again.lease.pk == lease.pk
+    assert second.active_seconds == 5
 
 
 def test_skipping_a_rework_hands_the_task_to_someone_else():
