@@ -90,7 +90,12 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
 @require_action(Action.USERS_MANAGE)
 def user_list(request: HttpRequest) -> HttpResponse:
     form = UserSearchForm(request.GET or None)
-    users = users_visible_to(request.user).prefetch_related("role_grants")
+    # The annotator status shown comes from the workforce profile (the same as on People).
+    users = (
+        users_visible_to(request.user)
+        .select_related("annotator_profile")
+        .prefetch_related("role_grants")
+    )
     if form.is_valid():
         if form.cleaned_data["q"]:
             q = form.cleaned_data["q"]

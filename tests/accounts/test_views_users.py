@@ -1,5 +1,7 @@
 """The administrators' users & roles pages and the audit trail page."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -8,6 +10,8 @@ from accounts.models import Role
 from accounts.selectors import user_roles
 from core.models import AuditEvent
 from tests.factories import make_user
+from workforce.models import AnnotatorProfile
+from workforce.services import annotator_status_set
 
 pytestmark = pytest.mark.django_db
 
@@ -59,6 +63,39 @@ def test_the_user_page_shows_its_role_history(admin_client):
     response = admin_client.get(f"/staff/users/{person.pk}/")
 
     assert "role.granted" in response.content.decode()
+
+
+def _row_of(html: str, email: str) -> str:
+    match = re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(email)}(?:(?!</tr>).)*</tr>", html, re.S)
+    assert match, email
+    return match.group()
+
+
+def test_the_users_list_shows_annotators_status_from_their_workforce_profile(admin_client):
+    applicant = make_user(Role.ANNOTATOR)
+    suspended = make_user(Role.ANNOTATOR)
+    annotator_status_set(
+        profile=AnnotatorProfile.objects.get(user=suspended), status="suspended", actor=None
+    )
+    customer = make_user(Role.CUSTOMER)
+
+    html = admin_client.get("/staff/users/").content.decode()
+
+    applicant_row = _row_of(html, applicant.email)
+    assert ">Applicant</span>" in applicant_row
+    assert ">active<" not in applicant_row.lower()
+    assert '<span class="badge off">Suspended</span>' in _row_of(html, suspended.email)
+    assert "not an annotator" in _row_of(html, customer.email)
+    assert "<th>Sign-in</th><th>Annotator status</th>" in html
+
+
+def test_the_user_page_shows_sign_in_apart_from_the_annotator_status(admin_client):
+    applicant = make_user(Role.ANNOTATOR)
+
+    html = admin_client.get(f"/staff/users/{applicant.pk}/").content.decode()
+
+    assert 'Sign-in: <span class="badge ok">allowed</span>' in html
+    assert 'Annotator status: <span class="badge">Applicant</span>' in html
 
 
 def test_the_users_list_does_a_fixed_number_of_queries(admin_client):
