@@ -68,11 +68,13 @@ class QuorumAutoSchema(AutoSchema):
         responses: dict[str, Any] = operation["responses"]
         for code in self._error_statuses(operation):
             response = responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
-            response.setdefault("content", {"application/json": {"schema": error_ref}})
             if not response.get("description"):
                 response["description"] = ERROR_DESCRIPTIONS[code]
             if code == "429":
                 response.setdefault("headers", RETRY_AFTER_HEADER)
+        for code, response in responses.items():
+            if code >= "400":  # the view's own errors too: every error has the one shape
+                response.setdefault("content", {"application/json": {"schema": error_ref}})
         operation["responses"] = dict(sorted(responses.items()))
         return operation
 

@@ -89,3 +89,92 @@ def test_every_static_file_the_docs_page_references_exists(client):
     assert referenced
     missing = [name for name in referenced if finders.find(name) is None]
     assert missing == []
+
+
+@pytest.fixture(scope="module")
+def schema_document(tmp_path_factory):
+    """The schema, generated once for the tests that only read it."""
+    path = tmp_path_factory.mktemp("schema") / "openapi.yaml"
+    GENERATOR_STATS.reset()
+    call_command("spectacular", "--validate", "--file", str(path))
+    GENERATOR_STATS.reset()
+    return yaml.safe_load(path.read_text())
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield method.upper(), path, operation
+
+
+def test_every_error_response_has_the_error_shape(schema_document):
+    error = schema_document["components"]["schemas"]["Error"]
+    assert set(error["required"]) == {"code", "message", "extra"}
+
+    for method, path, operation in _operations(schema_document):
+        for code, response in operation["responses"].items():
+            if code >= "400":
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+
+
+def test_signed_in_operations_document_401_and_403(schema_document):
+    for method, path, operation in _operations(schema_document):
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def test_path_ids_and_pages_document_404_and_bodies_document_400(schema_document):
+    project = schema_document["paths"]["/api/v1/projects/{id}/"]
+    projects = schema_document["paths"]["/api/v1/projects/"]
+
+    assert "404" in project["get"]["responses"]
+    assert "404" in projects["get"]["responses"]  # a page past the end
+    assert {"400", "413", "415"} <= set(projects["post"]["responses"])
+    assert "400" not in project["get"]["responses"]
+    assert "404" not in schema_document["paths"]["/api/v1/work/projects/"]["get"]["responses"]
+
+
+def test_only_rate_limited_operations_document_429_with_retry_after(schema_document):
+    claim = schema_document["paths"]["/api/v1/projects/{project_id}/claim/"]["post"]
+    tokens = schema_document["paths"]["/api/v1/tokens/"]
+
+    assert "Retry-After" in claim["responses"]["429"]["headers"]
+    assert "429" in tokens["post"]["responses"]
+    assert "429" not in tokens["get"]["responses"]
+
+
+def test_a_view_keeps_its_own_words_for_an_error_it_documents(schema_document):
+    claim = schema_document["paths"]["/api/v1/projects/{project_id}/claim/"]["post"]
+
+    assert claim["responses"]["404"]["description"] == "No work: extra.reason says why"
+
+
+def test_read_only_fields_over_nullable_model_fields_are_nullable(schema_document):
+    schemas = schema_document["components"]["schemas"]
+
+    assert schemas["Project"]["properties"]["required_skill"]["nullable"] is True
+    assert schemas["Project"]["properties"]["name"].get("nullable") is not True
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/projects/{id}/instructions/", "get"),
+        ("/api/v1/quality-rules/{id}/dry-run/", "get"),
+        ("/api/v1/quality-rules/dry-run/", "post"),
+    ],
+)
+def test_plain_list_endpoints_are_documented_as_plain_lists(schema_document, path, method):
+    operation = schema_document["paths"][path][method]
+
+    body = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert body["type"] == "array"
+    assert [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"] == []
+
+
+def test_publishing_instructions_answers_201_with_one_version(schema_document):
+    operation = schema_document["paths"]["/api/v1/projects/{id}/instructions/"]["post"]
+
+    body = operation["responses"]["201"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/InstructionVersion"}
+    assert "200" not in operation["responses"]
