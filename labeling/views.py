@@ -54,6 +54,7 @@ from labeling.models import (
     GoldAnswer,
     ImportJob,
     ImportStatus,
+    Pipeline,
     Project,
     ProjectStatus,
     Task,
@@ -158,6 +159,46 @@ def _batches(request: HttpRequest, project: Project) -> list[ImportJob]:
     )
 
 
+def _pipeline_summary(project: Project) -> str:
+    """How a task of `project` becomes final, in words that follow its settings."""
+    levels = len(project.review_levels or [])
+    reviewed = f"{levels} review level{'s' if levels != 1 else ''}"
+    if project.pipeline == Pipeline.STANDARD:
+        then = f"then {reviewed}" if levels else "final when submitted (no review)"
+        return f"Standard: one annotation per task, {then}"
+    if project.pipeline == Pipeline.CONSENSUS:
+        unsettled = f"; unsettled tasks go to {reviewed}" if levels else ""
+        return f"Consensus: independent annotations per task, aggregated{unsettled}"
+    return "Collection: each submission is a result of its own"
+
+
+def _gold_summary(project: Project) -> str:
+    """Which tasks are gold for each person, or that there are none to serve."""
+    live = gold_services.gold_live_count(project.pk)
+    if not live:
+        return (
+            "Gold: none yet, so accuracy is not checked on gold. "
+            "Import tasks with a gold answer to add some."
+        )
+    parts = [f"Gold: {live} task{'s' if live != 1 else ''}"]
+    if project.gold_warmup:
+        parts.append(
+            f"each person's first {project.gold_warmup} task{'s' if project.gold_warmup != 1 else ''}"
+            " are gold while they have gold tasks left to see"
+        )
+    rates = project.gold_rates or {}
+    shares = ", ".join(
+        f"{round(float(rates[standing]) * 100)}% {standing}"
+        for standing in ("probation", "regular", "trusted")
+        if standing in rates
+    )
+    if shares:
+        parts.append(f"{'then ' if project.gold_warmup else ''}a share by standing ({shares})")
+    if project.gold_feedback:
+        parts.append("training mode")
+    return "; ".join(parts)
+
+
 def _render_detail(request: HttpRequest, project: Project, **forms: Any) -> HttpResponse:
     """Render the project page; `forms` are bound forms that failed, shown with their errors."""
     latest = project.instruction_versions.order_by("-version").first()
@@ -175,6 +216,8 @@ def _render_detail(request: HttpRequest, project: Project, **forms: Any) -> Http
         "project": project,
         "instructions": latest,
         "status_actions": _status_actions(project),
+        "pipeline_summary": _pipeline_summary(project),
+        "gold_summary": _gold_summary(project),
         "import_rows": [(job, import_services.import_progress(job)) for job in imports],
         "exports": exports,
     }

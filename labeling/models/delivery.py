@@ -39,7 +39,7 @@ class ExportJob(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Export {self.pk} of {self.project_id} ({self.status})"
+        return f"Export {self.pk} of project {self.project_id} ({self.status})"
 
 
 class WebhookEvent(models.TextChoices):
@@ -97,7 +97,7 @@ class WebhookDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event} to {self.endpoint_id} ({self.status})"
+        return f"{self.event} to endpoint {self.endpoint_id} ({self.status})"
 
 
 class WebhookAttempt(models.Model):

@@ -55,7 +55,7 @@ class ImportJob(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Import {self.pk} into {self.project_id} ({self.status})"
+        return f"Import {self.pk} into project {self.project_id} ({self.status})"
 
     @property
     def progress(self) -> float | None:

@@ -128,7 +128,7 @@ class Review(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"L{self.level} {self.verdict} of task {self.task_id} by {self.reviewer_id}"
+        return f"L{self.level} {self.verdict} of task {self.task_id} by user {self.reviewer_id}"
 
 
 class WorkerProjectState(models.Model):
@@ -157,7 +157,7 @@ class WorkerProjectState(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} in project {self.project_id}"
+        return f"User {self.user_id} in project {self.project_id}"
 
 
 class WorkerConfusion(models.Model):
@@ -179,4 +179,4 @@ class WorkerConfusion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Confusion of {self.user_id} in project {self.project_id}"
+        return f"Confusion of user {self.user_id} in project {self.project_id}"

@@ -180,7 +180,7 @@ class RuleAction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} of {self.user_id} by rule {self.rule_id}"
+        return f"{self.get_kind_display()} of user {self.user_id} by rule {self.rule_id}"
 
     @property
     def is_in_effect(self) -> bool:
@@ -218,4 +218,4 @@ class Appeal(models.Model):
         indexes = [models.Index(fields=["status", "created_at"], name="labeling_appeal_by_status")]
 
     def __str__(self) -> str:
-        return f"Appeal of {self.author_id} against action {self.action_id} ({self.status})"
+        return f"Appeal of user {self.author_id} against action {self.action_id} ({self.status})"

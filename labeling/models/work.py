@@ -82,7 +82,7 @@ class Task(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Task {self.pk} of {self.project_id}"
+        return f"Task {self.pk} of project {self.project_id}"
 
 
 class SlotKind(models.TextChoices):
@@ -184,7 +184,7 @@ class TaskParticipation(models.Model):
         indexes = [models.Index(fields=["user", "task"], name="labeling_participation_by_user")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} on task {self.task_id}"
+        return f"User {self.user_id} on task {self.task_id}"
 
 
 class LeaseState(models.TextChoices):
@@ -234,7 +234,7 @@ class Lease(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Lease {self.pk} on slot {self.slot_id} by {self.user_id} ({self.state})"
+        return f"Lease {self.pk} on slot {self.slot_id} by user {self.user_id} ({self.state})"
 
 
 class AnnotationStatus(models.TextChoices):
@@ -311,4 +311,4 @@ class Annotation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Annotation {self.pk} of task {self.task_id} by {self.author_id}"
+        return f"Annotation {self.pk} of task {self.task_id} by user {self.author_id}"

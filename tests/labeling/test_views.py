@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from labeling.models import ExportJob, ExportStatus, ImportJob, ImportStatus, Project
+from labeling.models import ExportJob, ExportStatus, ImportJob, ImportStatus, Project, Task
+from labeling.services.gold import gold_answer_set
 from labeling.services.imports import import_create_from_upload
 from labeling.services.queue import lease_submit, slot_claim_next
 from tests.factories import make_user
@@ -477,6 +478,53 @@ def test_the_task_page_shows_data_meta_result_and_annotations(customer_client, c
     assert f"annotator {worker.pk}" in html
     assert "version 1" in html
     assert "&quot;label&quot;: &quot;dog&quot;" in html
+
+
+def test_the_project_page_promises_no_gold_and_no_review_the_project_does_not_have(
+    customer_client, customer
+):
+    project = make_project(customer, gold_warmup=5)
+    add_tasks(project, 2)
+
+    html = customer_client.get(f"/projects/{project.pk}/").content.decode()
+
+    assert "No review levels" in html
+    assert "then review" not in html
+    assert "Standard: one annotation per task, final when submitted (no review)" in html
+    assert "the first 5 tasks" not in html and "first 5 task" not in html
+    assert "Gold: none yet" in html
+
+
+def test_the_project_page_describes_its_gold_tasks_and_review_levels(customer_client, customer):
+    rates = {"probation": 1.0, "regular": 0.5, "trusted": 0.1}
+    project = make_project(
+        customer,
+        gold_warmup=3,
+        review_levels=[{"level": 1, "rates": rates}, {"level": 2, "rates": rates}],
+        gold_rates={"probation": 0.2, "regular": 0.05, "trusted": 0.05},
+    )
+    add_tasks(project, 2, gold={"label": "cat"})
+
+    html = customer_client.get(f"/projects/{project.pk}/").content.decode()
+
+    assert "Standard: one annotation per task, then 2 review levels" in html
+    assert (
+        "Gold: 2 tasks; each person&#x27;s first 3 tasks are gold while they have gold tasks "
+        "left to see; then a share by standing (20% probation, 5% regular, 5% trusted)"
+    ) in html
+
+
+def test_the_audit_trail_names_the_project_of_a_task(client, customer):
+    project = make_project(customer)
+    make_project(customer)  # ids of tasks and projects drift apart
+    [task_id] = add_tasks(project, 1)
+    admin = make_user(Role.ADMIN, mfa=True)
+    gold_answer_set(task=Task.objects.get(pk=task_id), result={"label": "cat"}, actor=admin)
+    client.force_login(admin)
+
+    html = client.get("/audit/", {"action": "gold."}).content.decode()
+
+    assert f"Task {task_id} of project {project.pk}" in html
 
 
 def test_operators_can_inspect_the_labeling_engine_in_the_django_admin(client):
