@@ -13,15 +13,52 @@ from config.celery import app as celery_app
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests that need Redis when it is not configured; in CI (QUORUM_REQUIRE_SERVICES=1) fail instead."""
-    if settings.REDIS_URL:
-        return
+    """Skip tests marked `redis` or `postgres` when that service is not configured.
+
+    With QUORUM_REQUIRE_SERVICES=1 (CI's run on the real services) a missing service is an error
+    instead, so a test that needs PostgreSQL or Redis can never pass by being skipped there.
+    """
+    missing = {
+        "redis": None if settings.REDIS_URL else "REDIS_URL is not set (needs a real Redis)",
+        "postgres": (
+            None
+            if settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+            else "DATABASE_URL is not a PostgreSQL database (needs a real PostgreSQL)"
+        ),
+    }
+    needed = {name for name in missing if any(i.get_closest_marker(name) for i in items)}
     if os.environ.get("QUORUM_REQUIRE_SERVICES") == "1":
-        raise pytest.UsageError("QUORUM_REQUIRE_SERVICES=1 but REDIS_URL is not set.")
-    skip = pytest.mark.skip(reason="needs REDIS_URL (a real Redis)")
-    for item in items:
-        if item.get_closest_marker("redis"):
-            item.add_marker(skip)
+        unmet = [missing[name] for name in sorted(needed) if missing[name]]
+        if unmet:
+            raise pytest.UsageError(f"QUORUM_REQUIRE_SERVICES=1 but {'; '.join(unmet)}.")
+        return
+    for name in needed:
+        reason = missing[name]
+        if reason is None:
+            continue
+        skip = pytest.mark.skip(reason=reason)
+        for item in items:
+            if item.get_closest_marker(name):
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Give SQLite a test database file of this run's own instead of the shared in-memory one.
+
+    Django shares one in-memory connection between the test and every live-server thread, so a
+    request still running while a test queries or flushes the database corrupts that connection's
+    transaction state ("no such savepoint") for every test after it. With a file each thread has
+    its own connection, as on PostgreSQL.
+    """
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.getbasetemp() / "quorum-test.sqlite3"
+        )
 
 
 @pytest.fixture(autouse=True)

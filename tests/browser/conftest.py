@@ -3,13 +3,20 @@
 Each test gets a fresh browser context and page; every console error and uncaught page error is
 collected and fails the test unless the test expects it (`console_errors.allow(...)`). The sync
 Playwright API runs an event loop in this thread, so Django's async-safety check is switched off.
+
+A page sends requests the test never waits for (heartbeats, the release beacon when it is left).
+The live server counts the requests it is serving, and a test ends only when the browser is
+closed and the server has answered everything: the database is flushed after that, never while
+a request is still writing to it.
 """
 
 import os
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
@@ -67,6 +74,112 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class ServerRequests:
+    """WSGI middleware: counts the requests being served, each until its response is closed.
+
+    Django closes the request's database connection when the response is closed, so a count of
+    zero means no request of the live server holds or uses the database.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._serving = 0
+        self._last_start = time.monotonic()
+
+    def wrap(self, app: WSGIApp) -> WSGIApp:
+        def counted(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            with self._changed:
+                self._serving += 1
+                self._last_start = time.monotonic()
+            try:
+                response = app(environ, start_response)
+            except BaseException:
+                self._finished()
+                raise
+            return _ClosedNotifies(response, self._finished)
+
+        return counted
+
+    def _finished(self) -> None:
+        with self._changed:
+            self._serving -= 1
+            self._changed.notify_all()
+
+    def wait_idle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
+        """Wait until nothing is being served and nothing has started for `quiet` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                idle_for = now - self._last_start
+                if self._serving == 0 and idle_for >= quiet:
+                    return
+                if now > deadline:
+                    raise AssertionError(
+                        f"the live server still serves {self._serving} request(s) "
+                        f"{timeout:.0f} s after the test"
+                    )
+                self._changed.wait(max(0.01, quiet - idle_for) if self._serving == 0 else 0.05)
+
+
+class _ClosedNotifies:
+    """A WSGI response that calls `on_close` once, after the response's own close()."""
+
+    def __init__(self, response: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._response = response
+        self._on_close: Callable[[], None] | None = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._response)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._response, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if self._on_close is not None:
+                self._on_close, on_close = None, self._on_close
+                on_close()
+
+
+@pytest.fixture(scope="session")
+def server_requests() -> ServerRequests:
+    return ServerRequests()
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, server_requests: ServerRequests) -> Iterator[Any]:
+    """pytest-django's live server, serving through `ServerRequests`."""
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from pytest_django.live_server_helper import LiveServer
+
+    addr = (
+        request.config.getvalue("liveserver")
+        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    server = LiveServer(addr, start=False)
+    if server.thread.connections_override:
+        # One in-memory SQLite connection shared by the test and the server's threads breaks
+        # as soon as two of them use it at once; tests/conftest.py gives SQLite a file instead.
+        raise pytest.UsageError("the live server would share the test's database connection")
+    server.thread.static_handler = lambda app: server_requests.wrap(StaticFilesHandler(app))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _server_idle_before_flush(transactional_db, live_server, server_requests) -> Iterator[None]:
+    """Set up after the database, so torn down before its flush: wait for the server to finish."""
+    yield
+    server_requests.wait_idle()
+
+
 @pytest.fixture(autouse=True)
 def _terms_published(transactional_db) -> None:
     """Transactional tests start from an emptied database: publish the terms annotators accept."""
@@ -83,7 +196,7 @@ def console_errors() -> ConsoleErrors:
 
 
 @pytest.fixture
-def page(browser, live_server, console_errors) -> Iterator[object]:
+def page(browser, live_server, server_requests, console_errors) -> Iterator[object]:
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": 1280, "height": 900}, locale="en-GB"
     )
@@ -101,6 +214,7 @@ def page(browser, live_server, console_errors) -> Iterator[object]:
     yield page
     _leave_quietly(page, in_flight)
     context.close()
+    server_requests.wait_idle()
     assert not console_errors.unexpected(), console_errors.unexpected()
 
 

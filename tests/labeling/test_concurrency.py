@@ -6,7 +6,7 @@ import time
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from labeling.errors import NoWorkAvailable
 from labeling.models import (
@@ -49,9 +49,8 @@ def _work(project, user, errors, stop_at):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # row locking is exercised on PostgreSQL
 def test_32_annotators_at_once_never_exceed_overlap_or_duplicate_or_lose_a_task():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locking is exercised on PostgreSQL (CI runs it there)")
     project = make_project(pipeline="consensus", overlap=OVERLAP, max_overlap=OVERLAP)
     for _ in range(TASKS // 500):
         add_tasks(project, 500)

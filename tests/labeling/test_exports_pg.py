@@ -8,7 +8,6 @@ tasks among them, and sometimes far apart.
 
 import itertools
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +21,7 @@ from labeling.services import exports as export_services
 from labeling.services.exports import export_rows, export_stream
 from tests.factories import make_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 TASK_TYPES = ["single_label", "multi_label", "ner", "bbox"]
 PIPELINES = ["standard", "consensus", "collection"]
@@ -52,16 +51,6 @@ META = {
 MOMENT = datetime(2025, 1, 31, 12, 30, 5, 123400, tzinfo=UTC)
 WHOLE_SECOND = datetime(2025, 2, 1, 8, 0, 0, tzinfo=UTC)
 _seq = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only():
-    if connection.vendor == "postgresql":
-        return
-    reason = "PostgreSQL writes the JSON Lines here; set DATABASE_URL to a PostgreSQL database"
-    if os.environ.get("QUORUM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"QUORUM_REQUIRE_SERVICES=1 but the database is {connection.vendor}: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -279,9 +279,7 @@ def test_everything_else_goes_to_the_full_stack(app, delegated):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="SQLite connections do not break this way"
-)
+@pytest.mark.postgres  # SQLite connections do not break this way
 def test_a_broken_reused_connection_is_replaced_and_the_call_served(app):
     project = make_project()
     add_tasks(project, 1)

@@ -41,9 +41,7 @@ from tests.labeling.factories import add_tasks, make_project, make_worker
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the queue functions exist on PostgreSQL only"
-    ),
+    pytest.mark.postgres,  # the queue functions exist on PostgreSQL only
 ]
 
 T0 = timezone.now().replace(microsecond=0)

@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 from django.utils import timezone
 
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -683,9 +683,8 @@ def test_a_skip_streak_suspension_does_not_discount_work(manager):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # row locking is exercised on PostgreSQL
 def test_evaluations_at_once_take_each_action_once():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locking is exercised on PostgreSQL (CI runs it there)")
     manager, project, spammer = make_manager(), make_project(), make_worker()
     spam_rule(manager)
     spam_rule(manager, project=project, action="suspend_project")
