@@ -11,7 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import ApiToken, Role, User
 from accounts.selectors import user_roles
@@ -82,12 +82,14 @@ def api_tokens_visible_to(user: Any) -> QuerySet[ApiToken]:
 
 
 def users_visible_to(user: Any) -> QuerySet[User]:
-    """Admins see everyone; managers see the workforce (annotators and reviewers)."""
+    """Admins see everyone; managers see the workforce (annotators and reviewers) and
+    themselves; everyone else only themselves."""
     users = User.objects.order_by("email")
     if can(user, Action.USERS_MANAGE):
         return users
     if can(user, Action.PEOPLE_VIEW):
-        return users.filter(role_grants__role__in=list(WORKFORCE_ROLES)).distinct()
+        workforce = Q(role_grants__role__in=list(WORKFORCE_ROLES))
+        return users.filter(workforce | Q(pk=user.pk)).distinct()
     return users.filter(pk=user.pk) if user.is_authenticated else users.none()
 
 

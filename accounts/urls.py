@@ -6,8 +6,8 @@ app_name = "accounts"
 
 urlpatterns = [
     path("tokens/", views.token_list, name="token_list"),
-    path("tokens/<int:token_id>/revoke/", views.token_revoke, name="token_revoke"),
+    path("tokens/<id:token_id>/revoke/", views.token_revoke, name="token_revoke"),
     path("staff/users/", views.user_list, name="user_list"),
-    path("staff/users/<int:user_id>/", views.user_detail, name="user_detail"),
+    path("staff/users/<id:user_id>/", views.user_detail, name="user_detail"),
     path("audit/", views.audit_list, name="audit_list"),
 ]

@@ -26,3 +26,10 @@ urlpatterns = [
     path("quality/", include("labeling.rules_urls")),
     path("django-admin/", admin.site.urls),
 ]
+
+# Errors raised outside DRF's views (middleware, unknown URLs, the queue's hot path) keep the
+# API's {"code", "message", "extra"} shape under /api/ and Django's pages elsewhere.
+handler400 = "core.api.handlers.bad_request"
+handler403 = "core.api.handlers.permission_denied"
+handler404 = "core.api.handlers.page_not_found"
+handler500 = "core.api.handlers.server_error"

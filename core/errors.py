@@ -60,3 +60,18 @@ class Conflict(QuorumError):
     code = "conflict"
     http_status = 409
     default_message = "The request conflicts with the current state."
+
+
+class PayloadTooLarge(QuorumError):
+    code = "request_too_large"
+    http_status = 413
+    default_message = "The request body is too large."
+
+
+class ServiceUnavailable(QuorumError):
+    """The database or Redis cannot be reached; the client should retry after `retry_after`."""
+
+    code = "service_unavailable"
+    http_status = 503
+    default_message = "Quorum cannot reach its database or cache right now; try again shortly."
+    retry_after = 30

@@ -8,11 +8,11 @@ app_name = "work"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("work/", work_views.home, name="home"),
-    path("work/projects/<int:project_id>/", work_views.label, name="label"),
-    path("work/projects/<int:project_id>/review/", work_views.review, name="review"),
+    path("work/projects/<id:project_id>/", work_views.label, name="label"),
+    path("work/projects/<id:project_id>/review/", work_views.review, name="review"),
     path("work/history/", work_views.history, name="history"),
     path(
-        "work/leases/<int:lease_id>/release/",
+        "work/leases/<id:lease_id>/release/",
         work_views.lease_release_beacon,
         name="lease_release",
     ),

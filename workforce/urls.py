@@ -7,6 +7,6 @@ app_name = "workforce"
 urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("people/", views.people, name="people"),
-    path("people/<int:user_id>/", views.person_detail, name="person"),
+    path("people/<id:user_id>/", views.person_detail, name="person"),
     path("skills/", views.skills, name="skills"),
 ]

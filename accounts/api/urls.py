@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
+from core.api.routers import Router
 
 from accounts.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("tokens", views.ApiTokenViewSet, basename="token")
 router.register("users", views.UserViewSet, basename="user")
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")

@@ -27,6 +27,7 @@ from accounts.permissions import MfaEnrolled, PolicyAllows
 from accounts.policy import Action, api_tokens_visible_to, audit_events_visible_to, users_visible_to
 from accounts.selectors import request_user
 from accounts.services import api_token_create, api_token_revoke, role_grant, role_revoke
+from core.api.filters import FilterSet, IdFilter, TimestampFilter
 from core.errors import NotFound
 from core.models import AuditEvent
 
@@ -94,7 +95,7 @@ class ApiTokenViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserFilter(django_filters.FilterSet):
+class UserFilter(FilterSet):
     role = django_filters.ChoiceFilter(field_name="role_grants__role", choices=Role.choices)
     email = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -130,7 +131,7 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet[User]):
         return Response(RoleGrantSerializer(grant).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"roles/(?P<role>[a-z]+)")
+    @action(detail=True, methods=["delete"], url_path="roles/<slug:role>")
     def revoke_role(self, request: Request, pk: str | None = None, role: str = "") -> Response:
         person = self.get_object()
         if role not in Role.values:
@@ -139,12 +140,12 @@ class UserViewSet(viewsets.ReadOnlyModelViewSet[User]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AuditEventFilter(django_filters.FilterSet):
+class AuditEventFilter(FilterSet):
     action = django_filters.CharFilter(lookup_expr="startswith")
-    actor = django_filters.NumberFilter(field_name="actor_id")
+    actor = IdFilter(field_name="actor_id")
     target_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = TimestampFilter(field_name="occurred_at", lookup_expr="gte")
+    until = TimestampFilter(field_name="occurred_at", lookup_expr="lt")
 
     class Meta:
         model = AuditEvent

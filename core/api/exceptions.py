@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from core.errors import QuorumError, error_body
+from core.errors import PayloadTooLarge, QuorumError, ServiceUnavailable, error_body
+
+logger = logging.getLogger(__name__)
+
+# The database or Redis cannot be reached (or gave up on the statement): the client may retry.
+OUTAGES: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def _field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -31,11 +46,43 @@ def _field_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
+def quorum_error_for(exc: BaseException) -> QuorumError | None:
+    """The Quorum error a client sees for `exc`, or None when it is not one Quorum words itself.
+
+    The one translation of Django's, the database's and Redis's exceptions into the API's
+    errors, used by DRF's exception handler and by the error views of every other failure.
+    """
+    if isinstance(exc, QuorumError):
+        return exc
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return PayloadTooLarge(
+            f"The request body is larger than the {limit} bytes the API accepts.",
+            extra={"max_bytes": limit},
+        )
+    if isinstance(exc, OUTAGES):
+        logger.error("Service unavailable: %s", exc.__class__.__name__, exc_info=exc)
+        return ServiceUnavailable(extra={"retry_after_seconds": ServiceUnavailable.retry_after})
+    return None
+
+
+def quorum_error_headers(error: QuorumError) -> dict[str, str]:
+    """The headers that go with `error` (Retry-After for an outage)."""
+    if isinstance(error, ServiceUnavailable):
+        return {"Retry-After": str(error.retry_after)}
+    return {}
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render Quorum and DRF errors in the documented shape, with the right status."""
-    if isinstance(exc, QuorumError):
+    error = quorum_error_for(exc)
+    if error is not None:
         set_rollback()
-        return Response(error_body(exc.code, exc.message, exc.extra), status=exc.http_status)
+        return Response(
+            error_body(error.code, error.message, error.extra),
+            status=error.http_status,
+            headers=quorum_error_headers(error),
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

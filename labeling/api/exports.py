@@ -305,18 +305,18 @@ class ExportDownloadView(generics.GenericAPIView[ExportJob]):
 
 urlpatterns = [
     path(
-        "projects/<int:project_id>/export/",
+        "projects/<id:project_id>/export/",
         ProjectExportView.as_view(),
         name="labeling-project-export",
     ),
     path(
-        "projects/<int:project_id>/exports/",
+        "projects/<id:project_id>/exports/",
         ProjectExportListView.as_view(),
         name="labeling-project-exports",
     ),
-    path("exports/<int:pk>/", ExportJobView.as_view(), name="labeling-export-detail"),
+    path("exports/<id:pk>/", ExportJobView.as_view(), name="labeling-export-detail"),
     path(
-        "exports/<int:pk>/download/",
+        "exports/<id:pk>/download/",
         ExportDownloadView.as_view(),
         name="labeling-export-download",
     ),

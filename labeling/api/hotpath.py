@@ -22,13 +22,13 @@ answers, headers included, for successes and every kind of error.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
@@ -44,10 +44,13 @@ from accounts.policy import roles_require_mfa
 from accounts.selectors import api_token_get_by_key, user_has_mfa
 from accounts.services import api_token_touch
 from core.api.exceptions import exception_handler
+from core.api.parsers import json_loads
+from core.converters import IdConverter, id_or_none
 from labeling.access import ip_allowlist_permits
 
-_CLAIM = re.compile(r"/api/v1/projects/(\d+)/claim/")
-_SUBMIT = re.compile(r"/api/v1/leases/(\d+)/submit/")
+# The ids as the URLconf's `id` converter reads them; an id it refuses goes to the full stack (404).
+_CLAIM = re.compile(rf"/api/v1/projects/({IdConverter.regex})/claim/")
+_SUBMIT = re.compile(rf"/api/v1/leases/({IdConverter.regex})/submit/")
 # The middleware that changes these responses; the rest of MIDDLEWARE leaves them as they are.
 _RESPONSE_MIDDLEWARE = frozenset(
     {
@@ -65,14 +68,13 @@ StartResponse = Callable[..., Any]
 
 
 def _is_hot(environ: WSGIEnviron) -> bool:
-    return (
-        environ.get("REQUEST_METHOD") == "POST"
-        and str(environ.get("HTTP_AUTHORIZATION", "")).startswith("Token ")
-        and (
-            _CLAIM.fullmatch(environ.get("PATH_INFO", "")) is not None
-            or _SUBMIT.fullmatch(environ.get("PATH_INFO", "")) is not None
-        )
-    )
+    if environ.get("REQUEST_METHOD") != "POST" or not str(
+        environ.get("HTTP_AUTHORIZATION", "")
+    ).startswith("Token "):
+        return False
+    path = environ.get("PATH_INFO", "")
+    match = _CLAIM.fullmatch(path) or _SUBMIT.fullmatch(path)
+    return match is not None and id_or_none(match[1]) is not None
 
 
 class QueueHotPath(WSGIHandler):
@@ -170,12 +172,16 @@ def _throttle_allows(user: User) -> bool:
 
 
 def _submitted_result(request: HttpRequest) -> Any:
-    """The `result` of a well-formed submit body, or None (DRF then explains what is wrong)."""
+    """The `result` of a well-formed submit body, or None (DRF then explains what is wrong).
+
+    The body is read by the DRF views' own JSON reading, so what they refuse (NaN, deep
+    nesting, a body over the size limit) is refused here too, in DRF's words.
+    """
     if request.content_type != "application/json":
         return None
     try:
-        body = json.loads(request.body)
-    except ValueError:
+        body = json_loads(request.body)
+    except (ValueError, RequestDataTooBig):
         return None
     return body.get("result") if isinstance(body, dict) else None
 

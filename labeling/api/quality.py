@@ -213,13 +213,13 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
 
 urlpatterns = [
     path(
-        "projects/<int:project_id>/agreement/",
+        "projects/<id:project_id>/agreement/",
         AgreementView.as_view(),
         name="project-agreement",
     ),
-    path("projects/<int:project_id>/people/", PeopleView.as_view(), name="project-people"),
+    path("projects/<id:project_id>/people/", PeopleView.as_view(), name="project-people"),
     path(
-        "projects/<int:project_id>/confusions/",
+        "projects/<id:project_id>/confusions/",
         ConfusionsView.as_view(),
         name="project-confusions",
     ),

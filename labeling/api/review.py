@@ -182,13 +182,13 @@ class GoldView(APIView):
 
 urlpatterns = [
     path(
-        "projects/<int:project_id>/review/claim/",
+        "projects/<id:project_id>/review/claim/",
         ReviewClaimView.as_view(),
         name="project-review-claim",
     ),
-    path("leases/<int:lease_id>/verdict/", VerdictView.as_view(), name="lease-verdict"),
+    path("leases/<id:lease_id>/verdict/", VerdictView.as_view(), name="lease-verdict"),
     path("work/review-projects/", ReviewProjectsView.as_view(), name="work-review-projects"),
     path("work/rework/", ReworkListView.as_view(), name="work-rework"),
-    path("rework/<int:slot_id>/claim/", ReworkClaimView.as_view(), name="rework-claim"),
-    path("tasks/<int:task_id>/gold/", GoldView.as_view(), name="task-gold"),
+    path("rework/<id:slot_id>/claim/", ReworkClaimView.as_view(), name="rework-claim"),
+    path("tasks/<id:task_id>/gold/", GoldView.as_view(), name="task-gold"),
 ]

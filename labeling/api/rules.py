@@ -19,10 +19,11 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
 from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
+from core.api.filters import FilterSet, IdFilter
+from core.api.routers import Router
 from core.errors import PermissionDenied
 from labeling.models import (
     Appeal,
@@ -216,8 +217,8 @@ class NoteSerializer(serializers.Serializer[Any]):
 # --- Views ----------------------------------------------------------------------------------
 
 
-class QualityRuleFilter(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+class QualityRuleFilter(FilterSet):
+    project = IdFilter(field_name="project_id")
     is_global = django_filters.BooleanFilter(field_name="project", lookup_expr="isnull")
 
     class Meta:
@@ -293,15 +294,15 @@ class QualityRuleViewSet(
         return Response(RuleHitSerializer(hits, many=True).data)
 
 
-class RuleActionFilter(django_filters.FilterSet):
+class RuleActionFilter(FilterSet):
     state = django_filters.ChoiceFilter(choices=RuleActionState.choices)
     kind = django_filters.ChoiceFilter(choices=RuleActionKind.choices)
     metric = django_filters.ChoiceFilter(
         field_name="rule__metric", choices=RuleMetric.choices, label="metric"
     )
-    person = django_filters.NumberFilter(field_name="user_id")
-    rule = django_filters.NumberFilter(field_name="rule_id")
-    project = django_filters.NumberFilter(field_name="project_id")
+    person = IdFilter(field_name="user_id")
+    rule = IdFilter(field_name="rule_id")
+    project = IdFilter(field_name="project_id")
 
     class Meta:
         model = RuleAction
@@ -353,7 +354,7 @@ class RuleActionViewSet(
         return Response(AppealSerializer(appeal).data, status=status.HTTP_201_CREATED)
 
 
-class AppealFilter(django_filters.FilterSet):
+class AppealFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=AppealStatus.choices)
 
     class Meta:
@@ -392,7 +393,7 @@ class AppealViewSet(
         return Response(AppealSerializer(self.get_queryset().get(pk=decided.pk)).data)
 
 
-router = SimpleRouter()
+router = Router()
 router.register("quality-rules", QualityRuleViewSet, basename="quality-rule")
 router.register("rule-actions", RuleActionViewSet, basename="rule-action")
 router.register("appeals", AppealViewSet, basename="appeal")

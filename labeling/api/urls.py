@@ -1,9 +1,9 @@
 from django.urls import include, path
-from rest_framework.routers import SimpleRouter
+from core.api.routers import Router
 
 from labeling.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("customers", views.CustomerViewSet, basename="customer")
 router.register("projects", views.ProjectViewSet, basename="project")
 router.register("tasks", views.TaskViewSet, basename="task")
@@ -14,9 +14,9 @@ project_tasks = views.ProjectTasksView.as_view({"get": "list", "post": "create"}
 project_imports = views.ProjectImportsView.as_view({"get": "list", "post": "create"})
 
 urlpatterns = [
-    path("projects/<int:project_id>/tasks/", project_tasks, name="project-tasks"),
-    path("projects/<int:project_id>/imports/", project_imports, name="project-imports"),
-    path("projects/<int:project_id>/claim/", views.ClaimView.as_view(), name="project-claim"),
+    path("projects/<id:project_id>/tasks/", project_tasks, name="project-tasks"),
+    path("projects/<id:project_id>/imports/", project_imports, name="project-imports"),
+    path("projects/<id:project_id>/claim/", views.ClaimView.as_view(), name="project-claim"),
     path("work/projects/", views.WorkProjectsView.as_view(), name="work-projects"),
     path("", include(router.urls)),
     path("", include("labeling.api.exports")),

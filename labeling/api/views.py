@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import django_filters
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +21,8 @@ from rest_framework.views import APIView
 from accounts.models import User
 from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
+from core.api.filters import FilterSet, IdFilter, TimestampFilter
+from core.api.parsers import JSONParser
 from core.cache import counter_add
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from labeling import policy
@@ -95,7 +96,7 @@ class CustomerViewSet(
         return Response(CustomerSerializer(customer).data, status=status.HTTP_201_CREATED)
 
 
-class ProjectFilter(django_filters.FilterSet):
+class ProjectFilter(FilterSet):
     class Meta:
         model = Project
         fields = ["status", "task_type", "pipeline", "customer"]
@@ -219,10 +220,10 @@ class ProjectViewSet(
         )
 
 
-class TaskFilter(django_filters.FilterSet):
-    batch = django_filters.NumberFilter(field_name="import_job_id")
-    created_since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    completed_since = django_filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+class TaskFilter(FilterSet):
+    batch = IdFilter(field_name="import_job_id")
+    created_since = TimestampFilter(field_name="created_at", lookup_expr="gte")
+    completed_since = TimestampFilter(field_name="completed_at", lookup_expr="gte")
 
     class Meta:
         model = Task

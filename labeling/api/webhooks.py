@@ -20,10 +20,11 @@ from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
 from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
+from core.api.filters import FilterSet, IdFilter
+from core.api.routers import Router
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from labeling.models import (
     Customer,
@@ -167,10 +168,10 @@ class WebhookDeliverySerializer(serializers.ModelSerializer[WebhookDelivery]):
 # --- Views ----------------------------------------------------------------------------------
 
 
-class WebhookEndpointFilter(django_filters.FilterSet):
+class WebhookEndpointFilter(FilterSet):
     # A plain number, not a choice among all customers: an unknown id and another customer's id
     # must look the same (an empty list), or the filter would reveal which customers exist.
-    customer = django_filters.NumberFilter(field_name="customer_id")
+    customer = IdFilter(field_name="customer_id")
     is_active = django_filters.BooleanFilter()
 
     class Meta:
@@ -251,7 +252,7 @@ class WebhookEndpointViewSet(
         return Response({"secret": secret})
 
 
-class WebhookDeliveryFilter(django_filters.FilterSet):
+class WebhookDeliveryFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=WebhookDeliveryStatus.choices)
     event = django_filters.ChoiceFilter(choices=WebhookEvent.choices)
 
@@ -287,12 +288,12 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Webh
         )
 
 
-router = SimpleRouter()
+router = Router()
 router.register("webhooks", WebhookEndpointViewSet, basename="webhook")
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path(
-        "webhooks/<int:webhook_id>/deliveries/",
+        "webhooks/<id:webhook_id>/deliveries/",
         WebhookDeliveryViewSet.as_view({"get": "list"}),
         name="webhook-delivery-list",
     ),

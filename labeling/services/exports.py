@@ -17,7 +17,7 @@ import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from functools import partial
 from typing import Any
 
@@ -29,10 +29,10 @@ from django.db.models import Exists, OuterRef, QuerySet, TextChoices, TextField
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from core.audit import audit_record
 from core.errors import ValidationFailed
+from core.timestamps import TIMESTAMP_HELP, TimestampInvalid, parse_timestamp
 from labeling.exports import FORMATS, compact_json, write_lines
 from labeling.models import (
     Annotation,
@@ -95,7 +95,6 @@ _REVIEW_FIELDS = (
     "created_at",
 )
 _FILTER_KEYS = frozenset({"final_only", "since", "until", "batch_id"})
-_MOMENT_HELP = "Give a date or a time in ISO 8601, e.g. 2025-01-31 or 2025-01-31T12:00:00Z."
 
 
 @dataclass(frozen=True)
@@ -134,24 +133,12 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 def _moment_clean(value: Any, *, field: str) -> datetime | None:
     if value is None or value == "":
         return None
-    moment: datetime | None = None
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time.min)
-    elif isinstance(value, str):
-        text = value.strip()
-        try:
-            moment = parse_datetime(text)
-            if moment is None and (day := parse_date(text)) is not None:
-                moment = datetime.combine(day, time.min)
-        except ValueError:  # well-formed but impossible, e.g. 2025-02-30
-            moment = None
-    if moment is None:
-        raise _invalid(field, f"{str(value)[:60]!r} is not a date or time. {_MOMENT_HELP}")
-    if timezone.is_naive(moment):
-        moment = moment.replace(tzinfo=UTC)  # a time without an offset is UTC
-    return moment
+    if not isinstance(value, str | date):
+        raise _invalid(field, f"{str(value)[:60]!r} is not a date or time. {TIMESTAMP_HELP}")
+    try:
+        return parse_timestamp(value)
+    except TimestampInvalid as exc:
+        raise _invalid(field, str(exc)) from exc
 
 
 def _batch_clean(value: Any, *, project: Project) -> int | None:

@@ -1,8 +1,8 @@
-from rest_framework.routers import SimpleRouter
+from core.api.routers import Router
 
 from workforce.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("people", views.PersonViewSet, basename="person")
 router.register("skills", views.SkillViewSet, basename="skill")
 

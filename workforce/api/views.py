@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.permissions import MfaEnrolled, PolicyAllows
 from accounts.policy import Action, can, users_visible_to
 from accounts.selectors import request_user
+from core.api.filters import FilterSet
 from core.errors import PermissionDenied
 from workforce.api.serializers import (
     PersonSerializer,
@@ -33,7 +34,7 @@ from workforce.services import (
 )
 
 
-class PersonFilter(django_filters.FilterSet):
+class PersonFilter(FilterSet):
     country = django_filters.CharFilter(lookup_expr="iexact")
     time_zone = django_filters.CharFilter()
     status = django_filters.ChoiceFilter(choices=AnnotatorStatus.choices)
@@ -98,7 +99,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet[AnnotatorProfile]):
         return Response(SkillLevelSerializer(level).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={204: None})
-    @action(detail=True, methods=["delete"], url_path=r"skills/(?P<slug>[-\w]+)")
+    @action(detail=True, methods=["delete"], url_path="skills/<slug:slug>")
     def revoke_skill(
         self, request: Request, user_id: str | None = None, slug: str = ""
     ) -> Response:
