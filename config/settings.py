@@ -192,6 +192,8 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Quorum] "
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "workforce.forms.AnnotatorSignupForm"}
 # Rate limits (allauth keeps the counters in the cache: Redis in production).
+# Failed passwords are not counted here but per account and address (accounts/signin_throttle.py):
+# "login_failed" limits the codes of the second step of sign-in, per address and per person.
 ACCOUNT_RATE_LIMITS = {
     "login": env.str("RATE_LIMIT_LOGIN", default="30/m/ip"),
     "login_failed": env.str("RATE_LIMIT_LOGIN_FAILED", default="10/m/ip,5/5m/key"),
@@ -201,6 +203,13 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
 }
+# Failed sign-ins slow down the address that fails, not the account (accounts/signin_throttle.py):
+# this many failures per account and address, and per address, are free within the window; each
+# further one doubles the address's wait before its next attempt, from 2 s up to the ceiling.
+QUORUM_SIGNIN_FREE_FAILURES_PER_ACCOUNT_AND_ADDRESS = env.int("SIGNIN_FREE_FAILURES", default=5)
+QUORUM_SIGNIN_FREE_FAILURES_PER_ADDRESS = env.int("SIGNIN_FREE_FAILURES_PER_ADDRESS", default=20)
+QUORUM_SIGNIN_FAILURE_WINDOW_SECONDS = env.int("SIGNIN_FAILURE_WINDOW_SECONDS", default=60 * 60)
+QUORUM_SIGNIN_MAX_WAIT_SECONDS = env.int("SIGNIN_MAX_WAIT_SECONDS", default=15 * 60)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Quorum")
 # Roles that may not use the portal or the API until they have set up a second factor.

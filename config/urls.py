@@ -1,9 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts import views as account_views
 from core.health import healthz
+
+# The admin site signs people in through the portal's sign-in (its limits, the second factor).
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # as allauth documents
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("accounts.api.urls")),
