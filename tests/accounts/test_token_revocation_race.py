@@ -294,12 +294,11 @@ class Recorder:
 
 
 @pytest.mark.redis
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_no_call_started_after_a_deactivation_commits_is_served_under_load(
     high_work_rate: None,
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite serialises the threads' transactions")
     project = make_project()
     add_tasks(project, 20)
     for _ in range(4):
