@@ -692,10 +692,14 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
     )
     confusions = list(metrics.confusions_of(project)[: metrics.CONFUSIONS_MAX])
     gold_rows, gold_total = metrics.gold_set(project=project)
+    # The pairs shown are those of the last scope: the batch when one is chosen.
+    pairs = (batch_agreement or project_agreement).pairs
+    # Names for those who may see who the workers are (labeling staff); numbers for the rest.
     names = metrics.person_names(
         user_ids=[p.user_id for p in page]
         + [p.user_id for p in reviewers]
-        + [c.user_id for c in confusions],
+        + [c.user_id for c in confusions]
+        + [user_id for pair in pairs for user_id in (pair.first, pair.second)],
         with_contact=policy.is_labeling_staff(request.user),
     )
     return render(
@@ -708,6 +712,9 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
             "agreements": [("The whole project", project_agreement)]
             + ([(f"Batch #{batch_id}", batch_agreement)] if batch_agreement else []),
             "people_report": quality.people,
+            "pairs": [
+                (pair, names.get(pair.first, ""), names.get(pair.second, "")) for pair in pairs
+            ],
             "page": page,
             "people": [(p, names.get(p.user_id, "")) for p in page],
             "columns": _people_columns(request, sort),

@@ -2,6 +2,8 @@
 quality settings of the project form."""
 
 import json
+import re
+from functools import partial
 
 import pytest
 from django.db import connection
@@ -9,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from core.errors import ValidationFailed
+from labeling import metrics
 from labeling.forms import ProjectForm
 from labeling.models import GoldAnswer, GoldScore, Project, Task, WorkerConfusion
 from labeling.services.gold import gold_answer_set
@@ -83,6 +86,34 @@ def test_the_quality_page_shows_agreement_and_each_annotator(customer_client, cu
         seeded.people[n].pk for n in "ABC"
     ]
     assert seeded.people["A"].email not in html  # customers see workers by number
+
+
+def _pair_rows(html: str) -> list[str]:
+    table = html.split('aria-labelledby="h-pairs"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>.*?</tr>", table, re.S)
+
+
+def test_the_quality_page_names_people_for_managers_and_numbers_them_for_customers(
+    client, customer, monkeypatch
+):
+    seeded = seed_consensus(customer)  # 4 tasks: pairs with 2 in common are shown here
+    monkeypatch.setattr(
+        metrics, "project_quality", partial(metrics.project_quality, min_pair_items=2)
+    )
+    person_a = seeded.people["A"]
+    client.force_login(make_customer_user(customer))
+    for_customer = client.get(f"/projects/{seeded.project.pk}/quality/").content.decode()
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+
+    for_manager = client.get(f"/projects/{seeded.project.pk}/quality/").content.decode()
+
+    label = person_a.full_name or person_a.email
+    assert f'{label} <small class="muted">#{person_a.pk}</small>' in for_manager
+    assert any(label in row for row in _pair_rows(for_manager))
+    assert all("Person #" not in row for row in _pair_rows(for_manager))
+    assert f"Person #{person_a.pk}" in for_customer
+    assert any(f"Person #{person_a.pk}" in row for row in _pair_rows(for_customer))
+    assert label not in for_customer
 
 
 def test_picking_a_batch_adds_its_column_and_scopes_the_people(customer_client, customer):
