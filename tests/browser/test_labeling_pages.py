@@ -181,8 +181,8 @@ def test_an_expired_lease_is_explained_and_the_next_task_follows(page, console_e
     page.keyboard.press("Enter")
     wait_for_next(page, expired)
 
-    assert "Your time on this task ran out; it went back to the queue." in page.inner_text(
-        "#status"
+    assert page.inner_text("#status") == (
+        "Your answer was not saved: your time on this task ran out, and it went back to the queue."
     )
     assert page.is_visible("#task")
     assert task_id(page) != expired

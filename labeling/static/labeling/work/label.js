@@ -27,11 +27,19 @@
   const colorOf = (name) => (LABELS.find((l) => l.name === name) || { color: "#555555" }).color;
 
   /* ---- messages ---------------------------------------------------------------------------- */
-  function say(text, isError) {
+  /* The status line answers the person's last action (`say`). An outcome the page learns by itself
+     (the answer was not saved, the time ran out, the image did not load) is `tell`: it stays until
+     the person acts (a key or a click), and nothing the page does on its own replaces it. */
+  let held = false;
+  function status(text, isError) {
     const s = $("status");
     s.textContent = text;
     s.classList.toggle("is-error", !!isError);
   }
+  function say(text, isError) { status(text, isError); held = false; }
+  function tell(text, isError) { status(text, isError); held = true; }
+  const isHeld = () => held;
+  ["keydown", "pointerdown"].forEach((t) => document.addEventListener(t, () => { held = false; }, { capture: true }));
   function banner(text) {
     const b = $("banner");
     b.hidden = !text;
@@ -147,20 +155,34 @@
   };
 
   /* ---- named entities ---------------------------------------------------------------------- */
+  /* Offsets are code points (as the server stores them), but the caret, selections and spans only
+     ever stop between whole characters (grapheme clusters): 👩‍👩‍👧 is five code points and one
+     character, and nobody can tag its invisible joiner. The server refuses such offsets too. */
   const WORD = /[\p{L}\p{N}\p{M}_]+(?:['’\-.][\p{L}\p{N}\p{M}_]+)*|\S/gu;
+  const GRAPHEMES = new Intl.Segmenter(undefined, { granularity: "grapheme" });
   const ner = {
-    cps: [], tokens: [], spans: [], caret: 0, anchor: null, mouse: null, box: null,
+    cps: [], tokens: [], spans: [], caret: 0, anchor: null, mouse: null, box: null, first: null, last: null,
     load(task, pre) {
       const text = task.data.text || "";
       this.cps = Array.from(text);
-      /* UTF-16 index -> code point index, for the regex matches */
+      /* UTF-16 index -> code point index, for the regex matches and the segments */
       const u2c = new Int32Array(text.length + 1);
       let u = 0;
       this.cps.forEach((ch, i) => { for (let k = 0; k < ch.length; k++) u2c[u + k] = i; u += ch.length; });
       u2c[text.length] = this.cps.length;
+      /* first[i] / last[i]: where the character holding code point i starts and ends */
+      this.first = new Int32Array(this.cps.length);
+      this.last = new Int32Array(this.cps.length);
+      for (const g of GRAPHEMES.segment(text)) {
+        const a = u2c[g.index], b = u2c[g.index + g.segment.length];
+        for (let i = a; i < b; i++) { this.first[i] = a; this.last[i] = b; }
+      }
       this.tokens = [];
       for (const m of text.matchAll(WORD)) {
-        this.tokens.push({ s: u2c[m.index], e: u2c[m.index + m[0].length] });
+        const s = this.first[u2c[m.index]], e = this.last[u2c[m.index + m[0].length] - 1];
+        const prev = this.tokens[this.tokens.length - 1];
+        if (prev && s < prev.e) prev.e = Math.max(prev.e, e); /* pieces of one character: one token */
+        else this.tokens.push({ s: s, e: e });
       }
       this.spans = pre && pre.spans ? pre.spans.map((s) => ({ start: s.start, end: s.end, label: s.label })) : [];
       this.caret = 0;
@@ -263,6 +285,7 @@
       while (s < end && /\s/u.test(this.cps[s])) s++;
       while (end > s && /\s/u.test(this.cps[end - 1])) end--;
       if (s >= end) return;
+      s = this.first[s]; end = this.last[end - 1]; /* never half a character */
       this.mouse = { s: s, e: end };
       this.anchor = null;
       this.caret = this.tokenAt(end - 1);
@@ -340,16 +363,38 @@
 
   /* ---- bounding boxes ---------------------------------------------------------------------- */
   const bbox = {
-    boxes: [], selected: -1, label: LABELS[0], W: 1, H: 1, svg: null, img: null, drag: null,
+    boxes: [], selected: -1, label: LABELS[0], W: 1, H: 1, svg: null, img: null, image: "loading", drag: null,
     load(task, pre) {
       this.W = task.data.width; this.H = task.data.height;
       this.boxes = pre && pre.boxes ? pre.boxes.map((b) => ({ x: b.x, y: b.y, w: b.w, h: b.h, label: b.label })) : [];
       this.selected = -1;
       const c = $("content");
       c.replaceChildren();
-      const stage = el("div", { class: "bb-stage" });
-      this.img = el("img", { src: task.data.image, alt: "Image to label", draggable: "false", id: "task-image" });
-      this.img.addEventListener("error", () => say("The image could not be loaded. Skip this task if it stays blank.", true));
+      const stage = el("div", { class: "bb-stage", "data-image": "loading" });
+      /* Until the image shows, the stage keeps the image's shape (not the 70×10 px of a broken image)
+         and no box can be drawn or saved: boxes on an image nobody saw are not labels. */
+      stage.style.aspectRatio = this.W + " / " + this.H;
+      stage.style.width = "min(100%, " + this.W + "px)";
+      this.image = "loading";
+      this.img = el("img", { src: task.data.image, alt: "Image to label", draggable: "false", id: "task-image",
+        width: this.W, height: this.H });
+      const img = this.img;
+      img.addEventListener("load", () => {
+        if (this.img !== img) return;
+        this.image = "loaded";
+        stage.dataset.image = "loaded";
+        stage.style.aspectRatio = "";
+        stage.style.width = "";
+      });
+      img.addEventListener("error", () => {
+        if (this.img !== img) return;
+        this.image = "failed";
+        stage.dataset.image = "failed";
+        img.hidden = true;
+        stage.prepend(el("p", { class: "bb-missing", id: "bb-missing" },
+          "The image did not load, so no box can be drawn or saved. Reload the page to try again, or skip this task."));
+        tell("The image of this task did not load (" + task.data.image + "). Boxes cannot be saved without it: reload the page or skip this task.", true);
+      });
       this.svg = svg("svg", { viewBox: "0 0 " + this.W + " " + this.H, preserveAspectRatio: "none", class: "bb-layer",
         role: "group", "aria-label": "Boxes on the image; drag on the image to draw a box" });
       stage.append(this.img, this.svg);
@@ -376,6 +421,7 @@
     down(e) {
       if (e.button !== 0) return;
       e.preventDefault();
+      if (this.image !== "loaded") { say(this.problem(), true); return; }
       const p = this.point(e);
       const t = e.target;
       const k = t.closest("[data-box]") ? Number(t.closest("[data-box]").dataset.box) : -1;
@@ -507,7 +553,11 @@
       });
       if (!this.boxes.length) list.append(el("li", { class: "muted bb-none" }, "No boxes yet."));
     },
-    problem() { return null; },
+    problem() {
+      if (this.image === "failed") return "Not saved: the image did not load, so boxes cannot be placed on it. Reload the page to try again, or skip this task.";
+      if (this.image !== "loaded") return "Not saved yet: the image is still loading. Submit again once it shows.";
+      return null;
+    },
     result() { return { boxes: this.boxes.map((b) => ({ x: b.x, y: b.y, w: b.w, h: b.h, label: b.label })) }; },
   };
 
@@ -587,7 +637,7 @@
     return frag;
   }
 
-  window.QuorumLab = { cfg: cfg, P: P, TYPE: TYPE, LABELS: LABELS, csrf: csrf, $: $, el: el, say: say,
+  window.QuorumLab = { cfg: cfg, P: P, TYPE: TYPE, LABELS: LABELS, csrf: csrf, $: $, el: el, say: say, tell: tell,
     banner: banner, api: api, withRetry: withRetry, leaseUrl: leaseUrl, deadline: deadline, byKey: byKey,
     mod: mod, readable: readable, taskContent: taskContent, showInstructions: showInstructions };
   if (cfg.mode === "review") return; /* review.js drives the review page */
@@ -596,8 +646,13 @@
   const timings = (window.quorumTimings = []);
   /* Rework mode: the person's rejected task, claimed by its rework slot and started from their answer. */
   const REWORK = cfg.rework || null;
-  const S = { cur: null, next: null, busy: false, prefetching: false, feedback: null,
+  const S = { cur: null, next: null, busy: false, prefetching: null, feedback: null,
     lastActivity: 0, lastBeat: 0, beating: false, warned: false, done: 0, t0: null };
+  /* The last part of a lease: heartbeats are due and the countdown warns. A quarter of the lease, at
+     most a minute: a fixed minute would warn on every task of a project with one-minute leases. */
+  const LOW_MS = Math.min(60000, P.lease_seconds * 250);
+  const WARNING = (LOW_MS >= 60000 ? "Less than a minute" : "Less than " + Math.round(LOW_MS / 1000) + " seconds") +
+    " left on this task. Keep working (a key, a click) to keep it.";
 
   const claimCall = (prefetch) => REWORK
     ? api(cfg.urls.rework_claim)
@@ -615,22 +670,27 @@
     });
   }
 
-  /* Reserve the next task now, so it shows at once after submit; `data-ahead` tells tests. */
+  /* Reserve the next task now, so it shows at once after submit; `data-ahead` tells tests.
+     `S.prefetching` is the reservation on its way: the page waits for it rather than claim again
+     (a claim in between would get the same task back, as if the person had held it before). */
   function prefetch() {
     const mark = (v) => { $("task").dataset.ahead = v; };
     if (REWORK) return mark("none"); /* a rework is one task; the page leaves after it */
     if (S.next) return mark("ready");
     if (S.prefetching || !S.cur || document.visibilityState === "hidden") return;
-    S.prefetching = true;
+    const current = S.cur.lease.id;
     mark("pending");
-    claimCall(true).then((res) => {
-      S.prefetching = false;
-      if (!res.ok || !S.cur || res.data.lease.id === S.cur.lease.id) return mark("none");
+    S.prefetching = claimCall(true).then((res) => {
+      S.prefetching = null;
+      if (!res.ok || res.data.lease.id === current || (S.cur && res.data.lease.id === S.cur.lease.id)) {
+        return mark("none");
+      }
       res.data.deadline = deadline(res.data.lease, res);
       S.next = res.data;
       if (res.data.task.data.image) new Image().src = res.data.task.data.image;
       mark("ready");
-    }).catch(() => { S.prefetching = false; mark("none"); });
+      if (document.visibilityState === "hidden") releaseAhead(); /* the person left meanwhile */
+    }).catch(() => { S.prefetching = null; mark("none"); });
   }
 
   function releaseAhead() {
@@ -659,23 +719,29 @@
     mod.load(claim.task, start || claim.task.pre_annotation);
     showInstructions(claim.instructions);
     tick();
-    if (claim.resumed) say("You already held this task; here it is again.");
+    /* Only news when nothing else is waiting to be read: after a refused answer the person must
+       learn that it was not saved, not that the next task is one they held. */
+    if (claim.resumed && !isHeld()) tell("You already held this task (in another tab or before a reload); here it is again.");
   }
 
   function advance(started) {
-    const n = S.next;
-    S.next = null;
     S.cur = null;
-    if (n && n.deadline - Date.now() > 5000) {
-      show(n);
-      if (started !== null) {
-        requestAnimationFrame(() => timings.push(performance.now() - started));
+    return (S.prefetching || Promise.resolve()).then(() => {
+      const n = S.next;
+      S.next = null;
+      if (n && n.deadline - Date.now() > 5000) {
+        show(n);
+        if (started !== null) {
+          requestAnimationFrame(() => timings.push(performance.now() - started));
+        }
+        prefetch();
+        return null;
       }
-      prefetch();
-      return Promise.resolve();
-    }
-    if (n) api(leaseUrl(n.lease.id, "release")).catch(() => {});
-    return claimAndShow();
+      /* A reserved task about to run out is given back before claiming again: a claim that ran
+         before the release would get it back, and the release would then take it away. */
+      const release = n ? api(leaseUrl(n.lease.id, "release")).catch(() => null) : Promise.resolve(null);
+      return release.then(() => claimAndShow());
+    });
   }
 
   const REASONS = {
@@ -702,16 +768,22 @@
   $("retry").addEventListener("click", () => { say(""); claimAndShow(); });
 
   /* ---- submit, skip, expiry ---------------------------------------------------------------- */
-  function afterRefusal(res) {
+  /* The server refused a call on the current lease. `what` is "submit", "skip" or "heartbeat":
+     the message says whether the person's answer was lost, once, and the next task follows. */
+  function afterRefusal(res, what) {
     const code = res.data && res.data.code;
+    const lost = what === "submit" ? "Your answer was not saved: " : what === "skip" ? "Not skipped: " : "";
     if (code === "lease_expired") {
-      say("Your time on this task ran out; it went back to the queue.", true);
+      tell(lost ? lost + "your time on this task ran out, and it went back to the queue."
+        : "Your time on this task ran out; it went back to the queue.", true);
       return advance(null);
     }
     if (code === "lease_not_active" || res.status === 404) {
-      say("This task is no longer yours (it was submitted, skipped or released elsewhere).", true);
+      const why = "it was submitted, skipped or released in another tab or window.";
+      tell(lost ? lost + "this task is no longer yours; " + why : "This task is no longer yours: " + why, true);
       return advance(null);
     }
+    if (what === "heartbeat") return null;
     say((res.data && res.data.message) || "The server refused this answer.", true);
     return null;
   }
@@ -745,7 +817,7 @@
         say(REWORK ? "Saved. Your rework goes back to review." : "Saved. Next task.");
         return next(started);
       }
-      return afterRefusal(res);
+      return afterRefusal(res, "submit");
     });
   }
   $("submit").addEventListener("click", submit);
@@ -808,20 +880,23 @@
         next(null).then(() => $("content").focus());
         return;
       }
-      afterRefusal(res);
+      afterRefusal(res, "skip");
     });
   });
 
   function heartbeat() {
-    if (!S.cur || S.beating) return;
+    if (!S.cur || S.beating || S.busy) return;
     const cur = S.cur;
     S.beating = true;
     S.lastBeat = Date.now();
     api(leaseUrl(cur.lease.id, "heartbeat")).then((res) => {
       S.beating = false;
       banner("");
-      if (res.ok && S.cur === cur) { cur.deadline = deadline(res.data, res); S.warned = false; }
-      else if (!res.ok && S.cur === cur && res.data && res.data.code === "lease_expired") afterRefusal(res);
+      if (res.ok && S.cur === cur) {
+        cur.deadline = deadline(res.data, res);
+        S.warned = false;
+        if ($("status").textContent === WARNING) say(""); /* the warning is answered: time was added */
+      } else if (!res.ok && S.cur === cur && !S.busy && res.status < 500) afterRefusal(res, "heartbeat");
     }).catch(() => {
       S.beating = false;
       S.lastBeat = Date.now() - 50000; /* try again in about ten seconds */
@@ -835,15 +910,15 @@
     const left = Math.max(0, S.cur.deadline - now);
     const secs = Math.ceil(left / 1000);
     $("countdown").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
-    $("countdown").parentNode.classList.toggle("is-low", secs <= 60);
+    $("countdown").parentNode.classList.toggle("is-low", left <= LOW_MS);
     const active = S.lastActivity > S.lastBeat;
-    if (active && (now - S.lastBeat >= 60000 || left < Math.min(60000, P.lease_seconds * 250))) heartbeat();
-    if (secs <= 60 && !S.warned && left > 0) {
-      S.warned = true;
-      say("Less than a minute left on this task. Keep working to keep it.");
+    if (active && (now - S.lastBeat >= 60000 || left < LOW_MS)) heartbeat();
+    else if (left <= LOW_MS && !S.warned && left > 0 && !S.busy) {
+      S.warned = true; /* once per stretch: a heartbeat that adds time re-arms it */
+      tell(WARNING);
     }
     if (left <= 0 && !S.busy && !S.beating) {
-      say("Your time on this task ran out; it went back to the queue.", true);
+      tell("Your time on this task ran out; it went back to the queue.", true);
       advance(null);
     }
   }
