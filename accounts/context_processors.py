@@ -33,6 +33,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Users & roles", reverse("accounts:user_list")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
+    if can(user, Action.PERSONAL_DATA_ERASE):
+        items.append(("Erasure requests", reverse("accounts:erasure_list")))
     if can(user, Action.TOKENS_MANAGE):
         items.append(("API tokens", reverse("accounts:token_list")))
         items.append(("API docs", reverse("api-docs")))

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from accounts.models import ApiToken, Role, User
+from accounts.models import ApiToken, ErasureRequest, Role, User
 from accounts.selectors import user_roles
 from core.errors import PermissionDenied
 from core.models import AuditEvent
@@ -28,6 +28,7 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     TOKENS_MANAGE = "tokens.manage"
     TOKEN_REVOKE = "token.revoke"  # noqa: S105  (an action name, not a secret)
+    PERSONAL_DATA_ERASE = "personal_data.erase"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -42,6 +43,7 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.FINANCE}),
     Action.TOKENS_MANAGE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
     Action.TOKEN_REVOKE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    Action.PERSONAL_DATA_ERASE: frozenset({Role.ADMIN}),
 }
 
 
@@ -97,6 +99,16 @@ def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
     if not can(user, Action.AUDIT_VIEW):
         return AuditEvent.objects.none()
     return AuditEvent.objects.select_related("actor", "target_type")
+
+
+def erasure_requests_visible_to(user: Any) -> QuerySet[ErasureRequest]:
+    """Administrators see every erasure request; anyone else only their own."""
+    requests = ErasureRequest.objects.select_related("user", "requested_by", "decided_by")
+    if can(user, Action.PERSONAL_DATA_ERASE):
+        return requests
+    if not getattr(user, "is_authenticated", False):
+        return requests.none()
+    return requests.filter(user_id=user.pk)
 
 
 def roles_require_mfa(user: Any) -> bool:
