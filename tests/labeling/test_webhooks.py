@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import re
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -173,6 +179,36 @@ def free_port() -> int:
 
 # --- Signed delivery ------------------------------------------------------------------------
 
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "labeling.md"
+SIGNATURE_HEADER = re.compile(r"t=(?P<t>\d+),v1=(?P<v1>[0-9a-f]{64})")
+
+
+def hmac_of_the_documented_format(secret: str, header: str, body: bytes) -> bool:
+    """Check a signature from docs/labeling.md's words alone, without the product's code.
+
+    `X-Quorum-Signature: t=<unix time>,v1=<hex>`, where `v1` is the HMAC-SHA256 of `"<t>.<raw body>"`
+    keyed with the secret.
+    """
+    match = SIGNATURE_HEADER.fullmatch(header)
+    assert match is not None, f"not t=<unix time>,v1=<hex>: {header!r}"
+    message = match["t"].encode() + b"." + body
+    return hmac.compare_digest(
+        hmac.new(secret.encode(), message, hashlib.sha256).hexdigest(), match["v1"]
+    )
+
+
+def documented_verify() -> Any:
+    """The `verify` function docs/labeling.md gives customers, run as they would run it."""
+    source = DOCS.read_text()
+    [snippet] = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", source, re.DOTALL)
+        if "def verify(" in block
+    ]
+    namespace: dict[str, Any] = {}
+    exec(compile(snippet, str(DOCS), "exec"), namespace)  # noqa: S102 - our own documentation
+    return namespace["verify"]
+
 
 @pytest.fixture
 def signed_delivery(receiver, customer, django_capture_on_commit_callbacks):
@@ -198,8 +234,8 @@ def test_an_emitted_event_arrives_as_signed_json_with_delivery_headers(
     assert request.headers["user-agent"] == "Quorum-Webhooks/1"
     assert request.headers["x-quorum-event"] == "task.completed"
     assert request.headers["x-quorum-delivery"] == str(delivery_id)
-    assert webhook_signature_verify(
-        secret=secret, header=request.headers["x-quorum-signature"], body=request.body
+    assert hmac_of_the_documented_format(
+        secret, request.headers["x-quorum-signature"], request.body
     )
     body = json.loads(request.body)
     assert body["id"] == delivery_id
@@ -210,6 +246,49 @@ def test_an_emitted_event_arrives_as_signed_json_with_delivery_headers(
     assert delivery.endpoint == endpoint
     assert delivery.status == WebhookDeliveryStatus.SUCCEEDED
     assert delivery.delivered_at is not None
+
+
+def test_the_signature_is_the_hmac_of_the_time_of_sending_and_the_raw_body(signed_delivery):
+    secret, request = signed_delivery
+    header = request.headers["x-quorum-signature"]
+
+    match = SIGNATURE_HEADER.fullmatch(header)
+
+    assert match is not None, header
+    assert abs(time.time() - int(match["t"])) < 60
+    expected = hmac.new(
+        secret.encode(), f"{match['t']}.".encode() + request.body, hashlib.sha256
+    ).hexdigest()
+    assert match["v1"] == expected
+    assert hmac_of_the_documented_format(secret, header, request.body)
+    assert not hmac_of_the_documented_format(secret, header, request.body + b" ")
+
+
+def test_the_verifier_in_the_documentation_accepts_a_delivery_and_refuses_a_forgery(
+    signed_delivery,
+):
+    secret, request = signed_delivery
+    header = request.headers["x-quorum-signature"]
+    verify = documented_verify()
+    forged_t = re.sub(r"t=(\d+)", lambda m: f"t={int(m[1]) - 1}", header)
+
+    assert verify(secret, header, request.body) is True
+    assert verify(secret, header, request.body.replace(b"41", b"42")) is False
+    assert verify("whsec_someone-else", header, request.body) is False
+    assert verify(secret, forged_t, request.body) is False
+
+
+def test_the_products_verifier_agrees_with_the_documented_one(signed_delivery):
+    # The product's verifier is what the API docs point to; it must judge as customers' code does.
+    secret, request = signed_delivery
+    header = request.headers["x-quorum-signature"]
+    verify = documented_verify()
+
+    for body in (request.body, request.body.replace(b"41", b"42")):
+        for key in (secret, "whsec_someone-else"):
+            assert webhook_signature_verify(secret=key, header=header, body=body) is verify(
+                key, header, body
+            )
 
 
 def test_signature_check_rejects_another_secret(signed_delivery):
@@ -267,8 +346,8 @@ def test_a_rotated_secret_signs_the_next_delivery(
     [request] = receiver.requests
     header = request.headers["x-quorum-signature"]
     assert new_secret.startswith("whsec_") and new_secret != old_secret
-    assert webhook_signature_verify(secret=new_secret, header=header, body=request.body)
-    assert not webhook_signature_verify(secret=old_secret, header=header, body=request.body)
+    assert hmac_of_the_documented_format(new_secret, header, request.body)
+    assert not hmac_of_the_documented_format(old_secret, header, request.body)
 
 
 # --- Retries and giving up ------------------------------------------------------------------
