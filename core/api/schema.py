@@ -5,8 +5,10 @@
 - Every operation documents the errors it can answer, in the one error shape (`Error`:
   `{"code", "message", "extra"}`), from what the view is: 401 and 403 when it needs a signed-in
   caller (403 also covers MFA not set up yet), 404 when it looks something up by a path id or
-  returns pages, 400 when it reads a body or query filters, 409/413/415 when it takes a body,
-  429 when it is rate limited. A view that documents one of these itself keeps its description.
+  returns pages, 400 when it reads a body or query filters, 409 when it writes, 413 and 415 when it
+  takes a body, 429 when it is rate limited, and 503 (an outage of the database or Redis) always.
+  A view that documents one of these itself keeps its description; an error it adds gets the
+  error body.
 - A read-only field whose source crosses a nullable model field (`required_skill`, `actor.email`)
   is documented as nullable, as it is rendered.
 """
@@ -45,6 +47,7 @@ ERROR_DESCRIPTIONS = {
     "413": "The request body is too large.",
     "415": "The body's content type is not one this operation reads.",
     "429": "Too many requests: Retry-After says how many seconds to wait.",
+    "503": "The database or cache cannot be reached: Retry-After says when to try again.",
 }
 RETRY_AFTER_HEADER = {
     "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}
@@ -70,7 +73,7 @@ class QuorumAutoSchema(AutoSchema):
             response = responses.setdefault(code, {"description": ERROR_DESCRIPTIONS[code]})
             if not response.get("description"):
                 response["description"] = ERROR_DESCRIPTIONS[code]
-            if code == "429":
+            if code in {"429", "503"}:
                 response.setdefault("headers", RETRY_AFTER_HEADER)
         for code, response in responses.items():
             if code >= "400":  # the view's own errors too: every error has the one shape
@@ -112,6 +115,7 @@ class QuorumAutoSchema(AutoSchema):
             codes += ["413", "415"]
         if self.view.get_throttles():
             codes.append("429")
+        codes.append("503")  # any call may meet a database or Redis outage
         return codes
 
     def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:

@@ -66,10 +66,13 @@ def test_schema_endpoint_answers_anonymous_clients(client):
 
 
 def test_docs_page_answers_anonymous_clients(client):
-    response = client.get("/api/v1/docs/")
+    page = client.get("/api/v1/docs/")
+    script = client.get("/api/v1/docs/", {"script": ""})
 
-    assert response.status_code == 200
-    assert "/api/v1/schema/" in response.content.decode()
+    assert page.status_code == script.status_code == 200
+    assert '<script src="/api/v1/docs/?script="></script>' in page.content.decode()
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "/api/v1/schema/" in script.content.decode()
 
 
 def test_docs_page_loads_swagger_ui_from_our_static_files_not_a_cdn(client):
@@ -118,9 +121,10 @@ def test_every_error_response_has_the_error_shape(schema_document):
                 assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
 
 
-def test_signed_in_operations_document_401_and_403(schema_document):
+def test_signed_in_operations_document_401_and_403_and_all_document_503(schema_document):
     for method, path, operation in _operations(schema_document):
         assert {"401", "403"} <= set(operation["responses"]), (method, path)
+        assert "Retry-After" in operation["responses"]["503"]["headers"], (method, path)
 
 
 def test_path_ids_and_pages_document_404_and_bodies_document_400(schema_document):
