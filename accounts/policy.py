@@ -28,6 +28,7 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     TOKENS_MANAGE = "tokens.manage"
     TOKEN_REVOKE = "token.revoke"  # noqa: S105  (an action name, not a secret)
+    HEALTH_DETAILS_VIEW = "health.details_view"
     PERSONAL_DATA_ERASE = "personal_data.erase"
 
 
@@ -43,6 +44,8 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.AUDIT_VIEW: frozenset({Role.ADMIN, Role.FINANCE}),
     Action.TOKENS_MANAGE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
     Action.TOKEN_REVOKE: frozenset({Role.CUSTOMER, Role.MANAGER, Role.FINANCE, Role.ADMIN}),
+    # /healthz names hosts and workers: operations staff only, never customers or the workforce.
+    Action.HEALTH_DETAILS_VIEW: STAFF_ROLES,
     Action.PERSONAL_DATA_ERASE: frozenset({Role.ADMIN}),
 }
 

@@ -7,8 +7,8 @@ WSGI application and takes exactly those two calls when they carry an API token:
 
 - It is still Django: the same request and response objects, signals (database connections are
   opened and closed as usual), URL prefix, error logging and 500 handling, and the middleware
-  that shapes these responses (security headers, content length, frame options), taken from
-  `MIDDLEWARE` in its order. The rest of `MIDDLEWARE` (sessions, CSRF, messages, sign-in, MFA
+  that shapes these responses (security headers, content security policy, content length,
+  frame options), taken from `MIDDLEWARE` in its order. The rest of `MIDDLEWARE` (sessions, CSRF, messages, sign-in, MFA
   redirects) does nothing for a token-authenticated API call.
 - It does the same checks in the same order as the DRF views: token (cached, as everywhere),
   MFA enrolment, the customer's IP allowlist, the `work` throttle, the body; whenever one of
@@ -55,6 +55,7 @@ _SUBMIT = re.compile(rf"/api/v1/leases/({IdConverter.regex})/submit/")
 _RESPONSE_MIDDLEWARE = frozenset(
     {
         "django.middleware.security.SecurityMiddleware",
+        "csp.middleware.CSPMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     }
