@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection
@@ -21,6 +22,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import api_token_create
 from labeling.api import hotpath
+from labeling.api import views as labeling_api_views
 from labeling.api.hotpath import QueueHotPath
 from labeling.models import Annotation, Lease
 from tests.factories import make_user
@@ -172,6 +174,10 @@ def test_claim_and_submit_answer_as_the_full_stack_does(settings, app, delegated
         "form_body",
         "bad_token",
         "prefetch_at_the_limit",
+        "non_finite_result",
+        "deeply_nested_body",
+        "body_over_the_limit",
+        "project_beyond_bigint",
     ],
 )
 def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app, case):
@@ -193,6 +199,8 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
             return _call(app, f"/api/v1/projects/{empty.pk}/claim/", key=key)
         if case == "unknown_project":
             return _call(app, "/api/v1/projects/987654/claim/", key=key)
+        if case == "project_beyond_bigint":
+            return _call(app, f"/api/v1/projects/{2**63}/claim/", key=key)
         if case in {"not_eligible", "prefetch_at_the_limit"}:
             return _call(app, claim_path, key=key, query="prefetch=1")
         if case == "bad_token":
@@ -212,6 +220,13 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
             return _call(app, path, key=key, body=b'{"result": {"label": "horse"}}')
         if case == "bad_json":
             return _call(app, path, key=key, body=b'{"result": ')
+        if case == "non_finite_result":
+            return _call(app, path, key=key, body=b'{"result": {"label": "cat", "score": NaN}}')
+        if case == "deeply_nested_body":
+            return _call(app, path, key=key, body=b'{"result": ' + b"[" * 3000 + b"]" * 3000 + b"}")
+        if case == "body_over_the_limit":
+            settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(submit_body) - 1
+            return _call(app, path, key=key, body=submit_body)
         if case == "no_result":
             return _call(app, path, key=key, body=b'{"answer": {"label": "cat"}}')
         assert case == "form_body"
@@ -233,8 +248,35 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
     if case == "prefetch_at_the_limit":
         assert hot.json()["resumed"] is True
     else:
-        assert hot.code >= 400
+        assert 400 <= hot.code < 500
         assert set(hot.json()) == {"code", "message", "extra"}
+    expected = {
+        "non_finite_result": (400, "parse_error"),
+        "deeply_nested_body": (400, "parse_error"),
+        "body_over_the_limit": (413, "request_too_large"),
+        "project_beyond_bigint": (404, "not_found"),
+    }
+    if case in expected:
+        assert (hot.code, hot.json()["code"]) == expected[case]
+    assert not Annotation.objects.exists()
+
+
+def test_a_redis_outage_is_a_503_on_both_paths(settings, app, monkeypatch):
+    project = make_project()
+    add_tasks(project, 1)
+    key = _token(make_worker())
+
+    def refuse(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to redis:6379.")
+
+    monkeypatch.setattr(labeling_api_views, "counter_add", refuse)
+    hot, full = both(settings, lambda: _call(app, f"/api/v1/projects/{project.pk}/claim/", key=key))
+
+    assert (hot.code, hot.json()) == (full.code, full.json())  # Django's 500 view or DRF's
+    assert hot.code == 503
+    assert hot.headers["retry-after"] == full.headers["retry-after"] == "30"
+    assert hot.json()["code"] == "service_unavailable"
+    assert not Lease.objects.exists()
 
 
 def test_a_manager_without_mfa_is_sent_to_set_it_up_by_both(settings, app):
@@ -293,12 +335,18 @@ def test_a_broken_reused_connection_is_replaced_and_the_call_served(app):
     assert Lease.objects.count() == 1
 
 
+MID_MINUTE = 1_800_000_030.0  # 30 s into a minute (1_800_000_000 is a multiple of 60)
+
+
 def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
     settings, app, monkeypatch
 ):
     from labeling.api.views import WorkThrottle
 
     monkeypatch.setattr(WorkThrottle, "THROTTLE_RATES", {"work": "2/minute"})
+    # Every call half-way through one fixed window: Retry-After is the same for both paths, and
+    # a window that ends between two calls can neither let the third call through nor shorten it.
+    monkeypatch.setattr(WorkThrottle, "timer", lambda self: MID_MINUTE)
     project = make_project()
     add_tasks(project, 10)
     keys = iter([_token(make_worker()), _token(make_worker())])
@@ -314,4 +362,4 @@ def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
 
     assert hot.code == 429
     assert hot.shape() == full.shape()
-    assert hot.headers["retry-after"]
+    assert hot.headers["retry-after"] == full.headers["retry-after"] == "30"
