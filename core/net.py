@@ -23,7 +23,8 @@ def parse_address(text: str) -> IPAddress | None:
     elif text.count(":") == 1:  # "192.0.2.1:443"; IPv6 has at least two colons
         text = text.partition(":")[0]
     try:
-        address = ipaddress.ip_address(text)
+        # A zone (`fe80::1%eth0`) names an interface of the machine that wrote it: not ours.
+        address = ipaddress.ip_address(text.partition("%")[0])
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:

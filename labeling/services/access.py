@@ -139,11 +139,7 @@ def ip_refusal_record(
         actor=user,
         action="customer.ip_refused",
         target=customer,
-        after={
-            "user": user.pk,
-            "email": user.email,
-            "address": str(address) if address is not None else None,
-            "path": path[:200],
-        },
+        # The address goes in the event's own column only: erasing a person's data clears it there.
+        after={"user": user.pk, "path": path[:200]},
         ip_address=str(address) if address is not None else None,
     )

@@ -92,6 +92,7 @@ def test_an_entry_that_is_not_an_address_leaves_the_address_unknown(settings):
         ("[2001:db8::7]", "2001:db8::7"),
         (" 2001:DB8::7 ", "2001:db8::7"),
         ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("fe80::7%eth0", "fe80::7"),
     ],
 )
 def test_addresses_with_ports_brackets_or_ipv4_in_ipv6_form_are_read(text, expected):
