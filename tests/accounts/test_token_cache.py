@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.models import Role
+from accounts.selectors import api_token_get_by_key
 from accounts.services import api_token_create, api_token_revoke, role_revoke, user_set_active
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
@@ -24,10 +25,15 @@ def test_a_token_in_use_stops_working_the_moment_it_is_revoked(client):
     assert client.get("/api/v1/me/", **auth(key)).status_code == 401
 
 
-def test_a_deactivated_person_is_refused_at_once_though_their_token_was_cached(client):
+def test_a_deactivated_person_is_refused_at_once_though_their_token_was_cached(
+    client, django_assert_num_queries
+):
     customer = make_user(Role.CUSTOMER)
     _, key = api_token_create(user=customer, name="ci")
     assert client.get("/api/v1/me/", **auth(key)).status_code == 200
+    with django_assert_num_queries(0):  # the token and its active user come from the cache
+        cached = api_token_get_by_key(key)
+    assert cached is not None and cached.user.is_active
 
     user_set_active(user=customer, is_active=False, actor=None)
 
