@@ -11,7 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="customer_ip_allowlist_list",
     ),
     path(
-        "customers/<int:customer_id>/ip-allowlist/",
+        "customers/<id:customer_id>/ip-allowlist/",
         access_views.customer_ip_allowlist,
         name="customer_ip_allowlist",
     ),

@@ -152,17 +152,17 @@ class CustomerMemberView(APIView):
 
 urlpatterns: list[URLPattern] = [
     path(
-        "customers/<int:customer_id>/ip-allowlist/",
+        "customers/<id:customer_id>/ip-allowlist/",
         CustomerIpAllowlistView.as_view(),
         name="customer-ip-allowlist",
     ),
     path(
-        "customers/<int:customer_id>/members/",
+        "customers/<id:customer_id>/members/",
         CustomerMemberListView.as_view(),
         name="customer-member-list",
     ),
     path(
-        "customers/<int:customer_id>/members/<int:user_id>/",
+        "customers/<id:customer_id>/members/<id:user_id>/",
         CustomerMemberView.as_view(),
         name="customer-member",
     ),
