@@ -8,6 +8,7 @@ from django.db import connection
 
 from core.errors import ValidationFailed
 from labeling.models import GoldAnswer, ImportJob, Task, WorkSlot
+from labeling.services import imports as import_services
 from labeling.services.imports import (
     import_create_from_location,
     import_create_from_upload,
@@ -339,19 +340,42 @@ def test_running_a_finished_import_again_changes_nothing(imported):
 
 
 def test_uploading_through_the_api_starts_a_job_whose_status_shows_progress(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, monkeypatch
 ):
+    # Chunks of 100 lines of about 1 kB: the file is read as the tasks are stored, so the job's
+    # status is asked for (as a person waiting would) after each chunk while the import runs.
+    monkeypatch.setattr(import_services, "FIRST_CHUNK_SIZE", 100)
+    monkeypatch.setattr(import_services, "CHUNK_SIZE", 100)
+    monkeypatch.setattr(import_services, "COPY_CHUNK_SIZE", 100)
     project = make_project()
     client.force_login(make_customer_user(project.customer))
-    upload = SimpleUploadedFile("tasks.jsonl", jsonl({"text": "a"}, {"text": "b"}))
+    lines = [{"text": f"{i:04d} " + "x" * 1000} for i in range(500)]
+    upload = SimpleUploadedFile("tasks.jsonl", jsonl(*lines))
+    seen_running: list[dict] = []
+    store = import_services._store
+
+    def store_and_look(project, job, tasks, outcome, on_chunk=None):
+        def chunk_stored() -> None:
+            assert on_chunk is not None
+            on_chunk()
+            seen_running.append(client.get(f"/api/v1/imports/{job.pk}/").json())
+
+        return store(project, job, tasks, outcome, on_chunk=chunk_stored)
+
+    monkeypatch.setattr(import_services, "_store", store_and_look)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/api/v1/projects/{project.pk}/imports/", {"file": upload})
     status = client.get(f"/api/v1/imports/{response.json()['id']}/").json()
 
     assert response.status_code == 202
+    assert [s["status"] for s in seen_running] == ["running"] * 5
+    created = [s["progress"]["tasks_created"] for s in seen_running]
+    assert created == sorted(created) and created[0] < created[-1], created  # COPY may lag a chunk
+    shares = [s["progress"]["progress"] for s in seen_running[:4]]
+    assert 0 < shares[0] < shares[1] < shares[2] < shares[3] < 1, shares
     assert status["status"] == "succeeded"
-    assert status["tasks_created"] == 2
+    assert status["tasks_created"] == 500
     assert status["progress"]["progress"] == 1.0
 
 
