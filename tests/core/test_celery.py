@@ -15,8 +15,10 @@ from celery.result import AsyncResult, EagerResult
 from django.core.cache import cache
 from django.utils import timezone
 
+from accounts.models import Role
 from config.celery import app as celery_app
 from core.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat, ping
+from tests.factories import make_user
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CELERY_BIN = Path(sys.executable).parent / "celery"
@@ -209,6 +211,7 @@ def test_worker_consumes_the_default_imports_and_payouts_queues(celery_worker):
 @pytest.mark.real_celery
 @pytest.mark.django_db
 def test_healthz_lists_the_worker_and_the_beat_age_in_broker_mode(client, celery_worker):
+    client.force_login(make_user(Role.ADMIN, mfa=True))  # the details are for operations staff
     beat_heartbeat()
 
     response = client.get("/healthz")
