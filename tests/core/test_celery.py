@@ -1,24 +1,54 @@
-"""Celery: in-process without Redis, a real worker round trip with it, and the queue configuration."""
+"""Celery: in-process without Redis, every task family through a real worker with it, and the
+queue configuration of the product's real task names."""
 
+import hashlib
+import hmac
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 from celery.result import AsyncResult, EagerResult
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from config.celery import app as celery_app
 from core.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat, ping
+from labeling.jobs.queue import leases_reclaim_expired
+from labeling.jobs.rules import rules_sweep
+from labeling.models import (
+    ExportJob,
+    ImportJob,
+    Lease,
+    SlotState,
+    Task,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WorkSlot,
+)
+from labeling.services.exports import export_job_create
+from labeling.services.imports import import_create_from_upload
+from labeling.services.queue import slot_claim_next
+from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit
 from tests.factories import make_user
+from tests.labeling.factories import add_tasks, make_customer_user, make_project, make_worker
+from tests.labeling.rules_data import GOLD_SPAM, gold_record, make_manager, spam_rule
+from workforce.models import AnnotatorProfile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CELERY_BIN = Path(sys.executable).parent / "celery"
@@ -69,15 +99,40 @@ def test_celery_config_declares_default_imports_and_payouts_queues():
     assert {"default", "imports", "payouts"} <= queue_names
 
 
-def test_tasks_are_routed_to_the_default_queue_unless_imports_or_payouts():
+# Every task of the product and the queue it must go to. A new task fails the test below until
+# its queue is decided here (imports and exports are long and go apart from the quick jobs).
+QUEUE_OF_TASK = {
+    "core.tasks.ping": "default",
+    "core.tasks.beat_heartbeat": "default",
+    "labeling.tasks.import_run": "imports",
+    "labeling.tasks.export_run": "imports",
+    "labeling.tasks.webhook_deliver": "default",
+    "labeling.tasks.webhook_deliveries_due": "default",
+    "labeling.tasks.leases_reclaim_expired": "default",
+    "labeling.tasks.rules_evaluate_person": "default",
+    "labeling.tasks.rules_sweep": "default",
+    "labeling.tasks.consensus_confusions_estimate": "default",
+    "labeling.tasks.consensus_estimates_due": "default",
+}
+
+
+def _product_task_names() -> set[str]:
+    celery_app.loader.import_default_modules()  # what the worker autodiscovers at start
+    return {name for name in celery_app.tasks if not name.startswith("celery.")}
+
+
+def test_every_task_of_the_product_is_routed_to_its_queue():
     router = celery_app.amqp.router
 
-    def queue_of(task_name: str) -> str:
-        return router.route({}, task_name)["queue"].name
+    routed = {name: router.route({}, name)["queue"].name for name in _product_task_names()}
 
-    assert queue_of(ping.name) == "default"
-    assert queue_of("labeling.tasks.import_dataset") == "imports"
-    assert queue_of("payments.tasks.payout_batch") == "payouts"
+    assert routed == QUEUE_OF_TASK
+
+
+def test_every_periodic_job_names_a_task_that_exists():
+    scheduled = {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
+
+    assert scheduled <= _product_task_names()
 
 
 def test_beat_schedule_runs_the_heartbeat():
@@ -128,20 +183,42 @@ def _show(request, text: str) -> None:
         print(text)
 
 
+def _database_url() -> str:
+    """The test database as a DATABASE_URL, for the worker process (set up by pytest-django)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db["USER"] or "", safe="")
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
 @pytest.fixture(scope="module")
-def celery_worker(request, tmp_path_factory):
-    """A real `celery worker` on the default, imports and payouts queues; yields its node name."""
+def celery_worker(request, tmp_path_factory, django_db_setup):
+    """A real `celery worker` on every queue the product declares; yields its node name.
+
+    It runs the product's settings against this run's test database, media directory and Redis,
+    so that tasks sent by a test change what the test then reads.
+    """
     node = f"test-{uuid.uuid4().hex}"
     name = f"{node}@{socket.gethostname()}"
     log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": _database_url(),
+        # The same directory as the `_media_in_tmp` fixture gives the tests.
+        "MEDIA_ROOT": str(tmp_path_factory.getbasetemp() / "media"),
+        "WEBHOOK_ALLOW_HTTP_HOSTS": "127.0.0.1",
+    }
     command = [
         str(CELERY_BIN),
         "-A",
         "config",
         "worker",
         "-Q",
-        "default,imports,payouts",
+        ",".join(queue.name for queue in celery_app.conf.task_queues),
         "--pool=solo",
         "--concurrency=1",
         "-n",
@@ -195,16 +272,14 @@ def test_task_sent_to_the_default_queue_is_run_by_the_worker(celery_worker):
 
 @pytest.mark.redis
 @pytest.mark.real_celery
-def test_worker_consumes_the_default_imports_and_payouts_queues(celery_worker):
+def test_worker_consumes_every_queue_tasks_are_routed_to(celery_worker):
     inspector = celery_app.control.inspect(destination=[celery_worker], timeout=5)
 
     active = inspector.active_queues() or {}
 
-    assert {queue["name"] for queue in active.get(celery_worker, [])} == {
-        "default",
-        "imports",
-        "payouts",
-    }
+    consumed = {queue["name"] for queue in active.get(celery_worker, [])}
+    assert set(QUEUE_OF_TASK.values()) <= consumed
+    assert consumed == {"default", "imports", "payouts"}
 
 
 @pytest.mark.redis
@@ -222,3 +297,158 @@ def test_healthz_lists_the_worker_and_the_beat_age_in_broker_mode(client, celery
     assert celery["status"] == "ok"
     assert celery_worker in celery["workers"]
     assert 0 <= celery["beat_last_seen_seconds_ago"] <= 5
+
+
+# --- Each task family through the real worker -----------------------------------------------
+# The worker is another process with its own database connection: these tests commit
+# (transactional_db) and wait for the effect the task has on the database, files or the network.
+
+WORKER_EFFECT_TIMEOUT = 60.0
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = WORKER_EFFECT_TIMEOUT) -> Any:
+    """Return the first truthy value of `check()`, asked every 0.2 s, or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"the worker did not {what} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+@pytest.mark.redis
+@pytest.mark.real_celery
+@pytest.mark.django_db(transaction=True)
+def test_an_import_is_run_by_the_worker_on_the_imports_queue(celery_worker):
+    project = make_project()
+    upload = SimpleUploadedFile("tasks.jsonl", b'{"text": "first"}\n{"text": "second"}\n')
+
+    with transaction.atomic():
+        job = import_create_from_upload(project=project, upload=upload, actor=None)
+
+    eventually(
+        lambda: ImportJob.objects.filter(pk=job.pk, status="succeeded").exists(),
+        "finish the import",
+    )
+    texts = sorted(Task.objects.filter(project=project).values_list("data__text", flat=True))
+    assert texts == ["first", "second"]
+
+
+@pytest.mark.redis
+@pytest.mark.real_celery
+@pytest.mark.django_db(transaction=True)
+def test_an_export_file_is_written_by_the_worker(celery_worker):
+    project = make_project()
+    task_ids = add_tasks(project, 4)
+    owner = make_customer_user(project.customer)
+
+    with transaction.atomic():
+        job = export_job_create(
+            project=project, file_format="jsonl", filters={"final_only": False}, actor=owner
+        )
+
+    done = eventually(
+        lambda: ExportJob.objects.filter(pk=job.pk, status="succeeded").first(),
+        "write the export file",
+    )
+    lines = Path(done.file.path).read_bytes().splitlines()
+    assert sorted(json.loads(line)["task_id"] for line in lines) == sorted(task_ids)
+    assert done.rows_written == 4
+
+
+class _Receiver(ThreadingHTTPServer):
+    """A customer's webhook endpoint on this machine: keeps each POST's headers and body."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.received: list[tuple[dict[str, str], bytes]] = []
+
+
+class _ReceiverHandler(BaseHTTPRequestHandler):
+    server: _Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[_Receiver]:
+    server = _Receiver()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.mark.redis
+@pytest.mark.real_celery
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_is_delivered_by_the_worker(celery_worker, webhook_receiver, settings):
+    settings.WEBHOOK_ALLOW_HTTP_HOSTS = ["127.0.0.1"]
+    project = make_project()
+    url = f"http://127.0.0.1:{webhook_receiver.server_address[1]}/hooks"
+    _, secret = webhook_endpoint_create(customer=project.customer, url=url, events=[], actor=None)
+
+    with transaction.atomic():
+        [delivery_id] = webhooks_emit(
+            customer_id=project.customer_id, event="task.completed", payload={"task_id": 7}
+        )
+
+    [(headers, body)] = eventually(lambda: webhook_receiver.received, "deliver the webhook")
+    fields = dict(part.split("=", 1) for part in headers["x-quorum-signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{fields['t']}.".encode() + body, hashlib.sha256)
+    assert fields["v1"] == expected.hexdigest()
+    assert json.loads(body)["data"] == {"task_id": 7}
+    eventually(
+        lambda: WebhookDelivery.objects.filter(
+            pk=delivery_id, status=WebhookDeliveryStatus.SUCCEEDED
+        ).exists(),
+        "record the delivery",
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.real_celery
+@pytest.mark.django_db(transaction=True)
+def test_the_rule_sweep_run_by_the_worker_suspends_a_spammer(celery_worker):
+    project, spammer = make_project(), make_worker()
+    spam_rule(make_manager())
+    gold_record(project, spammer, GOLD_SPAM)
+
+    rules_sweep.delay()
+
+    eventually(
+        lambda: AnnotatorProfile.objects.filter(user=spammer, status="suspended").exists(),
+        "suspend the spammer",
+    )
+
+
+@pytest.mark.redis
+@pytest.mark.real_celery
+@pytest.mark.django_db(transaction=True)
+def test_the_lease_reaper_run_by_the_worker_reopens_an_expired_lease(celery_worker):
+    project = make_project()
+    add_tasks(project, 1)
+    lease = slot_claim_next(project=project, user=make_worker()).lease
+    past = timezone.now() - timedelta(minutes=1)
+    Lease.objects.filter(pk=lease.pk).update(expires_at=past)
+    WorkSlot.objects.filter(pk=lease.slot_id).update(lease_expires_at=past)
+
+    leases_reclaim_expired.delay()
+
+    eventually(
+        lambda: WorkSlot.objects.filter(pk=lease.slot_id, state=SlotState.OPEN).exists(),
+        "reopen the slot",
+    )
+    assert Lease.objects.get(pk=lease.pk).state == "expired"
