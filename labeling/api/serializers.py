@@ -209,6 +209,17 @@ class TasksCreateSerializer(serializers.Serializer[Any]):
     )
 
 
+class TasksCreatedSerializer(serializers.Serializer[Any]):
+    """What `POST /projects/{id}/tasks/` stored: tasks to label and gold tasks alike are created."""
+
+    created = serializers.IntegerField(help_text="Tasks stored, gold tasks included.")
+    gold = serializers.IntegerField(help_text="How many of the stored tasks are gold tasks.")
+    duplicates = serializers.IntegerField(
+        help_text="Lines skipped because their external id is already in the project."
+    )
+    lines_read = serializers.IntegerField()
+
+
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     progress = serializers.SerializerMethodField()
 

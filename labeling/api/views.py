@@ -38,6 +38,7 @@ from labeling.api.serializers import (
     SubmitSerializer,
     SubmittedSerializer,
     TaskDetailSerializer,
+    TasksCreatedSerializer,
     TasksCreateSerializer,
     TaskSerializer,
     WorkProjectSerializer,
@@ -248,7 +249,7 @@ class ProjectTasksView(mixins.ListModelMixin, viewsets.GenericViewSet[Task]):
             return Task.objects.none()
         return Task.objects.filter(project=self._project()).order_by("id")
 
-    @extend_schema(request=TasksCreateSerializer, responses={201: ImportJobSerializer})
+    @extend_schema(request=TasksCreateSerializer, responses={201: TasksCreatedSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         project = self._project()
         data = TasksCreateSerializer(data=request.data)
