@@ -1,6 +1,6 @@
 from django.urls import include, path
-from core.api.routers import Router
 
+from core.api.routers import Router
 from labeling.api import views
 
 router = Router()

@@ -1,5 +1,4 @@
 from core.api.routers import Router
-
 from workforce.api import views
 
 router = Router()
