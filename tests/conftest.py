@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     }
     needed = {name for name in missing if any(i.get_closest_marker(name) for i in items)}
     if os.environ.get("QUORUM_REQUIRE_SERVICES") == "1":
-        unmet = [missing[name] for name in sorted(needed) if missing[name]]
+        unmet = [reason for name in sorted(needed) if (reason := missing[name])]
         if unmet:
             raise pytest.UsageError(f"QUORUM_REQUIRE_SERVICES=1 but {'; '.join(unmet)}.")
         return

@@ -141,8 +141,8 @@ class _ClosedNotifies:
             if close is not None:
                 close()
         finally:
-            if self._on_close is not None:
-                self._on_close, on_close = None, self._on_close
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
                 on_close()
 
 
@@ -167,7 +167,8 @@ def live_server(request: pytest.FixtureRequest, server_requests: ServerRequests)
         # One in-memory SQLite connection shared by the test and the server's threads breaks
         # as soon as two of them use it at once; tests/conftest.py gives SQLite a file instead.
         raise pytest.UsageError("the live server would share the test's database connection")
-    server.thread.static_handler = lambda app: server_requests.wrap(StaticFilesHandler(app))
+    # Django declares static_handler as a handler class; any callable taking the app will do.
+    server.thread.static_handler = lambda app: server_requests.wrap(StaticFilesHandler(app))  # type: ignore[assignment]
     server.start()
     yield server
     server.stop()
