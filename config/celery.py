@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -33,5 +34,9 @@ app.conf.beat_schedule = {
     "quality-rules-sweep": {
         "task": "labeling.tasks.rules_sweep",
         "schedule": 600.0,
+    },
+    "sessions-clear-expired": {
+        "task": "core.tasks.sessions_clear_expired",
+        "schedule": crontab(hour=3, minute=30),
     },
 }

@@ -21,6 +21,8 @@ from urllib.parse import quote
 
 import pytest
 from celery.result import AsyncResult, EagerResult
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
@@ -28,7 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from config.celery import app as celery_app
-from core.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat, ping
+from core.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat, ping, sessions_clear_expired
 from labeling.jobs.queue import leases_reclaim_expired
 from labeling.jobs.rules import rules_sweep
 from labeling.models import (
@@ -104,6 +106,7 @@ def test_celery_config_declares_default_imports_and_payouts_queues():
 QUEUE_OF_TASK = {
     "core.tasks.ping": "default",
     "core.tasks.beat_heartbeat": "default",
+    "core.tasks.sessions_clear_expired": "default",
     "labeling.tasks.import_run": "imports",
     "labeling.tasks.export_run": "imports",
     "labeling.tasks.webhook_deliver": "default",
@@ -140,6 +143,29 @@ def test_beat_schedule_runs_the_heartbeat():
 
     assert "beat-heartbeat" in schedule
     assert schedule["beat-heartbeat"]["task"] == beat_heartbeat.name
+
+
+def test_beat_schedule_clears_expired_sessions_daily():
+    entry = celery_app.conf.beat_schedule["sessions-clear-expired"]
+
+    assert entry["task"] == sessions_clear_expired.name
+    assert entry["schedule"].remaining_estimate(timezone.now()) <= timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_sessions_clear_expired_deletes_expired_sessions_and_keeps_live_ones():
+    expired, live = SessionStore(), SessionStore()
+    expired["who"], live["who"] = "gone", "here"
+    expired.set_expiry(timezone.now() - timedelta(minutes=1))
+    live.set_expiry(timezone.now() + timedelta(days=1))
+    expired.save()
+    live.save()
+
+    sessions_clear_expired.delay()
+    sessions_clear_expired.delay()  # a second run finds nothing more to do
+
+    assert not Session.objects.filter(session_key=expired.session_key).exists()
+    assert SessionStore(session_key=live.session_key)["who"] == "here"
 
 
 def test_beat_heartbeat_stores_the_time_it_ran_in_the_cache():
