@@ -146,7 +146,11 @@ class ProjectForm(forms.Form):
     priority = forms.IntegerField(
         initial=0, help_text="Projects with a higher priority are offered first."
     )
-    queue_order = forms.ChoiceField(choices=QueueOrder.choices, initial=QueueOrder.RANDOM)
+    queue_order = forms.ChoiceField(
+        choices=[("", "By pipeline: depth-first for consensus, else random"), *QueueOrder.choices],
+        required=False,
+        help_text="Depth-first finishes the tasks people have started before it begins new ones.",
+    )
     required_skill = forms.ModelChoiceField(
         queryset=Skill.objects.all(),
         required=False,
@@ -410,11 +414,12 @@ class ProjectForm(forms.Form):
             "lease_seconds": data["lease_minutes"] * 60,
             "max_leases_per_person": data["max_leases_per_person"],
             "priority": data["priority"],
-            "queue_order": data["queue_order"],
             "required_skill": data["required_skill"],
             "required_level": data["required_level"],
             "status": data["status"],
         }
+        if data["queue_order"]:  # else the service's default for the pipeline
+            values["queue_order"] = data["queue_order"]
         if data["max_overlap"] is not None:
             values["max_overlap"] = data["max_overlap"]
         elif data["pipeline"] == Pipeline.CONSENSUS:

@@ -28,6 +28,7 @@ class ProjectStatus(models.TextChoices):
 class QueueOrder(models.TextChoices):
     OLDEST = "oldest", "Oldest first"
     RANDOM = "random", "Random"
+    DEPTH_FIRST = "depth_first", "Depth-first: finish started tasks first"
 
 
 class AggregationMethod(models.TextChoices):
@@ -74,8 +75,9 @@ class Project(models.Model):
     )
     max_leases_per_person = models.PositiveSmallIntegerField(default=1)
     priority = models.IntegerField(default=0)
+    # How new slots are keyed (labeling.queue_order); new projects get it from the pipeline.
     queue_order = models.CharField(
-        max_length=10, choices=QueueOrder.choices, default=QueueOrder.RANDOM
+        max_length=20, choices=QueueOrder.choices, default=QueueOrder.RANDOM
     )
     required_skill = models.ForeignKey(
         "workforce.Skill", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"

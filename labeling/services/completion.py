@@ -41,6 +41,7 @@ from labeling.models import (
     WorkerConfusion,
     WorkSlot,
 )
+from labeling.queue_order import slot_order_keys
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
 
@@ -239,14 +240,16 @@ def _annotate_slots_outstanding(task: Task) -> bool:
 
 
 def annotate_slot_add(*, task: Task, project: Project) -> None:
-    """Ask for one more annotation of `task`: an open slot, at the task's priority, oldest first."""
+    """Ask for one more annotation of `task`: an open slot at the task's priority, ahead of
+    tasks not yet started (see `labeling.queue_order`)."""
+    (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
     WorkSlot.objects.create(
         project_id=project.pk,
         task_id=task.pk,
         kind=SlotKind.ANNOTATE,
         level=0,
         priority=task.priority,
-        order_key=task.pk,
+        order_key=order_key,
     )
 
 

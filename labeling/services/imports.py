@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
@@ -48,12 +48,12 @@ from labeling.models import (
     ImportSource,
     ImportStatus,
     Project,
-    QueueOrder,
     SlotKind,
     SlotState,
     Task,
     WorkSlot,
 )
+from labeling.queue_order import slot_order_keys
 from labeling.schema import LabelSchema, SchemaError, validate_result, validate_task_data
 from labeling.services.gold import gold_live_count_forget
 
@@ -320,7 +320,6 @@ def _insert_chunk(
         bulk_insert(GoldAnswer, answers)
         outcome.gold += len(answers)
         gold_live_count_forget(project.pk)
-    rng = random.SystemRandom() if project.queue_order == QueueOrder.RANDOM else None
     slots = [
         {
             "project_id": project.pk,
@@ -329,11 +328,13 @@ def _insert_chunk(
             "level": 0,
             "state": SlotState.OPEN.value,
             "priority": t.priority,
-            "order_key": rng.getrandbits(62) if rng else task_id,
+            "order_key": order_key,
         }
         for task_id, t in zip(task_ids, fresh, strict=True)
         if t.gold is None
-        for _ in range(project.overlap)
+        for order_key in slot_order_keys(
+            order=project.queue_order, task_id=task_id, count=project.overlap, batch_at=now
+        )
     ]
     bulk_insert(WorkSlot, slots)
     outcome.created += len(fresh)
@@ -348,17 +349,26 @@ def _insert_chunk(
 # this one parses and validates the next chunk.
 
 _STAGE = "labeling_import_stage"
-_STAGE_COLUMNS = ("line", "external_id", "data", "meta", "pre_annotation", "priority", "gold")
+_STAGE_COLUMNS = (
+    "id",
+    "order_keys",
+    "line",
+    "external_id",
+    "data",
+    "meta",
+    "pre_annotation",
+    "priority",
+    "gold",
+)
+# Task ids are taken from the sequence before the chunk is staged, so that each task's slots get
+# their queue keys from `slot_order_keys`, as on every other path that makes slots.
 _STAGE_CREATE = f"""
 CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (
-    line integer NOT NULL, external_id text, data jsonb NOT NULL, meta jsonb NOT NULL,
-    pre_annotation jsonb, priority integer NOT NULL, gold jsonb
+    id bigint NOT NULL, order_keys bigint[], line integer NOT NULL, external_id text,
+    data jsonb NOT NULL, meta jsonb NOT NULL, pre_annotation jsonb, priority integer NOT NULL,
+    gold jsonb
 ) ON COMMIT DROP
 """
-# 2**62: random order keys are 62 bits, like SystemRandom().getrandbits(62) on the ORM path.
-# PostgreSQL's random() is seeded from a strong source per session and has 52 bits of
-# randomness, plenty to shuffle the queue.
-_RANDOM_ORDER_KEY = "(random() * 4611686018427387904)::bigint"
 
 
 class _Stored(NamedTuple):
@@ -373,6 +383,11 @@ class _CopyPlan:
 
     sql: str
     params: dict[str, Any]
+    task_table: str  # whose sequence gives the staged tasks their ids
+    queue_order: str
+    overlap: int
+    batch_at: datetime
+    rng: random.Random
 
 
 def _copy_plan(project: Project, job: ImportJob | None) -> _CopyPlan:
@@ -410,16 +425,11 @@ def _copy_plan(project: Project, job: ImportJob | None) -> _CopyPlan:
             "level": "0",
             "state": "%(slot_state)s",
             "priority": "new_tasks.priority",
-            "order_key": _RANDOM_ORDER_KEY
-            if project.queue_order == QueueOrder.RANDOM
-            else "new_tasks.id",
+            "order_key": "slot_key",
         },
     )
     sql = f"""
-WITH src AS MATERIALIZED (
-    SELECT nextval(pg_get_serial_sequence('{task_table}', 'id')) AS id, staged.*
-    FROM (SELECT * FROM {_STAGE} ORDER BY line) AS staged
-),
+WITH src AS MATERIALIZED (SELECT * FROM {_STAGE}),
 new_tasks AS (
     INSERT INTO {task_table} ({task_columns})
     SELECT {task_values} FROM src ORDER BY src.id
@@ -434,26 +444,35 @@ new_answers AS (
 new_slots AS (
     INSERT INTO {WorkSlot._meta.db_table} ({slot_columns})
     SELECT {slot_values}
-    FROM new_tasks CROSS JOIN generate_series(1, %(overlap)s) AS copy
+    FROM new_tasks JOIN src ON src.id = new_tasks.id CROSS JOIN unnest(src.order_keys) AS slot_key
     WHERE NOT new_tasks.is_gold
 )
 SELECT count(*) FILTER (WHERE NOT is_gold), count(*) FILTER (WHERE is_gold) FROM new_tasks
 """  # noqa: S608 - names and expressions come from the models, values are parameters
+    now = timezone.now()
     params = {
         **task_params,
         **answer_params,
         **slot_params,
         "project": project.pk,
         "job": job.pk if job is not None else None,
-        "now": timezone.now(),
-        "overlap": project.overlap,
+        "now": now,
         "slot_kind": SlotKind.ANNOTATE.value,
         "slot_state": SlotState.OPEN.value,
     }
-    return _CopyPlan(sql=sql, params=params)
+    return _CopyPlan(
+        sql=sql,
+        params=params,
+        task_table=task_table,
+        queue_order=project.queue_order,
+        overlap=project.overlap,
+        batch_at=now,
+        rng=random.Random(),  # noqa: S311 - seeded from the system's source; shuffles, no secret
+    )
 
 
 def _stage_row(task: CleanTask) -> tuple[Any, ...]:
+    """A staged task without its id and order keys, which `_copy_chunk` puts in front."""
     pre, gold = task.pre_annotation, task.gold
     return (
         task.line,
@@ -468,7 +487,29 @@ def _stage_row(task: CleanTask) -> tuple[Any, ...]:
 
 def _copy_chunk(plan: _CopyPlan, rows: list[tuple[Any, ...]], cursor: Any) -> _Stored:
     """Store one chunk of staged rows (runs in the write-behind thread, on a raw cursor)."""
-    copy_rows(cursor, _STAGE, _STAGE_COLUMNS, rows)
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        (plan.task_table, len(rows)),
+    )
+    ids = sorted(row[0] for row in cursor.fetchall())
+    gold_at = _STAGE_COLUMNS.index("gold") - 2  # `rows` come without id and order keys
+    staged = (
+        (
+            task_id,
+            None
+            if row[gold_at] is not None
+            else slot_order_keys(
+                order=plan.queue_order,
+                task_id=task_id,
+                count=plan.overlap,
+                batch_at=plan.batch_at,
+                rng=plan.rng,
+            ),
+            *row,
+        )
+        for task_id, row in zip(ids, rows, strict=True)
+    )
+    copy_rows(cursor, _STAGE, _STAGE_COLUMNS, staged)
     cursor.execute(plan.sql, plan.params)
     created, gold = cursor.fetchone()
     cursor.execute(f"TRUNCATE {_STAGE}")

@@ -24,6 +24,7 @@ from labeling.models import (
     QueueOrder,
     TaskType,
 )
+from labeling.queue_order import queue_order_default
 from labeling.schema import PRESETS, SchemaError, normalise_labels
 from workforce.models import Skill
 
@@ -244,7 +245,6 @@ def _defaults() -> dict[str, Any]:
         "idle_cap_seconds": 120,
         "max_leases_per_person": 1,
         "priority": 0,
-        "queue_order": QueueOrder.RANDOM.value,
         "required_skill": None,
         "required_level": 1,
         "status": ProjectStatus.DRAFT.value,
@@ -277,6 +277,7 @@ def project_create(
             fields={k: ["Unknown setting."] for k in unknown},
         )
     values = {**_defaults(), **settings, "name": name.strip()}
+    values.setdefault("queue_order", queue_order_default(str(values["pipeline"])))
     if preset:
         if preset not in PRESETS:
             raise _fail("preset", f"Unknown preset {preset!r}; use one of: {', '.join(PRESETS)}.")

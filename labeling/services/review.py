@@ -40,6 +40,7 @@ from labeling.models import (
     Verdict,
     WorkSlot,
 )
+from labeling.queue_order import slot_order_keys
 from labeling.scoring import score
 from workforce.models import AnnotatorProfile, Standing
 from workforce.selectors import standing_from, standing_of
@@ -70,13 +71,14 @@ def _sampled(project: Project, level: int, standing: str) -> bool:
 
 def review_slot_open(*, task: Task, project: Project, level: int) -> WorkSlot:
     """Put the task in the level's review queue (higher-priority tasks first, then oldest)."""
+    (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
     return WorkSlot.objects.create(
         project_id=project.pk,
         task_id=task.pk,
         kind=SlotKind.REVIEW,
         level=level,
         priority=task.priority,
-        order_key=task.pk,
+        order_key=order_key,
     )
 
 
@@ -386,13 +388,14 @@ def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, A
         task_id=task.pk, author_id=work.author_id, verdict=Verdict.REJECT
     ).count()
     if rejections <= project.max_reworks:
+        (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
         WorkSlot.objects.create(
             project_id=project.pk,
             task_id=task.pk,
             kind=SlotKind.REWORK,
             level=0,
             priority=task.priority,
-            order_key=task.pk,
+            order_key=order_key,
             assignee_id=work.author_id,
         )
     else:
