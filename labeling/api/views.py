@@ -63,6 +63,7 @@ from labeling.services.queue import (
     lease_heartbeat,
     lease_release,
     lease_skip,
+    lease_start,
     lease_submit_outcome,
     slot_claim_by_id,
 )
@@ -454,7 +455,7 @@ class ClaimView(APIView):
 
 
 class LeaseViewSet(viewsets.GenericViewSet[Any]):
-    """Your task lease: keep it alive, submit the answer, skip or release the task."""
+    """Your task lease: keep it alive, start a reserved one, submit the answer, skip or release it."""
 
     permission_classes = BASE_PERMISSIONS
     serializer_class = LeaseSerializer
@@ -466,6 +467,14 @@ class LeaseViewSet(viewsets.GenericViewSet[Any]):
     @action(detail=True, methods=["post"])
     def heartbeat(self, request: Request, pk: str) -> Response:
         lease = lease_heartbeat(lease_id=int(pk), user=request_user(request))
+        return Response(LeaseSerializer(lease).data)
+
+    @extend_schema(request=None, responses=LeaseSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request: Request, pk: str) -> Response:
+        """Say that this reserved task is shown now: its lease is extended as by a heartbeat, and
+        its active time starts now (the time it waited in reserve is not counted)."""
+        lease = lease_start(lease_id=int(pk), user=request_user(request))
         return Response(LeaseSerializer(lease).data)
 
     @extend_schema(request=SubmitSerializer, responses={201: SubmittedSerializer})

@@ -374,7 +374,8 @@ def _ensure_live(lease: Lease, now: datetime) -> None:
 def _active_increment(lease: Lease, project: Project, now: datetime) -> int:
     """The active time between the lease's last sign of work and `now`: the gap, at most the
     project's idle cap. Only signs from the page at work restart the clock (claim, heartbeat,
-    submit, skip, release, and the moves below), so time nobody was seen working is not credited."""
+    start, submit, skip, release, and the moves below), so time nobody was seen working is not
+    credited."""
     gap = max(0.0, (now - lease.last_seen_at).total_seconds())
     return int(min(gap, project.idle_cap_seconds))
 
@@ -419,13 +420,25 @@ def _is_rework(lease: Lease) -> bool:
 
 def lease_heartbeat(*, lease_id: int, user: User, now: datetime | None = None) -> Lease:
     """Extend a live lease by the project's lease time and count the active time since the last sign."""
-    now = now or timezone.now()
+    return _lease_extend(lease_id, user, now or timezone.now(), credit=True)
+
+
+def lease_start(*, lease_id: int, user: User, now: datetime | None = None) -> Lease:
+    """The page shows this task now (one it held in reserve): extend the lease as a heartbeat does,
+    but count nothing before now, since nobody was working on it (see `lease_resume`).
+
+    Raises LeaseExpired or LeaseNotActive as `lease_heartbeat` does."""
+    return _lease_extend(lease_id, user, now or timezone.now(), credit=False)
+
+
+def _lease_extend(lease_id: int, user: User, now: datetime, *, credit: bool) -> Lease:
     try:
         with transaction.atomic():
             lease = _lease_for_update(lease_id, user)
             project = Project.objects.get(pk=lease.project_id)
             _ensure_live(lease, now)
-            lease.active_seconds += _active_increment(lease, project, now)
+            if credit:
+                lease.active_seconds += _active_increment(lease, project, now)
             lease.last_seen_at = now
             lease.expires_at = now + timedelta(seconds=project.lease_seconds)
             lease.save(update_fields=["active_seconds", "last_seen_at", "expires_at"])

@@ -1,6 +1,6 @@
 """The labeling page in a real browser: images on any port, emoji in entities, and one clear message
 for each outcome (a fast submit, a stale tab, a lease that ran out while the laptop slept, the
-warning before a lease runs out)."""
+warning before a lease runs out), and the active time of a reserved task shown after a lease ran out."""
 
 from datetime import timedelta
 
@@ -240,6 +240,50 @@ def test_a_lease_that_ran_out_while_the_laptop_slept_gives_one_message_and_a_liv
     assert lease_id(page) == shown != reserved.pk
     assert Lease.objects.get(pk=shown).state == LeaseState.ACTIVE
     assert Lease.objects.get(pk=reserved.pk).state == LeaseState.RELEASED
+
+
+def test_a_reserved_task_shown_when_the_current_one_ran_out_counts_its_time_from_then(
+    page, console_errors
+):
+    console_errors.allow(NO_WORK_404)
+    worker = signed_in_worker(page)
+    project = make_project(preset="sentiment", idle_cap_seconds=120)
+    text_tasks(project, ["One.", "Two.", "Three."])
+    page.clock.install()
+    held = []
+    page.route(lambda url: "prefetch=1" in url, lambda route: held.append(route))
+    page.goto(f"/work/projects/{project.pk}/")
+    page.wait_for_selector("#task:not([hidden])")
+    expired = task_id(page)
+    while not held:  # route handlers run while Playwright waits, not while Python sleeps
+        page.wait_for_timeout(20)
+    page.clock.fast_forward("00:30")  # the task ahead is reserved half a minute after the first
+    held[0].continue_()
+    page.wait_for_function("() => document.getElementById('task').dataset.ahead === 'ready'")
+    page.unroute_all()
+    reserved = Lease.objects.filter(user=worker, state=LeaseState.ACTIVE).latest("pk")
+    # On the server, the reservation has waited as long as the first task was on screen.
+    waited = timezone.now() - timedelta(minutes=10)
+    Lease.objects.filter(pk=reserved.pk).update(claimed_at=waited, last_seen_at=waited)
+
+    signs = []
+    page.on("requestfinished", lambda r: signs.append(r.url) if "/leases/" in r.url else None)
+
+    page.clock.fast_forward("09:35")  # the first task runs out on the page; nobody was there
+    page.wait_for_function(f"() => document.getElementById('task').dataset.taskId !== '{expired}'")
+    shown = lease_id(page)
+    for _ in range(100):  # whatever the page tells the server of the switch, before the answer
+        if signs:
+            break
+        page.wait_for_timeout(20)
+    page.keyboard.press("1")
+    with page.expect_response(lambda r: r.url.endswith(f"/leases/{reserved.pk}/submit/")):
+        page.keyboard.press("Enter")
+    wait_for_next(page, reserved.task_id)
+    settle(page)
+
+    assert shown == reserved.pk
+    assert Annotation.objects.get(lease_id=reserved.pk).active_seconds <= 10
 
 
 def test_the_lease_warning_comes_in_the_last_quarter_of_a_short_lease_and_stays(page):

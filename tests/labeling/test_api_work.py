@@ -1,4 +1,4 @@
-"""Annotators' claim / heartbeat / submit / skip / release through the API."""
+"""Annotators' claim / heartbeat / start / submit / skip / release through the API."""
 
 import pytest
 from django.db import connection
@@ -57,6 +57,19 @@ def test_full_cycle_claim_heartbeat_submit(worker_client, project):
     assert beat.status_code == 200
     assert done.status_code == 201
     assert done.json()["task_status"] == "completed"
+
+
+def test_starting_a_reserved_task_answers_its_extended_lease(worker_client, project):
+    add_tasks(project, 2)
+    post(worker_client, f"/api/v1/projects/{project.pk}/claim/")
+    ahead = post(worker_client, f"/api/v1/projects/{project.pk}/claim/?prefetch=1").json()["lease"]
+
+    started = post(worker_client, f"/api/v1/leases/{ahead['id']}/start/")
+
+    assert started.status_code == 200
+    assert started.json()["id"] == ahead["id"]
+    assert started.json()["active_seconds"] == 0
+    assert started.json()["expires_at"] >= ahead["expires_at"]
 
 
 def test_a_bad_answer_names_the_field(worker_client, project):

@@ -22,6 +22,7 @@ from labeling.services.queue import (
     lease_heartbeat,
     lease_release,
     lease_skip,
+    lease_start,
     lease_submit,
     leases_reclaim_expired,
     slot_claim_next,
@@ -497,6 +498,39 @@ def test_releasing_the_task_held_in_reserve_keeps_the_clock_of_the_current_one()
     )
 
     assert annotation.active_seconds == 80
+
+
+def test_starting_the_task_held_in_reserve_after_the_current_one_ran_out_credits_nothing_before():
+    project = make_project(lease_seconds=60, idle_cap_seconds=120)
+    add_tasks(project, 3)
+    worker = make_worker()
+    start = timezone.now()
+    claim(project, worker, now=start)  # runs out at +60 s, unseen by the server
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True, now=start).lease
+
+    started = lease_start(lease_id=ahead.pk, user=worker, now=start + timedelta(seconds=55))
+    annotation = lease_submit(
+        lease_id=ahead.pk, user=worker, result={"label": "dog"}, now=start + timedelta(seconds=65)
+    )
+
+    assert started.active_seconds == 0
+    assert started.expires_at == start + timedelta(seconds=55 + 60)
+    assert annotation.active_seconds == 10
+
+
+def test_starting_an_expired_reserved_task_is_refused_and_returns_it_to_the_queue():
+    project = make_project(lease_seconds=60)
+    add_tasks(project, 3)
+    worker = make_worker()
+    start = timezone.now()
+    claim(project, worker, now=start)
+    ahead = slot_claim_next(project=project, user=worker, prefetch=True, now=start).lease
+
+    with pytest.raises(LeaseExpired):
+        lease_start(lease_id=ahead.pk, user=worker, now=start + timedelta(seconds=61))
+
+    assert Lease.objects.get(pk=ahead.pk).state == LeaseState.EXPIRED
+    assert WorkSlot.objects.get(pk=ahead.slot_id).state == SlotState.OPEN
 
 
 def test_time_spent_on_the_current_task_is_not_counted_again_on_the_prefetched_one():

@@ -731,6 +731,7 @@
       S.next = null;
       if (n && n.deadline - Date.now() > 5000) {
         show(n);
+        begin(n);
         if (started !== null) {
           requestAnimationFrame(() => timings.push(performance.now() - started));
         }
@@ -742,6 +743,17 @@
       const release = n ? api(leaseUrl(n.lease.id, "release")).catch(() => null) : Promise.resolve(null);
       return release.then(() => claimAndShow());
     });
+  }
+
+  /* The page shows a task it held in reserve, whatever ended the one before (submit, skip, expiry,
+     release, another tab): the server extends its lease and counts its active time from now, not
+     from its reservation. Refused, it is handled as a refused heartbeat. */
+  function begin(claim) {
+    api(leaseUrl(claim.lease.id, "start")).then((res) => {
+      if (S.cur !== claim) return;
+      if (res.ok) claim.deadline = deadline(res.data, res);
+      else if (!S.busy && res.status < 500) afterRefusal(res, "heartbeat");
+    }).catch(() => { /* offline: its next heartbeat counts the gap, at most the idle cap */ });
   }
 
   const REASONS = {
