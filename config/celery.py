@@ -23,6 +23,10 @@ app.conf.beat_schedule = {
         "task": "labeling.tasks.leases_reclaim_expired",
         "schedule": 60.0,
     },
+    "reworks-reassign-orphaned": {
+        "task": "labeling.tasks.reworks_reassign_orphaned",
+        "schedule": 60.0,
+    },
     "webhook-deliveries-due": {
         "task": "labeling.tasks.webhook_deliveries_due",
         "schedule": 60.0,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-__all__ = ["leases_reclaim_expired"]
+__all__ = ["leases_reclaim_expired", "reworks_reassign_orphaned"]
 
 
 @shared_task(name="labeling.tasks.leases_reclaim_expired", ignore_result=True)
@@ -11,3 +11,11 @@ def leases_reclaim_expired() -> int:
     from labeling.services.queue import leases_reclaim_expired as reclaim
 
     return reclaim()
+
+
+@shared_task(name="labeling.tasks.reworks_reassign_orphaned", ignore_result=True)
+def reworks_reassign_orphaned() -> int:
+    """Give reworks whose author may no longer work to someone else (every minute, from beat)."""
+    from labeling.services.review import reworks_reassign_orphaned as reassign
+
+    return reassign()

@@ -239,8 +239,13 @@ def _claim(
     raise NoWorkAvailable("The queue is very busy; try again.", extra={"reason": "contention"})
 
 
+def suspension_in_force(state: WorkerProjectState, now: datetime) -> bool:
+    """Whether a quality rule's suspension from the project holds for the person at `now`."""
+    return state.is_suspended and (state.suspended_until is None or state.suspended_until > now)
+
+
 def _restriction(state: WorkerProjectState, now: datetime) -> str | None:
-    if state.is_suspended and (state.suspended_until is None or state.suspended_until > now):
+    if suspension_in_force(state, now):
         until = (
             f" until {state.suspended_until:%Y-%m-%d %H:%M} UTC" if state.suspended_until else ""
         )

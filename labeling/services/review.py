@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -38,12 +38,13 @@ from labeling.models import (
     Task,
     TaskStatus,
     Verdict,
+    WorkerProjectState,
     WorkSlot,
 )
 from labeling.queue_order import slot_order_keys
 from labeling.scoring import score
-from workforce.models import AnnotatorProfile, Standing
-from workforce.selectors import standing_from, standing_of
+from workforce.models import WORKING_STATUSES, AnnotatorProfile, Standing
+from workforce.selectors import standing_from, standing_of, worker_eligibility
 
 # Tests seed this for reproducible sampling; production draws from the OS.
 sampler = random.Random()  # noqa: S311 - statistical sampling, not a secret
@@ -412,10 +413,74 @@ def _reassign(*, task: Task, project: Project) -> None:
 
 def rework_give_up(*, lease: Lease) -> None:
     """The author skipped their rework: the task goes to someone else. Call with the lease locked."""
-    slot = WorkSlot.objects.select_for_update().get(pk=lease.slot_id)
+    _rework_hand_over(WorkSlot.objects.select_for_update().get(pk=lease.slot_id))
+
+
+def _rework_hand_over(slot: WorkSlot) -> None:
+    """Cancel a rework slot (locked by the caller) and ask someone else for the task."""
     WorkSlot.objects.filter(pk=slot.pk).update(state=SlotState.CANCELLED, lease_expires_at=None)
-    project = Project.objects.get(pk=lease.project_id)
-    _reassign(task=Task(pk=lease.task_id, priority=slot.priority), project=project)
+    project = Project.objects.get(pk=slot.project_id)
+    _reassign(task=Task(pk=slot.task_id, priority=slot.priority), project=project)
+
+
+def rework_author_may_work(*, user_id: int, project_id: int, now: datetime) -> bool:
+    """Whether the author of a rework may still do it: an active account, a working annotator
+    status, and no quality-rule suspension from the project in force."""
+    from labeling.services.queue import suspension_in_force
+
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return False
+    if worker_eligibility(user=user, skill_id=None, min_level=0) is not None:
+        return False
+    state = WorkerProjectState.objects.filter(user_id=user_id, project_id=project_id).first()
+    return state is None or not suspension_in_force(state, now)
+
+
+def reworks_reassign_orphaned(*, now: datetime | None = None) -> int:
+    """Give every waiting rework whose author may no longer work (deactivated, erased, suspended,
+    offboarded, or suspended from the project by a quality rule) to someone else, as
+    `rework_give_up` does; return how many. A rework being worked on waits for its lease to end.
+
+    Locks one rework slot at a time and checks its author again under the lock; repeating it
+    changes nothing."""
+    now = now or timezone.now()
+    working = AnnotatorProfile.objects.filter(
+        user_id=OuterRef("assignee_id"), status__in=WORKING_STATUSES
+    )
+    suspended = WorkerProjectState.objects.filter(
+        user_id=OuterRef("assignee_id"), project_id=OuterRef("project_id"), is_suspended=True
+    )
+    # Only a narrowing: `rework_author_may_work` decides, slot by slot.
+    maybe_orphaned = (
+        WorkSlot.objects.filter(kind=SlotKind.REWORK, state=SlotState.OPEN)
+        .filter(Q(assignee__is_active=False) | ~Exists(working) | Exists(suspended))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return sum(_rework_reassign_if_orphaned(slot_id, now) for slot_id in list(maybe_orphaned))
+
+
+@transaction.atomic
+def _rework_reassign_if_orphaned(slot_id: int, now: datetime) -> bool:
+    slot = (
+        WorkSlot.objects.select_for_update()
+        .filter(pk=slot_id, kind=SlotKind.REWORK, state=SlotState.OPEN)
+        .first()
+    )
+    if slot is None or slot.assignee_id is None:
+        return False  # claimed, done or handed over meanwhile
+    if rework_author_may_work(user_id=slot.assignee_id, project_id=slot.project_id, now=now):
+        return False
+    _rework_hand_over(slot)
+    audit_record(
+        actor=None,
+        action="rework.reassigned",
+        target=slot,
+        before={"assignee": slot.assignee_id, "state": SlotState.OPEN.value},
+        after={"state": SlotState.CANCELLED.value, "reason": "the author may no longer work"},
+    )
+    return True
 
 
 def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> Any:
@@ -437,6 +502,8 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
         )
         if slot is None:
             raise NotFound("There is no such rework of yours.")
+        if not rework_author_may_work(user_id=user.pk, project_id=slot.project_id, now=now):
+            raise NotQualified("You may not work in this project now; someone else will do this.")
         worker_state_get_for_update(user_id=user.pk, project_id=slot.project_id)
         slot = WorkSlot.objects.select_for_update().select_related("project").get(pk=slot.pk)
         project = slot.project

@@ -112,6 +112,7 @@ QUEUE_OF_TASK = {
     "labeling.tasks.webhook_deliver": "default",
     "labeling.tasks.webhook_deliveries_due": "default",
     "labeling.tasks.leases_reclaim_expired": "default",
+    "labeling.tasks.reworks_reassign_orphaned": "default",
     "labeling.tasks.rules_evaluate_person": "default",
     "labeling.tasks.rules_sweep": "default",
     "labeling.tasks.consensus_confusions_estimate": "default",
