@@ -103,7 +103,9 @@ def simulate(
         )
     total = tasks * overlap
     # Each person claims, works 20 to 60 seconds, submits, claims again.
-    clock = [(rng.uniform(0, 5), person, None) for person in range(people)]
+    clock: list[tuple[float, int, tuple[int, int] | None]] = [
+        (rng.uniform(0, 5), person, None) for person in range(people)
+    ]
     heapq.heapify(clock)
     claims, figures, tenth = 0, [], total // 10
     while clock:

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Exists, OuterRef, QuerySet, TextChoices, TextField
 from django.db.models.expressions import RawSQL
@@ -33,6 +33,7 @@ from django.utils import timezone
 from core.audit import audit_record
 from core.errors import ValidationFailed
 from core.timestamps import TIMESTAMP_HELP, TimestampInvalid, parse_timestamp
+from labeling.bulk import tables_analyze_stale
 from labeling.exports import FORMATS, compact_json, write_lines
 from labeling.models import (
     Annotation,
@@ -793,6 +794,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
 
 def _job_write(job: ExportJob, *, filters: ExportFilters, file_format: str) -> None:
     project = job.project
+    export_statistics_refresh(log_as=f"export job {job.pk}")
     ExportJob.objects.filter(pk=job.pk).update(rows_total=_count(project=project, filters=filters))
     written = 0
     items, writer = _items_and_writer(project=project, filters=filters, file_format=file_format)
@@ -820,6 +822,23 @@ def _job_write(job: ExportJob, *, filters: ExportFilters, file_format: str) -> N
             job.finished_at = timezone.now()
             job.save(update_fields=["file", "status", "rows_total", "rows_written", "finished_at"])
             _emit_ready(job)
+
+
+def export_statistics_refresh(*, log_as: str) -> list[str]:
+    """ANALYZE the tables an export reads when they changed much since their last analysis.
+
+    Export jobs call it before their first query: rows imported since (by many API calls, say,
+    which do not analyse) would otherwise be planned as if absent, and each chunk's queries would
+    crawl. Returns the tables analysed; a failure is logged, not raised.
+    """
+    try:
+        analyzed = tables_analyze_stale([Task, Annotation, Review])
+    except DatabaseError:
+        logger.exception("analysing before %s failed", log_as)
+        return []
+    if analyzed:
+        logger.info("analysed %s before %s", ", ".join(analyzed), log_as)
+    return analyzed
 
 
 def _emit_ready(job: ExportJob) -> None:

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ from labeling.bulk import (
     copy_supported,
     dump_json,
     insert_select_sql,
+    tables_analyze_stale,
 )
 from labeling.models import (
     GoldAnswer,
@@ -717,8 +718,30 @@ def import_run(*, job_id: int) -> ImportJob:
         raise
     finally:
         cache.delete(_progress_key(job.pk))
+    if job.status == ImportStatus.SUCCEEDED:
+        _statistics_refresh(project, outcome)
     _announce(job)
     return job
+
+
+def _statistics_refresh(project: Project, outcome: ImportOutcome) -> None:
+    """ANALYZE the tables a committed import filled, when it changed enough of them."""
+    to_label = outcome.created - outcome.gold
+    try:
+        analyzed = tables_analyze_stale(
+            [Task, WorkSlot, GoldAnswer],
+            changed={
+                Task: outcome.created,
+                WorkSlot: to_label * project.overlap,
+                GoldAnswer: outcome.gold,
+            },
+        )
+    except DatabaseError:
+        # The tasks are stored; autovacuum will analyse later, so the import still succeeds.
+        logger.exception("analysing after import into project %s failed", project.pk)
+        return
+    if analyzed:
+        logger.info("analysed %s after an import into project %s", ", ".join(analyzed), project.pk)
 
 
 def _announce(job: ImportJob) -> None:
