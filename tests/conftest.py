@@ -8,8 +8,11 @@ import pytest
 from celery import _state as celery_state
 from django.conf import settings
 from django.core.cache import cache
+from django.core.handlers.base import BaseHandler
+from django.http import HttpRequest, HttpResponseBase
 
 from config.celery import app as celery_app
+from tests.openapi_conformance import ApiConformance, generated_schema
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -40,6 +43,64 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if item.get_closest_marker(name):
                 item.add_marker(skip)
+
+
+_conformance: ApiConformance | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _api_answers_as_documented() -> Iterator[None]:
+    """Hold every API answer to the OpenAPI schema (see tests/openapi_conformance.py).
+
+    The seam is Django's `BaseHandler.get_response`, which every way the tests call the app goes
+    through: the test client (DRF's `APIClient` too), the WSGI application with the queue's hot
+    path in front, and the live server of the browser tests. A mismatch fails the test that got
+    the answer, after the test's own assertions passed.
+    """
+    global _conformance
+    _conformance = ApiConformance(generated_schema())
+    conformance = _conformance
+    get_response = BaseHandler.get_response
+
+    def checked_get_response(self: BaseHandler, request: HttpRequest) -> HttpResponseBase:
+        response: HttpResponseBase = get_response(self, request)
+        conformance.record(request, response)
+        return response
+
+    BaseHandler.get_response = checked_get_response  # type: ignore[method-assign]  # the seam
+    yield
+    BaseHandler.get_response = get_response  # type: ignore[method-assign]  # as it was
+    _conformance = None
+
+
+def _raise_api_mismatches() -> None:
+    problems = _conformance.take_problems() if _conformance else []
+    if problems:
+        listed = "\n".join(f"- {problem}" for problem in problems)
+        pytest.fail(
+            f"API answers that the OpenAPI schema does not describe:\n{listed}", pytrace=False
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    if _conformance:
+        _conformance.take_problems()  # an earlier test's leftovers are that test's, reported there
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    result = yield  # a test that failed on its own says so first
+    _raise_api_mismatches()
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    result = yield
+    _raise_api_mismatches()
+    return result
 
 
 @pytest.fixture(scope="session")

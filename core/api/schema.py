@@ -6,11 +6,14 @@
   `{"code", "message", "extra"}`), from what the view is: 401 and 403 when it needs a signed-in
   caller (403 also covers MFA not set up yet), 404 when it looks something up by a path id or
   returns pages, 400 when it reads a body or query filters, 409 when it writes, 413 and 415 when it
-  takes a body, 429 when it is rate limited, and 503 (an outage of the database or Redis) always.
+  takes a body, 429 when it is rate limited, and 500 (a fault of Quorum's, logged) and 503 (an
+  outage of the database or Redis) always.
   A view that documents one of these itself keeps its description; an error it adds gets the
   error body.
 - A read-only field whose source crosses a nullable model field (`required_skill`, `actor.email`)
   is documented as nullable, as it is rendered.
+- A read-only choice field whose model field may be blank (a review's `reason`) lists "" among
+  its values: DRF drops `allow_blank` from read-only fields, the value is still rendered.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ ERROR_DESCRIPTIONS = {
     "413": "The request body is too large.",
     "415": "The body's content type is not one this operation reads.",
     "429": "Too many requests: Retry-After says how many seconds to wait.",
+    "500": "An unexpected fault of the server's; it is logged for the operators.",
     "503": "The database or cache cannot be reached: Retry-After says when to try again.",
 }
 RETRY_AFTER_HEADER = {
@@ -115,7 +119,7 @@ class QuorumAutoSchema(AutoSchema):
             codes += ["413", "415"]
         if self.view.get_throttles():
             codes.append("429")
-        codes.append("503")  # any call may meet a database or Redis outage
+        codes += ["500", "503"]  # any call may meet a bug, or a database or Redis outage
         return codes
 
     def _get_serializer_field_meta(self, field: Any, direction: Any) -> dict[str, Any]:
@@ -128,6 +132,36 @@ class QuorumAutoSchema(AutoSchema):
         ):
             meta["nullable"] = True
         return meta
+
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
+        schema: dict[str, Any] = super()._map_serializer_field(field, direction, bypass_extensions)
+        choices = schema.get("enum") if isinstance(schema, dict) else None
+        if (
+            isinstance(field, serializers.ChoiceField)
+            and field.read_only
+            and isinstance(choices, list)
+            and "" not in choices
+            and _source_may_be_blank(field)
+        ):
+            # Before null, as drf-spectacular lists a blank choice; its enum hook makes BlankEnum.
+            at = choices.index(None) if None in choices else len(choices)
+            schema["enum"] = [*choices[:at], "", *choices[at:]]
+        return schema
+
+
+def _source_may_be_blank(field: serializers.Field[Any, Any, Any, Any]) -> bool:
+    """Whether the model field a serializer field renders (its own, not a related one's) may be blank."""
+    model = getattr(getattr(getattr(field, "parent", None), "Meta", None), "model", None)
+    source_attrs: list[str] = getattr(field, "source_attrs", None) or []
+    if model is None or len(source_attrs) != 1:
+        return False
+    try:
+        model_field = model._meta.get_field(source_attrs[0])
+    except FieldDoesNotExist:
+        return False
+    return bool(getattr(model_field, "blank", False))
 
 
 def _source_is_nullable(field: serializers.Field[Any, Any, Any, Any]) -> bool:
