@@ -11,7 +11,7 @@ makes them; times are ISO 8601 strings in UTC, ending in "Z"):
         "data": {"text": "..."},           # what annotators saw: text, or image URL and size
         "meta": {},                        # the customer's own metadata for the task
         "result": {"spans": [...]},        # the final label (shape per task type, see
-                                           # labeling.schema), {"label": None, "tied": [...]}
+                                           # kit.label_schema), {"label": None, "tied": [...]}
                                            # for a consensus tie, None while not final;
                                            # in a collection row, that submission's result
         "agreement": 0.83,                 # float 0..1 | None: share of annotators agreeing

@@ -14,6 +14,7 @@ from django.forms import BoundField
 
 from core.errors import QuorumError, ValidationFailed
 from core.forms import form_add_error
+from kit.label_schema import PRESETS
 from labeling.errors import ProjectLocked
 from labeling.exports import FORMATS as EXPORT_FORMATS
 from labeling.models import (
@@ -27,7 +28,6 @@ from labeling.models import (
     TaskStatus,
     TaskType,
 )
-from labeling.schema import PRESETS
 from labeling.services.imports import FORMATS as IMPORT_FORMATS
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
 from workforce.models import Skill

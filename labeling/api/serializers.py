@@ -5,6 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from kit.label_schema import PRESETS
 from labeling.models import (
     Annotation,
     Customer,
@@ -16,7 +17,6 @@ from labeling.models import (
     Review,
     Task,
 )
-from labeling.schema import PRESETS
 
 
 class CustomerSerializer(serializers.ModelSerializer[Customer]):

@@ -262,7 +262,7 @@ def annotations_agreement_store(
 ) -> None:
     """Remember how well each annotation matches the final result (the agreement metrics' input);
     each author's quality rules look at it once the transaction commits."""
-    from labeling.scoring import score
+    from kit.scoring import score
     from labeling.services.rules import rules_evaluate_after_event
 
     for annotation in annotations:

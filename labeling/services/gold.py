@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import Conflict
+from kit.scoring import score
 from labeling.models import (
     Annotation,
     GoldAnswer,
@@ -34,7 +35,6 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
-from labeling.scoring import score
 from workforce.selectors import standing_of
 
 # Tests seed this for reproducible mixes; production draws from the OS.

@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import ValidationFailed
+from kit.label_schema import LabelSchema, SchemaError, validate_result, validate_task_data
 from labeling.bulk import (
     WriteBehind,
     bulk_insert,
@@ -55,7 +56,6 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.queue_order import slot_order_keys
-from labeling.schema import LabelSchema, SchemaError, validate_result, validate_task_data
 from labeling.services.gold import gold_live_count_forget
 
 FORMATS = ("jsonl", "csv", "json")

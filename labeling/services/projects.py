@@ -11,6 +11,7 @@ from accounts.models import Role, User
 from accounts.selectors import user_roles
 from core.audit import audit_record, snapshot
 from core.errors import Conflict, ValidationFailed
+from kit.label_schema import PRESETS, SchemaError, normalise_labels
 from labeling.errors import ProjectLocked
 from labeling.markdown import render_markdown
 from labeling.models import (
@@ -25,7 +26,6 @@ from labeling.models import (
     TaskType,
 )
 from labeling.queue_order import queue_order_default
-from labeling.schema import PRESETS, SchemaError, normalise_labels
 from workforce.models import Skill
 
 PROJECT_FIELDS = [

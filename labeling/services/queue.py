@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import Conflict, NotFound, ValidationFailed
+from kit.label_schema import LabelSchema, SchemaError, validate_result
 from labeling.errors import LeaseExpired, LeaseNotActive, NotQualified, NoWorkAvailable
 from labeling.models import (
     Annotation,
@@ -40,7 +41,6 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
-from labeling.schema import LabelSchema, SchemaError, validate_result
 from labeling.services.completion import (
     customer_has_webhooks,
     initial_annotation_status,

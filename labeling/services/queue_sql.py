@@ -29,8 +29,8 @@ from django.db import connection
 
 from accounts.models import User
 from core.errors import ValidationFailed
+from kit.label_schema import LabelSchema
 from labeling.models import Annotation, Lease, LeaseState, Project, SlotKind, Task
-from labeling.schema import LabelSchema
 from workforce.models import WORKING_STATUSES
 
 _CLAIM = "SELECT * FROM quorum_claim_annotate_v1(%s, %s, %s, %s, %s, %s)"

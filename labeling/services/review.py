@@ -23,6 +23,7 @@ from accounts.models import Role, User
 from accounts.selectors import user_roles
 from core.audit import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
+from kit.scoring import score
 from labeling.errors import LeaseExpired, NotQualified
 from labeling.models import (
     Annotation,
@@ -42,7 +43,6 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.queue_order import slot_order_keys
-from labeling.scoring import score
 from workforce.models import WORKING_STATUSES, AnnotatorProfile, Standing
 from workforce.selectors import standing_from, standing_of, worker_eligibility
 

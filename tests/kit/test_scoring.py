@@ -2,7 +2,7 @@
 
 import pytest
 
-from labeling.scoring import Score, score, score_boxes, score_multi, score_single, score_spans
+from kit.scoring import Score, score, score_boxes, score_multi, score_single, score_spans
 
 
 def span(start, end, label="PER"):

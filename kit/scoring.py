@@ -1,6 +1,6 @@
 """Gold scoring: compare an annotator's answer with the expected result; pure functions, no database.
 
-Answers and expected results are in the formats of `labeling.schema` for their task type. Each scorer
+Answers and expected results are in the formats of `kit.label_schema` for their task type. Each scorer
 returns a `Score`: `value` (0..1) is the headline used for accuracy, `detail` holds the parts it was
 computed from. Counting conventions shared by all scorers:
 - An empty answer against an empty expected result is a perfect score: value, precision, recall
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kit.aggregation import iou
-from labeling.schema import BBOX, MULTI_LABEL, NER, SINGLE_LABEL, TASK_TYPES
+from kit.label_schema import BBOX, MULTI_LABEL, NER, SINGLE_LABEL, TASK_TYPES
 
 Result = dict[str, Any]
 

@@ -2,14 +2,14 @@
 
 import pytest
 
-from labeling.markdown import render_markdown
-from labeling.schema import (
+from kit.label_schema import (
     LabelSchema,
     SchemaError,
     normalise_labels,
     validate_result,
     validate_task_data,
 )
+from labeling.markdown import render_markdown
 
 
 def schema(task_type, labels=("PER", "LOC", "ORG"), **kw):
