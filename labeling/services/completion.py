@@ -26,6 +26,8 @@ from kit.consensus import (
     token_vote,
     weighted_vote,
 )
+from kit.scoring import score
+from labeling.events import SCORED_BY_AGREEMENT, SCORED_BY_GOLD, work_scored_send
 from labeling.models import (
     AggregationMethod,
     Annotation,
@@ -89,10 +91,16 @@ def task_after_submission(
 
     if kind == SlotKind.GOLD:
         from labeling.services.gold import gold_score_annotation
-        from labeling.services.rules import rules_evaluate_after_event
 
-        gold_score_annotation(annotation=annotation, project=project, now=now)
-        rules_evaluate_after_event(user_id=annotation.author_id, project_id=project.pk)
+        scored = gold_score_annotation(annotation=annotation, project=project, now=now)
+        work_scored_send(
+            user_id=annotation.author_id,
+            project_id=project.pk,
+            task_id=task.pk,
+            annotation_id=annotation.pk,
+            source=SCORED_BY_GOLD,
+            value=scored.value,
+        )
         return None
     if project.pipeline == Pipeline.STANDARD:
         return review_route_work(
@@ -261,18 +269,23 @@ def annotations_agreement_store(
     *, project: Project, annotations: Sequence[Annotation], final: dict[str, Any] | None
 ) -> None:
     """Remember how well each annotation matches the final result (the agreement metrics' input);
-    each author's quality rules look at it once the transaction commits."""
-    from kit.scoring import score
-    from labeling.services.rules import rules_evaluate_after_event
-
+    each measured annotation is announced as `work_scored` (source "agreement")."""
     for annotation in annotations:
         if final is None or final.get("label", "") is None:
             annotation.agreement = None
         else:
             annotation.agreement = score(project.task_type, annotation.result, final).value
     Annotation.objects.bulk_update(list(annotations), ["agreement"])
-    for author_id in sorted({a.author_id for a in annotations if a.agreement is not None}):
-        rules_evaluate_after_event(user_id=author_id, project_id=project.pk)
+    for annotation in sorted(annotations, key=lambda a: a.pk):
+        if annotation.agreement is not None:
+            work_scored_send(
+                user_id=annotation.author_id,
+                project_id=project.pk,
+                task_id=annotation.task_id,
+                annotation_id=annotation.pk,
+                source=SCORED_BY_AGREEMENT,
+                value=annotation.agreement,
+            )
 
 
 def _final(

@@ -1,4 +1,5 @@
-"""Per-person confusion estimates for consensus projects (Dawid-Skene over the project's labels).
+"""Per-person confusion estimates for consensus projects (Dawid-Skene over the project's labels),
+and discounting the consensus work of a person whose work is not to be trusted.
 
 The estimates feed weighted vote, Dawid-Skene posteriors and dynamic overlap at each submission.
 They are refreshed by a periodic job, and whenever a manager asks; gold answers seed them.
@@ -6,13 +7,21 @@ They are refreshed by a periodic job, and whenever a manager asks; gold answers 
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
+from accounts.models import User
+from core.audit import audit_record
 from kit.consensus import dawid_skene_labels
+from labeling.events import REVERSED_DISCOUNTED, work_reversed_send
 from labeling.models import (
     AggregationMethod,
     Annotation,
@@ -21,9 +30,15 @@ from labeling.models import (
     Pipeline,
     Project,
     ProjectStatus,
+    QueueOrder,
+    SlotKind,
+    Task,
+    TaskStatus,
     TaskType,
     WorkerConfusion,
+    WorkSlot,
 )
+from labeling.services.queue import leases_release_for_person
 
 # Enough labels per person for an estimate worth more than the default accuracy.
 MIN_LABELS_PER_PERSON = 5
@@ -100,3 +115,96 @@ def consensus_confusions_estimate(*, project: Project) -> dict[str, Any]:
         "labels": len(labels),
         "tasks": len({t for t, _, _ in labels}),
     }
+
+
+# --- Discounting a suspended person's work ---------------------------------------------------
+
+
+def _order_keys(project_ids: Iterable[int]) -> dict[int, bool]:
+    """Whether each project orders its queue at random (new slots then get a random key)."""
+    return {
+        pk: order == QueueOrder.RANDOM
+        for pk, order in Project.objects.filter(pk__in=set(project_ids)).values_list(
+            "pk", "queue_order"
+        )
+    }
+
+
+@transaction.atomic
+def consensus_work_discount(
+    *, user: User, project: Project | None = None, now: datetime | None = None
+) -> list[int]:
+    """Discount the person's unreviewed work on open consensus tasks (of `project`, or anywhere).
+
+    Their active leases there are released first. Each discounted annotation stops counting:
+    its task's `annotations_count` goes down and the task gets a new open annotate slot, so
+    someone else redoes it. Returns the discounted annotation ids. Gold tasks are left alone.
+    """
+    now = now or timezone.now()
+    leases_release_for_person(user=user, project_id=project.pk if project else None, now=now)
+    work = Annotation.objects.filter(
+        author_id=user.pk,
+        status=AnnotationStatus.SUBMITTED,
+        corrects__isnull=True,
+        project__pipeline=Pipeline.CONSENSUS,
+        task__status=TaskStatus.OPEN,
+        task__is_gold=False,
+    )
+    if project is not None:
+        work = work.filter(project_id=project.pk)
+    task_ids = sorted(set(work.values_list("task_id", flat=True)))
+    if not task_ids:
+        return []
+    tasks = {
+        task.pk: task
+        for task in Task.objects.select_for_update()
+        .filter(pk__in=task_ids, status=TaskStatus.OPEN)
+        .only("pk", "project_id", "priority")
+        .order_by("pk")
+    }
+    rows = list(work.filter(task_id__in=list(tasks)).order_by("pk").values_list("pk", "task_id"))
+    if not rows:
+        return []
+    discounted = [pk for pk, _ in rows]
+    Annotation.objects.filter(pk__in=discounted).update(status=AnnotationStatus.DISCOUNTED)
+    per_task: dict[int, int] = defaultdict(int)
+    for _, task_id in rows:
+        per_task[task_id] += 1
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for task_id, count in per_task.items():
+        by_count[count].append(task_id)
+    for count, ids in by_count.items():
+        Task.objects.filter(pk__in=ids).update(annotations_count=F("annotations_count") - count)
+    is_random = _order_keys(task.project_id for task in tasks.values())
+    rng = random.SystemRandom()
+    WorkSlot.objects.bulk_create(
+        [
+            WorkSlot(
+                project_id=tasks[task_id].project_id,
+                task_id=task_id,
+                kind=SlotKind.ANNOTATE,
+                level=0,
+                priority=tasks[task_id].priority,
+                order_key=rng.getrandbits(62) if is_random[tasks[task_id].project_id] else task_id,
+            )
+            for _, task_id in rows
+        ]
+    )
+    work_reversed_send(
+        user_id=user.pk,
+        project_id=project.pk if project else None,
+        annotation_ids=discounted,
+        task_ids=sorted(per_task),
+        reason=REVERSED_DISCOUNTED,
+    )
+    audit_record(
+        actor=None,
+        action="annotations.discounted",
+        target=user,
+        after={
+            "project": project.pk if project else None,
+            "annotation_ids": discounted,
+            "task_ids": sorted(per_task),
+        },
+    )
+    return discounted

@@ -668,3 +668,20 @@ def leases_reclaim_expired(*, now: datetime | None = None, batch_size: int = 500
         reclaimed += len(ids)
         if len(ids) < batch_size:
             return reclaimed
+
+
+def leases_release_for_person(
+    *, user: User, project_id: int | None, now: datetime | None = None
+) -> list[int]:
+    """End the person's active leases (in one project, or everywhere); their tasks go back.
+
+    Return the released lease ids. Each lease is locked and released by `lease_release`.
+    """
+    now = now or timezone.now()
+    leases = Lease.objects.filter(user_id=user.pk, state=LeaseState.ACTIVE)
+    if project_id is not None:
+        leases = leases.filter(project_id=project_id)
+    ids = list(leases.order_by("pk").values_list("pk", flat=True))
+    for lease_id in ids:
+        lease_release(lease_id=lease_id, user=user, now=now)
+    return ids

@@ -25,6 +25,7 @@ from core.audit import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from kit.scoring import score
 from labeling.errors import LeaseExpired, NotQualified
+from labeling.events import SCORED_BY_REVIEW, work_scored_send
 from labeling.models import (
     Annotation,
     AnnotationStatus,
@@ -310,9 +311,14 @@ def review_submit(
             )
             _finish_counters(task=task, project=project, completed=completed)
             if work is not None:
-                from labeling.services.rules import rules_evaluate_after_event
-
-                rules_evaluate_after_event(user_id=work.author_id, project_id=project.pk)
+                work_scored_send(
+                    user_id=work.author_id,
+                    project_id=project.pk,
+                    task_id=task.pk,
+                    annotation_id=work.pk,
+                    source=SCORED_BY_REVIEW,
+                    verdict=verdict,
+                )
             return review
     except LeaseExpired:
         _expire_if_due(lease_id, user, now)

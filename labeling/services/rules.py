@@ -16,9 +16,8 @@ profile and skill levels. Every write records an audit event in its transaction.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -47,16 +46,13 @@ from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from labeling import rules as metrics
 from labeling.models import (
     Annotation,
-    AnnotationStatus,
     Appeal,
     AppealStatus,
     GoldScore,
     Lease,
     LeaseState,
-    Pipeline,
     Project,
     QualityRule,
-    QueueOrder,
     Review,
     RuleAction,
     RuleActionKind,
@@ -64,16 +60,19 @@ from labeling.models import (
     RuleComparator,
     RuleMetric,
     RuleWindow,
-    SlotKind,
-    Task,
-    TaskStatus,
     Verdict,
     WorkerProjectState,
-    WorkSlot,
 )
 from labeling.models.rules import IN_EFFECT_STATES
 from labeling.rules_selectors import can_manage_quality
-from labeling.services.queue import lease_release
+from labeling.services.consensus import consensus_work_discount
+from labeling.services.queue import leases_release_for_person
+from labeling.services.standing import (
+    worker_state_lock_existing,
+    worker_state_standing_set,
+    worker_states_lock,
+    worker_states_lock_in,
+)
 from workforce.models import WORKING_STATUSES, AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
 from workforce.services import annotator_status_set, skill_level_grant, skill_level_revoke
 
@@ -537,7 +536,7 @@ def _state_write(state: WorkerProjectState, effect: str, value: Any, now: dateti
         }
     else:
         changes = {effect: value}
-    WorkerProjectState.objects.filter(pk=state.pk).update(updated_at=now, **changes)
+    worker_state_standing_set(state_id=state.pk, now=now, **changes)
 
 
 def _same(effect: str, current: Any, expected: Any) -> bool:
@@ -550,19 +549,6 @@ def _same(effect: str, current: Any, expected: Any) -> bool:
 
 def _instant(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _states_locked(
-    user_id: int, project_id: int | None, *, also: int | None = None
-) -> list[WorkerProjectState]:
-    """Lock the person's states in `project_id` (or in every project), creating the ones named."""
-    wanted = project_id or also
-    if wanted is not None:
-        WorkerProjectState.objects.get_or_create(user_id=user_id, project_id=wanted)
-    states = WorkerProjectState.objects.select_for_update().filter(user_id=user_id)
-    if project_id is not None:
-        states = states.filter(project_id=project_id)
-    return list(states.order_by("pk"))
 
 
 def _take(
@@ -634,11 +620,7 @@ def _give_back(*, action: RuleAction, actor: User | None, now: datetime) -> list
         if effect in (EFFECT_GOLD_RATE, EFFECT_RETRAINING, EFFECT_SUSPENSION):
             if project_id is None:
                 continue
-            state = (
-                WorkerProjectState.objects.select_for_update()
-                .filter(user_id=action.user_id, project_id=project_id)
-                .first()
-            )
+            state = worker_state_lock_existing(user_id=action.user_id, project_id=project_id)
             if state is None or not _same(effect, _state_value(state, effect), expected):
                 continue
             _state_write(state, effect, value, now)
@@ -691,7 +673,7 @@ def _rule_fire(
         scope = rule.project_id
         states: list[WorkerProjectState] = []
         if rule.action in _STATE_EFFECTS:
-            states = _states_locked(user_id, scope, also=event_project_id)
+            states = worker_states_lock(user_id=user_id, project_id=scope, also=event_project_id)
         expires_at = now + timedelta(hours=rule.duration_hours) if rule.duration_hours else None
         try:
             with transaction.atomic():
@@ -711,7 +693,7 @@ def _rule_fire(
             return None  # an action of this rule is already in force on them
         action.taken = _take(action=action, rule=rule, user=user, states=states, now=now)
         if action.kind in SUSPENSIONS:
-            released = _leases_release(user=user, project_id=scope, now=now)
+            released = leases_release_for_person(user=user, project_id=scope, now=now)
             action.evidence["released_lease_ids"] = released
             if rule.metric in DISCOUNTING_METRICS:
                 action.evidence["discounted_annotation_ids"] = consensus_work_discount(
@@ -787,6 +769,11 @@ def rules_evaluate_after_event(*, user_id: int, project_id: int) -> None:
     transaction.on_commit(partial(rules_evaluate_person.delay, user_id, project_id))
 
 
+def on_work_scored(sender: Any, *, user_id: int, project_id: int, **facts: Any) -> None:
+    """`labeling.events.work_scored`: judge the author's rules once the work's transaction commits."""
+    rules_evaluate_after_event(user_id=user_id, project_id=project_id)
+
+
 def _recently_active(now: datetime) -> QuerySet[User]:
     """Working people who did something, or whose work was judged, since the lookback."""
     since = now - SWEEP_LOOKBACK
@@ -849,13 +836,7 @@ def _action_for_update(action_id: int) -> RuleAction:
 def _states_of_action_locked(action: RuleAction) -> None:
     """Take the person's state locks first (the queue's order) before the action's own lock."""
     projects = {entry.get("project") for entry in action.taken or []} - {None}
-    if projects:
-        list(
-            WorkerProjectState.objects.select_for_update()
-            .filter(user_id=action.user_id, project_id__in=projects)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
+    worker_states_lock_in(user_id=action.user_id, project_ids=projects)
 
 
 def _action_end(
@@ -1047,100 +1028,3 @@ def appeal_decide(*, appeal: Appeal, manager: User, uphold: bool, note: str = ""
     return _appeal_close(
         appeal=locked, manager=manager, status=AppealStatus.REJECTED, note=note, now=now
     )
-
-
-# --- Leases and discounted work ---------------------------------------------------------------
-
-
-def _leases_release(*, user: User, project_id: int | None, now: datetime) -> list[int]:
-    """End the person's active leases (in one project, or everywhere); their tasks go back."""
-    leases = Lease.objects.filter(user_id=user.pk, state=LeaseState.ACTIVE)
-    if project_id is not None:
-        leases = leases.filter(project_id=project_id)
-    ids = list(leases.order_by("pk").values_list("pk", flat=True))
-    for lease_id in ids:
-        lease_release(lease_id=lease_id, user=user, now=now)
-    return ids
-
-
-def _order_keys(project_ids: Iterable[int]) -> dict[int, bool]:
-    """Whether each project orders its queue at random (new slots then get a random key)."""
-    return {
-        pk: order == QueueOrder.RANDOM
-        for pk, order in Project.objects.filter(pk__in=set(project_ids)).values_list(
-            "pk", "queue_order"
-        )
-    }
-
-
-@transaction.atomic
-def consensus_work_discount(
-    *, user: User, project: Project | None = None, now: datetime | None = None
-) -> list[int]:
-    """Discount the person's unreviewed work on open consensus tasks (of `project`, or anywhere).
-
-    Their active leases there are released first. Each discounted annotation stops counting:
-    its task's `annotations_count` goes down and the task gets a new open annotate slot, so
-    someone else redoes it. Returns the discounted annotation ids. Gold tasks are left alone.
-    """
-    now = now or timezone.now()
-    _leases_release(user=user, project_id=project.pk if project else None, now=now)
-    work = Annotation.objects.filter(
-        author_id=user.pk,
-        status=AnnotationStatus.SUBMITTED,
-        corrects__isnull=True,
-        project__pipeline=Pipeline.CONSENSUS,
-        task__status=TaskStatus.OPEN,
-        task__is_gold=False,
-    )
-    if project is not None:
-        work = work.filter(project_id=project.pk)
-    task_ids = sorted(set(work.values_list("task_id", flat=True)))
-    if not task_ids:
-        return []
-    tasks = {
-        task.pk: task
-        for task in Task.objects.select_for_update()
-        .filter(pk__in=task_ids, status=TaskStatus.OPEN)
-        .only("pk", "project_id", "priority")
-        .order_by("pk")
-    }
-    rows = list(work.filter(task_id__in=list(tasks)).order_by("pk").values_list("pk", "task_id"))
-    if not rows:
-        return []
-    discounted = [pk for pk, _ in rows]
-    Annotation.objects.filter(pk__in=discounted).update(status=AnnotationStatus.DISCOUNTED)
-    per_task: dict[int, int] = defaultdict(int)
-    for _, task_id in rows:
-        per_task[task_id] += 1
-    by_count: dict[int, list[int]] = defaultdict(list)
-    for task_id, count in per_task.items():
-        by_count[count].append(task_id)
-    for count, ids in by_count.items():
-        Task.objects.filter(pk__in=ids).update(annotations_count=F("annotations_count") - count)
-    is_random = _order_keys(task.project_id for task in tasks.values())
-    rng = random.SystemRandom()
-    WorkSlot.objects.bulk_create(
-        [
-            WorkSlot(
-                project_id=tasks[task_id].project_id,
-                task_id=task_id,
-                kind=SlotKind.ANNOTATE,
-                level=0,
-                priority=tasks[task_id].priority,
-                order_key=rng.getrandbits(62) if is_random[tasks[task_id].project_id] else task_id,
-            )
-            for _, task_id in rows
-        ]
-    )
-    audit_record(
-        actor=None,
-        action="annotations.discounted",
-        target=user,
-        after={
-            "project": project.pk if project else None,
-            "annotation_ids": discounted,
-            "task_ids": sorted(per_task),
-        },
-    )
-    return discounted

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.models import AuditEvent
+from labeling.events import SCORED_BY_GOLD, work_scored_send
 from labeling.models import (
     Annotation,
     AnnotationStatus,
@@ -22,17 +23,16 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
+from labeling.services.consensus import consensus_work_discount
 from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
 from labeling.services.rules import (
     appeal_decide,
-    consensus_work_discount,
     rule_action_appeal,
     rule_action_lift,
     rule_deactivate,
     rule_dry_run,
     rule_update,
     rules_evaluate,
-    rules_evaluate_after_event,
     rules_sweep,
 )
 from tests.labeling.factories import add_tasks, make_project, make_worker
@@ -168,7 +168,7 @@ def test_an_inactive_rule_does_not_fire(manager, project):
     assert rules_evaluate(user=spammer, project=project) == []
 
 
-def test_evaluation_after_a_scored_event_runs_once_the_transaction_commits(
+def test_a_work_scored_event_evaluates_the_rules_once_the_transaction_commits(
     manager, project, django_capture_on_commit_callbacks
 ):
     spammer = make_worker()
@@ -176,7 +176,14 @@ def test_evaluation_after_a_scored_event_runs_once_the_transaction_commits(
     gold_record(project, spammer, SPAM)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        rules_evaluate_after_event(user_id=spammer.pk, project_id=project.pk)
+        work_scored_send(
+            user_id=spammer.pk,
+            project_id=project.pk,
+            task_id=0,
+            annotation_id=0,
+            source=SCORED_BY_GOLD,
+            value=0.0,
+        )
     assert RuleAction.objects.count() == 0
     for callback in callbacks:
         callback()

@@ -1,0 +1,73 @@
+"""What happens to work, announced for the apps to the right of labeling (quality, payments).
+
+labeling never imports those apps: it sends these signals inside the transaction that made the
+change, and the receivers (connected in their AppConfig.ready) run in that same transaction, so
+what they write commits or rolls back with the work. A receiver that starts something slow puts
+it on `transaction.on_commit`. Receivers get keyword arguments only (ids and facts, no models), so
+a handler never depends on what labeling happened to have loaded.
+
+- `work_scored`: a person's work was judged: a gold answer scored, a review verdict given on it,
+  or its agreement with a final consensus result measured.
+  Arguments: user_id (the author), project_id, task_id, annotation_id, source ("gold", "review"
+  or "agreement"), value (the score in 0..1, or None for a review verdict), verdict (the review
+  verdict, or None).
+- `work_reversed`: work stopped counting after it was submitted (a suspended person's unreviewed
+  consensus work was discounted). Arguments: user_id, project_id (None: every project),
+  annotation_ids, task_ids, reason ("discounted").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.dispatch import Signal
+
+SCORED_BY_GOLD = "gold"
+SCORED_BY_REVIEW = "review"
+SCORED_BY_AGREEMENT = "agreement"
+REVERSED_DISCOUNTED = "discounted"
+
+work_scored = Signal()
+work_reversed = Signal()
+
+
+def work_scored_send(
+    *,
+    user_id: int,
+    project_id: int,
+    task_id: int,
+    annotation_id: int,
+    source: str,
+    value: float | None = None,
+    verdict: str | None = None,
+) -> None:
+    """Announce that a person's work was judged (call inside the transaction that judged it)."""
+    work_scored.send(
+        sender="labeling",
+        user_id=user_id,
+        project_id=project_id,
+        task_id=task_id,
+        annotation_id=annotation_id,
+        source=source,
+        value=value,
+        verdict=verdict,
+    )
+
+
+def work_reversed_send(
+    *,
+    user_id: int,
+    project_id: int | None,
+    annotation_ids: Sequence[int],
+    task_ids: Sequence[int],
+    reason: str,
+) -> None:
+    """Announce that submitted work stopped counting (call inside the transaction that did it)."""
+    work_reversed.send(
+        sender="labeling",
+        user_id=user_id,
+        project_id=project_id,
+        annotation_ids=list(annotation_ids),
+        task_ids=list(task_ids),
+        reason=reason,
+    )
