@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "workforce",
     "labeling",
+    "quality",
     "payments",
     "demo",
 ]

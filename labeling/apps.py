@@ -7,8 +7,5 @@ class LabelingConfig(AppConfig):
 
     def ready(self) -> None:
         from labeling import personal_data
-        from labeling.events import work_scored
-        from labeling.services.rules import on_work_scored
 
         personal_data.register()
-        work_scored.connect(on_work_scored, dispatch_uid="quality-rules-on-work-scored")

@@ -1,13 +1,13 @@
-"""labeling's section of a person's data: their work history and what quality rules did to them.
+"""labeling's section of a person's data: their work history (quality actions and appeals: quality).
 
 Labels stay after an erasure: what a person labelled is the customer's data, and the labels,
 reviews and scores keep pointing at the (then pseudonymous) user id. Free text the person wrote
-about themselves (appeals, skip remarks) and notes others wrote about them are erased.
+about themselves (skip remarks) is erased.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db.models import Avg, Count, Max, Min, Sum
@@ -15,29 +15,24 @@ from django.db.models import Avg, Count, Max, Min, Sum
 from accounts.models import User
 from accounts.personal_data import (
     REDACTED,
-    AuditSubject,
     Erasure,
     PersonalDataSection,
     personal_data_section_register,
 )
 from labeling.models import (
     Annotation,
-    Appeal,
     CustomerMember,
     ExportJob,
     GoldScore,
     ImportJob,
     Lease,
     Review,
-    RuleAction,
     TaskParticipation,
     WorkerConfusion,
     WorkerProjectState,
 )
-from labeling.rules_selectors import evidence_visible_to
 
 _CHUNK = 1000
-_NOTE_KEYS = frozenset({"reason", "note", "end_note"})
 
 
 def _annotations(user: User) -> Iterator[Mapping[str, Any]]:
@@ -113,27 +108,6 @@ def _skips(user: User) -> Iterator[Mapping[str, Any]]:
     yield from rows.iterator(chunk_size=_CHUNK)
 
 
-def _quality_actions(user: User) -> Iterator[Mapping[str, Any]]:
-    actions = (
-        RuleAction.objects.filter(user_id=user.pk).select_related("rule").order_by("taken_at", "pk")
-    )
-    for action in actions.iterator(chunk_size=_CHUNK):
-        yield {
-            "id": action.pk,
-            "rule": action.rule.name,
-            "kind": action.kind,
-            "state": action.state,
-            "project_id": action.project_id,
-            "taken_at": action.taken_at,
-            "expires_at": action.expires_at,
-            "ended_at": action.ended_at,
-            "ended_by_id": action.ended_by_id,
-            "end_note": action.end_note,
-            # The same view of the evidence the person has on their quality page (no gold items).
-            "evidence": evidence_visible_to(user, action),
-        }
-
-
 def _export(user: User) -> Mapping[str, Any]:
     membership = CustomerMember.objects.filter(user=user).select_related("customer").first()
     leases = (
@@ -204,21 +178,6 @@ def _export(user: User) -> Mapping[str, Any]:
             .order_by("project_id")
             .values("project_id", "classes", "matrix", "accuracy", "labels_seen", "updated_at")
         ),
-        "quality_actions": _quality_actions(user),
-        "appeals": list(
-            Appeal.objects.filter(author_id=user.pk)
-            .order_by("created_at", "pk")
-            .values(
-                "id",
-                "action_id",
-                "reason",
-                "status",
-                "created_at",
-                "decided_by_id",
-                "decided_at",
-                "decision_note",
-            )
-        ),
         "imports_started": list(
             ImportJob.objects.filter(created_by_id=user.pk)
             .order_by("created_at", "pk")
@@ -232,38 +191,9 @@ def _export(user: User) -> Mapping[str, Any]:
     }
 
 
-def _subjects(user: User) -> Iterable[AuditSubject]:
-    yield AuditSubject(
-        Appeal,
-        tuple(Appeal.objects.filter(author_id=user.pk).values_list("pk", flat=True)),
-        _NOTE_KEYS,
-    )
-    yield AuditSubject(
-        RuleAction,
-        tuple(RuleAction.objects.filter(user_id=user.pk).values_list("pk", flat=True)),
-        _NOTE_KEYS,
-    )
-
-
 def _erase(erasure: Erasure) -> None:
     """Erase the person's own remarks and notes about them; keep labels, reviews and scores."""
     user_id = erasure.user.pk
-    appeals = Appeal.objects.filter(author_id=user_id)
-    erasure.count(
-        "work", "appeal_reasons_erased", appeals.exclude(reason=REDACTED).update(reason=REDACTED)
-    )
-    erasure.count(
-        "work",
-        "appeal_notes_erased",
-        appeals.exclude(decision_note__in=["", REDACTED]).update(decision_note=REDACTED),
-    )
-    erasure.count(
-        "work",
-        "quality_action_notes_erased",
-        RuleAction.objects.filter(user_id=user_id)
-        .exclude(end_note__in=["", REDACTED])
-        .update(end_note=REDACTED),
-    )
     erasure.count(
         "work",
         "skip_remarks_erased",
@@ -281,10 +211,9 @@ def register() -> None:
     personal_data_section_register(
         PersonalDataSection(
             name="work",
-            title="Your work: labels, reviews, skips, gold accuracy, quality actions, appeals",
+            title="Your work: labels, reviews, skips, gold accuracy",
             export=_export,
             erase=_erase,
-            subjects=_subjects,
             erase_order=300,
         )
     )

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.cache import cache
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Avg, Count, Q, QuerySet
 from django.utils import timezone
 
+from accounts.models import User
 from labeling import policy
 from labeling.models import (
     Annotation,
     AnnotationStatus,
+    GoldScore,
     InstructionVersion,
     Pipeline,
     Project,
@@ -295,3 +298,25 @@ def review_projects_for(*, user: Any, level: int) -> list[dict[str, Any]]:
         entry["open"] += row["open"]
         entry["levels"][row["level"]] = row["open"]
     return list(projects.values())
+
+
+def person_names(*, user_ids: Iterable[int], with_contact: bool) -> dict[int, str]:
+    """Names (or e-mail addresses) of people by id, one query; empty without `with_contact`.
+
+    Only labeling staff see who the workers are; customers see them by number.
+    """
+    ids = set(user_ids)
+    if not with_contact or not ids:
+        return {}
+    return {
+        pk: full_name or email
+        for pk, full_name, email in User.objects.filter(pk__in=ids).values_list(
+            "pk", "full_name", "email"
+        )
+    }
+
+
+def gold_task_scores(*, task_id: int) -> tuple[int, float | None]:
+    """How many gold scores a task has and their mean (one query)."""
+    found = GoldScore.objects.filter(task_id=task_id).aggregate(n=Count("id"), mean=Avg("value"))
+    return int(found["n"]), found["mean"]

@@ -4,5 +4,4 @@ from labeling.jobs.consensus import *  # noqa: F403
 from labeling.jobs.exports import *  # noqa: F403
 from labeling.jobs.imports import *  # noqa: F403
 from labeling.jobs.queue import *  # noqa: F403
-from labeling.jobs.rules import *  # noqa: F403
 from labeling.jobs.webhooks import *  # noqa: F403

@@ -29,12 +29,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("projects/<id:project_id>/imports/url/", views.import_location, name="import_location"),
     path("projects/<id:project_id>/export/", views.export_create, name="export_create"),
     path("projects/<id:project_id>/tasks/", views.task_list, name="task_list"),
-    path("projects/<id:project_id>/quality/", views.project_quality, name="project_quality"),
-    path(
-        "projects/<id:project_id>/quality/confusions/",
-        views.confusions_refresh,
-        name="confusions_refresh",
-    ),
     path("imports/<id:import_id>/", views.import_detail, name="import_detail"),
     path("imports/<id:import_id>/row/", views.import_row, name="import_row"),
     path("exports/<id:export_id>/download/", views.export_download, name="export_download"),

@@ -2,8 +2,7 @@
 
 Projects: list, create, settings, status, instructions; imports (upload or URL, with live
 progress and a report of bad lines); exports (streamed when small, else a background file);
-tasks with their annotations and reviews; quality (agreement, people, confusion estimates, the
-gold set). Every page reads through `labeling.policy`, so another customer's project, task,
+tasks with their annotations and reviews (the project's quality page is quality's). Every page reads through `labeling.policy`, so another customer's project, task,
 import or export is "not found"; people who are neither labeling staff nor customer users are
 refused (403). Workers are shown by number to customers, by name to labeling staff.
 """
@@ -27,13 +26,13 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
-from labeling import metrics, policy
+from labeling import policy
 from labeling.downloads import export_file_response
 from labeling.exports import FORMATS as EXPORT_FORMATS
 from labeling.forms import (
@@ -46,7 +45,6 @@ from labeling.forms import (
     ProjectFilterForm,
     ProjectForm,
     ProjectStatusForm,
-    QualityFilterForm,
     TaskFilterForm,
 )
 from labeling.models import (
@@ -60,17 +58,16 @@ from labeling.models import (
     Task,
     TaskStatus,
 )
+from labeling.selectors import gold_task_scores, person_names
 from labeling.services import exports as export_services
 from labeling.services import gold as gold_services
 from labeling.services import imports as import_services
 from labeling.services import projects as project_services
-from labeling.tasks import consensus_confusions_estimate
 
 View = Callable[..., HttpResponseBase]
 
 PROJECTS_PER_PAGE = 25
 TASKS_PER_PAGE = 50
-PEOPLE_PER_PAGE = 50
 RECENT_JOBS = 10
 EXPORT_BATCH_CHOICES = 100
 EXCERPT_CHARS = 120
@@ -81,20 +78,9 @@ _DETAIL_FORM_IDS = {
     "location_form": "location-%s",
     "export_form": "export-%s",
 }
+
+
 # The people table's columns: (sort key, heading); the key is the `sort` query parameter.
-_PEOPLE_COLUMNS = (
-    ("person", "Person"),
-    ("labels", "Labels"),
-    ("gold", "Gold accuracy"),
-    ("review", "Review pass rate"),
-    ("agreement", "Agrees with result"),
-    ("kappa", "Kappa vs result"),
-    ("mean_agreement", "Mean agreement"),
-    ("active", "Active s / label"),
-    ("skips", "Skips"),
-)
-
-
 def labeling_access(view: View) -> View:
     """Portal guard: sign-in first; then 403 for anyone neither labeling staff nor a customer user."""
 
@@ -107,7 +93,7 @@ def labeling_access(view: View) -> View:
     return login_required(wrapped)
 
 
-def _project(request: HttpRequest, project_id: int) -> Project:
+def project_for_request(request: HttpRequest, project_id: int) -> Project:
     return get_object_or_404(policy.projects_managed_by(request.user), pk=project_id)
 
 
@@ -120,7 +106,7 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def _result_summary(result: Any) -> str:
+def result_summary(result: Any) -> str:
     """Say a task's final result in a few words, for a list."""
     if result is None:
         return ""
@@ -150,7 +136,7 @@ def _status_actions(project: Project) -> list[tuple[str, str]]:
     return actions
 
 
-def _batches(request: HttpRequest, project: Project) -> list[ImportJob]:
+def batches_for_request(request: HttpRequest, project: Project) -> list[ImportJob]:
     return list(
         policy.imports_managed_by(request.user)
         .filter(project=project, status=ImportStatus.SUCCEEDED, tasks_created__gt=0)
@@ -210,7 +196,9 @@ def _render_detail(request: HttpRequest, project: Project, **forms: Any) -> Http
         ),
         "upload_form": ImportUploadForm,
         "location_form": ImportLocationForm,
-        "export_form": lambda: ExportForm(project=project, batches=_batches(request, project)),
+        "export_form": lambda: ExportForm(
+            project=project, batches=batches_for_request(request, project)
+        ),
     }
     context: dict[str, Any] = {
         "project": project,
@@ -289,14 +277,14 @@ def project_create(request: HttpRequest) -> HttpResponse:
 @labeling_access
 @require_GET
 def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
-    return _render_detail(request, _project(request, project_id))
+    return _render_detail(request, project_for_request(request, project_id))
 
 
 @labeling_access
 @require_http_methods(["GET", "POST"])
 def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     """Change a project's settings; those that shape tasks are fixed once it has tasks."""
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = ProjectForm(request.POST or None, project=project)
     if request.method == "POST" and form.is_valid():
         try:
@@ -315,7 +303,7 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_POST
 def project_status(request: HttpRequest, project_id: int) -> HttpResponse:
     """Activate, pause or archive a project."""
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = ProjectStatusForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose activate, pause or archive.")
@@ -334,7 +322,7 @@ def project_status(request: HttpRequest, project_id: int) -> HttpResponse:
 @labeling_access
 @require_POST
 def instructions_publish(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = InstructionsForm(request.POST)
     if form.is_valid():
         try:
@@ -369,7 +357,7 @@ def _import_started(request: HttpRequest, job: ImportJob) -> HttpResponse:
 @require_POST
 def import_upload(request: HttpRequest, project_id: int) -> HttpResponse:
     """Keep an uploaded file and import its tasks in the background."""
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = ImportUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -390,7 +378,7 @@ def import_upload(request: HttpRequest, project_id: int) -> HttpResponse:
 @require_POST
 def import_location(request: HttpRequest, project_id: int) -> HttpResponse:
     """Import tasks from an http(s) URL or a cloud object URI in the background."""
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = ImportLocationForm(request.POST)
     if form.is_valid():
         try:
@@ -438,8 +426,8 @@ def import_row(request: HttpRequest, import_id: int) -> HttpResponse:
 @require_POST
 def export_create(request: HttpRequest, project_id: int) -> HttpResponseBase:
     """Download the labels at once when they are few; otherwise write a file in the background."""
-    project = _project(request, project_id)
-    form = ExportForm(request.POST, project=project, batches=_batches(request, project))
+    project = project_for_request(request, project_id)
+    form = ExportForm(request.POST, project=project, batches=batches_for_request(request, project))
     if form.is_valid():
         file_format, filters = form.export_request()
         try:
@@ -506,7 +494,7 @@ def _task_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:
 @labeling_access
 @require_GET
 def task_list(request: HttpRequest, project_id: int) -> HttpResponse:
-    project = _project(request, project_id)
+    project = project_for_request(request, project_id)
     form = TaskFilterForm(request.GET or None)
     tasks = policy.tasks_managed_by(request.user).filter(project=project).order_by("id")
     if form.is_valid():
@@ -515,7 +503,7 @@ def task_list(request: HttpRequest, project_id: int) -> HttpResponse:
         if form.cleaned_data["batch"]:
             tasks = tasks.filter(import_job_id=form.cleaned_data["batch"])
     page = Paginator(_task_rows(tasks), TASKS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [(task, _result_summary(task.result)) for task in page]
+    rows = [(task, result_summary(task.result)) for task in page]
     return render(
         request,
         "labeling/task_list.html",
@@ -538,7 +526,7 @@ def _render_task(request: HttpRequest, task: Task, **forms: GoldAnswerForm) -> H
     """Render the task page; `forms` are bound gold forms that failed, shown with their errors."""
     annotations = list(task.annotations.order_by("submitted_at", "pk"))
     reviews = list(task.reviews.order_by("created_at", "pk"))
-    names = metrics.person_names(
+    names = person_names(
         user_ids=[a.author_id for a in annotations] + [r.reviewer_id for r in reviews],
         with_contact=policy.is_labeling_staff(request.user),
     )
@@ -560,7 +548,7 @@ def _render_task(request: HttpRequest, task: Task, **forms: GoldAnswerForm) -> H
     if task.is_gold:
         answer = GoldAnswer.objects.filter(task_id=task.pk).first()
         if answer is not None:
-            scores, mean = metrics.gold_task_scores(task_id=task.pk)
+            scores, mean = gold_task_scores(task_id=task.pk)
             context["gold"] = {
                 "answer": answer,
                 "answer_json": _pretty(answer.result),
@@ -610,7 +598,7 @@ def task_gold_set(request: HttpRequest, task_id: int) -> HttpResponse:
                     request, f"Task #{task.pk} is now gold; it is mixed into people's work."
                 )
             else:
-                scores, _ = metrics.gold_task_scores(task_id=task.pk)
+                scores, _ = gold_task_scores(task_id=task.pk)
                 messages.success(
                     request,
                     f"The answer is fixed (version {answer.version}); "
@@ -631,7 +619,8 @@ def task_gold_retire(request: HttpRequest, task_id: int) -> HttpResponse:
         messages.error(request, "Choose retire or restore.")
         return redirect(back)
     if form.cleaned_data["back"] == "quality":
-        back = reverse("labeling:project_quality", kwargs={"project_id": task.project_id})
+        # The quality app's page of the project (a link by name: labeling imports no quality code).
+        back = reverse("quality:project_quality", kwargs={"project_id": task.project_id})
         back += "#gold"
     retired = bool(form.cleaned_data["retired"])
     try:
@@ -649,96 +638,3 @@ def task_gold_retire(request: HttpRequest, task_id: int) -> HttpResponse:
 
 
 # --- Quality ----------------------------------------------------------------------------------
-
-
-def _people_columns(request: HttpRequest, sort: str) -> list[dict[str, str]]:
-    """The people table's headings, each a link that sorts by it (again: the other way round)."""
-    columns = []
-    for key, heading in _PEOPLE_COLUMNS:
-        state = "ascending" if sort == key else "descending" if sort == f"-{key}" else ""
-        wanted = key if sort == f"-{key}" else f"-{key}"
-        query = {k: str(v) for k, v in request.GET.items() if k not in {"sort", "page"}}
-        query["sort"] = wanted
-        columns.append(
-            {"heading": heading, "url": f"?{urlencode(query)}#people", "state": state, "key": key}
-        )
-    return columns
-
-
-@labeling_access
-@require_GET
-def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
-    """Agreement of the project (and of one batch), each person's figures, reviewer accuracy,
-    the confusion estimates and the gold set. A fixed number of queries."""
-    project = _project(request, project_id)
-    form = QualityFilterForm(request.GET or None, batches=_batches(request, project))
-    batch_id: int | None = None
-    sort: str | None = None
-    if form.is_valid():
-        batch_id = form.cleaned_data["batch"]
-        sort = form.cleaned_data["sort"] or None
-    if batch_id is None:
-        quality = metrics.project_quality(project=project)
-        project_agreement, batch_agreement = quality.agreement, None
-    else:
-        project_agreement = metrics.agreement_report(project=project)
-        quality = metrics.project_quality(project=project, batch_id=batch_id)
-        batch_agreement = quality.agreement
-    people, sort = metrics.people_sorted([p for p in quality.people.people if p.is_annotator], sort)
-    page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
-    reviewers = sorted(
-        (p for p in quality.people.people if p.is_reviewer),
-        key=lambda p: (-p.reviews_given, p.user_id),
-    )
-    confusions = list(metrics.confusions_of(project)[: metrics.CONFUSIONS_MAX])
-    gold_rows, gold_total = metrics.gold_set(project=project)
-    # The pairs shown are those of the last scope: the batch when one is chosen.
-    pairs = (batch_agreement or project_agreement).pairs
-    # Names for those who may see who the workers are (labeling staff); numbers for the rest.
-    names = metrics.person_names(
-        user_ids=[p.user_id for p in page]
-        + [p.user_id for p in reviewers]
-        + [c.user_id for c in confusions]
-        + [user_id for pair in pairs for user_id in (pair.first, pair.second)],
-        with_contact=policy.is_labeling_staff(request.user),
-    )
-    return render(
-        request,
-        "labeling/project_quality.html",
-        {
-            "project": project,
-            "form": form,
-            "batch_id": batch_id,
-            "agreements": [("The whole project", project_agreement)]
-            + ([(f"Batch #{batch_id}", batch_agreement)] if batch_agreement else []),
-            "people_report": quality.people,
-            "pairs": [
-                (pair, names.get(pair.first, ""), names.get(pair.second, "")) for pair in pairs
-            ],
-            "page": page,
-            "people": [(p, names.get(p.user_id, "")) for p in page],
-            "columns": _people_columns(request, sort),
-            "reviewers": [(p, names.get(p.user_id, "")) for p in reviewers],
-            "confusions": [(c, names.get(c.user_id, "")) for c in confusions],
-            "confusions_apply": metrics.confusions_apply(project),
-            "gold_rows": [(row, _result_summary(row.result)) for row in gold_rows],
-            "gold_total": gold_total,
-        },
-    )
-
-
-@labeling_access
-@require_POST
-def confusions_refresh(request: HttpRequest, project_id: int) -> HttpResponse:
-    """Queue a fresh estimate of each person's confusion matrix (single-label consensus)."""
-    project = _project(request, project_id)
-    if not metrics.confusions_apply(project):
-        messages.error(request, "Confusion estimates apply to single-label consensus projects.")
-    else:
-        consensus_confusions_estimate.delay(project.pk)
-        messages.success(
-            request, "The estimates are being refreshed; reload this page in a moment."
-        )
-    return redirect(
-        reverse("labeling:project_quality", kwargs={"project_id": project.pk}) + "#confusions"
-    )

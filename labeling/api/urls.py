@@ -22,7 +22,5 @@ urlpatterns = [
     path("", include("labeling.api.exports")),
     path("", include("labeling.api.webhooks")),
     path("", include("labeling.api.review")),
-    path("", include("labeling.api.rules")),
-    path("", include("labeling.api.quality")),
     path("", include("labeling.api.access")),
 ]

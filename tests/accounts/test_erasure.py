@@ -10,7 +10,16 @@ from accounts.erasure import erasure_request_create, erasure_request_execute
 from accounts.models import ApiToken, ErasureRequest, Role, User
 from accounts.personal_data import PersonalDataSection, erased_email
 from core.models import AuditEvent
-from labeling.models import Annotation, Appeal, GoldScore, Lease, Review, RuleAction
+from labeling.models import (
+    Annotation,
+    GoldScore,
+    Lease,
+    Review,
+)
+from quality.models import (
+    Appeal,
+    RuleAction,
+)
 from tests.accounts.personal_data_scenario import build, rows_mentioning
 from tests.factories import PASSWORD, make_user
 from workforce.models import AnnotatorProfile, TermsAcceptance

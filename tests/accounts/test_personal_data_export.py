@@ -59,8 +59,9 @@ def test_the_download_holds_each_section_about_the_person(scenario):
     assert [r["id"] for r in work["reviews_of_your_work"]] == [scenario.ids["review"]]
     assert [s["skip_reason"] for s in work["skips"]] == ["Ana Example cannot read this image"]
     assert work["gold_accuracy_by_project"][0]["scored"] == 12
-    assert [a["id"] for a in work["quality_actions"]] == [scenario.ids["action"]]
-    assert [a["reason"] for a in work["appeals"]] == ["I was ill, Ana Example"]
+    quality = data["sections"]["quality"]
+    assert [a["id"] for a in quality["quality_actions"]] == [scenario.ids["action"]]
+    assert [a["reason"] for a in quality["appeals"]] == ["I was ill, Ana Example"]
     actions = {e["action"] for e in data["sections"]["audit"]["events"]}
     assert {"user.created", "profile.created", "terms.accepted", "token.created"} <= actions
     assert {"role.granted", "appeal.filed", "rule_action.taken"} <= actions
@@ -130,7 +131,13 @@ def test_the_portal_page_offers_the_download_of_one_s_own_data(client, scenario)
 
     assert page.status_code == 200
     assert b"/me/data/download/" in page.content
-    assert [s.name for s in page.context["sections"]] == ["account", "audit", "profile", "work"]
+    assert [s.name for s in page.context["sections"]] == [
+        "account",
+        "audit",
+        "profile",
+        "quality",
+        "work",
+    ]
     assert data["user_id"] == scenario.person.pk
 
 

@@ -32,7 +32,6 @@ from accounts.models import Role
 from config.celery import app as celery_app
 from core.tasks import BEAT_HEARTBEAT_KEY, beat_heartbeat, ping, sessions_clear_expired
 from labeling.jobs.queue import leases_reclaim_expired
-from labeling.jobs.rules import rules_sweep
 from labeling.models import (
     ExportJob,
     ImportJob,
@@ -47,9 +46,10 @@ from labeling.services.exports import export_job_create
 from labeling.services.imports import import_create_from_upload
 from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit
+from quality.jobs import rules_sweep
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_customer_user, make_project, make_worker
-from tests.labeling.rules_data import GOLD_SPAM, gold_record, make_manager, spam_rule
+from tests.quality.rules_data import GOLD_SPAM, gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -154,8 +154,8 @@ def test_a_completed_consensus_task_lets_the_rules_judge_each_authors_agreement(
     django_capture_on_commit_callbacks,
 ):
     from accounts.models import Role
-    from labeling.models import RuleAction
-    from labeling.services.rules import rule_create
+    from quality.models import RuleAction
+    from quality.services import rule_create
     from tests.factories import make_user
 
     project = make_project(pipeline="consensus", overlap=3, max_overlap=3, gold_warmup=0)

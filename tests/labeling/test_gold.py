@@ -217,3 +217,33 @@ def test_gold_tasks_are_not_in_exports():
     rows = list(export_rows(project=project, final_only=False))
 
     assert sorted(r["task_id"] for r in rows) == sorted(regular_ids)
+
+
+def test_a_scored_gold_answer_is_announced_as_work_scored_with_its_facts():
+    from labeling.events import work_scored
+
+    project, gold_ids, _ = gold_project(gold=1, tasks=1, gold_warmup=1)
+    worker = make_worker()
+    lease = slot_claim_next(project=project, user=worker).lease
+    heard = []
+
+    def listen(sender, signal, **facts):
+        heard.append(facts)
+
+    work_scored.connect(listen, dispatch_uid="test-gold-work-scored")
+    try:
+        annotation = lease_submit(lease_id=lease.pk, user=worker, result={"label": "dog"})
+    finally:
+        work_scored.disconnect(dispatch_uid="test-gold-work-scored")
+
+    assert heard == [
+        {
+            "user_id": worker.pk,
+            "project_id": project.pk,
+            "task_id": gold_ids[0],
+            "annotation_id": annotation.pk,
+            "source": "gold",
+            "value": 0.0,
+            "verdict": None,
+        }
+    ]

@@ -1,0 +1,228 @@
+"""Quality figures of a project for its managers and customer: agreement, people, confusions.
+
+`GET /projects/{id}/agreement/?batch=` (inter-annotator agreement of the project or one import
+batch), `GET /projects/{id}/people/?batch=&sort=` (per-person figures, paginated),
+`GET /projects/{id}/confusions/` (the per-person confusion estimates of a consensus project) and
+`POST` there to queue a re-estimate. Another customer's project is "not found".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.api.pagination import PageNumberPagination
+from core.errors import Conflict, NotFound, ValidationFailed
+from labeling import policy
+from labeling.api.views import BASE_PERMISSIONS
+from labeling.models import Project, WorkerConfusion
+from labeling.selectors import person_names
+from labeling.tasks import consensus_confusions_estimate
+from quality import metrics
+
+BATCH_PARAMETER = OpenApiParameter(
+    "batch", OpenApiTypes.INT, description="An import batch id: figures of that batch only."
+)
+SORT_PARAMETER = OpenApiParameter(
+    "sort",
+    OpenApiTypes.STR,
+    description="One of "
+    + ", ".join(sorted(metrics.PEOPLE_SORTS))
+    + '; "-" first for descending. Default: '
+    + metrics.DEFAULT_PEOPLE_SORT
+    + ".",
+)
+
+
+def _project(request: Request, project_id: int) -> Project:
+    return get_object_or_404(policy.projects_managed_by(request.user), pk=project_id)
+
+
+def _batch_id(request: Request, project: Project) -> int | None:
+    raw = request.query_params.get("batch", "")
+    if not raw:
+        return None
+    try:
+        batch_id = int(raw)
+    except ValueError:
+        raise ValidationFailed(
+            "batch: An import batch id.", fields={"batch": ["An import batch id."]}
+        ) from None
+    if metrics.batch_of(project=project, batch_id=batch_id) is None:
+        raise NotFound("This project has no such import batch.", extra={"batch": batch_id})
+    return batch_id
+
+
+class PairKappaSerializer(serializers.Serializer[Any]):
+    first = serializers.IntegerField(help_text="A person's id.")
+    second = serializers.IntegerField(help_text="The other person's id.")
+    kappa = serializers.FloatField()
+    items = serializers.IntegerField(help_text="Tasks both labeled.")
+
+
+class AgreementSerializer(serializers.Serializer[Any]):
+    batch_id = serializers.IntegerField(allow_null=True)
+    task_type = serializers.CharField()
+    annotations = serializers.IntegerField(help_text="Counted annotations of non-gold tasks used.")
+    tasks = serializers.IntegerField(help_text="Non-gold tasks with at least one of them.")
+    is_capped = serializers.BooleanField(
+        help_text="Whether only the newest `rows_max` annotations were used."
+    )
+    rows_max = serializers.IntegerField()
+    fleiss_kappa = serializers.FloatField(
+        allow_null=True, help_text="Over the tasks with the most common number of annotations."
+    )
+    fleiss_raters = serializers.IntegerField(allow_null=True)
+    fleiss_tasks = serializers.IntegerField()
+    fleiss_note = serializers.CharField(help_text='What it covers, or "n/a: " and why.')
+    alpha = serializers.FloatField(allow_null=True)
+    alpha_label = serializers.CharField(
+        help_text="Krippendorff's alpha (nominal) for single labels; otherwise the mean "
+        "per-annotation agreement with the final result."
+    )
+    alpha_note = serializers.CharField()
+    pairwise_kappa = serializers.FloatField(
+        allow_null=True, help_text="Mean Cohen's kappa over pairs of people."
+    )
+    pairs_count = serializers.IntegerField()
+    pairwise_note = serializers.CharField()
+    pairs = PairKappaSerializer(many=True, help_text="The pairs with the most tasks in common.")
+
+
+class PersonQualitySerializer(serializers.Serializer[Any]):
+    user_id = serializers.IntegerField()
+    name = serializers.SerializerMethodField(help_text="For labeling staff only; else null.")
+    labels = serializers.IntegerField()
+    active_seconds_per_label = serializers.FloatField(allow_null=True)
+    mean_agreement = serializers.FloatField(
+        allow_null=True, help_text="Mean per-annotation agreement with the final result (0..1)."
+    )
+    agreement_share = serializers.FloatField(
+        allow_null=True, help_text="Share of labels equal to the final label (single-label)."
+    )
+    agreement_kappa = serializers.FloatField(
+        allow_null=True, help_text="Cohen's kappa against the final labels (single-label)."
+    )
+    agreement_items = serializers.IntegerField()
+    gold_accuracy = serializers.FloatField(allow_null=True, help_text="Mean gold score (0..1).")
+    gold_scores = serializers.IntegerField()
+    reviews_received = serializers.IntegerField()
+    review_pass_rate = serializers.FloatField(
+        allow_null=True, help_text="Share of reviews of their work that approved it."
+    )
+    skips = serializers.IntegerField()
+    reviews_given = serializers.IntegerField()
+    reviews_audited = serializers.IntegerField(help_text="Their reviews a higher level judged.")
+    reviews_upheld = serializers.IntegerField()
+    reviewer_accuracy = serializers.FloatField(
+        allow_null=True, help_text="Share of their audited reviews that were upheld."
+    )
+
+    def get_name(self, person: metrics.PersonQuality) -> str | None:
+        names: dict[int, str] = self.context.get("names", {})
+        return names.get(person.user_id)
+
+
+class WorkerConfusionSerializer(serializers.ModelSerializer[WorkerConfusion]):
+    class Meta:
+        model = WorkerConfusion
+        fields = ["user_id", "classes", "matrix", "accuracy", "labels_seen", "updated_at"]
+        read_only_fields = fields
+
+
+class QueuedSerializer(serializers.Serializer[Any]):
+    status = serializers.CharField()
+
+
+class AgreementView(APIView):
+    """Inter-annotator agreement: Fleiss' kappa, Krippendorff's alpha and pairwise Cohen's kappa."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(parameters=[BATCH_PARAMETER], responses={200: AgreementSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        report = metrics.agreement_report(project=project, batch_id=_batch_id(request, project))
+        return Response(AgreementSerializer(report).data)
+
+
+class PeopleView(GenericAPIView[Any]):
+    """Each person's figures: labels, agreement with the final results, gold accuracy, review
+    pass rate, skips, active time; and as a reviewer, how often a higher level upheld them."""
+
+    permission_classes = BASE_PERMISSIONS
+    serializer_class = PersonQualitySerializer
+    pagination_class = PageNumberPagination
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        parameters=[BATCH_PARAMETER, SORT_PARAMETER],
+        responses={200: PersonQualitySerializer(many=True)},
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        report = metrics.people_report(project=project, batch_id=_batch_id(request, project))
+        people, _ = metrics.people_sorted(report.people, request.query_params.get("sort"))
+        page = self.paginate_queryset(people) or []
+        names = person_names(
+            user_ids=[p.user_id for p in page], with_contact=policy.is_labeling_staff(request.user)
+        )
+        data = PersonQualitySerializer(page, many=True, context={"names": names}).data
+        return self.get_paginated_response(data)
+
+
+class ConfusionsView(GenericAPIView[WorkerConfusion]):
+    """Per-person confusion estimates of a single-label consensus project; POST queues a fresh
+    estimate (Dawid-Skene over the project's labels), which replaces these when it is done."""
+
+    permission_classes = BASE_PERMISSIONS
+    serializer_class = WorkerConfusionSerializer
+    pagination_class = PageNumberPagination
+    filter_backends: list[Any] = []
+
+    @extend_schema(responses={200: WorkerConfusionSerializer(many=True)})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        page = self.paginate_queryset(metrics.confusions_of(project)) or []
+        return self.get_paginated_response(WorkerConfusionSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: QueuedSerializer,
+            409: OpenApiResponse(description="Not a single-label consensus project"),
+        },
+    )
+    def post(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        if not metrics.confusions_apply(project):
+            raise Conflict(
+                "Confusion estimates apply to single-label consensus projects only.",
+                extra={"pipeline": project.pipeline, "task_type": project.task_type},
+            )
+        consensus_confusions_estimate.delay(project.pk)
+        return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path(
+        "projects/<id:project_id>/agreement/",
+        AgreementView.as_view(),
+        name="project-agreement",
+    ),
+    path("projects/<id:project_id>/people/", PeopleView.as_view(), name="project-people"),
+    path(
+        "projects/<id:project_id>/confusions/",
+        ConfusionsView.as_view(),
+        name="project-confusions",
+    ),
+]

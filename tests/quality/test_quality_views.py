@@ -1,0 +1,455 @@
+"""The quality pages of the portal: the project's quality page, gold on the task page, and the
+quality settings of the project form."""
+
+import json
+import re
+from functools import partial
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.models import Role
+from core.errors import ValidationFailed
+from labeling.forms import ProjectForm
+from labeling.models import GoldAnswer, GoldScore, Project, Task, WorkerConfusion
+from labeling.services.gold import gold_answer_set
+from labeling.services.queue import lease_submit, slot_claim_next
+from quality import metrics
+from tests.factories import make_user
+from tests.labeling.factories import (
+    add_tasks,
+    make_customer,
+    make_customer_user,
+    make_project,
+    make_worker,
+)
+from tests.quality.test_metrics import seed_consensus, seed_reviewed
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def customer():
+    return make_customer("Acme Data")
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(make_customer_user(customer))
+    return client
+
+
+def project_form(**changes):
+    values = {
+        "name": "Reviews",
+        "description": "",
+        "preset": "",
+        "task_type": "single_label",
+        "labels": "cat\ndog",
+        "pipeline": "standard",
+        "overlap": "1",
+        "max_overlap": "",
+        "lease_minutes": "10",
+        "max_leases_per_person": "1",
+        "priority": "0",
+        "queue_order": "random",
+        "required_skill": "",
+        "required_level": "1",
+        "status": "draft",
+        "instructions": "",
+    }
+    values.update(changes)
+    return values
+
+
+def answer_gold(project, worker, label):
+    """`worker` takes their next task, which the warm-up makes gold, and answers `label`."""
+    lease = slot_claim_next(project=project, user=worker).lease
+    return lease_submit(lease_id=lease.pk, user=worker, result={"label": label})
+
+
+# --- The quality page ---------------------------------------------------------------------------
+
+
+def test_the_quality_page_shows_agreement_and_each_annotator(customer_client, customer):
+    seeded = seed_consensus(customer)
+
+    response = customer_client.get(f"/projects/{seeded.project.pk}/quality/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "0.268" in html  # Fleiss' kappa 11/41
+    assert "0.242" in html  # Krippendorff's alpha 29/120
+    assert "Over 4 tasks with 3 annotations each" in html
+    assert [p.user_id for p, _ in response.context["people"]] == [
+        seeded.people[n].pk for n in "ABC"
+    ]
+    assert seeded.people["A"].email not in html  # customers see workers by number
+
+
+def _pair_rows(html: str) -> list[str]:
+    table = html.split('aria-labelledby="h-pairs"', 1)[1].split("</table>", 1)[0]
+    return re.findall(r"<tr><td>.*?</tr>", table, re.S)
+
+
+def test_the_quality_page_names_people_for_managers_and_numbers_them_for_customers(
+    client, customer, monkeypatch
+):
+    seeded = seed_consensus(customer)  # 4 tasks: pairs with 2 in common are shown here
+    monkeypatch.setattr(
+        metrics, "project_quality", partial(metrics.project_quality, min_pair_items=2)
+    )
+    person_a = seeded.people["A"]
+    client.force_login(make_customer_user(customer))
+    for_customer = client.get(f"/projects/{seeded.project.pk}/quality/").content.decode()
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+
+    for_manager = client.get(f"/projects/{seeded.project.pk}/quality/").content.decode()
+
+    label = person_a.full_name or person_a.email
+    assert f'{label} <small class="muted">#{person_a.pk}</small>' in for_manager
+    assert any(label in row for row in _pair_rows(for_manager))
+    assert all("Person #" not in row for row in _pair_rows(for_manager))
+    assert f"Person #{person_a.pk}" in for_customer
+    assert any(f"Person #{person_a.pk}" in row for row in _pair_rows(for_customer))
+    assert label not in for_customer
+
+
+def test_picking_a_batch_adds_its_column_and_scopes_the_people(customer_client, customer):
+    seeded = seed_consensus(customer)
+    batch = seeded.batches[1].pk
+
+    response = customer_client.get(f"/projects/{seeded.project.pk}/quality/?batch={batch}")
+
+    html = response.content.decode()
+    assert f"Batch #{batch}" in html
+    assert "-1.000" in html
+    assert {p.user_id for p, _ in response.context["people"]} == {
+        seeded.people["A"].pk,
+        seeded.people["B"].pk,
+    }
+
+
+def test_the_people_table_sorts_by_the_column_asked_for(customer_client, customer):
+    seeded = seed_consensus(customer)
+
+    response = customer_client.get(f"/projects/{seeded.project.pk}/quality/?sort=kappa")
+
+    order = [p.user_id for p, _ in response.context["people"]]
+    assert order == [seeded.people[n].pk for n in "CAB"]
+    kappa = next(c for c in response.context["columns"] if c["key"] == "kappa")
+    assert kappa["state"] == "ascending"
+    assert "sort=-kappa" in kappa["url"]
+
+
+def test_the_quality_page_shows_reviewers_gold_and_names_for_managers(client):
+    seeded = seed_reviewed()
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+
+    response = client.get(f"/projects/{seeded.project.pk}/quality/")
+
+    html = response.content.decode()
+    reviewers = {p.user_id: p for p, _ in response.context["reviewers"]}
+    assert reviewers[seeded.people["R1"].pk].reviewer_accuracy == 0.5
+    assert seeded.people["R1"].email in html
+    assert [row.task_id for row, _ in response.context["gold_rows"]] == seeded.tasks[1::-1]
+    assert "Retire<span" in html
+
+
+def test_the_quality_page_does_a_constant_number_of_queries(customer_client, customer):
+    small = seed_consensus(customer)
+    gold_answer_set(
+        task=Task.objects.get(pk=add_tasks(small.project, 1)[-1]),
+        result={"label": "cat"},
+        actor=None,
+    )
+    with CaptureQueriesContext(connection) as few:
+        customer_client.get(f"/projects/{small.project.pk}/quality/")
+    more = add_tasks(small.project, 4)[-4:]
+    for task_id in more[:2]:
+        gold_answer_set(task=Task.objects.get(pk=task_id), result={"label": "dog"}, actor=None)
+    for _ in range(3):
+        worker = make_worker()
+        for _ in range(2):
+            lease = slot_claim_next(project=small.project, user=worker).lease
+            lease_submit(lease_id=lease.pk, user=worker, result={"label": "cat"})
+    customer_client.post(f"/projects/{small.project.pk}/quality/confusions/")
+
+    with CaptureQueriesContext(connection) as many:
+        response = customer_client.get(f"/projects/{small.project.pk}/quality/")
+
+    assert len(response.context["people"]) == 6
+    assert len(response.context["gold_rows"]) == 3
+    assert response.context["confusions"]
+    assert len(many) == len(few)
+
+
+def test_refreshing_the_confusions_from_the_page_stores_estimates(customer_client, customer):
+    seeded = seed_consensus(customer)
+
+    response = customer_client.post(f"/projects/{seeded.project.pk}/quality/confusions/")
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("/quality/#confusions")
+    assert WorkerConfusion.objects.filter(project=seeded.project).count() == 2
+
+
+def test_another_customers_quality_page_is_not_found_and_annotators_are_refused(
+    customer_client, client
+):
+    project = make_project(make_customer("Someone Else"))
+
+    foreign = customer_client.get(f"/projects/{project.pk}/quality/")
+    refresh = customer_client.post(f"/projects/{project.pk}/quality/confusions/")
+    client.force_login(make_worker())
+    annotator = client.get(f"/projects/{project.pk}/quality/")
+
+    assert (foreign.status_code, refresh.status_code, annotator.status_code) == (404, 404, 403)
+
+
+def test_a_gold_task_is_retired_and_restored_from_the_quality_page(customer_client, customer):
+    project = make_project(customer)
+    task_id = add_tasks(project, 1)[0]
+    gold_answer_set(task=Task.objects.get(pk=task_id), result={"label": "cat"}, actor=None)
+
+    retired = customer_client.post(
+        f"/tasks/{task_id}/gold/retire/", {"retired": "1", "back": "quality"}
+    )
+    is_retired = GoldAnswer.objects.get(task_id=task_id).is_retired
+    customer_client.post(f"/tasks/{task_id}/gold/retire/", {"retired": "0"})
+
+    assert retired["Location"] == f"/projects/{project.pk}/quality/#gold"
+    assert is_retired
+    assert not GoldAnswer.objects.get(task_id=task_id).is_retired
+
+
+# --- Gold on the task page ----------------------------------------------------------------------
+
+
+def test_fixing_a_gold_answer_rescores_and_says_how_many(customer_client, customer):
+    project = make_project(customer, gold_warmup=1)
+    task_id = add_tasks(project, 1)[0]
+    gold_answer_set(task=Task.objects.get(pk=task_id), result={"label": "dog"}, actor=None)
+    annotation = answer_gold(project, make_worker(), "cat")
+    assert GoldScore.objects.get(annotation=annotation).value == 0.0
+
+    response = customer_client.post(
+        f"/tasks/{task_id}/gold/",
+        {"answer": '{"label": "cat"}', "explanation": "It purrs."},
+        follow=True,
+    )
+
+    assert "The answer is fixed (version 2); 1 score recomputed." in response.content.decode()
+    assert GoldScore.objects.get(annotation=annotation).value == 1.0
+    answer = GoldAnswer.objects.get(task_id=task_id)
+    assert (answer.result, answer.explanation) == ({"label": "cat"}, "It purrs.")
+
+
+def test_the_gold_task_page_shows_the_answer_and_its_scores(customer_client, customer):
+    project = make_project(customer, gold_warmup=1)
+    task_id = add_tasks(project, 1)[0]
+    gold_answer_set(task=Task.objects.get(pk=task_id), result={"label": "dog"}, actor=None)
+    answer_gold(project, make_worker(), "dog")
+
+    response = customer_client.get(f"/tasks/{task_id}/")
+
+    html = response.content.decode()
+    assert "Gold answer" in html
+    assert "1 score, mean 1.00" in html
+    assert response.context["make_gold_form"] is None
+    assert response.context["gold_form"].initial["answer"] == json.dumps({"label": "dog"}, indent=2)
+
+
+def test_an_open_task_nobody_worked_on_becomes_gold_from_its_page(customer_client, customer):
+    project = make_project(customer)
+    task_id = add_tasks(project, 1)[0]
+
+    page = customer_client.get(f"/tasks/{task_id}/")
+    response = customer_client.post(f"/tasks/{task_id}/gold/", {"answer": '{"label": "bird"}'})
+
+    assert page.context["make_gold_form"] is not None
+    assert response.status_code == 302
+    task = Task.objects.get(pk=task_id)
+    assert task.is_gold
+    assert GoldAnswer.objects.get(task=task).result == {"label": "bird"}
+
+
+def test_a_gold_answer_the_schema_refuses_is_shown_next_to_the_answer(customer_client, customer):
+    project = make_project(customer)
+    task_id = add_tasks(project, 1)[0]
+
+    response = customer_client.post(f"/tasks/{task_id}/gold/", {"answer": '{"label": "zebra"}'})
+
+    assert response.status_code == 200
+    errors = response.context["make_gold_form"].errors["answer"]
+    assert len(errors) == 1 and errors[0].startswith("label: ")
+    assert 'id="make-gold-form-answer_errors"' in response.content.decode()
+    assert not Task.objects.get(pk=task_id).is_gold
+
+
+def test_an_answer_that_is_not_json_is_refused_before_the_service(customer_client, customer):
+    project = make_project(customer)
+    task_id = add_tasks(project, 1)[0]
+
+    response = customer_client.post(f"/tasks/{task_id}/gold/", {"answer": "{label: cat"})
+
+    assert (
+        response.context["make_gold_form"].errors["answer"][0].startswith("This is not valid JSON")
+    )
+
+
+def test_a_task_someone_worked_on_offers_no_gold_form_and_cannot_become_gold(
+    customer_client, customer
+):
+    project = make_project(customer, review_levels=[{"rates": {"probation": 1.0}}])
+    task_id = add_tasks(project, 1)[0]
+    worker = make_worker()
+    lease = slot_claim_next(project=project, user=worker).lease
+    lease_submit(lease_id=lease.pk, user=worker, result={"label": "cat"})
+
+    page = customer_client.get(f"/tasks/{task_id}/")
+    response = customer_client.post(f"/tasks/{task_id}/gold/", {"answer": '{"label": "cat"}'})
+
+    assert page.context["make_gold_form"] is None
+    assert response.context["make_gold_form"].non_field_errors() == [
+        "Only a task nobody has worked on yet can become gold."
+    ]
+
+
+def test_the_task_page_shows_reviews_and_corrections(client):
+    seeded = seed_reviewed()
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+
+    response = client.get(f"/tasks/{seeded.tasks[3]}/")
+
+    html = response.content.decode()
+    verdicts = [(r.level, r.verdict, r.upheld) for r, _ in response.context["reviews"]]
+    assert verdicts == [(1, "approve", False), (2, "correct", None)]
+    assert "overruled" in html
+    assert "correction of #" in html
+    assert seeded.people["R2"].email in html
+
+
+# --- Quality settings in the project form -------------------------------------------------------
+
+
+def test_quality_settings_are_saved_from_the_form_and_shown_again(customer_client):
+    form = project_form(
+        pipeline="consensus",
+        overlap="2",
+        max_overlap="4",
+        review_1_probation="100",
+        review_1_regular="30",
+        review_1_trusted="10",
+        review_2_probation="50",
+        review_2_regular="5",
+        review_2_trusted="0",
+        max_reworks="3",
+        gold_warmup="8",
+        gold_probation="25",
+        gold_regular="7",
+        gold_trusted="2.5",
+        gold_feedback="on",
+        aggregation_method="dawid_skene",
+        confidence_threshold="95",
+    )
+
+    response = customer_client.post("/projects/new/", form)
+
+    assert response.status_code == 302, response.context["form"].errors
+    project = Project.objects.get(name="Reviews")
+    assert project.review_levels == [
+        {"level": 1, "rates": {"probation": 1.0, "regular": 0.3, "trusted": 0.1}},
+        {"level": 2, "rates": {"probation": 0.5, "regular": 0.05, "trusted": 0.0}},
+    ]
+    assert project.gold_rates == {"probation": 0.25, "regular": 0.07, "trusted": 0.025}
+    assert (project.max_reworks, project.gold_warmup, project.gold_feedback) == (3, 8, True)
+    assert (project.aggregation_method, project.confidence_threshold) == ("dawid_skene", 0.95)
+    initial = customer_client.get(f"/projects/{project.pk}/edit/").context["form"].initial
+    assert (initial["review_1_regular"], initial["gold_trusted"]) == ("30", "2.5")
+    assert initial["confidence_threshold"] == "95"
+
+
+def test_editing_one_review_rate_changes_only_that_rate(customer_client, customer):
+    project = make_project(
+        customer, review_levels=[{"rates": {"probation": 1.0, "regular": 0.3, "trusted": 0.1}}]
+    )
+    initial = customer_client.get(f"/projects/{project.pk}/edit/").context["form"].initial
+    form = {k: "" if v is None else v for k, v in initial.items()}
+    form["review_1_trusted"] = "20"
+
+    response = customer_client.post(f"/projects/{project.pk}/edit/", form)
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.review_levels == [
+        {"level": 1, "rates": {"probation": 1.0, "regular": 0.3, "trusted": 0.2}}
+    ]
+    assert project.gold_rates == {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
+
+
+def test_a_confidence_threshold_on_a_standard_project_is_refused_next_to_the_field(
+    customer_client,
+):
+    response = customer_client.post("/projects/new/", project_form(confidence_threshold="90"))
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["confidence_threshold"] == [
+        "Dynamic overlap applies to consensus projects only."
+    ]
+    html = response.content.decode()
+    assert '<a href="#id_confidence_threshold">Confidence threshold (%)</a>' in html
+    assert not Project.objects.exists()
+
+
+def test_a_gap_in_the_review_levels_and_a_missing_rate_are_named(customer_client):
+    form = project_form(review_1_probation="100", review_3_regular="10")
+
+    response = customer_client.post("/projects/new/", form)
+
+    errors = response.context["form"].errors
+    assert errors["review_2_probation"] == ["Fill level 2 before level 3."]
+    assert errors["review_1_regular"] == ["A percentage from 0 to 100."]
+    assert "review_3_regular" not in errors
+    assert "Review level 1, regular (%)" in response.content.decode()
+    assert not Project.objects.exists()
+
+
+def test_review_levels_on_a_collection_project_are_refused_in_the_summary(customer_client):
+    form = project_form(
+        pipeline="collection",
+        review_1_probation="100",
+        review_1_regular="100",
+        review_1_trusted="100",
+    )
+
+    response = customer_client.post("/projects/new/", form)
+
+    assert response.context["form"].non_field_errors() == [
+        "Review levels: Collection projects have no review levels."
+    ]
+    assert "<li>Review levels: Collection projects have no review levels.</li>" in (
+        response.content.decode()
+    )
+
+
+def test_a_service_error_about_a_review_rate_lands_on_its_cell():
+    form = ProjectForm(project_form())
+    assert form.is_valid(), form.errors
+    error = ValidationFailed(
+        "review_levels[1].rates.regular: A share from 0 to 1.",
+        fields={
+            "review_levels[1].rates.regular": ["A share from 0 to 1."],
+            "gold_rates.trusted": ["A share from 0 to 1."],
+            "gold_rates.boss": ["Unknown standing; use probation, regular, trusted."],
+        },
+    )
+
+    form.add_service_error(error)
+
+    assert form.errors["review_2_regular"] == ["A share from 0 to 1."]
+    assert form.errors["gold_trusted"] == ["A share from 0 to 1."]
+    assert form.non_field_errors() == [
+        "Gold rates: Unknown standing; use probation, regular, trusted."
+    ]
