@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from accounts.models import User
 from core.errors import ValidationFailed
@@ -204,6 +204,27 @@ def queue_sql_enabled() -> bool:
     return connection.vendor == "postgresql" and bool(settings.QUORUM_QUEUE_SQL)
 
 
+# A claim and a submit on the same task can each hold a row the other needs (a consensus or
+# depth-first queue puts several people on one task at once); PostgreSQL then aborts one of them
+# with deadlock_detected. Outside a transaction of the caller's, the aborted call changed
+# nothing, so running it again is safe; inside one, the caller's transaction is lost: re-raise.
+_DEADLOCK_ATTEMPTS = 3
+_DEADLOCK_DETECTED = "40P01"
+
+
+def _call(cursor: Any, sql: str, params: list[Any]) -> Any:
+    """Execute one queue function and return its row, again after a deadlock when that is safe."""
+    for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+        except OperationalError as exc:
+            deadlock = getattr(exc.__cause__, "sqlstate", None) == _DEADLOCK_DETECTED
+            if not deadlock or connection.in_atomic_block or attempt == _DEADLOCK_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def _json(value: Any) -> Any:
     """jsonb arrives as text through Django's connection (JSONField decodes it itself)."""
     return json.loads(value) if isinstance(value, str) else value
@@ -219,8 +240,9 @@ def claim_annotate_sql(
     if not queue_sql_enabled():
         return None
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES), draw])
-        row = cursor.fetchone()
+        row = _call(
+            cursor, _CLAIM, [project_id, user.pk, now, prefetch, list(WORKING_STATUSES), draw]
+        )
     if row is None or row[0] != "leased":
         return None
     (
@@ -338,8 +360,9 @@ def submit_annotate_sql(
             if checking is None:
                 return None
             clean = result_validated(checking.schema, checking.data, result)
-        cursor.execute(_SUBMIT, [lease_id, user.pk, now, json.dumps(clean), checking.schema_stamp])
-        row = cursor.fetchone()
+        row = _call(
+            cursor, _SUBMIT, [lease_id, user.pk, now, json.dumps(clean), checking.schema_stamp]
+        )
     if row is None or row[0] != "submitted":
         return None
     _, annotation_id, task_status, status, active_seconds = row
