@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from labeling.models import WebhookDelivery, WebhookDeliveryStatus
-from labeling.services.webhooks import webhook_delivery_attempt
+from labeling.services.webhooks import WEBHOOK_DELIVER_TASK, webhook_delivery_attempt
 
 __all__ = ["webhook_deliver", "webhook_deliveries_due"]
 
@@ -20,7 +20,7 @@ SWEEP_GRACE = timedelta(minutes=1)
 SWEEP_BATCH = 500
 
 
-@shared_task(name="labeling.tasks.webhook_deliver", bind=True, ignore_result=True)
+@shared_task(name=WEBHOOK_DELIVER_TASK, bind=True, ignore_result=True)
 def webhook_deliver(self: Task[Any, Any], delivery_id: int, attempt: int | None = None) -> None:
     """Make the next attempt of a delivery; when it fails, schedule the retry for when it is due.
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record, snapshot
 from core.errors import NotFound, ValidationFailed
+from labeling.enqueue import job_enqueue
 from labeling.models import (
     Customer,
     WebhookAttempt,
@@ -42,7 +43,10 @@ from labeling.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from labeling.sources import SourceError, private_destination
 
+# The name of the job that makes a delivery's next attempt (labeling.jobs.webhooks).
+WEBHOOK_DELIVER_TASK = "labeling.tasks.webhook_deliver"
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the public prefix of every signing secret, not a secret)
 USER_AGENT = "Quorum-Webhooks/1"
 SIGNATURE_HEADER = "X-Quorum-Signature"
@@ -220,10 +224,7 @@ def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: User | None) ->
 
 
 def _enqueue_delivery(delivery_id: int) -> None:
-    # Imported here: the job module imports this one.
-    from labeling.jobs.webhooks import webhook_deliver
-
-    webhook_deliver.delay(delivery_id, 0)
+    job_enqueue(WEBHOOK_DELIVER_TASK, delivery_id, 0)
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -356,8 +357,6 @@ class _Outcome:
 
 def _destination_problem(url: str) -> str | None:
     """Refuse host names that resolve to the internal network (checked at each send)."""
-    from labeling.sources import SourceError, private_destination
-
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     try:
