@@ -44,6 +44,7 @@ from labeling.bulk import (
     insert_select_sql,
     tables_analyze_stale,
 )
+from labeling.enqueue import job_enqueue
 from labeling.models import (
     GoldAnswer,
     ImportJob,
@@ -58,6 +59,8 @@ from labeling.models import (
 from labeling.queue_order import slot_order_keys
 from labeling.services.gold import gold_live_count_forget
 
+# The name of the job that runs an import (labeling.jobs.imports).
+IMPORT_RUN_TASK = "labeling.tasks.import_run"
 FORMATS = ("jsonl", "csv", "json")
 CHUNK_SIZE = 2_000
 # PostgreSQL stores larger chunks: each chunk costs a few round trips, and the write-behind thread
@@ -138,15 +141,8 @@ def _job_create(**values: Any) -> ImportJob:
         target=job,
         after={"project": job.project_id, "source_kind": job.source_kind, "source": job.source},
     )
-    job_id = job.pk
-    transaction.on_commit(lambda: _enqueue(job_id))
+    transaction.on_commit(partial(job_enqueue, IMPORT_RUN_TASK, job.pk))
     return job
-
-
-def _enqueue(job_id: int) -> None:
-    from labeling.jobs.imports import import_run
-
-    import_run.delay(job_id)
 
 
 @transaction.atomic
