@@ -34,6 +34,7 @@ from core.audit import audit_record
 from core.errors import ValidationFailed
 from core.timestamps import TIMESTAMP_HELP, TimestampInvalid, parse_timestamp
 from labeling.bulk import tables_analyze_stale
+from labeling.enqueue import job_enqueue
 from labeling.exports import FORMATS, compact_json, write_lines
 from labeling.models import (
     Annotation,
@@ -54,6 +55,8 @@ from labeling.models import (
 
 logger = logging.getLogger(__name__)
 
+# The name of the job that writes an export job's file (labeling.jobs.exports).
+EXPORT_RUN_TASK = "labeling.tasks.export_run"
 # Tasks read per query. Each chunk costs three queries (its tasks, their annotations and their
 # reviews) and holds at most this many tasks in memory.
 CHUNK_SIZE = 2_000
@@ -727,8 +730,6 @@ def export_job_create(
     `filters` takes the keyword arguments of `export_rows` (final_only, since, until, batch_id).
     Raises ValidationFailed naming the bad field.
     """
-    from labeling.jobs.exports import export_run
-
     file_format = _format_clean(project=project, file_format=file_format)
     cleaned = _filters_from_mapping(project=project, filters=filters)
     job = ExportJob.objects.create(
@@ -744,7 +745,7 @@ def export_job_create(
         target=job,
         after={"project": project.pk, "file_format": file_format, "filters": job.filters},
     )
-    transaction.on_commit(partial(export_run.delay, job.pk))
+    transaction.on_commit(partial(job_enqueue, EXPORT_RUN_TASK, job.pk))
     return job
 
 
