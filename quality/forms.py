@@ -7,9 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 
-from labeling.models import (
-    Project,
-)
+from labeling.models import Project
 from quality.models import (
     QualityRule,
     RuleActionKind,
@@ -18,7 +16,7 @@ from quality.models import (
     RuleMetric,
     RuleWindow,
 )
-from quality.services import RULE_FIELDS
+from quality.services.rules import RULE_FIELDS
 
 
 class QualityRuleForm(forms.Form):

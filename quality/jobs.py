@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts.models import User
+from labeling.models import Project
+from quality.services import evaluation
+
 __all__ = ["rules_evaluate_person", "rules_sweep"]
 
 
@@ -17,21 +21,15 @@ def rules_evaluate_person(user_id: int, project_id: int | None) -> int:
 
     Safe to run twice: a rule whose action is already in force on the person does not fire.
     """
-    from accounts.models import User
-    from labeling.models import Project
-    from quality.services import rules_evaluate
-
     user = User.objects.filter(pk=user_id).first()
     if user is None:
         return 0
     project = Project.objects.filter(pk=project_id).first() if project_id is not None else None
-    return len(rules_evaluate(user=user, project=project))
+    return len(evaluation.rules_evaluate(user=user, project=project))
 
 
 @shared_task(name="labeling.tasks.rules_sweep", ignore_result=True)
 def rules_sweep() -> int:
     """End timed actions that ran out and evaluate every rule for recently active people (beat)."""
-    from quality.services import rules_sweep as sweep
-
-    outcome = sweep()
+    outcome = evaluation.rules_sweep()
     return outcome.expired + len(outcome.actions)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from core.errors import PermissionDenied
 from labeling.policy import is_labeling_staff
 from quality.models import (
     Appeal,
@@ -35,6 +36,12 @@ _PERSON_RULE_FIELDS = (
 def can_manage_quality(user: Any) -> bool:
     """Managers and administrators write rules, see every action and decide appeals."""
     return bool(getattr(user, "is_authenticated", False)) and is_labeling_staff(user)
+
+
+def require_quality_manager(user: Any) -> None:
+    """Raise PermissionDenied unless `user` manages quality (see `can_manage_quality`)."""
+    if not can_manage_quality(user):
+        raise PermissionDenied("Only managers and administrators manage quality rules.")
 
 
 def quality_rules_visible_to(user: Any) -> QuerySet[QualityRule]:

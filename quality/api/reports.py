@@ -27,7 +27,16 @@ from labeling.api.views import BASE_PERMISSIONS
 from labeling.models import Project, WorkerConfusion
 from labeling.selectors import person_names
 from labeling.tasks import consensus_confusions_estimate
-from quality import metrics
+from quality.reports.agreement import agreement_report
+from quality.reports.confusions import confusions_apply, confusions_of
+from quality.reports.people import (
+    DEFAULT_PEOPLE_SORT,
+    PEOPLE_SORTS,
+    PersonQuality,
+    people_report,
+    people_sorted,
+)
+from quality.reports.scope import batch_of
 
 BATCH_PARAMETER = OpenApiParameter(
     "batch", OpenApiTypes.INT, description="An import batch id: figures of that batch only."
@@ -36,9 +45,9 @@ SORT_PARAMETER = OpenApiParameter(
     "sort",
     OpenApiTypes.STR,
     description="One of "
-    + ", ".join(sorted(metrics.PEOPLE_SORTS))
+    + ", ".join(sorted(PEOPLE_SORTS))
     + '; "-" first for descending. Default: '
-    + metrics.DEFAULT_PEOPLE_SORT
+    + DEFAULT_PEOPLE_SORT
     + ".",
 )
 
@@ -57,7 +66,7 @@ def _batch_id(request: Request, project: Project) -> int | None:
         raise ValidationFailed(
             "batch: An import batch id.", fields={"batch": ["An import batch id."]}
         ) from None
-    if metrics.batch_of(project=project, batch_id=batch_id) is None:
+    if batch_of(project=project, batch_id=batch_id) is None:
         raise NotFound("This project has no such import batch.", extra={"batch": batch_id})
     return batch_id
 
@@ -127,7 +136,7 @@ class PersonQualitySerializer(serializers.Serializer[Any]):
         allow_null=True, help_text="Share of their audited reviews that were upheld."
     )
 
-    def get_name(self, person: metrics.PersonQuality) -> str | None:
+    def get_name(self, person: PersonQuality) -> str | None:
         names: dict[int, str] = self.context.get("names", {})
         return names.get(person.user_id)
 
@@ -151,7 +160,7 @@ class AgreementView(APIView):
     @extend_schema(parameters=[BATCH_PARAMETER], responses={200: AgreementSerializer})
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id)
-        report = metrics.agreement_report(project=project, batch_id=_batch_id(request, project))
+        report = agreement_report(project=project, batch_id=_batch_id(request, project))
         return Response(AgreementSerializer(report).data)
 
 
@@ -170,8 +179,8 @@ class PeopleView(GenericAPIView[Any]):
     )
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id)
-        report = metrics.people_report(project=project, batch_id=_batch_id(request, project))
-        people, _ = metrics.people_sorted(report.people, request.query_params.get("sort"))
+        report = people_report(project=project, batch_id=_batch_id(request, project))
+        people, _ = people_sorted(report.people, request.query_params.get("sort"))
         page = self.paginate_queryset(people) or []
         names = person_names(
             user_ids=[p.user_id for p in page], with_contact=policy.is_labeling_staff(request.user)
@@ -192,7 +201,7 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
     @extend_schema(responses={200: WorkerConfusionSerializer(many=True)})
     def get(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id)
-        page = self.paginate_queryset(metrics.confusions_of(project)) or []
+        page = self.paginate_queryset(confusions_of(project)) or []
         return self.get_paginated_response(WorkerConfusionSerializer(page, many=True).data)
 
     @extend_schema(
@@ -204,7 +213,7 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
     )
     def post(self, request: Request, project_id: int) -> Response:
         project = _project(request, project_id)
-        if not metrics.confusions_apply(project):
+        if not confusions_apply(project):
             raise Conflict(
                 "Confusion estimates apply to single-label consensus projects only.",
                 extra={"pipeline": project.pipeline, "task_type": project.task_type},

@@ -25,9 +25,7 @@ from accounts.selectors import request_user
 from core.api.filters import FilterSet, IdFilter
 from core.api.routers import Router
 from core.errors import PermissionDenied
-from labeling.models import (
-    Project,
-)
+from labeling.models import Project
 from quality.models import (
     Appeal,
     AppealStatus,
@@ -44,15 +42,13 @@ from quality.selectors import (
     quality_rules_visible_to,
     rule_actions_visible_to,
 )
-from quality.services import (
+from quality.services.actions import appeal_decide, rule_action_appeal, rule_action_lift
+from quality.services.evaluation import rule_dry_run
+from quality.services.rules import (
     RULE_FIELDS,
-    appeal_decide,
-    rule_action_appeal,
-    rule_action_lift,
     rule_build,
     rule_create,
     rule_deactivate,
-    rule_dry_run,
     rule_update,
 )
 

@@ -25,7 +25,11 @@ from labeling.views import (
     project_for_request,
     result_summary,
 )
-from quality import metrics
+from quality.reports import project as figures
+from quality.reports.agreement import agreement_report
+from quality.reports.confusions import CONFUSIONS_MAX, confusions_apply, confusions_of
+from quality.reports.gold import gold_set
+from quality.reports.people import people_sorted
 
 PEOPLE_PER_PAGE = 50
 _PEOPLE_COLUMNS = (
@@ -68,20 +72,20 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
         batch_id = form.cleaned_data["batch"]
         sort = form.cleaned_data["sort"] or None
     if batch_id is None:
-        quality = metrics.project_quality(project=project)
+        quality = figures.project_quality(project=project)
         project_agreement, batch_agreement = quality.agreement, None
     else:
-        project_agreement = metrics.agreement_report(project=project)
-        quality = metrics.project_quality(project=project, batch_id=batch_id)
+        project_agreement = agreement_report(project=project)
+        quality = figures.project_quality(project=project, batch_id=batch_id)
         batch_agreement = quality.agreement
-    people, sort = metrics.people_sorted([p for p in quality.people.people if p.is_annotator], sort)
+    people, sort = people_sorted([p for p in quality.people.people if p.is_annotator], sort)
     page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
     reviewers = sorted(
         (p for p in quality.people.people if p.is_reviewer),
         key=lambda p: (-p.reviews_given, p.user_id),
     )
-    confusions = list(metrics.confusions_of(project)[: metrics.CONFUSIONS_MAX])
-    gold_rows, gold_total = metrics.gold_set(project=project)
+    confusions = list(confusions_of(project)[:CONFUSIONS_MAX])
+    gold_rows, gold_total = gold_set(project=project)
     # The pairs shown are those of the last scope: the batch when one is chosen.
     pairs = (batch_agreement or project_agreement).pairs
     # Names for those who may see who the workers are (labeling staff); numbers for the rest.
@@ -110,7 +114,7 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
             "columns": _people_columns(request, sort),
             "reviewers": [(p, names.get(p.user_id, "")) for p in reviewers],
             "confusions": [(c, names.get(c.user_id, "")) for c in confusions],
-            "confusions_apply": metrics.confusions_apply(project),
+            "confusions_apply": confusions_apply(project),
             "gold_rows": [(row, result_summary(row.result)) for row in gold_rows],
             "gold_total": gold_total,
         },
@@ -122,7 +126,7 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
 def confusions_refresh(request: HttpRequest, project_id: int) -> HttpResponse:
     """Queue a fresh estimate of each person's confusion matrix (single-label consensus)."""
     project = project_for_request(request, project_id)
-    if not metrics.confusions_apply(project):
+    if not confusions_apply(project):
         messages.error(request, "Confusion estimates apply to single-label consensus projects.")
     else:
         consensus_confusions_estimate.delay(project.pk)
