@@ -832,7 +832,8 @@ def child_main(kind: str, arg: str) -> int:
     from django.db import connection
 
     from labeling.models import Project
-    from labeling.services.exports import export_statistics_refresh, export_stream
+    from labeling.services.exports.jobs import export_statistics_refresh
+    from labeling.services.exports.streaming import export_stream
     from labeling.services.imports import import_run
 
     with connection.cursor() as cursor:

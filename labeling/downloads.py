@@ -7,7 +7,7 @@ import posixpath
 from django.http import FileResponse
 
 from core.errors import NotFound
-from labeling.exports import FORMATS
+from labeling.export_formats import FORMATS
 from labeling.models import ExportJob
 
 

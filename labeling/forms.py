@@ -16,7 +16,7 @@ from core.errors import QuorumError, ValidationFailed
 from core.forms import form_add_error
 from kit.label_schema import PRESETS
 from labeling.errors import ProjectLocked
-from labeling.exports import FORMATS as EXPORT_FORMATS
+from labeling.export_formats import FORMATS as EXPORT_FORMATS
 from labeling.models import (
     AggregationMethod,
     Customer,
@@ -562,7 +562,7 @@ class ExportForm(forms.Form):
         ]
 
     def export_request(self) -> tuple[str, dict[str, Any]]:
-        """Return the file format and the filters of labeling.services.exports.export_rows."""
+        """Return the file format and the filters of labeling.services.exports.rows.export_rows."""
         data = self.cleaned_data
         since: date | None = data["since"]
         until: date | None = data["until"]

@@ -34,7 +34,7 @@ from core.errors import QuorumError
 from core.forms import form_add_error
 from labeling import policy
 from labeling.downloads import export_file_response
-from labeling.exports import FORMATS as EXPORT_FORMATS
+from labeling.export_formats import FORMATS as EXPORT_FORMATS
 from labeling.forms import (
     ExportForm,
     GoldAnswerForm,
@@ -59,10 +59,16 @@ from labeling.models import (
     TaskStatus,
 )
 from labeling.selectors import gold_task_scores, person_names
-from labeling.services import exports as export_services
 from labeling.services import gold as gold_services
 from labeling.services import imports as import_services
 from labeling.services import projects as project_services
+from labeling.services.exports.jobs import export_job_create
+from labeling.services.exports.rows import export_count
+from labeling.services.exports.streaming import (
+    export_direct_max_rows,
+    export_filename,
+    export_stream,
+)
 
 View = Callable[..., HttpResponseBase]
 
@@ -431,11 +437,8 @@ def export_create(request: HttpRequest, project_id: int) -> HttpResponseBase:
     if form.is_valid():
         file_format, filters = form.export_request()
         try:
-            if (
-                export_services.export_count(project=project, **filters)
-                > export_services.export_direct_max_rows()
-            ):
-                job = export_services.export_job_create(
+            if export_count(project=project, **filters) > export_direct_max_rows():
+                job = export_job_create(
                     project=project,
                     file_format=file_format,
                     filters=filters,
@@ -447,9 +450,7 @@ def export_create(request: HttpRequest, project_id: int) -> HttpResponseBase:
                     "it is being written to a file, listed below when ready.",
                 )
                 return redirect(_detail_url(project.pk, "exports"))
-            stream = export_services.export_stream(
-                project=project, file_format=file_format, **filters
-            )
+            stream = export_stream(project=project, file_format=file_format, **filters)
         except QuorumError as exc:
             form_add_error(form, exc)
         else:
@@ -457,7 +458,7 @@ def export_create(request: HttpRequest, project_id: int) -> HttpResponseBase:
                 stream, content_type=EXPORT_FORMATS[file_format].content_type
             )
             response["Content-Disposition"] = content_disposition_header(
-                True, export_services.export_filename(project=project, file_format=file_format)
+                True, export_filename(project=project, file_format=file_format)
             )
             response["Cache-Control"] = "no-store"
             return response

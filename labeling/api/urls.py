@@ -19,7 +19,7 @@ urlpatterns = [
     path("projects/<id:project_id>/claim/", views.ClaimView.as_view(), name="project-claim"),
     path("work/projects/", views.WorkProjectsView.as_view(), name="work-projects"),
     path("", include(router.urls)),
-    path("", include("labeling.api.exports")),
+    path("", include("labeling.api.export_endpoints")),
     path("", include("labeling.api.webhooks")),
     path("", include("labeling.api.review")),
     path("", include("labeling.api.access")),

@@ -42,7 +42,7 @@ from labeling.models import (
     WebhookDeliveryStatus,
     WorkSlot,
 )
-from labeling.services.exports import export_job_create
+from labeling.services.exports.jobs import export_job_create
 from labeling.services.imports import import_create_from_upload
 from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit

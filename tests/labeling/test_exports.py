@@ -21,7 +21,7 @@ from drf_spectacular.drainage import GENERATOR_STATS
 
 from accounts.models import Role
 from core.errors import ValidationFailed
-from labeling import exports as writers
+from labeling import export_formats as writers
 from labeling.models import (
     Annotation,
     Customer,
@@ -33,18 +33,15 @@ from labeling.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from labeling.services import exports as export_services
-from labeling.services.exports import (
-    export_count,
-    export_job_create,
-    export_job_run,
-    export_rows,
-    export_stream,
-)
+from labeling.services.exports import jobs as export_jobs
+from labeling.services.exports import rows as python_rows
+from labeling.services.exports.jobs import export_job_create, export_job_run
+from labeling.services.exports.rows import export_count, export_rows
+from labeling.services.exports.streaming import export_stream
 from tests.factories import make_user
 
 # This module is its own URLconf, so the export API is reachable before config/urls.py includes it.
-urlpatterns = [path("api/v1/", include("labeling.api.exports"))]
+urlpatterns = [path("api/v1/", include("labeling.api.export_endpoints"))]
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
 
@@ -665,7 +662,7 @@ def test_a_running_job_shows_rows_written_after_each_chunk(customer, owner, monk
     for _ in range(5):
         add_task(project)
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
-    monkeypatch.setattr(export_services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(export_jobs, "CHUNK_SIZE", 2)
     seen = []
     real_buffered = writers._buffered
 
@@ -904,7 +901,7 @@ def test_keyset_chunks_give_every_row_once_at_three_queries_per_chunk(monkeypatc
         )
         add_task(elsewhere)
         add_task(project, completed=False)
-    monkeypatch.setattr(export_services, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(python_rows, "CHUNK_SIZE", 3)
 
     with CaptureQueriesContext(connection) as queries:
         rows = list(export_rows(project=project))

@@ -15,10 +15,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
-from labeling.exports import compact_json
+from labeling.export_formats import compact_json
 from labeling.models import Annotation, Customer, ImportJob, Project, Review, Task
-from labeling.services import exports as export_services
-from labeling.services.exports import export_rows, export_stream
+from labeling.services.exports import postgres_jsonl, streaming
+from labeling.services.exports import rows as python_rows
+from labeling.services.exports.rows import export_rows
+from labeling.services.exports.streaming import export_stream
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -179,7 +181,7 @@ def fast_lines(monkeypatch, project, **filters):
         raise AssertionError("the export went through the Python rows, not PostgreSQL's lines")
 
     with monkeypatch.context() as patch:
-        patch.setattr(export_services, "_rows", not_called)
+        patch.setattr(streaming, "rows_read", not_called)
         body = b"".join(export_stream(project=project, file_format="jsonl", **filters)).decode()
     assert body == "" or body.endswith("\n")
     return body.split("\n")[:-1]  # JSON escapes every newline inside a value
@@ -202,16 +204,17 @@ def test_postgresql_lines_parse_to_the_python_rows(
 ):
     project = make_project(task_type, pipeline)
     batch = build(project, people)
-    monkeypatch.setattr(export_services, "CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr(python_rows, "CHUNK_SIZE", chunk_size)
+    monkeypatch.setattr(postgres_jsonl, "CHUNK_SIZE", chunk_size)
     ranges = []
-    real_tasks_where = export_services._tasks_where
+    real_tasks_where = postgres_jsonl._tasks_where
 
     def tasks_where(ids):
         where, params = real_tasks_where(ids)
         ranges.append("BETWEEN" in where)
         return where, params
 
-    monkeypatch.setattr(export_services, "_tasks_where", tasks_where)
+    monkeypatch.setattr(postgres_jsonl, "_tasks_where", tasks_where)
 
     by_batch = {
         "final of a batch": {"batch_id": batch.pk},
@@ -268,7 +271,7 @@ def test_postgresql_lines_read_keyset_chunks_without_offset(monkeypatch, people)
     project = make_project("single_label", "standard")
     for _ in range(10):
         annotate(make_task(project), people[0])
-    monkeypatch.setattr(export_services, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(postgres_jsonl, "CHUNK_SIZE", 3)
 
     with CaptureQueriesContext(connection) as queries:
         body = b"".join(export_stream(project=project, file_format="jsonl"))

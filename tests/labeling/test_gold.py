@@ -210,7 +210,7 @@ def test_an_import_with_a_bad_gold_answer_is_rejected_naming_the_line():
 
 
 def test_gold_tasks_are_not_in_exports():
-    from labeling.services.exports import export_rows
+    from labeling.services.exports.rows import export_rows
 
     project, _, regular_ids = gold_project(gold=1, tasks=2)
 

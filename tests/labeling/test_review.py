@@ -286,7 +286,7 @@ def test_a_consensus_aggregate_can_be_approved_or_corrected_but_not_rejected():
 
 
 def test_the_export_carries_each_review_and_the_correction_provenance():
-    from labeling.services.exports import export_rows
+    from labeling.services.exports.rows import export_rows
 
     project = two_level_project()
     add_tasks(project, 1)

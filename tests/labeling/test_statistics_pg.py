@@ -6,7 +6,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from labeling.services.exports import export_job_create
+from labeling.services.exports.jobs import export_job_create
 from labeling.services.imports import import_create_from_upload, tasks_create
 from tests.labeling.factories import make_project
 

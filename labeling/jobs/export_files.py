@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from labeling.services.exports import EXPORT_RUN_TASK, export_job_run
+from labeling.services.exports.jobs import EXPORT_RUN_TASK, export_job_run
 
 __all__ = ["export_run"]
 

@@ -29,7 +29,7 @@ from accounts.permissions import MfaEnrolled
 from accounts.selectors import request_user
 from core.errors import Conflict, NotFound
 from labeling.downloads import export_file_response
-from labeling.exports import FORMATS
+from labeling.export_formats import FORMATS
 from labeling.models import ExportJob, ExportStatus, Project
 from labeling.policy import (
     exports_managed_by,
@@ -37,11 +37,11 @@ from labeling.policy import (
     is_labeling_staff,
     projects_managed_by,
 )
-from labeling.services.exports import (
-    export_count,
+from labeling.services.exports.jobs import export_job_create
+from labeling.services.exports.rows import export_count
+from labeling.services.exports.streaming import (
     export_direct_max_rows,
     export_filename,
-    export_job_create,
     export_stream,
 )
 

@@ -1,7 +1,7 @@
 """Export writers: plain dict rows in, `bytes` chunks out, no database (memory stays constant).
 
-Every writer takes an iterable of rows shaped like this (`labeling.services.exports.export_rows`
-makes them; times are ISO 8601 strings in UTC, ending in "Z"):
+Every writer takes an iterable of rows shaped like this (`export_rows` of
+`labeling.services.exports.rows` makes them; times are ISO 8601 strings in UTC, ending in "Z"):
 
     {
         "task_id": 17,                     # int
@@ -125,7 +125,7 @@ def write_lines(lines: Iterable[str]) -> Iterator[bytes]:
     """Yield lines that are already written (each ending in a newline) in chunks, like the writers.
 
     For rows the database has already written as JSON Lines (see
-    `labeling.services.exports`), so they need not be decoded and encoded again here.
+    `labeling.services.exports.postgres_jsonl`), so they need not be decoded and encoded again here.
     """
     return _buffered(lines)
 
