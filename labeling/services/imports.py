@@ -642,7 +642,8 @@ def _finish(job: ImportJob, outcome: ImportOutcome, status: str, message: str = 
 def import_run(*, job_id: int) -> ImportJob:
     """Read, validate and store one import job; safe to run again (a finished job is left alone)."""
     from labeling.parsers import iter_records
-    from labeling.sources import SourceError, open_source
+    from labeling.sources.opening import open_source
+    from labeling.sources.streams import SourceError
 
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)

@@ -43,7 +43,8 @@ from labeling.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from labeling.sources import SourceError, private_destination
+from labeling.sources.streams import SourceError
+from labeling.sources.web import private_destination
 
 # The name of the job that makes a delivery's next attempt (labeling.jobs.webhooks).
 WEBHOOK_DELIVER_TASK = "labeling.tasks.webhook_deliver"

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from labeling.sources import SourceError, open_source
+from labeling.sources.opening import open_source
+from labeling.sources.streams import SourceError
 from tests.labeling.conftest import TASKS, FileServer
 
 

@@ -437,7 +437,7 @@ def test_a_host_name_that_resolves_to_a_private_address_is_refused_at_send_time(
 ):
     import ipaddress
 
-    import labeling.sources
+    import labeling.sources.web
 
     webhook_endpoint_create(
         customer=customer, url="https://hooks.internal-looking.example/q", events=[], actor=None
@@ -445,7 +445,9 @@ def test_a_host_name_that_resolves_to_a_private_address_is_refused_at_send_time(
     # Only the resolver of the check is faked: nothing else (Redis, the database) is affected,
     # and no connection is attempted because the address is refused first.
     monkeypatch.setattr(
-        labeling.sources, "_resolve", lambda host, port, url: [ipaddress.ip_address("10.0.0.5")]
+        labeling.sources.web,
+        "_resolve",
+        lambda host, port, url: [ipaddress.ip_address("10.0.0.5")],
     )
 
     [delivery_id] = emit(django_capture_on_commit_callbacks, customer)
