@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from core.errors import NotFound
 from labeling.models import WebhookDelivery, WebhookDeliveryStatus
-from labeling.services.webhooks import WEBHOOK_DELIVER_TASK, webhook_delivery_attempt
+from labeling.services.webhook_delivery import webhook_delivery_attempt
+from labeling.services.webhooks import WEBHOOK_DELIVER_TASK
 
 __all__ = ["webhook_deliver", "webhook_deliveries_due"]
 

@@ -38,14 +38,16 @@ from labeling.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from labeling.services.webhooks import (
+from labeling.services.webhook_delivery import (
     RETRY_DELAYS_SECONDS,
     webhook_delivery_attempt,
+    webhook_retry_delay,
+    webhook_signature_verify,
+)
+from labeling.services.webhooks import (
     webhook_endpoint_create,
     webhook_endpoint_rotate_secret,
     webhook_endpoint_update,
-    webhook_retry_delay,
-    webhook_signature_verify,
     webhooks_emit,
 )
 from tests.factories import make_user
