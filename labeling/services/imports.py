@@ -240,7 +240,7 @@ def _validated_tasks(
     project: Project, records: Iterable[tuple[int, Any]], outcome: ImportOutcome
 ) -> Iterator[CleanTask]:
     """Yield the clean values of good records; note each bad one in `outcome`."""
-    from labeling.parsers import ParseError
+    from labeling.parsers.records import ParseError
     from labeling.services.queue import label_schema_of
 
     schema = label_schema_of(project)
@@ -589,7 +589,7 @@ def tasks_create(*, project: Project, tasks: list[Any], actor: User | None) -> I
             f"tasks: At most {MAX_API_TASKS} tasks per call; upload a file for more.",
             fields={"tasks": [f"At most {MAX_API_TASKS}."]},
         )
-    from labeling.parsers import normalise_record
+    from labeling.parsers.records import normalise_record
 
     outcome = ImportOutcome()
     records = (normalise_record(item, line=i) for i, item in enumerate(tasks, start=1))
@@ -641,7 +641,7 @@ def _finish(job: ImportJob, outcome: ImportOutcome, status: str, message: str = 
 
 def import_run(*, job_id: int) -> ImportJob:
     """Read, validate and store one import job; safe to run again (a finished job is left alone)."""
-    from labeling.parsers import iter_records
+    from labeling.parsers.reading import iter_records
     from labeling.sources.opening import open_source
     from labeling.sources.streams import SourceError
 

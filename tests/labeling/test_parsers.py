@@ -7,7 +7,8 @@ import tracemalloc
 
 import pytest
 
-from labeling.parsers import MAX_RECORD_BYTES, ParseError, iter_records, normalise_record
+from labeling.parsers.reading import iter_records
+from labeling.parsers.records import MAX_RECORD_BYTES, ParseError, normalise_record
 
 
 def parse(content: bytes, file_format: str) -> list[tuple[int, object]]:
