@@ -834,7 +834,7 @@ def child_main(kind: str, arg: str) -> int:
     from labeling.models import Project
     from labeling.services.exports.jobs import export_statistics_refresh
     from labeling.services.exports.streaming import export_stream
-    from labeling.services.imports import import_run
+    from labeling.services.imports.batches import import_run
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

@@ -8,7 +8,7 @@ from django.templatetags.static import static
 
 from accounts.models import User
 from labeling.models import Customer, Project
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import customer_create, customer_member_add, project_create
 
 REVIEWS = [

@@ -21,7 +21,7 @@ from labeling.models import Customer, Project, Task
 from labeling.services.consensus import consensus_confusions_estimate
 from labeling.services.gold import gold_answer_set
 from labeling.services.gold import sampler as gold_sampler
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import project_create
 from labeling.services.queue import lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit

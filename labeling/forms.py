@@ -28,7 +28,7 @@ from labeling.models import (
     TaskStatus,
     TaskType,
 )
-from labeling.services.imports import FORMATS as IMPORT_FORMATS
+from labeling.services.imports.batches import FORMATS as IMPORT_FORMATS
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
 from workforce.models import Skill
 

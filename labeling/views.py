@@ -60,7 +60,6 @@ from labeling.models import (
 )
 from labeling.selectors import gold_task_scores, person_names
 from labeling.services import gold as gold_services
-from labeling.services import imports as import_services
 from labeling.services import projects as project_services
 from labeling.services.exports.jobs import export_job_create
 from labeling.services.exports.rows import export_count
@@ -69,6 +68,7 @@ from labeling.services.exports.streaming import (
     export_filename,
     export_stream,
 )
+from labeling.services.imports import batches as import_services
 
 View = Callable[..., HttpResponseBase]
 

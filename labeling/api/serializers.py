@@ -247,7 +247,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
         read_only_fields = fields
 
     def get_progress(self, job: ImportJob) -> dict[str, Any]:
-        from labeling.services.imports import import_progress
+        from labeling.services.imports.batches import import_progress
 
         return import_progress(job)
 

@@ -45,7 +45,7 @@ from labeling.api.serializers import (
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
 from labeling.selectors import instructions_of
-from labeling.services.imports import (
+from labeling.services.imports.batches import (
     import_create_from_location,
     import_create_from_upload,
     tasks_create,

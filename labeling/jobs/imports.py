@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from labeling.services.imports import IMPORT_RUN_TASK
-from labeling.services.imports import import_run as run
+from labeling.services.imports.batches import IMPORT_RUN_TASK
+from labeling.services.imports.batches import import_run as run
 
 __all__ = ["import_run"]
 

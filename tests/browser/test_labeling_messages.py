@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from labeling.models import Annotation, Lease, LeaseState, WorkSlot
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from tests.browser.conftest import require_chromium
 from tests.browser.test_labeling_pages import (
     HEIGHT,

@@ -18,7 +18,7 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.services.gold import gold_answer_set
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from labeling.services.queue import lease_submit, slot_claim_next
 from tests.browser.conftest import require_chromium, screenshot, sign_in
 from tests.factories import PASSWORD, make_user

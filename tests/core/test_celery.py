@@ -43,7 +43,7 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.services.exports.jobs import export_job_create
-from labeling.services.imports import import_create_from_upload
+from labeling.services.imports.batches import import_create_from_upload
 from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit
 from quality.jobs import rules_sweep

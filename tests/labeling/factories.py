@@ -7,7 +7,7 @@ from typing import Any
 
 from accounts.models import Role
 from labeling.models import Customer, Project
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import customer_create, customer_member_add, project_create
 from tests.factories import make_user
 from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill

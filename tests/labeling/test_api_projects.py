@@ -229,7 +229,7 @@ def test_task_list_filters_and_does_a_constant_number_of_queries(customer_client
 
 
 def test_task_detail_shows_meta_and_annotations_to_the_customer(customer_client, customer):
-    from labeling.services.imports import tasks_create
+    from labeling.services.imports.batches import tasks_create
 
     project = make_project(customer)
     tasks_create(project=project, tasks=[{"text": "t", "meta": {"row": 7}}], actor=None)

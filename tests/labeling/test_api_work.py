@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from labeling.services.imports import tasks_create
+from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import instructions_publish
 from tests.labeling.factories import add_tasks, make_project, make_worker
 

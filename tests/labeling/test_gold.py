@@ -174,7 +174,7 @@ def test_training_mode_feedback_after_gold_shows_the_answer(client):
 
 def test_an_import_line_with_a_gold_answer_makes_a_gold_task_with_its_answer_apart():
     from labeling.models import GoldAnswer
-    from labeling.services.imports import tasks_create
+    from labeling.services.imports.batches import tasks_create
 
     project = make_project()
 
@@ -194,7 +194,7 @@ def test_an_import_line_with_a_gold_answer_makes_a_gold_task_with_its_answer_apa
 
 
 def test_an_import_with_a_bad_gold_answer_is_rejected_naming_the_line():
-    from labeling.services.imports import tasks_create
+    from labeling.services.imports.batches import tasks_create
 
     project = make_project()
 

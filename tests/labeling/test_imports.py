@@ -8,8 +8,9 @@ from django.db import connection
 
 from core.errors import ValidationFailed
 from labeling.models import GoldAnswer, ImportJob, Task, WorkSlot
-from labeling.services import imports as import_services
-from labeling.services.imports import (
+from labeling.services.imports import batches as import_batches
+from labeling.services.imports import storing as import_storing
+from labeling.services.imports.batches import (
     import_create_from_location,
     import_create_from_upload,
     import_progress,
@@ -129,7 +130,7 @@ def test_the_same_external_id_twice_in_one_file_is_imported_once(imported):
 def test_duplicates_across_chunks_and_with_the_project_are_skipped_first_line_winning(
     imported, monkeypatch
 ):
-    from labeling.services import imports
+    from labeling.services.imports import storing as imports
 
     monkeypatch.setattr(imports, "CHUNK_SIZE", 2)
     monkeypatch.setattr(imports, "COPY_CHUNK_SIZE", 2)
@@ -329,7 +330,7 @@ def test_a_missing_s3_object_fails_the_import_with_a_clear_message(
 
 
 def test_running_a_finished_import_again_changes_nothing(imported):
-    from labeling.services.imports import import_run
+    from labeling.services.imports.batches import import_run
 
     project = make_project()
     job = imported(project, jsonl({"text": "a"}))
@@ -344,15 +345,15 @@ def test_uploading_through_the_api_starts_a_job_whose_status_shows_progress(
 ):
     # Chunks of 100 lines of about 1 kB: the file is read as the tasks are stored, so the job's
     # status is asked for (as a person waiting would) after each chunk while the import runs.
-    monkeypatch.setattr(import_services, "FIRST_CHUNK_SIZE", 100)
-    monkeypatch.setattr(import_services, "CHUNK_SIZE", 100)
-    monkeypatch.setattr(import_services, "COPY_CHUNK_SIZE", 100)
+    monkeypatch.setattr(import_storing, "FIRST_CHUNK_SIZE", 100)
+    monkeypatch.setattr(import_storing, "CHUNK_SIZE", 100)
+    monkeypatch.setattr(import_storing, "COPY_CHUNK_SIZE", 100)
     project = make_project()
     client.force_login(make_customer_user(project.customer))
     lines = [{"text": f"{i:04d} " + "x" * 1000} for i in range(500)]
     upload = SimpleUploadedFile("tasks.jsonl", jsonl(*lines))
     seen_running: list[dict] = []
-    store = import_services._store
+    store = import_batches.store
 
     def store_and_look(project, job, tasks, outcome, on_chunk=None):
         def chunk_stored() -> None:
@@ -362,7 +363,7 @@ def test_uploading_through_the_api_starts_a_job_whose_status_shows_progress(
 
         return store(project, job, tasks, outcome, on_chunk=chunk_stored)
 
-    monkeypatch.setattr(import_services, "_store", store_and_look)
+    monkeypatch.setattr(import_batches, "store", store_and_look)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/api/v1/projects/{project.pk}/imports/", {"file": upload})
@@ -414,7 +415,7 @@ def test_sending_both_a_file_and_a_url_is_refused_naming_the_field(client):
 def test_a_duplicate_delivery_of_a_running_import_does_nothing():
     from django.utils import timezone
 
-    from labeling.services.imports import import_run
+    from labeling.services.imports.batches import import_run
 
     project = make_project()
     job = import_create_from_upload(
@@ -429,7 +430,8 @@ def test_a_duplicate_delivery_of_a_running_import_does_nothing():
 
 
 def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(monkeypatch):
-    from labeling.services import imports
+    from labeling.services.imports import storing as imports
+    from labeling.services.imports.batches import import_run
 
     project = make_project()
     job = import_create_from_upload(
@@ -443,7 +445,7 @@ def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(mo
     writer = "_copy_chunk" if connection.vendor == "postgresql" else "_insert_chunk"
     monkeypatch.setattr(imports, writer, broken)
     with pytest.raises(RuntimeError):
-        imports.import_run(job_id=job.pk)
+        import_run(job_id=job.pk)
 
     job.refresh_from_db()
     assert job.status == "failed"

@@ -106,7 +106,7 @@ def test_overlap_is_never_exceeded_and_each_person_annotates_a_task_once():
 
 
 def test_higher_priority_tasks_come_first():
-    from labeling.services.imports import tasks_create
+    from labeling.services.imports.batches import tasks_create
 
     project = make_project(queue_order="oldest")
     add_tasks(project, 2)
@@ -134,7 +134,7 @@ def test_oldest_order_hands_out_tasks_in_import_order():
 
 def test_a_claim_never_returns_customer_metadata():
     from labeling.api.views import claim_body
-    from labeling.services.imports import tasks_create
+    from labeling.services.imports.batches import tasks_create
 
     project = make_project()
     tasks_create(

@@ -11,7 +11,7 @@ from labeling.forms import ProjectForm
 from labeling.models import Task, WorkSlot
 from labeling.queue_order import slot_order_keys
 from labeling.services.completion import annotate_slot_add
-from labeling.services.imports import import_create_from_upload
+from labeling.services.imports.batches import import_create_from_upload
 from labeling.services.queue import slot_claim_next
 from tests.labeling.factories import (
     add_tasks,

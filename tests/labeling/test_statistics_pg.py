@@ -7,7 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from labeling.services.exports.jobs import export_job_create
-from labeling.services.imports import import_create_from_upload, tasks_create
+from labeling.services.imports.batches import import_create_from_upload, tasks_create
 from tests.labeling.factories import make_project
 
 # Committed for real: PostgreSQL's activity statistics count only what other sessions could see.

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Role
 from labeling.models import ExportJob, ExportStatus, ImportJob, ImportStatus, Project, Task
 from labeling.services.gold import gold_answer_set
-from labeling.services.imports import import_create_from_upload
+from labeling.services.imports.batches import import_create_from_upload
 from labeling.services.queue import lease_submit, slot_claim_next
 from tests.factories import make_user
 from tests.labeling.factories import (

@@ -1,0 +1,364 @@
+"""Storing an import's good tasks in chunks, with their gold answers and queue slots.
+
+Duplicates (an external_id already in the project, or earlier in the same file) are skipped and
+counted, never updated. On PostgreSQL each chunk is COPied to a temporary table and stored by one
+statement, in a second thread on the same connection and transaction, while this thread parses and
+validates the next chunk; elsewhere (SQLite) chunks go through the ORM one after the other. The
+first bad line stops storing (reading and validating go on) and `store` then raises BatchRejected,
+so that the caller's transaction rolls the whole batch back.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, NamedTuple
+
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from labeling.bulk import (
+    WriteBehind,
+    bulk_insert,
+    copy_rows,
+    copy_supported,
+    dump_json,
+    insert_select_sql,
+)
+from labeling.models import GoldAnswer, ImportJob, Project, SlotKind, SlotState, Task, WorkSlot
+from labeling.queue_order import slot_order_keys
+from labeling.services.gold import gold_live_count_forget
+from labeling.services.imports.validation import BatchRejected, CleanTask, ImportOutcome
+
+CHUNK_SIZE = 2_000
+# PostgreSQL stores larger chunks: each chunk costs a few round trips, and the write-behind thread
+# waits for the interpreter lock after each of them while this thread validates the next chunk.
+COPY_CHUNK_SIZE = 10_000
+FIRST_CHUNK_SIZE = 1_000
+
+
+# --- Storing, SQLite and other databases: through the ORM, chunk by chunk ---------------------
+
+
+def _insert_chunk(
+    project: Project, job: ImportJob | None, outcome: ImportOutcome, chunk: list[CleanTask]
+) -> None:
+    """Store one chunk through the ORM: skip duplicates, then insert tasks, gold answers, slots."""
+    ids = [t.external_id for t in chunk if t.external_id is not None]
+    existing = (
+        set(
+            Task.objects.filter(project=project, external_id__in=ids).values_list(
+                "external_id", flat=True
+            )
+        )
+        if ids
+        else set()
+    )
+    fresh: list[CleanTask] = []
+    seen: set[str] = set()
+    for task in chunk:
+        if task.external_id is not None:
+            if task.external_id in existing or task.external_id in seen:
+                outcome.duplicates += 1
+                continue
+            seen.add(task.external_id)
+        fresh.append(task)
+    if not fresh:
+        return
+    now = timezone.now()
+    job_id = job.pk if job is not None else None
+    task_ids = bulk_insert(
+        Task,
+        [
+            {
+                "project_id": project.pk,
+                "import_job_id": job_id,
+                "external_id": t.external_id,
+                "data": t.data,
+                "meta": t.meta,
+                "pre_annotation": t.pre_annotation,
+                "priority": t.priority,
+                "is_gold": t.gold is not None,
+                "created_at": now,
+            }
+            for t in fresh
+        ],
+        return_ids=True,
+    )
+    answers = [
+        {"task_id": task_id, "result": t.gold, "created_at": now, "updated_at": now}
+        for task_id, t in zip(task_ids, fresh, strict=True)
+        if t.gold is not None
+    ]
+    if answers:
+        # Gold tasks get their hidden answer and no queue slots: the gold mix serves them.
+        bulk_insert(GoldAnswer, answers)
+        outcome.gold += len(answers)
+        gold_live_count_forget(project.pk)
+    slots = [
+        {
+            "project_id": project.pk,
+            "task_id": task_id,
+            "kind": SlotKind.ANNOTATE.value,
+            "level": 0,
+            "state": SlotState.OPEN.value,
+            "priority": t.priority,
+            "order_key": order_key,
+        }
+        for task_id, t in zip(task_ids, fresh, strict=True)
+        if t.gold is None
+        for order_key in slot_order_keys(
+            order=project.queue_order, task_id=task_id, count=project.overlap, batch_at=now
+        )
+    ]
+    bulk_insert(WorkSlot, slots)
+    outcome.created += len(fresh)
+
+
+# --- Storing, PostgreSQL: COPY to a staging table, then one statement per chunk ---------------
+#
+# Each chunk is copied into a temporary table (no indexes, no WAL) and one statement does the
+# rest in the database: it skips duplicates with ON CONFLICT on the per-project external id
+# constraint (earlier lines of the file win, as they are inserted first), inserts the tasks, the
+# gold answers and the work slots, and returns the counts. That runs in a second thread while
+# this one parses and validates the next chunk.
+
+_STAGE = "labeling_import_stage"
+_STAGE_COLUMNS = (
+    "id",
+    "order_keys",
+    "line",
+    "external_id",
+    "data",
+    "meta",
+    "pre_annotation",
+    "priority",
+    "gold",
+)
+# Task ids are taken from the sequence before the chunk is staged, so that each task's slots get
+# their queue keys from `slot_order_keys`, as on every other path that makes slots.
+_STAGE_CREATE = f"""
+CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGE} (
+    id bigint NOT NULL, order_keys bigint[], line integer NOT NULL, external_id text,
+    data jsonb NOT NULL, meta jsonb NOT NULL, pre_annotation jsonb, priority integer NOT NULL,
+    gold jsonb
+) ON COMMIT DROP
+"""
+
+
+class _Stored(NamedTuple):
+    created: int  # tasks to label; gold tasks are counted apart
+    gold: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class _CopyPlan:
+    """The statement that stores one staged chunk, and its parameters."""
+
+    sql: str
+    params: dict[str, Any]
+    task_table: str  # whose sequence gives the staged tasks their ids
+    queue_order: str
+    overlap: int
+    batch_at: datetime
+    rng: random.Random
+
+
+def _copy_plan(project: Project, job: ImportJob | None) -> _CopyPlan:
+    task_table = Task._meta.db_table
+    task_columns, task_values, task_params = insert_select_sql(
+        Task,
+        {
+            "id": "src.id",
+            "project_id": "%(project)s",
+            "import_job_id": "%(job)s::bigint",
+            "external_id": "src.external_id",
+            "data": "src.data",
+            "meta": "src.meta",
+            "pre_annotation": "src.pre_annotation",
+            "priority": "src.priority",
+            "is_gold": "src.gold IS NOT NULL",
+            "created_at": "%(now)s",
+        },
+    )
+    answer_columns, answer_values, answer_params = insert_select_sql(
+        GoldAnswer,
+        {
+            "task_id": "src.id",
+            "result": "src.gold",
+            "created_at": "%(now)s",
+            "updated_at": "%(now)s",
+        },
+    )
+    slot_columns, slot_values, slot_params = insert_select_sql(
+        WorkSlot,
+        {
+            "project_id": "%(project)s",
+            "task_id": "new_tasks.id",
+            "kind": "%(slot_kind)s",
+            "level": "0",
+            "state": "%(slot_state)s",
+            "priority": "new_tasks.priority",
+            "order_key": "slot_key",
+        },
+    )
+    sql = f"""
+WITH src AS MATERIALIZED (SELECT * FROM {_STAGE}),
+new_tasks AS (
+    INSERT INTO {task_table} ({task_columns})
+    SELECT {task_values} FROM src ORDER BY src.id
+    ON CONFLICT (project_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
+    RETURNING id, priority, is_gold
+),
+new_answers AS (
+    INSERT INTO {GoldAnswer._meta.db_table} ({answer_columns})
+    SELECT {answer_values} FROM new_tasks JOIN src ON src.id = new_tasks.id
+    WHERE new_tasks.is_gold
+),
+new_slots AS (
+    INSERT INTO {WorkSlot._meta.db_table} ({slot_columns})
+    SELECT {slot_values}
+    FROM new_tasks JOIN src ON src.id = new_tasks.id CROSS JOIN unnest(src.order_keys) AS slot_key
+    WHERE NOT new_tasks.is_gold
+)
+SELECT count(*) FILTER (WHERE NOT is_gold), count(*) FILTER (WHERE is_gold) FROM new_tasks
+"""  # noqa: S608 - names and expressions come from the models, values are parameters
+    now = timezone.now()
+    params = {
+        **task_params,
+        **answer_params,
+        **slot_params,
+        "project": project.pk,
+        "job": job.pk if job is not None else None,
+        "now": now,
+        "slot_kind": SlotKind.ANNOTATE.value,
+        "slot_state": SlotState.OPEN.value,
+    }
+    return _CopyPlan(
+        sql=sql,
+        params=params,
+        task_table=task_table,
+        queue_order=project.queue_order,
+        overlap=project.overlap,
+        batch_at=now,
+        rng=random.Random(),  # noqa: S311 - seeded from the system's source; shuffles, no secret
+    )
+
+
+def _stage_row(task: CleanTask) -> tuple[Any, ...]:
+    """A staged task without its id and order keys, which `_copy_chunk` puts in front."""
+    pre, gold = task.pre_annotation, task.gold
+    return (
+        task.line,
+        task.external_id,
+        dump_json(task.data),
+        dump_json(task.meta),
+        None if pre is None else dump_json(pre),
+        task.priority,
+        None if gold is None else dump_json(gold),
+    )
+
+
+def _copy_chunk(plan: _CopyPlan, rows: list[tuple[Any, ...]], cursor: Any) -> _Stored:
+    """Store one chunk of staged rows (runs in the write-behind thread, on a raw cursor)."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        (plan.task_table, len(rows)),
+    )
+    ids = sorted(row[0] for row in cursor.fetchall())
+    gold_at = _STAGE_COLUMNS.index("gold") - 2  # `rows` come without id and order keys
+    staged = (
+        (
+            task_id,
+            None
+            if row[gold_at] is not None
+            else slot_order_keys(
+                order=plan.queue_order,
+                task_id=task_id,
+                count=plan.overlap,
+                batch_at=plan.batch_at,
+                rng=plan.rng,
+            ),
+            *row,
+        )
+        for task_id, row in zip(ids, rows, strict=True)
+    )
+    copy_rows(cursor, _STAGE, _STAGE_COLUMNS, staged)
+    cursor.execute(plan.sql, plan.params)
+    created, gold = cursor.fetchone()
+    cursor.execute(f"TRUNCATE {_STAGE}")
+    return _Stored(created=created, gold=gold, duplicates=len(rows) - created - gold)
+
+
+def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> None:
+    if stored is None:
+        return
+    outcome.created += stored.created + stored.gold
+    outcome.duplicates += stored.duplicates
+    if stored.gold:
+        outcome.gold += stored.gold
+        gold_live_count_forget(project.pk)
+
+
+@contextmanager
+def _chunk_writer(
+    project: Project, job: ImportJob | None, outcome: ImportOutcome
+) -> Iterator[Callable[[list[CleanTask]], None]]:
+    """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
+    if not copy_supported():
+        yield partial(_insert_chunk, project, job, outcome)
+        return
+    plan = _copy_plan(project, job)
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_CREATE)
+        cursor.execute(f"TRUNCATE {_STAGE}")
+    with WriteBehind[_Stored]() as writes:
+
+        def write(chunk: list[CleanTask]) -> None:
+            rows = [_stage_row(task) for task in chunk]
+            _count(project, outcome, writes.submit(partial(_copy_chunk, plan, rows)))
+
+        yield write
+        _count(project, outcome, writes.drain())
+
+
+def store(
+    project: Project,
+    job: ImportJob | None,
+    tasks: Iterable[CleanTask],
+    outcome: ImportOutcome,
+    on_chunk: Callable[[], None] | None = None,
+) -> None:
+    """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error.
+
+    Raises BatchRejected when any line was bad, for the caller's transaction to roll back.
+    """
+    largest = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
+    # Small chunks first, so that the database starts work early; then up to the largest.
+    size = min(FIRST_CHUNK_SIZE, largest)
+    with _chunk_writer(project, job, outcome) as write:
+        chunk: list[CleanTask] = []
+        for task in tasks:
+            if outcome.error_count:
+                continue
+            chunk.append(task)
+            if len(chunk) >= size:
+                write(chunk)
+                chunk = []
+                size = min(size * 2, largest)
+                if on_chunk:
+                    on_chunk()
+        if chunk and not outcome.error_count:
+            write(chunk)
+    if outcome.error_count:
+        raise BatchRejected()
+    # Gold tasks are stored and counted as created, but progress counts only the tasks to label.
+    Project.objects.filter(pk=project.pk).update(
+        tasks_total=F("tasks_total") + outcome.created - outcome.gold
+    )
