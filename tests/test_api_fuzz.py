@@ -47,7 +47,7 @@ from labeling.api.hotpath import QueueHotPath
 from labeling.services.gold import gold_answer_set
 from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create
-from quality.services import rule_create
+from quality.services.rules import rule_create
 from tests.factories import make_user
 from tests.labeling.factories import (
     add_tasks,

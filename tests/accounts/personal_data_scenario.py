@@ -18,10 +18,11 @@ from labeling.models import Project, Task
 from labeling.services.gold import gold_answer_set
 from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit
-from quality.services import rule_action_appeal, rules_evaluate
+from quality.services.actions import rule_action_appeal
+from quality.services.evaluation import rules_evaluate
 from tests.factories import PASSWORD, make_user
 from tests.labeling.factories import add_tasks, make_project
-from tests.quality.rules_data import gold_record, make_manager, spam_rule
+from tests.quality.factories import gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, annotator_status_set, terms_publish

@@ -15,10 +15,11 @@ from accounts.erasure import erasure_request_create
 from accounts.models import Role
 from core.models import AuditEvent
 from labeling.services.gold import gold_answer_set
-from quality.services import rule_action_appeal, rules_evaluate
+from quality.services.actions import rule_action_appeal
+from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_customer, make_project, make_worker
-from tests.quality.rules_data import GOLD_SPAM, gold_record, spam_rule
+from tests.quality.factories import GOLD_SPAM, gold_record, spam_rule
 from workforce.services import skill_create
 
 pytestmark = pytest.mark.django_db

@@ -49,7 +49,7 @@ from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit
 from quality.jobs import rules_sweep
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_customer_user, make_project, make_worker
-from tests.quality.rules_data import GOLD_SPAM, gold_record, make_manager, spam_rule
+from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -155,7 +155,7 @@ def test_a_completed_consensus_task_lets_the_rules_judge_each_authors_agreement(
 ):
     from accounts.models import Role
     from quality.models import RuleAction
-    from quality.services import rule_create
+    from quality.services.rules import rule_create
     from tests.factories import make_user
 
     project = make_project(pipeline="consensus", overlap=3, max_overlap=3, gold_warmup=0)

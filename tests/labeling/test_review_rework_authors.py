@@ -16,11 +16,11 @@ from labeling.jobs.queue import reworks_reassign_orphaned as reworks_reassign_or
 from labeling.models import SlotKind, SlotState, WorkerProjectState, WorkSlot
 from labeling.services.queue import lease_submit
 from labeling.services.review import rework_claim, reworks_reassign_orphaned
-from quality.services import rules_evaluate
+from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_worker
 from tests.labeling.test_review import ALWAYS, annotate, review, two_level_project
-from tests.quality.rules_data import GOLD_SPAM, gold_record, make_manager, spam_rule
+from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile, AnnotatorStatus
 from workforce.services import annotator_status_set
 

@@ -1,13 +1,13 @@
-"""Fixtures of the quality tests: a workforce manager, signed in or not, and a project.
+"""Fixtures of the quality tests, defined once for the app: a workforce manager (signed in or
+not), a customer with a signed-in member, a project, and the consensus project of the reports.
 
-The builders are shared with labeling's tests (tests.labeling.factories) and tests.quality.rules_data;
-labeling's fixtures (tests/labeling/conftest.py) are imported where a test here needs them.
+The builders are in tests.quality.factories and, for labeling's things, tests.labeling.factories.
 """
 
 import pytest
 
-from tests.labeling.factories import make_project
-from tests.quality.rules_data import make_manager
+from tests.labeling.factories import make_customer, make_customer_user, make_project
+from tests.quality.factories import make_manager, seed_consensus
 
 
 @pytest.fixture
@@ -22,5 +22,22 @@ def manager_client(client, manager):
 
 
 @pytest.fixture
+def customer():
+    return make_customer("Acme Data")
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(make_customer_user(customer))
+    return client
+
+
+@pytest.fixture
 def project():
     return make_project()
+
+
+@pytest.fixture
+def seeded(customer):
+    """The consensus project of `seed_consensus`, the customer's."""
+    return seed_consensus(customer)

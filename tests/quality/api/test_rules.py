@@ -10,10 +10,16 @@ from quality.models import (
     QualityRule,
     RuleAction,
 )
-from quality.services import rule_action_appeal, rules_evaluate
+from quality.services.actions import rule_action_appeal
+from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.rules_data import GOLD_SPAM, gold_record, spam_rule
+from tests.quality.factories import (
+    GOLD_SPAM,
+    gold_record,
+    hit,
+    spam_rule,
+)
 from workforce.models import AnnotatorProfile
 
 pytestmark = pytest.mark.django_db
@@ -32,14 +38,6 @@ RULE = {
 
 def post(client, url, body=None):
     return client.post(url, body or {}, content_type="application/json")
-
-
-def hit(manager, project, person, **rule):
-    """Make `person` a spammer caught by a rule; return the action taken."""
-    spam_rule(manager, **rule)
-    gold_record(project, person, GOLD_SPAM)
-    [action] = rules_evaluate(user=person, project=project)
-    return action
 
 
 def test_a_manager_creates_a_rule(manager_client, project):

@@ -5,28 +5,12 @@ import pytest
 from accounts.models import Role
 from labeling.models import WorkerConfusion
 from tests.factories import make_user
-from tests.labeling.factories import make_customer, make_customer_user, make_project, make_worker
-from tests.quality.test_metrics import seed_consensus
+from tests.labeling.factories import make_customer, make_project, make_worker
+from tests.quality.factories import seed_consensus
 
 pytestmark = pytest.mark.django_db
 
 ENDPOINTS = ("agreement", "people", "confusions")
-
-
-@pytest.fixture
-def customer():
-    return make_customer("Acme Data")
-
-
-@pytest.fixture
-def customer_client(client, customer):
-    client.force_login(make_customer_user(customer))
-    return client
-
-
-@pytest.fixture
-def seeded(customer):
-    return seed_consensus(customer)
 
 
 def test_the_agreement_of_a_project_and_of_a_batch(customer_client, seeded):

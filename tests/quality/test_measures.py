@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from quality.rules import (
+from quality.measures import (
     AGREEMENT,
     FAST_ANSWER_RATE,
     GOLD_ACCURACY,

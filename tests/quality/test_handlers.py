@@ -1,0 +1,39 @@
+"""quality's handlers of labeling's work events."""
+
+import pytest
+
+from labeling.events import SCORED_BY_GOLD, work_scored_send
+from quality.models import RuleAction
+from tests.labeling.factories import make_worker
+from tests.quality.factories import (
+    GOLD_SPAM,
+    gold_record,
+    spam_rule,
+    status_of,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_work_scored_event_evaluates_the_rules_once_the_transaction_commits(
+    manager, project, django_capture_on_commit_callbacks
+):
+    spammer = make_worker()
+    spam_rule(manager)
+    gold_record(project, spammer, GOLD_SPAM)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        work_scored_send(
+            user_id=spammer.pk,
+            project_id=project.pk,
+            task_id=0,
+            annotation_id=0,
+            source=SCORED_BY_GOLD,
+            value=0.0,
+        )
+    assert RuleAction.objects.count() == 0
+    for callback in callbacks:
+        callback()
+
+    assert RuleAction.objects.get().user == spammer
+    assert status_of(spammer) == "suspended"
