@@ -13,6 +13,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 
 from accounts.models import ApiToken, Role, RoleGrant, User
+from core.cache import ProcessCache
+from core.sessions import person_generation_key
 
 _ROLE_CACHE_ATTR = "_quorum_roles"
 
@@ -62,6 +64,10 @@ TOKEN_CACHE_SECONDS = 30
 # next call starts a new one (and reads the database): it only needs to outlive the entries.
 TOKEN_GENERATION_SECONDS = 24 * 60 * 60
 _GENERATION_ATTR = "_quorum_token_generation"
+# Each process also keeps the tokens it used (TOKEN_CACHE_SECONDS at most), handed out only under
+# the generation read from the cache during the same call: no unpickling of the shared entry,
+# and, when the caller reads the generation ahead with its other cache reads, no round trip.
+_PROCESS_TOKENS = ProcessCache(seconds=TOKEN_CACHE_SECONDS)
 
 # Revoking a token, deactivating its user or changing their roles must apply to every call that
 # starts after the change commits, whatever the timing. Dropping the cached entry is not enough:
@@ -91,21 +97,55 @@ def _new_generation() -> str:
     return secrets.token_hex(8)
 
 
-def api_token_get_by_key(key: str) -> ApiToken | None:
+class _Unread:
+    """The generation was not read ahead: `api_token_get_by_key` reads it itself."""
+
+
+UNREAD = _Unread()
+
+
+def api_token_cache_keys(key: str) -> tuple[str, str]:
+    """The cache keys of the token `key`: its entry and its generation (to read them ahead)."""
+    digest = token_digest(key)
+    return _token_cache_key(digest), _token_generation_key(digest)
+
+
+def api_token_user_id_hint(key: str) -> int | None:
+    """The user id of the token `key` if this process holds it (possibly stale: a hint only)."""
+    hint: int | None = _PROCESS_TOKENS.peek(token_digest(key))
+    return hint
+
+
+def api_token_get_by_key(
+    key: str, *, generation: str | _Unread | None = UNREAD, entry_cached: bool = False
+) -> ApiToken | None:
     """Return the token whose key is `key` (active or not) with its user and their roles, or None.
 
-    One cache round trip when the token is cached under its current generation; otherwise one
-    query (plus a cache write, and an `add` when the generation is missing).
+    A caller that read the token's generation ahead passes it (None: it was missing) and whether
+    the token's entry is in the cache (`entry_cached`). A token cached under the current
+    generation costs one cache round trip (none when read ahead and held by this process) and
+    no query; otherwise one query (plus a cache write, and an `add` when the generation is
+    missing). This process holds a token no longer than the cache does: when the entry has
+    gone, the database is read again.
     """
     digest = token_digest(key)
     entry_key, generation_key = _token_cache_key(digest), _token_generation_key(digest)
-    found = cache.get_many([entry_key, generation_key])
-    generation: str | None = found.get(generation_key)
-    entry: tuple[str, ApiToken] | None = found.get(entry_key)
-    if generation is not None and entry is not None and entry[0] == generation:
-        cached = entry[1]
-        setattr(cached, _GENERATION_ATTR, generation)
-        return cached
+    entry: tuple[str, ApiToken] | None = None
+    if isinstance(generation, _Unread):
+        found = cache.get_many([entry_key, generation_key])
+        generation, entry = found.get(generation_key), found.get(entry_key)
+        entry_cached = entry is not None
+    if generation is not None and entry_cached:
+        token: ApiToken | None = _PROCESS_TOKENS.get(digest, generation)
+        if token is None:
+            if entry is None:
+                entry = cache.get(entry_key)
+            token = entry[1] if entry is not None and entry[0] == generation else None
+            if token is not None:
+                _PROCESS_TOKENS.put(digest, generation, token, hint=token.user_id)
+        if token is not None:
+            setattr(token, _GENERATION_ATTR, generation)
+            return token
     if generation is None:
         generation = _new_generation()
         if not cache.add(generation_key, generation, TOKEN_GENERATION_SECONDS):
@@ -121,7 +161,8 @@ def api_token_get_by_key(key: str) -> ApiToken | None:
 
 
 def api_token_remember(token: ApiToken) -> None:
-    """(Re)store `token` with its user in the cache, under the generation it was read under.
+    """(Re)store `token` with its user in the cache and in this process, under the generation it
+    was read under.
 
     A token that did not come from `api_token_get_by_key` has no generation and is not stored;
     one read under a generation that a change has since replaced is stored but never used.
@@ -130,17 +171,20 @@ def api_token_remember(token: ApiToken) -> None:
     if generation is None:
         return
     cache.set(_token_cache_key(token.key_digest), (generation, token), TOKEN_CACHE_SECONDS)
+    _PROCESS_TOKENS.put(token.key_digest, generation, token, hint=token.user_id)
 
 
 def _token_generations_replace(*, user_id: int) -> None:
     digests = ApiToken.objects.filter(user_id=user_id).values_list("key_digest", flat=True)
     generations = {_token_generation_key(digest): _new_generation() for digest in digests}
-    if generations:
-        cache.set_many(generations, TOKEN_GENERATION_SECONDS)
+    # The person's sessions are cached under a generation of theirs too (core/sessions.py).
+    generations[person_generation_key(user_id)] = _new_generation()
+    cache.set_many(generations, TOKEN_GENERATION_SECONDS)
 
 
 def api_tokens_forget(*, user_id: int) -> None:
-    """Make every cached token of a person unusable, now and again when the transaction commits.
+    """Make every cached token and signed-in session of a person unusable, now and again when the
+    transaction commits.
 
     Call it inside the transaction that changes anything a token's cache entry holds (the
     token, its user, their roles). The second replacement, after the commit, is the one that

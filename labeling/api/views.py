@@ -411,19 +411,28 @@ class WorkThrottle(ScopedRateThrottle):
 
     scope_attr = "throttle_scope"
 
-    def allow_request(self, request: Any, view: Any) -> bool:
+    def counter(self, request: Any, view: Any) -> tuple[str, int] | None:
+        """The counter this call adds to (key, lifetime in seconds), or None when unlimited."""
         self.scope = getattr(view, self.scope_attr, None)
         if not self.scope:
-            return True
+            return None
         self.rate = self.get_rate()
-        limit, period = self.parse_rate(self.rate)
+        self.num_requests, period = self.parse_rate(self.rate)
         key = self.get_cache_key(request, view)
-        if limit is None or period is None or key is None:
-            return True
+        if self.num_requests is None or period is None or key is None:
+            return None
         self.now = self.timer()
         window = int(self.now // period)
         self.window_ends = (window + 1) * period
-        return counter_add(f"{key}:{window}", period + 1) <= limit
+        return f"{key}:{window}", period + 1
+
+    def allows(self, count: int) -> bool:
+        """Whether a call that brought the counter to `count` is within the rate."""
+        return self.num_requests is None or count <= self.num_requests
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        counter = self.counter(request, view)
+        return counter is None or self.allows(counter_add(*counter))
 
     def wait(self) -> float:
         return max(0.0, self.window_ends - self.now)

@@ -1,7 +1,8 @@
 """Claim and submit on the short path answer exactly as the full stack does, headers included.
 
 Each case runs the same request through the WSGI application twice: on the hot path
-(`QUORUM_API_HOT_PATH = True`) and through the full middleware chain and DRF (`False`).
+(`QUORUM_API_HOT_PATH = True`) and through the full middleware chain and DRF (`False`), for
+both kinds of caller: an API token, and the labeling page's session cookie with its CSRF token.
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ from typing import Any
 
 import pytest
 import redis
+from django.contrib.auth import update_session_auth_hash
 from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections, connection
+from django.middleware.csrf import _get_new_csrf_string
+from django.test import Client, RequestFactory
 from django.utils import timezone
 
 from accounts.models import Role
-from accounts.services import api_token_create
+from accounts.services import api_token_create, api_token_revoke, user_set_active
 from labeling.api import hotpath
 from labeling.api import views as labeling_api_views
 from labeling.api.hotpath import QueueHotPath
 from labeling.models import Annotation, Lease
+from labeling.services.projects import customer_member_add
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_project, make_worker
+from tests.labeling.factories import add_tasks, make_customer, make_project, make_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -55,11 +60,28 @@ class Answer:
         return self.status, headers, strip(self.json()) if self.body else None
 
 
+class Session:
+    """A signed-in labeling page: its session cookie and CSRF token (None: the page sent none)."""
+
+    def __init__(self, user: Any, *, csrf: bool = True) -> None:
+        client = Client()
+        client.force_login(user)  # Django's sign-in: a real session in the session engine
+        self.client = client
+        self.cookie = client.cookies["sessionid"].value
+        self.csrf = _get_new_csrf_string() if csrf else None
+
+    def environ(self) -> dict[str, str]:
+        cookies = f"sessionid={self.cookie}"
+        if self.csrf is None:
+            return {"HTTP_COOKIE": cookies}
+        return {"HTTP_COOKIE": f"{cookies}; csrftoken={self.csrf}", "HTTP_X_CSRFTOKEN": self.csrf}
+
+
 def _call(
     app: Callable[..., Any],
     path: str,
     *,
-    key: str,
+    key: str | Session,
     body: bytes = b"",
     query: str = "",
     content_type: str = "application/json",
@@ -76,7 +98,7 @@ def _call(
         "SERVER_PROTOCOL": "HTTP/1.1",
         "CONTENT_TYPE": content_type,
         "CONTENT_LENGTH": str(len(body)),
-        "HTTP_AUTHORIZATION": f"Token {key}",
+        **(key.environ() if isinstance(key, Session) else {"HTTP_AUTHORIZATION": f"Token {key}"}),
         "HTTP_ACCEPT": "application/json",
         "wsgi.input": io.BytesIO(body),
         "wsgi.url_scheme": "http",
@@ -105,15 +127,15 @@ def app() -> QueueHotPath:
 
 @pytest.fixture
 def delegated(monkeypatch) -> list[str]:
-    """The paths the hot path handed to DRF."""
+    """The paths the hot path handed to the full stack."""
     calls: list[str] = []
-    original = hotpath._drf
+    original = QueueHotPath._hand_over
 
-    def counting(request):
+    def counting(self, request):
         calls.append(request.path_info)
-        return original(request)
+        return original(self, request)
 
-    monkeypatch.setattr(hotpath, "_drf", counting)
+    monkeypatch.setattr(QueueHotPath, "_hand_over", counting)
     return calls
 
 
@@ -130,10 +152,19 @@ def _token(user) -> str:
     return api_token_create(user=user, name="tool")[1]
 
 
-def test_claim_and_submit_answer_as_the_full_stack_does(settings, app, delegated):
+CALLERS = ["token", "session"]
+
+
+def _caller(kind: str, user) -> str | Session:
+    """How `user` calls: with an API token, or from the labeling page with a session."""
+    return _token(user) if kind == "token" else Session(user)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_claim_and_submit_answer_as_the_full_stack_does(settings, app, delegated, caller):
     project = make_project(instructions="Label the **animal**.")
     add_tasks(project, 4)
-    keys = iter([_token(make_worker()), _token(make_worker())])
+    keys = iter([_caller(caller, make_worker()), _caller(caller, make_worker())])
     claim_path = f"/api/v1/projects/{project.pk}/claim/"
 
     def claim_and_submit() -> Answer:
@@ -173,6 +204,8 @@ def test_claim_and_submit_answer_as_the_full_stack_does(settings, app, delegated
         "no_result",
         "form_body",
         "bad_token",
+        "no_csrf_token",
+        "signed_out_session",
         "prefetch_at_the_limit",
         "non_finite_result",
         "deeply_nested_body",
@@ -180,11 +213,12 @@ def test_claim_and_submit_answer_as_the_full_stack_does(settings, app, delegated
         "project_beyond_bigint",
     ],
 )
-def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app, case):
+@pytest.mark.parametrize("caller", CALLERS)
+def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app, case, caller):
     project = make_project(lease_seconds=60)
     add_tasks(project, 3)
     worker = make_worker(status="suspended" if case == "not_eligible" else "active")
-    key = _token(worker)
+    key = _caller(caller, worker)
     claim_path = f"/api/v1/projects/{project.pk}/claim/"
     submit_body = json.dumps({"result": {"label": "cat"}}).encode()
 
@@ -205,6 +239,13 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
             return _call(app, claim_path, key=key, query="prefetch=1")
         if case == "bad_token":
             return _call(app, claim_path, key="qr_nothing_like_a_key")
+        if case == "no_csrf_token":
+            return _call(app, claim_path, key=Session(worker, csrf=False))
+        if case == "signed_out_session":
+            session = Session(worker)
+            assert _call(app, claim_path, key=session).code == 200  # now held by the process
+            session.client.logout()
+            return _call(app, claim_path, key=session)
         if case == "someone_elses_lease":
             return _call(
                 app, f"/api/v1/leases/{lease_of(make_worker())}/submit/", key=key, body=submit_body
@@ -258,6 +299,11 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
     }
     if case in expected:
         assert (hot.code, hot.json()["code"]) == expected[case]
+    if case == "no_csrf_token":
+        assert hot.code == 403
+        assert hot.json()["message"].startswith("CSRF Failed: CSRF cookie not set.")
+    if case == "signed_out_session":
+        assert hot.code == 401
     assert not Annotation.objects.exists()
 
 
@@ -269,7 +315,9 @@ def test_a_redis_outage_is_a_503_on_both_paths(settings, app, monkeypatch):
     def refuse(*args, **kwargs):
         raise redis.exceptions.ConnectionError("Error 111 connecting to redis:6379.")
 
+    # Each path's only way to count the call: the views' counter, the short path's round trip.
     monkeypatch.setattr(labeling_api_views, "counter_add", refuse)
+    monkeypatch.setattr(hotpath, "cache_read_and_count", refuse)
     hot, full = both(settings, lambda: _call(app, f"/api/v1/projects/{project.pk}/claim/", key=key))
 
     assert (hot.code, hot.json()) == (full.code, full.json())  # Django's 500 view or DRF's
@@ -279,10 +327,11 @@ def test_a_redis_outage_is_a_503_on_both_paths(settings, app, monkeypatch):
     assert not Lease.objects.exists()
 
 
-def test_a_manager_without_mfa_is_sent_to_set_it_up_by_both(settings, app):
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_manager_without_mfa_is_sent_to_set_it_up_by_both(settings, app, caller):
     project = make_project()
     add_tasks(project, 1)
-    key = _token(make_user(Role.MANAGER))
+    key = _caller(caller, make_user(Role.MANAGER))
 
     hot, full = both(settings, lambda: _call(app, f"/api/v1/projects/{project.pk}/claim/", key=key))
 
@@ -338,8 +387,9 @@ def test_a_broken_reused_connection_is_replaced_and_the_call_served(app):
 MID_MINUTE = 1_800_000_030.0  # 30 s into a minute (1_800_000_000 is a multiple of 60)
 
 
+@pytest.mark.parametrize("caller", CALLERS)
 def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
-    settings, app, monkeypatch
+    settings, app, monkeypatch, caller
 ):
     from labeling.api.views import WorkThrottle
 
@@ -349,7 +399,7 @@ def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
     monkeypatch.setattr(WorkThrottle, "timer", lambda self: MID_MINUTE)
     project = make_project()
     add_tasks(project, 10)
-    keys = iter([_token(make_worker()), _token(make_worker())])
+    keys = iter([_caller(caller, make_worker()), _caller(caller, make_worker())])
     path = f"/api/v1/projects/{project.pk}/claim/"
 
     def three_claims() -> Answer:
@@ -363,3 +413,141 @@ def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
     assert hot.code == 429
     assert hot.shape() == full.shape()
     assert hot.headers["retry-after"] == full.headers["retry-after"] == "30"
+
+
+@pytest.mark.parametrize("change", ["revoked", "deactivated"])
+def test_a_token_refused_since_the_last_claim_is_refused_at_once_as_drf_does(
+    settings, app, delegated, change
+):
+    project = make_project()
+    add_tasks(project, 4)
+    path = f"/api/v1/projects/{project.pk}/claim/"
+    workers = iter([make_worker(), make_worker()])
+
+    def claim_then_change_then_claim() -> Answer:
+        worker = next(workers)
+        token, key = api_token_create(user=worker, name="tool")
+        assert _call(app, path, key=key).code == 200  # the token is held by the process now
+        if change == "revoked":
+            api_token_revoke(token=token, actor=worker)
+        else:
+            user_set_active(user=worker, is_active=False, actor=None)
+        return _call(app, path, key=key)
+
+    hot, full = both(settings, claim_then_change_then_claim)
+
+    assert hot.code == 401
+    assert hot.shape() == full.shape()
+
+
+@pytest.mark.parametrize("change", ["deactivated", "password changed elsewhere"])
+def test_a_session_refused_since_the_last_claim_is_refused_at_once_as_drf_does(
+    settings, app, change
+):
+    project = make_project()
+    add_tasks(project, 4)
+    path = f"/api/v1/projects/{project.pk}/claim/"
+    workers = iter([make_worker(), make_worker()])
+
+    def claim_then_change_then_claim() -> Answer:
+        worker = next(workers)
+        page = Session(worker)
+        assert _call(app, path, key=page).code == 200  # the session is held by the process now
+        if change == "deactivated":
+            user_set_active(user=worker, is_active=False, actor=None)
+        else:
+            elsewhere = Client()
+            elsewhere.force_login(worker)
+            worker.set_password("a new password, chosen elsewhere")
+            worker.save()
+            # As Django's password change view does: it keeps its own session, the others end.
+            request = RequestFactory().get("/")
+            request.session = elsewhere.session
+            request.user = worker
+            update_session_auth_hash(request, worker)
+        return _call(app, path, key=page)
+
+    hot, full = both(settings, claim_then_change_then_claim)
+
+    assert hot.code in {401, 403}
+    assert hot.shape() == full.shape()
+
+
+def test_a_customer_session_from_outside_the_allowlist_is_refused_as_the_full_stack_does(
+    settings, app
+):
+    customer = make_customer()
+    customer.ip_allowlist = ["10.1.0.0/16"]
+    customer.save()
+    project = make_project(customer)
+    add_tasks(project, 3)
+    worker = make_worker()
+    customer_member_add(customer=customer, user=worker, actor=None)
+    page = Session(worker)
+    path = f"/api/v1/projects/{project.pk}/claim/"
+
+    hot, full = both(
+        settings, lambda: _call(app, path, key=page, extra={"REMOTE_ADDR": "192.0.2.9"})
+    )
+    inside = _call(app, path, key=page, extra={"REMOTE_ADDR": "10.1.2.3"})
+
+    assert hot.code == 403
+    assert hot.json()["code"] == "ip_not_allowed"
+    assert (hot.code, hot.json()) == (full.code, full.json())
+    assert inside.code == 200, inside.body
+
+
+class RoundTrips:
+    """Counts the commands sent to Redis: one per command, one per pipeline (one round trip)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.count = 0
+        original = redis.connection.AbstractConnection.send_packed_command
+
+        def counting(connection_self, command, check_health=True):
+            self.count += 1
+            return original(connection_self, command, check_health)
+
+        monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_claim_and_a_submit_each_cost_one_redis_round_trip(app, monkeypatch, caller):
+    project = make_project(instructions="Label the **animal**.")
+    add_tasks(project, 5)
+    key = _caller(caller, make_worker())
+    path = f"/api/v1/projects/{project.pk}/claim/"
+    body = json.dumps({"result": {"label": "cat"}}).encode()
+    first = _call(app, path, key=key)  # the caller is looked up and held by the process
+    assert (
+        _call(app, f"/api/v1/leases/{first.json()['lease']['id']}/submit/", key=key, body=body).code
+        == 201
+    )
+    trips = RoundTrips(monkeypatch)
+
+    claimed = _call(app, path, key=key)
+    after_claim = trips.count
+    submitted = _call(
+        app, f"/api/v1/leases/{claimed.json()['lease']['id']}/submit/", key=key, body=body
+    )
+
+    assert (claimed.code, submitted.code) == (200, 201)
+    assert after_claim == 1
+    assert trips.count - after_claim == 1
+
+
+@pytest.mark.redis
+def test_the_full_stack_costs_more_round_trips_than_the_short_path(settings, app, monkeypatch):
+    """The counter of the test above sees round trips: without the short path there are more."""
+    project = make_project()
+    add_tasks(project, 3)
+    key = _token(make_worker())
+    path = f"/api/v1/projects/{project.pk}/claim/"
+    assert _call(app, path, key=key).code == 200
+    settings.QUORUM_API_HOT_PATH = False
+    trips = RoundTrips(monkeypatch)
+
+    assert _call(app, path, key=key).code == 200
+
+    assert trips.count >= 2
