@@ -18,15 +18,13 @@ class Task(models.Model):
     project = models.ForeignKey(
         "labeling.Project", on_delete=models.CASCADE, related_name="tasks", db_index=False
     )
-    # Provenance only; not constrained in the database (checking it per row was a tenth of an
-    # import's database time). Nothing deletes import jobs but the ORM, which sets this to NULL.
+    # Provenance only: deleting an import job keeps its tasks (the ORM sets this to NULL).
     import_job = models.ForeignKey(
         "labeling.ImportJob",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tasks",
-        db_constraint=False,
     )
     # NULL, not "", for "no id": the per-project unique constraint must ignore tasks without one.
     external_id = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
@@ -106,17 +104,9 @@ class WorkSlot(models.Model):
     with one indexed `FOR UPDATE SKIP LOCKED` query (see `labeling.queue`).
     """
 
-    # A copy of the task's project, unconstrained in the database for the reason given on Lease
-    # (and because checking it was a third of an import's database time).
-    project = models.ForeignKey(
-        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
-    # Slots are the queue's own rows, made and ended only by the services; the database does not
-    # check this reference (a fifth of an import's database time). Deleting a task through the
-    # ORM still deletes its slots.
-    task = models.ForeignKey(
-        Task, on_delete=models.CASCADE, related_name="slots", db_constraint=False
-    )
+    # A copy of the task's project (set by the services), so that the claim's index starts with it.
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
     kind = models.CharField(max_length=10, choices=SlotKind.choices, default=SlotKind.ANNOTATE)
     level = models.PositiveSmallIntegerField(default=0, help_text="Review level; 0 for annotation.")
     state = models.CharField(max_length=10, choices=SlotState.choices, default=SlotState.OPEN)
@@ -200,12 +190,8 @@ class Lease(models.Model):
 
     slot = models.ForeignKey(WorkSlot, on_delete=models.CASCADE, related_name="leases")
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="leases")
-    # A copy of the task's project (set by the queue). No database constraint: checking it would
-    # share-lock the one project row from every concurrent claim, and PostgreSQL then builds
-    # "multixacts" for that row that cost more than the rest of the claim (see DESIGN.md, queue).
-    project = models.ForeignKey(
-        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_constraint=False
-    )
+    # A copy of the task's project (set by the queue), for the per-project lookups of leases.
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases"
     )
@@ -253,13 +239,9 @@ class Annotation(models.Model):
     task = models.ForeignKey(
         Task, on_delete=models.CASCADE, related_name="annotations", db_index=False
     )
-    # A copy of the task's project, unconstrained in the database for the reason given on Lease.
+    # A copy of the task's project (set by the queue), for the per-project indexes below.
     project = models.ForeignKey(
-        "labeling.Project",
-        on_delete=models.CASCADE,
-        related_name="+",
-        db_constraint=False,
-        db_index=False,
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
