@@ -6,16 +6,21 @@ Steps, each printing what it measured:
    postgres://postgres@127.0.0.1:5432/quorum_bench) and migrate it.
 2. Seed a project with BENCH_TASKS (1,000,000) tasks and their work slots in set-based SQL: the
    rows the import service would make.
-3. Create annotators with API tokens through the services.
+3. Create annotators through the services, each with an API token and a signed-in session
+   (Django's sign-in, in the configured session engine) with a CSRF token.
 4. Serve the app with gunicorn and run claim + submit cycles for 1, 4, 16 and 64 annotators
-   (BENCH_SECONDS each, after BENCH_WARMUP); then check that no task was over-assigned.
+   (BENCH_SECONDS each, after BENCH_WARMUP), once as the labeling page calls (session cookie and
+   X-CSRFToken) and once as API tools call (token); then check that no task was over-assigned.
 5. Import 50,000 and BENCH_IMPORT_TASKS (100,000) tasks from JSONL, each in a fresh process.
 6. Export half and all of BENCH_EXPORT_ROWS (1,000,000) completed tasks as JSONL, each in a
    fresh process.
 7. Compare the figures with the budgets: exit 1 when one is missed (always 0 with --report-only).
 
 Run it as a script: `.venv/bin/python bench/queue.py [--report-only] [--keep-db]`; `--help`
-lists the rest. BENCH_REDIS_URL makes the server use Redis (cache, throttle, Celery broker).
+lists the rest. The server runs as in production: gunicorn, PostgreSQL and Redis (cache, throttle,
+Celery broker) at BENCH_REDIS_URL (default redis://127.0.0.1:6379/15, key prefix quorum-bench);
+`--no-redis` measures the embedded cache instead and says so. `--full-stack` turns the claim and
+submit short path off (QUORUM_API_HOT_PATH=false), to compare it with the general request stack.
 """
 
 from __future__ import annotations
@@ -77,6 +82,9 @@ if TYPE_CHECKING:
     from labeling.models import Customer, ImportJob, Project
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/quorum_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+# How annotators call: the labeling page (session cookie + CSRF token) and API tools (token).
+PATHS = ("session", "token")
 LEVELS = (1, 4, 16, 64)
 LABELS = ["positive", "negative", "neutral"]
 INSTRUCTIONS = "Label the **sentiment** of the review: positive, negative or neutral."
@@ -90,6 +98,7 @@ SMALL_IMPORT = 50_000
 BUDGET_CYCLES_AT_16 = 300.0
 BUDGET_CLAIM_P99_AT_16_MS = 100.0
 BUDGET_CLAIM_P50_AT_1_MS = 5.0
+BUDGET_CPU_PER_CYCLE_MS = 5.0
 BUDGET_IMPORT_TASKS_PER_S = 30_000.0
 BUDGET_EXPORT_ROWS_PER_S = 50_000.0
 
@@ -113,6 +122,8 @@ class Config:
 
     database_url: str
     redis_url: str | None
+    hot_path: bool
+    paths: tuple[str, ...]
     tasks: int
     seconds: float
     warmup: float
@@ -155,6 +166,21 @@ def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
         default=",".join(str(n) for n in LEVELS),
         help="annotator counts to run, comma-separated (default 1,4,16,64)",
     )
+    parser.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="serve without Redis (local-memory cache per worker, Celery eager): not production",
+    )
+    parser.add_argument(
+        "--full-stack",
+        action="store_true",
+        help="turn the claim and submit short path off (QUORUM_API_HOT_PATH=false)",
+    )
+    parser.add_argument(
+        "--paths",
+        default=",".join(PATHS),
+        help="how annotators call, comma-separated: session (the labeling page), token (default both)",
+    )
     parser.add_argument("--skip-import", action="store_true", help="skip the import benchmark")
     parser.add_argument("--skip-export", action="store_true", help="skip the export benchmark")
     # Internal: the import and export figures come from fresh child processes of this script.
@@ -163,7 +189,9 @@ def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
     larger_import = _env_int("BENCH_IMPORT_TASKS", 100_000)
     config = Config(
         database_url=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
-        redis_url=os.environ.get("BENCH_REDIS_URL") or None,
+        redis_url=None if args.no_redis else os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
+        hot_path=not args.full_stack,
+        paths=tuple(p.strip() for p in args.paths.split(",") if p.strip()),
         tasks=_env_int("BENCH_TASKS", 1_000_000),
         seconds=_env_float("BENCH_SECONDS", 20.0),
         warmup=_env_float("BENCH_WARMUP", 3.0),
@@ -196,6 +224,7 @@ def app_env(config: Config, workdir: Path) -> dict[str, str]:
             # Empty means "no Redis" to the settings, and it also overrides a REDIS_URL in .env.
             "REDIS_URL": config.redis_url or "",
             "CACHE_KEY_PREFIX": "quorum-bench",
+            "QUORUM_API_HOT_PATH": "true" if config.hot_path else "false",
         }
     )
     return env
@@ -408,10 +437,34 @@ def project_make(name: str) -> Project:
 class Annotator:
     user_id: int
     token: str
+    cookies: str  # the labeling page's: its session and CSRF cookies
+    csrf_token: str
+
+    def headers(self, path: str) -> dict[str, str]:
+        """The headers of a claim or submit: the labeling page's, or an API tool's."""
+        common = {"Content-Type": "application/json", "Accept": "application/json"}
+        if path == "token":
+            return {**common, "Authorization": f"Token {self.token}"}
+        return {**common, "Cookie": self.cookies, "X-CSRFToken": self.csrf_token}
+
+
+def session_sign_in(user: Any) -> tuple[str, str]:
+    """Sign `user` in through Django's `login` (the configured session engine, as the portal's
+    sign-in does); return the page's Cookie header (session and CSRF cookies) and CSRF token."""
+    from django.conf import settings
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    csrf = _get_new_csrf_string()
+    return f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}", csrf
 
 
 def annotators_create(count: int) -> list[Annotator]:
-    """Create `count` active annotators, each with an API token, the way sign-up and managers do."""
+    """Create `count` active annotators, each with an API token and a signed-in session, the way
+    sign-up, managers and the sign-in page do."""
     from accounts.services import api_token_create, user_create
     from workforce.models import AnnotatorStatus
     from workforce.selectors import terms_current
@@ -437,7 +490,8 @@ def annotators_create(count: int) -> list[Annotator]:
         )
         annotator_status_set(profile=profile, status=AnnotatorStatus.ACTIVE, actor=None)
         _, key = api_token_create(user=user, name="bench")
-        annotators.append(Annotator(user_id=user.pk, token=key))
+        cookie, csrf = session_sign_in(user)
+        annotators.append(Annotator(user_id=user.pk, token=key, cookies=cookie, csrf_token=csrf))
     return annotators
 
 
@@ -548,7 +602,7 @@ class LoadPart:
 
     port: int
     project_id: int
-    tokens: list[str]
+    callers: list[dict[str, str]]  # each annotator's request headers
     labels: list[str]
     start_at: float  # time.monotonic() values: CLOCK_MONOTONIC is the same in every process
     measure_from: float
@@ -574,15 +628,10 @@ def _post(
 
 
 def _annotate(
-    part: LoadPart, token: str, seed: int, total: LoadResult, lock: threading.Lock
+    part: LoadPart, headers: dict[str, str], seed: int, total: LoadResult, lock: threading.Lock
 ) -> None:
     """Claim and submit as one annotator until the window ends or the queue is empty."""
     rng = random.Random(seed)
-    headers = {
-        "Authorization": f"Token {token}",
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-    }
     claim_path = f"/api/v1/projects/{part.project_id}/claim/"
     mine = LoadResult()
     conn = http.client.HTTPConnection("127.0.0.1", part.port, timeout=120)
@@ -621,9 +670,10 @@ def _load_process(part: LoadPart) -> LoadResult:
     lock = threading.Lock()
     threads = [
         threading.Thread(
-            target=_annotate, args=(part, token, hash((token, part.start_at)), total, lock)
+            target=_annotate,
+            args=(part, headers, hash((json.dumps(headers), part.start_at)), total, lock),
         )
-        for token in part.tokens
+        for headers in part.callers
     ]
     for thread in threads:
         thread.start()
@@ -666,6 +716,7 @@ class CpuSampler(threading.Thread):
 
 @dataclass(frozen=True)
 class LevelResult:
+    path: str
     annotators: int
     processes: int
     seconds: float
@@ -682,21 +733,35 @@ class LevelResult:
     def submit(self, q: float) -> float | None:
         return percentile(self.load.submit_seconds, q)
 
+    def cpu_per_cycle_ms(self) -> dict[str, float] | None:
+        """CPU milliseconds per claim + submit cycle of each group of processes."""
+        if not self.load.cycles or not self.cpu.get("machine total"):
+            return None
+        per = {name: 1000 * seconds / self.load.cycles for name, seconds in self.cpu.items()}
+        per["server and postgres"] = per["server"] + per["postgres"]
+        return per
+
 
 def run_level(
-    *, config: Config, server: Gunicorn, project_id: int, tokens: list[str], labels: list[str]
+    *,
+    config: Config,
+    server: Gunicorn,
+    project_id: int,
+    path: str,
+    callers: list[dict[str, str]],
+    labels: list[str],
 ) -> LevelResult:
-    """Drive `len(tokens)` annotators against the server for a warm-up and the measured window."""
+    """Drive `len(callers)` annotators against the server for a warm-up and the measured window."""
     from django.db import connections
 
     connections.close_all()  # the load processes are forked: they must not share our connection
-    processes = min(len(tokens), MAX_LOAD_PROCESSES)
+    processes = min(len(callers), MAX_LOAD_PROCESSES)
     start_at = time.monotonic() + 1.0
     parts = [
         LoadPart(
             port=server.port,
             project_id=project_id,
-            tokens=tokens[i::processes],
+            callers=callers[i::processes],
             labels=labels,
             start_at=start_at,
             measure_from=start_at + config.warmup,
@@ -721,7 +786,8 @@ def run_level(
             load.merge(result)
         sampler.join()
     return LevelResult(
-        annotators=len(tokens),
+        path=path,
+        annotators=len(callers),
         processes=processes,
         seconds=config.seconds,
         load=load,
@@ -735,7 +801,7 @@ def level_print(level: LevelResult) -> None:
     submit = " / ".join(fmt_ms(level.submit(q)) for q in (50, 95, 99))
     errors = sum(level.load.errors.values())
     print(
-        f"  {level.annotators:>10}  {level.processes:>9}  {level.cycles_per_second:>9,.1f}"
+        f"  {level.path:>7}  {level.annotators:>10}  {level.processes:>9}  {level.cycles_per_second:>9,.1f}"
         f"  {claim:>20}  {submit:>20}  {errors:>6}",
         flush=True,
     )
@@ -758,11 +824,12 @@ def level_print(level: LevelResult) -> None:
             f" {share['load generator']:.0f}, other processes {100 * others / level.seconds:.0f},"
             f" idle {100 * idle / level.seconds:.0f}; load average {load_average()}"
         )
-        if level.load.cycles:
-            per_cycle = {name: 1000 * cpu[name] / level.load.cycles for name in cpu}
+        per_cycle = level.cpu_per_cycle_ms()
+        if per_cycle is not None:
             print(
-                f"  {'':>10}  CPU per cycle: server {per_cycle['server']:.1f} ms, postgres"
-                f" {per_cycle['postgres']:.1f} ms, load generator {per_cycle['load generator']:.1f} ms",
+                f"  {'':>10}  CPU per cycle: server {per_cycle['server']:.2f} ms, postgres"
+                f" {per_cycle['postgres']:.2f} ms (together {per_cycle['server and postgres']:.2f}"
+                f" ms), load generator {per_cycle['load generator']:.2f} ms",
                 flush=True,
             )
 
@@ -996,19 +1063,52 @@ def export_bench(
 class Figures:
     """Everything measured, for the budgets."""
 
-    levels: dict[int, LevelResult] = field(default_factory=dict)
+    levels: dict[tuple[str, int], LevelResult] = field(default_factory=dict)
     over_tasks: int | None = None
     over_pairs: int | None = None
     imports: list[RunFigures] = field(default_factory=list)
     exports: list[RunFigures] = field(default_factory=list)
 
 
-def budgets_of(figures: Figures) -> list[Budget]:
-    """Compare the figures with the budgets."""
-    at_16 = figures.levels.get(16)
-    at_1 = figures.levels.get(1)
+def queue_budgets(figures: Figures, path: str) -> list[Budget]:
+    """The queue's budgets for annotators calling one way (`path`)."""
+    at_16 = figures.levels.get((path, 16))
+    at_1 = figures.levels.get((path, 1))
     p99 = at_16.claim(99) if at_16 else None
     p50 = at_1.claim(50) if at_1 else None
+    per_cycle = at_16.cpu_per_cycle_ms() if at_16 else None
+    name = f"queue ({path})"
+    return [
+        at_least(
+            f"{name}, 16 annotators: cycles/s",
+            at_16.cycles_per_second if at_16 else None,
+            BUDGET_CYCLES_AT_16,
+            "cycles/s",
+            1,
+        ),
+        at_most(
+            f"{name}, 16 annotators: server + postgres CPU per cycle",
+            per_cycle["server and postgres"] if per_cycle else None,
+            BUDGET_CPU_PER_CYCLE_MS,
+            "ms",
+        ),
+        at_most(
+            f"{name}, 16 annotators: claim p99",
+            None if p99 is None else p99 * 1000,
+            BUDGET_CLAIM_P99_AT_16_MS,
+            "ms",
+        ),
+        at_most(
+            f"{name}, 1 annotator: claim p50",
+            None if p50 is None else p50 * 1000,
+            BUDGET_CLAIM_P50_AT_1_MS,
+            "ms",
+        ),
+    ]
+
+
+def budgets_of(figures: Figures, paths: tuple[str, ...]) -> list[Budget]:
+    """Compare the figures with the budgets."""
     over = (
         None
         if figures.over_tasks is None or figures.over_pairs is None
@@ -1017,25 +1117,7 @@ def budgets_of(figures: Figures) -> list[Budget]:
     large_import = figures.imports[-1] if len(figures.imports) == 2 else None
     all_export = figures.exports[-1] if len(figures.exports) == 2 else None
     return [
-        at_least(
-            "queue, 16 annotators: cycles/s",
-            at_16.cycles_per_second if at_16 else None,
-            BUDGET_CYCLES_AT_16,
-            "cycles/s",
-            1,
-        ),
-        at_most(
-            "queue, 16 annotators: claim p99",
-            None if p99 is None else p99 * 1000,
-            BUDGET_CLAIM_P99_AT_16_MS,
-            "ms",
-        ),
-        at_most(
-            "queue, 1 annotator: claim p50",
-            None if p50 is None else p50 * 1000,
-            BUDGET_CLAIM_P50_AT_1_MS,
-            "ms",
-        ),
+        *(budget for path in paths for budget in queue_budgets(figures, path)),
         at_most("queue: over-assigned tasks", over, 0, "", 0),
         at_least(
             "import: tasks/s (larger file)",
@@ -1086,12 +1168,19 @@ def queue_bench(
         env=env, workers=config.workers, threads=config.threads, log_path=workdir / "gunicorn.log"
     )
     redis = (
-        f"REDIS_URL={config.redis_url} (from BENCH_REDIS_URL): Redis cache and throttle, Celery broker"
+        f"REDIS_URL={config.redis_url}: Redis cache and throttle, Celery broker (production)"
         if config.redis_url
-        else "no REDIS_URL: local-memory cache and throttle per worker, Celery eager"
+        else "NO REDIS (--no-redis): local-memory cache and throttle per worker, Celery eager;"
+        " not the production configuration"
+    )
+    hot = (
+        "QUORUM_API_HOT_PATH=true: claim and submit on the short path (production)"
+        if config.hot_path
+        else "QUORUM_API_HOT_PATH=false (--full-stack): claim and submit through every middleware and DRF"
     )
     print(f"\nserver: {' '.join(server.command)}")
     print(f"  {redis}")
+    print(f"  {hot}")
     print(f"  RATE_LIMIT_WORK={WORK_RATE}: the per-user 'work' throttle lifted for the benchmark")
     print(f"  DEBUG=false, log {server.log_path}", flush=True)
     labels = [label["name"] for label in project.labels]
@@ -1103,19 +1192,24 @@ def queue_bench(
             f" {config.warmup:g} s warm-up"
         )
         print(
-            f"  {'annotators':>10}  {'processes':>9}  {'cycles/s':>9}  {'claim p50/95/99 ms':>20}"
+            f"  {'path':>7}  {'annotators':>10}  {'processes':>9}  {'cycles/s':>9}  {'claim p50/95/99 ms':>20}"
             f"  {'submit p50/95/99 ms':>20}  {'errors':>6}",
             flush=True,
         )
-        for count in config.levels:
-            if count > len(annotators):
-                raise ValueError(f"{count} annotators asked for, {len(annotators)} created")
-            tokens = [a.token for a in annotators[:count]]
-            level = run_level(
-                config=config, server=server, project_id=project.pk, tokens=tokens, labels=labels
-            )
-            figures.levels[count] = level
-            level_print(level)
+        for path in config.paths:
+            for count in config.levels:
+                if count > len(annotators):
+                    raise ValueError(f"{count} annotators asked for, {len(annotators)} created")
+                level = run_level(
+                    config=config,
+                    server=server,
+                    project_id=project.pk,
+                    path=path,
+                    callers=[a.headers(path) for a in annotators[:count]],
+                    labels=labels,
+                )
+                figures.levels[path, count] = level
+                level_print(level)
     finally:
         server.stop()
     figures.over_tasks, figures.over_pairs = over_assigned(project.pk)
@@ -1154,7 +1248,10 @@ def main(argv: list[str]) -> int:
         print(f"  created and migrated in {time.monotonic() - started:.1f} s", flush=True)
 
         annotators = annotators_create(max(config.levels, default=1))
-        print(f"  {len(annotators)} annotators with API tokens created through the services")
+        print(
+            f"  {len(annotators)} annotators created through the services, each with an API token"
+            " and a signed-in session (Django's login)"
+        )
 
         figures = queue_bench(config, env, workdir, annotators)
 
@@ -1177,7 +1274,7 @@ def main(argv: list[str]) -> int:
             database_drop(config.database_url)
             shutil.rmtree(workdir, ignore_errors=True)
 
-    met = budgets_print("budgets:", budgets_of(figures))
+    met = budgets_print("budgets:", budgets_of(figures, config.paths))
     if config.report_only:
         return 0
     return 0 if met else 1
