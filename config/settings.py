@@ -347,8 +347,10 @@ LOGGING = {
 # --- Quorum ---------------------------------------------------------------------------------
 QUORUM_SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
 
-# The ordinary claim and submit run as one PostgreSQL function call each (labeling/services/queue_sql.py).
-QUORUM_QUEUE_SQL = env.bool("QUORUM_QUEUE_SQL", default=True)
+# On PostgreSQL the ordinary claim and submit run as one SQL statement each, composed in Python
+# from the queue's conditions (labeling/services/claim.py, submit.py); false leaves every claim
+# and submit to the transactional writer that SQLite uses (slower; for comparisons).
+QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 # ... and their API calls skip the general request stack when they carry a token (labeling/api/hotpath.py).
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 

@@ -18,14 +18,15 @@ from typing import Any
 from accounts.models import User
 from labeling.errors import NoWorkAvailable
 from labeling.models import Customer, Project, Task
+from labeling.services.claim import slot_claim_next
 from labeling.services.consensus import consensus_confusions_estimate
 from labeling.services.gold import gold_answer_set
 from labeling.services.gold import sampler as gold_sampler
 from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import project_create
-from labeling.services.queue import lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit
 from labeling.services.review import sampler as review_sampler
+from labeling.services.submit import lease_submit
 
 TICKETS = [
     ("I was charged twice for my subscription this month.", "billing"),

@@ -6,6 +6,12 @@ what they write commits or rolls back with the work. A receiver that starts some
 it on `transaction.on_commit`. Receivers get keyword arguments only (ids and facts, no models), so
 a handler never depends on what labeling happened to have loaded.
 
+- `work_submitted`: a person handed in work: an annotation (kind "annotate", "rework" or "gold")
+  or a review verdict (kind "review"). Arguments: user_id, project_id, task_id, annotation_id
+  (None for a review that corrected nothing), review_id (reviews only), kind, active_seconds
+  (server-measured), submitted_at.
+- `work_final`: a task became final (its result is what the customer gets).
+  Arguments: project_id, task_id, completed_at.
 - `work_scored`: a person's work was judged: a gold answer scored, a review verdict given on it,
   or its agreement with a final consensus result measured.
   Arguments: user_id (the author), project_id, task_id, annotation_id, source ("gold", "review"
@@ -19,6 +25,7 @@ a handler never depends on what labeling happened to have loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from django.dispatch import Signal
 
@@ -27,8 +34,42 @@ SCORED_BY_REVIEW = "review"
 SCORED_BY_AGREEMENT = "agreement"
 REVERSED_DISCOUNTED = "discounted"
 
+work_submitted = Signal()
+work_final = Signal()
 work_scored = Signal()
 work_reversed = Signal()
+
+
+def work_submitted_send(
+    *,
+    user_id: int,
+    project_id: int,
+    task_id: int,
+    annotation_id: int | None,
+    kind: str,
+    active_seconds: int,
+    submitted_at: datetime,
+    review_id: int | None = None,
+) -> None:
+    """Announce handed-in work (call inside the transaction that stored it)."""
+    work_submitted.send(
+        sender="labeling",
+        user_id=user_id,
+        project_id=project_id,
+        task_id=task_id,
+        annotation_id=annotation_id,
+        review_id=review_id,
+        kind=kind,
+        active_seconds=active_seconds,
+        submitted_at=submitted_at,
+    )
+
+
+def work_final_send(*, project_id: int, task_id: int, completed_at: datetime | None) -> None:
+    """Announce that a task became final (call inside the transaction that made it final)."""
+    work_final.send(
+        sender="labeling", project_id=project_id, task_id=task_id, completed_at=completed_at
+    )
 
 
 def work_scored_send(

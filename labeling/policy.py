@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Role
 from accounts.policy import STAFF_ROLES
@@ -96,18 +96,41 @@ def projects_managed_by(user: Any) -> QuerySet[Project]:
     return projects.none()
 
 
-def projects_workable_by(user: Any) -> QuerySet[Project]:
-    """Active projects an annotator may open (their qualification is checked at claim time)."""
+def project_takes_work() -> Q:
+    """A project hands out work: it is active (on Project)."""
+    return Q(status=ProjectStatus.ACTIVE)
+
+
+def projects_open_to_worker(user: Any) -> QuerySet[Project]:
+    """Projects an annotator may reach for work, whatever their status: every claim is built on
+    this queryset, so a rule added here holds for every claim on every database."""
     if not is_worker(user):
         return Project.objects.none()
-    return Project.objects.select_related("required_skill").filter(status=ProjectStatus.ACTIVE)
+    return Project.objects.all()
+
+
+def projects_workable_by(user: Any) -> QuerySet[Project]:
+    """Active projects an annotator may open (their qualification is checked at claim time)."""
+    return (
+        projects_open_to_worker(user).select_related("required_skill").filter(project_takes_work())
+    )
+
+
+def projects_open_to_reviewer(user: Any) -> QuerySet[Project]:
+    """Projects a reviewer may reach for review work, whatever their status (see
+    `projects_open_to_worker`)."""
+    if Role.REVIEWER not in user_roles(user):
+        return Project.objects.none()
+    return Project.objects.all()
 
 
 def projects_reviewable_by(user: Any) -> QuerySet[Project]:
     """Active projects a reviewer may review in (their level is checked at claim time)."""
-    if Role.REVIEWER not in user_roles(user):
-        return Project.objects.none()
-    return Project.objects.select_related("required_skill").filter(status=ProjectStatus.ACTIVE)
+    return (
+        projects_open_to_reviewer(user)
+        .select_related("required_skill")
+        .filter(project_takes_work())
+    )
 
 
 def tasks_managed_by(user: Any) -> QuerySet[Task]:

@@ -1,8 +1,7 @@
 """The order in which a project's queue hands out work: each slot's `order_key`.
 
 The claim takes the open slot with the highest priority and, within a priority, the lowest order
-key (`labeling.services.queue` and the claim function of migration 0008 both order by
-(priority DESC, order_key)). So the order is decided once, here, when a slot is made, and never by
+key (`labeling.services.claim.candidate_slots` orders by (priority DESC, order_key)). So the order is decided once, here, when a slot is made, and never by
 an update on the claim's path. Every place that makes slots asks `slot_order_keys`.
 
 - `oldest`: a task's slots have its id as key: tasks in the order they were created, each one's

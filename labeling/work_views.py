@@ -29,7 +29,7 @@ from labeling.selectors import (
     submissions_of,
     work_overview,
 )
-from labeling.services.queue import lease_release
+from labeling.services.leases import lease_release
 from labeling.services.review import reviewer_level_of
 
 HISTORY_PAGE_SIZE = 25

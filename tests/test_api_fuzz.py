@@ -44,8 +44,8 @@ from schemathesis.specs.openapi.checks import (
 from accounts.models import Role
 from accounts.services import api_token_create
 from labeling.api.hotpath import QueueHotPath
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create
 from quality.services.rules import rule_create
 from tests.factories import make_user

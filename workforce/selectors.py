@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Case, Count, Exists, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
+from accounts.models import User
 from workforce.models import (
     WORKING_STATUSES,
     AnnotatorProfile,
@@ -49,25 +51,71 @@ def terms_acceptances_of(*, user: Any) -> QuerySet[TermsAcceptance]:
     )
 
 
-def worker_eligibility(*, user: Any, skill_id: int | None, min_level: int) -> str | None:
-    """Return why `user` may not take work needing `skill_id` at `min_level`, or None if they may."""
-    status = (
-        AnnotatorProfile.objects.filter(user_id=user.pk).values_list("status", flat=True).first()
+# --- The rules of who takes work, as conditions any query can carry ---------------------------
+# The claim (labeling) puts these in its one statement; the functions below word their outcome.
+
+
+def working_profile(user_id: Any) -> Exists:
+    """The person has an annotator profile in a working status (they take work)."""
+    return Exists(AnnotatorProfile.objects.filter(user_id=user_id, status__in=WORKING_STATUSES))
+
+
+def skill_held(user_id: Any, *, skill_id: Any, min_level: Any) -> Exists:
+    """The person holds `skill_id` at `min_level` or above (values or outer references)."""
+    return Exists(
+        SkillLevel.objects.filter(user_id=user_id, skill_id=skill_id, level__gte=min_level)
     )
-    if status is None:
-        return "You have no annotator profile."
-    if status not in WORKING_STATUSES:
+
+
+def _standing_case() -> Case:
+    """A profile's standing from its status and trust (the rule; see `standing_of`)."""
+    return Case(
+        When(Q(status=AnnotatorStatus.ACTIVE, is_trusted=True), then=Value(Standing.TRUSTED.value)),
+        When(status=AnnotatorStatus.ACTIVE, then=Value(Standing.REGULAR.value)),
+        default=Value(Standing.PROBATION.value),
+    )
+
+
+def standing_expression(user_id: Any) -> Coalesce:
+    """The person's standing (see `standing_of`) as an expression: probation without a profile."""
+    profile = AnnotatorProfile.objects.filter(user_id=user_id).annotate(standing=_standing_case())
+    return Coalesce(Subquery(profile.values("standing")[:1]), Value(Standing.PROBATION.value))
+
+
+def eligibility_refusal(*, user_id: int, working: bool, qualified: bool) -> str | None:
+    """Word the outcome of `working_profile` and `skill_held` for the person; None when both hold."""
+    if not working:
+        status = (
+            AnnotatorProfile.objects.filter(user_id=user_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if status is None:
+            return "You have no annotator profile."
         return f"Your account is {status}; only active annotators take work."
-    if skill_id is None:
-        return None
-    level = (
-        SkillLevel.objects.filter(user_id=user.pk, skill_id=skill_id)
-        .values_list("level", flat=True)
-        .first()
-    )
-    if level is None or level < min_level:
+    if not qualified:
         return "You are not qualified for this project yet."
     return None
+
+
+def worker_eligibility(*, user: Any, skill_id: int | None, min_level: int) -> str | None:
+    """Return why `user` may not take work needing `skill_id` at `min_level`, or None if they may."""
+    flags = (
+        User.objects.filter(pk=user.pk)
+        .annotate(
+            working=working_profile(user.pk),
+            qualified=(
+                Value(True)
+                if skill_id is None
+                else skill_held(user.pk, skill_id=skill_id, min_level=min_level)
+            ),
+        )
+        .values("working", "qualified")
+        .first()
+    ) or {"working": False, "qualified": False}
+    return eligibility_refusal(
+        user_id=user.pk, working=flags["working"], qualified=flags["qualified"]
+    )
 
 
 def skill_levels_of(*, user: Any) -> dict[int, int]:
@@ -92,14 +140,19 @@ def standing_of(*, user: Any) -> Standing:
 
     People on probation (or with no annotator profile, e.g. staff doing a task) count as
     probation until a manager activates them; active people are regular until marked trusted.
+    The rule is `standing_expression`; `standing_from` applies it to values already loaded.
     """
-    row = (
-        AnnotatorProfile.objects.filter(user_id=user.pk).values_list("status", "is_trusted").first()
+    value = (
+        AnnotatorProfile.objects.filter(user_id=user.pk)
+        .annotate(standing=_standing_case())
+        .values_list("standing", flat=True)
+        .first()
     )
-    return standing_from(*(row or (None, False)))
+    return Standing(value or Standing.PROBATION)
 
 
 def standing_from(status: str | None, is_trusted: bool) -> Standing:
+    """`standing_expression` for a profile's status and trust already at hand (equal by test)."""
     if status == AnnotatorStatus.ACTIVE:
         return Standing.TRUSTED if is_trusted else Standing.REGULAR
     return Standing.PROBATION

@@ -26,8 +26,8 @@ from labeling.api.serializers import (
 from labeling.api.views import BASE_PERMISSIONS, WorkThrottle, claim_body
 from labeling.models import GoldAnswer, RejectReason, Task, Verdict
 from labeling.selectors import review_context, review_projects_for, rework_of
+from labeling.services.claimed import Claim
 from labeling.services.gold import gold_answer_set, gold_retire
-from labeling.services.queue import Claim
 from labeling.services.review import (
     review_claim_next,
     review_submit,

@@ -6,7 +6,6 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -45,11 +44,14 @@ from labeling.api.serializers import (
 )
 from labeling.models import Annotation, Customer, ImportJob, Lease, Project, Review, Task
 from labeling.selectors import instructions_of
+from labeling.services.claim import slot_claim_by_id
+from labeling.services.claimed import Claim, ClaimOutcome
 from labeling.services.imports.batches import (
     import_create_from_location,
     import_create_from_upload,
     tasks_create,
 )
+from labeling.services.leases import lease_heartbeat, lease_release, lease_start
 from labeling.services.projects import (
     customer_create,
     instructions_publish,
@@ -57,16 +59,7 @@ from labeling.services.projects import (
     project_update,
     skill_resolve,
 )
-from labeling.services.queue import (
-    Claim,
-    ClaimOutcome,
-    lease_heartbeat,
-    lease_release,
-    lease_skip,
-    lease_start,
-    lease_submit_outcome,
-    slot_claim_by_id,
-)
+from labeling.services.submit import lease_skip, lease_submit_outcome
 
 BASE_PERMISSIONS = [IsAuthenticated, MfaEnrolled]
 
@@ -382,17 +375,10 @@ def leased_body(outcome: ClaimOutcome) -> dict[str, Any]:
 def work_claim(*, user: User, project_id: int, prefetch: bool) -> dict[str, Any]:
     """Claim the next task of a project the person may work in; return the response body.
 
-    Raises Http404 (not a project they may work in), NotQualified or NoWorkAvailable.
+    Raises NotFound (not a project the access policy lets them work in), NotQualified or
+    NoWorkAvailable.
     """
-    if not policy.is_worker(user):
-        raise Http404  # as projects_workable_by's empty set would
-    outcome = slot_claim_by_id(
-        project_id=project_id,
-        user=user,
-        prefetch=prefetch,
-        project_of=lambda: get_object_or_404(policy.projects_workable_by(user), pk=project_id),
-    )
-    return leased_body(outcome)
+    return leased_body(slot_claim_by_id(project_id=project_id, user=user, prefetch=prefetch))
 
 
 def work_submit(*, user: User, lease_id: int, result: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ __all__ = ["leases_reclaim_expired", "reworks_reassign_orphaned"]
 @shared_task(name="labeling.tasks.leases_reclaim_expired", ignore_result=True)
 def leases_reclaim_expired() -> int:
     """Return slots whose lease ran out to the queue (every minute, from beat)."""
-    from labeling.services.queue import leases_reclaim_expired as reclaim
+    from labeling.services.leases import leases_reclaim_expired as reclaim
 
     return reclaim()
 

@@ -39,11 +39,12 @@ from labeling.models import (
     Task,
     TaskStatus,
     TaskType,
-    WebhookEndpoint,
     WorkerConfusion,
     WorkSlot,
 )
-from labeling.queue_order import slot_order_keys
+from labeling.services.gold import gold_score_annotation
+from labeling.services.review import review_levels_of, review_route_aggregate, review_route_work
+from labeling.services.task_state import annotate_slot_add, task_final_values
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
 
@@ -59,6 +60,34 @@ class ConsensusOutcome:
 def consensus_needs_more(*, project: Project, task: Task, outcome: ConsensusOutcome) -> bool:
     """Whether a consensus task should get another annotation before it is final (fixed overlap: never)."""
     return False
+
+
+@dataclass(frozen=True)
+class PlainSubmission:
+    """What an ordinary annotation does to its task when no pipeline step is needed, by count.
+
+    `final_at`: the task is final once it has this many annotations (None: never by count);
+    `final_result`: its result is then the annotation's (else it has none, as in collection);
+    `steps_at`: from this many annotations on, the pipeline's own step decides (aggregation).
+    """
+
+    status: str
+    final_at: int | None
+    final_result: bool
+    steps_at: int | None
+
+
+def plain_submission(*, pipeline: str, review_levels: Any, overlap: int) -> PlainSubmission | None:
+    """The rule for ordinary annotate work by pipeline; None when every submission takes a
+    pipeline step (standard work sampled for review). Both writers of a submission apply it:
+    `task_after_submission` here, and the one-statement submit of `labeling.services.submit`."""
+    if pipeline == Pipeline.STANDARD:
+        if review_levels:
+            return None
+        return PlainSubmission(AnnotationStatus.ACCEPTED, 1, True, None)
+    if pipeline == Pipeline.COLLECTION:
+        return PlainSubmission(AnnotationStatus.ACCEPTED, overlap, False, None)
+    return PlainSubmission(AnnotationStatus.SUBMITTED, None, False, overlap)
 
 
 def initial_annotation_status(project: Project, kind: str = SlotKind.ANNOTATE) -> str:
@@ -87,11 +116,18 @@ def task_after_submission(
     review) for the caller to write in the same UPDATE that counts the annotation, or None while
     the task waits for more work. A gold task is scored at once and never becomes final.
     """
-    from labeling.services.review import review_route_work
-
+    plain = (
+        plain_submission(
+            pipeline=project.pipeline, review_levels=project.review_levels, overlap=project.overlap
+        )
+        if kind == SlotKind.ANNOTATE
+        else None
+    )
+    if plain is not None and (plain.steps_at is None or task.annotations_count < plain.steps_at):
+        if plain.final_at is not None and task.annotations_count >= plain.final_at:
+            return task_final_values(now, result=annotation.result if plain.final_result else None)
+        return None
     if kind == SlotKind.GOLD:
-        from labeling.services.gold import gold_score_annotation
-
         scored = gold_score_annotation(annotation=annotation, project=project, now=now)
         work_scored_send(
             user_id=annotation.author_id,
@@ -111,7 +147,11 @@ def task_after_submission(
             is_rework=kind == SlotKind.REWORK,
         )
     if project.pipeline == Pipeline.COLLECTION:
-        return _final(now, result=None) if task.annotations_count >= project.overlap else None
+        return (
+            task_final_values(now, result=None)
+            if task.annotations_count >= project.overlap
+            else None
+        )
     return consensus_after_submission(task=task, project=project, now=now)
 
 
@@ -145,8 +185,6 @@ def consensus_after_submission(
         "is_tie": outcome.is_tie,
         "confidence": outcome.confidence,
     }
-    from labeling.services.review import review_levels_of, review_route_aggregate
-
     # Unsure at the maximum goes to review; a plain tie does when the project has reviewers,
     # and is otherwise final and reported as a tie.
     unresolved = decision != Decision.FINAL or (outcome.is_tie and bool(review_levels_of(project)))
@@ -157,7 +195,7 @@ def consensus_after_submission(
     Annotation.objects.filter(pk__in=[a.pk for a in annotations]).update(
         status=AnnotationStatus.ACCEPTED
     )
-    return _final(
+    return task_final_values(
         now,
         result=outcome.result,
         agreement=outcome.agreement,
@@ -247,20 +285,6 @@ def _annotate_slots_outstanding(task: Task) -> bool:
     ).exists()
 
 
-def annotate_slot_add(*, task: Task, project: Project) -> None:
-    """Ask for one more annotation of `task`: an open slot at the task's priority, ahead of
-    tasks not yet started (see `labeling.queue_order`)."""
-    (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
-    WorkSlot.objects.create(
-        project_id=project.pk,
-        task_id=task.pk,
-        kind=SlotKind.ANNOTATE,
-        level=0,
-        priority=task.priority,
-        order_key=order_key,
-    )
-
-
 # Work that counts towards a consensus vote: not rejected, not discounted.
 COUNTED_STATUSES = (AnnotationStatus.SUBMITTED, AnnotationStatus.ACCEPTED)
 
@@ -286,73 +310,3 @@ def annotations_agreement_store(
                 source=SCORED_BY_AGREEMENT,
                 value=annotation.agreement,
             )
-
-
-def _final(
-    now: datetime,
-    *,
-    result: Any,
-    agreement: float | None = None,
-    is_tie: bool = False,
-    confidence: float | None = None,
-) -> dict[str, Any]:
-    return {
-        "status": TaskStatus.COMPLETED,
-        "completed_at": now,
-        "result": result,
-        "agreement": agreement,
-        "is_tie": is_tie,
-        "confidence": confidence,
-    }
-
-
-def task_final_values(
-    now: datetime,
-    *,
-    result: Any,
-    agreement: float | None = None,
-    is_tie: bool = False,
-    confidence: float | None = None,
-) -> dict[str, Any]:
-    """The values that make a task final (for the review service's last verdict)."""
-    return _final(now, result=result, agreement=agreement, is_tie=is_tie, confidence=confidence)
-
-
-def customer_has_webhooks(customer_id: int) -> bool:
-    return WebhookEndpoint.objects.filter(customer_id=customer_id, is_active=True).exists()
-
-
-def task_completed_announce(*, task: Task, project: Project) -> None:
-    """Tell the customer's webhooks that `task` (and maybe the whole project) is final.
-
-    Call it in the transaction that completed the task, after the project's counters moved, when
-    `customer_has_webhooks`; the deliveries are created with it and sent after it commits.
-    """
-    from labeling.services.webhooks import webhooks_emit
-
-    webhooks_emit(
-        customer_id=project.customer_id,
-        event="task.completed",
-        payload={
-            "project_id": project.pk,
-            "task_id": task.pk,
-            "external_id": task.external_id,
-            "result": task.result,
-            "agreement": task.agreement,
-            "is_tie": task.is_tie,
-            "completed_at": task.completed_at.isoformat() if task.completed_at else None,
-        },
-    )
-    progress = (
-        Project.objects.filter(pk=project.pk).values("tasks_total", "tasks_completed").first()
-    )
-    if (
-        progress
-        and progress["tasks_total"]
-        and progress["tasks_completed"] == progress["tasks_total"]
-    ):
-        webhooks_emit(
-            customer_id=project.customer_id,
-            event="project.completed",
-            payload={"project_id": project.pk, **progress},
-        )

@@ -38,7 +38,7 @@ from labeling.models import (
     WorkerConfusion,
     WorkSlot,
 )
-from labeling.services.queue import leases_release_for_person
+from labeling.services.leases import leases_release_for_person
 
 # Enough labels per person for an estimate worth more than the default accuracy.
 MIN_LABELS_PER_PERSON = 5

@@ -14,7 +14,10 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import BooleanField, Case, Exists, F, FloatField, OuterRef, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
+from django.db.models.lookups import Exact, LessThan
 from django.utils import timezone
 
 from accounts.models import User
@@ -32,10 +35,12 @@ from labeling.models import (
     Task,
     TaskParticipation,
     TaskStatus,
-    WorkerProjectState,
     WorkSlot,
 )
-from workforce.selectors import standing_of
+from labeling.services.leases import lease_open
+from labeling.services.results import task_result_clean
+from workforce.models import Standing
+from workforce.selectors import standing_expression
 
 # Tests seed this for reproducible mixes; production draws from the OS.
 sampler = random.Random()  # noqa: S311 - statistical sampling, not a secret
@@ -63,30 +68,41 @@ def gold_live_count_forget(project_id: int) -> None:
     cache.delete(_live_gold_cache_key(project_id))
 
 
-def gold_rate_for(*, project: Project, user: Any, state: WorkerProjectState) -> float:
-    """The share of this person's tasks in `project` that should be gold after the warm-up."""
-    if state.gold_rate_override is not None:
-        return float(state.gold_rate_override)
-    rates = project.gold_rates or {}
-    return float(rates.get(standing_of(user=user), 0.0))
-
-
 def gold_draw() -> float:
     """The random number a claim's gold mix is decided with (in [0, 1))."""
     return sampler.random()
 
 
-def gold_due(
-    *, project: Project, user: Any, state: WorkerProjectState, draw: float | None = None
-) -> bool:
-    """Whether this claim should serve a gold task: always in the warm-up, then when the draw
-    (`draw`, or a fresh one) falls under the person's gold rate."""
-    if not gold_live_count(project.pk):
-        return False
-    if state.tasks_claimed < project.gold_warmup:
-        return True
-    value = gold_draw() if draw is None else draw
-    return value < gold_rate_for(project=project, user=user, state=state)
+def gold_due_expression(*, user_id: int, draw: float, tasks_claimed: Any, override: Any) -> Case:
+    """Whether a claim should serve a gold task, as an expression on the project row: when the
+    project has live gold, always during the person's warm-up (`tasks_claimed` below
+    `gold_warmup`), then when `draw` falls under their gold rate (the quality rules' `override`,
+    else the project's rate for their standing)."""
+    live = Exists(
+        GoldAnswer.objects.filter(
+            task__project_id=OuterRef("pk"), task__is_gold=True, is_retired=False
+        )
+    )
+    standing = standing_expression(user_id)
+    by_standing = Case(
+        *(
+            When(
+                Exact(standing, Value(level.value)),
+                then=Cast(KT(f"gold_rates__{level.value}"), FloatField()),
+            )
+            for level in Standing
+        ),
+        default=Value(None),
+        output_field=FloatField(),
+    )
+    rate = Coalesce(override, by_standing, Value(0.0), output_field=FloatField())
+    return Case(
+        When(~live, then=Value(False)),
+        When(LessThan(tasks_claimed, F("gold_warmup")), then=Value(True)),
+        When(LessThan(Value(draw), rate), then=Value(True)),
+        default=Value(False),
+        output_field=BooleanField(),
+    )
 
 
 def gold_slot_lease(
@@ -116,8 +132,6 @@ def gold_slot_lease(
         order_key=0,
         lease_expires_at=expires_at,
     )
-    from labeling.services.queue import lease_open
-
     return lease_open(
         slot_id=slot.pk,
         task=Task(pk=task_id, project_id=project.pk, data=data, pre_annotation=pre_annotation),
@@ -171,9 +185,7 @@ def gold_answer_set(
     """
     task = Task.objects.select_for_update().select_related("project").get(pk=task.pk)
     project = task.project
-    from labeling.services.queue import validated_result
-
-    clean = validated_result(project, task, result)
+    clean = task_result_clean(project, task, result)
     answer = GoldAnswer.objects.select_for_update().filter(task_id=task.pk).first()
     now = timezone.now()
     if answer is None:

@@ -44,6 +44,22 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.queue_order import slot_order_keys
+from labeling.services.claim import slot_claim_of_kind
+from labeling.services.claimed import Claim
+from labeling.services.leases import (
+    active_increment,
+    lease_ensure_live,
+    lease_expire_if_due,
+    lease_lock,
+    lease_open,
+    lease_resume,
+    slot_lease_expire,
+    worker_state_count_claim,
+    worker_state_get_for_update,
+)
+from labeling.services.results import task_result_clean
+from labeling.services.standing import suspension_in_force
+from labeling.services.task_state import annotate_slot_add, task_final_announce, task_final_values
 from workforce.models import WORKING_STATUSES, AnnotatorProfile, Standing
 from workforce.selectors import standing_from, standing_of, worker_eligibility
 
@@ -91,8 +107,6 @@ def review_route_work(
 
     Call in the submit transaction with the task locked; returns the task's new values.
     """
-    from labeling.services.completion import task_final_values
-
     if review_levels_of(project) and (
         is_rework or _sampled(project, 1, standing_of(user=annotation.author))
     ):
@@ -141,8 +155,6 @@ def review_claim_next(
     Never the reviewer's own work, nor a task they annotated or reviewed before. Raises
     NotQualified or NoWorkAvailable like `slot_claim_next`.
     """
-    from labeling.services.queue import _claim
-
     level = reviewer_level_of(user)
     if level < 1:
         raise NotQualified("Only reviewers take review work.")
@@ -151,8 +163,13 @@ def review_claim_next(
     )
     if status in _NOT_WORKING:
         raise NotQualified(f"Your account is {status}; it takes no work now.")
-    return _claim(
-        project, user, now or timezone.now(), prefetch, kind=SlotKind.REVIEW, max_level=level
+    return slot_claim_of_kind(
+        project=project,
+        user=user,
+        now=now or timezone.now(),
+        prefetch=prefetch,
+        kind=SlotKind.REVIEW,
+        max_level=level,
     )
 
 
@@ -243,28 +260,20 @@ def review_submit(
     with a reason): the author gets it back for rework, or after `max_reworks` someone else does.
     Raises LeaseExpired, LeaseNotActive, Conflict for a non-review lease, ValidationFailed.
     """
-    from labeling.services.queue import (
-        _active_increment,
-        _ensure_live,
-        _expire_if_due,
-        _lease_for_update,
-        validated_result,
-    )
-
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            lease = _lease_for_update(lease_id, user, with_project=True)
+            lease = lease_lock(lease_id, user, with_project=True)
             project = lease.project
-            _ensure_live(lease, now)
+            lease_ensure_live(lease, now)
             if lease.slot.kind != SlotKind.REVIEW:
                 raise Conflict("This lease is not a review; submit it as an annotation.")
             level = lease.slot.level
             task = Task.objects.select_for_update().get(pk=lease.task_id)
             work = current_work(task, project)
             _check_verdict(project, work, verdict, reason, result)
-            clean = validated_result(project, task, result) if verdict == Verdict.CORRECT else None
-            active = lease.active_seconds + _active_increment(lease, project, now)
+            clean = task_result_clean(project, task, result) if verdict == Verdict.CORRECT else None
+            active = lease.active_seconds + active_increment(lease, project, now)
             review = Review.objects.create(
                 task=task,
                 project_id=project.pk,
@@ -321,19 +330,15 @@ def review_submit(
                 )
             return review
     except LeaseExpired:
-        _expire_if_due(lease_id, user, now)
+        lease_expire_if_due(lease_id, user, now)
         raise
 
 
 def _finish_counters(*, task: Task, project: Project, completed: bool) -> None:
-    from labeling.services.completion import customer_has_webhooks, task_completed_announce
-
     if not completed:
         return
-    announce = customer_has_webhooks(project.customer_id)
     Project.objects.filter(pk=project.pk).update(tasks_completed=F("tasks_completed") + 1)
-    if announce:
-        task_completed_announce(task=task, project=project)
+    task_final_announce(task=task, project=project)
 
 
 def _pass_level(
@@ -345,8 +350,6 @@ def _pass_level(
     clean: dict[str, Any] | None,
     now: datetime,
 ) -> dict[str, Any]:
-    from labeling.services.completion import task_final_values
-
     current = work.result if work is not None else task.result
     if clean is not None:
         latest = Annotation.objects.filter(task_id=task.pk, author_id=review.reviewer_id).aggregate(
@@ -411,8 +414,6 @@ def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, A
 
 
 def _reassign(*, task: Task, project: Project) -> None:
-    from labeling.services.completion import annotate_slot_add
-
     # Everyone who touched the task keeps their participation, so a fresh pair of hands takes it.
     annotate_slot_add(task=task, project=project)
 
@@ -432,15 +433,14 @@ def _rework_hand_over(slot: WorkSlot) -> None:
 def rework_author_may_work(*, user_id: int, project_id: int, now: datetime) -> bool:
     """Whether the author of a rework may still do it: an active account, a working annotator
     status, and no quality-rule suspension from the project in force."""
-    from labeling.services.queue import suspension_in_force
-
     user = User.objects.filter(pk=user_id).first()
     if user is None or not user.is_active:
         return False
     if worker_eligibility(user=user, skill_id=None, min_level=0) is not None:
         return False
-    state = WorkerProjectState.objects.filter(user_id=user_id, project_id=project_id).first()
-    return state is None or not suspension_in_force(state, now)
+    return not WorkerProjectState.objects.filter(
+        suspension_in_force(now), user_id=user_id, project_id=project_id
+    ).exists()
 
 
 def reworks_reassign_orphaned(*, now: datetime | None = None) -> int:
@@ -491,14 +491,6 @@ def _rework_reassign_if_orphaned(slot_id: int, now: datetime) -> bool:
 
 def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> Any:
     """Lease a piece of the person's own rejected work back to them (from their rework list)."""
-    from labeling.services.queue import (
-        Claim,
-        _expire_lease_of_slot,
-        lease_open,
-        lease_resume,
-        worker_state_get_for_update,
-    )
-
     now = now or timezone.now()
     with transaction.atomic():
         slot = (
@@ -510,7 +502,7 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
             raise NotFound("There is no such rework of yours.")
         if not rework_author_may_work(user_id=user.pk, project_id=slot.project_id, now=now):
             raise NotQualified("You may not work in this project now; someone else will do this.")
-        worker_state_get_for_update(user_id=user.pk, project_id=slot.project_id)
+        state = worker_state_get_for_update(user_id=user.pk, project_id=slot.project_id)
         slot = WorkSlot.objects.select_for_update().select_related("project").get(pk=slot.pk)
         project = slot.project
         held = (
@@ -521,13 +513,14 @@ def rework_claim(*, slot_id: int, user: User, now: datetime | None = None) -> An
         if held is not None:
             return Claim(lease=lease_resume(held, now), resumed=True)
         if slot.state == SlotState.LEASED:
-            _expire_lease_of_slot(slot.pk, now)
+            slot_lease_expire(slot.pk, now)
         elif slot.state != SlotState.OPEN:
             raise Conflict("This rework was already done or handed to someone else.")
         expires_at = now + timedelta(seconds=project.lease_seconds)
         WorkSlot.objects.filter(pk=slot.pk).update(
             state=SlotState.LEASED, lease_expires_at=expires_at
         )
+        worker_state_count_claim(state, gold=False, now=now, counted=False)
         lease = lease_open(
             slot_id=slot.pk,
             task=Task.objects.only("id", "project_id", "data", "pre_annotation").get(

@@ -9,11 +9,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+
 from labeling.models import WorkerProjectState
 
 # The fields of a person's state that others may set (the queue owns the counters).
 STANDING_FIELDS = frozenset(
     {"gold_rate_override", "needs_retraining", "is_suspended", "suspended_until"}
+)
+
+
+def suspension_in_force(now: datetime) -> Q:
+    """A state whose quality-rule suspension from the project holds at `now` (on WorkerProjectState)."""
+    return Q(is_suspended=True) & (Q(suspended_until__isnull=True) | Q(suspended_until__gt=now))
+
+
+def suspension_refusal(*, suspended_until: datetime | None) -> str:
+    """Word `suspension_in_force` for a person it holds for (`suspended_until` of their state)."""
+    until = f" until {suspended_until:%Y-%m-%d %H:%M} UTC" if suspended_until else ""
+    return f"You are suspended from this project{until}; see your quality page to appeal."
+
+
+RETRAINING_REFUSAL = (
+    "This project asks you to retrain before you take more work; a manager will clear it."
 )
 
 

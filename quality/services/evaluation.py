@@ -46,7 +46,7 @@ from labeling.models import (
     WorkerProjectState,
 )
 from labeling.services.consensus import consensus_work_discount
-from labeling.services.queue import leases_release_for_person
+from labeling.services.leases import leases_release_for_person
 from labeling.services.standing import worker_states_lock
 from quality import measures
 from quality.models import (

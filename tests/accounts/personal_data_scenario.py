@@ -15,9 +15,10 @@ from django.db.models.functions import Cast
 from accounts.models import ApiToken, Role, User
 from accounts.services import api_token_create, role_grant, user_create
 from labeling.models import Project, Task
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit
+from labeling.services.submit import lease_skip, lease_submit
 from quality.services.actions import rule_action_appeal
 from quality.services.evaluation import rules_evaluate
 from tests.factories import PASSWORD, make_user

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 
 from labeling.models import Annotation, Lease, LeaseState, WorkSlot
+from labeling.services.claim import slot_claim_next
 from labeling.services.imports.batches import tasks_create
-from labeling.services.queue import slot_claim_next
 from tests.browser.conftest import require_chromium, screenshot, sign_in
 from tests.factories import PASSWORD
 from tests.labeling.factories import make_project, make_worker

@@ -17,9 +17,10 @@ from labeling.models import (
     TaskStatus,
     WorkSlot,
 )
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
 from labeling.services.imports.batches import tasks_create
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.browser.conftest import require_chromium, screenshot, sign_in
 from tests.factories import PASSWORD, make_user
 from tests.labeling.factories import make_project, make_worker

@@ -42,9 +42,9 @@ from labeling.models import (
     WebhookDeliveryStatus,
     WorkSlot,
 )
+from labeling.services.claim import slot_claim_next
 from labeling.services.exports.jobs import export_job_create
 from labeling.services.imports.batches import import_create_from_upload
-from labeling.services.queue import slot_claim_next
 from labeling.services.webhooks import webhook_endpoint_create, webhooks_emit
 from quality.jobs import rules_sweep
 from tests.factories import make_user

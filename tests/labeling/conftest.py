@@ -173,3 +173,16 @@ def s3(moto_endpoint, settings, monkeypatch):
     for item in client.list_objects_v2(Bucket="quorum-imports").get("Contents", []):
         client.delete_object(Bucket="quorum-imports", Key=item["Key"])
     client.delete_bucket(Bucket="quorum-imports")
+
+
+@pytest.fixture(params=["one_statement", "transactional"])
+def queue_writer(request, settings):
+    """Run a queue test through each writer of claims and submissions: the one-statement writer
+    (PostgreSQL only; elsewhere its run is skipped, the other being the same) and the
+    transactional writer that every database has."""
+    from django.db import connection
+
+    if request.param == "one_statement" and connection.vendor != "postgresql":
+        pytest.skip("the one-statement writer exists on PostgreSQL only")
+    settings.QUORUM_QUEUE_STATEMENTS = request.param == "one_statement"
+    return request.param

@@ -18,7 +18,8 @@ from labeling.models import (
     TaskParticipation,
     WorkSlot,
 )
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
 WORKERS = 32

@@ -11,8 +11,9 @@ from labeling.models import (
     WorkerConfusion,
     WorkSlot,
 )
+from labeling.services.claim import slot_claim_next
 from labeling.services.consensus import consensus_confusions_estimate
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
 pytestmark = pytest.mark.django_db

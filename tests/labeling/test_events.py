@@ -4,8 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.models import WebhookDelivery
+from labeling.services.claim import slot_claim_next
 from labeling.services.imports.batches import import_create_from_upload
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from labeling.services.webhooks import webhook_endpoint_create
 from tests.labeling.factories import add_tasks, make_project, make_worker
 

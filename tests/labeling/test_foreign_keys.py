@@ -7,7 +7,8 @@ from django.apps import apps
 from django.db import IntegrityError, connection, transaction
 
 from labeling.models import Annotation, ImportJob, Lease, Project, Task, WorkSlot
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
 pytestmark = pytest.mark.django_db

@@ -9,11 +9,14 @@ from core.errors import Conflict, ValidationFailed
 from labeling.errors import NoWorkAvailable
 from labeling.models import GoldScore, SlotKind, SlotState, Task, TaskStatus, WorkSlot
 from labeling.services import gold as gold_service
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set, gold_retire
-from labeling.services.queue import lease_release, lease_submit, slot_claim_next
+from labeling.services.leases import lease_release
+from labeling.services.submit import lease_submit
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
-pytestmark = pytest.mark.django_db
+# The behaviour suite runs through both writers of claims and submissions (see conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queue_writer")]
 
 
 def gold_project(gold=2, tasks=5, **settings):

@@ -223,7 +223,7 @@ def test_every_refusal_is_worded_and_shaped_as_the_full_stack_does(settings, app
     submit_body = json.dumps({"result": {"label": "cat"}}).encode()
 
     def lease_of(user, prefetch: bool = False) -> int:
-        from labeling.services.queue import slot_claim_next
+        from labeling.services.claim import slot_claim_next
 
         return slot_claim_next(project=project, user=user, prefetch=prefetch).lease.pk
 

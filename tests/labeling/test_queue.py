@@ -18,19 +18,19 @@ from labeling.models import (
     TaskParticipation,
     WorkSlot,
 )
-from labeling.services.queue import (
+from labeling.services.claim import slot_claim_next
+from labeling.services.leases import (
     lease_heartbeat,
     lease_release,
-    lease_skip,
     lease_start,
-    lease_submit,
     leases_reclaim_expired,
-    slot_claim_next,
 )
+from labeling.services.submit import lease_skip, lease_submit
 from tests.labeling.factories import add_tasks, make_project, make_worker
 from workforce.models import Skill
 
-pytestmark = pytest.mark.django_db
+# The behaviour suite runs through both writers of claims and submissions (see conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queue_writer")]
 
 
 def claim(project, user, **kw):

@@ -10,9 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from labeling.forms import ProjectForm
 from labeling.models import Task, WorkSlot
 from labeling.queue_order import slot_order_keys
+from labeling.services.claim import slot_claim_next
 from labeling.services.completion import annotate_slot_add
 from labeling.services.imports.batches import import_create_from_upload
-from labeling.services.queue import slot_claim_next
 from tests.labeling.factories import (
     add_tasks,
     make_customer,

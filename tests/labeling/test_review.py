@@ -21,8 +21,9 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.services import review as review_service
-from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
 from labeling.services.review import review_claim_next, review_submit, rework_claim
+from labeling.services.submit import lease_skip, lease_submit
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
 from workforce.models import AnnotatorProfile

@@ -14,8 +14,8 @@ from core.models import AuditEvent
 from labeling.errors import NotQualified
 from labeling.jobs.queue import reworks_reassign_orphaned as reworks_reassign_orphaned_task
 from labeling.models import SlotKind, SlotState, WorkerProjectState, WorkSlot
-from labeling.services.queue import lease_submit
 from labeling.services.review import rework_claim, reworks_reassign_orphaned
+from labeling.services.submit import lease_submit
 from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_worker

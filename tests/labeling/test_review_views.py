@@ -8,9 +8,10 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from labeling.models import Task, WorkSlot
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit
+from labeling.services.submit import lease_submit
 from labeling.work_views import readable_result
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker

@@ -9,9 +9,10 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from labeling.models import ExportJob, ExportStatus, ImportJob, ImportStatus, Project, Task
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
 from labeling.services.imports.batches import import_create_from_upload
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.factories import make_user
 from tests.labeling.factories import (
     add_tasks,

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from accounts.models import Role
 from labeling.models import Annotation, InstructionVersion, Lease, LeaseState
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
 from workforce.models import Skill

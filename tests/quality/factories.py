@@ -37,9 +37,10 @@ from labeling.models import (
     Task,
     WorkerProjectState,
 )
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
 from labeling.services.review import review_claim_next, review_submit
+from labeling.services.submit import lease_skip, lease_submit
 from quality.models import QualityRule
 from quality.services.evaluation import rules_evaluate
 from quality.services.rules import rule_create

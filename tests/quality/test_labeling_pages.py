@@ -10,8 +10,9 @@ from accounts.models import Role
 from core.errors import ValidationFailed
 from labeling.forms import ProjectForm
 from labeling.models import GoldAnswer, GoldScore, Project, Task
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from tests.factories import make_user
 from tests.labeling.factories import (
     add_tasks,

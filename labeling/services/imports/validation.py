@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from kit.label_schema import LabelSchema, SchemaError, validate_result, validate_task_data
 from labeling.models import Project
 from labeling.parsers.records import ParseError
-from labeling.services.queue import label_schema_of
+from labeling.services.results import label_schema_of
 
 MAX_STORED_ERRORS = 1_000
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
 from quality.reports.agreement import agreement_report
 from tests.labeling.factories import add_tasks, make_project, make_worker
 

@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
 from quality.reports.project import project_quality
 from tests.labeling.factories import add_tasks, make_worker
 from tests.quality.factories import seed_consensus

@@ -20,8 +20,9 @@ from labeling.models import (
     TaskStatus,
     WorkSlot,
 )
+from labeling.services.claim import slot_claim_next
 from labeling.services.consensus import consensus_work_discount
-from labeling.services.queue import lease_skip, lease_submit, slot_claim_next
+from labeling.services.submit import lease_skip, lease_submit
 from quality.models import RuleAction
 from quality.services.actions import appeal_decide, rule_action_appeal
 from quality.services.evaluation import rule_dry_run, rules_evaluate, rules_sweep

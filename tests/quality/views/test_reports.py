@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from labeling.models import Task, WorkerConfusion
+from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from labeling.services.queue import lease_submit, slot_claim_next
+from labeling.services.submit import lease_submit
 from quality.reports import project as figures
 from tests.factories import make_user
 from tests.labeling.factories import (

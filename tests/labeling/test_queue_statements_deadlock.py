@@ -1,14 +1,14 @@
-"""A queue function aborted by a PostgreSQL deadlock runs again when nothing of the caller's is lost."""
+"""A queue statement aborted by a PostgreSQL deadlock runs again when nothing of the caller's is lost."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg.errors
 import pytest
 from django.db import OperationalError, transaction
-
-from labeling.services.queue_sql import _call
+from labeling.services.statements import statement_execute
 
 
 class _Cursor:
@@ -25,6 +25,10 @@ class _Cursor:
     def fetchone(self) -> tuple[str]:
         return ("leased",)
 
+    @property
+    def description(self) -> list[Any]:
+        return [SimpleNamespace(name="outcome")]
+
 
 def _deadlock() -> Exception:
     return psycopg.errors.DeadlockDetected("deadlock detected")
@@ -34,9 +38,9 @@ def _deadlock() -> Exception:
 def test_a_call_aborted_by_a_deadlock_runs_again_and_answers():
     cursor = _Cursor(_deadlock(), failures=2)
 
-    row = _call(cursor, "SELECT 1", [])
+    row = statement_execute(cursor, "SELECT 1", [])
 
-    assert (row, cursor.calls) == (("leased",), 3)
+    assert (row, cursor.calls) == ({"outcome": "leased"}, 3)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -44,7 +48,7 @@ def test_a_call_still_deadlocked_after_three_attempts_raises():
     cursor = _Cursor(_deadlock(), failures=3)
 
     with pytest.raises(OperationalError):
-        _call(cursor, "SELECT 1", [])
+        statement_execute(cursor, "SELECT 1", [])
     assert cursor.calls == 3
 
 
@@ -53,7 +57,7 @@ def test_a_deadlock_inside_the_callers_transaction_is_not_retried():
     cursor = _Cursor(_deadlock(), failures=1)
 
     with pytest.raises(OperationalError), transaction.atomic():
-        _call(cursor, "SELECT 1", [])
+        statement_execute(cursor, "SELECT 1", [])
     assert cursor.calls == 1
 
 
@@ -62,5 +66,5 @@ def test_other_database_errors_are_not_retried():
     cursor = _Cursor(psycopg.errors.QueryCanceled("canceling statement"), failures=1)
 
     with pytest.raises(OperationalError):
-        _call(cursor, "SELECT 1", [])
+        statement_execute(cursor, "SELECT 1", [])
     assert cursor.calls == 1

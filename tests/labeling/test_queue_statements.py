@@ -1,0 +1,452 @@
+"""The claim and submit rules exist once: the one-statement writers (PostgreSQL) and the
+transactional writer (every database) apply the same conditions and write the same rows.
+
+The rest of the queue's behaviour suite (test_queue.py, test_gold.py) runs on both writers too.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from core.errors import NotFound, ValidationFailed
+from labeling import policy
+from labeling.api.views import claim_body, leased_body
+from labeling.errors import LeaseExpired, NotQualified, NoWorkAvailable
+from labeling.models import (
+    Annotation,
+    Lease,
+    LeaseState,
+    Project,
+    Task,
+    TaskParticipation,
+    WorkerProjectState,
+    WorkSlot,
+)
+from labeling.services.claim import slot_claim_by_id, slot_claim_next
+from labeling.services.claim_conditions import CLAIM_CONDITIONS, claim_context
+from labeling.services.claim_statement import claim_statement
+from labeling.services.claimed import Claim, ClaimOutcome
+from labeling.services.gold import gold_answer_set
+from labeling.services.projects import project_update
+from labeling.services.submit import lease_submit
+from labeling.services.webhooks import webhook_endpoint_create
+from tests.labeling.factories import add_tasks, make_customer_user, make_project, make_worker
+from workforce.models import Skill
+
+pytestmark = pytest.mark.django_db
+postgres_only = pytest.mark.postgres  # the one-statement writers exist on PostgreSQL only
+
+T0 = timezone.now().replace(microsecond=0)
+
+
+def _rows(project: Project, users: list[Any]) -> dict[str, Any]:
+    """Everything the queue wrote for `project`, with ids replaced by positions."""
+    tasks = list(project.tasks.order_by("pk"))
+    task_at = {t.pk: i for i, t in enumerate(tasks)}
+    who = {u.pk: i for i, u in enumerate(users)}
+    project.refresh_from_db()
+    return {
+        "project": (project.tasks_completed, project.annotations_total),
+        "tasks": [
+            (t.status, t.annotations_count, t.result, t.completed_at, t.agreement, t.is_tie)
+            for t in tasks
+        ],
+        "annotations": sorted(
+            (
+                task_at[a.task_id],
+                who[a.author_id],
+                a.revision,
+                a.result,
+                a.status,
+                a.instructions_version,
+                a.active_seconds,
+                a.submitted_at,
+            )
+            for a in Annotation.objects.filter(project=project)
+        ),
+        "leases": sorted(
+            (
+                task_at[lease.task_id],
+                who[lease.user_id],
+                lease.state,
+                lease.claimed_at,
+                lease.expires_at,
+                lease.last_seen_at,
+                lease.ended_at,
+                lease.active_seconds,
+            )
+            for lease in Lease.objects.filter(project=project)
+        ),
+        "slots": sorted(
+            (task_at[s.task_id], s.kind, s.level, s.state, s.lease_expires_at)
+            for s in WorkSlot.objects.filter(project=project)
+        ),
+        "participations": sorted(
+            (task_at[p.task_id], who[p.user_id])
+            for p in TaskParticipation.objects.filter(task__project=project)
+        ),
+        "states": sorted(
+            (who[s.user_id], s.tasks_claimed, s.gold_claimed)
+            for s in WorkerProjectState.objects.filter(project=project)
+        ),
+    }
+
+
+def _work_through(settings: Any, *, statements: bool, **project_settings: Any) -> dict[str, Any]:
+    settings.QUORUM_QUEUE_STATEMENTS = statements
+    project = make_project(
+        instructions="Label the animal.", queue_order="oldest", **project_settings
+    )
+    add_tasks(project, 4)
+    users = [make_worker() for _ in range(3)]
+    labels = ["cat", "dog", "cat"]
+    now = T0
+    for _ in range(6):
+        for user, label in zip(users, labels, strict=True):
+            now += timedelta(seconds=7)
+            try:
+                lease = slot_claim_next(project=project, user=user, now=now, draw=0.99).lease
+            except NoWorkAvailable:
+                continue  # this person has done every task left to them
+            lease_submit(
+                lease_id=lease.pk,
+                user=user,
+                result={"label": label},
+                now=now + timedelta(seconds=3),
+            )
+    return _rows(project, users)
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "project_settings",
+    [
+        {"pipeline": "standard", "overlap": 1},
+        {"pipeline": "consensus", "overlap": 3, "max_overlap": 3},
+        {"pipeline": "collection", "overlap": 2},
+    ],
+    ids=["standard", "consensus", "collection"],
+)
+def test_both_writers_write_the_same_rows(settings, project_settings):
+    one_statement = _work_through(settings, statements=True, **project_settings)
+    transactional = _work_through(settings, statements=False, **project_settings)
+
+    assert one_statement == transactional
+    assert one_statement["annotations"]  # the work really happened
+
+
+@postgres_only
+def test_an_ordinary_claim_and_submit_are_one_statement_each():
+    project = make_project(instructions="Label the **animal**.")
+    add_tasks(project, 3)
+    user = make_worker()
+    slot_claim_by_id(project_id=project.pk, user=user)  # the person's state exists from now on
+    Lease.objects.update(state=LeaseState.RELEASED)
+    WorkSlot.objects.update(state="open")
+    TaskParticipation.objects.all().delete()
+
+    with CaptureQueriesContext(connection) as claim_queries:
+        outcome = slot_claim_by_id(project_id=project.pk, user=user)
+    with CaptureQueriesContext(connection) as submit_queries:
+        lease_submit(lease_id=outcome.leased.lease_id, user=user, result={"label": "dog"})
+
+    assert len(claim_queries) == 1, [q["sql"][:80] for q in claim_queries]
+    assert len(submit_queries) == 1, [q["sql"][:80] for q in submit_queries]
+    assert outcome.leased.instructions_html  # read by the same statement
+
+
+@postgres_only
+def test_the_claim_response_is_the_same_from_both_writers(settings):
+    project = make_project(instructions="Label the **animal**.")
+    add_tasks(project, 2)
+    one_statement = slot_claim_by_id(project_id=project.pk, user=make_worker())
+    settings.QUORUM_QUEUE_STATEMENTS = False
+    transactional = slot_claim_next(project=project, user=make_worker()).lease
+
+    def shape(body: dict[str, Any]) -> dict[str, Any]:
+        body["lease"].pop("id")
+        body["task"].pop("id")
+        body["task"].pop("data")
+        body["lease"].pop("claimed_at")
+        body["lease"].pop("expires_at")
+        return body
+
+    assert shape(leased_body(one_statement)) == shape(
+        claim_body(Claim(lease=transactional, resumed=False))
+    )
+
+
+def _nothing_written(project: Project, user: Any) -> None:
+    assert not Lease.objects.filter(project=project, user=user).exists()
+    assert not TaskParticipation.objects.filter(task__project=project, user=user).exists()
+    assert not WorkSlot.objects.filter(project=project, state="leased").exists()
+
+
+def _statement(project: Project, user: Any, *, draw: float = 0.99) -> dict[str, Any]:
+    WorkerProjectState.objects.get_or_create(user=user, project=project)
+    row = claim_statement(user=user, project_id=project.pk, now=T0, prefetch=False, draw=draw)
+    assert row is not None
+    return row
+
+
+def _failing(row: dict[str, Any]) -> list[str]:
+    return [name for name in CLAIM_CONDITIONS if not row[name]]
+
+
+@postgres_only
+@pytest.mark.parametrize(
+    "case", ["paused", "not_working", "unqualified", "suspended", "retraining", "gold_due"]
+)
+def test_the_claim_statement_writes_nothing_when_a_condition_fails_and_says_which(case):
+    skill = Skill.objects.create(name="Birds")
+    project = make_project(
+        status="paused" if case == "paused" else "active",
+        required_skill=skill if case == "unqualified" else None,
+        required_level=2,
+        gold_warmup=3,
+    )
+    task_ids = add_tasks(project, 3)
+    if case == "gold_due":
+        gold_answer_set(task=Task.objects.get(pk=task_ids[0]), result={"label": "cat"}, actor=None)
+    user = make_worker(status="suspended" if case == "not_working" else "active")
+    WorkerProjectState.objects.create(
+        user=user,
+        project=project,
+        is_suspended=case == "suspended",
+        needs_retraining=case == "retraining",
+    )
+
+    row = _statement(project, user)
+
+    expected = {
+        "paused": "c_active",
+        "not_working": "c_working",
+        "unqualified": "c_qualified",
+        "suspended": "c_not_suspended",
+        "retraining": "c_not_retraining",
+        "gold_due": "c_no_gold_due",
+    }[case]
+    assert _failing(row) == [expected]
+    assert row["lease_id"] is None
+    _nothing_written(project, user)
+
+
+@postgres_only
+def test_at_the_lease_limit_the_statement_writes_nothing_and_the_claim_resumes():
+    project = make_project()
+    add_tasks(project, 3)
+    user = make_worker()
+    first = slot_claim_by_id(project_id=project.pk, user=user)
+
+    row = _statement(project, user)
+    again = slot_claim_by_id(project_id=project.pk, user=user)
+
+    assert _failing(row) == ["c_under_limit"] and row["lease_id"] is None
+    assert again.resumed and again.leased.lease_id == first.leased.lease_id
+    assert Lease.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@postgres_only
+def test_one_persons_simultaneous_claims_never_hold_more_leases_than_allowed():
+    """Sixteen claims of one person at once (double clicks, several tabs): each statement waits
+    for the person's state, and one that waited judges afresh, so one lease is handed out."""
+    project = make_project(max_leases_per_person=1)
+    add_tasks(project, 40)
+    user = make_worker()
+    WorkerProjectState.objects.create(user=user, project=project)
+    leases: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(16)
+
+    def claim() -> None:
+        try:
+            barrier.wait()
+            leases.append(slot_claim_by_id(project_id=project.pk, user=user).leased.lease_id)
+        except Exception as exc:  # reported to the test thread
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(set(leases)) == 1
+    assert Lease.objects.filter(user=user, state=LeaseState.ACTIVE).count() == 1
+
+
+def test_the_access_policy_decides_every_claim(monkeypatch):
+    """A rule added to the policy holds for the claim on every database (one statement or not)."""
+    hidden, shown = make_project(), make_project()
+    add_tasks(hidden, 2)
+    add_tasks(shown, 2)
+    user = make_worker()
+    monkeypatch.setattr(
+        policy,
+        "projects_open_to_worker",
+        lambda person: Project.objects.exclude(pk=hidden.pk),
+    )
+
+    with pytest.raises(NotFound):
+        slot_claim_by_id(project_id=hidden.pk, user=user)
+    assert slot_claim_by_id(project_id=shown.pk, user=user).leased.project_id == shown.pk
+    _nothing_written(hidden, user)
+
+
+def test_only_people_the_policy_lets_work_may_claim():
+    project = make_project()
+    add_tasks(project, 2)
+    customer_user = make_customer_user(project.customer)
+
+    with pytest.raises(NotFound):
+        slot_claim_by_id(project_id=project.pk, user=customer_user)
+    _nothing_written(project, customer_user)
+
+
+def test_a_claim_in_a_paused_project_says_so_on_every_database():
+    project = make_project(status="paused")
+    add_tasks(project, 2)
+    user = make_worker()
+
+    with pytest.raises(NoWorkAvailable) as refused:
+        slot_claim_by_id(project_id=project.pk, user=user)
+
+    assert refused.value.extra["reason"] == "project_not_active"
+    _nothing_written(project, user)
+
+
+def test_a_restriction_is_refused_in_its_own_words():
+    project = make_project()
+    add_tasks(project, 2)
+    user = make_worker()
+    until = T0 + timedelta(days=2)
+    WorkerProjectState.objects.create(
+        user=user, project=project, is_suspended=True, suspended_until=until
+    )
+
+    with pytest.raises(NotQualified) as refused:
+        slot_claim_by_id(project_id=project.pk, user=user)
+
+    assert f"until {until:%Y-%m-%d %H:%M} UTC" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("project_settings", "override", "draw", "due"),
+    [
+        ({"gold_warmup": 2}, None, 0.99, True),  # the warm-up is all gold
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, None, 0.2, True),
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, None, 0.5, False),
+        ({"gold_warmup": 0, "gold_rates": {"regular": 0.3}}, 0.8, 0.5, True),  # a rule raised it
+        ({"gold_warmup": 0, "gold_rates": {"probation": 0.9}}, None, 0.5, False),  # not hers
+        ({"gold_warmup": 0, "gold_rates": {}}, None, 0.0, False),  # no rate: no gold
+    ],
+)
+def test_the_gold_mix_follows_warm_up_rate_by_standing_and_override(
+    project_settings, override, draw, due
+):
+    project = make_project(**project_settings)
+    task_ids = add_tasks(project, 4)
+    gold_answer_set(task=Task.objects.get(pk=task_ids[0]), result={"label": "cat"}, actor=None)
+    user = make_worker()
+    if override is not None:
+        WorkerProjectState.objects.create(user=user, project=project, gold_rate_override=override)
+
+    flags = claim_context(
+        user=user, project_id=project.pk, now=T0, prefetch=False, draw=draw, kind="annotate"
+    ).first()
+    served = slot_claim_next(project=project, user=user, now=T0, draw=draw).lease
+
+    assert flags is not None and flags["c_no_gold_due"] is (not due)
+    assert Task.objects.get(pk=served.task_id).is_gold is due
+
+
+@postgres_only
+def test_the_submit_statement_writes_nothing_for_an_expired_lease():
+    project = make_project(lease_seconds=60)
+    add_tasks(project, 1)
+    user = make_worker()
+    lease = slot_claim_next(project=project, user=user, now=T0).lease
+
+    with pytest.raises(LeaseExpired):
+        lease_submit(
+            lease_id=lease.pk, user=user, result={"label": "cat"}, now=T0 + timedelta(minutes=2)
+        )
+    assert not Annotation.objects.exists()
+    assert Lease.objects.get(pk=lease.pk).state == LeaseState.EXPIRED
+
+
+def test_review_levels_and_webhooks_take_their_pipeline_step():
+    reviewed = make_project(review_levels=[{"level": 1, "rates": {"regular": 1.0}}])
+    announced = make_project()
+    webhook_endpoint_create(
+        customer=announced.customer,
+        url="https://hooks.example.test/quorum",
+        events=["task.completed"],
+        actor=None,
+    )
+    user = make_worker()
+    statuses = {}
+    for project in (reviewed, announced):
+        add_tasks(project, 1)
+        lease = slot_claim_next(project=project, user=user, now=T0).lease
+        statuses[project.pk] = lease_submit(
+            lease_id=lease.pk, user=user, result={"label": "cat"}, now=T0
+        ).task.status
+
+    assert statuses == {reviewed.pk: "in_review", announced.pk: "completed"}
+    delivery = announced.customer.webhook_endpoints.get().deliveries.get()
+    assert delivery.event == "task.completed"
+
+
+def test_a_bad_result_is_refused_by_name_and_nothing_is_stored():
+    project = make_project()
+    add_tasks(project, 1)
+    user = make_worker()
+    lease = slot_claim_by_id(project_id=project.pk, user=user).leased
+
+    with pytest.raises(ValidationFailed) as refused:
+        lease_submit(lease_id=lease.lease_id, user=user, result={"label": "horse"}, now=T0)
+
+    assert "label" in str(refused.value.extra["fields"])
+    assert not Annotation.objects.exists()
+    assert Lease.objects.get(pk=lease.lease_id).state == LeaseState.ACTIVE
+
+
+def test_a_submit_judges_its_result_by_the_labels_of_now_not_of_the_claim():
+    project = make_project()  # cat, dog, bird
+    add_tasks(project, 2)
+    user = make_worker()
+    first = slot_claim_by_id(project_id=project.pk, user=user).leased
+    project_update(project=project, actor=None, labels=["cat", "dog"])  # nothing labelled yet
+
+    with pytest.raises(ValidationFailed):
+        lease_submit(lease_id=first.lease_id, user=user, result={"label": "bird"})
+    lease_submit(lease_id=first.lease_id, user=user, result={"label": "dog"})
+    second = slot_claim_by_id(project_id=project.pk, user=user).leased
+    project_update(project=project, actor=None, labels=["cat", "dog", "fish"])
+    stored = lease_submit(lease_id=second.lease_id, user=user, result={"label": "fish"})
+
+    assert stored.result == {"label": "fish"}
+    assert sorted(Annotation.objects.values_list("result__label", flat=True)) == ["dog", "fish"]
+
+
+def test_claim_outcome_of_a_held_lease_is_its_plain_view():
+    project = make_project()
+    add_tasks(project, 1)
+    user = make_worker()
+    claim = slot_claim_next(project=project, user=user)
+
+    outcome = ClaimOutcome.of_claim(claim)
+
+    assert (outcome.leased.lease_id, outcome.leased.project_name) == (claim.lease.pk, project.name)
