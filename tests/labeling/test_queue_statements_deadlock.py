@@ -8,6 +8,7 @@ from typing import Any
 import psycopg.errors
 import pytest
 from django.db import OperationalError, transaction
+
 from labeling.services.statements import statement_execute
 
 
