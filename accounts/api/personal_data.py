@@ -8,17 +8,18 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.erasure import (
     erasure_request_cancel,
     erasure_request_create,
@@ -26,10 +27,11 @@ from accounts.erasure import (
     erasure_request_reject,
 )
 from accounts.models import ErasureRequest, ErasureStatus, User
-from accounts.permissions import MfaEnrolled, PolicyAllows
+from accounts.permissions import PolicyAllows
 from accounts.personal_data import personal_data_export
 from accounts.policy import Action, erasure_requests_visible_to, users_visible_to
 from accounts.selectors import request_user
+from core.api.routers import Router
 from core.errors import NotFound
 
 # Building the download reads the person's whole history: a few a day is what a person needs.
@@ -96,7 +98,7 @@ class ErasureRejectSerializer(serializers.Serializer[Any]):
 class MyDataView(APIView):
     """Download everything Quorum keeps about you, as one JSON document (streamed)."""
 
-    permission_classes = [IsAuthenticated, MfaEnrolled]
+    permission_classes = BASE_PERMISSIONS
     throttle_classes = [PersonalDataDownloadThrottle]
 
     @extend_schema(
@@ -114,7 +116,7 @@ class MyDataView(APIView):
 class MyErasureRequestView(APIView):
     """Your request to erase your personal data: see it, make it, or withdraw it."""
 
-    permission_classes = [IsAuthenticated, MfaEnrolled]
+    permission_classes = BASE_PERMISSIONS
 
     def _latest(self, request: Request) -> ErasureRequest | None:
         return (
@@ -166,7 +168,7 @@ class ErasureRequestViewSet(
     """Erasure requests (administrators): record one for a person, execute it, or reject it."""
 
     serializer_class = ErasureRequestSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, PolicyAllows]
+    permission_classes = [*BASE_PERMISSIONS, PolicyAllows]
     policy_action = Action.PERSONAL_DATA_ERASE
     filterset_fields = ["status", "user"]
     ordering_fields = ["requested_at", "decided_at"]
@@ -204,3 +206,13 @@ class ErasureRequestViewSet(
             request=self.get_object(), actor=request_user(request), note=data.validated_data["note"]
         )
         return Response(ErasureRequestSerializer(erasure).data)
+
+
+router = Router()
+router.register("erasure-requests", ErasureRequestViewSet, basename="erasure-request")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("me/data/", MyDataView.as_view(), name="me-data"),
+    path("me/erasure-request/", MyErasureRequestView.as_view(), name="me-erasure-request"),
+    *router.urls,
+]

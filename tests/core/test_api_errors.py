@@ -8,7 +8,7 @@ from django.db import OperationalError, connection
 from django.db.backends.utils import CursorWrapper
 from django.urls import Resolver404, resolve
 
-from accounts.api.views import ApiTokenViewSet
+from accounts.api.tokens import ApiTokenViewSet
 from accounts.models import Role
 from core.api.parsers import MAX_JSON_DEPTH
 from labeling.api import views as labeling_api_views

@@ -1,8 +1,8 @@
-from core.api.routers import Router
-from workforce.api import views
+"""The workforce API: one module per resource, each with its serializers, views and URLs."""
 
-router = Router()
-router.register("people", views.PersonViewSet, basename="person")
-router.register("skills", views.SkillViewSet, basename="skill")
+from django.urls import include, path
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("", include("workforce.api.people")),
+    path("", include("workforce.api.skills")),
+]

@@ -1,37 +1,88 @@
+"""The workforce: annotators' profiles, status, trust, roles and skill levels."""
+
 from __future__ import annotations
+
+from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.urls import URLPattern, URLResolver
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import MfaEnrolled, PolicyAllows
+from accounts.api.permissions import BASE_PERMISSIONS
+from accounts.api.users import RoleGrantSerializer
+from accounts.permissions import PolicyAllows
 from accounts.policy import Action, can, users_visible_to
 from accounts.selectors import request_user
 from core.api.filters import FilterSet
+from core.api.routers import Router
 from core.errors import PermissionDenied
-from workforce.api.serializers import (
-    PersonSerializer,
-    SkillLevelInputSerializer,
-    SkillLevelSerializer,
-    SkillSerializer,
-    StatusInputSerializer,
-    TrustInputSerializer,
-)
-from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill
+from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
 from workforce.selectors import annotator_profiles_for
 from workforce.services import (
     annotator_status_set,
     annotator_trust_set,
-    skill_create,
     skill_level_grant,
     skill_level_revoke,
 )
+
+
+class SkillLevelSerializer(serializers.ModelSerializer[SkillLevel]):
+    skill: serializers.SlugRelatedField[Skill] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+
+    class Meta:
+        model = SkillLevel
+        fields = ["skill", "level", "granted_at"]
+        read_only_fields = fields
+
+
+class SkillLevelInputSerializer(serializers.Serializer[Any]):
+    skill = serializers.SlugRelatedField(slug_field="slug", queryset=Skill.objects.all())
+    level = serializers.IntegerField(min_value=1, max_value=10)
+
+
+class StatusInputSerializer(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=AnnotatorStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class TrustInputSerializer(serializers.Serializer[Any]):
+    is_trusted = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=300)
+
+
+class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
+    user_id = serializers.IntegerField(source="user.id", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    full_name = serializers.CharField(source="user.full_name", read_only=True)
+    is_active = serializers.BooleanField(source="user.is_active", read_only=True)
+    country = serializers.CharField(source="country.code", read_only=True)
+    roles = RoleGrantSerializer(source="user.role_grants", many=True, read_only=True)
+    skills = SkillLevelSerializer(source="user.skill_levels", many=True, read_only=True)
+
+    class Meta:
+        model = AnnotatorProfile
+        fields = [
+            "user_id",
+            "email",
+            "full_name",
+            "is_active",
+            "country",
+            "time_zone",
+            "languages",
+            "status",
+            "is_trusted",
+            "roles",
+            "skills",
+            "created_at",
+        ]
 
 
 class PersonFilter(FilterSet):
@@ -48,7 +99,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet[AnnotatorProfile]):
     """The workforce: annotators' profiles, status, roles and skills (managers and administrators)."""
 
     serializer_class = PersonSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, PolicyAllows]
+    permission_classes = [*BASE_PERMISSIONS, PolicyAllows]
     policy_action = Action.PEOPLE_VIEW
     filterset_class = PersonFilter
     ordering_fields = ["created_at"]
@@ -110,16 +161,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet[AnnotatorProfile]):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SkillViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet[Skill]):
-    """Skills that projects can require (managers and administrators)."""
+router = Router()
+router.register("people", PersonViewSet, basename="person")
 
-    serializer_class = SkillSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, PolicyAllows]
-    policy_action = Action.PEOPLE_MANAGE
-    queryset = Skill.objects.order_by("name")
-
-    def create(self, request: Request, *args: object, **kwargs: object) -> Response:
-        data = SkillSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        skill = skill_create(actor=request_user(request), **data.validated_data)
-        return Response(SkillSerializer(skill).data, status=status.HTTP_201_CREATED)
+urlpatterns: list[URLPattern | URLResolver] = [*router.urls]
