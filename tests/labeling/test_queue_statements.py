@@ -7,17 +7,18 @@ The rest of the queue's behaviour suite (test_queue.py, test_gold.py) runs on bo
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.errors import NotFound, ValidationFailed
 from labeling import policy
-from labeling.api.views import claim_body, leased_body
+from labeling.api.work import claim_body, leased_body
 from labeling.errors import LeaseExpired, NotQualified, NoWorkAvailable
 from labeling.models import (
     Annotation,
@@ -283,6 +284,42 @@ def test_one_persons_simultaneous_claims_never_hold_more_leases_than_allowed():
 
     assert errors == []
     assert len(set(leases)) == 1
+    assert Lease.objects.filter(user=user, state=LeaseState.ACTIVE).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@postgres_only
+def test_a_claim_that_waited_for_another_claim_of_the_same_person_judges_afresh():
+    """The interleaving that matters, made certain: the first claim holds the person's state
+    until it commits; the second, started meanwhile, waits for it and must then count the first
+    claim's lease (its own snapshot predates it), so it hands that lease back, not a second one."""
+    project = make_project(max_leases_per_person=1)
+    add_tasks(project, 5)
+    user = make_worker()
+    WorkerProjectState.objects.create(user=user, project=project)
+    first_holds = threading.Event()
+    second: list[Any] = []
+
+    def claim_second() -> None:
+        try:
+            first_holds.wait()
+            second.append(slot_claim_by_id(project_id=project.pk, user=user))
+        except Exception as exc:  # reported to the test thread
+            second.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=claim_second)
+    thread.start()
+    with transaction.atomic():
+        first = slot_claim_by_id(project_id=project.pk, user=user)
+        first_holds.set()
+        time.sleep(1.0)  # the second claim is now waiting for the person's state
+    thread.join()
+
+    (outcome,) = second
+    assert isinstance(outcome, ClaimOutcome), outcome
+    assert outcome.leased.lease_id == first.leased.lease_id and outcome.resumed
     assert Lease.objects.filter(user=user, state=LeaseState.ACTIVE).count() == 1
 
 
