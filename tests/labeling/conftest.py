@@ -1,4 +1,9 @@
-"""Local servers for import tests: a small web server and an S3 fake (moto)."""
+"""Fixtures of the labeling tests, defined once for the app: a customer with a signed-in member,
+a project with published instructions, a media folder of the test's own, the writer of the queue's
+claims and submissions, and local servers for imports (a small web server and an S3 fake, moto).
+
+The builders are in tests.labeling.factories and, for people, tests.factories.
+"""
 
 import http.client
 import socket
@@ -14,9 +19,37 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from labeling.services.projects import instructions_publish
+from tests.labeling.factories import make_customer, make_customer_user, make_project
+
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 SERVER_START_TIMEOUT = 30.0
 TASKS = b'{"text": "first"}\n{"text": "second"}\n'
+
+
+@pytest.fixture
+def customer():
+    return make_customer("Acme Data")
+
+
+@pytest.fixture
+def customer_client(client, customer):
+    client.force_login(make_customer_user(customer))
+    return client
+
+
+@pytest.fixture
+def project():
+    """An active project (labels cat, dog, bird) whose instructions are published."""
+    project = make_project()
+    instructions_publish(project=project, body_markdown="Pick the **animal**.", actor=None)
+    return project
+
+
+@pytest.fixture
+def media_of_the_test(settings, tmp_path):
+    """Keep this test's uploads and export files apart from every other test's."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
 
 
 class FileServer:

@@ -1,4 +1,5 @@
-"""Labeling test data, made through the services."""
+"""Labeling test data, made through the services; and, for the readers of finished work (exports),
+project rows written straight with the ORM, whose tasks those tests write directly too."""
 
 from __future__ import annotations
 
@@ -7,13 +8,23 @@ from typing import Any
 
 from accounts.models import Role
 from labeling.models import Customer, Project
+from labeling.services.claim import slot_claim_next
 from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import customer_create, customer_member_add, project_create
+from labeling.services.review import review_claim_next, review_submit
+from labeling.services.submit import lease_submit
 from tests.factories import make_user
 from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill
 from workforce.services import annotator_status_set, skill_level_grant
 
 _seq = itertools.count(1)
+ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}  # review rates: everyone's work
+ROW_LABELS = {
+    "single_label": ["positive", "negative", "neutral"],
+    "multi_label": ["sports", "politics", "science"],
+    "ner": ["PER", "LOC", "ORG", "DATE"],
+    "bbox": ["car", "person"],
+}
 
 
 def make_customer(name: str | None = None) -> Customer:
@@ -69,3 +80,69 @@ def make_worker(
     if skill is not None:
         skill_level_grant(user=user, skill=skill, level=level, actor=None)
     return user
+
+
+def two_level_project(**settings: Any) -> Project:
+    """A project whose every annotation is reviewed at levels 1 and 2 (unless `settings` say otherwise)."""
+    settings.setdefault("review_levels", [{"level": 1, "rates": ALWAYS}, {"rates": ALWAYS}])
+    settings.setdefault("gold_warmup", 0)
+    return make_project(**settings)
+
+
+def review_project(**settings: Any) -> Project:
+    """A project whose every annotation is reviewed at level 1."""
+    return make_project(review_levels=[{"level": 1, "rates": ALWAYS}], gold_warmup=0, **settings)
+
+
+def annotate(project: Project, worker: Any, label: str = "cat"):
+    """`worker` claims their next task of `project` and answers `label`; return the annotation."""
+    lease = slot_claim_next(project=project, user=worker).lease
+    return lease_submit(lease_id=lease.pk, user=worker, result={"label": label})
+
+
+def review(project: Project, reviewer: Any, verdict: str, **kw: Any):
+    """`reviewer` claims their next review of `project` and gives `verdict`."""
+    lease = review_claim_next(project=project, user=reviewer).lease
+    return review_submit(lease_id=lease.pk, user=reviewer, verdict=verdict, **kw)
+
+
+def project_form(**changes: str) -> dict[str, str]:
+    """The fields of the portal's project form, valid as they are (labels cat and dog), with `changes`."""
+    values = {
+        "name": "Reviews",
+        "description": "",
+        "preset": "",
+        "task_type": "single_label",
+        "labels": "cat\ndog",
+        "pipeline": "standard",
+        "overlap": "1",
+        "max_overlap": "",
+        "lease_minutes": "10",
+        "max_leases_per_person": "1",
+        "priority": "0",
+        "queue_order": "random",
+        "required_skill": "",
+        "required_level": "1",
+        "status": "draft",
+        "instructions": "",
+    }
+    values.update(changes)
+    return values
+
+
+def make_project_row(
+    customer: Customer | None = None,
+    task_type: str = "single_label",
+    pipeline: str = "standard",
+    *,
+    labels: list[str] | None = None,
+) -> Project:
+    """A project row written with the ORM, without the services (no slots, no instructions), for
+    tests that write finished tasks and annotations directly; labels are `ROW_LABELS`' by default."""
+    return Project.objects.create(
+        customer=customer or make_customer(),
+        name=f"{task_type} {pipeline} {next(_seq)}",
+        task_type=task_type,
+        pipeline=pipeline,
+        labels=[{"name": name} for name in labels or ROW_LABELS[task_type]],
+    )

@@ -19,6 +19,7 @@ from labeling.models import Customer, CustomerMember
 from labeling.services.access import customer_ip_allowlist_set, customer_member_admin_set
 from labeling.services.projects import customer_member_add
 from tests.factories import make_user
+from tests.labeling.api.test_hotpath import _call, both
 from tests.labeling.factories import (
     add_tasks,
     make_customer,
@@ -26,7 +27,6 @@ from tests.labeling.factories import (
     make_project,
     make_worker,
 )
-from tests.labeling.test_hotpath import _call, both
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def customer_admin(customer: Customer):
 
 
 @pytest.fixture
-def customer() -> Customer:
-    customer = make_customer("Acme Data")
+def customer(customer: Customer) -> Customer:
+    """The app's customer (tests/labeling/conftest.py), letting its people in from the office only."""
     restrict(customer, OFFICE)
     return customer
 

@@ -45,13 +45,12 @@ from quality.models import QualityRule
 from quality.services.evaluation import rules_evaluate
 from quality.services.rules import rule_create
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_project, make_worker
+from tests.labeling.factories import ALWAYS, add_tasks, make_project, make_worker
 from workforce.models import AnnotatorProfile
 
 _seq = itertools.count(1)
 GOLD_SPAM = [0.0] * 12  # a spammer's gold record: every answer wrong
 GOLD_GOOD = [1.0] * 11 + [0.0]  # a good worker's: one slip
-ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}
 NEVER = {"probation": 0.0, "regular": 0.0, "trusted": 0.0}
 TABLE = {
     "A": ["cat", "cat", "dog", "cat", "dog"],

@@ -18,8 +18,14 @@ from labeling.services.review import rework_claim, reworks_reassign_orphaned
 from labeling.services.submit import lease_submit
 from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_worker
-from tests.labeling.test_review import ALWAYS, annotate, review, two_level_project
+from tests.labeling.factories import (
+    ALWAYS,
+    add_tasks,
+    annotate,
+    make_worker,
+    review,
+    two_level_project,
+)
 from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile, AnnotatorStatus
 from workforce.services import annotator_status_set
@@ -28,7 +34,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def project():
+def reviewed_project():
     return two_level_project(review_levels=[{"rates": ALWAYS}])
 
 
@@ -38,11 +44,11 @@ def author():
 
 
 @pytest.fixture
-def rework(project, author):
+def rework(reviewed_project, author):
     """The author's work on the project's one task, rejected: a rework slot reserved for them."""
-    add_tasks(project, 1)
-    annotate(project, author, "dog")
-    review(project, make_user(Role.REVIEWER, level=1), "reject", reason="wrong_label")
+    add_tasks(reviewed_project, 1)
+    annotate(reviewed_project, author, "dog")
+    review(reviewed_project, make_user(Role.REVIEWER, level=1), "reject", reason="wrong_label")
     return WorkSlot.objects.get(kind=SlotKind.REWORK, assignee=author)
 
 
@@ -82,11 +88,11 @@ def test_a_rework_of_an_author_whose_data_was_erased_goes_to_someone_else(author
 
 
 def test_a_rework_of_an_author_suspended_from_the_project_by_a_quality_rule_goes_to_someone_else(
-    project, author, rework
+    reviewed_project, author, rework
 ):
-    spam_rule(make_manager(), project=project, action="suspend_project", duration_hours=24)
-    gold_record(project, author, GOLD_SPAM)
-    [action] = rules_evaluate(user=author, project=project)
+    spam_rule(make_manager(), project=reviewed_project, action="suspend_project", duration_hours=24)
+    gold_record(reviewed_project, author, GOLD_SPAM)
+    [action] = rules_evaluate(user=author, project=reviewed_project)
 
     reworks_reassign_orphaned()
 

@@ -5,17 +5,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from labeling.services.imports.batches import tasks_create
-from labeling.services.projects import instructions_publish
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def project():
-    project = make_project()
-    instructions_publish(project=project, body_markdown="Pick the **animal**.", actor=None)
-    return project
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ one chunk and in chunks of three tasks whose ids are sometimes consecutive, with
 tasks among them, and sometimes far apart.
 """
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -16,12 +15,13 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from labeling.export_formats import compact_json
-from labeling.models import Annotation, Customer, ImportJob, Project, Review, Task
+from labeling.models import Annotation, ImportJob, Review, Task
 from labeling.services.exports import postgres_jsonl, streaming
 from labeling.services.exports import rows as python_rows
 from labeling.services.exports.rows import export_rows
 from labeling.services.exports.streaming import export_stream
 from tests.factories import make_user
+from tests.labeling.factories import make_project_row
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -52,23 +52,11 @@ META = {
 }
 MOMENT = datetime(2025, 1, 31, 12, 30, 5, 123400, tzinfo=UTC)
 WHOLE_SECOND = datetime(2025, 2, 1, 8, 0, 0, tzinfo=UTC)
-_seq = itertools.count(1)
 
 
 @pytest.fixture
 def people():
     return [make_user(Role.ANNOTATOR) for _ in range(3)] + [make_user(Role.REVIEWER, level=2)]
-
-
-def make_project(task_type, pipeline):
-    customer = Customer.objects.create(name="Acme", slug=f"acme-{next(_seq)}")
-    return Project.objects.create(
-        customer=customer,
-        name=f"{task_type} {pipeline}",
-        task_type=task_type,
-        pipeline=pipeline,
-        labels=[{"name": "positive"}, {"name": "negative"}],
-    )
 
 
 def make_task(project, *, completed=True, **fields):
@@ -148,7 +136,7 @@ def build(project, people):
     batch = ImportJob.objects.create(
         project=project, source_kind="api", source="test", file_format="jsonl"
     )
-    elsewhere = make_project(project.task_type, project.pipeline)
+    elsewhere = make_project_row(None, project.task_type, project.pipeline)
     first, second, _, _ = people
     add_worked_task(
         project,
@@ -202,7 +190,7 @@ FILTERS = {
 def test_postgresql_lines_parse_to_the_python_rows(
     monkeypatch, people, task_type, pipeline, chunk_size
 ):
-    project = make_project(task_type, pipeline)
+    project = make_project_row(None, task_type, pipeline)
     batch = build(project, people)
     monkeypatch.setattr(python_rows, "CHUNK_SIZE", chunk_size)
     monkeypatch.setattr(postgres_jsonl, "CHUNK_SIZE", chunk_size)
@@ -236,7 +224,7 @@ def test_postgresql_lines_parse_to_the_python_rows(
 
 
 def test_postgresql_lines_keep_the_python_time_format(monkeypatch):
-    project = make_project("single_label", "standard")
+    project = make_project_row(None, "single_label", "standard")
     make_task(project, completed_at=MOMENT)
     make_task(project, completed_at=WHOLE_SECOND)
     make_task(project, completed_at=datetime(2025, 1, 31, 23, 59, 59, 1, tzinfo=UTC))
@@ -252,8 +240,8 @@ def test_postgresql_lines_keep_the_python_time_format(monkeypatch):
 
 @pytest.mark.parametrize(("pipeline", "per_chunk"), [("standard", 3), ("collection", 2)])
 def test_postgresql_lines_take_the_same_queries_for_5_or_50_tasks(people, pipeline, per_chunk):
-    few = make_project("single_label", pipeline)
-    many = make_project("single_label", pipeline)
+    few = make_project_row(None, "single_label", pipeline)
+    many = make_project_row(None, "single_label", pipeline)
     for project, size in ((few, 5), (many, 50)):
         for _ in range(size):
             annotate(make_task(project), people[0])
@@ -268,7 +256,7 @@ def test_postgresql_lines_take_the_same_queries_for_5_or_50_tasks(people, pipeli
 
 
 def test_postgresql_lines_read_keyset_chunks_without_offset(monkeypatch, people):
-    project = make_project("single_label", "standard")
+    project = make_project_row(None, "single_label", "standard")
     for _ in range(10):
         annotate(make_task(project), people[0])
     monkeypatch.setattr(postgres_jsonl, "CHUNK_SIZE", 3)

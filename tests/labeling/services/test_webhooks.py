@@ -32,7 +32,6 @@ from core.models import AuditEvent
 from labeling.jobs.webhooks import webhook_deliver, webhook_deliveries_due
 from labeling.models import (
     Customer,
-    CustomerMember,
     WebhookDelivery,
     WebhookDeliveryStatus,
     WebhookEndpoint,
@@ -51,6 +50,7 @@ from labeling.services.webhooks import (
     webhooks_emit,
 )
 from tests.factories import make_user
+from tests.labeling.factories import make_customer_user
 
 pytestmark = pytest.mark.django_db
 
@@ -137,19 +137,8 @@ def receiver(settings):
 
 
 @pytest.fixture
-def customer():
-    return Customer.objects.create(name="Acme Vision", slug="acme-vision")
-
-
-@pytest.fixture
 def other_customer():
     return Customer.objects.create(name="Globex", slug="globex")
-
-
-def member_of(customer: Customer):
-    user = make_user(Role.CUSTOMER)
-    CustomerMember.objects.create(customer=customer, user=user)
-    return user
 
 
 def emit(capture, customer, event=TASK_DONE, data=None):
@@ -181,7 +170,7 @@ def free_port() -> int:
 
 # --- Signed delivery ------------------------------------------------------------------------
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "labeling.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "labeling.md"
 SIGNATURE_HEADER = re.compile(r"t=(?P<t>\d+),v1=(?P<v1>[0-9a-f]{64})")
 
 
@@ -706,7 +695,7 @@ def test_an_unknown_event_is_refused_naming_events(customer):
 
 
 def test_creating_and_rotating_are_audited_without_the_secret(customer):
-    user = member_of(customer)
+    user = make_customer_user(customer)
     endpoint, secret = webhook_endpoint_create(
         customer=customer, url="https://hooks.example.com/q", events=[], actor=user
     )
@@ -725,7 +714,7 @@ def test_creating_and_rotating_are_audited_without_the_secret(customer):
 
 
 def test_api_create_returns_the_secret_once_and_never_lists_it(client, customer):
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     created = client.post(
         "/api/v1/webhooks/",
@@ -749,7 +738,7 @@ def test_api_create_returns_the_secret_once_and_never_lists_it(client, customer)
 
 
 def test_api_create_refuses_plain_http_naming_url(client, customer):
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     response = client.post(
         "/api/v1/webhooks/", {"url": "http://hooks.example.com/q"}, content_type="application/json"
@@ -764,7 +753,7 @@ def test_api_another_customers_endpoint_is_not_found(client, customer, other_cus
     theirs, _ = webhook_endpoint_create(
         customer=other_customer, url="https://globex.example.com/h", events=[], actor=None
     )
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     answers = [
         client.get(f"/api/v1/webhooks/{theirs.pk}/"),
@@ -789,7 +778,7 @@ def test_api_another_customers_endpoint_is_not_found(client, customer, other_cus
 
 
 def test_api_a_customer_user_cannot_create_for_another_customer(client, customer, other_customer):
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     response = client.post(
         "/api/v1/webhooks/",
@@ -839,7 +828,7 @@ def test_api_patch_changes_the_endpoint_and_delete_removes_it(client, customer):
     endpoint, _ = webhook_endpoint_create(
         customer=customer, url="https://acme.example.com/h", events=[], actor=None
     )
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     patched = client.patch(
         f"/api/v1/webhooks/{endpoint.pk}/",
@@ -862,7 +851,7 @@ def test_api_rotate_secret_returns_a_new_secret_once(client, customer):
     endpoint, old_secret = webhook_endpoint_create(
         customer=customer, url="https://acme.example.com/h", events=[], actor=None
     )
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     response = client.post(f"/api/v1/webhooks/{endpoint.pk}/rotate-secret/")
 
@@ -889,7 +878,7 @@ def test_api_deliveries_list_newest_first_with_their_attempts(
     _failed_deliveries(receiver, customer, django_capture_on_commit_callbacks, 2)
     first, second = WebhookDelivery.objects.order_by("id")
     retry(first.pk)
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
 
     response = client.get(f"/api/v1/webhooks/{endpoint.pk}/deliveries/")
 
@@ -913,7 +902,7 @@ def test_api_deliveries_filter_by_status_and_event(
     _failed_deliveries(
         receiver, customer, django_capture_on_commit_callbacks, 1, WebhookEvent.EXPORT_READY
     )
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
     url = f"/api/v1/webhooks/{endpoint.pk}/deliveries/"
 
     pending = client.get(url, {"status": "pending"})
@@ -929,7 +918,7 @@ def test_api_deliveries_list_runs_the_same_queries_for_2_or_10_deliveries(
     endpoint, _ = webhook_endpoint_create(
         customer=customer, url=receiver.url, events=[], actor=None
     )
-    client.force_login(member_of(customer))
+    client.force_login(make_customer_user(customer))
     url = f"/api/v1/webhooks/{endpoint.pk}/deliveries/"
     _failed_deliveries(receiver, customer, django_capture_on_commit_callbacks, 2)
     client.get(url)  # warm the session and content-type caches

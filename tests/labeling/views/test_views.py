@@ -17,51 +17,12 @@ from tests.factories import make_user
 from tests.labeling.factories import (
     add_tasks,
     make_customer,
-    make_customer_user,
     make_project,
     make_worker,
+    project_form,
 )
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def customer():
-    return make_customer("Acme Data")
-
-
-@pytest.fixture
-def customer_client(client, customer):
-    client.force_login(make_customer_user(customer))
-    return client
-
-
-def project_form(**changes):
-    values = {
-        "name": "Reviews",
-        "description": "",
-        "preset": "",
-        "task_type": "single_label",
-        "labels": "",
-        "pipeline": "standard",
-        "overlap": "1",
-        "max_overlap": "",
-        "lease_minutes": "10",
-        "max_leases_per_person": "1",
-        "priority": "0",
-        "queue_order": "random",
-        "required_skill": "",
-        "required_level": "1",
-        "status": "draft",
-        "instructions": "",
-    }
-    values.update(changes)
-    return values
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_of_the_test")]
 
 
 def jsonl(*records):
@@ -102,7 +63,8 @@ def test_a_customer_does_not_choose_a_customer_but_a_manager_does(client, custom
 
     page = client.get("/projects/new/")
     response = client.post(
-        "/projects/new/", project_form(customer=str(other.pk), preset="sentiment", task_type="")
+        "/projects/new/",
+        project_form(customer=str(other.pk), preset="sentiment", task_type="", labels=""),
     )
 
     assert 'name="customer"' in page.content.decode()

@@ -7,20 +7,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Role
 from labeling.models import Project
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_customer, make_customer_user, make_project
+from tests.labeling.factories import add_tasks, make_customer, make_project
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def customer():
-    return make_customer("Acme Data")
-
-
-@pytest.fixture
-def customer_client(client, customer):
-    client.force_login(make_customer_user(customer))
-    return client
 
 
 def test_a_customer_creates_a_sentiment_project_from_the_preset(customer_client, customer):

@@ -14,15 +14,9 @@ from labeling.services.review import review_claim_next, review_submit
 from labeling.services.submit import lease_submit
 from labeling.work_views import readable_result
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_project, make_worker
+from tests.labeling.factories import add_tasks, make_worker, review_project
 
 pytestmark = pytest.mark.django_db
-
-ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}
-
-
-def review_project(**settings):
-    return make_project(review_levels=[{"level": 1, "rates": ALWAYS}], gold_warmup=0, **settings)
 
 
 def annotate(project, worker, count=1, result=None):

@@ -25,28 +25,18 @@ from labeling.services.claim import slot_claim_next
 from labeling.services.review import review_claim_next, review_submit, rework_claim
 from labeling.services.submit import lease_skip, lease_submit
 from tests.factories import make_user
-from tests.labeling.factories import add_tasks, make_project, make_worker
+from tests.labeling.factories import (
+    ALWAYS,
+    add_tasks,
+    annotate,
+    make_project,
+    make_worker,
+    review,
+    two_level_project,
+)
 from workforce.models import AnnotatorProfile
 
 pytestmark = pytest.mark.django_db
-
-ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}
-
-
-def two_level_project(**settings):
-    settings.setdefault("review_levels", [{"level": 1, "rates": ALWAYS}, {"rates": ALWAYS}])
-    settings.setdefault("gold_warmup", 0)
-    return make_project(**settings)
-
-
-def annotate(project, worker, label="cat"):
-    lease = slot_claim_next(project=project, user=worker).lease
-    return lease_submit(lease_id=lease.pk, user=worker, result={"label": label})
-
-
-def review(project, reviewer, verdict, **kw):
-    lease = review_claim_next(project=project, user=reviewer).lease
-    return review_submit(lease_id=lease.pk, user=reviewer, verdict=verdict, **kw)
 
 
 def test_sampled_work_waits_in_review_and_is_final_after_every_level_approves():

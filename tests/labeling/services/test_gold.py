@@ -159,7 +159,7 @@ def test_a_task_somebody_worked_on_cannot_become_gold():
 
 
 def test_training_mode_feedback_after_gold_shows_the_answer(client):
-    from tests.labeling.test_api_work import post
+    from tests.labeling.api.test_work import post
 
     project, _, _ = gold_project(gold=1, tasks=1, gold_warmup=1, gold_feedback=True)
     worker = make_worker()

@@ -18,33 +18,11 @@ from tests.labeling.factories import (
     add_tasks,
     make_project,
     make_worker,
+    project_form,
 )
 from tests.quality.factories import seed_reviewed
 
 pytestmark = pytest.mark.django_db
-
-
-def project_form(**changes):
-    values = {
-        "name": "Reviews",
-        "description": "",
-        "preset": "",
-        "task_type": "single_label",
-        "labels": "cat\ndog",
-        "pipeline": "standard",
-        "overlap": "1",
-        "max_overlap": "",
-        "lease_minutes": "10",
-        "max_leases_per_person": "1",
-        "priority": "0",
-        "queue_order": "random",
-        "required_skill": "",
-        "required_level": "1",
-        "status": "draft",
-        "instructions": "",
-    }
-    values.update(changes)
-    return values
 
 
 def answer_gold(project, worker, label):

@@ -24,11 +24,8 @@ from core.errors import ValidationFailed
 from labeling import export_formats as writers
 from labeling.models import (
     Annotation,
-    Customer,
-    CustomerMember,
     ExportJob,
     ImportJob,
-    Project,
     Task,
     WebhookDelivery,
     WebhookEndpoint,
@@ -39,18 +36,17 @@ from labeling.services.exports.jobs import export_job_create, export_job_run
 from labeling.services.exports.rows import export_count, export_rows
 from labeling.services.exports.streaming import export_stream
 from tests.factories import make_user
+from tests.labeling.factories import make_customer, make_customer_user, make_project_row
 
 # This module is its own URLconf, so the export API is reachable before config/urls.py includes it.
 urlpatterns = [path("api/v1/", include("labeling.api.export_endpoints"))]
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.urls(__name__),
+    pytest.mark.usefixtures("media_of_the_test"),
+]
 
-LABELS = {
-    "single_label": ["positive", "negative", "neutral"],
-    "multi_label": ["sports", "politics", "science"],
-    "ner": ["PER", "LOC", "ORG", "DATE"],
-    "bbox": ["car", "person"],
-}
 SAMPLES = {
     "single_label": (
         {"text": 'Great phone, "awful" battery;\nsecond line, café 🎉'},
@@ -75,30 +71,9 @@ SAMPLES = {
     ),
 }
 COMPLETED_AT = datetime(2025, 1, 31, 12, 30, 5, 123000, tzinfo=UTC)
-_seq = itertools.count(1)
 
 
 # --- Building data -------------------------------------------------------------------------
-
-
-def make_customer(name="Acme"):
-    return Customer.objects.create(name=name, slug=f"customer-{next(_seq)}")
-
-
-def make_customer_user(customer):
-    user = make_user(Role.CUSTOMER)
-    CustomerMember.objects.create(customer=customer, user=user)
-    return user
-
-
-def make_project(customer, task_type="single_label", pipeline="standard"):
-    return Project.objects.create(
-        customer=customer,
-        name=f"{task_type} {pipeline} {next(_seq)}",
-        task_type=task_type,
-        pipeline=pipeline,
-        labels=[{"name": name} for name in LABELS[task_type]],
-    )
 
 
 def make_batch(project):
@@ -195,11 +170,6 @@ def annotators():
     return [make_user(Role.ANNOTATOR) for _ in range(3)]
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-
-
 # --- Round trips ---------------------------------------------------------------------------
 
 
@@ -236,7 +206,7 @@ def make_round_trip_tasks(project, annotators):
 
 @pytest.mark.parametrize("task_type", ["single_label", "multi_label", "ner", "bbox"])
 def test_jsonl_gives_back_every_stored_field_of_each_task(task_type, annotators):
-    project = make_project(make_customer(), task_type)
+    project = make_project_row(make_customer(), task_type)
     tasks = make_round_trip_tasks(project, annotators)
 
     rows = jsonl(stream_bytes(project=project, file_format="jsonl"))
@@ -263,7 +233,7 @@ def test_jsonl_gives_back_every_stored_field_of_each_task(task_type, annotators)
 
 @pytest.mark.parametrize("task_type", ["single_label", "multi_label", "ner", "bbox"])
 def test_csv_gives_back_every_column_of_each_task(task_type, annotators):
-    project = make_project(make_customer(), task_type)
+    project = make_project_row(make_customer(), task_type)
     tasks = make_round_trip_tasks(project, annotators)
 
     rows = csv_rows(stream_bytes(project=project, file_format="csv"))
@@ -288,7 +258,7 @@ def test_csv_gives_back_every_column_of_each_task(task_type, annotators):
 
 
 def test_csv_shows_a_consensus_tie_with_no_label(annotators):
-    project = make_project(make_customer(), "single_label", pipeline="consensus")
+    project = make_project_row(make_customer(), "single_label", pipeline="consensus")
     tie = {"label": None, "tied": ["positive", "negative"]}
     add_task(
         project,
@@ -310,7 +280,7 @@ def test_csv_shows_a_consensus_tie_with_no_label(annotators):
 
 
 def test_conll_gives_back_the_final_spans_of_each_task(annotators):
-    project = make_project(make_customer(), "ner")
+    project = make_project_row(make_customer(), "ner")
     texts = [
         ("Ada Lovelace met Charles Babbage in London.", [(0, 12, "PER"), (17, 32, "PER")]),
         ("Nothing to see here", []),
@@ -334,7 +304,7 @@ def test_conll_gives_back_the_final_spans_of_each_task(annotators):
 
 
 def test_conll_matches_a_hand_checked_sentence_exactly():
-    project = make_project(make_customer(), "ner")
+    project = make_project_row(make_customer(), "ner")
     task = add_task(
         project,
         data={"text": "Marie Curie moved to Paris in 1891."},
@@ -365,7 +335,7 @@ def test_conll_matches_a_hand_checked_sentence_exactly():
 
 
 def test_conll_counts_offsets_in_code_points_through_accents_and_emoji():
-    project = make_project(make_customer(), "ner")
+    project = make_project_row(make_customer(), "ner")
     text = "José visitó São Paulo 🎉 ayer"
     task = add_task(
         project,
@@ -421,7 +391,7 @@ def test_bio_gives_overlapping_spans_to_the_earlier_span_and_labels_without_spac
 
 
 def test_conll_marks_a_task_without_final_spans():
-    project = make_project(make_customer(), "ner")
+    project = make_project_row(make_customer(), "ner")
     task = add_task(project, data={"text": "Open task"}, completed=False)
 
     body = stream_bytes(project=project, file_format="conll", final_only=False).decode()
@@ -430,7 +400,7 @@ def test_conll_marks_a_task_without_final_spans():
 
 
 def test_exports_identify_annotators_by_id_never_by_email(annotators):
-    project = make_project(make_customer(), "ner")
+    project = make_project_row(make_customer(), "ner")
     add_task(project, annotations=[(a, SAMPLES["ner"][1]) for a in annotators])
 
     bodies = [stream_bytes(project=project, file_format=f) for f in ("jsonl", "csv", "conll")]
@@ -447,7 +417,7 @@ def test_exports_identify_annotators_by_id_never_by_email(annotators):
 
 
 def test_collection_gives_one_row_per_accepted_annotation(annotators):
-    project = make_project(make_customer(), "single_label", pipeline="collection")
+    project = make_project_row(make_customer(), "single_label", pipeline="collection")
     task = add_task(
         project,
         annotations=[
@@ -469,7 +439,7 @@ def test_collection_gives_one_row_per_accepted_annotation(annotators):
 
 
 def test_collection_export_of_all_tasks_keeps_tasks_without_submissions(annotators):
-    project = make_project(make_customer(), "single_label", pipeline="collection")
+    project = make_project_row(make_customer(), "single_label", pipeline="collection")
     started = add_task(
         project,
         completed=False,
@@ -490,7 +460,7 @@ def test_collection_export_of_all_tasks_keeps_tasks_without_submissions(annotato
 
 
 def test_final_only_leaves_out_open_tasks_and_all_includes_them():
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
     done = add_task(project)
     still_open = add_task(project, completed=False)
 
@@ -504,7 +474,7 @@ def test_final_only_leaves_out_open_tasks_and_all_includes_them():
 
 
 def test_since_and_until_bound_the_completion_time_including_since_excluding_until():
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
     day = [datetime(2025, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
     first, second, third = (add_task(project, completed_at=d) for d in day)
 
@@ -518,7 +488,7 @@ def test_since_and_until_bound_the_completion_time_including_since_excluding_unt
 
 
 def test_exporting_all_tasks_filters_by_creation_time():
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
     add_task(project, completed=False, created_at=datetime(2025, 3, 1, tzinfo=UTC))
     recent = add_task(project, completed=False, created_at=datetime(2025, 3, 2, 8, 0, tzinfo=UTC))
 
@@ -528,7 +498,7 @@ def test_exporting_all_tasks_filters_by_creation_time():
 
 
 def test_batch_keeps_only_the_tasks_of_that_import():
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
     batch = make_batch(project)
     in_batch = add_task(project, import_job=batch)
     add_task(project, import_job=make_batch(project))
@@ -541,7 +511,7 @@ def test_batch_keeps_only_the_tasks_of_that_import():
 
 
 def test_filters_are_checked_before_any_row_is_read():
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
 
     with CaptureQueriesContext(connection) as queries, pytest.raises(ValidationFailed) as error:
         export_stream(project=project, file_format="jsonl", since="last tuesday")
@@ -556,11 +526,6 @@ def test_filters_are_checked_before_any_row_is_read():
 def export_url(project, **query):
     suffix = "&".join(f"{k}={v}" for k, v in query.items())
     return f"/api/v1/projects/{project.pk}/export/" + (f"?{suffix}" if suffix else "")
-
-
-@pytest.fixture
-def customer():
-    return make_customer()
 
 
 @pytest.fixture
@@ -581,7 +546,7 @@ def owner(client, customer):
 def test_small_export_streams_straight_to_the_client_as_an_attachment(
     client, owner, customer, file_format, content_type
 ):
-    project = make_project(customer, "ner")
+    project = make_project_row(customer, "ner")
     add_task(project)
     add_task(project)
 
@@ -611,7 +576,7 @@ def test_small_export_streams_straight_to_the_client_as_an_attachment(
     ],
 )
 def test_bad_filter_values_are_a_400_naming_the_field(client, owner, customer, query, field):
-    project = make_project(customer, "single_label")
+    project = make_project_row(customer, "single_label")
 
     response = client.get(export_url(project, **query))
 
@@ -621,8 +586,8 @@ def test_bad_filter_values_are_a_400_naming_the_field(client, owner, customer, q
 
 
 def test_a_batch_of_another_project_is_a_400_naming_batch(client, owner, customer):
-    project = make_project(customer)
-    elsewhere = make_batch(make_project(customer))
+    project = make_project_row(customer)
+    elsewhere = make_batch(make_project_row(customer))
 
     response = client.get(export_url(project, batch=elsewhere.pk))
 
@@ -633,7 +598,7 @@ def test_a_batch_of_another_project_is_a_400_naming_batch(client, owner, custome
 def test_large_export_becomes_a_job_whose_file_matches_the_direct_stream(
     client, owner, customer, settings, annotators, django_capture_on_commit_callbacks
 ):
-    project = make_project(customer, "ner")
+    project = make_project_row(customer, "ner")
     for index in range(5):
         add_task(project, external_id=f"doc-{index}", annotations=[(annotators[0], {"spans": []})])
     direct = client.get(export_url(project, format="csv"))
@@ -658,7 +623,7 @@ def test_large_export_becomes_a_job_whose_file_matches_the_direct_stream(
 
 
 def test_a_running_job_shows_rows_written_after_each_chunk(customer, owner, monkeypatch):
-    project = make_project(customer)
+    project = make_project_row(customer)
     for _ in range(5):
         add_task(project)
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
@@ -685,7 +650,7 @@ def test_a_running_job_shows_rows_written_after_each_chunk(customer, owner, monk
 
 
 def test_downloading_before_the_job_is_ready_is_a_409_export_not_ready(client, owner, customer):
-    project = make_project(customer)
+    project = make_project_row(customer)
     add_task(project)
     created = client.post(
         f"/api/v1/projects/{project.pk}/exports/",
@@ -703,8 +668,8 @@ def test_downloading_before_the_job_is_ready_is_a_409_export_not_ready(client, o
 
 
 def test_a_project_lists_its_export_jobs_newest_first(client, owner, customer):
-    project = make_project(customer)
-    other = make_project(customer)
+    project = make_project_row(customer)
+    other = make_project_row(customer)
     first = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
     second = export_job_create(
         project=project, file_format="csv", filters={"final_only": False}, actor=owner
@@ -731,7 +696,7 @@ def subscribe(customer):
 
 def test_a_finished_job_announces_itself_by_webhook(customer, owner):
     endpoint = subscribe(customer)
-    project = make_project(customer)
+    project = make_project_row(customer)
     add_task(project)
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
 
@@ -751,7 +716,7 @@ def test_a_finished_job_announces_itself_by_webhook(customer, owner):
 
 def test_running_a_finished_job_again_changes_nothing(customer, owner):
     subscribe(customer)
-    project = make_project(customer)
+    project = make_project_row(customer)
     add_task(project)
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=owner)
     first = export_job_run(job_id=job.pk)
@@ -766,7 +731,7 @@ def test_running_a_finished_job_again_changes_nothing(customer, owner):
 
 def test_a_job_whose_batch_is_gone_fails_with_a_message(customer, owner):
     subscribe(customer)
-    project = make_project(customer)
+    project = make_project_row(customer)
     batch = make_batch(project)
     add_task(project, import_job=batch)
     job = export_job_create(
@@ -784,7 +749,7 @@ def test_a_job_whose_batch_is_gone_fails_with_a_message(customer, owner):
 
 
 def test_creating_a_job_checks_the_filters(customer, owner):
-    project = make_project(customer)
+    project = make_project_row(customer)
 
     with pytest.raises(ValidationFailed) as error:
         export_job_create(project=project, file_format="csv", filters={"sinse": "x"}, actor=owner)
@@ -808,7 +773,7 @@ ENDPOINTS = ["export", "list", "create", "status", "download"]
 
 @pytest.fixture
 def foreign_export(customer):
-    project = make_project(customer)
+    project = make_project_row(customer)
     add_task(project)
     job = export_job_create(project=project, file_format="jsonl", filters={}, actor=None)
     export_job_run(job_id=job.pk)
@@ -873,8 +838,8 @@ def test_export_endpoints_are_in_the_openapi_schema_without_warnings(tmp_path):
 
 
 def test_exporting_5_or_50_tasks_takes_the_same_three_queries(annotators):
-    few = make_project(make_customer())
-    many = make_project(make_customer())
+    few = make_project_row(make_customer())
+    many = make_project_row(make_customer())
     for project, size in ((few, 5), (many, 50)):
         for _ in range(size):
             add_task(project, annotations=[(a, {"label": "positive"}) for a in annotators[:2]])
@@ -892,8 +857,8 @@ def test_exporting_5_or_50_tasks_takes_the_same_three_queries(annotators):
 
 
 def test_keyset_chunks_give_every_row_once_at_three_queries_per_chunk(monkeypatch, annotators):
-    project = make_project(make_customer())
-    elsewhere = make_project(make_customer())
+    project = make_project_row(make_customer())
+    elsewhere = make_project_row(make_customer())
     tasks = []
     for index in range(10):
         tasks.append(
@@ -913,8 +878,8 @@ def test_keyset_chunks_give_every_row_once_at_three_queries_per_chunk(monkeypatc
 
 
 def test_the_api_streams_5_or_50_tasks_with_the_same_number_of_queries(client, owner, customer):
-    few = make_project(customer)
-    many = make_project(customer)
+    few = make_project_row(customer)
+    many = make_project_row(customer)
     for project, size in ((few, 5), (many, 50)):
         for _ in range(size):
             add_task(project)
@@ -928,7 +893,7 @@ def test_the_api_streams_5_or_50_tasks_with_the_same_number_of_queries(client, o
 
 
 def test_streaming_20000_tasks_keeps_memory_to_about_one_chunk(annotators):
-    project = make_project(make_customer())
+    project = make_project_row(make_customer())
     text = "The delivery was quick and the parcel arrived intact, five stars. " * 2
     tasks = Task.objects.bulk_create(
         [
