@@ -15,12 +15,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import MfaEnrolled
+from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.policy import Action, can
 from accounts.selectors import request_user
 from core.errors import PermissionDenied
@@ -32,8 +31,6 @@ from labeling.services.access import (
     customer_ip_allowlist_set,
     customer_member_admin_set,
 )
-
-PERMISSIONS = [IsAuthenticated, MfaEnrolled]
 
 
 class IpAllowlistSerializer(serializers.Serializer[Any]):
@@ -83,7 +80,7 @@ class CustomerIpAllowlistView(APIView):
     """The customer's IP allowlist: its users are refused from any other address (403
     `ip_not_allowed`). Refuses a list that leaves out your own address unless `force` is set."""
 
-    permission_classes = PERMISSIONS
+    permission_classes = BASE_PERMISSIONS
 
     def _administered(self, request: Request, customer_id: int) -> Customer:
         customer = _customer(request, customer_id)
@@ -118,7 +115,7 @@ class CustomerMemberListView(generics.ListAPIView[CustomerMember]):
     """The people who act for a customer, and which of them administer its settings."""
 
     serializer_class = CustomerMemberSerializer
-    permission_classes = PERMISSIONS
+    permission_classes = BASE_PERMISSIONS
 
     def get_queryset(self) -> QuerySet[CustomerMember]:
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no customer
@@ -134,7 +131,7 @@ class CustomerMemberAdminSerializer(serializers.Serializer[Any]):
 class CustomerMemberView(APIView):
     """Mark a customer's user as one of its administrators, or not (Quorum administrators only)."""
 
-    permission_classes = PERMISSIONS
+    permission_classes = BASE_PERMISSIONS
 
     @extend_schema(request=CustomerMemberAdminSerializer, responses=CustomerMemberSerializer)
     def patch(self, request: Request, customer_id: int, user_id: int) -> Response:

@@ -97,7 +97,7 @@ StartResponse = Callable[..., Any]
 def hot_work(path_info: str) -> tuple[str, type[Any], dict[str, Any]] | None:
     """("claim" or "submit", the view class, the URL's kwargs) when the URLconf sends a POST to
     `path_info` to one of the two views served here; None otherwise."""
-    from labeling.api.views import ClaimView, LeaseViewSet
+    from labeling.api.work import ClaimView, LeaseViewSet
 
     try:
         match = resolve(path_info)
@@ -176,7 +176,7 @@ class QueueHotPath(WSGIHandler):
         kwargs: dict[str, Any],
         result: Any,
     ) -> HttpResponse:
-        from labeling.api.views import work_claim, work_submit
+        from labeling.api.work import work_claim, work_submit
 
         user = _caller(request, view_class(action=kind, args=(), kwargs=kwargs))
         if user is None:

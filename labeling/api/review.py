@@ -1,4 +1,4 @@
-"""Review and rework API (reviewers and authors) and gold answers (managers and customers).
+"""Review and rework API: reviewers claim reviews and give verdicts; authors redo rejected work.
 
 Reviews use the annotators' leases: claim with `POST /projects/{id}/review/claim/`, keep alive,
 skip or release with `/leases/{id}/...`, and finish with `POST /leases/{id}/verdict/`.
@@ -9,31 +9,47 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.selectors import request_user
 from labeling import policy
-from labeling.api.serializers import (
-    ClaimSerializer,
-    GoldAnswerSerializer,
-    ReviewSerializer,
-)
-from labeling.api.views import BASE_PERMISSIONS, WorkThrottle, claim_body
-from labeling.models import GoldAnswer, RejectReason, Task, Verdict
+from labeling.api.throttles import WorkThrottle
+from labeling.api.work import ClaimSerializer, claim_body
+from labeling.models import RejectReason, Review, Verdict
 from labeling.selectors import review_context, review_projects_for, rework_of
 from labeling.services.claimed import Claim
-from labeling.services.gold import gold_answer_set, gold_retire
 from labeling.services.review import (
     review_claim_next,
     review_submit,
     reviewer_level_of,
     rework_claim,
 )
+
+
+class ReviewSerializer(serializers.ModelSerializer[Review]):
+    class Meta:
+        model = Review
+        fields = [
+            "id",
+            "level",
+            "annotation",
+            "author",
+            "reviewer",
+            "verdict",
+            "reason",
+            "comment",
+            "correction",
+            "correction_score",
+            "upheld",
+            "created_at",
+        ]
+        read_only_fields = fields
 
 
 def review_claim_body(claim: Claim) -> dict[str, Any]:
@@ -139,48 +155,7 @@ class ReworkClaimView(APIView):
         return Response(claim_body(claim))
 
 
-class GoldSerializer(serializers.Serializer[Any]):
-    result = serializers.JSONField(help_text="The correct answer, in the project's result format.")
-    explanation = serializers.CharField(required=False, allow_blank=True, max_length=5000)
-
-
-class GoldView(APIView):
-    """A task's gold answer: GET it, PUT to make the task gold or fix its answer (scores are
-    recomputed), DELETE to retire it (no longer served; past scores stay)."""
-
-    permission_classes = BASE_PERMISSIONS
-
-    def _task(self, request: Request, task_id: int) -> Task:
-        # Only managers and the project's customer reach its tasks; anyone else gets "not found".
-        return get_object_or_404(policy.tasks_managed_by(request.user), pk=task_id)
-
-    @extend_schema(responses={200: GoldAnswerSerializer})
-    def get(self, request: Request, task_id: int) -> Response:
-        task = self._task(request, task_id)
-        answer = get_object_or_404(GoldAnswer, task=task)
-        return Response(GoldAnswerSerializer(answer).data)
-
-    @extend_schema(request=GoldSerializer, responses={200: GoldAnswerSerializer})
-    def put(self, request: Request, task_id: int) -> Response:
-        task = self._task(request, task_id)
-        data = GoldSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        answer = gold_answer_set(
-            task=task,
-            result=data.validated_data["result"],
-            explanation=data.validated_data.get("explanation", ""),
-            actor=request_user(request),
-        )
-        return Response(GoldAnswerSerializer(answer).data)
-
-    @extend_schema(request=None, responses={200: GoldAnswerSerializer})
-    def delete(self, request: Request, task_id: int) -> Response:
-        task = self._task(request, task_id)
-        answer = gold_retire(task=task, actor=request_user(request))
-        return Response(GoldAnswerSerializer(answer).data)
-
-
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "projects/<id:project_id>/review/claim/",
         ReviewClaimView.as_view(),
@@ -190,5 +165,4 @@ urlpatterns = [
     path("work/review-projects/", ReviewProjectsView.as_view(), name="work-review-projects"),
     path("work/rework/", ReworkListView.as_view(), name="work-rework"),
     path("rework/<id:slot_id>/claim/", ReworkClaimView.as_view(), name="rework-claim"),
-    path("tasks/<id:task_id>/gold/", GoldView.as_view(), name="task-gold"),
 ]

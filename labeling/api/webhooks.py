@@ -17,11 +17,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.permissions import MfaEnrolled
+from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.selectors import request_user
 from core.api.filters import FilterSet, IdFilter
 from core.api.routers import Router
@@ -34,12 +34,7 @@ from labeling.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from labeling.policy import (
-    customer_of,
-    customers_visible_to,
-    is_customer_user,
-    is_labeling_staff,
-)
+from labeling.policy import customer_of, customers_visible_to, is_customer_user, is_labeling_staff
 from labeling.services.webhooks import (
     webhook_endpoint_create,
     webhook_endpoint_delete,
@@ -189,7 +184,7 @@ class WebhookEndpointViewSet(
     """Addresses that receive signed event notifications (task completed, export ready, ...)."""
 
     serializer_class = WebhookEndpointSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesWebhooks]
+    permission_classes = [*BASE_PERMISSIONS, ManagesWebhooks]
     filterset_class = WebhookEndpointFilter
     ordering_fields = ["created_at"]
 
@@ -265,7 +260,7 @@ class WebhookDeliveryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Webh
     """What was sent to one endpoint, newest first, with every attempt and the answer to it."""
 
     serializer_class = WebhookDeliverySerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesWebhooks]
+    permission_classes = [*BASE_PERMISSIONS, ManagesWebhooks]
     filterset_class = WebhookDeliveryFilter
     ordering_fields = ["created_at"]
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from kit.consensus import dawid_skene_labels
+from labeling.enqueue import job_enqueue
 from labeling.events import REVERSED_DISCOUNTED, work_reversed_send
 from labeling.models import (
     AggregationMethod,
@@ -42,6 +43,7 @@ from labeling.services.leases import leases_release_for_person
 
 # Enough labels per person for an estimate worth more than the default accuracy.
 MIN_LABELS_PER_PERSON = 5
+CONFUSIONS_ESTIMATE_TASK = "labeling.tasks.consensus_confusions_estimate"
 
 
 def projects_needing_estimates() -> list[int]:
@@ -115,6 +117,15 @@ def consensus_confusions_estimate(*, project: Project) -> dict[str, Any]:
         "labels": len(labels),
         "tasks": len({t for t, _, _ in labels}),
     }
+
+
+def consensus_confusions_estimate_queue(*, project: Project) -> None:
+    """Queue a fresh `consensus_confusions_estimate` of `project` as a background job; the new
+    estimates replace the current ones when it is done (at once when tasks run eagerly).
+
+    The job reads committed labels: call it outside a transaction, as a page or API view does.
+    """
+    job_enqueue(CONFUSIONS_ESTIMATE_TASK, project.pk)
 
 
 # --- Discounting a suspended person's work ---------------------------------------------------

@@ -20,13 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.permissions import BASE_PERMISSIONS
 from core.api.pagination import PageNumberPagination
 from core.errors import Conflict, NotFound, ValidationFailed
 from labeling import policy
-from labeling.api.views import BASE_PERMISSIONS
 from labeling.models import Project, WorkerConfusion
 from labeling.selectors import person_names
-from labeling.tasks import consensus_confusions_estimate
+from labeling.services.consensus import consensus_confusions_estimate_queue
 from quality.reports.agreement import agreement_report
 from quality.reports.confusions import confusions_apply, confusions_of
 from quality.reports.people import (
@@ -218,7 +218,7 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
                 "Confusion estimates apply to single-label consensus projects only.",
                 extra={"pipeline": project.pipeline, "task_type": project.task_type},
             )
-        consensus_confusions_estimate.delay(project.pk)
+        consensus_confusions_estimate_queue(project=project)
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -35,7 +35,7 @@ from accounts.services import (
     user_set_active,
 )
 from labeling.api.hotpath import QueueHotPath
-from labeling.api.views import WorkThrottle
+from labeling.api.throttles import WorkThrottle
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
 

@@ -11,7 +11,7 @@ from django.urls import Resolver404, resolve
 from accounts.api.tokens import ApiTokenViewSet
 from accounts.models import Role
 from core.api.parsers import MAX_JSON_DEPTH
-from labeling.api import views as labeling_api_views
+from labeling.api import throttles as labeling_api_views
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
 

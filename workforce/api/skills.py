@@ -13,9 +13,7 @@ from accounts.policy import Action
 from accounts.selectors import request_user
 from core.api.routers import Router
 from workforce.models import Skill
-from workforce.services import (
-    skill_create,
-)
+from workforce.services import skill_create
 
 
 class SkillSerializer(serializers.ModelSerializer[Skill]):

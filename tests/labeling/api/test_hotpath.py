@@ -26,7 +26,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.services import api_token_create, api_token_revoke, user_set_active
 from labeling.api import hotpath
-from labeling.api import views as labeling_api_views
+from labeling.api import throttles as labeling_api_views
 from labeling.api.hotpath import QueueHotPath
 from labeling.models import Annotation, Lease
 from labeling.services.projects import customer_member_add
@@ -391,7 +391,7 @@ MID_MINUTE = 1_800_000_030.0  # 30 s into a minute (1_800_000_000 is a multiple 
 def test_the_work_rate_limit_counts_each_call_once_and_refuses_as_drf_does(
     settings, app, monkeypatch, caller
 ):
-    from labeling.api.views import WorkThrottle
+    from labeling.api.throttles import WorkThrottle
 
     monkeypatch.setattr(WorkThrottle, "THROTTLE_RATES", {"work": "2/minute"})
     # Every call half-way through one fixed window: Retry-After is the same for both paths, and

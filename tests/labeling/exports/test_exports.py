@@ -39,7 +39,7 @@ from tests.factories import make_user
 from tests.labeling.factories import make_customer, make_customer_user, make_project_row
 
 # This module is its own URLconf, so the export API is reachable before config/urls.py includes it.
-urlpatterns = [path("api/v1/", include("labeling.api.export_endpoints"))]
+urlpatterns = [path("api/v1/", include("labeling.api.exports"))]
 
 pytestmark = [
     pytest.mark.django_db,

@@ -133,7 +133,7 @@ def test_oldest_order_hands_out_tasks_in_import_order():
 
 
 def test_a_claim_never_returns_customer_metadata():
-    from labeling.api.views import claim_body
+    from labeling.api.work import claim_body
     from labeling.services.imports.batches import tasks_create
 
     project = make_project()

@@ -19,13 +19,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import MfaEnrolled
+from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.selectors import request_user
 from core.errors import Conflict, NotFound
 from labeling.downloads import export_file_response
@@ -173,7 +173,7 @@ _EXPORT_PARAMETERS = [
 class ProjectExportView(APIView):
     """Download a project's labels: streamed at once when small, otherwise as a background job."""
 
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesProjects]
+    permission_classes = [*BASE_PERMISSIONS, ManagesProjects]
     content_negotiation_class = ExportNegotiation
 
     @extend_schema(
@@ -221,7 +221,7 @@ class ProjectExportListView(generics.ListCreateAPIView[ExportJob]):
     """A project's export jobs, newest first; create one to export in the background."""
 
     serializer_class = ExportJobSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesProjects]
+    permission_classes = [*BASE_PERMISSIONS, ManagesProjects]
     content_negotiation_class = ExportNegotiation
     filterset_fields = ["status", "file_format"]
     ordering_fields = ["created_at"]
@@ -255,7 +255,7 @@ class ExportJobView(generics.RetrieveAPIView[ExportJob]):
     """An export job: its status, progress (rows_written of rows_total) and, when ready, its file."""
 
     serializer_class = ExportJobSerializer
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesProjects]
+    permission_classes = [*BASE_PERMISSIONS, ManagesProjects]
     content_negotiation_class = ExportNegotiation
 
     def get_queryset(self) -> QuerySet[ExportJob]:
@@ -271,7 +271,7 @@ class ExportJobView(generics.RetrieveAPIView[ExportJob]):
 class ExportDownloadView(generics.GenericAPIView[ExportJob]):
     """The file of an export job that has succeeded (409 export_not_ready before)."""
 
-    permission_classes = [IsAuthenticated, MfaEnrolled, ManagesProjects]
+    permission_classes = [*BASE_PERMISSIONS, ManagesProjects]
     content_negotiation_class = ExportNegotiation
 
     def get_queryset(self) -> QuerySet[ExportJob]:
