@@ -9,7 +9,7 @@ both writers are checked: the one-statement writer and the transactional writer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -61,15 +61,21 @@ class Scenario:
     draw: float
 
 
-def _mostly(usual, *others):
-    """`usual` most of the time: a claim needs every condition, so each one's failure is drawn
-    alone often enough to be seen, and all of them hold in a good share of the examples."""
-    return st.sampled_from([usual] * 5 + list(others))
+# Each rule a claim checks, and how a scenario breaks it.
+_BREAKS = {
+    "annotator": {"annotator": False},
+    "active": {"project_active": False},
+    "status": {"status": AnnotatorStatus.SUSPENDED.value},
+    "skill": {"required_level": 3, "skill_level": 2},
+    "suspension": {"suspension": "until_future"},
+    "retraining": {"retraining": True},
+    "limit": {"held": 1, "max_leases": 1, "prefetch": False, "tasks": 3, "done": 0},
+    "gold": {"gold": True, "gold_warmup": 2, "claimed": 0},
+}
 
-
-scenarios = st.builds(
+_random = st.builds(
     Scenario,
-    project_active=_mostly(True, False),
+    project_active=st.booleans(),
     required_level=st.one_of(st.none(), st.integers(1, 3)),
     max_leases=st.integers(1, 2),
     tasks=st.integers(0, 4),
@@ -77,22 +83,49 @@ scenarios = st.builds(
     gold=st.booleans(),
     gold_warmup=st.integers(0, 2),
     regular_rate=st.sampled_from([0.0, 0.5, 1.0]),
-    annotator=_mostly(True, False),
-    status=_mostly(
-        AnnotatorStatus.ACTIVE.value,
-        AnnotatorStatus.PROBATION.value,
-        AnnotatorStatus.APPLICANT.value,
-        AnnotatorStatus.SUSPENDED.value,
-        AnnotatorStatus.OFFBOARDED.value,
-    ),
+    annotator=st.booleans(),
+    status=st.sampled_from([s.value for s in AnnotatorStatus]),
     skill_level=st.one_of(st.none(), st.integers(1, 3)),
-    suspension=_mostly("none", "open_ended", "until_past", "until_future"),
-    retraining=_mostly(False, True),
+    suspension=st.sampled_from(["none", "open_ended", "until_past", "until_future"]),
+    retraining=st.booleans(),
     claimed=st.integers(0, 3),
-    held=_mostly(0, 1, 2),
+    held=st.integers(0, 2),
     prefetch=st.booleans(),
     draw=st.floats(0, 0.999),
 )
+
+# A person who may work, in a project with work: every rule holds (the rest varies).
+_allowed = st.builds(
+    Scenario,
+    project_active=st.just(True),
+    required_level=st.one_of(st.none(), st.integers(1, 2)),
+    max_leases=st.integers(1, 2),
+    tasks=st.integers(1, 4),
+    done=st.integers(0, 2),
+    gold=st.booleans(),
+    gold_warmup=st.just(0),
+    regular_rate=st.sampled_from([0.0, 0.5, 1.0]),
+    annotator=st.just(True),
+    status=st.sampled_from([AnnotatorStatus.ACTIVE.value, AnnotatorStatus.PROBATION.value]),
+    skill_level=st.just(3),
+    suspension=st.sampled_from(["none", "until_past"]),
+    retraining=st.just(False),
+    claimed=st.integers(0, 3),
+    held=st.just(0),
+    prefetch=st.booleans(),
+    draw=st.floats(0, 0.999),
+)
+
+
+@st.composite
+def _one_broken(draw: st.DrawFn) -> Scenario:
+    """An allowed scenario with exactly one rule broken: each rule's own refusal is seen."""
+    scenario = draw(_allowed)
+    rule = draw(st.sampled_from(sorted(_BREAKS)))
+    return replace(scenario, **_BREAKS[rule])
+
+
+scenarios = st.one_of(_allowed, _one_broken(), _random)
 
 
 def _expected(s: Scenario) -> str:
