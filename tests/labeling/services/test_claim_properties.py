@@ -10,6 +10,7 @@ both writers are checked: the one-statement writer and the transactional writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 from datetime import timedelta
 
 import pytest
@@ -62,7 +63,7 @@ class Scenario:
 
 
 # Each rule a claim checks, and how a scenario breaks it.
-_BREAKS = {
+_BREAKS: dict[str, dict[str, Any]] = {
     "annotator": {"annotator": False},
     "active": {"project_active": False},
     "status": {"status": AnnotatorStatus.SUSPENDED.value},
