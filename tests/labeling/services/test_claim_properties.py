@@ -10,8 +10,8 @@ both writers are checked: the one-statement writer and the transactional writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.db import connection, transaction
