@@ -20,7 +20,7 @@ from quality.models import (
     Appeal,
     RuleAction,
 )
-from tests.accounts.personal_data_scenario import build, rows_mentioning
+from tests.accounts.factories import api_as, rows_mentioning
 from tests.factories import PASSWORD, make_user
 from workforce.models import AnnotatorProfile, TermsAcceptance
 
@@ -28,17 +28,6 @@ pytestmark = pytest.mark.django_db
 
 EMAIL = "ana.example@example.test"
 NAME = "Ana Example"
-
-
-@pytest.fixture
-def scenario():
-    return build()
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def ask(person):

@@ -5,14 +5,11 @@ import pytest
 from accounts.models import Role
 from accounts.selectors import api_token_get_by_key
 from accounts.services import api_token_create, api_token_revoke, role_revoke, user_set_active
+from tests.accounts.factories import auth
 from tests.factories import make_user
 from tests.labeling.factories import add_tasks, make_project, make_worker
 
 pytestmark = pytest.mark.django_db
-
-
-def auth(key):
-    return {"HTTP_AUTHORIZATION": f"Token {key}"}
 
 
 def test_a_token_in_use_stops_working_the_moment_it_is_revoked(client):

@@ -8,15 +8,10 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from accounts.personal_data import EXPORT_FORMAT
 from labeling.models import Annotation
-from tests.accounts.personal_data_scenario import GOLD_EXPLANATION, build
+from tests.accounts.factories import GOLD_EXPLANATION, api_as
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def scenario():
-    return build()
 
 
 def download(client, url="/api/v1/me/data/"):
@@ -25,12 +20,6 @@ def download(client, url="/api/v1/me/data/"):
     assert response.streaming
     raw = b"".join(response.streaming_content)
     return response, raw, json.loads(raw)
-
-
-def api_as(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def test_the_download_holds_each_section_about_the_person(scenario):

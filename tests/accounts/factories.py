@@ -1,4 +1,5 @@
-"""A person with a bit of everything Quorum keeps about people, made through the services."""
+"""Test data of the accounts tests: a person with a bit of everything Quorum keeps about people,
+made through the services; and an API client signed in as someone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast
+from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, Role, User
 from accounts.services import api_token_create, role_grant, user_create
@@ -22,13 +24,12 @@ from labeling.services.submit import lease_skip, lease_submit
 from quality.services.actions import rule_action_appeal
 from quality.services.evaluation import rules_evaluate
 from tests.factories import PASSWORD, make_user
-from tests.labeling.factories import add_tasks, make_project
+from tests.labeling.factories import ALWAYS, add_tasks, make_project
 from tests.quality.factories import gold_record, make_manager, spam_rule
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, annotator_status_set, terms_publish
 
-ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}
 GOLD_EXPLANATION = "Gold-explanation-never-exported"
 
 
@@ -145,3 +146,15 @@ def rows_mentioning(text: str) -> list[str]:
         matches = model._base_manager.annotate(**annotations).filter(condition)
         found.extend(f"{model._meta.label} {pk}" for pk in matches.values_list("pk", flat=True))
     return found
+
+
+def api_as(user: User) -> APIClient:
+    """An API client signed in as `user`."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def auth(key: str) -> dict[str, str]:
+    """The test client's keyword arguments that send API token `key`."""
+    return {"HTTP_AUTHORIZATION": f"Token {key}"}

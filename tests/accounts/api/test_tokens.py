@@ -9,13 +9,10 @@ from django.utils import timezone
 from accounts.models import ApiToken, Role
 from accounts.services import api_token_create, api_token_revoke
 from core.models import AuditEvent
+from tests.accounts.factories import auth
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def auth(key):
-    return {"HTTP_AUTHORIZATION": f"Token {key}"}
 
 
 def test_a_created_token_authenticates_api_calls(client):
