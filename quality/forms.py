@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 from django.db.models import QuerySet
 
-from labeling.models import Project
+from labeling.models import ImportJob, Project
 from quality.models import (
     QualityRule,
     RuleActionKind,
@@ -120,3 +120,19 @@ class LiftForm(forms.Form):
     note = forms.CharField(
         max_length=5000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class QualityFilterForm(forms.Form):
+    """The quality page's scope (the project or one import batch) and the people table's order."""
+
+    batch = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, label="Import batch", choices=[]
+    )
+    sort = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, batches: list[ImportJob], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.TypedChoiceField, self.fields["batch"]).choices = [
+            ("", "The whole project"),
+            *((job.pk, f"#{job.pk} · {job.source[:60]}") for job in batches),
+        ]

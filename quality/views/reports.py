@@ -1,8 +1,8 @@
 """The Quality page of a project: agreement, each person's figures, reviewer accuracy, the
 worker estimates (refreshed through labeling's consensus job) and the gold set.
 
-Access and the project lookup are labeling's (`labeling_access`, `project_for_request`): the page
-shows the same projects to the same people as the rest of the project's pages.
+Access and the project lookup are labeling's portal's (`labeling.portal`): the page shows the
+same projects to the same people as the rest of the project's pages.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from labeling import policy
-from labeling.forms import QualityFilterForm
-from labeling.selectors import person_names
-from labeling.tasks import consensus_confusions_estimate
-from labeling.views import (
+from labeling.portal import (
     batches_for_request,
     labeling_access,
     project_for_request,
     result_summary,
 )
+from labeling.selectors import person_names
+from labeling.services.consensus import consensus_confusions_estimate_queue
+from quality.forms import QualityFilterForm
 from quality.reports import project as figures
 from quality.reports.agreement import agreement_report
 from quality.reports.confusions import CONFUSIONS_MAX, confusions_apply, confusions_of
@@ -129,7 +129,7 @@ def confusions_refresh(request: HttpRequest, project_id: int) -> HttpResponse:
     if not confusions_apply(project):
         messages.error(request, "Confusion estimates apply to single-label consensus projects.")
     else:
-        consensus_confusions_estimate.delay(project.pk)
+        consensus_confusions_estimate_queue(project=project)
         messages.success(
             request, "The estimates are being refreshed; reload this page in a moment."
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from labeling.forms import ProjectForm
+from labeling.forms.projects import ProjectForm
 from labeling.models import Task, WorkSlot
 from labeling.queue_order import slot_order_keys
 from labeling.services.claim import slot_claim_next

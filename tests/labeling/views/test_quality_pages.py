@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import Role
 from core.errors import ValidationFailed
-from labeling.forms import ProjectForm
+from labeling.forms.projects import ProjectForm
 from labeling.models import GoldAnswer, GoldScore, Project, Task
 from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set

@@ -1,10 +1,8 @@
-"""Forms of the labeling portal pages: they check the shape of the input; the services judge it."""
+"""Forms of the project pages: settings, filter, status, instructions. They check the shape of the input; the services judge it."""
 
 from __future__ import annotations
 
-import json
 import re
-from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -16,19 +14,15 @@ from core.errors import QuorumError, ValidationFailed
 from core.forms import form_add_error
 from kit.label_schema import PRESETS
 from labeling.errors import ProjectLocked
-from labeling.export_formats import FORMATS as EXPORT_FORMATS
 from labeling.models import (
     AggregationMethod,
     Customer,
-    ImportJob,
     Pipeline,
     Project,
     ProjectStatus,
     QueueOrder,
-    TaskStatus,
     TaskType,
 )
-from labeling.services.imports.batches import FORMATS as IMPORT_FORMATS
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
 from workforce.models import Skill
 
@@ -43,8 +37,6 @@ _LABEL_ENTRY = re.compile(r"^labels\[(\d+)\]")
 # ... and a review level's rate by its place and the standing, e.g. "review_levels[0].rates.regular".
 _REVIEW_RATE = re.compile(r"^review_levels\[(\d+)\]\.rates\.(\w+)$")
 _REVIEW_ENTRY = re.compile(r"^review_levels\[(\d+)\]")
-# A gold answer's errors are named under "result.": "result.label" -> "label".
-_RESULT_PREFIX = re.compile(r"^(result\.)+")
 _LOCKED_HELP = "Fixed: the project has tasks."
 DEFAULT_GOLD_RATES = {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
 _PERCENT_ERROR = "A percentage from 0 to 100."
@@ -78,10 +70,6 @@ def _percent(share: float) -> str:
 
 def _share(percent: Decimal) -> float:
     return float(percent) / 100
-
-
-def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
-    return cast(forms.ChoiceField, form.fields[name])
 
 
 def _label_line(label: dict[str, Any]) -> str:
@@ -229,7 +217,7 @@ class ProjectForm(forms.Form):
             for field in ("preset", "instructions"):
                 del self.fields[field]
             self.fields["task_type"].required = True
-            _choice_field(self, "task_type").choices = TaskType.choices
+            cast(forms.ChoiceField, self.fields["task_type"]).choices = TaskType.choices
             self.fields["labels"].help_text = LABELS_HELP.replace(
                 "Leave empty to use the preset's labels.",
                 "Labels already used in annotations cannot be removed or renamed.",
@@ -504,143 +492,4 @@ class InstructionsForm(forms.Form):
         label="New version (Markdown)",
         widget=forms.Textarea(attrs={"rows": 8}),
         help_text="Publishing makes a new version; annotators see it from their next task.",
-    )
-
-
-_IMPORT_FORMAT_CHOICES = [("", "From the file name"), *((f, f.upper()) for f in IMPORT_FORMATS)]
-
-
-class ImportUploadForm(forms.Form):
-    file = forms.FileField(
-        label="File",
-        help_text="JSONL, CSV or a JSON array; every line is checked before any is kept.",
-    )
-    format = forms.ChoiceField(required=False, choices=_IMPORT_FORMAT_CHOICES)
-
-
-class ImportLocationForm(forms.Form):
-    url = forms.CharField(
-        label="URL or object URI",
-        max_length=1000,
-        help_text="https://…, s3://bucket/key, gs://bucket/key or azure://account/container/blob.",
-    )
-    format = forms.ChoiceField(required=False, choices=_IMPORT_FORMAT_CHOICES)
-
-
-class ExportForm(forms.Form):
-    """Which rows to export and in what format; CoNLL is offered for named-entity projects only."""
-
-    format = forms.ChoiceField(choices=[])
-    status = forms.ChoiceField(
-        label="Tasks",
-        choices=[("final", "Final tasks only"), ("all", "All tasks, final or not")],
-        help_text="Dates filter final tasks by completion, all tasks by creation (UTC).",
-    )
-    since = forms.DateField(
-        required=False,
-        label="From (inclusive)",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    until = forms.DateField(
-        required=False,
-        label="Until (exclusive)",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    batch = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None, label="Import batch", choices=[]
-    )
-
-    def __init__(
-        self, *args: Any, project: Project, batches: list[ImportJob], **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        formats = [f for f in EXPORT_FORMATS if f != "conll" or project.task_type == TaskType.NER]
-        _choice_field(self, "format").choices = [(f, f.upper()) for f in formats]
-        _choice_field(self, "batch").choices = [
-            ("", "Every batch"),
-            *((job.pk, f"#{job.pk} · {job.source[:60]}") for job in batches),
-        ]
-
-    def export_request(self) -> tuple[str, dict[str, Any]]:
-        """Return the file format and the filters of labeling.services.exports.rows.export_rows."""
-        data = self.cleaned_data
-        since: date | None = data["since"]
-        until: date | None = data["until"]
-        return data["format"], {
-            "final_only": data["status"] == "final",
-            "since": since,
-            "until": until,
-            "batch_id": data["batch"],
-        }
-
-
-class TaskFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *TaskStatus.choices])
-    batch = forms.IntegerField(
-        required=False, min_value=1, label="Import batch", widget=forms.NumberInput()
-    )
-
-
-class QualityFilterForm(forms.Form):
-    """The quality page's scope (the project or one import batch) and the people table's order."""
-
-    batch = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None, label="Import batch", choices=[]
-    )
-    sort = forms.CharField(required=False, widget=forms.HiddenInput)
-
-    def __init__(self, *args: Any, batches: list[ImportJob], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        _choice_field(self, "batch").choices = [
-            ("", "The whole project"),
-            *((job.pk, f"#{job.pk} · {job.source[:60]}") for job in batches),
-        ]
-
-
-class GoldAnswerForm(forms.Form):
-    """A gold task's answer as JSON, in the project's result format; the gold service checks it."""
-
-    answer = forms.CharField(
-        label="Answer (JSON)",
-        widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-        help_text='In the project\'s result format, e.g. <code>{"label": "cat"}</code>.',
-    )
-    explanation = forms.CharField(
-        required=False,
-        max_length=5000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Shown with the answer in training mode.",
-    )
-
-    def clean_answer(self) -> Any:
-        text: str = self.cleaned_data["answer"]
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise forms.ValidationError(
-                f"This is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-            ) from None
-
-    def add_service_error(self, error: QuorumError) -> None:
-        """Show what is wrong with the answer next to it: the service names `result.<part>`."""
-        if isinstance(error, ValidationFailed):
-            messages = [
-                f"{part}: {message}"
-                if (part := _RESULT_PREFIX.sub("", path)) != "result"
-                else message
-                for path, found in error.extra.get("fields", {}).items()
-                for message in found
-            ]
-            for message in messages or [error.message]:
-                self.add_error("answer", message)
-            return
-        form_add_error(self, error)
-
-
-class GoldRetireForm(forms.Form):
-    retired = forms.TypedChoiceField(
-        choices=[("1", "Retire"), ("0", "Restore")], coerce=lambda value: value == "1"
-    )
-    back = forms.ChoiceField(
-        required=False, choices=[("task", "The task page"), ("quality", "The quality page")]
     )

@@ -1,0 +1,2 @@
+"""Forms of the labeling portal pages, one module per resource: they check the shape of the
+input; the services judge it."""
