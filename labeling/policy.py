@@ -6,6 +6,7 @@ A customer's users reach only their own customer's projects; anything else is "n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -101,12 +102,35 @@ def project_takes_work() -> Q:
     return Q(status=ProjectStatus.ACTIVE)
 
 
-def projects_open_to_worker(user: Any) -> QuerySet[Project]:
-    """Projects an annotator may reach for work, whatever their status: every claim is built on
-    this queryset, so a rule added here holds for every claim on every database."""
-    if not is_worker(user):
+@dataclass(frozen=True)
+class WorkScope:
+    """What the access policy lets a person reach for work of a kind ("annotate" or "review"),
+    as a value: people with equal scopes reach the same projects (`projects_in_scope`), so the
+    claim may keep one compiled statement per scope."""
+
+    kind: str
+    allowed: bool
+
+
+def work_scope(user: Any, kind: str) -> WorkScope:
+    """The person's scope for `kind` work: annotators and reviewers may work, reviewers review."""
+    if kind == "review":
+        return WorkScope(kind, Role.REVIEWER in user_roles(user))
+    return WorkScope(kind, is_worker(user))
+
+
+def projects_in_scope(scope: WorkScope) -> QuerySet[Project]:
+    """Projects a scope reaches, whatever their status. Every claim is built on this queryset,
+    so a rule added here holds for every claim on every database; what it depends on must be
+    in `WorkScope`."""
+    if not scope.allowed:
         return Project.objects.none()
     return Project.objects.all()
+
+
+def projects_open_to_worker(user: Any) -> QuerySet[Project]:
+    """Projects an annotator may reach for work, whatever their status."""
+    return projects_in_scope(work_scope(user, "annotate"))
 
 
 def projects_workable_by(user: Any) -> QuerySet[Project]:
@@ -117,11 +141,8 @@ def projects_workable_by(user: Any) -> QuerySet[Project]:
 
 
 def projects_open_to_reviewer(user: Any) -> QuerySet[Project]:
-    """Projects a reviewer may reach for review work, whatever their status (see
-    `projects_open_to_worker`)."""
-    if Role.REVIEWER not in user_roles(user):
-        return Project.objects.none()
-    return Project.objects.all()
+    """Projects a reviewer may reach for review work, whatever their status."""
+    return projects_in_scope(work_scope(user, "review"))
 
 
 def projects_reviewable_by(user: Any) -> QuerySet[Project]:

@@ -32,6 +32,7 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
+from labeling.policy import work_scope
 from labeling.services.claim_conditions import (
     candidate_slots,
     claim_context,
@@ -164,7 +165,13 @@ def _claim_locked(
     """The transactional writer: every outcome of a claim, on every database."""
     draw = gold_draw() if draw is None else draw
     context = claim_context(
-        user=user, project_id=project_id, now=now, prefetch=prefetch, draw=draw, kind=kind
+        user_id=user.pk,
+        scope=work_scope(user, kind),
+        project_id=project_id,
+        now=now,
+        prefetch=prefetch,
+        draw=draw,
+        kind=kind,
     )
     # One claim per person and project at a time: the lease limit holds even with double clicks.
     state = worker_state_lock_existing(user_id=user.pk, project_id=project_id)
@@ -198,7 +205,7 @@ def _claim_locked(
     for wanted in (SlotState.OPEN, SlotState.LEASED):
         slots = candidate_slots(
             project_id=project_id,
-            user=user,
+            user_id=user.pk,
             state=wanted,
             now=now,
             kind=kind,

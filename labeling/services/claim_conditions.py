@@ -98,19 +98,23 @@ _CONTEXT_FIELDS = (
 
 
 def claim_context(
-    *, user: User, project_id: int, now: datetime, prefetch: bool, draw: float, kind: str
+    *,
+    user_id: int,
+    scope: policy.WorkScope,
+    project_id: int,
+    now: datetime,
+    prefetch: bool,
+    draw: float,
+    kind: str,
 ) -> QuerySet[Project, dict[str, Any]]:
     """One row (or none, where the access policy hides the project) with every claim condition
     of `kind` work (`CLAIM_CONDITIONS`, True when it holds) and the project's fields the claim
     returns (`_CONTEXT_FIELDS`), plus `st_id` and `st_suspended_until` of the person's state."""
-    if kind == SlotKind.REVIEW:
-        projects = policy.projects_open_to_reviewer(user)
-    else:
-        projects = policy.projects_open_to_worker(user)
-    state = WorkerProjectState.objects.filter(user_id=user.pk, project_id=OuterRef("pk"))
+    projects = policy.projects_in_scope(scope)
+    state = WorkerProjectState.objects.filter(user_id=user_id, project_id=OuterRef("pk"))
     held = (
         Lease.objects.filter(
-            user_id=user.pk, project_id=OuterRef("pk"), state=LeaseState.ACTIVE, expires_at__gt=now
+            user_id=user_id, project_id=OuterRef("pk"), state=LeaseState.ACTIVE, expires_at__gt=now
         )
         .order_by()
         .values("project_id")
@@ -127,11 +131,11 @@ def claim_context(
             st_claimed=Coalesce(Subquery(state.values("tasks_claimed")[:1]), Value(0)),
             held=Coalesce(Subquery(held), Value(0)),
             c_active=ExpressionWrapper(policy.project_takes_work(), BooleanField()),
-            c_working=working_profile(user.pk) if annotating else Value(True),
+            c_working=working_profile(user_id) if annotating else Value(True),
             c_qualified=_either(
                 Q(required_skill__isnull=True),
                 skill_held(
-                    user.pk,
+                    user_id,
                     skill_id=OuterRef("required_skill_id"),
                     min_level=OuterRef("required_level"),
                 ),
@@ -145,7 +149,7 @@ def claim_context(
             ),
             c_no_gold_due=_not(
                 gold_due_expression(
-                    user_id=user.pk,
+                    user_id=user_id,
                     draw=draw,
                     tasks_claimed=F("st_claimed"),
                     override=Subquery(state.values("gold_rate_override")[:1]),
@@ -221,11 +225,11 @@ def project_not_found() -> NotFound:
 
 
 def candidate_slots(
-    *, project_id: int, user: User, state: str, now: datetime, kind: str, max_level: int
+    *, project_id: int, user_id: int, state: str, now: datetime, kind: str, max_level: int
 ) -> QuerySet[WorkSlot]:
     """The slots of `kind` in `state` the person may take, best first: never a task they hold,
     did or skipped; for review, the levels up to theirs, the higher (scarcer) ones first."""
-    done_by_user = TaskParticipation.objects.filter(task_id=OuterRef("task_id"), user_id=user.pk)
+    done_by_user = TaskParticipation.objects.filter(task_id=OuterRef("task_id"), user_id=user_id)
     slots = WorkSlot.objects.filter(project_id=project_id, kind=kind, state=state)
     if kind == SlotKind.ANNOTATE:
         slots = slots.filter(level=0).order_by("-priority", "order_key")

@@ -3,7 +3,8 @@ data-modifying statement (see `labeling.services.claim`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import EmptyResultSet
@@ -18,6 +19,7 @@ from labeling.models import (
     SlotKind,
     SlotState,
 )
+from labeling.policy import WorkScope, work_scope
 from labeling.services.claim_conditions import CLAIM_CONDITIONS, candidate_slots, claim_context
 from labeling.services.claimed import LeasedTask
 from labeling.services.results import ClaimedCheck, claimed_checks
@@ -80,28 +82,58 @@ LEFT JOIN labeling_instructionversion iv
 """
 
 
-def claim_statement(
-    *, user: User, project_id: int, now: datetime, prefetch: bool, draw: float
-) -> dict[str, Any] | None:
-    """Run the one-statement claim; its row (None: the policy hides the project)."""
+# Compiling the conditions into SQL costs more CPU than the statement itself, so it is done once
+# per shape (the person's policy scope, and whether the claim is a prefetch) with stand-in values
+# for what changes from claim to claim; each claim puts its own values in their places.
+_USER = 9_100_000_000_000_000_001
+_PROJECT = 9_100_000_000_000_000_002
+_NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
+_DRAW = 0.918273645546372
+_STAND_INS = {"user": _USER, "project": _PROJECT, "now": _NOW, "draw": _DRAW}
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    params: tuple[tuple[str | None, Any], ...]  # (stand-in name or None, value)
+
+
+_compiled: dict[tuple[WorkScope, bool], _Compiled | None] = {}
+
+
+def claim_statements_forget() -> None:
+    """Drop the compiled statements (after the conditions' code changed, e.g. in a test)."""
+    _compiled.clear()
+
+
+def _stand_in(value: Any) -> str | None:
+    for name, stand_in in _STAND_INS.items():
+        if type(value) is type(stand_in) and value == stand_in:
+            return name
+    return None
+
+
+def _compile(scope: WorkScope, prefetch: bool) -> _Compiled | None:
+    """The claim statement of a shape, with stand-ins; None when the scope reaches nothing."""
     context = claim_context(
-        user=user,
-        project_id=project_id,
-        now=now,
+        user_id=_USER,
+        scope=scope,
+        project_id=_PROJECT,
+        now=_NOW,
         prefetch=prefetch,
-        draw=draw,
+        draw=_DRAW,
         kind=SlotKind.ANNOTATE,
     )
     try:
         context_sql, context_params = context.query.sql_with_params()
     except EmptyResultSet:
-        return None  # the policy gives this person no project at all
+        return None  # the policy gives this scope no project at all
     pick = (
         candidate_slots(
-            project_id=project_id,
-            user=user,
+            project_id=_PROJECT,
+            user_id=_USER,
             state=SlotState.OPEN,
-            now=now,
+            now=_NOW,
             kind=SlotKind.ANNOTATE,
             max_level=0,
         )
@@ -116,21 +148,35 @@ def claim_statement(
     )
     params = [
         *context_params,
-        user.pk,
-        project_id,
-        user.pk,
-        project_id,
+        *(_USER, _PROJECT, _USER, _PROJECT),  # st, seen
         *pick_params,
-        now,
-        user.pk,
-        now,
-        now,
-        project_id,
-        user.pk,
-        now,
-        now,
+        _NOW,  # slot
+        *(_USER, _NOW),  # participation
+        _NOW,  # counted
+        *(_PROJECT, _USER, _NOW, _NOW),  # lease
     ]
-    return statement_run(sql, params)
+    compiled = _Compiled(sql, tuple((_stand_in(value), value) for value in params))
+    used = {name for name, _ in compiled.params if name is not None}
+    if used != set(_STAND_INS):  # a stand-in was transformed on its way into SQL: never guess
+        raise AssertionError(
+            f"claim statement: stand-ins not found as given: {set(_STAND_INS) - used}"
+        )
+    return compiled
+
+
+def claim_statement(
+    *, user: User, project_id: int, now: datetime, prefetch: bool, draw: float
+) -> dict[str, Any] | None:
+    """Run the one-statement claim; its row (None: the policy hides the project)."""
+    key = (work_scope(user, SlotKind.ANNOTATE), prefetch)
+    if key not in _compiled:
+        _compiled[key] = _compile(*key)
+    compiled = _compiled[key]
+    if compiled is None:
+        return None
+    values = {"user": user.pk, "project": project_id, "now": now, "draw": draw}
+    params = [value if name is None else values[name] for name, value in compiled.params]
+    return statement_run(compiled.sql, params)
 
 
 def leased_of(row: dict[str, Any], *, user: User, now: datetime) -> LeasedTask:

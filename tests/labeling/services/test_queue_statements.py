@@ -32,7 +32,7 @@ from labeling.models import (
 )
 from labeling.services.claim import slot_claim_by_id, slot_claim_next
 from labeling.services.claim_conditions import CLAIM_CONDITIONS, claim_context
-from labeling.services.claim_statement import claim_statement
+from labeling.services.claim_statement import claim_statement, claim_statements_forget
 from labeling.services.claimed import Claim, ClaimOutcome
 from labeling.services.gold import gold_answer_set
 from labeling.services.projects import project_update
@@ -323,17 +323,18 @@ def test_a_claim_that_waited_for_another_claim_of_the_same_person_judges_afresh(
     assert Lease.objects.filter(user=user, state=LeaseState.ACTIVE).count() == 1
 
 
-def test_the_access_policy_decides_every_claim(monkeypatch):
+def test_the_access_policy_decides_every_claim(monkeypatch, request):
     """A rule added to the policy holds for the claim on every database (one statement or not)."""
     hidden, shown = make_project(), make_project()
     add_tasks(hidden, 2)
     add_tasks(shown, 2)
     user = make_worker()
+    in_scope = policy.projects_in_scope
     monkeypatch.setattr(
-        policy,
-        "projects_open_to_worker",
-        lambda person: Project.objects.exclude(pk=hidden.pk),
+        policy, "projects_in_scope", lambda scope: in_scope(scope).exclude(pk=hidden.pk)
     )
+    claim_statements_forget()  # the policy's code changed: compile the claim again
+    request.addfinalizer(claim_statements_forget)  # and once more when it is back
 
     with pytest.raises(NotFound):
         slot_claim_by_id(project_id=hidden.pk, user=user)
@@ -400,7 +401,13 @@ def test_the_gold_mix_follows_warm_up_rate_by_standing_and_override(
         WorkerProjectState.objects.create(user=user, project=project, gold_rate_override=override)
 
     flags = claim_context(
-        user=user, project_id=project.pk, now=T0, prefetch=False, draw=draw, kind="annotate"
+        user_id=user.pk,
+        scope=policy.work_scope(user, "annotate"),
+        project_id=project.pk,
+        now=T0,
+        prefetch=False,
+        draw=draw,
+        kind="annotate",
     ).first()
     served = slot_claim_next(project=project, user=user, now=T0, draw=draw).lease
 
