@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.sessions import generations_replace, person_generation_key
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -50,6 +52,15 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a new password also ends what other processes cached of the person's sign-ins
+        (see `core.sessions`), whichever way it was set: their own change, a reset by e-mail, an
+        administrator."""
+        password_changed = self._password is not None
+        super().save(*args, **kwargs)
+        if password_changed and self.pk is not None:
+            generations_replace([person_generation_key(self.pk)])
 
     def get_full_name(self) -> str:
         return self.full_name or self.email

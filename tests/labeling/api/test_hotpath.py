@@ -440,7 +440,9 @@ def test_a_token_refused_since_the_last_claim_is_refused_at_once_as_drf_does(
     assert hot.shape() == full.shape()
 
 
-@pytest.mark.parametrize("change", ["deactivated", "password changed elsewhere"])
+@pytest.mark.parametrize(
+    "change", ["deactivated", "password changed elsewhere", "password reset by e-mail"]
+)
 def test_a_session_refused_since_the_last_claim_is_refused_at_once_as_drf_does(
     settings, app, change
 ):
@@ -455,6 +457,9 @@ def test_a_session_refused_since_the_last_claim_is_refused_at_once_as_drf_does(
         assert _call(app, path, key=page).code == 200  # the session is held by the process now
         if change == "deactivated":
             user_set_active(user=worker, is_active=False, actor=None)
+        elif change == "password reset by e-mail":  # no session of the person's is involved
+            worker.set_password("a new password, from the reset link")
+            worker.save()
         else:
             elsewhere = Client()
             elsewhere.force_login(worker)
