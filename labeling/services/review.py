@@ -25,7 +25,7 @@ from core.audit import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from kit.scoring import score
 from labeling.errors import LeaseExpired, NotQualified
-from labeling.events import SCORED_BY_REVIEW, work_scored_send
+from labeling.events import SCORED_BY_REVIEW, work_scored_send, work_submitted_send
 from labeling.models import (
     Annotation,
     AnnotationStatus,
@@ -293,6 +293,16 @@ def review_submit(
             )
             WorkSlot.objects.filter(pk=lease.slot_id).update(
                 state=SlotState.DONE, lease_expires_at=None
+            )
+            work_submitted_send(
+                user_id=user.pk,
+                project_id=project.pk,
+                task_id=task.pk,
+                annotation_id=review.correction_id,
+                review_id=review.pk,
+                kind=SlotKind.REVIEW,
+                active_seconds=active,
+                submitted_at=now,
             )
             _upheld_previous(task, level, verdict)
             if verdict == Verdict.REJECT and work is not None:  # _check_verdict ensured work

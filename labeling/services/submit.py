@@ -396,8 +396,9 @@ def _run_announced(params: dict[str, Any]) -> dict[str, Any] | None:
     also announces it (again after a deadlock, which undid everything)."""
     if not (work_submitted.has_listeners() or work_final.has_listeners()):
         return statement_run(_SUBMIT_STATEMENT, params)
-    if connection.in_atomic_block:
-        return _run_and_announce(params)
+    if connection.in_atomic_block:  # the caller's transaction: a savepoint, and no retry
+        with transaction.atomic():
+            return _run_and_announce(params)
     for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
         try:
             with transaction.atomic():
