@@ -57,7 +57,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Save; a new password also ends what other processes cached of the person's sign-ins
         (see `core.sessions`), whichever way it was set: their own change, a reset by e-mail, an
         administrator."""
-        password_changed = self._password is not None
+        password_changed = getattr(self, "_password", None) is not None  # set by set_password
         super().save(*args, **kwargs)
         if password_changed and self.pk is not None:
             generations_replace([person_generation_key(self.pk)])

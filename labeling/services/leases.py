@@ -157,6 +157,15 @@ def _slots_reopen(slots: Any) -> int:
     )
 
 
+def lease_hand_in(lease: Lease, *, now: datetime, active_seconds: int) -> None:
+    """End a locked lease whose work was handed in (an annotation or a verdict): submitted, with
+    its active time, and its slot done."""
+    Lease.objects.filter(pk=lease.pk).update(
+        state=LeaseState.SUBMITTED, ended_at=now, active_seconds=active_seconds, last_seen_at=now
+    )
+    WorkSlot.objects.filter(pk=lease.slot_id).update(state=SlotState.DONE, lease_expires_at=None)
+
+
 def lease_is_rework(lease: Lease) -> bool:
     # The author of rejected work keeps their place on the task: nobody else may take it over.
     return WorkSlot.objects.filter(pk=lease.slot_id, kind=SlotKind.REWORK).exists()

@@ -50,6 +50,7 @@ from labeling.services.leases import (
     active_increment,
     lease_ensure_live,
     lease_expire_if_due,
+    lease_hand_in,
     lease_lock,
     lease_open,
     lease_resume,
@@ -59,7 +60,12 @@ from labeling.services.leases import (
 )
 from labeling.services.results import task_result_clean
 from labeling.services.standing import suspension_in_force
-from labeling.services.task_state import annotate_slot_add, task_final_announce, task_final_values
+from labeling.services.task_state import (
+    annotate_slot_add,
+    slot_open,
+    task_final_announce,
+    task_final_values,
+)
 from workforce.models import WORKING_STATUSES, AnnotatorProfile, Standing
 from workforce.selectors import standing_from, standing_of, worker_eligibility
 
@@ -89,15 +95,7 @@ def _sampled(project: Project, level: int, standing: str) -> bool:
 
 def review_slot_open(*, task: Task, project: Project, level: int) -> WorkSlot:
     """Put the task in the level's review queue (higher-priority tasks first, then oldest)."""
-    (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
-    return WorkSlot.objects.create(
-        project_id=project.pk,
-        task_id=task.pk,
-        kind=SlotKind.REVIEW,
-        level=level,
-        priority=task.priority,
-        order_key=order_key,
-    )
+    return slot_open(task=task, project=project, kind=SlotKind.REVIEW, level=level)
 
 
 def review_route_work(
@@ -288,12 +286,7 @@ def review_submit(
                 active_seconds=active,
                 created_at=now,
             )
-            Lease.objects.filter(pk=lease.pk).update(
-                state=LeaseState.SUBMITTED, ended_at=now, active_seconds=active, last_seen_at=now
-            )
-            WorkSlot.objects.filter(pk=lease.slot_id).update(
-                state=SlotState.DONE, lease_expires_at=None
-            )
+            lease_hand_in(lease, now=now, active_seconds=active)
             work_submitted_send(
                 user_id=user.pk,
                 project_id=project.pk,

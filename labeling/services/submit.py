@@ -36,10 +36,8 @@ from labeling.models import (
     LeaseState,
     Project,
     SlotKind,
-    SlotState,
     Task,
     TaskStatus,
-    WorkSlot,
 )
 from labeling.services.completion import (
     initial_annotation_status,
@@ -52,6 +50,7 @@ from labeling.services.leases import (
     lease_end,
     lease_ensure_live,
     lease_expire_if_due,
+    lease_hand_in,
     lease_is_rework,
     lease_lock,
     leases_reserved_start,
@@ -149,12 +148,7 @@ def _submit_locked(*, lease_id: int, user: User, result: Any, now: datetime) -> 
                 active_seconds=active,
                 submitted_at=now,
             )
-            Lease.objects.filter(pk=lease.pk).update(
-                state=LeaseState.SUBMITTED, ended_at=now, active_seconds=active, last_seen_at=now
-            )
-            WorkSlot.objects.filter(pk=lease.slot_id).update(
-                state=SlotState.DONE, lease_expires_at=None
-            )
+            lease_hand_in(lease, now=now, active_seconds=active)
             work_submitted_send(
                 user_id=user.pk,
                 project_id=project.pk,

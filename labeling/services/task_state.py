@@ -81,15 +81,20 @@ def task_final_announce(*, task: Task, project: Project) -> None:
         )
 
 
-def annotate_slot_add(*, task: Task, project: Project) -> None:
-    """Ask for one more annotation of `task`: an open slot at the task's priority, ahead of
-    tasks not yet started (see `labeling.queue_order`)."""
+def slot_open(*, task: Task, project: Project, kind: str, level: int = 0) -> WorkSlot:
+    """Ask for one more piece of work on `task`: an open slot of `kind` (review: at `level`) at
+    the task's priority, keyed as the project's queue order says (see `labeling.queue_order`)."""
     (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
-    WorkSlot.objects.create(
+    return WorkSlot.objects.create(
         project_id=project.pk,
         task_id=task.pk,
-        kind=SlotKind.ANNOTATE,
-        level=0,
+        kind=kind,
+        level=level,
         priority=task.priority,
         order_key=order_key,
     )
+
+
+def annotate_slot_add(*, task: Task, project: Project) -> None:
+    """Ask for one more annotation of `task` (ahead of tasks not yet started, by the order)."""
+    slot_open(task=task, project=project, kind=SlotKind.ANNOTATE)
