@@ -1,4 +1,4 @@
-"""Benchmark the work queue over HTTP, and dataset imports and exports, on PostgreSQL.
+"""Benchmark the work queue, dataset imports and exports over HTTP, on PostgreSQL.
 
 Steps, each printing what it measured:
 
@@ -11,15 +11,29 @@ Steps, each printing what it measured:
 4. Serve the app with gunicorn and run claim + submit cycles for 1, 4, 16 and 64 annotators
    (BENCH_SECONDS each, after BENCH_WARMUP), once as the labeling page calls (session cookie and
    X-CSRFToken) and once as API tools call (token); then check that no task was over-assigned.
-5. Import 50,000 and BENCH_IMPORT_TASKS (100,000) tasks from JSONL, each in a fresh process.
-6. Export half and all of BENCH_EXPORT_ROWS (1,000,000) completed tasks as JSONL, each in a
-   fresh process.
+5. Imports and exports through the API, as a customer's tool calls it (an API token) on the same
+   gunicorn server, the jobs run by a Celery worker (`celery -A config worker -Q <the queues
+   CELERY_TASK_ROUTES give imports and exports> --concurrency 1`, BENCH_CELERY_CONCURRENCY) with
+   Redis as broker. Each import uploads a JSONL file (multipart `file`) to
+   POST /api/v1/projects/{id}/imports/ and polls GET /api/v1/imports/{id}/ until the job
+   succeeded, timed from the start of the upload; each export POSTs
+   /api/v1/projects/{id}/exports/ (jsonl, final rows) and polls GET /api/v1/exports/{id}/ until it
+   succeeded, timed from the request, then downloads the file and checks its rows. A failed job
+   stops the bench. In order: the smaller file (min(50,000, BENCH_IMPORT_TASKS)) and its export,
+   the memory baselines; then BENCH_IMPORT_TASKS (1,000,000) tasks into a second project (after
+   an unbudgeted import of the rest when BENCH_EXPORT_ROWS is larger) and, right after it,
+   the export of BENCH_EXPORT_ROWS (1,000,000) of its tasks. Between an import and its export the
+   tasks are made final by SQL (a seeding step, labelled so and not timed); nothing is analysed
+   or vacuumed by the bench: the jobs' own statistics steps run, and their log says what they did.
+6. Print per job its rate, the job's own times, the CPU split (server, worker, PostgreSQL, this
+   client, other processes) and the peak RSS of the process that ran it.
 7. Compare the figures with the budgets: exit 1 when one is missed (always 0 with --report-only).
 
 Run it as a script: `.venv/bin/python bench/queue.py [--report-only] [--keep-db]`; `--help`
 lists the rest. The server runs as in production: gunicorn, PostgreSQL and Redis (cache, throttle,
 Celery broker) at BENCH_REDIS_URL (default redis://127.0.0.1:6379/15, key prefix quorum-bench);
-`--no-redis` measures the embedded cache instead and says so. `--full-stack` turns the claim and
+`--no-redis` measures the embedded cache instead, with no worker (jobs run eagerly inside the
+gunicorn request), and says so. `--full-stack` turns the claim and
 submit short path off (QUORUM_API_HOT_PATH=false), to compare it with the general request stack.
 """
 
@@ -42,7 +56,6 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import secrets
 import shutil
 import signal
@@ -134,12 +147,14 @@ class Config:
     levels: tuple[int, ...]
     report_only: bool
     keep_db: bool
+    skip_queue: bool
     skip_import: bool
     skip_export: bool
+    celery_concurrency: int
 
 
-def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
-    """Read the command line and BENCH_* variables; return the config and a child job, if any."""
+def parse_config(argv: list[str]) -> Config:
+    """Read the command line and BENCH_* variables."""
     parser = argparse.ArgumentParser(
         description="Benchmark the work queue, imports and exports against PostgreSQL."
     )
@@ -181,12 +196,20 @@ def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
         default=",".join(PATHS),
         help="how annotators call, comma-separated: session (the labeling page), token (default both)",
     )
+    parser.add_argument(
+        "--celery-concurrency",
+        type=int,
+        default=_env_int("BENCH_CELERY_CONCURRENCY", 1),
+        help="processes of the Celery worker that runs imports and exports"
+        " (BENCH_CELERY_CONCURRENCY, default 1)",
+    )
+    parser.add_argument(
+        "--skip-queue", action="store_true", help="skip the claim and submit benchmark"
+    )
     parser.add_argument("--skip-import", action="store_true", help="skip the import benchmark")
     parser.add_argument("--skip-export", action="store_true", help="skip the export benchmark")
-    # Internal: the import and export figures come from fresh child processes of this script.
-    parser.add_argument("--child", nargs=2, metavar=("KIND", "ARG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    larger_import = _env_int("BENCH_IMPORT_TASKS", 100_000)
+    larger_import = _env_int("BENCH_IMPORT_TASKS", 1_000_000)
     config = Config(
         database_url=os.environ.get("BENCH_DATABASE_URL") or DEFAULT_DATABASE_URL,
         redis_url=None if args.no_redis else os.environ.get("BENCH_REDIS_URL") or DEFAULT_REDIS_URL,
@@ -202,10 +225,12 @@ def parse_config(argv: list[str]) -> tuple[Config, list[str] | None]:
         levels=tuple(int(n) for n in args.levels.split(",") if n.strip()),
         report_only=args.report_only,
         keep_db=args.keep_db,
+        skip_queue=args.skip_queue,
         skip_import=args.skip_import,
         skip_export=args.skip_export,
+        celery_concurrency=args.celery_concurrency,
     )
-    return config, args.child
+    return config
 
 
 def app_env(config: Config, workdir: Path) -> dict[str, str]:
@@ -543,6 +568,10 @@ class Gunicorn:
             alive=lambda: process.poll() is None,
         )
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def worker_pids(self) -> list[int]:
         """Return the pids of the worker processes (for py-spy)."""
         if self.process is None:
@@ -682,6 +711,42 @@ def _load_process(part: LoadPart) -> LoadResult:
     return total
 
 
+CpuSnapshot = tuple[dict[str, dict[int, float]], tuple[float, float]]
+
+
+def cpu_snapshot(groups: dict[str, Callable[[], list[int]]]) -> CpuSnapshot:
+    """The CPU seconds of each pid of each group (named functions returning pids), and the
+    machine's busy and total CPU seconds."""
+    per_group = {
+        name: {pid: cpu for pid in pids() if (cpu := process_cpu_seconds(pid)) is not None}
+        for name, pids in groups.items()
+    }
+    return per_group, machine_cpu_seconds()
+
+
+def cpu_spent(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """CPU seconds per group between two snapshots, and the machine's ("machine busy", "machine
+    total"); a pid counts from the first snapshot, or from its birth if it started later."""
+    (groups_before, (busy_before, total_before)), (groups_after, (busy_after, total_after)) = (
+        before,
+        after,
+    )
+    seconds = {
+        name: sum(cpu - groups_before[name].get(pid, 0.0) for pid, cpu in pids.items())
+        for name, pids in groups_after.items()
+    }
+    seconds["machine busy"] = busy_after - busy_before
+    seconds["machine total"] = total_after - total_before
+    return seconds
+
+
+def cpu_carry(earlier: CpuSnapshot, later: CpuSnapshot) -> CpuSnapshot:
+    """`later`, keeping the last CPU seconds seen of pids that `earlier` had and that are gone
+    (a PostgreSQL backend that closed, say), so that their work still counts."""
+    groups = {name: {**earlier[0].get(name, {}), **pids} for name, pids in later[0].items()}
+    return groups, later[1]
+
+
 class CpuSampler(threading.Thread):
     """Measure the CPU time each group of processes used in a window, and the machine's.
 
@@ -696,22 +761,11 @@ class CpuSampler(threading.Thread):
         self.start_at, self.end_at, self.groups = start, end, groups
         self.seconds: dict[str, float] = {}
 
-    def _snapshot(self) -> tuple[dict[str, dict[int, float]], tuple[float, float]]:
-        per_group = {
-            name: {pid: cpu for pid in pids() if (cpu := process_cpu_seconds(pid)) is not None}
-            for name, pids in self.groups.items()
-        }
-        return per_group, machine_cpu_seconds()
-
     def run(self) -> None:
         time.sleep(max(0.0, self.start_at - time.monotonic()))
-        before, (busy_before, total_before) = self._snapshot()
+        before = cpu_snapshot(self.groups)
         time.sleep(max(0.0, self.end_at - time.monotonic()))
-        after, (busy_after, total_after) = self._snapshot()
-        for name, pids in after.items():
-            self.seconds[name] = sum(cpu - before[name].get(pid, 0.0) for pid, cpu in pids.items())
-        self.seconds["machine busy"] = busy_after - busy_before
-        self.seconds["machine total"] = total_after - total_before
+        self.seconds = cpu_spent(before, cpu_snapshot(self.groups))
 
 
 @dataclass(frozen=True)
@@ -865,77 +919,319 @@ def over_assigned(project_id: int) -> tuple[int, int]:
     return tasks_over, pairs_twice
 
 
-# --- Imports and exports, each in a fresh process -----------------------------------------------
+# --- Imports and exports through the API, run by a Celery worker ---------------------------------
+
+POLL_SECONDS = 0.1
+JOB_TIMEOUT = 3600.0
+READ_CHUNK = 1024 * 1024
+API = "/api/v1"
+
+# Marks the tasks of a project final as the submit of a standard pipeline with overlap 1 leaves
+# them (task completed with its result, its slot done, one accepted annotation), in one statement
+# per range of ids: the seeding step between the import and the export, not a product path.
+_COMPLETE_SQL = """
+WITH done AS (
+    UPDATE {task} AS t SET
+        status = %(completed)s,
+        annotations_count = 1,
+        result = jsonb_build_object('label', (%(labels)s::text[])[1 + t.id %% %(label_count)s]),
+        completed_at = now()
+    WHERE t.project_id = %(project)s AND t.id BETWEEN %(first)s AND %(last)s
+        AND t.status = %(open)s AND NOT t.is_gold
+    RETURNING t.id, t.result
+),
+slots AS (
+    UPDATE {slot} AS s SET state = %(slot_done)s
+    FROM done
+    WHERE s.task_id = done.id AND s.project_id = %(project)s AND s.state = %(slot_open)s
+)
+INSERT INTO {annotation} (
+    task_id, project_id, author_id, lease_id, revision, result, status,
+    instructions_version, active_seconds, submitted_at, corrects_id, agreement
+)
+SELECT
+    d.id, %(project)s, (%(authors)s::bigint[])[1 + d.id %% %(author_count)s], NULL, 1,
+    d.result, 'accepted', %(instructions)s, 5 + d.id %% 90, now(), NULL, NULL
+FROM done AS d
+"""
 
 
-def run_child(env: dict[str, str], kind: str, arg: str) -> dict[str, Any]:
-    """Run this script as `--child KIND ARG`; return the JSON figures it prints last."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", kind, arg],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
+def tasks_complete(*, project: Project, count: int, author_ids: list[int]) -> int:
+    """Seeding: make the first `count` tasks of `project` final, as annotators' submits would.
+
+    Only what an export reads is written (task status and result, slot state, the annotation);
+    the project's counters follow. Nothing is analysed: the export job decides that itself.
+    Returns how many tasks were completed.
+    """
+    from django.db import connection, transaction
+    from django.db.models import F
+
+    from labeling.models import (
+        Annotation,
+        Pipeline,
+        Project,
+        SlotState,
+        Task,
+        TaskStatus,
+        WorkSlot,
     )
-    if done.returncode != 0 or not done.stdout.strip():
-        raise RuntimeError(f"{kind} child failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    figures["process_seconds"] = time.monotonic() - started
-    return figures
+
+    if project.pipeline != Pipeline.STANDARD or project.overlap != 1 or not author_ids:
+        raise ValueError("tasks are completed for standard projects with overlap 1, with authors")
+    ids = Task.objects.filter(project=project, is_gold=False).order_by("id")
+    first = ids.values_list("id", flat=True).first()
+    nth = list(ids.values_list("id", flat=True)[count - 1 : count])
+    if first is None or not nth:
+        raise RuntimeError(f"project {project.pk} has fewer than {count:,} tasks to complete")
+    last = nth[0]
+    statement = _COMPLETE_SQL.format(
+        task=Task._meta.db_table,
+        slot=WorkSlot._meta.db_table,
+        annotation=Annotation._meta.db_table,
+    )
+    labels = [label["name"] for label in project.labels]
+    params: dict[str, Any] = {
+        "project": project.pk,
+        "completed": TaskStatus.COMPLETED,
+        "open": TaskStatus.OPEN,
+        "slot_done": SlotState.DONE,
+        "slot_open": SlotState.OPEN,
+        "labels": labels,
+        "label_count": len(labels),
+        "authors": author_ids,
+        "author_count": len(author_ids),
+        "instructions": project.instruction_versions.order_by("-version")
+        .values_list("version", flat=True)
+        .first(),
+    }
+    completed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for low in range(first, last + 1, SEED_BATCH):
+            high = min(low + SEED_BATCH - 1, last)
+            cursor.execute(statement, {**params, "first": low, "last": high})
+            completed += cursor.rowcount
+        Project.objects.filter(pk=project.pk).update(
+            tasks_completed=F("tasks_completed") + completed,
+            annotations_total=F("annotations_total") + completed,
+        )
+    return completed
 
 
-def _own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+def customer_token() -> str:
+    """Create the bench customer's user (a member of the customer, through the services) and
+    return its API token's key: the imports and exports are called as a customer's tool would."""
+    from accounts.services import api_token_create, user_create
+    from labeling.services.projects import customer_member_add
+
+    user = user_create(
+        email="customer@bench.quorum.test",
+        password=None,
+        full_name="Bench customer",
+        email_verified=True,
+    )
+    customer_member_add(customer=customer_get(), user=user, actor=None)
+    _, key = api_token_create(user=user, name="bench imports and exports")
+    return key
 
 
-def child_main(kind: str, arg: str) -> int:
-    """In a fresh process: run one import job, or stream one export; print figures as JSON."""
-    import django
+def job_queues() -> list[str]:
+    """The Celery queues the import and export jobs are routed to (CELERY_TASK_ROUTES)."""
+    from fnmatch import fnmatchcase
 
-    django.setup()
-    from django.db import connection
+    from django.conf import settings
 
-    from labeling.models import Project
-    from labeling.services.exports.jobs import export_statistics_refresh
-    from labeling.services.exports.streaming import export_stream
-    from labeling.services.imports.batches import import_run
+    from labeling.services.exports.jobs import EXPORT_RUN_TASK
+    from labeling.services.imports.batches import IMPORT_RUN_TASK
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = int(cursor.fetchone()[0])
-    figures: dict[str, Any] = {"baseline_kb": proc_status_kb("VmRSS")}
-    cpu_before = _own_cpu_seconds()
-    backend_before = process_cpu_seconds(backend)
-    started = time.monotonic()
-    if kind == "import":
-        job = import_run(job_id=int(arg))
-        figures |= {"tasks": job.tasks_created, "status": str(job.status), "message": job.message}
-    elif kind == "export":
-        project_id, _, batch = arg.partition(":")
-        project = Project.objects.get(pk=int(project_id))
-        filters = {"batch_id": int(batch)} if batch else {}
-        # As an export job does before its first query (the bench streams without a job).
-        figures["analyzed"] = export_statistics_refresh(log_as="the bench's export")
-        rows = size = 0
-        with open(os.devnull, "wb") as sink:
-            for chunk in export_stream(project=project, file_format="jsonl", **filters):
-                rows += chunk.count(b"\n")
-                size += len(chunk)
-                sink.write(chunk)
-        figures |= {"rows": rows, "bytes": size}
-    else:
-        raise ValueError(f"unknown child kind {kind!r}")
-    figures["seconds"] = time.monotonic() - started
-    figures["cpu_seconds"] = _own_cpu_seconds() - cpu_before
-    backend_after = process_cpu_seconds(backend)
-    if backend_before is not None and backend_after is not None:
-        figures["postgres_cpu_seconds"] = backend_after - backend_before
-    figures["peak_kb"] = proc_status_kb("VmHWM")
-    print(json.dumps(figures), flush=True)
-    return 0
+    queues: list[str] = []
+    for task in (IMPORT_RUN_TASK, EXPORT_RUN_TASK):
+        queue = next(
+            (
+                route["queue"]
+                for pattern, route in settings.CELERY_TASK_ROUTES.items()
+                if fnmatchcase(task, pattern)
+            ),
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+        )
+        if queue not in queues:
+            queues.append(queue)
+    return queues
+
+
+class CeleryWorker:
+    """A Celery worker of the app (`celery -A config worker`) on some queues, logging to a file."""
+
+    def __init__(
+        self, *, env: dict[str, str], queues: list[str], concurrency: int, log_path: Path
+    ) -> None:
+        self.env = env
+        self.queues = queues
+        self.concurrency = concurrency
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @staticmethod
+    def _celery() -> str:
+        executable = Path(sys.executable).with_name("celery")
+        return str(executable if executable.exists() else "celery")
+
+    @property
+    def command(self) -> list[str]:
+        return [
+            self._celery(),
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            ",".join(self.queues),
+            "--concurrency",
+            str(self.concurrency),
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"bench-{os.getpid()}@%h",
+        ]
+
+    def purge(self) -> str:
+        """Drop messages an earlier, interrupted run left in these queues (they name its jobs)."""
+        done = subprocess.run(
+            [self._celery(), "-A", "config", "purge", "-f", "-Q", ",".join(self.queues)],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.strip() or "nothing to purge"
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> None:
+        """Start the worker and wait until it says it is ready."""
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 60
+        while " ready." not in self.log_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(self.log_text().splitlines()[-20:])
+                raise RuntimeError(f"the Celery worker did not get ready:\n{tail}")
+            time.sleep(0.2)
+
+    def returned(self, task_name: str) -> int:
+        """How many runs of `task_name` the worker has logged as over (succeeded or raised)."""
+        return sum(
+            1
+            for line in self.log_text().splitlines()
+            if f"Task {task_name}[" in line and (" succeeded in " in line or " raised " in line)
+        )
+
+    def pids(self) -> list[int]:
+        """The main process and its pool."""
+        return [] if self.process is None else [self.process.pid, *self.pool_pids()]
+
+    def pool_pids(self) -> list[int]:
+        return [] if self.process is None else child_pids(self.process.pid)
+
+    def stop(self) -> None:
+        """Stop the worker (SIGTERM: a warm shutdown), or kill it after 30 seconds."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+class Api:
+    """An API tool calling with a token, on a persistent connection while it keeps calling."""
+
+    # gunicorn closes a connection idle for its keep-alive (2 s by default); one idle for longer
+    # than this is closed here first, so that no request is sent into a closing connection.
+    IDLE_SECONDS = 1.0
+
+    def __init__(self, port: int, token: str) -> None:
+        self.headers = {"Authorization": f"Token {token}", "Accept": "application/json"}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        self.last_answer = 0.0
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self.last_answer > self.IDLE_SECONDS:
+            self.conn.close()  # the next request connects again
+
+    def _answer(self, what: str) -> tuple[int, dict[str, Any]]:
+        response = self.conn.getresponse()
+        raw = response.read()
+        self.last_answer = time.monotonic()
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {"body": raw[:300].decode(errors="replace")}
+        if not isinstance(body, dict):
+            raise RuntimeError(f"{what}: HTTP {response.status}, not a JSON object: {raw[:300]!r}")
+        return response.status, body
+
+    def call(
+        self, method: str, path: str, payload: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = dict(self.headers)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        self._fresh()
+        self.conn.request(method, path, body=body, headers=headers)
+        return self._answer(f"{method} {path}")
+
+    def upload(self, path: str, file: Path) -> tuple[int, dict[str, Any]]:
+        """POST `file` as the multipart field `file` (as a browser or `curl -F` sends it)."""
+        boundary = secrets.token_hex(16)
+        head = (
+            f"--{boundary}\r\n"
+            f'Content-Disposition: form-data; name="file"; filename="{file.name}"\r\n'
+            "Content-Type: application/x-ndjson\r\n\r\n"
+        ).encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        self._fresh()
+        self.conn.putrequest("POST", path)
+        headers = {
+            **self.headers,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + file.stat().st_size + len(tail)),
+        }
+        for name, value in headers.items():
+            self.conn.putheader(name, value)
+        self.conn.endheaders()
+        self.conn.send(head)
+        with file.open("rb") as source:
+            while chunk := source.read(READ_CHUNK):
+                self.conn.send(chunk)
+        self.conn.send(tail)
+        return self._answer(f"POST {path}")
+
+    def download(self, path: str) -> tuple[int, int]:
+        """GET a file; return its lines and bytes (read in chunks, kept nowhere)."""
+        self._fresh()
+        self.conn.request("GET", path, headers=self.headers)
+        response = self.conn.getresponse()
+        if response.status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {response.status}: {response.read()[:300]!r}")
+        lines = size = 0
+        while chunk := response.read(READ_CHUNK):
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+        self.last_answer = time.monotonic()
+        return lines, size
+
+    def close(self) -> None:
+        self.conn.close()
 
 
 def write_jsonl(path: Path, count: int) -> None:
@@ -952,108 +1248,292 @@ def write_jsonl(path: Path, count: int) -> None:
             out.write(json.dumps(record) + "\n")
 
 
+def _rss_kb(pids: list[int]) -> int | None:
+    """The largest resident set of `pids` (the process running the job), in kB."""
+    sizes = [kb for pid in pids if (kb := proc_status_kb("VmRSS", pid)) is not None]
+    return max(sizes, default=None)
+
+
+def _seconds_between(job: dict[str, Any], start: str, end: str) -> float | None:
+    from datetime import datetime
+
+    if not job.get(start) or not job.get(end):
+        return None
+    return (datetime.fromisoformat(job[end]) - datetime.fromisoformat(job[start])).total_seconds()
+
+
 @dataclass(frozen=True)
-class RunFigures:
-    """One child run: how many items, how fast, and the process's peak memory."""
+class JobRun:
+    """One import or export job followed through the API, from the request to its success."""
 
+    kind: str  # "import" or "export"
     items: int
-    seconds: float
-    peak_kb: int
-    baseline_kb: int
-    process_seconds: float
-    cpu_seconds: float
-    postgres_cpu_seconds: float | None
-
-    @classmethod
-    def of(cls, figures: dict[str, Any], items: int) -> RunFigures:
-        return cls(
-            items=items,
-            seconds=figures["seconds"],
-            peak_kb=figures["peak_kb"],
-            baseline_kb=figures["baseline_kb"],
-            process_seconds=figures["process_seconds"],
-            cpu_seconds=figures["cpu_seconds"],
-            postgres_cpu_seconds=figures.get("postgres_cpu_seconds"),
-        )
+    seconds: float  # from the start of the request to the poll that saw the job succeeded
+    request_seconds: float  # the upload (or POST) until its answer
+    cpu: dict[str, float]  # CPU seconds in that window per group of processes, and the machine's
+    start_kb: int | None  # the job runner's RSS when the request started
+    peak_kb: int | None  # its largest RSS while the job ran, sampled at each poll
+    job: dict[str, Any]  # the job as the API showed it at its success
+    returned_after: float | None  # from the success to the worker's task returning
+    analysed: list[str]  # what the job's own statistics step logged it analysed
 
     @property
     def per_second(self) -> float:
         return self.items / self.seconds if self.seconds else 0.0
 
-    def describe(self, unit: str) -> str:
-        """Speed, where the CPU time went (this process, its PostgreSQL backend) and memory."""
-        postgres = (
-            "-" if self.postgres_cpu_seconds is None else f"{self.postgres_cpu_seconds:.1f} s"
+    def lines(self, unit: str, runner: str) -> list[str]:
+        """What to print: speed, where the time went, the CPU split and the runner's memory."""
+        if self.kind == "import":
+            clock = (
+                f"job queued {_seconds_between(self.job, 'created_at', 'started_at') or 0:.2f} s,"
+                f" ran {_seconds_between(self.job, 'started_at', 'finished_at') or 0:.2f} s"
+            )
+        else:
+            clock = (
+                f"job created to finished"
+                f" {_seconds_between(self.job, 'created_at', 'finished_at') or 0:.2f} s"
+            )
+        returned = ""
+        if self.returned_after is not None:
+            returned = f"; the worker's task returned {self.returned_after:.2f} s after the success"
+            if self.kind == "import":
+                returned += " (its statistics step and announcement follow the commit)"
+        cpu = self.cpu
+        ours = sum(cpu.get(name, 0.0) for name in ("server", "worker", "postgres", "bench"))
+        others = max(0.0, cpu.get("machine busy", 0.0) - ours)
+        idle = max(0.0, cpu.get("machine total", 0.0) - cpu.get("machine busy", 0.0))
+        memory = "-"
+        if self.peak_kb is not None:
+            memory = f"{self.peak_kb / 1024:.1f} MB"
+            if self.start_kb is not None:
+                memory += f" (at the request {self.start_kb / 1024:.1f} MB)"
+        return [
+            f"{self.seconds:.2f} s request to success: {self.per_second:,.0f} {unit}/s",
+            f"request answered in {self.request_seconds:.2f} s; by the job's own times: {clock}"
+            f"{returned}",
+            f"CPU seconds in that window: server {cpu.get('server', 0.0):.1f}, worker"
+            f" {cpu.get('worker', 0.0):.1f}, postgres {cpu.get('postgres', 0.0):.1f}, bench client"
+            f" {cpu.get('bench', 0.0):.1f}, other processes {others:.1f}, idle {idle:.1f} (of"
+            f" {cpu.get('machine total', 0.0):.1f} on {os.cpu_count()} cores); load average"
+            f" {load_average()}",
+            f"{runner} peak RSS {memory}, sampled every {POLL_SECONDS:g} s",
+            "the job's own statistics step (labeling.bulk.tables_analyze_stale): "
+            + ("; ".join(f"analysed {what}" for what in self.analysed) or "analysed nothing"),
+        ]
+
+
+@dataclass
+class JobBench:
+    """The server, the worker and the customer's API tool that imports and exports run through."""
+
+    server: Gunicorn
+    worker: CeleryWorker | None  # None: no Redis, jobs run eagerly inside gunicorn's request
+    api: Api
+    database: str
+
+    def groups(self) -> dict[str, Callable[[], list[int]]]:
+        server_pid = self.server.process.pid if self.server.process else -1
+        worker = self.worker
+        return {
+            "server": lambda: [server_pid, *self.server.worker_pids()],
+            "worker": lambda: worker.pids() if worker else [],
+            "postgres": lambda: postgres_backend_pids(self.database),
+            "bench": lambda: [os.getpid()],
+        }
+
+    def runner_pids(self) -> list[int]:
+        """The processes that run the jobs: the worker's pool, or gunicorn's workers."""
+        return self.worker.pool_pids() if self.worker else self.server.worker_pids()
+
+    @property
+    def runner(self) -> str:
+        return "worker pool process" if self.worker else "gunicorn worker"
+
+    def follow(
+        self,
+        *,
+        kind: str,
+        task_name: str,
+        request: Callable[[], tuple[int, dict[str, Any]]],
+        accepted: int,
+        items_of: Callable[[dict[str, Any]], int],
+    ) -> JobRun:
+        """Make the request that starts a job, poll the job until it succeeded; measure it all.
+
+        A failed job, an unexpected answer or a job still unfinished after JOB_TIMEOUT raises.
+        """
+        groups = self.groups()
+        returned_before = self.worker.returned(task_name) if self.worker else 0
+        log_path = self.worker.log_path if self.worker else self.server.log_path
+        log_from = log_path.stat().st_size if log_path.exists() else 0
+        before = cpu_snapshot(groups)
+        start_kb = _rss_kb(self.runner_pids())
+        started = time.monotonic()
+        status, job = request()
+        request_seconds = time.monotonic() - started
+        if status != accepted:
+            raise RuntimeError(f"the {kind} was refused: HTTP {status}: {json.dumps(job)[:500]}")
+        path = f"{API}/{kind}s/{job['id']}/"
+        peak_kb = start_kb
+        latest = before
+        while True:
+            latest = cpu_carry(latest, cpu_snapshot(groups))
+            rss = _rss_kb(self.runner_pids())
+            if rss is not None:
+                peak_kb = max(peak_kb or 0, rss)
+            if job["status"] == "succeeded":
+                break
+            if job["status"] == "failed":
+                raise RuntimeError(
+                    f"the {kind} job {job['id']} FAILED: {job.get('message')}"
+                    f" {json.dumps(job.get('errors') or [])[:500]}"
+                )
+            if time.monotonic() - started > JOB_TIMEOUT:
+                raise TimeoutError(f"the {kind} job {job['id']} is still {job['status']}")
+            time.sleep(POLL_SECONDS)
+            status, job = self.api.call("GET", path)
+            if status != 200:
+                raise RuntimeError(f"GET {path}: HTTP {status}: {json.dumps(job)[:500]}")
+        seconds = time.monotonic() - started
+        after = cpu_carry(latest, cpu_snapshot(groups))
+        returned_after = None
+        if self.worker is not None:
+            # The job says it succeeded when its rows are committed; its task goes on with the
+            # statistics step and the announcement. The next step waits for the task to return.
+            while self.worker.returned(task_name) <= returned_before:
+                if time.monotonic() - started > JOB_TIMEOUT:
+                    raise TimeoutError(f"the worker's {task_name} did not return")
+                time.sleep(POLL_SECONDS)
+            returned_after = time.monotonic() - started - seconds
+        with log_path.open("rb") as log:
+            log.seek(log_from)
+            logged = log.read().decode(errors="replace")
+        analysed = [
+            line.split(" analysed ", 1)[1].strip()
+            for line in logged.splitlines()
+            if " analysed " in line
+        ]
+        return JobRun(
+            kind=kind,
+            items=items_of(job),
+            seconds=seconds,
+            request_seconds=request_seconds,
+            cpu=cpu_spent(before, after),
+            start_kb=start_kb,
+            peak_kb=peak_kb,
+            job=job,
+            returned_after=returned_after,
+            analysed=analysed,
         )
-        return (
-            f"{self.seconds:6.2f} s, {self.per_second:>8,.0f} {unit}/s; CPU: Python"
-            f" {self.cpu_seconds:.1f} s, postgres {postgres}; peak RSS {self.peak_kb / 1024:.1f} MB"
-            f" (after start-up {self.baseline_kb / 1024:.1f} MB)"
+
+    def import_file(self, project: Project, path: Path, count: int) -> JobRun:
+        """Upload a JSONL file to the project's imports and follow the job to its success."""
+        from labeling.services.imports.batches import IMPORT_RUN_TASK
+
+        run = self.follow(
+            kind="import",
+            task_name=IMPORT_RUN_TASK,
+            request=lambda: self.api.upload(f"{API}/projects/{project.pk}/imports/", path),
+            accepted=202,
+            items_of=lambda job: int(job["tasks_created"]),
         )
+        if run.items != count:
+            raise RuntimeError(f"the import created {run.items:,} tasks of {count:,}: {run.job}")
+        return run
 
+    def export_final(self, project: Project, count: int) -> tuple[JobRun, tuple[int, int]]:
+        """Start an export job of the project's final rows as JSONL, follow it to its success,
+        then download its file; return the run and the file's lines and bytes."""
+        from labeling.services.exports.jobs import EXPORT_RUN_TASK
 
-def import_bench(env: dict[str, str], sizes: tuple[int, int], media: Path) -> list[RunFigures]:
-    """Import each size into a fresh project from an uploaded-file job, in a fresh process."""
-    from labeling.models import ImportJob, ImportSource
-
-    results = []
-    for size in sizes:
-        project = project_make(f"Bench import {size}")
-        name = f"bench-{size}.jsonl"
-        path = media / "imports" / "bench" / name
-        write_jsonl(path, size)
-        job = ImportJob.objects.create(
-            project=project,
-            source_kind=ImportSource.UPLOAD,
-            source=name,
-            file=f"imports/bench/{name}",
-            file_format="jsonl",
-            total_bytes=path.stat().st_size,
+        run = self.follow(
+            kind="export",
+            task_name=EXPORT_RUN_TASK,
+            request=lambda: self.api.call(
+                "POST",
+                f"{API}/projects/{project.pk}/exports/",
+                {"format": "jsonl", "status": "final"},
+            ),
+            accepted=201,
+            items_of=lambda job: int(job["rows_written"]),
         )
-        figures = run_child(env, "import", str(job.pk))
-        if figures["status"] != "succeeded" or figures["tasks"] != size:
-            raise RuntimeError(f"the import of {size} tasks did not succeed: {figures}")
-        run = RunFigures.of(figures, figures["tasks"])
-        print(
-            f"  {size:>9,} tasks ({path.stat().st_size / 1e6:.1f} MB): {run.describe('tasks')}",
-            flush=True,
-        )
-        results.append(run)
-    return results
+        lines, size = self.api.download(f"{API}/exports/{run.job['id']}/download/")
+        if run.items != count or lines != count:
+            raise RuntimeError(
+                f"the export wrote {run.items:,} rows and its file has {lines:,} lines;"
+                f" {count:,} expected"
+            )
+        return run, (lines, size)
 
 
-def export_bench(
-    env: dict[str, str], rows: int, author_ids: list[int]
-) -> tuple[list[RunFigures], float]:
-    """Seed a project with `rows` completed tasks in two batches; export the first, then all.
+def import_step(bench: JobBench, project: Project, count: int, media: Path, label: str) -> JobRun:
+    """Write a JSONL file of `count` tasks, import it through the API and print the figures."""
+    path = media / "bench-uploads" / f"bench-{project.pk}-{count}.jsonl"
+    write_jsonl(path, count)
+    megabytes = path.stat().st_size / 1e6
+    run = bench.import_file(project, path, count)
+    path.unlink()
+    print(f"  {label}: {count:,} tasks ({megabytes:.1f} MB JSONL) into project {project.pk}")
+    print("\n".join(f"      {line}" for line in run.lines("tasks", bench.runner)), flush=True)
+    return run
 
-    Returns the two runs and the seconds the seeding took.
-    """
-    project = project_make("Bench export")
+
+def complete_step(project: Project, count: int, author_ids: list[int]) -> None:
+    """Seed the data the export reads (by SQL, outside every measured window) and say so."""
     started = time.monotonic()
-    half = rows // 2
-    jobs = []
-    for number, count in enumerate((half, rows - half), start=1):
-        job = seed_job(project=project, count=count, name=f"bench-export-{number}.jsonl")
-        seed_tasks(project=project, job=job, count=count, completed=True, author_ids=author_ids)
-        jobs.append(job)
-    # Not analysed here: each export below runs the statistics step an export job runs.
-    seeded = time.monotonic() - started
+    completed = tasks_complete(project=project, count=count, author_ids=author_ids)
     print(
-        f"  seeded {rows:,} completed tasks with their annotations in {seeded:.1f} s",
+        f"  seeding (SQL, not measured, not an API path): {completed:,} imported tasks of project"
+        f" {project.pk} made final as submits would (result, slot done, one accepted annotation)"
+        f" in {time.monotonic() - started:.1f} s; nothing analysed",
         flush=True,
     )
-    results = []
-    for label, arg in (("half", f"{project.pk}:{jobs[0].pk}"), ("all", str(project.pk))):
-        figures = run_child(env, "export", arg)
-        run = RunFigures.of(figures, figures["rows"])
+
+
+def export_step(bench: JobBench, project: Project, count: int, label: str) -> JobRun:
+    """Export the project's final rows through the API and print the figures."""
+    run, (lines, size) = bench.export_final(project, count)
+    print(f"  {label}: {count:,} rows of project {project.pk}, JSONL")
+    print("\n".join(f"      {line}" for line in run.lines("rows", bench.runner)))
+    print(f"      downloaded afterwards: {lines:,} lines, {size / 1e6:.0f} MB", flush=True)
+    return run
+
+
+def imports_and_exports(
+    config: Config, bench: JobBench, media: Path, author_ids: list[int]
+) -> tuple[list[JobRun], list[JobRun]]:
+    """Import through the API, then export what was imported, as described in the module doc.
+
+    Order: the small import and its export first (the memory baselines, in a worker that has
+    run nothing yet), then the export project's import and, right after it, its export.
+    """
+    imports: list[JobRun] = []
+    exports: list[JobRun] = []
+    small, large = config.import_sizes
+    if not config.skip_import:
+        print(f"\nimport: POST {API}/projects/{{id}}/imports/ (multipart file), poll the job")
+        project = project_make("Bench import small")
+        imports.append(import_step(bench, project, small, media, "smaller file"))
+        if not config.skip_export:
+            print(f"\nexport of the smaller import: POST {API}/projects/{{id}}/exports/, poll")
+            complete_step(project, small, author_ids)
+            exports.append(export_step(bench, project, small, "smaller export"))
+    target = project_make("Bench export")
+    fill = config.export_rows - (0 if config.skip_import else large)
+    if not config.skip_export and fill > 0:
+        print(f"\nfilling the export project through the same API (not a budget): {fill:,} tasks")
+        import_step(bench, target, fill, media, "filling import")
+    if not config.skip_import:
+        print("\nimport: the larger file, into the project exported next")
+        imports.append(import_step(bench, target, large, media, "larger file"))
+    if not config.skip_export:
         print(
-            f"  {label:>4}: {run.items:>9,} rows ({figures['bytes'] / 1e6:.0f} MB JSONL):"
-            f" {run.describe('rows')}",
-            flush=True,
+            f"\nexport right after that import: POST {API}/projects/{{id}}/exports/"
+            ' {"format": "jsonl", "status": "final"}, poll the job, then download'
         )
-        results.append(run)
-    return results, seeded
+        complete_step(target, config.export_rows, author_ids)
+        exports.append(export_step(bench, target, config.export_rows, "export"))
+    return imports, exports
 
 
 # --- The run ------------------------------------------------------------------------------------
@@ -1066,8 +1546,8 @@ class Figures:
     levels: dict[tuple[str, int], LevelResult] = field(default_factory=dict)
     over_tasks: int | None = None
     over_pairs: int | None = None
-    imports: list[RunFigures] = field(default_factory=list)
-    exports: list[RunFigures] = field(default_factory=list)
+    imports: list[JobRun] = field(default_factory=list)  # the smaller file, the larger
+    exports: list[JobRun] = field(default_factory=list)  # the smaller import's, the larger's
 
 
 def queue_budgets(figures: Figures, path: str) -> list[Budget]:
@@ -1114,59 +1594,38 @@ def budgets_of(figures: Figures, paths: tuple[str, ...]) -> list[Budget]:
         if figures.over_tasks is None or figures.over_pairs is None
         else figures.over_tasks + figures.over_pairs
     )
-    large_import = figures.imports[-1] if len(figures.imports) == 2 else None
-    all_export = figures.exports[-1] if len(figures.exports) == 2 else None
+    large_import = figures.imports[-1] if figures.imports else None
+    large_export = figures.exports[-1] if figures.exports else None
     return [
         *(budget for path in paths for budget in queue_budgets(figures, path)),
         at_most("queue: over-assigned tasks", over, 0, "", 0),
         at_least(
-            "import: tasks/s (larger file)",
+            "import via API: tasks/s, upload to success (larger file)",
             large_import.per_second if large_import else None,
             BUDGET_IMPORT_TASKS_PER_S,
             "tasks/s",
         ),
         memory_flat(
-            "import: memory flat in file size",
+            "import: job runner's peak RSS flat in file size",
             figures.imports[0].peak_kb if len(figures.imports) == 2 else None,
             large_import.peak_kb if large_import else None,
         ),
         at_least(
-            "export: rows/s (all rows)",
-            all_export.per_second if all_export else None,
+            "export via API after the import: rows/s, request to success",
+            large_export.per_second if large_export else None,
             BUDGET_EXPORT_ROWS_PER_S,
             "rows/s",
         ),
         memory_flat(
-            "export: memory flat in row count",
+            "export: job runner's peak RSS flat in row count",
             figures.exports[0].peak_kb if len(figures.exports) == 2 else None,
-            all_export.peak_kb if all_export else None,
+            large_export.peak_kb if large_export else None,
         ),
     ]
 
 
-def queue_bench(
-    config: Config, env: dict[str, str], workdir: Path, annotators: list[Annotator]
-) -> Figures:
-    """Seed the queue project, serve it, run every load level and check the assignments."""
-    figures = Figures()
-    print(f"\nseeding the queue project with {config.tasks:,} tasks ...", flush=True)
-    project = project_make("Bench queue")
-    started = time.monotonic()
-    job = seed_job(project=project, count=config.tasks, name="bench-queue.jsonl")
-    seed_tasks(project=project, job=job, count=config.tasks)
-    inserted = time.monotonic() - started
-    analyzed = analyze_as_an_import_would(project=project, count=config.tasks)
-    seeded = time.monotonic() - started
-    print(
-        f"  {config.tasks:,} tasks + {config.tasks * project.overlap:,} slots inserted in"
-        f" {inserted:.1f} s ({config.tasks / inserted:,.0f} tasks/s); with the import's"
-        f" statistics step (analysed: {', '.join(analyzed) or 'nothing'}) {seeded:.1f} s",
-        flush=True,
-    )
-
-    server = Gunicorn(
-        env=env, workers=config.workers, threads=config.threads, log_path=workdir / "gunicorn.log"
-    )
+def server_print(config: Config, server: Gunicorn) -> None:
+    """Say how the server runs: its command, Redis, the short path, the lifted throttle."""
     redis = (
         f"REDIS_URL={config.redis_url}: Redis cache and throttle, Celery broker (production)"
         if config.redis_url
@@ -1183,35 +1642,55 @@ def queue_bench(
     print(f"  {hot}")
     print(f"  RATE_LIMIT_WORK={WORK_RATE}: the per-user 'work' throttle lifted for the benchmark")
     print(f"  DEBUG=false, log {server.log_path}", flush=True)
+
+
+def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -> Figures:
+    """Seed the queue project, serve it, run every load level and check the assignments.
+
+    The server is left running (main stops it), for the imports and exports that follow.
+    """
+    figures = Figures()
+    print(f"\nseeding the queue project with {config.tasks:,} tasks ...", flush=True)
+    project = project_make("Bench queue")
+    started = time.monotonic()
+    job = seed_job(project=project, count=config.tasks, name="bench-queue.jsonl")
+    seed_tasks(project=project, job=job, count=config.tasks)
+    inserted = time.monotonic() - started
+    analyzed = analyze_as_an_import_would(project=project, count=config.tasks)
+    seeded = time.monotonic() - started
+    print(
+        f"  {config.tasks:,} tasks + {config.tasks * project.overlap:,} slots inserted in"
+        f" {inserted:.1f} s ({config.tasks / inserted:,.0f} tasks/s); with the import's"
+        f" statistics step (analysed: {', '.join(analyzed) or 'nothing'}) {seeded:.1f} s",
+        flush=True,
+    )
+
     labels = [label["name"] for label in project.labels]
-    try:
-        server.start()
-        print(f"  workers: {server.worker_pids()}")
-        print(
-            f"\nqueue: claim + submit cycles, {config.seconds:g} s per level after"
-            f" {config.warmup:g} s warm-up"
-        )
-        print(
-            f"  {'path':>7}  {'annotators':>10}  {'processes':>9}  {'cycles/s':>9}  {'claim p50/95/99 ms':>20}"
-            f"  {'submit p50/95/99 ms':>20}  {'errors':>6}",
-            flush=True,
-        )
-        for path in config.paths:
-            for count in config.levels:
-                if count > len(annotators):
-                    raise ValueError(f"{count} annotators asked for, {len(annotators)} created")
-                level = run_level(
-                    config=config,
-                    server=server,
-                    project_id=project.pk,
-                    path=path,
-                    callers=[a.headers(path) for a in annotators[:count]],
-                    labels=labels,
-                )
-                figures.levels[path, count] = level
-                level_print(level)
-    finally:
-        server.stop()
+    server.start()
+    print(f"  server workers: {server.worker_pids()}")
+    print(
+        f"\nqueue: claim + submit cycles, {config.seconds:g} s per level after"
+        f" {config.warmup:g} s warm-up"
+    )
+    print(
+        f"  {'path':>7}  {'annotators':>10}  {'processes':>9}  {'cycles/s':>9}  {'claim p50/95/99 ms':>20}"
+        f"  {'submit p50/95/99 ms':>20}  {'errors':>6}",
+        flush=True,
+    )
+    for path in config.paths:
+        for count in config.levels:
+            if count > len(annotators):
+                raise ValueError(f"{count} annotators asked for, {len(annotators)} created")
+            level = run_level(
+                config=config,
+                server=server,
+                project_id=project.pk,
+                path=path,
+                callers=[a.headers(path) for a in annotators[:count]],
+                labels=labels,
+            )
+            figures.levels[path, count] = level
+            level_print(level)
     figures.over_tasks, figures.over_pairs = over_assigned(project.pk)
     project.refresh_from_db()
     print(
@@ -1230,16 +1709,19 @@ def queue_bench(
 
 def main(argv: list[str]) -> int:
     """Run the whole benchmark; return the exit status."""
-    config, child = parse_config(argv)
-    if child is not None:
-        return child_main(*child)
+    config = parse_config(argv)
 
-    print("bench/queue.py: the work queue over HTTP, imports and exports on PostgreSQL")
+    print("bench/queue.py: the work queue, imports and exports over HTTP on PostgreSQL")
     print("\n".join(machine_lines(config.database_url)))
     workdir = Path(tempfile.mkdtemp(prefix="quorum-bench-"))
     env = app_env(config, workdir)
     print(f"database:   {database_name(config.database_url)} (recreated), work directory {workdir}")
     figures = Figures()
+    server = Gunicorn(
+        env=env, workers=config.workers, threads=config.threads, log_path=workdir / "gunicorn.log"
+    )
+    worker: CeleryWorker | None = None
+    api: Api | None = None
     try:
         started = time.monotonic()
         database_recreate(config.database_url)
@@ -1252,18 +1734,48 @@ def main(argv: list[str]) -> int:
             f"  {len(annotators)} annotators created through the services, each with an API token"
             " and a signed-in session (Django's login)"
         )
+        server_print(config, server)
 
-        figures = queue_bench(config, env, workdir, annotators)
+        if not config.skip_queue:
+            figures = queue_bench(config, server, annotators)
 
-        if not config.skip_import:
-            print("\nimport: JSONL upload jobs, import_run in a fresh process per file")
-            figures.imports = import_bench(env, config.import_sizes, workdir / "media")
-        if not config.skip_export:
-            print("\nexport: export_stream(file_format='jsonl') to /dev/null, fresh process each")
-            figures.exports, _ = export_bench(
-                env, config.export_rows, [a.user_id for a in annotators]
+        if not (config.skip_import and config.skip_export):
+            print("\nimports and exports through the API, as a customer's tool with its token")
+            if not server.running:
+                server.start()
+            if config.redis_url:
+                worker = CeleryWorker(
+                    env=env,
+                    queues=job_queues(),
+                    concurrency=config.celery_concurrency,
+                    log_path=workdir / "celery.log",
+                )
+                print(f"  Celery worker: {' '.join(worker.command)}")
+                print(f"    broker REDIS_URL={config.redis_url}; {worker.purge()}")
+                worker.start()
+                print(f"    ready, pool {worker.pool_pids()}, log {worker.log_path}", flush=True)
+            else:
+                print(
+                    "  NO CELERY WORKER (--no-redis): CELERY_TASK_ALWAYS_EAGER, each job runs"
+                    " inside the gunicorn request that starts it; not the production configuration"
+                )
+            api = Api(server.port, customer_token())
+            bench = JobBench(
+                server=server,
+                worker=worker,
+                api=api,
+                database=database_name(config.database_url),
             )
+            figures.imports, figures.exports = imports_and_exports(
+                config, bench, workdir / "uploads", [a.user_id for a in annotators]
+            )
+            print(f"  load average after the imports and exports: {load_average()}")
     finally:
+        if api is not None:
+            api.close()
+        if worker is not None:
+            worker.stop()
+        server.stop()
         if "django.db" in sys.modules:
             from django.db import connections
 
