@@ -23,7 +23,7 @@ from labeling.policy import WorkScope, work_scope
 from labeling.services.claim_conditions import CLAIM_CONDITIONS, candidate_slots, claim_context
 from labeling.services.claimed import LeasedTask
 from labeling.services.results import ClaimedCheck, claimed_checks
-from labeling.services.statements import json_value, statement_run
+from labeling.services.statements import json_value, statement_run_prepared
 
 # --- The one-statement writer (PostgreSQL) --------------------------------------------------------
 
@@ -90,6 +90,12 @@ _PROJECT = 9_100_000_000_000_000_002
 _NOW = datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC)
 _DRAW = 0.918273645546372
 _STAND_INS = {"user": _USER, "project": _PROJECT, "now": _NOW, "draw": _DRAW}
+_ARGUMENTS = {
+    "user": "bigint",
+    "project": "bigint",
+    "now": "timestamptz",
+    "draw": "double precision",
+}
 
 
 @dataclass(frozen=True)
@@ -174,9 +180,12 @@ def claim_statement(
     compiled = _compiled[key]
     if compiled is None:
         return None
-    values = {"user": user.pk, "project": project_id, "now": now, "draw": draw}
-    params = [value if name is None else values[name] for name, value in compiled.params]
-    return statement_run(compiled.sql, params)
+    return statement_run_prepared(
+        compiled.sql,
+        compiled.params,
+        arguments=_ARGUMENTS,
+        values={"user": user.pk, "project": project_id, "now": now, "draw": draw},
+    )
 
 
 def leased_of(row: dict[str, Any], *, user: User, now: datetime) -> LeasedTask:

@@ -2,15 +2,28 @@
 
 The statements themselves are composed next to their operations (claim, submit) from the same
 conditions the transactional writer uses; this module runs them and reads their row.
+
+Each is PREPAREd once per database connection and then EXECUTEd with its arguments: planning a
+statement of this size costs PostgreSQL several times what running it does (1.5 ms against
+0.3 ms for the claim), and a prepared statement is planned once. Constants are written into the
+prepared text as literals, so the plan can use the partial indexes they select (an open slot);
+only what changes from call to call (people, projects, times, the gold draw, results) are
+arguments. Prepared statements belong to the connection: a connection pooler in front of
+PostgreSQL must keep sessions (pgbouncer's session mode), as Django's persistent connections do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.conf import settings
 from django.db import OperationalError, connection
+from psycopg import sql as pg_sql
 
 # A claim and a submit on the same task can each hold a row the other needs (a consensus or
 # depth-first queue puts several people on one task at once); PostgreSQL then aborts one of them
@@ -53,3 +66,61 @@ def statement_run(sql: str, params: Any) -> dict[str, Any] | None:
 def json_value(value: Any) -> Any:
     """jsonb arrives as text through Django's connection (JSONField decodes it itself)."""
     return json.loads(value) if isinstance(value, str) else value
+
+
+# The names prepared on each open database connection (the driver's connection object).
+_prepared: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+def named_placeholders(sql: str) -> tuple[str, tuple[tuple[str, None], ...]]:
+    """`sql` written with `%(name)s` placeholders as positional `%s` ones and the names in order
+    (the form `statement_run_prepared` takes)."""
+    names = tuple((match, None) for match in _NAMED.findall(sql))
+    return _NAMED.sub("%s", sql), names
+
+
+def _prepare_text(
+    sql: str, params: Sequence[tuple[str | None, Any]], names: list[str], raw: Any
+) -> str:
+    """`sql` (with `%s` placeholders) for PREPARE: an argument's placeholder becomes `$n`, a
+    constant its literal."""
+    pieces = sql.split("%s")
+    if len(pieces) != len(params) + 1 or "%%" in sql:
+        raise ValueError("a queue statement must have one %s per parameter and no %% escapes")
+    out = [pieces[0]]
+    for (name, value), piece in zip(params, pieces[1:], strict=True):
+        if name is None:
+            out.append(pg_sql.Literal(value).as_string(raw))
+        else:
+            out.append(f"${names.index(name) + 1}")
+        out.append(piece)
+    return "".join(out)
+
+
+def statement_run_prepared(
+    sql: str,
+    params: Sequence[tuple[str | None, Any]],
+    *,
+    arguments: Mapping[str, str],
+    values: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """Run a queue statement prepared on this connection (PREPAREd at its first use here).
+
+    `sql` has one `%s` per entry of `params`: (an argument's name, None) or (None, a constant).
+    `arguments` gives each argument's SQL type, in order; `values` their values for this call."""
+    names = list(arguments)
+    shape = repr((sql, [(name, None if name else value) for name, value in params], arguments))
+    statement = "quorum_" + hashlib.sha256(shape.encode()).hexdigest()[:20]
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        ready = _prepared.setdefault(raw, set())
+        if statement not in ready:
+            text = _prepare_text(sql, params, names, raw)
+            types = ", ".join(arguments[name] for name in names)
+            cursor.execute(f"PREPARE {statement} ({types}) AS {text}")
+            ready.add(statement)
+        placeholders = ", ".join(["%s"] * len(names))
+        return statement_execute(
+            cursor, f"EXECUTE {statement} ({placeholders})", [values[name] for name in names]
+        )

@@ -65,7 +65,8 @@ from labeling.services.review import rework_give_up
 from labeling.services.statements import (
     DEADLOCK_DETECTED,
     json_value,
-    statement_run,
+    named_placeholders,
+    statement_run_prepared,
     statements_enabled,
 )
 from labeling.services.task_state import task_final_announce
@@ -385,11 +386,31 @@ def _submit_statement(
 _DEADLOCK_ATTEMPTS = 3
 
 
+_SUBMIT_SQL, _SUBMIT_PARAMS = named_placeholders(_SUBMIT_STATEMENT)
+_SUBMIT_ARGUMENTS = {
+    "lease": "bigint",
+    "user": "bigint",
+    "now": "timestamptz",
+    "stamp": "timestamptz",
+    "final_at": "integer",
+    "steps_at": "integer",
+    "result": "text",
+    "status": "text",
+    "final": "text",
+}
+
+
+def _submit_run(params: dict[str, Any]) -> dict[str, Any] | None:
+    return statement_run_prepared(
+        _SUBMIT_SQL, _SUBMIT_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
+    )
+
+
 def _run_announced(params: dict[str, Any]) -> dict[str, Any] | None:
     """Run the submit statement; with receivers of the work events, inside a transaction that
     also announces it (again after a deadlock, which undid everything)."""
     if not (work_submitted.has_listeners() or work_final.has_listeners()):
-        return statement_run(_SUBMIT_STATEMENT, params)
+        return _submit_run(params)
     if connection.in_atomic_block:  # the caller's transaction: a savepoint, and no retry
         with transaction.atomic():
             return _run_and_announce(params)
@@ -407,7 +428,7 @@ def _run_announced(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
-    row = statement_run(_SUBMIT_STATEMENT, params)
+    row = _submit_run(params)
     if row is None or row["annotation_id"] is None:
         return row
     work_submitted_send(
