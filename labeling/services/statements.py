@@ -38,8 +38,11 @@ def statements_enabled() -> bool:
     return connection.vendor == "postgresql" and bool(settings.QUORUM_QUEUE_STATEMENTS)
 
 
-def statement_execute(cursor: Any, sql: str, params: Any) -> dict[str, Any] | None:
+def statement_execute(
+    cursor: Any, sql: str, params: Any, *, names: list[str] | None = None
+) -> dict[str, Any] | None:
     """Execute one queue statement on `cursor`; its first row by column name (None: no row).
+    `names`, when given, are the statement's column names (else read from the cursor).
 
     A statement aborted by a deadlock runs again, up to three times, when that is safe."""
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
@@ -48,7 +51,8 @@ def statement_execute(cursor: Any, sql: str, params: Any) -> dict[str, Any] | No
             row = cursor.fetchone()
             if row is None:
                 return None
-            names = [column.name for column in cursor.description]
+            if names is None:
+                names = [column.name for column in cursor.description]
             return dict(zip(names, row, strict=True))
         except OperationalError as exc:
             deadlock = getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
@@ -68,8 +72,10 @@ def json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
-# The names prepared on each open database connection (the driver's connection object).
+# The names prepared on each open database connection (the driver's connection object), and
+# each prepared statement's column names (the same on every connection).
 _prepared: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+_columns: dict[str, list[str]] = {}
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
@@ -121,6 +127,12 @@ def statement_run_prepared(
             cursor.execute(f"PREPARE {statement} ({types}) AS {text}")
             ready.add(statement)
         placeholders = ", ".join(["%s"] * len(names))
-        return statement_execute(
-            cursor, f"EXECUTE {statement} ({placeholders})", [values[name] for name in names]
+        row = statement_execute(
+            cursor,
+            f"EXECUTE {statement} ({placeholders})",
+            [values[name] for name in names],
+            names=_columns.get(statement),
         )
+        if row is not None and statement not in _columns:
+            _columns[statement] = list(row)
+        return row
