@@ -192,7 +192,7 @@ def _claim_locked(
                 user_id=user.pk, project_id=project_id, state=LeaseState.ACTIVE, expires_at__gt=now
             )
             .select_related("task", "project")
-            .order_by("claimed_at")[: project.max_leases_per_person + 1]
+            .order_by("claimed_at", "pk")[: project.max_leases_per_person + 1]
         )
         return Claim(lease=lease_resume(held[-1] if prefetch else held[0], now), resumed=True)
     expires_at = now + timedelta(seconds=project.lease_seconds)
