@@ -749,7 +749,9 @@
      release, another tab): the server extends its lease and counts its active time from now, not
      from its reservation. Refused, it is handled as a refused heartbeat. */
   function begin(claim) {
-    api(leaseUrl(claim.lease.id, "start")).then((res) => {
+    /* Its submit waits for this answer: sent side by side, a quick submit could reach the server
+       first, and the start would then be refused for a task already handed in. */
+    claim.starting = api(leaseUrl(claim.lease.id, "start")).then((res) => {
       if (S.cur !== claim) return;
       if (res.ok) claim.deadline = deadline(res.data, res);
       else if (!S.busy && res.status < 500) afterRefusal(res, "heartbeat");
@@ -819,7 +821,9 @@
     const body = { result: mod.result() };
     S.busy = true;
     $("submit").setAttribute("aria-busy", "true");
-    withRetry(() => api(leaseUrl(cur.lease.id, "submit"), body)).then((res) => {
+    (cur.starting || Promise.resolve()).then(() =>
+      withRetry(() => api(leaseUrl(cur.lease.id, "submit"), body))
+    ).then((res) => {
       S.busy = false;
       $("submit").removeAttribute("aria-busy");
       if (res.ok) {
