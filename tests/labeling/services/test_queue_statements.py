@@ -148,10 +148,10 @@ def test_an_ordinary_claim_and_submit_are_one_statement_each():
     project = make_project(instructions="Label the **animal**.")
     add_tasks(project, 3)
     user = make_worker()
-    slot_claim_by_id(project_id=project.pk, user=user)  # the person's state exists from now on
-    Lease.objects.update(state=LeaseState.RELEASED)
-    WorkSlot.objects.update(state="open")
-    TaskParticipation.objects.all().delete()
+    # A first cycle creates the person's state and prepares both statements on this connection
+    # (once per connection: PREPARE, then EXECUTE from then on).
+    first = slot_claim_by_id(project_id=project.pk, user=user)
+    lease_submit(lease_id=first.leased.lease_id, user=user, result={"label": "cat"})
 
     with CaptureQueriesContext(connection) as claim_queries:
         outcome = slot_claim_by_id(project_id=project.pk, user=user)
