@@ -354,6 +354,18 @@ QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 # ... and their API calls skip the general request stack when they carry a token (labeling/api/hotpath.py).
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 
+# --- workforce: the onboarding journey (workforce/services/onboarding.py) ---
+# (settings of the journey go here)
+
+# --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
+# (settings of skill checks go here)
+
+# --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
+# (settings of teams and notifications go here)
+
+# --- quality: probation and tiers from evidence (quality/services/standing.py) ---
+# (settings of probation and promotion go here)
+
 # Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
 IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)

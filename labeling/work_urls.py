@@ -1,6 +1,6 @@
 """The annotator portal: work home, labeling and review pages, the person's history (namespace "work")."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from labeling import work_views
 
@@ -16,4 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         work_views.lease_release_beacon,
         name="lease_release",
     ),
+    path("", include("labeling.views.checks")),
 ]

@@ -2,7 +2,7 @@
 rules with their dry runs, actions and appeals under /quality/. The paths are those the pages had
 when they were labeling's (people keep bookmarks)."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from quality.views import actions, appeals, reports, rules
 
@@ -31,4 +31,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("quality/mine/", actions.my_actions, name="my_actions"),
     path("quality/appeals/", appeals.appeal_list, name="appeal_list"),
     path("quality/appeals/<id:appeal_id>/decide/", appeals.appeal_decide, name="appeal_decide"),
+    path("", include("quality.views.standing")),
 ]

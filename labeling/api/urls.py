@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("labeling.api.imports")),
     path("", include("labeling.api.exports")),
     path("", include("labeling.api.webhooks")),
+    path("", include("labeling.api.checks")),
 ]

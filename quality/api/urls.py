@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("quality.api.actions")),
     path("", include("quality.api.appeals")),
     path("", include("quality.api.reports")),
+    path("", include("quality.api.standing")),
 ]

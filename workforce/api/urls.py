@@ -5,4 +5,8 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("workforce.api.people")),
     path("", include("workforce.api.skills")),
+    path("", include("workforce.api.onboarding")),
+    path("", include("workforce.api.checks")),
+    path("", include("workforce.api.teams")),
+    path("", include("workforce.api.notifications")),
 ]

@@ -1,0 +1,5 @@
+"""API of probation and tier decisions: promotion and demotion candidates."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

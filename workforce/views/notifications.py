@@ -1,0 +1,5 @@
+"""Portal pages of the notification list and each person's e-mail choices."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
