@@ -6,6 +6,13 @@ from workforce.models.checks import (
     CheckKind,
     SkillCheck,
 )
+from workforce.models.notifications import (
+    EMAIL_BY_DEFAULT,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
+from workforce.models.onboarding import JourneyEvent
 from workforce.models.people import (
     WORKING_STATUSES,
     AnnotatorProfile,
@@ -18,12 +25,17 @@ from workforce.models.people import (
 )
 
 __all__ = [
+    "EMAIL_BY_DEFAULT",
     "WORKING_STATUSES",
     "AnnotatorProfile",
     "AnnotatorStatus",
     "AttemptState",
     "CheckAttempt",
     "CheckKind",
+    "JourneyEvent",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
     "Skill",
     "SkillCheck",
     "SkillLevel",

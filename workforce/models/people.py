@@ -41,7 +41,15 @@ class TermsAcceptance(models.Model):
 
 
 class AnnotatorStatus(models.TextChoices):
+    """Where a person is in their journey; the onboarding steps between applicant and probation are
+    data (workforce/selectors/onboarding_steps.py), so a profile may also hold a registered step's name."""
+
     APPLICANT = "applicant", "Applicant"
+    PROFILE_COMPLETE = "profile_complete", "Profile complete"
+    TERMS_ACCEPTED = "terms_accepted", "Terms accepted"
+    TRAINED = "trained", "Trained"
+    QUALIFIED = "qualified", "Qualified"
+    APPROVAL = "approval", "Waiting for approval"
     PROBATION = "probation", "Active (probation)"
     ACTIVE = "active", "Active"
     SUSPENDED = "suspended", "Suspended"
@@ -61,13 +69,13 @@ class AnnotatorProfile(models.Model):
     country = CountryField()
     time_zone = models.CharField(max_length=64)
     languages = models.JSONField(default=list, help_text='Language codes, e.g. ["en", "fr"].')
-    status = models.CharField(
-        max_length=20,
-        choices=AnnotatorStatus.choices,
-        default=AnnotatorStatus.APPLICANT,
-        db_index=True,
-    )
+    # A journey state: an AnnotatorStatus value or a registered onboarding step's name (no choices,
+    # so another app's step needs no migration here); the services validate it.
+    status = models.CharField(max_length=40, default=AnnotatorStatus.APPLICANT, db_index=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
+    status_before_suspension = models.CharField(
+        max_length=40, blank=True, help_text="Where reinstating a suspended person returns them."
+    )
     is_trusted = models.BooleanField(
         default=False,
         help_text="Proven by their record: reviewed and checked with gold less often.",
@@ -77,6 +85,12 @@ class AnnotatorProfile(models.Model):
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
+
+    def get_status_display(self) -> str:
+        """The status's label (a registered step's name reads as words)."""
+        if self.status in AnnotatorStatus.values:
+            return str(AnnotatorStatus(self.status).label)
+        return self.status.replace("_", " ").capitalize()
 
 
 class Standing(models.TextChoices):
