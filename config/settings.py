@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "workforce.context_processors.notifications",
             ],
         },
     },
@@ -356,6 +357,9 @@ QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 
 # --- workforce: the onboarding journey (workforce/services/onboarding.py) ---
 # (settings of the journey go here)
+# True: a person who completes every onboarding step waits in a manager's approval queue;
+# false: they start work on probation at once.
+QUORUM_ONBOARDING_APPROVAL = env.bool("QUORUM_ONBOARDING_APPROVAL", default=False)
 
 # --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
 # (settings of skill checks go here)
