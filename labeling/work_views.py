@@ -31,6 +31,7 @@ from labeling.selectors import (
 )
 from labeling.services.leases import lease_release
 from labeling.services.review import reviewer_level_of
+from workforce.selectors.onboarding import onboarding_checklist
 
 HISTORY_PAGE_SIZE = 25
 
@@ -75,6 +76,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "reviewer_level": level,
             "review_projects": review_projects_for(user=user, level=level),
             "rework_count": len(rework_of(user=user)),
+            "checklist": onboarding_checklist(user=user),
         },
     )
 

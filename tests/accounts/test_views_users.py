@@ -82,7 +82,7 @@ def test_the_users_list_shows_annotators_status_from_their_workforce_profile(adm
     html = admin_client.get("/staff/users/").content.decode()
 
     applicant_row = _row_of(html, applicant.email)
-    assert ">Applicant</span>" in applicant_row
+    assert ">Terms accepted</span>" in applicant_row
     assert ">active<" not in applicant_row.lower()
     assert '<span class="badge off">Suspended</span>' in _row_of(html, suspended.email)
     assert "not an annotator" in _row_of(html, customer.email)
@@ -95,7 +95,7 @@ def test_the_user_page_shows_sign_in_apart_from_the_annotator_status(admin_clien
     html = admin_client.get(f"/staff/users/{applicant.pk}/").content.decode()
 
     assert 'Sign-in: <span class="badge ok">allowed</span>' in html
-    assert 'Annotator status: <span class="badge">Applicant</span>' in html
+    assert 'Annotator status: <span class="badge">Terms accepted</span>' in html
 
 
 def test_the_users_list_does_a_fixed_number_of_queries(admin_client):

@@ -23,6 +23,7 @@ from workforce.models import (
     TermsVersion,
 )
 from workforce.selectors import terms_current
+from workforce.services.onboarding import journey_refresh, journey_transition
 
 _PROFILE_FIELDS = ["country", "time_zone", "languages"]
 
@@ -68,6 +69,7 @@ def terms_accept(
             after={"terms_version": current.version, "accepted_at": acceptance.accepted_at},
             ip_address=ip_address,
         )
+        journey_refresh(user=user, actor=user)
     return acceptance
 
 
@@ -81,7 +83,10 @@ def annotator_signup_complete(
     terms_version: str,
     ip_address: str | None = None,
 ) -> AnnotatorProfile:
-    """Store a new annotator's profile and terms acceptance, and give them the annotator role."""
+    """Store a new annotator's profile and terms acceptance, and give them the annotator role.
+
+    Their journey then moves on by itself: profile complete, terms accepted (each audited).
+    """
     data = _validated_profile(country, time_zone, languages)
     terms_accept(user=user, terms_version=terms_version, ip_address=ip_address)
     profile = AnnotatorProfile.objects.create(user=user, **data)
@@ -92,7 +97,7 @@ def annotator_signup_complete(
         after=snapshot(profile, _PROFILE_FIELDS),
     )
     role_grant(user=user, role=Role.ANNOTATOR, actor=None)
-    return profile
+    return journey_refresh(user=user, actor=user) or profile
 
 
 @transaction.atomic
@@ -116,7 +121,7 @@ def annotator_profile_update(
         audit_record(
             actor=actor, action="profile.updated", target=locked, before=before, after=after
         )
-    return locked
+    return journey_refresh(user=locked.user, actor=actor) or locked
 
 
 @transaction.atomic
@@ -143,24 +148,16 @@ def annotator_status_set(
     status: AnnotatorStatus | str,
     actor: User | None,
     reason: str = "",
+    evidence: dict[str, Any] | None = None,
 ) -> AnnotatorProfile:
-    """Move an annotator to `status` (e.g. activate an applicant, suspend someone); audited."""
-    status = AnnotatorStatus(status)
-    locked = AnnotatorProfile.objects.select_for_update().get(pk=profile.pk)
-    if locked.status == status:
-        return locked
-    before = {"status": locked.status}
-    locked.status = status
-    locked.status_changed_at = timezone.now()
-    locked.save(update_fields=["status", "status_changed_at", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="annotator.status_changed",
-        target=locked,
-        before=before,
-        after={"status": status.value, "reason": reason},
+    """Move an annotator to `status` (activate, suspend, reinstate, offboard...) as the journey's
+    map allows; audited with the reason and the `evidence` numbers behind it.
+
+    Raises ValidationFailed (field `status`) for a move the map does not allow.
+    """
+    return journey_transition(
+        profile=profile, to=str(status), actor=actor, reason=reason, evidence=evidence
     )
-    return locked
 
 
 @transaction.atomic
@@ -227,6 +224,7 @@ def skill_level_grant(*, user: User, skill: Skill, level: int, actor: User | Non
         before=before,
         after={"skill": skill.slug, "level": level},
     )
+    journey_refresh(user=user, actor=actor)
     return current
 
 
