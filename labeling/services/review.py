@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -66,8 +67,9 @@ from labeling.services.task_state import (
     task_final_announce,
     task_final_values,
 )
-from workforce.models import WORKING_STATUSES, AnnotatorProfile, Standing
+from workforce.models import WORKING_STATUSES, AnnotatorProfile, NotificationKind, Standing
 from workforce.selectors import standing_from, standing_of, worker_eligibility
+from workforce.services.notifications import notify
 
 # Tests seed this for reproducible sampling; production draws from the OS.
 sampler = random.Random()  # noqa: S311 - statistical sampling, not a secret
@@ -299,7 +301,7 @@ def review_submit(
             )
             _upheld_previous(task, level, verdict)
             if verdict == Verdict.REJECT and work is not None:  # _check_verdict ensured work
-                changes = _send_back(task=task, project=project, work=work)
+                changes = _send_back(task=task, project=project, work=work, reason=reason)
             else:
                 changes = _pass_level(
                     task=task, project=project, work=work, review=review, clean=clean, now=now
@@ -395,7 +397,7 @@ def _pass_level(
     return {**final, "review_level": review.level}
 
 
-def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, Any]:
+def _send_back(*, task: Task, project: Project, work: Annotation, reason: str) -> dict[str, Any]:
     Annotation.objects.filter(pk=work.pk).update(status=AnnotationStatus.REJECTED)
     rejections = Review.objects.filter(
         task_id=task.pk, author_id=work.author_id, verdict=Verdict.REJECT
@@ -410,6 +412,13 @@ def _send_back(*, task: Task, project: Project, work: Annotation) -> dict[str, A
             priority=task.priority,
             order_key=order_key,
             assignee_id=work.author_id,
+        )
+        notify(
+            user=work.author,
+            kind=NotificationKind.REWORK_RETURNED,
+            title=f"A reviewer sent back your work in {project.name}",
+            body=f"Reason: {RejectReason(reason).label}. Fix it from your work history.",
+            url=reverse("work:history") + "#h-rework",
         )
     else:
         _reassign(task=task, project=project)

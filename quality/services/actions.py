@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,6 +28,8 @@ from quality.models import (
 from quality.selectors import require_quality_manager
 from quality.services.effects import effects_give_back
 from quality.services.rules import MAX_TEXT
+from workforce.models import NotificationKind
+from workforce.services.notifications import notify
 
 _ACTION_FIELDS = ["state", "expires_at", "ended_at", "ended_by", "end_note"]
 
@@ -189,6 +192,14 @@ def _appeal_close(
         target=appeal,
         before=before,
         after={"status": status, "note": note, "action": appeal.action_id},
+    )
+    upheld = status == AppealStatus.UPHELD
+    notify(
+        user=appeal.author,
+        kind=NotificationKind.APPEAL_DECIDED,
+        title="Your appeal was upheld" if upheld else "Your appeal was not upheld",
+        body=(note or "The action was reversed.") if upheld else note,
+        url=reverse("quality:my_actions"),
     )
     return appeal
 

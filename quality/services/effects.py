@@ -16,12 +16,21 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
+from django.urls import reverse
+
 from accounts.models import User
 from labeling.models import WorkerProjectState
 from labeling.services.standing import worker_state_lock_existing, worker_state_standing_set
 from quality.models import IN_EFFECT_STATES, QualityRule, RuleAction, RuleActionKind
-from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
+from workforce.models import (
+    AnnotatorProfile,
+    AnnotatorStatus,
+    NotificationKind,
+    Skill,
+    SkillLevel,
+)
 from workforce.services import annotator_status_set, skill_level_grant, skill_level_revoke
+from workforce.services.notifications import notify
 
 # Effects an action can hold, and how the values set by several actions holding one combine.
 EFFECT_GOLD_RATE = "gold_rate_override"
@@ -136,9 +145,18 @@ def effects_take(
             key = (effect, state.project_id, None)
             combined = hold(key, _state_value(state, effect), value)
             _state_write(state, effect, combined, now)
+        if effect == EFFECT_RETRAINING and states:
+            notify(
+                user=user,
+                kind=NotificationKind.TRAINING_REQUIRED,
+                title="Training required",
+                body=f"Quality rule “{rule.name}”: redo the training before more work here.",
+                url=reverse("quality:my_actions"),
+            )
     elif action.kind == RuleActionKind.SUSPEND_EVERYWHERE:
         profile = AnnotatorProfile.objects.filter(user_id=user.pk).first()
-        if profile is not None:
+        # An offboarded person has nothing left to suspend (and the journey has no such move).
+        if profile is not None and profile.status != AnnotatorStatus.OFFBOARDED:
             hold((EFFECT_STATUS, None, None), profile.status, AnnotatorStatus.SUSPENDED.value)
             annotator_status_set(
                 profile=profile,
