@@ -114,7 +114,8 @@ def _ensure_user(spec: DemoUser, report: SeedReport) -> User:
             languages=list(spec.languages),
             terms_version=terms.version,
         )
-    if workforce:
+    # Sign-up put them on their onboarding journey (terms accepted); applicants stay there.
+    if workforce and spec.status != "applicant":
         profile = AnnotatorProfile.objects.get(user=user)
         annotator_status_set(profile=profile, status=spec.status, actor=None, reason="demo data")
     report.created.append(spec.email)
