@@ -439,3 +439,23 @@ def test_the_time_of_a_move_is_the_time_given():
     journey_transition(profile=profile, to="trained", actor=None, now=when)
 
     assert AnnotatorProfile.objects.get(pk=profile.pk).status_changed_at == when
+
+
+def test_the_onboarding_page_does_a_fixed_number_of_queries(settings, manager_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.QUORUM_ONBOARDING_APPROVAL = True
+    for _ in range(2):
+        profile_at("approval")
+    with CaptureQueriesContext(connection) as few:
+        manager_client.get("/onboarding/manage/")
+    for _ in range(8):
+        profile_at("approval")
+        profile_at("trained")
+
+    with CaptureQueriesContext(connection) as many:
+        manager_client.get("/onboarding/manage/")
+
+    # One more state with people in it costs one query (who waits longest there), no more.
+    assert len(many) <= len(few) + 1

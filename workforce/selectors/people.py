@@ -85,14 +85,11 @@ def standing_expression(user_id: Any) -> Coalesce:
 def eligibility_refusal(*, user_id: int, working: bool, qualified: bool) -> str | None:
     """Word the outcome of `working_profile` and `skill_held` for the person; None when both hold."""
     if not working:
-        status = (
-            AnnotatorProfile.objects.filter(user_id=user_id)
-            .values_list("status", flat=True)
-            .first()
-        )
-        if status is None:
+        profile = AnnotatorProfile.objects.filter(user_id=user_id).only("status").first()
+        if profile is None:
             return "You have no annotator profile."
-        return f"Your account is {status}; only active annotators take work."
+        label = profile.get_status_display().lower()
+        return f"Your account is {label}; only active annotators take work."
     if not qualified:
         return "You are not qualified for this project yet."
     return None

@@ -147,7 +147,7 @@ def test_a_claim_never_returns_customer_metadata():
     assert set(body["task"]) == {"id", "data", "pre_annotation"}
 
 
-@pytest.mark.parametrize("status", ["applicant", "suspended", "offboarded"])
+@pytest.mark.parametrize("status", ["terms_accepted", "suspended", "offboarded"])
 def test_people_who_are_not_active_get_no_work(status):
     project = make_project()
     add_tasks(project, 1)
