@@ -14,7 +14,14 @@ from accounts.personal_data import (
     PersonalDataSection,
     personal_data_section_register,
 )
-from workforce.models import AnnotatorProfile, AnnotatorStatus, SkillLevel, TermsAcceptance
+from workforce.models import (
+    AnnotatorProfile,
+    AnnotatorStatus,
+    JourneyEvent,
+    Notification,
+    SkillLevel,
+    TermsAcceptance,
+)
 
 # Keys of profile snapshots in the audit trail that describe the person (a status change's
 # reason is a manager's free text about them).
@@ -57,6 +64,20 @@ def _export(user: User) -> Mapping[str, Any]:
             .select_related("terms")
             .order_by("accepted_at", "pk")
         ],
+        "journey": [
+            {
+                "from": event.from_status,
+                "to": event.to_status,
+                "reason": event.reason,
+                "evidence": event.evidence,
+                "at": event.created_at,
+            }
+            for event in JourneyEvent.objects.filter(user=user).order_by("created_at", "pk")
+        ],
+        "notifications": [
+            {"kind": n.kind, "title": n.title, "body": n.body, "at": n.created_at}
+            for n in Notification.objects.filter(user=user).order_by("created_at", "pk")
+        ],
     }
 
 
@@ -89,6 +110,11 @@ def _erase(erasure: Erasure) -> None:
         ip_address=None
     )
     erasure.count("profile", "terms_ip_addresses_cleared", cleared)
+    # Reasons are free text about the person; the moves themselves stay as the record.
+    reasons = JourneyEvent.objects.filter(user=user).exclude(reason="").update(reason="")
+    erasure.count("profile", "journey_reasons_cleared", reasons)
+    deleted, _ = Notification.objects.filter(user=user).delete()
+    erasure.count("profile", "notifications_deleted", deleted)
 
 
 def register() -> None:

@@ -459,3 +459,23 @@ def test_the_onboarding_page_does_a_fixed_number_of_queries(settings, manager_cl
 
     # One more state with people in it costs one query (who waits longest there), no more.
     assert len(many) <= len(few) + 1
+
+
+def test_the_journey_and_notifications_are_in_the_persons_data_and_erased_with_it(manager):
+    import json
+
+    from accounts.erasure import erasure_request_create, erasure_request_execute
+    from accounts.personal_data import personal_data_export
+
+    profile = profile_at("active")
+    journey_suspend(profile=profile, actor=manager, reason="Said rude things about Zed")
+    admin = make_user(Role.ADMIN, mfa=True)
+
+    exported = json.loads("".join(personal_data_export(user=profile.user)))["sections"]["profile"]
+    request = erasure_request_create(user=profile.user, requested_by=profile.user)
+    erasure_request_execute(request=request, actor=admin)
+
+    assert exported["journey"][-1]["reason"] == "Said rude things about Zed"
+    assert exported["notifications"][0]["kind"] == "suspended"
+    assert not JourneyEvent.objects.filter(user=profile.user).exclude(reason="").exists()
+    assert not Notification.objects.filter(user=profile.user).exists()
