@@ -24,7 +24,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("My profile", reverse("workforce:profile")))
     if can(user, Action.PEOPLE_VIEW):
         items.append(("People", reverse("workforce:people")))
-        items.append(("Onboarding", reverse("workforce:onboarding_manage")))
     if user_has_role(user, Role.CUSTOMER, Role.MANAGER, Role.ADMIN):
         items.append(("Projects", reverse("labeling:project_list")))
     if can(user, Action.PEOPLE_MANAGE):
