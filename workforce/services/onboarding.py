@@ -127,6 +127,11 @@ def journey_transition(
             f"A person who is {status_label(here).lower()} cannot be moved to "
             f"{status_label(to).lower()}; allowed: {', '.join(allowed) or 'nothing'}."
         )
+    step = next((s for s in onboarding_steps() if s.name == to), None)
+    if step is not None and here != S.SUSPENDED and not step.done(locked.user):
+        # A step's state says the person did it; nobody, a manager included, can say it for them.
+        # (Reinstating returns them to where they were, as it was.)
+        raise _refuse(f"This person has not done “{step.label}” yet.")
     now = now or timezone.now()
     locked.status_before_suspension = here if to == S.SUSPENDED else ""
     locked.status = to
