@@ -210,6 +210,7 @@ def journey_transitions() -> dict[str, frozenset[str]]:
     - probation <-> active (decided from evidence in quality);
     - suspended from anywhere but offboarded; back only to the state before (PREVIOUS);
     - offboarded from anywhere; back only to applicant (re-onboarding, by a manager).
+    `journey_transition` also refuses a move into a step's state the person has not done.
     """
     onboarding = [S.APPLICANT, *(s.name for s in _steps)]
     by_hand = {S.PROBATION.value, S.ACTIVE.value}
