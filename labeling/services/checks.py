@@ -31,7 +31,7 @@ from kit.scoring import score
 from labeling.models import CheckAnswer, GoldAnswer, Project, ProjectStatus, Task, TaskType
 from labeling.selectors import instructions_current
 from labeling.services.results import task_result_clean
-from workforce.models import AttemptState, CheckAttempt, SkillCheck
+from workforce.models import AttemptState, CheckAttempt, CheckKind, SkillCheck
 from workforce.services.checks import attempt_abandon, attempt_finish, attempt_start
 
 MAX_ACTIVE_SECONDS = 24 * 3600
@@ -303,7 +303,7 @@ def _answer(
     if answered >= len(locked.item_ids):
         locked = attempt_finish(attempt=locked, score=attempt_score(locked), now=now)
     feedback = None
-    if locked.check_ref.kind == "training":
+    if locked.check_ref.kind == CheckKind.TRAINING:
         feedback = {
             "score": round(outcome.value, 4),
             "correct": outcome.value >= 0.999,
