@@ -220,3 +220,17 @@ def test_an_abandoned_attempt_counts_with_unanswered_items_at_zero():
     with pytest.raises(Conflict) as used_up:
         check_attempt_begin(user=worker, check=check, now=T0 + timedelta(days=1))
     assert used_up.value.code == "check_attempts_used"
+
+
+def test_the_beat_task_times_out_attempts_past_their_deadline():
+    from labeling.tasks import check_attempts_time_out as task
+
+    check, _, _ = make_check("test", time_limit_seconds=60)
+    attempt = check_attempt_begin(
+        user=make_worker(), check=check, now=timezone.now() - timedelta(minutes=5)
+    )
+
+    task.delay()
+
+    attempt.refresh_from_db()
+    assert attempt.state == AttemptState.TIMED_OUT
