@@ -256,6 +256,15 @@ def _clean_check_settings(values: dict[str, Any], bad: Any) -> None:
         )
 
 
+def _refuse_taken_check(check: SkillCheck | None, *, project_pk: int | None) -> None:
+    """A skill check's items live in one project (the database's one-to-one backs this)."""
+    if check is None:
+        return
+    holder = Project.objects.filter(skill_check_id=check.pk).exclude(pk=project_pk).first()
+    if holder is not None:
+        raise _fail("skill_check", f"The project {holder.name!r} already holds this check's items.")
+
+
 def _defaults() -> dict[str, Any]:
     return {
         "description": "",
@@ -317,6 +326,7 @@ def project_create(
             raise _fail("task_type", "Choose a task type or a preset.")
         values["task_type"] = task_type
     values = _clean_settings(values)
+    _refuse_taken_check(values["skill_check"], project_pk=None)
     project = Project.objects.create(customer=customer, created_by=actor, **values)
     audit_record(
         actor=actor,
@@ -362,6 +372,8 @@ def project_update(*, project: Project, actor: User | None, **changes: Any) -> P
                 extra={"fields": ["labels"]},
             )
     values = _clean_settings({**current, **changed})
+    if "skill_check" in changed:
+        _refuse_taken_check(values["skill_check"], project_pk=locked.pk)
     for field in changed:
         setattr(locked, field, values[field])
     if "pipeline" in changed or "overlap" in changed:

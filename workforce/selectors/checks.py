@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
 
 from accounts.policy import Action, can
-from workforce.models import AnnotatorProfile, AttemptState, CheckAttempt, SkillCheck
-from workforce.services.checks import BARRED_STATUSES, next_attempt_at
+from workforce.models import (
+    AnnotatorProfile,
+    AnnotatorStatus,
+    AttemptState,
+    CheckAttempt,
+    SkillCheck,
+)
+
+# People who may not take a check (everyone else with a profile may, applicants included:
+# they train and qualify before they work).
+BARRED_STATUSES = (AnnotatorStatus.SUSPENDED, AnnotatorStatus.OFFBOARDED)
+
+
+def next_attempt_at(*, check: SkillCheck, last_finished_at: datetime | None) -> datetime | None:
+    """When the cooldown after the last finished attempt ends (None: no cooldown pending)."""
+    if last_finished_at is None or not check.cooldown_seconds:
+        return None
+    return last_finished_at + timedelta(seconds=check.cooldown_seconds)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from core.audit import audit_record, snapshot
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from workforce.models import (
     AnnotatorProfile,
-    AnnotatorStatus,
     AttemptState,
     CheckAttempt,
     CheckKind,
@@ -26,6 +25,7 @@ from workforce.models import (
     SkillCheck,
     SkillLevel,
 )
+from workforce.selectors.checks import BARRED_STATUSES, next_attempt_at
 from workforce.services.people import skill_level_grant
 
 CHECK_FIELDS = [
@@ -42,9 +42,6 @@ CHECK_FIELDS = [
     "level_map",
     "is_active",
 ]
-# People who may not take a check (everyone else with a profile may, applicants included:
-# they train and qualify before they work).
-BARRED_STATUSES = (AnnotatorStatus.SUSPENDED, AnnotatorStatus.OFFBOARDED)
 MAX_TIME_LIMIT_SECONDS = 24 * 3600
 MAX_COOLDOWN_SECONDS = 365 * 24 * 3600
 
@@ -237,13 +234,6 @@ def _profile_for_update(user: User) -> AnnotatorProfile:
     if profile.status in BARRED_STATUSES:
         raise PermissionDenied(f"Your account is {profile.status}; you cannot take checks now.")
     return profile
-
-
-def next_attempt_at(*, check: SkillCheck, last_finished_at: datetime | None) -> datetime | None:
-    """When the cooldown after the last finished attempt ends (None: no cooldown pending)."""
-    if last_finished_at is None or not check.cooldown_seconds:
-        return None
-    return last_finished_at + timedelta(seconds=check.cooldown_seconds)
 
 
 @transaction.atomic

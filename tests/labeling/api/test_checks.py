@@ -5,12 +5,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
 from labeling.services.checks import check_attempt_begin
 from tests.factories import make_user
-from tests.labeling.factories import make_check, make_worker
+from tests.labeling.factories import make_check, make_customer, make_customer_user, make_worker
 from workforce.models import AttemptState, CheckAttempt
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +198,58 @@ def test_the_checks_page_starts_an_attempt_and_opens_the_labeling_page_in_attemp
     assert started.status_code == 302
     html = labeling.content.decode()
     assert 'data-mode="attempt"' in html and "/next/" in html and "label.js" in html
+
+
+def test_a_manager_makes_a_test_project_for_a_check_through_the_project_api(client):
+    check, _, _ = make_check("test", ANSWERS)
+    other, _, _ = make_check("training", ANSWERS)
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+    base = {"customer": make_customer().pk, "task_type": "single_label"}
+    base["labels"] = ["cat", "dog", "bird"]
+
+    mismatched = post(
+        client,
+        "/api/v1/projects/",
+        {**base, "name": "T", "purpose": "test", "skill_check": other.pk},
+    )
+    taken = post(
+        client,
+        "/api/v1/projects/",
+        {**base, "name": "T", "purpose": "test", "skill_check": check.pk},
+    )
+    work = post(client, "/api/v1/projects/", {**base, "name": "W", "skill_check": check.pk})
+
+    assert mismatched.status_code == 400
+    assert "skill_check" in mismatched.json()["extra"]["fields"]
+    assert taken.status_code == 400 and "skill_check" in taken.json()["extra"]["fields"]
+    assert work.status_code == 400 and "skill_check" in work.json()["extra"]["fields"]
+
+
+def test_a_customer_cannot_make_a_training_project(client):
+    customer = make_customer()
+    client.force_login(make_customer_user(customer))
+
+    refused = post(
+        client,
+        "/api/v1/projects/",
+        {"name": "Mine", "task_type": "single_label", "labels": ["a", "b"], "purpose": "training"},
+    )
+
+    assert refused.status_code == 403
+
+
+def test_the_checks_page_costs_the_same_queries_whatever_the_number_of_checks(
+    client, django_assert_max_num_queries
+):
+    worker = make_worker()
+    client.force_login(worker)
+    check, _, _ = make_check("training", ANSWERS)
+    check_attempt_begin(user=worker, check=check, now=timezone.now())
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/checks/").status_code == 200
+    for _ in range(3):
+        more, _, _ = make_check("test", ANSWERS)
+        check_attempt_begin(user=make_worker(), check=more, now=timezone.now())
+
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert client.get("/checks/").status_code == 200

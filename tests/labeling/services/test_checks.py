@@ -21,6 +21,7 @@ from labeling.services.checks import (
     items_draw,
 )
 from labeling.services.claim import slot_claim_next
+from labeling.services.projects import project_create
 from tests.labeling.factories import add_tasks, make_check, make_worker
 from workforce.models import AttemptState, SkillLevel
 
@@ -234,3 +235,20 @@ def test_the_beat_task_times_out_attempts_past_their_deadline():
 
     attempt.refresh_from_db()
     assert attempt.state == AttemptState.TIMED_OUT
+
+
+def test_a_check_s_items_live_in_one_project():
+    check, project, _ = make_check("test")
+
+    with pytest.raises(ValidationFailed) as refused:
+        project_create(
+            customer=project.customer,
+            name="Second bank",
+            actor=None,
+            task_type="single_label",
+            labels=["cat", "dog"],
+            purpose="test",
+            skill_check=check,
+        )
+
+    assert "already holds" in refused.value.extra["fields"]["skill_check"][0]
