@@ -260,7 +260,10 @@ def _refuse_taken_check(check: SkillCheck | None, *, project_pk: int | None) -> 
     """A skill check's items live in one project (the database's one-to-one backs this)."""
     if check is None:
         return
-    holder = Project.objects.filter(skill_check_id=check.pk).exclude(pk=project_pk).first()
+    holders = Project.objects.filter(skill_check_id=check.pk)
+    if project_pk is not None:
+        holders = holders.exclude(pk=project_pk)
+    holder = holders.first()
     if holder is not None:
         raise _fail("skill_check", f"The project {holder.name!r} already holds this check's items.")
 

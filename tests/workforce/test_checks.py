@@ -1,15 +1,17 @@
 """Skill checks in workforce: their rules, attempts, cooldown and the score-to-level map."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role
 from core.audit import AuditEvent
 from core.errors import Conflict, PermissionDenied, ValidationFailed
 from tests.factories import make_user
-from workforce.models import AnnotatorProfile, AttemptState, CheckAttempt, SkillLevel
+from workforce.models import AnnotatorProfile, AttemptState, CheckAttempt, SkillCheck, SkillLevel
 from workforce.selectors.checks import checks_for_person
 from workforce.services import annotator_status_set, skill_create, skill_level_grant
 from workforce.services.checks import (
@@ -212,10 +214,6 @@ def test_the_checks_a_person_can_take_show_attempts_best_score_and_next_time(ski
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_starts_at_once_open_one_attempt(skill):
-    import threading
-
-    from django.db import connection, transaction
-
     annotator = make_user(Role.ANNOTATOR)
     check = a_test(skill, max_attempts=1)
     first_started, first_may_commit = threading.Event(), threading.Event()
@@ -258,3 +256,38 @@ def test_two_starts_at_once_open_one_attempt(skill):
     assert isinstance(results["first"], int), results
     assert results["second"] == results["first"], results
     assert CheckAttempt.objects.filter(user=annotator).count() == 1
+
+
+# --- Managers' pages -----------------------------------------------------------------------------
+
+
+def test_a_manager_creates_and_edits_a_check_in_the_portal(client, skill):
+    client.force_login(make_user(Role.MANAGER, mfa=True))
+    form = {
+        "skill": skill.slug,
+        "kind": "test",
+        "name": "Sentiment test",
+        "pass_mark": "0.8",
+        "cooldown_seconds": "0",
+        "level_map": "[[0.8, 1]]",
+        "is_active": "on",
+    }
+
+    created = client.post("/checks/manage/", form)
+    check = SkillCheck.objects.get(name="Sentiment test")
+    refused = client.post(
+        f"/checks/{check.pk}/edit/", {**form, "level_map": "[[0.9, 2], [0.8, 1]]"}
+    )
+    edited = client.post(f"/checks/{check.pk}/edit/", {**form, "max_attempts": "2"})
+
+    assert created.status_code == 302
+    assert refused.status_code == 200 and "sort the map" in refused.content.decode()
+    assert edited.status_code == 302
+    check.refresh_from_db()
+    assert (check.level_map, check.max_attempts) == ([[0.8, 1]], 2)
+
+
+def test_an_annotator_may_not_open_the_managers_check_pages(client):
+    client.force_login(make_user(Role.ANNOTATOR))
+
+    assert client.get("/checks/manage/").status_code == 403
