@@ -27,6 +27,10 @@ app.conf.beat_schedule = {
         "task": "labeling.tasks.reworks_reassign_orphaned",
         "schedule": 60.0,
     },
+    "check-attempts-time-out": {
+        "task": "labeling.tasks.check_attempts_time_out",
+        "schedule": 60.0,
+    },
     "webhook-deliveries-due": {
         "task": "labeling.tasks.webhook_deliveries_due",
         "schedule": 60.0,

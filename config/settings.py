@@ -363,6 +363,8 @@ QUORUM_ONBOARDING_APPROVAL = env.bool("QUORUM_ONBOARDING_APPROVAL", default=Fals
 
 # --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
 # (settings of skill checks go here)
+# Whether time spent on training modules is paid (read by payments; tests are never paid).
+QUORUM_TRAINING_TIME_PAID = env.bool("QUORUM_TRAINING_TIME_PAID", default=False)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
 # (settings of teams and notifications go here)

@@ -23,6 +23,7 @@ from labeling.models import (
     ProjectStatus,
     Task,
 )
+from labeling.models.projects import ProjectPurpose
 
 STAFF = frozenset({Role.ADMIN, Role.MANAGER})
 
@@ -98,8 +99,10 @@ def projects_managed_by(user: Any) -> QuerySet[Project]:
 
 
 def project_takes_work() -> Q:
-    """A project hands out work: it is active (on Project)."""
-    return Q(status=ProjectStatus.ACTIVE)
+    """A project hands out work: it is active and made for work (on Project). Training modules
+    and tests never hand out work through the queue: their attempts serve their items
+    (labeling.services.checks), which a person may see again in a later attempt."""
+    return Q(status=ProjectStatus.ACTIVE, purpose=ProjectPurpose.WORK)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from labeling.models import (
     InstructionVersion,
     Pipeline,
     Project,
-    ProjectStatus,
     RejectReason,
     Review,
     SlotKind,
@@ -283,7 +282,7 @@ def review_projects_for(*, user: Any, level: int) -> list[dict[str, Any]]:
             kind=SlotKind.REVIEW,
             state=SlotState.OPEN,
             level__lte=level,
-            project__status=ProjectStatus.ACTIVE,
+            project__in=Project.objects.filter(policy.project_takes_work()),
         )
         .values("project_id", "project__name", "level")
         .annotate(open=Count("id"))

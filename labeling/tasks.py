@@ -1,5 +1,6 @@
 """Celery tasks of the labeling engine (each module under labeling/jobs/ holds one concern)."""
 
+from labeling.jobs.checks import *  # noqa: F403
 from labeling.jobs.consensus import *  # noqa: F403
 from labeling.jobs.export_files import *  # noqa: F403
 from labeling.jobs.imports import *  # noqa: F403

@@ -84,6 +84,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "gold_feedback",
             "aggregation_method",
             "confidence_threshold",
+            "purpose",
+            "skill_check",
             "instructions",
             "instructions_version",
             "tasks_total",
@@ -144,6 +146,9 @@ class ProjectViewSet(
         }
         if "required_skill_slug" in data:
             values["required_skill"] = skill_resolve(data["required_skill_slug"])
+        makes_check = values.get("purpose", "work") != "work" or values.get("skill_check")
+        if makes_check and not policy.is_labeling_staff(self.request.user):
+            raise PermissionDenied("Only managers make training and test projects.")
         return values
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -1,5 +1,6 @@
 """Work: customers, projects, tasks, queues, annotations, imports, exports, webhooks."""
 
+from labeling.models.checks import CheckAnswer as CheckAnswer
 from labeling.models.customers import Customer, CustomerMember
 from labeling.models.delivery import (
     ExportJob,

@@ -25,6 +25,12 @@ class ProjectStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+class ProjectPurpose(models.TextChoices):
+    WORK = "work", "Work (served by the queue)"
+    TRAINING = "training", "Training module (items with answers, served by its attempts)"
+    TEST = "test", "Qualification test (items with answer keys, served by its attempts)"
+
+
 class QueueOrder(models.TextChoices):
     OLDEST = "oldest", "Oldest first"
     RANDOM = "random", "Random"
@@ -85,6 +91,18 @@ class Project(models.Model):
     required_level = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(
         max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT
+    )
+    # A training module or a test keeps its items here; they are served by the check's attempts
+    # (labeling.services.checks), never by the queue (labeling.policy.project_takes_work).
+    purpose = models.CharField(
+        max_length=10, choices=ProjectPurpose.choices, default=ProjectPurpose.WORK
+    )
+    skill_check = models.OneToOneField(
+        "workforce.SkillCheck",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="project",
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

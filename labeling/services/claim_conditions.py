@@ -181,6 +181,11 @@ def claim_refusal(flags: dict[str, Any], *, user: User, now: datetime) -> Except
     """The refusal of a claim whose context is `flags`: the first condition that fails, worded
     for the person (None while it is one the claim answers otherwise: the lease limit, gold)."""
     if not flags["c_active"]:
+        if flags["status"] == ProjectStatus.ACTIVE:
+            return NoWorkAvailable(
+                "This project is a training module or a test; start it from your checks page.",
+                extra={"reason": "project_not_active"},
+            )
         label = ProjectStatus(flags["status"]).label.lower()
         return NoWorkAvailable(
             f"This project is {label}; it takes no work now.",

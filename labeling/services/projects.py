@@ -25,8 +25,9 @@ from labeling.models import (
     QueueOrder,
     TaskType,
 )
+from labeling.models.projects import ProjectPurpose
 from labeling.queue_order import queue_order_default
-from workforce.models import Skill
+from workforce.models import Skill, SkillCheck
 
 PROJECT_FIELDS = [
     "name",
@@ -54,11 +55,13 @@ PROJECT_FIELDS = [
     "gold_feedback",
     "aggregation_method",
     "confidence_threshold",
+    "purpose",
+    "skill_check",
 ]
 STANDINGS = ("probation", "regular", "trusted")
 MAX_REVIEW_LEVELS = 5
 # Fields that shape tasks, slots or results: fixed once a project has tasks.
-_STRUCTURAL = {"task_type", "pipeline", "overlap", "max_overlap"}
+_STRUCTURAL = {"task_type", "pipeline", "overlap", "max_overlap", "purpose"}
 _LABEL_FIELDS = {"labels", "max_labels", "allow_overlapping_spans"}
 
 
@@ -148,6 +151,7 @@ def _clean_settings(values: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             bad(field, f"A whole number from {low} to {high}.")
     _clean_quality_settings(values, bad)
+    _clean_check_settings(values, bad)
     if values["max_labels"] is not None and (
         not isinstance(values["max_labels"], int) or values["max_labels"] < 1
     ):
@@ -231,6 +235,39 @@ def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
             values["confidence_threshold"] = float(threshold)
 
 
+def _clean_check_settings(values: dict[str, Any], bad: Any) -> None:
+    """A training module's or a test's project holds the items of one skill check of its kind;
+    a work project has none."""
+    purpose, check = values["purpose"], values["skill_check"]
+    if purpose not in ProjectPurpose.values:
+        bad("purpose", f"Use one of: {', '.join(ProjectPurpose.values)}.")
+        return
+    if check is not None and not isinstance(check, SkillCheck):
+        bad("skill_check", "A skill check, or empty.")
+        return
+    if purpose == ProjectPurpose.WORK:
+        if check is not None:
+            bad("skill_check", "Only a training or test project holds a skill check's items.")
+        return
+    if check is not None and check.kind != purpose:
+        bad(
+            "skill_check",
+            f"This is a {purpose} project; choose a {purpose} check (that one is a {check.kind}).",
+        )
+
+
+def _refuse_taken_check(check: SkillCheck | None, *, project_pk: int | None) -> None:
+    """A skill check's items live in one project (the database's one-to-one backs this)."""
+    if check is None:
+        return
+    holders = Project.objects.filter(skill_check_id=check.pk)
+    if project_pk is not None:
+        holders = holders.exclude(pk=project_pk)
+    holder = holders.first()
+    if holder is not None:
+        raise _fail("skill_check", f"The project {holder.name!r} already holds this check's items.")
+
+
 def _defaults() -> dict[str, Any]:
     return {
         "description": "",
@@ -255,6 +292,8 @@ def _defaults() -> dict[str, Any]:
         "gold_feedback": False,
         "aggregation_method": AggregationMethod.MAJORITY.value,
         "confidence_threshold": None,
+        "purpose": ProjectPurpose.WORK.value,
+        "skill_check": None,
     }
 
 
@@ -290,6 +329,7 @@ def project_create(
             raise _fail("task_type", "Choose a task type or a preset.")
         values["task_type"] = task_type
     values = _clean_settings(values)
+    _refuse_taken_check(values["skill_check"], project_pk=None)
     project = Project.objects.create(customer=customer, created_by=actor, **values)
     audit_record(
         actor=actor,
@@ -335,6 +375,8 @@ def project_update(*, project: Project, actor: User | None, **changes: Any) -> P
                 extra={"fields": ["labels"]},
             )
     values = _clean_settings({**current, **changed})
+    if "skill_check" in changed:
+        _refuse_taken_check(values["skill_check"], project_pk=locked.pk)
     for field in changed:
         setattr(locked, field, values[field])
     if "pipeline" in changed or "overlap" in changed:

@@ -7,15 +7,17 @@ import itertools
 from typing import Any
 
 from accounts.models import Role
-from labeling.models import Customer, Project
+from labeling.models import Customer, Project, Task
 from labeling.services.claim import slot_claim_next
+from labeling.services.gold import gold_answer_set
 from labeling.services.imports.batches import tasks_create
 from labeling.services.projects import customer_create, customer_member_add, project_create
 from labeling.services.review import review_claim_next, review_submit
 from labeling.services.submit import lease_submit
 from tests.factories import make_user
-from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill
-from workforce.services import annotator_status_set, skill_level_grant
+from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillCheck
+from workforce.services import annotator_status_set, skill_create, skill_level_grant
+from workforce.services.checks import skill_check_create
 
 _seq = itertools.count(1)
 ALWAYS = {"probation": 1.0, "regular": 1.0, "trusted": 1.0}  # review rates: everyone's work
@@ -146,3 +148,30 @@ def make_project_row(
         pipeline=pipeline,
         labels=[{"name": name} for name in labels or ROW_LABELS[task_type]],
     )
+
+
+def make_check(
+    kind: str = "test",
+    answers: tuple[str, ...] = ("cat", "dog", "bird", "cat"),
+    *,
+    skill: Skill | None = None,
+    **rules: Any,
+) -> tuple[SkillCheck, Project, list[int]]:
+    """A skill check of `kind` with an active project of that purpose whose items are tasks with
+    hidden answers `answers` (single label; each explained as "Because <label> <n>.");
+    return the check, its project and the item ids in order."""
+    n = next(_seq)
+    skill = skill or skill_create(slug=f"skill-{n}", name=f"Skill {n}", actor=None)
+    if kind == "test":
+        rules.setdefault("level_map", [[0.8, 1], [0.92, 2]])
+    check = skill_check_create(actor=None, skill=skill, kind=kind, name=f"Check {n}", **rules)
+    project = make_project(purpose=kind, skill_check=check)
+    ids = add_tasks(project, len(answers))
+    for i, (task_id, label) in enumerate(zip(ids, answers, strict=True)):
+        gold_answer_set(
+            task=Task.objects.get(pk=task_id),
+            result={"label": label},
+            explanation=f"Because {label} {i}.",
+            actor=None,
+        )
+    return check, project, ids

@@ -642,6 +642,159 @@
     mod: mod, readable: readable, taskContent: taskContent, showInstructions: showInstructions };
   if (cfg.mode === "review") return; /* review.js drives the review page */
 
+  /* ---- attempt mode: a training module or a test, item by item ------------------------------ */
+  /* The same page and editors; the page's data attributes point at the attempt's endpoints
+     (next item, answer, abandon) instead of the queue's claim and submit. The server keeps the
+     time limit: the countdown only shows it, and after it the server closes the attempt. */
+  if ($("lab").dataset.mode === "attempt") { runAttempt($("lab").dataset); return; }
+  function runAttempt(U) {
+    const A = { cur: null, busy: false, feedback: null, deadline: null, shownAt: 0, over: false, late: false };
+    $("skip").hidden = true;
+    async function get(url) {
+      const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      let data = null;
+      try { data = await r.json(); } catch (e) { data = null; }
+      return { status: r.status, ok: r.ok, data: data, date: Date.parse(r.headers.get("Date") || "") };
+    }
+    function setDeadline(attempt, res) {
+      if (!attempt.deadline) { A.deadline = null; return; }
+      const serverNow = isNaN(res.date) ? Date.now() : res.date;
+      A.deadline = Date.now() + (Date.parse(attempt.deadline) - serverNow);
+    }
+    const STATES = { passed: "Passed", failed: "Not passed", timed_out: "Time ran out", abandoned: "Given up" };
+    function outcome(attempt) {
+      let text = (STATES[attempt.state] || "Over") + ". Your score: " + Math.round((attempt.score || 0) * 100) + "%.";
+      if (attempt.level_granted) text += " Level " + attempt.level_granted + " reached.";
+      return text;
+    }
+    function finish(attempt, text) {
+      A.cur = null;
+      A.over = true;
+      $("loading").hidden = true;
+      $("task").hidden = true;
+      $("nowork").hidden = false;
+      $("nowork").dataset.reason = attempt ? attempt.state : "over";
+      $("nowork-heading").textContent = "This attempt is over";
+      $("nowork-message").textContent = text;
+      $("retry").hidden = true;
+      $("abandon").hidden = true;
+      $("countdown").textContent = "--:--";
+    }
+    function loadNext() {
+      $("loading").hidden = false;
+      return withRetry(() => get(U.nextUrl)).then((res) => {
+        $("loading").hidden = true;
+        if (!res.ok) return finish(null, (res.data && res.data.message) || "This attempt is over.");
+        const d = res.data;
+        setDeadline(d.attempt, res);
+        if (!d.task) return finish(d.attempt, outcome(d.attempt));
+        A.cur = d.task;
+        A.shownAt = Date.now();
+        $("nowork").hidden = true;
+        $("task").hidden = false;
+        $("task").dataset.taskId = d.task.id;
+        $("suggested").hidden = true;
+        $("done-count").textContent = (d.position - 1) + " of " + d.total;
+        mod.load(d.task, null);
+        showInstructions(d.instructions);
+        tick();
+        return null;
+      });
+    }
+    function submit() {
+      if (A.busy || !A.cur || A.feedback) return;
+      const problem = mod.problem();
+      if (problem) { say(problem, true); return; }
+      const task = A.cur;
+      const body = { task_id: task.id, result: mod.result(),
+        active_seconds: Math.round((Date.now() - A.shownAt) / 1000) };
+      A.busy = true;
+      $("submit").setAttribute("aria-busy", "true");
+      withRetry(() => api(U.answerUrl, body)).then((res) => {
+        A.busy = false;
+        $("submit").removeAttribute("aria-busy");
+        const d = res.data || {};
+        if (!res.ok) {
+          if (res.status === 409) return finish(null, d.message || "This attempt is over.");
+          say(d.message || "The server refused this answer.", true);
+          return null;
+        }
+        $("done-count").textContent = d.answered + " of " + d.attempt.items;
+        if (d.feedback) return showAttemptFeedback(d.feedback, task, d.attempt);
+        if (d.attempt.state !== "open") return finish(d.attempt, outcome(d.attempt));
+        say("Saved. Next item.");
+        return loadNext();
+      });
+    }
+    /* Training: the gold-feedback box of the page, after each answer, until the person continues. */
+    function showAttemptFeedback(fb, task, attempt) {
+      A.cur = null;
+      A.feedback = attempt;
+      $("task").dataset.feedback = fb.correct ? "correct" : "incorrect";
+      $("lab-actions").hidden = true;
+      $("labels").inert = true;
+      $("feedback").classList.toggle("is-correct", !!fb.correct);
+      $("feedback-verdict").textContent = fb.correct
+        ? "Correct." : "Not quite (score " + Math.round((fb.score || 0) * 100) + "%).";
+      $("feedback-expected").replaceChildren(readable(task, fb.expected));
+      $("feedback-explanation").textContent = fb.explanation || "";
+      $("feedback-explanation-wrap").hidden = !fb.explanation;
+      $("feedback").hidden = false;
+      say("Saved. Read the feedback, then press Enter to continue.");
+      $("feedback-continue").focus({ preventScroll: true });
+      return null;
+    }
+    function continueAfterFeedback() {
+      const attempt = A.feedback;
+      if (!attempt) return;
+      A.feedback = null;
+      $("feedback").hidden = true;
+      $("lab-actions").hidden = false;
+      $("labels").inert = false;
+      delete $("task").dataset.feedback;
+      say("");
+      if (attempt.state !== "open") finish(attempt, outcome(attempt));
+      else loadNext();
+    }
+    function tick() {
+      if (A.over) return;
+      if (A.deadline === null) { $("countdown").textContent = "no limit"; return; }
+      const left = Math.max(0, A.deadline - Date.now());
+      const secs = Math.ceil(left / 1000);
+      $("countdown").textContent = Math.floor(secs / 60) + ":" + String(secs % 60).padStart(2, "0");
+      $("countdown").parentNode.classList.toggle("is-low", left <= 60000);
+      if (left <= 0 && !A.busy && !A.late) { A.late = true; loadNext(); } /* the server says it is over */
+    }
+    setInterval(tick, 1000);
+    $("submit").addEventListener("click", submit);
+    $("feedback-continue").addEventListener("click", continueAfterFeedback);
+    $("abandon").addEventListener("click", () => {
+      if (A.over || !window.confirm("Give up this attempt? It counts as one of your attempts.")) return;
+      api(U.abandonUrl).then((res) => finish(res.ok ? res.data : null,
+        res.ok ? outcome(res.data) : (res.data && res.data.message) || "This attempt is over."));
+    });
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey) return;
+      if (A.feedback) {
+        if (e.key === "Enter") { e.preventDefault(); continueAfterFeedback(); }
+        return;
+      }
+      if (!A.cur || $("task").hidden) return;
+      const t = e.target;
+      if (t.closest && t.closest("input, textarea, select")) return;
+      if (e.key === "Enter") {
+        if (t.closest && t.closest("button, a") && !t.closest(".label-btn")) return;
+        e.preventDefault();
+        submit();
+        return;
+      }
+      if (mod.key(e)) { e.preventDefault(); return; }
+      const l = e.key.length === 1 ? byKey[e.key.toLowerCase()] : null;
+      if (l) { e.preventDefault(); mod.pick(l); }
+    });
+    loadNext();
+  }
+
   /* ---- the labeling page ------------------------------------------------------------------- */
   const timings = (window.quorumTimings = []);
   /* Rework mode: the person's rejected task, claimed by its rework slot and started from their answer. */
