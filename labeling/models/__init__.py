@@ -21,6 +21,7 @@ from labeling.models.projects import (
     TaskType,
 )
 from labeling.models.quality import (
+    ConsensusPriors,
     GoldAnswer,
     GoldScore,
     RejectReason,
@@ -46,6 +47,7 @@ __all__ = [
     "AggregationMethod",
     "Annotation",
     "AnnotationStatus",
+    "ConsensusPriors",
     "Customer",
     "CustomerMember",
     "ExportJob",
