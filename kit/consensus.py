@@ -649,8 +649,10 @@ def simulate_population(
     *,
     shares: Mapping[str, float] = DEFAULT_SHARES,
     seed: int = 0,
+    class_priors: ArrayLike | None = None,
 ) -> Population:
-    """Simulate true classes (uniform) and workers of the kinds in `shares` (summing to 1).
+    """Simulate true classes (uniform, or drawn with `class_priors`) and workers of the kinds in
+    `shares` (summing to 1).
 
     Honest workers are right 85-95% of the time, weak ones 50-70%, their errors spread unevenly
     over the other classes; half of the spammers always give one class, half answer uniformly.
@@ -659,6 +661,13 @@ def simulate_population(
     unknown = set(shares) - set(KINDS)
     if unknown or not math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9):
         raise ValueError(f"shares are of {KINDS} and sum to 1")
+    weights = None if class_priors is None else np.asarray(class_priors, dtype=np.float64)
+    if weights is not None and (
+        weights.shape != (n_classes,)
+        or weights.min() < 0
+        or not math.isclose(weights.sum(), 1.0, abs_tol=1e-9)
+    ):
+        raise ValueError(f"class_priors are {n_classes} non-negative numbers summing to 1")
     rng = np.random.default_rng(seed)
     k = n_classes
     counts = [round(shares.get(kind, 0.0) * n_workers) for kind in KINDS]
@@ -681,5 +690,9 @@ def simulate_population(
         errors = rng.dirichlet(np.full(k - 1, 2.0), size=k) * (1 - accuracy)[:, None]
         for row in range(k):
             confusions[w, row] = np.insert(errors[row], row, accuracy[row])
-    truth = rng.integers(0, k, size=n_tasks).astype(np.intp)
+    truth = (
+        rng.integers(0, k, size=n_tasks)
+        if weights is None
+        else rng.choice(k, size=n_tasks, p=weights)
+    ).astype(np.intp)
     return Population(truth=truth, confusions=confusions, kinds=tuple(str(x) for x in kinds))
