@@ -205,6 +205,29 @@ def consensus_after_submission(
     )
 
 
+# What a task's stored `confidence` is, by how the project aggregates (exports name it).
+CONFIDENCE_POSTERIOR = "posterior"
+CONFIDENCE_VOTE_SHARE = "vote_share"
+CONFIDENCE_TOKEN_VOTE_SHARE = "token_vote_share"  # noqa: S105 - a method, not a secret
+CONFIDENCE_BOX_VOTE_SHARE = "box_vote_share"
+
+
+def confidence_method_of(project: Project) -> str | None:
+    """Name what `consensus_outcome` stores as a task's confidence in this project: a calibrated
+    posterior probability, or a share of votes (not a probability); None outside consensus."""
+    if project.pipeline != Pipeline.CONSENSUS:
+        return None
+    if project.task_type == TaskType.SINGLE_LABEL and (
+        project.aggregation_method != AggregationMethod.MAJORITY or project.confidence_threshold
+    ):
+        return CONFIDENCE_POSTERIOR
+    if project.task_type == TaskType.NER:
+        return CONFIDENCE_TOKEN_VOTE_SHARE
+    if project.task_type == TaskType.BBOX:
+        return CONFIDENCE_BOX_VOTE_SHARE
+    return CONFIDENCE_VOTE_SHARE
+
+
 def consensus_outcome(
     *, project: Project, annotations: Sequence[Annotation]
 ) -> tuple[ConsensusOutcome, Decision]:
