@@ -64,6 +64,7 @@ BUDGET_LABEL_SAVING_PERCENT = 30.0
 BUDGET_ACCURACY_LOSS_POINTS = 0.5
 BUDGET_ECE = 0.01
 FIXED_OVERLAP = 5
+TASKS_PER_CALL = 1_000  # what `tasks_create` takes at once
 MIN_OVERLAP = 2
 MAX_OVERLAP = 7
 THRESHOLD = 0.97
@@ -220,11 +221,15 @@ def project_run(
 
     def batch(first: int, count: int) -> list[int]:
         before = set(Task.objects.filter(project=project).values_list("pk", flat=True))
-        tasks_create(
-            project=project,
-            tasks=[{"text": f"Item {first + i}"} for i in range(count)],
-            actor=None,
-        )
+        for start in range(0, count, TASKS_PER_CALL):
+            tasks_create(
+                project=project,
+                tasks=[
+                    {"text": f"Item {first + i}"}
+                    for i in range(start, min(count, start + TASKS_PER_CALL))
+                ],
+                actor=None,
+            )
         new = sorted(
             set(Task.objects.filter(project=project).values_list("pk", flat=True)) - before
         )
