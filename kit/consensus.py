@@ -2,14 +2,24 @@
 
 - `weighted_vote`: one task, each person's vote weighted by their accuracy.
 - `dawid_skene`: every task of a project at once, estimating each person's confusion matrix (row =
-  true class, column = label given) and the class priors by EM; `dawid_skene_labels` does the
-  mapping from keys and label names to indices.
+  true class, column = label given), the crowd's average matrix and the class priors by EM, each
+  person's matrix shrunk towards the crowd's (see "Priors" below); `dawid_skene_estimates` does the
+  mapping from keys and label names to indices, `dawid_skene_labels` keeps its older answer.
 - `task_posterior` and `overlap_decision`: dynamic overlap, asking for another label only while a
   task is uncertain, given the confusion matrices of the last Dawid-Skene run.
 - `token_vote` (spans) and `box_clusters` (boxes): weighted consensus for NER and bounding boxes.
 - `simulate_population`: annotators with known confusion matrices, for tests and benchmarks.
 
 Classification labels are strings outside and class indices (positions in `classes`) inside.
+
+Priors. With little data, maximum likelihood makes people look perfect: one person who labelled
+three tasks "agrees with the consensus" on all three. So the estimates are posterior means under a
+two-level prior: the crowd's average matrix has a Dirichlet prior of `CROWD_PSEUDO_LABELS` labels
+per row at `DEFAULT_ACCURACY` (right that often, wrong uniformly), and each person's matrix starts
+from `WORKER_PSEUDO_LABELS` labels per row drawn from the crowd's matrix. Someone with little
+history therefore counts as an average member of this crowd; someone with hundreds of labels as
+what their labels say. Class priors get `CLASS_PSEUDO_COUNT` per class. Every posterior the
+product computes (batch, per submission, dynamic overlap) uses the same estimates and priors.
 """
 
 from __future__ import annotations
@@ -40,6 +50,11 @@ DEFAULT_ACCURACY = 0.7
 # Accuracies are kept this far inside (1/K, 1) so that a vote's log-odds weight stays finite: a
 # person at or below chance gets no say, a "perfect" one does not silence everybody else.
 ACCURACY_EPS = 1e-3
+# The priors of the estimates (see the module's docstring): pseudo-labels per row of the crowd's
+# matrix (at DEFAULT_ACCURACY) and of each person's (at the crowd's matrix), pseudo-count per class.
+CROWD_PSEUDO_LABELS = 10.0
+WORKER_PSEUDO_LABELS = 4.0
+CLASS_PSEUDO_COUNT = 1.0
 # Posteriors this close at the top are a tie (softmax of equal scores can differ in the last bits).
 TIE_TOLERANCE = 1e-9
 _TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -65,7 +80,8 @@ class Decision(enum.StrEnum):
 
 @dataclass(frozen=True)
 class DawidSkeneResult:
-    """Posteriors (tasks x K), confusions (workers x true x given, rows sum to 1) and priors (K)."""
+    """Posteriors (tasks x K), confusions (workers x true x given, rows sum to 1), priors (K) and
+    the crowd's average confusion matrix (K x K, what a person without history is taken to be)."""
 
     posteriors: FloatArray
     confusions: FloatArray
@@ -73,6 +89,7 @@ class DawidSkeneResult:
     iterations: int
     converged: bool
     log_likelihood: float
+    crowd: FloatArray
 
 
 # --- Single tasks -----------------------------------------------------------------------------
@@ -129,20 +146,30 @@ def weighted_vote(
     classes: Sequence[str],
     *,
     default_accuracy: float = DEFAULT_ACCURACY,
+    priors: ArrayLike | None = None,
 ) -> Posterior:
     """Vote on one task with each person's vote weighted by log(acc (K-1) / (1 - acc)).
 
     `weights` maps a person to their accuracy (0..1); people not in it get `default_accuracy`.
-    The posterior is the softmax of the summed weights: the exact posterior under a uniform prior
-    when each person is right with their accuracy and otherwise picks a wrong class uniformly.
-    No labels give a uniform, tied posterior. A label outside `classes` raises ValueError.
+    The posterior is the softmax of the summed weights plus the log class `priors` (uniform when
+    None): the exact posterior when each person is right with their accuracy and otherwise picks a
+    wrong class uniformly. No labels give the priors. A label outside `classes` raises ValueError.
     """
     index = _class_index(classes)
     k = len(classes)
-    scores = np.zeros(k)
+    scores = _log_priors(priors, k)
     for person, label in labels:
         scores[_label_index(index, label)] += vote_weight(weights.get(person, default_accuracy), k)
     return posterior_from_probabilities(_softmax(scores), classes)
+
+
+def _log_priors(priors: ArrayLike | None, k: int) -> FloatArray:
+    if priors is None:
+        return np.zeros(k)
+    scores: FloatArray = np.log(np.maximum(np.asarray(priors, dtype=np.float64), 1e-300))
+    if scores.shape != (k,):
+        raise ValueError(f"priors must have {k} entries, got shape {scores.shape}")
+    return scores
 
 
 def symmetric_confusion(accuracy: float, n_classes: int) -> FloatArray:
@@ -160,19 +187,25 @@ def task_posterior(
     classes: Sequence[str],
     *,
     default_accuracy: float = DEFAULT_ACCURACY,
+    default_confusion: ArrayLike | None = None,
 ) -> Posterior:
     """Return one task's posterior given its labels and the people's current confusion matrices.
 
     A confusion matrix is K x K in the order of `classes` (row = true class, column = label given),
     as `dawid_skene` estimates them; a person missing from `confusions` or mapped to None gets
-    `symmetric_confusion(default_accuracy)`. `priors` are the class priors (K).
+    `default_confusion` (the crowd's matrix of the last estimate, `DawidSkeneResult.crowd`), or
+    `symmetric_confusion(default_accuracy)` when there is none. `priors` are the class priors (K).
     """
     index = _class_index(classes)
     k = len(classes)
-    scores = np.log(np.maximum(np.asarray(priors, dtype=np.float64), 1e-300))
-    if scores.shape != (k,):
-        raise ValueError(f"priors must have {k} entries, got shape {scores.shape}")
-    default = symmetric_confusion(default_accuracy, k)
+    scores = _log_priors(priors, k)
+    default = (
+        symmetric_confusion(default_accuracy, k)
+        if default_confusion is None
+        else np.asarray(default_confusion, dtype=np.float64)
+    )
+    if default.shape != (k, k):
+        raise ValueError(f"the default confusion matrix is not {k} x {k}")
     for person, label in labels:
         matrix = confusions.get(person)
         if matrix is None:
@@ -226,20 +259,34 @@ def dawid_skene(
     max_iter: int = 50,
     tol: float = 1e-6,
     smoothing: float = 0.01,
+    prior_accuracy: float = DEFAULT_ACCURACY,
+    crowd_strength: float = CROWD_PSEUDO_LABELS,
+    worker_strength: float = WORKER_PSEUDO_LABELS,
+    class_strength: float = CLASS_PSEUDO_COUNT,
 ) -> DawidSkeneResult:
     """Estimate task posteriors, worker confusion matrices and class priors by Dawid-Skene EM.
 
     Label i says worker `worker_idx[i]` gave class `label_idx[i]` to task `task_idx[i]`. EM starts
     from the majority vote (vote shares as soft labels); `gold` (task -> true class) clamps those
-    tasks to one-hot posteriors in every E-step, which anchors the confusion estimates. `smoothing`
-    (> 0) is added to every confusion count and prior count, so nobody's matrix has zeros. Stops
+    tasks to one-hot posteriors in every E-step, which anchors the confusion estimates.
+
+    Each M-step estimates the crowd's matrix from everybody's expected counts plus
+    `crowd_strength` pseudo-labels per row of `symmetric_confusion(prior_accuracy)`, then each
+    worker's matrix from their own counts plus `worker_strength` pseudo-labels per row of the
+    crowd's matrix (hierarchical shrinkage: little history means close to the crowd's average),
+    and the class priors from the posteriors plus `class_strength` per class. `smoothing` (> 0) is
+    added to every confusion count, so nobody's matrix has zeros even with no prior at all. Stops
     when the log-likelihood changes by less than `tol` relative, or after `max_iter` rounds.
-    Tasks without labels get the priors; workers without labels get uniform rows.
+    Tasks without labels get the priors; workers without labels get the crowd's matrix.
     """
     if n_classes < 2:
         raise ValueError("Dawid-Skene needs at least two classes")
     if smoothing <= 0:
         raise ValueError("smoothing must be positive")
+    if min(crowd_strength, worker_strength, class_strength) < 0:
+        raise ValueError("prior strengths must not be negative")
+    if not 0 < prior_accuracy < 1:
+        raise ValueError("prior_accuracy must be between 0 and 1")
     k = n_classes
     tasks = _as_index_array(task_idx, "task_idx", n_tasks)
     workers = _as_index_array(worker_idx, "worker_idx", n_workers)
@@ -264,20 +311,27 @@ def dawid_skene(
 
     confusions: FloatArray = np.empty((n_workers, k, k))
     priors: FloatArray = np.full(k, 1 / k)
+    crowd_prior = crowd_strength * symmetric_confusion(prior_accuracy, k)
+    crowd: FloatArray = symmetric_confusion(prior_accuracy, k)
     log_likelihood = -math.inf
     converged = False
     iterations = 0
     while iterations < max_iter:
         iterations += 1
-        # M-step: expected counts of (worker, true class, given label), plus smoothing.
+        # M-step: expected counts of (worker, true class, given label); the crowd's matrix from
+        # all of them and its prior; each worker's from theirs and the crowd's; plus smoothing.
         counts = np.bincount(
             confusion_at,
             weights=np.take(posteriors, tasks, axis=0).ravel(),
             minlength=n_workers * k * k,
-        )
-        confusions = np.add(counts.reshape(n_workers, k, k), smoothing, dtype=np.float64)
+        ).reshape(n_workers, k, k)
+        crowd = counts.sum(axis=0) + crowd_prior + smoothing
+        crowd /= crowd.sum(axis=1, keepdims=True)
+        confusions = counts + (worker_strength * crowd + smoothing)
         confusions /= confusions.sum(axis=2, keepdims=True)
-        priors = (posteriors.sum(axis=0) + smoothing) / (n_tasks + k * smoothing)
+        priors = (posteriors.sum(axis=0) + class_strength + smoothing) / (
+            n_tasks + k * (class_strength + smoothing)
+        )
 
         # E-step in log space: log prior + the sum over the task's labels of log confusion.
         scores = np.bincount(
@@ -303,10 +357,31 @@ def dawid_skene(
         iterations=iterations,
         converged=converged,
         log_likelihood=log_likelihood,
+        crowd=crowd,
     )
 
 
-def dawid_skene_labels(
+@dataclass(frozen=True)
+class Estimates:
+    """`dawid_skene` keyed by names: each task's Posterior, each person's confusion matrix as
+    {true class: {given label: probability}}, the class priors {class: probability} and the
+    crowd's average matrix (same shape as a person's)."""
+
+    posteriors: dict[Any, Posterior]
+    confusions: dict[Any, dict[str, dict[str, float]]]
+    priors: dict[str, float]
+    crowd: dict[str, dict[str, float]]
+    iterations: int
+
+
+def _nested(matrix: FloatArray, classes: Sequence[str]) -> dict[str, dict[str, float]]:
+    return {
+        true: dict(zip(classes, map(float, matrix[row]), strict=True))
+        for row, true in enumerate(classes)
+    }
+
+
+def dawid_skene_estimates(
     rows: Sequence[tuple[T, P, str]],
     classes: Sequence[str],
     *,
@@ -314,12 +389,9 @@ def dawid_skene_labels(
     max_iter: int = 50,
     tol: float = 1e-6,
     smoothing: float = 0.01,
-) -> tuple[dict[T, Posterior], dict[P, dict[str, dict[str, float]]]]:
-    """Run `dawid_skene` on (task, person, label) rows keyed by anything hashable.
-
-    Returns each task's Posterior, and each person's confusion matrix as
-    {true class: {given label: probability}}. Gold tasks without labels are ignored.
-    """
+) -> Estimates:
+    """Run `dawid_skene` (with its default priors) on (task, person, label) rows keyed by anything
+    hashable. Gold tasks without labels are ignored; a label outside `classes` raises ValueError."""
     index = _class_index(classes)
     task_keys: dict[T, int] = {}
     person_keys: dict[P, int] = {}
@@ -347,18 +419,34 @@ def dawid_skene_labels(
         tol=tol,
         smoothing=smoothing,
     )
-    posteriors = {
-        task: posterior_from_probabilities(result.posteriors[i], classes)
-        for task, i in task_keys.items()
-    }
-    confusions = {
-        person: {
-            true: dict(zip(classes, map(float, result.confusions[w, row]), strict=True))
-            for row, true in enumerate(classes)
-        }
-        for person, w in person_keys.items()
-    }
-    return posteriors, confusions
+    return Estimates(
+        posteriors={
+            task: posterior_from_probabilities(result.posteriors[i], classes)
+            for task, i in task_keys.items()
+        },
+        confusions={
+            person: _nested(result.confusions[w], classes) for person, w in person_keys.items()
+        },
+        priors=dict(zip(classes, map(float, result.priors), strict=True)),
+        crowd=_nested(result.crowd, classes),
+        iterations=result.iterations,
+    )
+
+
+def dawid_skene_labels(
+    rows: Sequence[tuple[T, P, str]],
+    classes: Sequence[str],
+    *,
+    gold: Mapping[T, str] | None = None,
+    max_iter: int = 50,
+    tol: float = 1e-6,
+    smoothing: float = 0.01,
+) -> tuple[dict[T, Posterior], dict[P, dict[str, dict[str, float]]]]:
+    """Run `dawid_skene_estimates`; return only each task's Posterior and each person's matrix."""
+    estimates = dawid_skene_estimates(
+        rows, classes, gold=gold, max_iter=max_iter, tol=tol, smoothing=smoothing
+    )
+    return estimates.posteriors, estimates.confusions
 
 
 # --- Spans and boxes --------------------------------------------------------------------------
@@ -561,8 +649,10 @@ def simulate_population(
     *,
     shares: Mapping[str, float] = DEFAULT_SHARES,
     seed: int = 0,
+    class_priors: ArrayLike | None = None,
 ) -> Population:
-    """Simulate true classes (uniform) and workers of the kinds in `shares` (summing to 1).
+    """Simulate true classes (uniform, or drawn with `class_priors`) and workers of the kinds in
+    `shares` (summing to 1).
 
     Honest workers are right 85-95% of the time, weak ones 50-70%, their errors spread unevenly
     over the other classes; half of the spammers always give one class, half answer uniformly.
@@ -571,6 +661,13 @@ def simulate_population(
     unknown = set(shares) - set(KINDS)
     if unknown or not math.isclose(sum(shares.values()), 1.0, abs_tol=1e-9):
         raise ValueError(f"shares are of {KINDS} and sum to 1")
+    weights = None if class_priors is None else np.asarray(class_priors, dtype=np.float64)
+    if weights is not None and (
+        weights.shape != (n_classes,)
+        or weights.min() < 0
+        or not math.isclose(weights.sum(), 1.0, abs_tol=1e-9)
+    ):
+        raise ValueError(f"class_priors are {n_classes} non-negative numbers summing to 1")
     rng = np.random.default_rng(seed)
     k = n_classes
     counts = [round(shares.get(kind, 0.0) * n_workers) for kind in KINDS]
@@ -593,5 +690,9 @@ def simulate_population(
         errors = rng.dirichlet(np.full(k - 1, 2.0), size=k) * (1 - accuracy)[:, None]
         for row in range(k):
             confusions[w, row] = np.insert(errors[row], row, accuracy[row])
-    truth = rng.integers(0, k, size=n_tasks).astype(np.intp)
+    truth = (
+        rng.integers(0, k, size=n_tasks)
+        if weights is None
+        else rng.choice(k, size=n_tasks, p=weights)
+    ).astype(np.intp)
     return Population(truth=truth, confusions=confusions, kinds=tuple(str(x) for x in kinds))

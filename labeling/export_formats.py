@@ -15,7 +15,14 @@ Every writer takes an iterable of rows shaped like this (`export_rows` of
                                            # for a consensus tie, None while not final;
                                            # in a collection row, that submission's result
         "agreement": 0.83,                 # float 0..1 | None: share of annotators agreeing
-        "confidence": 0.97,                # float 0..1 | None: the final label's posterior
+        "confidence": 0.97,                # float 0..1 | None: what confidence_method says
+        "confidence_method": "posterior",  # what `confidence` is: "posterior" (a calibrated
+                                           # probability: Dawid-Skene, weighted vote, dynamic
+                                           # overlap), "vote_share", "token_vote_share" or
+                                           # "box_vote_share" (shares of votes, not
+                                           # probabilities), None outside consensus
+        "vote_share": None,                # float 0..1 | None: `confidence` when it is a vote
+                                           # share (majority vote), else None
         "is_tie": False,                   # bool
         "review_level": 2,                 # the highest review level the result passed
         "completed_at": "2025-01-31T12:00:00Z",  # str | None
@@ -91,6 +98,8 @@ CSV_COLUMNS = (
     "annotators",
     "instructions_versions",
     "batch",
+    "confidence_method",
+    "vote_share",
 )
 
 _ZWJ = "\u200d"
@@ -144,6 +153,7 @@ def _csv_cells(row: dict[str, Any]) -> list[str]:
     agreement = row.get("agreement")
     confidence = row.get("confidence")
     batch = row.get("batch")
+    vote_share = row.get("vote_share")
     return [
         str(row["task_id"]),
         row.get("external_id") or "",
@@ -158,6 +168,8 @@ def _csv_cells(row: dict[str, Any]) -> list[str]:
         ";".join(annotators),
         ";".join(str(v) for v in versions),
         "" if batch is None else str(batch),
+        row.get("confidence_method") or "",
+        "" if vote_share is None else repr(float(vote_share)),
     ]
 
 

@@ -22,6 +22,7 @@ from labeling.models.projects import (
     TaskType,
 )
 from labeling.models.quality import (
+    ConsensusPriors,
     GoldAnswer,
     GoldScore,
     RejectReason,
@@ -47,6 +48,7 @@ __all__ = [
     "AggregationMethod",
     "Annotation",
     "AnnotationStatus",
+    "ConsensusPriors",
     "Customer",
     "CustomerMember",
     "ExportJob",

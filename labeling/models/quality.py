@@ -180,3 +180,24 @@ class WorkerConfusion(models.Model):
 
     def __str__(self) -> str:
         return f"Confusion of user {self.user_id} in project {self.project_id}"
+
+
+class ConsensusPriors(models.Model):
+    """The crowd's side of a consensus project's estimates, from the same Dawid-Skene run as the
+    WorkerConfusion rows: the class priors, and the crowd's average confusion matrix that stands
+    for anyone without an estimate of their own."""
+
+    project = models.OneToOneField(
+        "labeling.Project", on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    classes = models.JSONField(help_text="Label names in the order of the priors and the matrix.")
+    class_priors = models.JSONField(help_text="How common each class is (sums to 1).")
+    crowd_matrix = models.JSONField(help_text="Rows: true class; columns: label given.")
+    labels_seen = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "consensus priors"
+
+    def __str__(self) -> str:
+        return f"Consensus priors of project {self.project_id}"

@@ -18,6 +18,7 @@ import numpy as np
 
 from kit.aggregation import Aggregate, aggregate
 from kit.consensus import (
+    DEFAULT_ACCURACY,
     Decision,
     Posterior,
     box_clusters,
@@ -39,9 +40,9 @@ from labeling.models import (
     Task,
     TaskStatus,
     TaskType,
-    WorkerConfusion,
     WorkSlot,
 )
+from labeling.services.consensus import project_estimates_for
 from labeling.services.gold import gold_score_annotation
 from labeling.services.review import review_levels_of, review_route_aggregate, review_route_work
 from labeling.services.task_state import annotate_slot_add, task_final_values
@@ -204,6 +205,29 @@ def consensus_after_submission(
     )
 
 
+# What a task's stored `confidence` is, by how the project aggregates (exports name it).
+CONFIDENCE_POSTERIOR = "posterior"
+CONFIDENCE_VOTE_SHARE = "vote_share"
+CONFIDENCE_TOKEN_VOTE_SHARE = "token_vote_share"  # noqa: S105 - a method, not a secret
+CONFIDENCE_BOX_VOTE_SHARE = "box_vote_share"
+
+
+def confidence_method_of(project: Project) -> str | None:
+    """Name what `consensus_outcome` stores as a task's confidence in this project: a calibrated
+    posterior probability, or a share of votes (not a probability); None outside consensus."""
+    if project.pipeline != Pipeline.CONSENSUS:
+        return None
+    if project.task_type == TaskType.SINGLE_LABEL and (
+        project.aggregation_method != AggregationMethod.MAJORITY or project.confidence_threshold
+    ):
+        return CONFIDENCE_POSTERIOR
+    if project.task_type == TaskType.NER:
+        return CONFIDENCE_TOKEN_VOTE_SHARE
+    if project.task_type == TaskType.BBOX:
+        return CONFIDENCE_BOX_VOTE_SHARE
+    return CONFIDENCE_VOTE_SHARE
+
+
 def consensus_outcome(
     *, project: Project, annotations: Sequence[Annotation]
 ) -> tuple[ConsensusOutcome, Decision]:
@@ -260,21 +284,31 @@ def consensus_outcome(
 
 
 def _posterior(project: Project, annotations: Sequence[Annotation]) -> Posterior:
+    """The task's posterior under the project's last estimate: its class priors, each author's
+    matrix, and the crowd's matrix (or, for weighted vote, its accuracy) for authors without one."""
     classes = [label["name"] for label in project.labels]
     labels = [(a.author_id, a.result["label"]) for a in annotations]
-    estimates = {
-        row.user_id: row
-        for row in WorkerConfusion.objects.filter(
-            project_id=project.pk, user_id__in=[a.author_id for a in annotations]
-        )
-    }
+    estimates = project_estimates_for(project=project, user_ids=[a.author_id for a in annotations])
     if project.aggregation_method == AggregationMethod.WEIGHTED:
-        return weighted_vote(labels, {u: e.accuracy for u, e in estimates.items()}, classes)
-    confusions = {
-        u: np.asarray(e.matrix, dtype=float) if e.classes == classes else None
-        for u, e in estimates.items()
-    }
-    return task_posterior(labels, confusions, np.full(len(classes), 1 / len(classes)), classes)
+        default_accuracy = (
+            float(estimates.priors @ np.diagonal(estimates.crowd))
+            if estimates.crowd is not None
+            else DEFAULT_ACCURACY
+        )
+        return weighted_vote(
+            labels,
+            estimates.accuracies,
+            classes,
+            default_accuracy=default_accuracy,
+            priors=estimates.priors,
+        )
+    return task_posterior(
+        labels,
+        estimates.confusions,
+        estimates.priors,
+        classes,
+        default_confusion=estimates.crowd,
+    )
 
 
 def _annotate_slots_outstanding(task: Task) -> bool:

@@ -2,7 +2,10 @@
 and discounting the consensus work of a person whose work is not to be trusted.
 
 The estimates feed weighted vote, Dawid-Skene posteriors and dynamic overlap at each submission.
-They are refreshed by a periodic job, and whenever a manager asks; gold answers seed them.
+They are refreshed by a periodic job, and whenever a manager asks; gold answers seed them. Each
+refresh also stores the project's class priors and the crowd's average confusion matrix
+(`ConsensusPriors`): every posterior uses those priors, and anyone without an estimate of their own
+counts as an average member of the crowd.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,13 +24,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit_record
-from kit.consensus import dawid_skene_labels
+from kit.consensus import FloatArray, dawid_skene_estimates
 from labeling.enqueue import job_enqueue
 from labeling.events import REVERSED_DISCOUNTED, work_reversed_send
 from labeling.models import (
     AggregationMethod,
     Annotation,
     AnnotationStatus,
+    ConsensusPriors,
     GoldAnswer,
     Pipeline,
     Project,
@@ -59,11 +64,13 @@ def projects_needing_estimates() -> list[int]:
 
 
 def consensus_confusions_estimate(*, project: Project) -> dict[str, Any]:
-    """Run Dawid-Skene over the project's classification labels and store each person's matrix.
+    """Run Dawid-Skene over the project's classification labels; store each person's matrix, the
+    class priors and the crowd's matrix.
 
     Gold tasks with answers are clamped to their answer. People with fewer than
-    MIN_LABELS_PER_PERSON labels keep no estimate (the default accuracy applies to them).
-    Returns a summary: people, labels, tasks.
+    MIN_LABELS_PER_PERSON labels keep no estimate (the crowd's matrix applies to them). A person's
+    `accuracy` is their diagonal weighted by the class priors. Returns a summary: people, labels,
+    tasks, iterations.
     """
     classes = [label["name"] for label in project.labels]
     rows = list(
@@ -86,18 +93,19 @@ def consensus_confusions_estimate(*, project: Project) -> dict[str, Any]:
         if isinstance(result, dict) and result.get("label") in classes
     }
     if not labels:
-        return {"people": 0, "labels": 0, "tasks": 0}
-    _, confusions = dawid_skene_labels(labels, classes, gold=gold)
+        return {"people": 0, "labels": 0, "tasks": 0, "iterations": 0}
+    fitted = dawid_skene_estimates(labels, classes, gold=gold)
     seen: dict[int, int] = {}
     for _, author_id, _ in labels:
         seen[author_id] = seen.get(author_id, 0) + 1
     now = timezone.now()
+    priors = [fitted.priors[c] for c in classes]
     estimates = []
-    for person, nested in confusions.items():
+    for person, nested in fitted.confusions.items():
         if seen.get(person, 0) < MIN_LABELS_PER_PERSON:
             continue
         matrix = [[float(nested[t][g]) for g in classes] for t in classes]
-        accuracy = float(np.mean([matrix[i][i] for i in range(len(classes))]))
+        accuracy = float(sum(priors[i] * matrix[i][i] for i in range(len(classes))))
         estimates.append(
             WorkerConfusion(
                 user_id=person,
@@ -112,11 +120,59 @@ def consensus_confusions_estimate(*, project: Project) -> dict[str, Any]:
     with transaction.atomic():
         WorkerConfusion.objects.filter(project_id=project.pk).delete()
         WorkerConfusion.objects.bulk_create(estimates)
+        ConsensusPriors.objects.update_or_create(
+            project_id=project.pk,
+            defaults={
+                "classes": classes,
+                "class_priors": priors,
+                "crowd_matrix": [[fitted.crowd[t][g] for g in classes] for t in classes],
+                "labels_seen": len(labels),
+                "updated_at": now,
+            },
+        )
     return {
         "people": len(estimates),
         "labels": len(labels),
         "tasks": len({t for t, _, _ in labels}),
+        "iterations": fitted.iterations,
     }
+
+
+@dataclass(frozen=True)
+class ProjectEstimates:
+    """What a posterior of one task needs from the last estimate: the class priors, the crowd's
+    matrix (None before any estimate, or after the labels changed) and the people's matrices."""
+
+    priors: FloatArray
+    crowd: FloatArray | None
+    confusions: dict[int, FloatArray | None]
+    accuracies: dict[int, float]
+
+
+def project_estimates_for(*, project: Project, user_ids: Iterable[int]) -> ProjectEstimates:
+    """Load the project's stored priors and the matrices of `user_ids` (two queries).
+
+    Estimates made for other classes than the project's current labels are ignored: uniform
+    priors, no crowd matrix, and no matrix for those people.
+    """
+    classes = [label["name"] for label in project.labels]
+    k = len(classes)
+    stored = ConsensusPriors.objects.filter(project_id=project.pk).first()
+    current = stored is not None and stored.classes == classes
+    people = WorkerConfusion.objects.filter(project_id=project.pk, user_id__in=list(user_ids))
+    return ProjectEstimates(
+        priors=np.asarray(stored.class_priors, dtype=np.float64)
+        if stored is not None and current
+        else np.full(k, 1 / k),
+        crowd=np.asarray(stored.crowd_matrix, dtype=np.float64)
+        if stored is not None and current
+        else None,
+        confusions={
+            e.user_id: np.asarray(e.matrix, dtype=np.float64) if e.classes == classes else None
+            for e in people
+        },
+        accuracies={e.user_id: e.accuracy for e in people if e.classes == classes},
+    )
 
 
 def consensus_confusions_estimate_queue(*, project: Project) -> None:

@@ -9,6 +9,7 @@ from kit.consensus import (
     Posterior,
     box_clusters,
     dawid_skene,
+    dawid_skene_estimates,
     dawid_skene_labels,
     overlap_decision,
     simulate_population,
@@ -166,7 +167,124 @@ def test_dawid_skene_labels_maps_keys_and_names():
     assert {task: p.label for task, p in posteriors.items()} == {"t1": "cat", "t2": "dog"}
     assert set(confusions) == {"ann", "bob", "cy"}
     assert sum(confusions["cy"]["cat"].values()) == pytest.approx(1)
-    assert confusions["cy"]["cat"]["dog"] > 0.5
+    # One "dog" for a cat is one label: cy's cat row moves towards dog, but not past the crowd's
+    # prior that people are mostly right.
+    assert confusions["cy"]["cat"]["dog"] > confusions["ann"]["cat"]["dog"]
+    assert confusions["cy"]["cat"]["cat"] > 0.5
+
+
+# --- Small data: the priors of the estimates ----------------------------------------------------
+
+# Seven tasks: ann, bob and cy label most of them (b is the commonest class), dan two, eve one.
+SEVEN_TASKS = [
+    ("t1", "ann", "b"), ("t1", "bob", "b"), ("t1", "cy", "b"),
+    ("t2", "ann", "b"), ("t2", "bob", "b"), ("t2", "cy", "a"),
+    ("t3", "ann", "a"), ("t3", "bob", "a"), ("t3", "cy", "a"),
+    ("t4", "ann", "c"), ("t4", "bob", "b"), ("t4", "cy", "c"),
+    ("t5", "dan", "a"), ("t5", "bob", "b"), ("t5", "cy", "b"),
+    ("t6", "dan", "a"), ("t6", "ann", "a"),
+    ("t7", "eve", "c"),
+]  # fmt: skip
+
+
+def test_a_task_whose_only_label_is_c_comes_out_c():
+    estimates = dawid_skene_estimates(SEVEN_TASKS, CLASSES)
+
+    # eve is unknown, so she counts as an average member of this crowd (right about 70% of the
+    # time); c is the rarest class here, so c is likely but far from sure: about two in three.
+    # Without priors eve's only label was explained away as a mistake for b (b at 0.51).
+    t7 = estimates.posteriors["t7"]
+    assert t7.label == "c"
+    assert 0.55 < t7.confidence < 0.8
+
+
+def test_votes_a_b_b_come_out_b():
+    estimates = dawid_skene_estimates(SEVEN_TASKS, CLASSES)
+
+    # dan has two labels, bob and cy five each, none of them shown to be much better than the
+    # others: two votes for b beat one for a, and b is the commoner class. Sure, not certain.
+    t5 = estimates.posteriors["t5"]
+    assert t5.label == "b"
+    assert 0.85 < t5.confidence < 0.99
+
+
+def test_one_worker_labelling_three_tasks_is_trusted_as_an_average_person():
+    rows = [("t1", "ann", "a"), ("t2", "ann", "b"), ("t3", "ann", "c")]
+
+    estimates = dawid_skene_estimates(rows, CLASSES)
+
+    # Nobody checks ann, so each label is believed as much as the prior belief in an average
+    # labeller (right 70% of the time, wrong uniformly), nudged up a little by her three labels:
+    # 0.72 each, not 0.96. The classes are equally common, so each task gets ann's label.
+    assert {t: p.label for t, p in estimates.posteriors.items()} == {
+        "t1": "a",
+        "t2": "b",
+        "t3": "c",
+    }
+    for posterior in estimates.posteriors.values():
+        assert posterior.confidence == pytest.approx(0.718, abs=0.01)
+    assert estimates.priors == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3})
+
+
+def test_one_worker_giving_one_label_is_believed_about_three_times_in_four():
+    estimates = dawid_skene_estimates([("t1", "ann", "a")], CLASSES)
+
+    # One label, no one to compare with: the prior (70% right) and a slight lean of the class
+    # priors towards a (a pseudo-count of 1 per class against one soft count for a).
+    assert estimates.posteriors["t1"].label == "a"
+    assert 0.7 < estimates.posteriors["t1"].confidence < 0.8
+
+
+def test_a_person_with_little_history_gets_close_to_the_crowds_matrix():
+    population = simulate_population(600, 12, 3, seed=3)
+    tasks, workers, labels = labeled(population, 4, seed=4)
+    newcomer = 12
+    tasks = np.append(tasks, [0, 1])
+    workers = np.append(workers, [newcomer, newcomer])
+    labels = np.append(labels, population.truth[[0, 1]])
+
+    result = dawid_skene(tasks, workers, labels, 600, 13, 3)
+
+    # Two right answers do not make a perfect labeller: the newcomer stays near the crowd.
+    assert np.abs(result.confusions[newcomer] - result.crowd).max() < 0.15
+    assert diagonals(result.confusions)[newcomer].max() < 0.9
+    assert result.crowd.sum(axis=1) == pytest.approx(np.ones(3))
+
+
+def test_people_with_long_histories_are_estimated_from_their_own_labels():
+    population = simulate_population(3000, 30, 3, seed=1)
+    tasks, workers, labels = labeled(population, 5, seed=2)
+
+    result = dawid_skene(tasks, workers, labels, 3000, 30, 3)
+
+    # ~500 labels each: the prior's 4 pseudo-labels per row hardly move anybody, spammers included.
+    assert np.abs(result.confusions - population.confusions).mean() < 0.03
+
+
+def test_dawid_skene_refuses_negative_prior_strengths():
+    with pytest.raises(ValueError, match="prior strengths"):
+        dawid_skene([0], [0], [0], 1, 1, 3, worker_strength=-1)
+
+
+def test_task_posterior_gives_unknown_people_the_crowds_matrix_when_given():
+    crowd = np.array([[0.8, 0.1, 0.1], [0.2, 0.6, 0.2], [0.1, 0.1, 0.8]])
+    priors = np.array([0.5, 0.3, 0.2])
+
+    posterior = task_posterior([("dan", "b")], {}, priors, CLASSES, default_confusion=crowd)
+
+    # P(b | said b) = 0.3 * 0.6 / (0.5 * 0.1 + 0.3 * 0.6 + 0.2 * 0.1) = 0.18 / 0.25
+    assert posterior.label == "b"
+    assert posterior.confidence == pytest.approx(0.72)
+
+
+def test_weighted_vote_uses_the_class_priors():
+    posterior = weighted_vote(
+        [("dan", "b")], {}, CLASSES, default_accuracy=0.6, priors=[0.6, 0.2, 0.2]
+    )
+
+    # Odds for b: 0.2 * 0.6 against 0.6 * 0.2 for a (and 0.2 * 0.2 for c): a tie between a and b.
+    assert posterior.is_tie
+    assert posterior.probabilities["c"] == pytest.approx(0.04 / 0.28)
 
 
 # --- Dynamic overlap ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from labeling.models import (
     TaskStatus,
     Verdict,
 )
+from labeling.services.completion import CONFIDENCE_POSTERIOR, confidence_method_of
 from labeling.services.exports.filters import ExportFilters, collection_statuses, tasks_selected
 from labeling.services.exports.rows import CHUNK_SIZE
 
@@ -102,6 +103,9 @@ _SQL_TASK_TAIL = _sql_members(
     [
         ("agreement", _sql_float(f"{_TASK}.agreement")),
         ("confidence", _sql_float(f"{_TASK}.confidence")),
+        # The project's confidence method (a JSON string or null), and whether it is a vote share.
+        ("confidence_method", "%s"),
+        ("vote_share", f"CASE WHEN %s THEN {_sql_float(f'{_TASK}.confidence')} ELSE 'null' END"),
         ("is_tie", f"{_TASK}.is_tie::text"),
         ("review_level", f"{_TASK}.review_level::text"),
         ("completed_at", _sql_iso(f"{_TASK}.completed_at")),
@@ -209,14 +213,16 @@ def jsonl_lines(*, project: Project, filters: ExportFilters) -> Iterator[str]:
     """
     is_collection = project.pipeline == Pipeline.COLLECTION
     task_type = (compact_json(project.task_type),)
+    method = confidence_method_of(project)
+    tail = (compact_json(method), method not in (None, CONFIDENCE_POSTERIOR))
     if is_collection:
         columns = [
             _text_sql(_SQL_TASK_HEAD, task_type),
             _text_sql(_SQL_TASK_RESULT),
-            _text_sql(_SQL_TASK_TAIL),
+            _text_sql(_SQL_TASK_TAIL, tail),
         ]
     else:
-        columns = [_text_sql(_SQL_TASK_START, task_type)]
+        columns = [_text_sql(_SQL_TASK_START, (*task_type, *tail))]
     task_rows = tasks_selected(project=project, filters=filters).values_list("id", *columns)
     statuses = collection_statuses(filters)
     size = CHUNK_SIZE

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 
 from labeling.models import Annotation, Pipeline, Project, Review
+from labeling.services.completion import CONFIDENCE_POSTERIOR, confidence_method_of
 from labeling.services.exports.filters import (
     ExportFilters,
     collection_statuses,
@@ -111,7 +112,9 @@ def _task_row(
     task_type: str,
     annotations: list[dict[str, Any]],
     reviews: list[dict[str, Any]] | None = None,
+    confidence_method: str | None = None,
 ) -> dict[str, Any]:
+    is_vote_share = confidence_method not in (None, CONFIDENCE_POSTERIOR)
     return {
         "task_id": task["id"],
         "external_id": task["external_id"],
@@ -122,6 +125,8 @@ def _task_row(
         "result": task["result"],
         "agreement": task["agreement"],
         "confidence": task["confidence"],
+        "confidence_method": confidence_method,
+        "vote_share": task["confidence"] if is_vote_share else None,
         "is_tie": task["is_tie"],
         "review_level": task["review_level"],
         "completed_at": iso(task["completed_at"]),
@@ -149,6 +154,7 @@ def rows_read(*, project: Project, filters: ExportFilters) -> Iterator[dict[str,
     tasks = tasks_selected(project=project, filters=filters).order_by("id")
     is_collection = project.pipeline == Pipeline.COLLECTION
     task_type = project.task_type
+    confidence_method = confidence_method_of(project)
     size = CHUNK_SIZE
     after_id = 0
     while True:
@@ -186,6 +192,7 @@ def rows_read(*, project: Project, filters: ExportFilters) -> Iterator[dict[str,
                     task_type=task_type,
                     annotations=by_task.get(task["id"], []),
                     reviews=reviews.get(task["id"], []),
+                    confidence_method=confidence_method,
                 )
         if len(chunk) < size:
             return

@@ -279,6 +279,42 @@ def test_csv_shows_a_consensus_tie_with_no_label(annotators):
     assert row["annotators"] == f"{annotators[0].pk};{annotators[1].pk}"
 
 
+@pytest.mark.parametrize(
+    ("pipeline", "method", "expected"),
+    [
+        ("consensus", "majority", ("vote_share", 0.75)),
+        ("consensus", "dawid_skene", ("posterior", None)),
+        ("standard", "majority", (None, None)),
+    ],
+)
+def test_jsonl_names_what_the_confidence_is_and_gives_a_vote_share_under_that_name(
+    annotators, pipeline, method, expected
+):
+    project = make_project_row(make_customer(), "single_label", pipeline=pipeline)
+    project.aggregation_method = method
+    project.save(update_fields=["aggregation_method"])
+    add_task(project, confidence=0.75, annotations=[(annotators[0], {"label": "positive"})])
+
+    (row,) = jsonl(stream_bytes(project=project, file_format="jsonl"))
+
+    assert (row["confidence_method"], row["vote_share"]) == expected
+    assert row["confidence"] == 0.75  # unchanged, for the readers that use it
+
+
+def test_csv_adds_the_confidence_method_and_vote_share_as_its_last_columns(annotators):
+    project = make_project_row(make_customer(), "single_label", pipeline="consensus")
+    add_task(project, confidence=0.5, annotations=[(annotators[0], {"label": "positive"})])
+
+    (row,) = csv_rows(stream_bytes(project=project, file_format="csv"))
+
+    assert writers.CSV_COLUMNS[-2:] == ("confidence_method", "vote_share")
+    assert (row["confidence"], row["confidence_method"], row["vote_share"]) == (
+        "0.5",
+        "vote_share",
+        "0.5",
+    )
+
+
 def test_conll_gives_back_the_final_spans_of_each_task(annotators):
     project = make_project_row(make_customer(), "ner")
     texts = [

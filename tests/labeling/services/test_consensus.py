@@ -4,6 +4,7 @@ import pytest
 
 from labeling.models import (
     AnnotationStatus,
+    ConsensusPriors,
     SlotKind,
     SlotState,
     Task,
@@ -184,3 +185,104 @@ def test_a_completed_consensus_task_lets_the_rules_judge_each_authors_agreement(
     hit = RuleAction.objects.get()
     assert hit.user_id == contrarian.pk
     assert hit.sample_size == 3
+
+
+# --- Class priors and the crowd's matrix -------------------------------------------------------
+
+
+def store_priors(project, priors, crowd_accuracy):
+    off = (1 - crowd_accuracy) / 2
+    crowd = [[crowd_accuracy if i == j else off for j in range(3)] for i in range(3)]
+    ConsensusPriors.objects.create(
+        project=project, classes=CLASSES, class_priors=priors, crowd_matrix=crowd
+    )
+
+
+def test_a_posterior_at_submission_uses_the_class_priors_and_the_crowds_matrix():
+    project = dynamic_project(overlap=2, max_overlap=2, confidence_threshold=None)
+    [task_id] = add_tasks(project, 1)
+    store_priors(project, [0.8, 0.1, 0.1], crowd_accuracy=0.9)
+
+    label(project, make_worker(), "dog")
+    label(project, make_worker(), "dog")
+
+    # Two people without estimates count as the crowd (right 90%, else 5% per wrong class), and
+    # dogs are rare: P(dog) = 0.1 * 0.9^2 / (0.1 * 0.9^2 + 0.8 * 0.05^2 + 0.1 * 0.05^2).
+    task = Task.objects.get(pk=task_id)
+    assert task.result == {"label": "dog"}
+    assert task.confidence == pytest.approx(0.081 / (0.081 + 0.9 * 0.0025), abs=1e-6)
+
+
+def test_weighted_vote_at_submission_uses_the_class_priors():
+    project = dynamic_project(
+        overlap=2, max_overlap=2, confidence_threshold=None, aggregation_method="weighted"
+    )
+    [task_id] = add_tasks(project, 1)
+    store_priors(project, [0.6, 0.2, 0.2], crowd_accuracy=0.8)
+
+    label(project, make_worker(), "dog")
+    label(project, make_worker(), "dog")
+
+    # The crowd's accuracy weighted by the priors is 0.8, so each vote multiplies the odds of its
+    # class by 0.8 * 2 / 0.2 = 8: dog 0.2 * 64 against cat 0.6 and bird 0.2.
+    task = Task.objects.get(pk=task_id)
+    assert task.result == {"label": "dog"}
+    assert task.confidence == pytest.approx(12.8 / (12.8 + 0.6 + 0.2), abs=1e-6)
+
+
+def test_priors_stored_for_other_labels_are_ignored():
+    project = dynamic_project(overlap=2, max_overlap=2, confidence_threshold=None)
+    [task_id] = add_tasks(project, 1)
+    ConsensusPriors.objects.create(
+        project=project,
+        classes=["cat", "dog"],
+        class_priors=[0.9, 0.1],
+        crowd_matrix=[[0.9, 0.1], [0.1, 0.9]],
+    )
+
+    label(project, make_worker(), "dog")
+    label(project, make_worker(), "dog")
+
+    # Uniform priors and the default accuracy (0.7, else 0.15 per wrong class) instead.
+    confidence = Task.objects.get(pk=task_id).confidence
+    assert confidence == pytest.approx(0.49 / (0.49 + 2 * 0.15**2), abs=1e-6)
+
+
+def test_the_estimates_job_stores_the_class_priors_and_the_crowds_matrix():
+    project = make_project(
+        pipeline="consensus", overlap=2, max_overlap=2, aggregation_method="dawid_skene"
+    )
+    add_tasks(project, 8)
+    people = [make_worker() for _ in range(2)]
+    for person in people:
+        for _ in range(8):
+            lease = slot_claim_next(project=project, user=person).lease
+            value = "bird" if lease.task_id % 4 == 0 else "cat"
+            lease_submit(lease_id=lease.pk, user=person, result={"label": value})
+
+    summary = consensus_confusions_estimate(project=project)
+
+    stored = ConsensusPriors.objects.get(project=project)
+    assert stored.classes == CLASSES
+    assert stored.labels_seen == 16
+    assert summary["iterations"] >= 1
+    cat, dog, bird = stored.class_priors
+    # Six cats, no dog, two birds, with one pseudo-count per class: (6+1)/11, 1/11, (2+1)/11.
+    assert (cat, dog, bird) == pytest.approx((7 / 11, 1 / 11, 3 / 11), abs=0.01)
+    assert all(sum(row) == pytest.approx(1) for row in stored.crowd_matrix)
+    assert stored.crowd_matrix[0][0] > 0.7
+
+
+def test_a_newcomer_after_an_estimate_counts_as_the_crowd():
+    project = dynamic_project(overlap=2, max_overlap=2, confidence_threshold=None)
+    [task_id] = add_tasks(project, 1)
+    store_priors(project, [1 / 3, 1 / 3, 1 / 3], crowd_accuracy=0.85)
+    veteran = make_worker()
+    estimate(project, veteran, 0.99)
+
+    label(project, veteran, "bird")
+    label(project, make_worker(), "bird")
+
+    # The veteran's own matrix (0.99, 0.005 per wrong class), the newcomer's the crowd's (0.85, 0.075).
+    confidence = Task.objects.get(pk=task_id).confidence
+    assert confidence == pytest.approx(0.99 * 0.85 / (0.99 * 0.85 + 2 * 0.005 * 0.075), abs=1e-6)
