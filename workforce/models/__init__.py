@@ -16,6 +16,14 @@ from workforce.models.people import (
     TermsAcceptance,
     TermsVersion,
 )
+from workforce.models.teams import (
+    SkillComparator,
+    Team,
+    TeamAnnouncement,
+    TeamManager,
+    TeamMembership,
+    TeamRole,
+)
 
 __all__ = [
     "WORKING_STATUSES",
@@ -26,8 +34,14 @@ __all__ = [
     "CheckKind",
     "Skill",
     "SkillCheck",
+    "SkillComparator",
     "SkillLevel",
     "Standing",
+    "Team",
+    "TeamAnnouncement",
+    "TeamManager",
+    "TeamMembership",
+    "TeamRole",
     "TermsAcceptance",
     "TermsVersion",
 ]
