@@ -361,6 +361,12 @@ QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 # (settings of skill checks go here)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
+# Teams: how many of their team's current announcements a member sees on their work home page.
+QUORUM_TEAM_ANNOUNCEMENTS_SHOWN = env.int("QUORUM_TEAM_ANNOUNCEMENTS_SHOWN", default=5)
+# The team role's choices get a schema name of their own (accounts' role choices are "RoleEnum").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {"TeamRoleEnum": "workforce.models.TeamRole", "RoleEnum": "accounts.models.Role"}
+)
 # (settings of teams and notifications go here)
 
 # --- quality: probation and tiers from evidence (quality/services/standing.py) ---
