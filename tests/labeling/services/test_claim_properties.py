@@ -219,9 +219,9 @@ def _build(s: Scenario):
             ],
             actor=None,
         )
-        held = {"at_least_met": 2, "at_least_unmet": 1, "lacks_unmet": 1}.get(s.requirement)
-        if held is not None:
-            SkillLevel.objects.create(user=user, skill=required, level=held)
+        level_held = {"at_least_met": 2, "at_least_unmet": 1, "lacks_unmet": 1}.get(s.requirement)
+        if level_held is not None:
+            SkillLevel.objects.create(user=user, skill=required, level=level_held)
     until = {
         "none": None,
         "open_ended": None,
