@@ -4,13 +4,15 @@ list hides the projects they cannot take."""
 
 import pytest
 
+from accounts.models import Role
 from labeling import policy
 from labeling.errors import NotQualified
 from labeling.models import Lease, LeaseState
 from labeling.services.claim import slot_claim_next
 from labeling.services.projects import RequirementSpec, project_access_set
-from tests.factories import make_team
-from tests.labeling.factories import add_tasks, make_project, make_worker
+from labeling.services.review import review_claim_next
+from tests.factories import make_team, make_user
+from tests.labeling.factories import add_tasks, annotate, make_project, make_worker, review_project
 from workforce.models import Skill, SkillComparator
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queue_writer")]
@@ -105,3 +107,22 @@ def test_the_home_list_hides_projects_the_person_cannot_take():
     assert limited.pk not in seen_by_outsider
     assert excluding.pk not in seen_by_outsider
     assert open_project.pk in seen_by_outsider
+
+
+def test_review_work_of_a_project_limited_to_a_team_goes_only_to_its_members():
+    author, reviewer, outsider = (
+        make_worker(),
+        make_user(Role.REVIEWER, level=1),
+        make_user(Role.REVIEWER, level=1),
+    )
+    day = make_team("Day", members=[author, reviewer])
+    make_team("Night", members=[outsider])
+    project = review_project()
+    add_tasks(project, 1)
+    project_access_set(project=project, teams=[day], actor=None)
+    annotate(project, author)
+
+    with pytest.raises(NotQualified, match="limited to other teams"):
+        review_claim_next(project=project, user=outsider)
+
+    assert review_claim_next(project=project, user=reviewer).lease.pk
