@@ -370,3 +370,24 @@ def test_a_manager_posts_an_announcement_members_read_through_the_api(manager_cl
 
     assert posted.status_code == 201
     assert [row["title"] for row in listed["results"]] == ["Welcome"]
+
+
+def test_a_manager_can_add_people_in_no_team_but_not_take_them_from_another_team(
+    manager_client, managed_team, other_team
+):
+    newcomer = make_user(Role.ANNOTATOR)
+
+    added = manager_client.post(
+        f"/api/v1/teams/{managed_team.pk}/members/",
+        {"user": newcomer.pk},
+        content_type="application/json",
+    )
+    taken = manager_client.post(
+        f"/api/v1/teams/{managed_team.pk}/members/",
+        {"user": outsider_of(other_team).pk},
+        content_type="application/json",
+    )
+
+    assert added.status_code == 201
+    assert taken.status_code == 404
+    assert TeamMembership.objects.get(user=outsider_of(other_team)).team == other_team

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, URLResolver
 from drf_spectacular.utils import extend_schema
@@ -27,9 +27,8 @@ from core.api.routers import Router
 from core.errors import PermissionDenied
 from workforce.models import Team, TeamAnnouncement, TeamManager, TeamMembership, TeamRole
 from workforce.selectors.teams import (
-    sees_every_team,
+    people_placeable_by,
     team_announcements,
-    team_ids_managed_by,
     team_list_for,
     team_members,
     teams_visible_to,
@@ -111,17 +110,6 @@ class AnnouncementSerializer(serializers.ModelSerializer[TeamAnnouncement]):
         read_only_fields = ["id", "author", "created_at"]
 
 
-def _people_addable_by(user: Any) -> QuerySet[User]:
-    """People `user` may put in (or take out of) a team: anyone for administrators; for a
-    manager, people in no team yet or in one of theirs."""
-    people = User.objects.filter(annotator_profile__isnull=False)
-    if sees_every_team(user):
-        return people
-    return people.filter(
-        Q(team_membership__isnull=True) | Q(team_membership__team_id__in=team_ids_managed_by(user))
-    )
-
-
 class TeamViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -149,7 +137,7 @@ class TeamViewSet(
             raise PermissionDenied()
 
     def _person(self, request: Request, user_id: Any) -> User:
-        return get_object_or_404(_people_addable_by(request.user), pk=user_id)
+        return get_object_or_404(people_placeable_by(request.user), pk=user_id)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self._require_admin(request)

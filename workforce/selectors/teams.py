@@ -67,6 +67,17 @@ def profiles_managed_by(user: Any) -> QuerySet[AnnotatorProfile]:
     return annotator_profiles_for(people_managed_by(user))
 
 
+def people_placeable_by(user: Any) -> QuerySet[User]:
+    """People `user` may put in, take out of or move between teams: anyone with an annotator
+    profile for administrators; for a manager, those in no team yet or in one of theirs."""
+    people = User.objects.filter(annotator_profile__isnull=False)
+    if sees_every_team(user):
+        return people
+    return people.filter(
+        Q(team_membership__isnull=True) | Q(team_membership__team_id__in=team_ids_managed_by(user))
+    )
+
+
 def team_limit_visible_to_manager(user: Any, *, limits: QuerySet[Any]) -> Q:
     """A project a manager sees by its team limit (`limits`: the project's team-limit rows, with a
     `team_id`): open to every team, or limited to at least one of theirs."""

@@ -10,7 +10,6 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path
@@ -24,10 +23,9 @@ from core.errors import QuorumError
 from core.forms import form_add_error
 from workforce.models import Team, TeamRole
 from workforce.selectors.teams import (
-    sees_every_team,
+    people_placeable_by,
     team_announcements,
     team_get_for,
-    team_ids_managed_by,
     team_list_for,
     team_members,
     teams_visible_to,
@@ -78,17 +76,6 @@ class AnnouncementForm(forms.Form):
         required=False,
         label="Shown until",
         help_text="Optional, e.g. 2026-12-31 18:00 (UTC).",
-    )
-
-
-def _people_addable_by(user: Any) -> QuerySet[User]:
-    """As in the API: anyone with a profile for administrators; for a manager, people in no
-    team yet or in one of theirs."""
-    people = User.objects.filter(annotator_profile__isnull=False)
-    if sees_every_team(user):
-        return people
-    return people.filter(
-        Q(team_membership__isnull=True) | Q(team_membership__team_id__in=team_ids_managed_by(user))
     )
 
 
@@ -172,7 +159,7 @@ def _team_post(
     request: HttpRequest, team: Team, op: str, by_op: dict[str, forms.Form], actor: User
 ) -> str | None:
     """Carry out one form of the team page; the success message, or None when a form is invalid."""
-    people = _people_addable_by(request.user)
+    people = people_placeable_by(request.user)
     if op == "add" and by_op["add"].is_valid():
         data = by_op["add"].cleaned_data
         person = people.filter(email__iexact=data["email"]).first()
