@@ -391,3 +391,29 @@ def test_a_manager_can_add_people_in_no_team_but_not_take_them_from_another_team
     assert added.status_code == 201
     assert taken.status_code == 404
     assert TeamMembership.objects.get(user=outsider_of(other_team)).team == other_team
+
+
+def test_the_teams_members_and_projects_lists_do_a_constant_number_of_queries(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(make_user(Role.ADMIN, mfa=True))
+    team = make_team("Big")
+
+    def grow(n):
+        for _ in range(n):
+            other = make_team(members=[make_user(Role.ANNOTATOR)])
+            team_member_add(team=team, user=make_user(Role.ANNOTATOR), actor=None)
+            project_access_set(project=make_project(), teams=[team, other], actor=None)
+
+    def count():
+        with CaptureQueriesContext(connection) as queries:
+            for url in ("/api/v1/teams/", f"/api/v1/teams/{team.pk}/members/", "/api/v1/projects/"):
+                assert client.get(url).status_code == 200
+        return len(queries)
+
+    grow(2)
+    few = count()
+    grow(5)
+
+    assert count() == few
