@@ -417,3 +417,19 @@ def test_the_teams_members_and_projects_lists_do_a_constant_number_of_queries(cl
     grow(5)
 
     assert count() == few
+
+
+def test_the_team_pages_show_members_and_forms_to_their_manager(
+    manager_client, make_member, managed_team
+):
+    member = make_member()
+    team_announcement_post(team=managed_team, title="Shift swap", body="Friday.", actor=None)
+
+    listing = manager_client.get("/teams/").content.decode()
+    page = manager_client.get(f"/teams/{managed_team.pk}/").content.decode()
+
+    assert "Managed team" in listing
+    assert member.email in page and "Shift swap" in page
+    assert 'value="announce"' in page and 'value="add"' in page
+    assert 'value="manager"' not in page  # assigning managers is for administrators
+    assert "<script>" not in page
