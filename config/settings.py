@@ -367,6 +367,12 @@ QUORUM_ONBOARDING_APPROVAL = env.bool("QUORUM_ONBOARDING_APPROVAL", default=Fals
 QUORUM_TRAINING_TIME_PAID = env.bool("QUORUM_TRAINING_TIME_PAID", default=False)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
+# Teams: how many of their team's current announcements a member sees on their work home page.
+QUORUM_TEAM_ANNOUNCEMENTS_SHOWN = env.int("QUORUM_TEAM_ANNOUNCEMENTS_SHOWN", default=5)
+# The team role's choices get a schema name of their own (accounts' role choices are "RoleEnum").
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {"TeamRoleEnum": "workforce.models.TeamRole", "RoleEnum": "accounts.models.Role"}
+)
 # (settings of teams and notifications go here)
 
 # --- quality: probation and tiers from evidence (quality/services/standing.py) ---

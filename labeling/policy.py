@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Role
 from accounts.policy import STAFF_ROLES
@@ -20,10 +20,17 @@ from labeling.models import (
     ExportJob,
     ImportJob,
     Project,
+    ProjectRequirement,
     ProjectStatus,
     Task,
 )
 from labeling.models.projects import ProjectPurpose
+from workforce.selectors.teams import (
+    sees_every_team,
+    skill_requirement_met,
+    team_admits,
+    team_limit_visible_to_manager,
+)
 
 STAFF = frozenset({Role.ADMIN, Role.MANAGER})
 
@@ -88,11 +95,38 @@ def customers_visible_to(user: Any) -> QuerySet[Customer]:
     return Customer.objects.none()
 
 
+def project_team_limits() -> QuerySet[Any]:
+    """The team-limit rows of the project on the outer row (empty: open to every team)."""
+    return Project.teams.through.objects.filter(project_id=OuterRef("pk"))
+
+
+def project_admits_team_of(user_id: Any) -> Q:
+    """The project (outer row) is open to every team or limited to one the person is in
+    (the rule: `workforce.selectors.teams.team_admits`)."""
+    return team_admits(user_id, limits=project_team_limits())
+
+
+def project_requirements_unmet(user_id: Any) -> QuerySet[ProjectRequirement]:
+    """The requirements of the project (outer row) the person does not meet
+    (the rule: `workforce.selectors.teams.skill_requirement_met`)."""
+    return ProjectRequirement.objects.filter(project_id=OuterRef("pk")).filter(
+        ~skill_requirement_met(user_id)
+    )
+
+
+def project_requirements_met(user_id: Any) -> Q:
+    """The person meets every requirement of the project (outer row); none is met trivially."""
+    return ~Q(Exists(project_requirements_unmet(user_id)))
+
+
 def projects_managed_by(user: Any) -> QuerySet[Project]:
-    """Projects this user may configure, import into and export from."""
+    """Projects this user may configure, import into and export from: every project for an
+    administrator; for a manager, those open to every team or limited to one of theirs."""
     projects = Project.objects.select_related("customer", "required_skill")
     if is_labeling_staff(user):
-        return projects
+        if sees_every_team(user):
+            return projects
+        return projects.filter(team_limit_visible_to_manager(user, limits=project_team_limits()))
     if is_customer_user(user):
         return projects.filter(customer__members__user_id=user.pk)
     return projects.none()
@@ -137,9 +171,13 @@ def projects_open_to_worker(user: Any) -> QuerySet[Project]:
 
 
 def projects_workable_by(user: Any) -> QuerySet[Project]:
-    """Active projects an annotator may open (their qualification is checked at claim time)."""
+    """Active projects an annotator may open: not limited to other teams, and whose requirements
+    they meet (their status and main skill are checked at claim time)."""
     return (
-        projects_open_to_worker(user).select_related("required_skill").filter(project_takes_work())
+        projects_open_to_worker(user)
+        .select_related("required_skill")
+        .filter(project_takes_work())
+        .filter(project_admits_team_of(user.pk), project_requirements_met(user.pk))
     )
 
 
@@ -154,6 +192,7 @@ def projects_reviewable_by(user: Any) -> QuerySet[Project]:
         projects_open_to_reviewer(user)
         .select_related("required_skill")
         .filter(project_takes_work())
+        .filter(project_admits_team_of(user.pk))
     )
 
 

@@ -16,6 +16,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.policy import Action, can
@@ -32,6 +33,7 @@ from labeling.selectors import (
 from labeling.services.leases import lease_release
 from labeling.services.review import reviewer_level_of
 from workforce.selectors.onboarding import onboarding_checklist
+from workforce.selectors.teams import announcements_for_member
 
 HISTORY_PAGE_SIZE = 25
 
@@ -77,6 +79,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "review_projects": review_projects_for(user=user, level=level),
             "rework_count": len(rework_of(user=user)),
             "checklist": onboarding_checklist(user=user),
+            "team_announcements": announcements_for_member(user=user, now=timezone.now()),
         },
     )
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterable
 
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 
 from accounts.models import Role, User
 from accounts.services import RoleSpec, user_create
+from workforce.models import Team
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, terms_publish
+from workforce.services.teams import team_create, team_manager_assign, team_member_add
 
 PASSWORD = "correct-horse-battery-staple"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ"
@@ -52,3 +55,16 @@ def make_user(
 def totp_now(secret: str = TOTP_SECRET) -> str:
     """The code an authenticator app would show for `secret` right now."""
     return format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+
+
+def make_team(
+    name: str | None = None, *, managers: Iterable[User] = (), members: Iterable[User] = ()
+) -> Team:
+    """A team with `managers` assigned and `members` in it: a manager sees and manages only the
+    people of their teams, so a test whose manager must reach a person puts both in one."""
+    team = team_create(name=name or f"Team {next(_seq)}", actor=None)
+    for manager in managers:
+        team_manager_assign(team=team, user=manager, actor=None)
+    for member in members:
+        team_member_add(team=team, user=member, actor=None)
+    return team

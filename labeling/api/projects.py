@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Manager, QuerySet
 from django.urls import URLPattern, URLResolver
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -19,13 +20,18 @@ from core.api.routers import Router
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from kit.label_schema import PRESETS
 from labeling import policy
-from labeling.models import Customer, InstructionVersion, Project
+from labeling.models import Customer, InstructionVersion, Project, ProjectRequirement
 from labeling.services.projects import (
     instructions_publish,
+    project_access_set,
     project_create,
     project_update,
+    requirements_clean,
     skill_resolve,
+    teams_resolve,
 )
+from workforce.models import SkillComparator
+from workforce.selectors.teams import teams_visible_to
 
 
 class InstructionVersionSerializer(serializers.ModelSerializer[InstructionVersion]):
@@ -33,6 +39,38 @@ class InstructionVersionSerializer(serializers.ModelSerializer[InstructionVersio
         model = InstructionVersion
         fields = ["version", "body_markdown", "body_html", "created_at"]
         read_only_fields = ["version", "body_html", "created_at"]
+
+
+class TeamIdsField(serializers.ListField):
+    """The ids of the teams a project is limited to (empty: open to every team)."""
+
+    child = serializers.IntegerField()
+
+    def to_representation(self, data: Any) -> list[int]:
+        teams = data.all() if isinstance(data, Manager) else data
+        return sorted(team.pk for team in teams)
+
+
+class RequirementSerializer(serializers.Serializer[Any]):
+    skill = serializers.CharField(help_text="The skill's slug.")
+    comparator = serializers.ChoiceField(choices=SkillComparator.choices)
+    level = serializers.IntegerField(
+        required=False, allow_null=True, help_text="For at_least: 1..10; empty for lacks."
+    )
+
+
+@extend_schema_field(RequirementSerializer(many=True))
+class RequirementsField(serializers.ListField):
+    """The project's skill requirements beyond `required_skill` (validated by the services)."""
+
+    child = serializers.DictField()
+
+    def to_representation(self, value: Any) -> list[dict[str, Any]]:
+        rows: list[ProjectRequirement] = list(value.all())
+        return [
+            {"skill": row.skill.slug, "comparator": row.comparator, "level": row.level}
+            for row in rows
+        ]
 
 
 class ProjectSerializer(serializers.ModelSerializer[Project]):
@@ -52,6 +90,10 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
         required=False, allow_blank=True, allow_null=True, write_only=True
     )
     instructions = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    teams = TeamIdsField(
+        required=False, help_text="Limit the project to these teams; empty: open to every team."
+    )
+    requirements = RequirementsField(required=False)
 
     class Meta:
         model = Project
@@ -76,6 +118,8 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "required_skill",
             "required_skill_slug",
             "required_level",
+            "teams",
+            "requirements",
             "status",
             "review_levels",
             "max_reworks",
@@ -128,7 +172,29 @@ class ProjectViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Project]:
-        return policy.projects_managed_by(self.request.user).order_by("-priority", "name", "pk")
+        return (
+            policy.projects_managed_by(self.request.user)
+            .prefetch_related("teams", "requirements__skill")
+            .order_by("-priority", "name", "pk")
+        )
+
+    def _access_set(self, project: Project, values: dict[str, Any], request: Request) -> None:
+        """Set the team limit and requirements given in `values` (validated by the services)."""
+        teams = (
+            teams_resolve(values["teams"], visible=teams_visible_to(request.user))
+            if "teams" in values
+            else None
+        )
+        requirements = (
+            requirements_clean(values["requirements"]) if "requirements" in values else None
+        )
+        if teams is not None or requirements is not None:
+            project_access_set(
+                project=project,
+                actor=request_user(request),
+                teams=teams,
+                requirements=requirements,
+            )
 
     def _settings(self, data: dict[str, Any]) -> dict[str, Any]:
         values = {
@@ -142,6 +208,8 @@ class ProjectViewSet(
                 "required_skill_slug",
                 "task_type",
                 "name",
+                "teams",
+                "requirements",
             }
         }
         if "required_skill_slug" in data:
@@ -168,15 +236,17 @@ class ProjectViewSet(
                 "customer: Say which customer the project is for.",
                 fields={"customer": ["Required."]},
             )
-        project = project_create(
-            customer=customer,
-            name=values.get("name", ""),
-            task_type=values.get("task_type"),
-            preset=values.get("preset", ""),
-            instructions=values.get("instructions", ""),
-            actor=request_user(request),
-            **self._settings(values),
-        )
+        with transaction.atomic():
+            project = project_create(
+                customer=customer,
+                name=values.get("name", ""),
+                task_type=values.get("task_type"),
+                preset=values.get("preset", ""),
+                instructions=values.get("instructions", ""),
+                actor=request_user(request),
+                **self._settings(values),
+            )
+            self._access_set(project, values, request)
         return Response(
             ProjectSerializer(self.get_queryset().get(pk=project.pk)).data,
             status=status.HTTP_201_CREATED,
@@ -197,7 +267,9 @@ class ProjectViewSet(
             if key in values:
                 changes[key] = values[key]
         instructions = values.get("instructions")
-        project = project_update(project=project, actor=request_user(request), **changes)
+        with transaction.atomic():
+            project = project_update(project=project, actor=request_user(request), **changes)
+            self._access_set(project, values, request)
         if instructions:
             instructions_publish(
                 project=project, body_markdown=instructions, actor=request_user(request)

@@ -24,7 +24,7 @@ from labeling.models import (
     TaskType,
 )
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
-from workforce.models import Skill
+from workforce.models import Skill, SkillComparator, Team
 
 LABELS_HELP = (
     "One label per line: <code>name</code>, or <code>name, #colour, hotkey</code>, "
@@ -38,6 +38,14 @@ _LABEL_ENTRY = re.compile(r"^labels\[(\d+)\]")
 _REVIEW_RATE = re.compile(r"^review_levels\[(\d+)\]\.rates\.(\w+)$")
 _REVIEW_ENTRY = re.compile(r"^review_levels\[(\d+)\]")
 _LOCKED_HELP = "Fixed: the project has tasks."
+# A requirement line of the project form: "skill-slug >= 2" or "not skill-slug".
+_AT_LEAST_LINE = re.compile(r"^([\w-]+)\s*>=\s*(\d+)$")
+_LACKS_LINE = re.compile(r"^not\s+([\w-]+)$", re.IGNORECASE)
+_REQUIREMENT_ENTRY = re.compile(r"^requirements\[(\d+)\]")
+REQUIREMENTS_HELP = (
+    "One per line: <code>skill-slug &gt;= 2</code> (at least level 2 of that skill) or "
+    "<code>not skill-slug</code> (has not got it). Empty: no further requirements."
+)
 DEFAULT_GOLD_RATES = {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
 _PERCENT_ERROR = "A percentage from 0 to 100."
 
@@ -147,6 +155,18 @@ class ProjectForm(forms.Form):
     required_level = forms.IntegerField(
         min_value=1, max_value=10, initial=1, help_text="The lowest level of the required skill."
     )
+    requirements = forms.CharField(
+        required=False,
+        label="Further requirements",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text=REQUIREMENTS_HELP,
+    )
+    teams = forms.ModelMultipleChoiceField(
+        queryset=Team.objects.none(),
+        required=False,
+        label="Limited to teams",
+        help_text="Only members of these teams get its work. None chosen: open to every team.",
+    )
     status = forms.ChoiceField(choices=ProjectStatus.choices, initial=ProjectStatus.DRAFT)
     instructions = forms.CharField(
         required=False,
@@ -192,6 +212,7 @@ class ProjectForm(forms.Form):
         *args: Any,
         customers: QuerySet[Customer] | None = None,
         project: Project | None = None,
+        teams: QuerySet[Team] | None = None,
         **kwargs: Any,
     ) -> None:
         self.project = project
@@ -209,6 +230,11 @@ class ProjectForm(forms.Form):
             )
             self.fields[gold_field(standing)].initial = _percent(DEFAULT_GOLD_RATES[standing])
         self.label_lines: list[int] = []
+        self.requirement_lines: list[int] = []
+        if teams is None:  # customers' users do not choose teams
+            del self.fields["teams"]
+        else:
+            cast(forms.ModelMultipleChoiceField, self.fields["teams"]).queryset = teams
         if customers is None or project is not None:
             del self.fields["customer"]
         else:
@@ -243,6 +269,13 @@ class ProjectForm(forms.Form):
             "queue_order": project.queue_order,
             "required_skill": project.required_skill_id,
             "required_level": project.required_level,
+            "teams": [team.pk for team in project.teams.all()],
+            "requirements": "\n".join(
+                f"not {slug}" if comparator == SkillComparator.LACKS else f"{slug} >= {level}"
+                for slug, comparator, level in project.requirements.order_by("pk").values_list(
+                    "skill__slug", "comparator", "level"
+                )
+            ),
             "status": project.status,
             "max_reworks": project.max_reworks,
             "gold_warmup": project.gold_warmup,
@@ -292,6 +325,42 @@ class ProjectForm(forms.Form):
                 for s in STANDINGS
             ),
         }
+
+    def clean_requirements(self) -> list[dict[str, Any]]:
+        """Read the requirement lines as the services take them; the services judge them."""
+        parsed: list[dict[str, Any]] = []
+        self.requirement_lines = []
+        for number, line in enumerate(str(self.cleaned_data["requirements"]).splitlines(), 1):
+            line = line.strip()
+            if not line:
+                continue
+            if match := _AT_LEAST_LINE.match(line):
+                parsed.append(
+                    {
+                        "skill": match.group(1),
+                        "comparator": SkillComparator.AT_LEAST.value,
+                        "level": int(match.group(2)),
+                    }
+                )
+            elif match := _LACKS_LINE.match(line):
+                parsed.append({"skill": match.group(1), "comparator": SkillComparator.LACKS.value})
+            else:
+                raise forms.ValidationError(
+                    f"Line {number}: write “skill-slug >= 2” or “not skill-slug”."
+                )
+            self.requirement_lines.append(number)
+        return parsed
+
+    def access_settings(self) -> dict[str, Any]:
+        """The team limit and requirements for `project_access_set` (for an edit, only what
+        changed): `teams` as teams, `requirements` as the services' raw input."""
+        changed = set(self.changed_data) if self.project is not None else set(self.fields)
+        values: dict[str, Any] = {}
+        if "teams" in self.fields and "teams" in changed:
+            values["teams"] = list(self.cleaned_data["teams"])
+        if "requirements" in changed:
+            values["requirements"] = self.cleaned_data["requirements"]
+        return values
 
     def clean_confidence_threshold(self) -> Decimal | None:
         value: Decimal | None = self.cleaned_data["confidence_threshold"]
@@ -460,6 +529,11 @@ class ProjectForm(forms.Form):
             if index < len(self.label_lines):
                 return "labels", f"Line {self.label_lines[index]}: "
             return "labels", ""
+        if match := _REQUIREMENT_ENTRY.match(path):
+            index = int(match.group(1))
+            if index < len(self.requirement_lines):
+                return "requirements", f"Line {self.requirement_lines[index]}: "
+            return "requirements", ""
         if match := _REVIEW_RATE.match(path):
             name = review_field(int(match.group(1)) + 1, match.group(2))
             if name in self.fields:

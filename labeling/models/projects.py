@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from workforce.models import SkillComparator
+
 
 class TaskType(models.TextChoices):
     SINGLE_LABEL = "single_label", "Classification (one label)"
@@ -89,6 +91,8 @@ class Project(models.Model):
         "workforce.Skill", null=True, blank=True, on_delete=models.PROTECT, related_name="projects"
     )
     required_level = models.PositiveSmallIntegerField(default=1)
+    # Empty: open to every team; else only members of these teams get its work.
+    teams = models.ManyToManyField("workforce.Team", blank=True, related_name="projects")
     status = models.CharField(
         max_length=20, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT
     )
@@ -159,6 +163,35 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ProjectRequirement(models.Model):
+    """A requirement beyond the project's skill: a level of another skill, or not holding one.
+
+    The claim checks them (`workforce.selectors.teams.skill_requirement_met`)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="requirements")
+    skill = models.ForeignKey("workforce.Skill", on_delete=models.PROTECT, related_name="+")
+    comparator = models.CharField(max_length=10, choices=SkillComparator.choices)
+    level = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="At least this level (1..10); empty for 'lacks'."
+    )
+
+    class Meta:
+        ordering = ["project", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "skill"], name="labeling_requirement_one_per_skill"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(comparator=SkillComparator.AT_LEAST, level__gte=1, level__lte=10)
+                | models.Q(comparator=SkillComparator.LACKS, level__isnull=True),
+                name="labeling_requirement_level_by_comparator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project}: {self.comparator} {self.skill_id} {self.level or ''}".strip()
 
 
 class InstructionVersion(models.Model):

@@ -9,6 +9,11 @@ next to the rule it implements:
 - `c_active`: the project takes work (`labeling.policy.project_takes_work`);
 - `c_working`, `c_qualified`: an annotator in a working status who holds the project's skill at
   its level (`workforce.selectors`);
+- `c_team`: a project limited to teams admits only their members, for annotation and review
+  (`workforce.selectors.teams.team_admits`, through `labeling.policy.project_admits_team_of`);
+- `c_requirements`: the person meets the project's further skill requirements, "at least level
+  N" or "lacks the skill" (`workforce.selectors.teams.skill_requirement_met`, through
+  `labeling.policy.project_requirements_met`);
 - `c_not_suspended`, `c_not_retraining`: no quality-rule restriction in the project
   (`labeling.services.standing`);
 - `c_under_limit`: fewer live leases in the project than it allows (here; a person at the limit
@@ -49,6 +54,7 @@ from labeling.models import (
     Lease,
     LeaseState,
     Project,
+    ProjectRequirement,
     ProjectStatus,
     SlotKind,
     SlotState,
@@ -63,12 +69,20 @@ from labeling.services.standing import (
     suspension_refusal,
 )
 from workforce.selectors import eligibility_refusal, skill_held, working_profile
+from workforce.selectors.teams import (
+    TEAM_REFUSAL,
+    requirement_wording,
+    requirements_refusal,
+    skill_requirement_met,
+)
 
 # Every condition a claim needs, in the order a refusal names them (see the module docstring).
 CLAIM_CONDITIONS = (
     "c_active",
     "c_working",
     "c_qualified",
+    "c_team",
+    "c_requirements",
     "c_not_suspended",
     "c_not_retraining",
     "c_under_limit",
@@ -142,6 +156,12 @@ def claim_context(
             )
             if annotating
             else Value(True),
+            c_team=ExpressionWrapper(policy.project_admits_team_of(user_id), BooleanField()),
+            c_requirements=ExpressionWrapper(
+                policy.project_requirements_met(user_id), BooleanField()
+            )
+            if annotating
+            else Value(True),
             c_not_suspended=~Exists(state.filter(suspension_in_force(now))),
             c_not_retraining=~Exists(state.filter(needs_retraining=True)),
             c_under_limit=ExpressionWrapper(
@@ -196,11 +216,29 @@ def claim_refusal(flags: dict[str, Any], *, user: User, now: datetime) -> Except
     )
     if reason is not None:
         return NotQualified(reason)
+    if not flags["c_team"]:
+        return NotQualified(TEAM_REFUSAL)
+    if not flags["c_requirements"]:
+        return NotQualified(requirements_refusal(_unmet_requirements(user.pk, flags["id"])))
     if not flags["c_not_suspended"]:
         return NotQualified(suspension_refusal(suspended_until=flags["st_suspended_until"]))
     if not flags["c_not_retraining"]:
         return NotQualified(RETRAINING_REFUSAL)
     return None
+
+
+def _unmet_requirements(user_id: int, project_id: int) -> list[str]:
+    """The project's requirements the person does not meet, worded (read only)."""
+    rows = (
+        ProjectRequirement.objects.filter(project_id=project_id)
+        .filter(~skill_requirement_met(user_id))
+        .order_by("pk")
+        .values_list("skill__name", "comparator", "level")
+    )
+    return [
+        requirement_wording(skill_name=name, comparator=comparator, level=level)
+        for name, comparator, level in rows
+    ]
 
 
 def no_work_reason(project_id: int, now: datetime, kind: str) -> NoWorkAvailable:

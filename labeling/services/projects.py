@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.text import slugify
 
 from accounts.models import Role, User
@@ -21,13 +23,14 @@ from labeling.models import (
     InstructionVersion,
     Pipeline,
     Project,
+    ProjectRequirement,
     ProjectStatus,
     QueueOrder,
     TaskType,
 )
 from labeling.models.projects import ProjectPurpose
 from labeling.queue_order import queue_order_default
-from workforce.models import Skill, SkillCheck
+from workforce.models import Skill, SkillCheck, SkillComparator, Team
 
 PROJECT_FIELDS = [
     "name",
@@ -435,3 +438,114 @@ def skill_resolve(slug: str | None) -> Skill | None:
     if skill is None:
         raise _fail("required_skill", f"There is no skill {slug!r}.")
     return skill
+
+
+@dataclass(frozen=True)
+class RequirementSpec:
+    """One requirement of a project, validated: a skill, a comparator and (for at_least) a level."""
+
+    skill: Skill
+    comparator: str
+    level: int | None
+
+
+MAX_REQUIREMENTS = 10
+
+
+def requirements_clean(raw: Any) -> list[RequirementSpec]:
+    """Validate requirements given as [{"skill": slug, "comparator": "at_least"|"lacks",
+    "level": N}]; raise ValidationFailed naming each bad field (`requirements[i].skill`...)."""
+    errors: dict[str, list[str]] = {}
+
+    def bad(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if not isinstance(raw, list) or len(raw) > MAX_REQUIREMENTS:
+        raise _fail("requirements", f"A list of at most {MAX_REQUIREMENTS} requirements.")
+    slugs = [item.get("skill") for item in raw if isinstance(item, dict)]
+    skills = Skill.objects.in_bulk([s for s in slugs if isinstance(s, str)], field_name="slug")
+    specs: list[RequirementSpec] = []
+    seen: set[int] = set()
+    for i, item in enumerate(raw):
+        where = f"requirements[{i}]"
+        if not isinstance(item, dict):
+            bad(where, 'Each requirement is an object: {"skill", "comparator", "level"}.')
+            continue
+        skill = skills.get(item.get("skill")) if isinstance(item.get("skill"), str) else None
+        if skill is None:
+            bad(f"{where}.skill", f"There is no skill {item.get('skill')!r}.")
+        elif skill.pk in seen:
+            bad(f"{where}.skill", "Each skill may be required once.")
+        comparator = item.get("comparator")
+        level = item.get("level")
+        if comparator not in SkillComparator.values:
+            bad(f"{where}.comparator", f"Use one of: {', '.join(SkillComparator.values)}.")
+        elif comparator == SkillComparator.AT_LEAST:
+            if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
+                bad(f"{where}.level", "A whole number from 1 to 10.")
+        elif level is not None:
+            bad(f"{where}.level", "Leave the level empty for 'lacks'.")
+        if skill is not None and comparator in SkillComparator.values and not errors:
+            seen.add(skill.pk)
+            specs.append(
+                RequirementSpec(
+                    skill, comparator, level if comparator == SkillComparator.AT_LEAST else None
+                )
+            )
+    if errors:
+        first, messages = next(iter(errors.items()))
+        raise ValidationFailed(f"{first}: {messages[0]}", fields=errors)
+    return specs
+
+
+def teams_resolve(ids: Any, *, visible: QuerySet[Team]) -> list[Team]:
+    """The teams of `ids` among `visible` (the caller's); raise ValidationFailed naming `teams`."""
+    if not isinstance(ids, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        raise _fail("teams", "A list of team ids (empty: open to every team).")
+    found = visible.in_bulk(ids)
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise _fail("teams", f"There is no team {missing[0]}.")
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+@transaction.atomic
+def project_access_set(
+    *,
+    project: Project,
+    actor: User | None,
+    teams: list[Team] | None = None,
+    requirements: list[RequirementSpec] | None = None,
+) -> Project:
+    """Limit `project` to `teams` (empty: every team) and/or replace its requirements (audited);
+    None leaves that part as it is. The claim enforces both from the next claim on."""
+    locked = Project.objects.select_for_update().get(pk=project.pk)
+    before = _access_snapshot(locked)
+    if teams is not None:
+        locked.teams.set(teams)
+    if requirements is not None:
+        ProjectRequirement.objects.filter(project=locked).delete()
+        ProjectRequirement.objects.bulk_create(
+            ProjectRequirement(
+                project=locked, skill=spec.skill, comparator=spec.comparator, level=spec.level
+            )
+            for spec in requirements
+        )
+    after = _access_snapshot(locked)
+    if after != before:
+        audit_record(
+            actor=actor, action="project.access_changed", target=locked, before=before, after=after
+        )
+    return locked
+
+
+def _access_snapshot(project: Project) -> dict[str, Any]:
+    return {
+        "teams": sorted(project.teams.values_list("pk", flat=True)),
+        "requirements": [
+            {"skill": slug, "comparator": comparator, "level": level}
+            for slug, comparator, level in project.requirements.order_by("pk").values_list(
+                "skill__slug", "comparator", "level"
+            )
+        ],
+    }

@@ -10,11 +10,13 @@ from django import forms as django_forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
@@ -32,6 +34,7 @@ from labeling.portal import batches_for_request, labeling_access, project_for_re
 from labeling.services import gold as gold_services
 from labeling.services import projects as project_services
 from labeling.services.imports import batches as import_services
+from workforce.selectors.teams import teams_visible_to
 
 PROJECTS_PER_PAGE = 25
 RECENT_JOBS = 10
@@ -155,6 +158,21 @@ def project_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _access_set(project: Project, form: ProjectForm, user: User) -> None:
+    """Save the form's team limit and requirements (when given or changed) through the service."""
+    access = form.access_settings()
+    if not access:
+        return
+    project_services.project_access_set(
+        project=project,
+        actor=user,
+        teams=access.get("teams"),
+        requirements=project_services.requirements_clean(access["requirements"])
+        if "requirements" in access
+        else None,
+    )
+
+
 @labeling_access
 @require_http_methods(["GET", "POST"])
 def project_create(request: HttpRequest) -> HttpResponse:
@@ -164,22 +182,25 @@ def project_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied
     is_staff = policy.is_labeling_staff(user)
     customers = policy.customers_visible_to(user) if is_staff else None
-    form = ProjectForm(request.POST or None, customers=customers)
+    teams = teams_visible_to(user) if is_staff else None
+    form = ProjectForm(request.POST or None, customers=customers, teams=teams)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         customer = data["customer"] if is_staff else policy.customer_of(user)
         if customer is None:
             raise PermissionDenied
         try:
-            project = project_services.project_create(
-                customer=customer,
-                name=data["name"],
-                task_type=data["task_type"] or None,
-                preset=data["preset"],
-                instructions=data["instructions"],
-                actor=user,
-                **form.project_settings(),
-            )
+            with transaction.atomic():
+                project = project_services.project_create(
+                    customer=customer,
+                    name=data["name"],
+                    task_type=data["task_type"] or None,
+                    preset=data["preset"],
+                    instructions=data["instructions"],
+                    actor=user,
+                    **form.project_settings(),
+                )
+                _access_set(project, form, user)
         except QuorumError as exc:
             form.add_service_error(exc)
         else:
@@ -199,12 +220,16 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     """Change a project's settings; those that shape tasks are fixed once it has tasks."""
     project = project_for_request(request, project_id)
-    form = ProjectForm(request.POST or None, project=project)
+    user = request_user(request)
+    teams = teams_visible_to(user) if policy.is_labeling_staff(user) else None
+    form = ProjectForm(request.POST or None, project=project, teams=teams)
     if request.method == "POST" and form.is_valid():
         try:
-            project_services.project_update(
-                project=project, actor=request_user(request), **form.project_settings()
-            )
+            with transaction.atomic():
+                project_services.project_update(
+                    project=project, actor=user, **form.project_settings()
+                )
+                _access_set(project, form, user)
         except QuorumError as exc:
             form.add_service_error(exc)
         else:

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import Role
-from tests.factories import make_user
+from tests.factories import make_team, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,9 @@ def test_an_admin_reaching_another_users_page_sees_it_but_a_manager_cannot(clien
 def test_a_manager_sees_the_workforce_but_not_customers_or_finance_in_people(client):
     annotator = user_for(Role.ANNOTATOR)
     customer = user_for(Role.CUSTOMER)
-    client.force_login(user_for(Role.MANAGER))
+    manager = user_for(Role.MANAGER)
+    make_team(managers=[manager], members=[annotator])  # managers see the people of their teams
+    client.force_login(manager)
 
     response = client.get("/api/v1/people/")
 

@@ -14,13 +14,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def manager_client(client):
-    client.force_login(make_user(Role.MANAGER, mfa=True))
+def manager_client(client, manager):
+    client.force_login(manager)
     return client
 
 
-def test_a_manager_activates_an_applicant_from_the_portal(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_a_manager_activates_an_applicant_from_the_portal(manager_client, make_member):
+    person = make_member()
 
     response = manager_client.post(
         f"/people/{person.pk}/", {"op": "status", "status": "active", "reason": "passed checks"}
@@ -34,8 +34,8 @@ def test_a_manager_activates_an_applicant_from_the_portal(manager_client):
     assert event.after == {"status": "active", "reason": "passed checks"}
 
 
-def test_a_manager_grants_and_removes_a_skill_level(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_a_manager_grants_and_removes_a_skill_level(manager_client, make_member):
+    person = make_member()
     skill = Skill.objects.create(slug="ner-en", name="English NER")
 
     manager_client.post(f"/people/{person.pk}/", {"op": "skill", "skill": skill.pk, "level": 3})
@@ -46,8 +46,8 @@ def test_a_manager_grants_and_removes_a_skill_level(manager_client):
     assert not SkillLevel.objects.filter(user=person).exists()
 
 
-def test_a_skill_level_out_of_range_is_shown_next_to_the_field(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_a_skill_level_out_of_range_is_shown_next_to_the_field(manager_client, make_member):
+    person = make_member()
     skill = Skill.objects.create(slug="ner-en", name="English NER")
 
     response = manager_client.post(
@@ -66,8 +66,8 @@ def test_skills_are_created_on_the_skills_page_with_clear_errors(manager_client)
     assert again.context["form"].errors["slug"] == ["The skill 'bbox-cars' already exists."]
 
 
-def test_the_api_sets_status_and_skills(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_the_api_sets_status_and_skills(manager_client, make_member):
+    person = make_member()
     manager_client.post(
         "/api/v1/skills/", {"slug": "sent", "name": "Sentiment"}, content_type="application/json"
     )
@@ -106,27 +106,30 @@ def test_finance_cannot_manage_people(client):
     )
 
 
-def test_the_people_api_does_a_constant_number_of_queries(manager_client):
+def test_the_people_api_does_a_constant_number_of_queries(manager_client, make_member):
     skill = Skill.objects.create(slug="s", name="S")
     from workforce.services import skill_level_grant
 
     for _ in range(2):
-        skill_level_grant(user=make_user(Role.ANNOTATOR), skill=skill, level=1, actor=None)
+        skill_level_grant(user=make_member(), skill=skill, level=1, actor=None)
     with CaptureQueriesContext(connection) as few:
         manager_client.get("/api/v1/people/")
     for _ in range(8):
-        skill_level_grant(user=make_user(Role.ANNOTATOR), skill=skill, level=1, actor=None)
+        skill_level_grant(user=make_member(), skill=skill, level=1, actor=None)
 
     with CaptureQueriesContext(connection) as many:
-        manager_client.get("/api/v1/people/")
+        listed = manager_client.get("/api/v1/people/")
 
+    assert listed.json()["count"] == 10
     assert len(many) == len(few)
 
 
-def test_a_manager_marks_an_annotator_trusted_which_changes_their_standing(manager_client):
+def test_a_manager_marks_an_annotator_trusted_which_changes_their_standing(
+    manager_client, make_member
+):
     from workforce.selectors import standing_of
 
-    annotator = make_user(Role.ANNOTATOR)
+    annotator = make_member()
     profile = AnnotatorProfile.objects.get(user=annotator)
     annotator_status_set(profile=profile, status="active", actor=None)
     assert standing_of(user=annotator) == "regular"

@@ -75,9 +75,9 @@ def test_publishing_an_existing_terms_version_is_refused():
         terms_publish(version="2026-11", title="again", body="x", actor=None)
 
 
-def test_the_people_page_shows_the_workforce_to_a_manager(client):
-    annotator = make_user(Role.ANNOTATOR)
-    client.force_login(make_user(Role.MANAGER, mfa=True))
+def test_the_people_page_shows_the_workforce_to_a_manager(client, manager, make_member):
+    annotator = make_member()
+    client.force_login(manager)
 
     response = client.get("/people/", {"country": "KE"})
 

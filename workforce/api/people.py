@@ -17,13 +17,13 @@ from rest_framework.response import Response
 from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.api.users import RoleGrantSerializer
 from accounts.permissions import PolicyAllows
-from accounts.policy import Action, can, users_visible_to
+from accounts.policy import Action, can
 from accounts.selectors import request_user
 from core.api.filters import FilterSet
 from core.api.routers import Router
 from core.errors import PermissionDenied
 from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
-from workforce.selectors import annotator_profiles_for
+from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
     annotator_status_set,
     annotator_trust_set,
@@ -106,9 +106,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet[AnnotatorProfile]):
     lookup_field = "user_id"
 
     def get_queryset(self) -> QuerySet[AnnotatorProfile]:
-        return annotator_profiles_for(users_visible_to(self.request.user)).prefetch_related(
-            "user__skill_levels__skill"
-        )
+        return profiles_managed_by(self.request.user).prefetch_related("user__skill_levels__skill")
 
     def _require_manage(self, request: Request) -> None:
         if not can(request.user, Action.PEOPLE_MANAGE):

@@ -23,6 +23,14 @@ from workforce.models.people import (
     TermsAcceptance,
     TermsVersion,
 )
+from workforce.models.teams import (
+    SkillComparator,
+    Team,
+    TeamAnnouncement,
+    TeamManager,
+    TeamMembership,
+    TeamRole,
+)
 
 __all__ = [
     "EMAIL_BY_DEFAULT",
@@ -38,8 +46,14 @@ __all__ = [
     "NotificationPreference",
     "Skill",
     "SkillCheck",
+    "SkillComparator",
     "SkillLevel",
     "Standing",
+    "Team",
+    "TeamAnnouncement",
+    "TeamManager",
+    "TeamMembership",
+    "TeamRole",
     "TermsAcceptance",
     "TermsVersion",
 ]

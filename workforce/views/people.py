@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.decorators import require_action
-from accounts.policy import Action, users_visible_to
+from accounts.policy import Action
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
@@ -17,11 +17,11 @@ from workforce.forms import ProfileForm, SkillCreateForm, SkillLevelForm, Status
 from workforce.models import AnnotatorStatus, Skill
 from workforce.selectors import (
     annotator_profile_get,
-    annotator_profiles_for,
     skill_levels_list,
     skills_with_counts,
     terms_acceptances_of,
 )
+from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
     annotator_profile_update,
     annotator_status_set,
@@ -58,7 +58,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @require_action(Action.PEOPLE_VIEW)
 def people(request: HttpRequest) -> HttpResponse:
-    profiles = annotator_profiles_for(users_visible_to(request.user))
+    profiles = profiles_managed_by(request.user)
     country = request.GET.get("country", "").upper()
     if country:
         profiles = profiles.filter(country=country)
@@ -77,9 +77,7 @@ def people(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     """One annotator: change their status (activate, suspend...) and their skill levels."""
-    profile = get_object_or_404(
-        annotator_profiles_for(users_visible_to(request.user)), user_id=user_id
-    )
+    profile = get_object_or_404(profiles_managed_by(request.user), user_id=user_id)
     actor = request_user(request)
     op = request.POST.get("op")
     status_form = StatusForm(

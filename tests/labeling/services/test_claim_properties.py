@@ -1,6 +1,7 @@
 """Property test: a claim hands out only what the rules allow, and refuses for the reason they give.
 
-Hypothesis draws projects (status, required skill and level, lease limit, gold and its mix),
+Hypothesis draws projects (status, required skill and level, team limit, further skill
+requirements, lease limit, gold and its mix),
 people (role, annotator status, skill level, suspensions and retraining in the project, leases
 already held, tasks already done) and the task states; the expected outcome is worked out here,
 from the rules as the product states them, and compared with what the claim does. On PostgreSQL
@@ -34,9 +35,18 @@ from labeling.models import (
 )
 from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
-from tests.factories import make_user
+from labeling.services.projects import RequirementSpec, project_access_set
+from tests.factories import make_team, make_user
 from tests.labeling.factories import add_tasks, make_customer_user, make_project
-from workforce.models import WORKING_STATUSES, AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
+from workforce.models import (
+    WORKING_STATUSES,
+    AnnotatorProfile,
+    AnnotatorStatus,
+    Skill,
+    SkillComparator,
+    SkillLevel,
+    TeamMembership,
+)
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -60,6 +70,10 @@ class Scenario:
     held: int  # live leases the person holds there already
     prefetch: bool
     draw: float
+    team: str = "open"  # "open" (no limit), "member" (limited to their team), "other"
+    requirement: str = (
+        "none"  # "none", "at_least_met", "at_least_unmet", "lacks_met", "lacks_unmet"
+    )
 
 
 # Each rule a claim checks, and how a scenario breaks it.
@@ -68,6 +82,9 @@ _BREAKS: dict[str, dict[str, Any]] = {
     "active": {"project_active": False},
     "status": {"status": AnnotatorStatus.SUSPENDED.value},
     "skill": {"required_level": 3, "skill_level": 2},
+    "team": {"team": "other"},
+    "requirement_level": {"requirement": "at_least_unmet"},
+    "requirement_lacks": {"requirement": "lacks_unmet"},
     "suspension": {"suspension": "until_future"},
     "retraining": {"retraining": True},
     "limit": {"held": 1, "max_leases": 1, "prefetch": False, "tasks": 3, "done": 0},
@@ -93,6 +110,10 @@ _random = st.builds(
     held=st.integers(0, 2),
     prefetch=st.booleans(),
     draw=st.floats(0, 0.999),
+    team=st.sampled_from(["open", "member", "other"]),
+    requirement=st.sampled_from(
+        ["none", "at_least_met", "at_least_unmet", "lacks_met", "lacks_unmet"]
+    ),
 )
 
 # A person who may work, in a project with work: every rule holds (the rest varies).
@@ -115,6 +136,8 @@ _allowed = st.builds(
     held=st.just(0),
     prefetch=st.booleans(),
     draw=st.floats(0, 0.999),
+    team=st.sampled_from(["open", "member"]),
+    requirement=st.sampled_from(["none", "at_least_met", "lacks_met"]),
 )
 
 
@@ -139,6 +162,8 @@ def _expected(s: Scenario) -> str:
     if s.status not in WORKING_STATUSES:
         return "not_qualified"
     if s.required_level is not None and (s.skill_level is None or s.skill_level < s.required_level):
+        return "not_qualified"
+    if s.team == "other" or s.requirement in {"at_least_unmet", "lacks_unmet"}:
         return "not_qualified"
     if s.suspension in {"open_ended", "until_future"} or s.retraining:
         return "not_qualified"
@@ -176,6 +201,27 @@ def _build(s: Scenario):
         user = make_customer_user(project.customer)
     if s.skill_level is not None:
         SkillLevel.objects.create(user=user, skill=skill, level=s.skill_level)
+    if s.team != "open":
+        theirs, others = make_team(), make_team()
+        project_access_set(project=project, teams=[theirs], actor=None)
+        TeamMembership.objects.create(user=user, team=theirs if s.team == "member" else others)
+    if s.requirement != "none":
+        required = Skill.objects.create(slug="required", name="Required skill")
+        at_least = s.requirement.startswith("at_least")
+        project_access_set(
+            project=project,
+            requirements=[
+                RequirementSpec(
+                    required,
+                    SkillComparator.AT_LEAST if at_least else SkillComparator.LACKS,
+                    2 if at_least else None,
+                )
+            ],
+            actor=None,
+        )
+        level_held = {"at_least_met": 2, "at_least_unmet": 1, "lacks_unmet": 1}.get(s.requirement)
+        if level_held is not None:
+            SkillLevel.objects.create(user=user, skill=required, level=level_held)
     until = {
         "none": None,
         "open_ended": None,
