@@ -6,18 +6,23 @@ actions taken on them and their own appeals. Anything outside a person's scope i
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from core.errors import PermissionDenied
+from labeling.models import Annotation, GoldScore, Review, Verdict
 from labeling.policy import is_labeling_staff
+from quality import measures
 from quality.models import (
     Appeal,
     QualityRule,
     RuleAction,
     RuleMetric,
 )
+from quality.standing import Share, TierRecord
 
 # What a person may see of the evidence against them. The items of a gold-accuracy action are
 # left out: they would tell which of the tasks they worked on were gold.
@@ -96,3 +101,82 @@ def evidence_visible_to(user: Any, action: RuleAction) -> dict[str, Any]:
         "item_ids": action.item_ids if shown_items else [],
         "discounted_annotation_ids": evidence.get("discounted_annotation_ids", []),
     }
+
+
+# --- Probation and tiers: the records they are computed from ------------------------------------
+
+
+def probation_items_of(
+    *, user_id: int, since: datetime | None, now: datetime
+) -> list[measures.Item]:
+    """The person's scored items (gold scores; review verdicts of their work: 1 approve, else 0)
+    after `since` and up to `now`, newest first, in two queries."""
+    gold = GoldScore.objects.filter(user_id=user_id, scored_at__lte=now)
+    reviews = Review.objects.filter(author_id=user_id, created_at__lte=now)
+    if since is not None:
+        gold = gold.filter(scored_at__gt=since)
+        reviews = reviews.filter(created_at__gt=since)
+    items = [
+        measures.Item(ref=ref, at=at, value=float(value))
+        for ref, at, value in gold.values_list("annotation_id", "scored_at", "value")
+    ]
+    items += [
+        measures.Item(ref=ref, at=at, value=1.0 if verdict == Verdict.APPROVE else 0.0)
+        for ref, at, verdict in reviews.values_list("id", "created_at", "verdict")
+    ]
+    return sorted(items, key=lambda item: (item.at, item.ref), reverse=True)
+
+
+def tier_records_for(
+    user_ids: Collection[int], *, since: datetime, now: datetime
+) -> dict[int, TierRecord]:
+    """Each person's record between `since` and `now`, in four grouped queries."""
+    ids = list(user_ids)
+    gold = {
+        row["user_id"]: (row["n"], row["s"] or 0.0)
+        for row in GoldScore.objects.filter(
+            user_id__in=ids, scored_at__gt=since, scored_at__lte=now
+        )
+        .values("user_id")
+        .annotate(n=Count("id"), s=Sum("value"))
+    }
+    reviews = {
+        row["author_id"]: (row["n"], row["ok"])
+        for row in Review.objects.filter(
+            author_id__in=ids, created_at__gt=since, created_at__lte=now
+        )
+        .values("author_id")
+        .annotate(n=Count("id"), ok=Count("id", filter=Q(verdict=Verdict.APPROVE)))
+    }
+    volume = dict(
+        Annotation.objects.filter(
+            author_id__in=ids,
+            corrects__isnull=True,
+            submitted_at__gt=since,
+            submitted_at__lte=now,
+        )
+        .values("author_id")
+        .annotate(n=Count("id"))
+        .values_list("author_id", "n")
+    )
+    upheld = {
+        row["reviewer_id"]: (row["n"], row["ok"])
+        for row in Review.objects.filter(
+            reviewer_id__in=ids, upheld__isnull=False, created_at__gt=since, created_at__lte=now
+        )
+        .values("reviewer_id")
+        .annotate(n=Count("id"), ok=Count("id", filter=Q(upheld=True)))
+    }
+    records = {}
+    for user_id in ids:
+        gold_n, gold_s = gold.get(user_id, (0, 0.0))
+        review_n, review_ok = reviews.get(user_id, (0, 0))
+        upheld_n, upheld_ok = upheld.get(user_id, (0, 0))
+        records[user_id] = TierRecord(
+            accuracy=Share.of(float(gold_s) + review_ok, gold_n + review_n),
+            gold=Share.of(float(gold_s), gold_n),
+            reviews=Share.of(float(review_ok), review_n),
+            volume=int(volume.get(user_id, 0)),
+            upheld=Share.of(float(upheld_ok), upheld_n),
+        )
+    return records

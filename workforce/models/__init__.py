@@ -16,6 +16,16 @@ from workforce.models.people import (
     TermsAcceptance,
     TermsVersion,
 )
+from workforce.models.tiers import (
+    CandidateState,
+    LeadGrant,
+    StandingDecision,
+    StandingDecisionKind,
+    TierCandidate,
+    TierDirection,
+    TierReading,
+    TierSignal,
+)
 
 __all__ = [
     "WORKING_STATUSES",
@@ -30,4 +40,14 @@ __all__ = [
     "Standing",
     "TermsAcceptance",
     "TermsVersion",
+]
+__all__ += [  # tiers and standing (kept as their own block so topics merge cleanly)
+    "CandidateState",
+    "LeadGrant",
+    "StandingDecision",
+    "StandingDecisionKind",
+    "TierCandidate",
+    "TierDirection",
+    "TierReading",
+    "TierSignal",
 ]
