@@ -25,19 +25,19 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from labeling.services.standing import worker_states_lock
-from quality import measures
 from quality.models import QualityRule, RuleAction, RuleActionKind, RuleComparator, RuleMetric
-from quality.selectors import probation_items_of, tier_records_for
+from quality.selectors import (
+    probation_share,
+    probation_thresholds,
+    tier_records_for,
+    tier_thresholds,
+)
 from quality.services.effects import effects_take
 from quality.standing import (
     PASS,
     PROMOTE,
     RETRAIN,
-    ProbationThresholds,
-    Share,
-    TierThresholds,
     probation_outcome,
-    share_of_items,
     tier_change_due,
     tier_signal,
 )
@@ -50,7 +50,6 @@ from workforce.models import (
     TierCandidate,
 )
 from workforce.selectors.tiers import (
-    standing_decision_latest,
     tier_above,
     tier_below,
     tier_readings_in_week,
@@ -69,39 +68,6 @@ from workforce.services.tiers import (
 # training. It is inactive so the rule sweep never evaluates it: the probation check does.
 PROBATION_RULE_NAME = "Probation: accuracy below the floor"
 BATCH = 500
-
-
-def probation_thresholds() -> ProbationThresholds:
-    return ProbationThresholds(
-        min_items=int(settings.QUORUM_PROBATION_MIN_ITEMS),
-        pass_lower=float(settings.QUORUM_PROBATION_PASS_LOWER),
-        floor_upper=float(settings.QUORUM_PROBATION_FLOOR_UPPER),
-    )
-
-
-def tier_thresholds() -> TierThresholds:
-    return TierThresholds(
-        promote_lower=float(settings.QUORUM_TIER_PROMOTE_LOWER),
-        demote_upper=float(settings.QUORUM_TIER_DEMOTE_UPPER),
-        min_volume=int(settings.QUORUM_TIER_MIN_VOLUME),
-        upheld_lower=float(settings.QUORUM_TIER_UPHELD_LOWER),
-        upheld_demote_upper=float(settings.QUORUM_TIER_UPHELD_DEMOTE_UPPER),
-    )
-
-
-def probation_share(*, user_id: int, now: datetime) -> tuple[Share, dict[str, Any]]:
-    """The person's probation accuracy now and the window it covers (for evidence and pages)."""
-    latest = standing_decision_latest(user_id=user_id)
-    since = latest.created_at if latest is not None else None
-    size = int(settings.QUORUM_PROBATION_WINDOW_ITEMS)
-    items = probation_items_of(user_id=user_id, since=since, now=now)
-    seen = measures.window_apply(items, measures.Window(items=size), now=now)
-    window = {
-        "items": size,
-        "since": since.isoformat() if since is not None else None,
-        "until": now.isoformat(),
-    }
-    return share_of_items(seen), window
 
 
 def _probation_rule() -> QualityRule:
