@@ -50,10 +50,10 @@ from workforce.models import (
     TierCandidate,
 )
 from workforce.selectors.tiers import (
+    ANNOTATOR,
     tier_above,
     tier_below,
     tier_readings_in_week,
-    tier_review_level,
     tiers_of,
 )
 from workforce.services.people import annotator_status_set
@@ -204,7 +204,9 @@ def probation_evaluate(
 
 
 def probation_sweep(*, now: datetime | None = None) -> int:
-    """Evaluate everyone on probation (the periodic sweep); return how many decisions were taken."""
+    """Evaluate everyone on probation (the periodic sweep); return how many decisions were taken.
+
+    Each person is evaluated in a transaction of their own."""
     now = now or timezone.now()
     people = User.objects.filter(annotator_profile__status=AnnotatorStatus.PROBATION).order_by("pk")
     decided = 0
@@ -237,6 +239,7 @@ def tier_candidates_compute(*, now: datetime, actor: User | None = None) -> Tier
     A move is proposed when this week's verdict (promote or demote) is the same as last week's;
     a person's pending candidate is superseded by each computation. Computing again in the same
     week replaces that week's readings (a manager's button cannot fast-forward hysteresis).
+    Each person is written in a transaction of their own (this is a batch over everyone).
     """
     week = week_of(now)
     since = now - timedelta(days=int(settings.QUORUM_TIER_WINDOW_DAYS))
@@ -260,7 +263,7 @@ def tier_candidates_compute(*, now: datetime, actor: User | None = None) -> Tier
             signal = tier_signal(
                 record,
                 thresholds,
-                is_reviewer=tier_review_level(tier) is not None,
+                is_reviewer=tier != ANNOTATOR,  # a lead reviews at the top level
                 can_promote=above is not None,
                 can_demote=below is not None,
             )
