@@ -43,6 +43,14 @@ app.conf.beat_schedule = {
         "task": "labeling.tasks.rules_sweep",
         "schedule": 600.0,
     },
+    "probation-sweep": {
+        "task": "quality.tasks.probation_sweep",
+        "schedule": 3600.0,
+    },
+    "tier-candidates-compute-weekly": {
+        "task": "quality.tasks.tier_candidates_compute_weekly",
+        "schedule": crontab(day_of_week="mon", hour=4, minute=0),
+    },
     "sessions-clear-expired": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=30),

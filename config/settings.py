@@ -377,6 +377,27 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined
 
 # --- quality: probation and tiers from evidence (quality/services/standing.py) ---
 # (settings of probation and promotion go here)
+# Probation ends (active) once a person has this many scored items (gold scores and review
+# verdicts of their work) and the lower bound of the 95% Wilson interval of their accuracy is
+# above the pass threshold; an upper bound below the floor sends them back to training. The newest
+# PROBATION_WINDOW_ITEMS items since their last standing decision count.
+QUORUM_PROBATION_MIN_ITEMS = env.int("PROBATION_MIN_ITEMS", default=30)
+QUORUM_PROBATION_PASS_LOWER = env.float("PROBATION_PASS_LOWER", default=0.85)
+QUORUM_PROBATION_FLOOR_UPPER = env.float("PROBATION_FLOOR_UPPER", default=0.6)
+QUORUM_PROBATION_WINDOW_ITEMS = env.int("PROBATION_WINDOW_ITEMS", default=200)
+# Tiers: annotator, reviewer level 1..TIER_MAX_REVIEW_LEVEL (promotions computed up to it), lead
+# (granted by managers). The weekly computation looks at the last TIER_WINDOW_DAYS days; a
+# promotion needs the accuracy's lower bound >= PROMOTE_LOWER, at least MIN_VOLUME annotations and,
+# for reviewers, the lower bound of how often a higher level upheld them >= UPHELD_LOWER; a
+# demotion needs the accuracy's upper bound < DEMOTE_UPPER (or, for reviewers, the upheld share's
+# upper bound < UPHELD_DEMOTE_UPPER). Either must hold on two consecutive weekly computations.
+QUORUM_TIER_MAX_REVIEW_LEVEL = env.int("TIER_MAX_REVIEW_LEVEL", default=2)
+QUORUM_TIER_WINDOW_DAYS = env.int("TIER_WINDOW_DAYS", default=28)
+QUORUM_TIER_PROMOTE_LOWER = env.float("TIER_PROMOTE_LOWER", default=0.9)
+QUORUM_TIER_DEMOTE_UPPER = env.float("TIER_DEMOTE_UPPER", default=0.75)
+QUORUM_TIER_MIN_VOLUME = env.int("TIER_MIN_VOLUME", default=100)
+QUORUM_TIER_UPHELD_LOWER = env.float("TIER_UPHELD_LOWER", default=0.85)
+QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=0.7)
 
 # Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)

@@ -136,3 +136,11 @@ class QualityFilterForm(forms.Form):
             ("", "The whole project"),
             *((job.pk, f"#{job.pk} · {job.source[:60]}") for job in batches),
         ]
+
+
+class TierDecisionForm(forms.Form):
+    """A manager's note on a tier candidate: optional to approve, required to decline."""
+
+    note = forms.CharField(
+        max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -11,9 +11,16 @@ from typing import Any
 
 from django.db import transaction
 
-from quality.jobs import rules_evaluate_person
+from labeling.events import SCORED_BY_GOLD, SCORED_BY_REVIEW
+from quality.jobs import probation_evaluate_person, rules_evaluate_person
+
+# The scores probation is decided on: gold answers and review verdicts of the person's work.
+PROBATION_SOURCES = frozenset({SCORED_BY_GOLD, SCORED_BY_REVIEW})
 
 
 def on_work_scored(sender: Any, *, user_id: int, project_id: int, **facts: Any) -> None:
-    """`labeling.events.work_scored`: evaluate the author's rules once the transaction commits."""
+    """`labeling.events.work_scored`: once the transaction commits, evaluate the author's rules,
+    then (for a gold score or a review verdict) their probation."""
     transaction.on_commit(partial(rules_evaluate_person.delay, user_id, project_id))
+    if facts.get("source") in PROBATION_SOURCES:
+        transaction.on_commit(partial(probation_evaluate_person.delay, user_id, project_id))

@@ -1,18 +1,26 @@
-"""Celery jobs of the quality rules: evaluate one person after a scored event, and the sweep.
+"""Celery jobs of quality: the rules (one person after a scored event, and the sweep), probation
+(one person after a scored item, and the sweep) and the weekly tier candidates.
 
-The task names are those the jobs had in labeling: messages already queued and beat schedules
+The rules' task names are those the jobs had in labeling: messages already queued and beat schedules
 already stored keep reaching them.
 """
 
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
 from accounts.models import User
 from labeling.models import Project
-from quality.services import evaluation
+from quality.services import evaluation, standing
 
-__all__ = ["rules_evaluate_person", "rules_sweep"]
+__all__ = [
+    "probation_evaluate_person",
+    "probation_sweep",
+    "rules_evaluate_person",
+    "rules_sweep",
+    "tier_candidates_compute_weekly",
+]
 
 
 @shared_task(name="labeling.tasks.rules_evaluate_person", ignore_result=True)
@@ -33,3 +41,31 @@ def rules_sweep() -> int:
     """End timed actions that ran out and evaluate every rule for recently active people (beat)."""
     outcome = evaluation.rules_sweep()
     return outcome.expired + len(outcome.actions)
+
+
+@shared_task(name="quality.tasks.probation_evaluate_person", ignore_result=True)
+def probation_evaluate_person(user_id: int, project_id: int | None = None) -> bool:
+    """Decide a person's probation from their scored record; return whether a decision was taken.
+
+    Safe to run twice: someone no longer on probation, or already sent back to training on this
+    evidence, is left alone.
+    """
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return False
+    return standing.probation_evaluate(user=user, project_id=project_id) is not None
+
+
+@shared_task(name="quality.tasks.probation_sweep", ignore_result=True)
+def probation_sweep() -> int:
+    """Decide the probation of everyone on it (beat): catches what no event triggered."""
+    return standing.probation_sweep()
+
+
+@shared_task(name="quality.tasks.tier_candidates_compute_weekly", ignore_result=True)
+def tier_candidates_compute_weekly() -> int:
+    """Compute this week's tier verdicts and candidates (beat, weekly); return the candidates.
+
+    Safe to run twice in a week: the week's readings are replaced, not added to.
+    """
+    return len(standing.tier_candidates_compute(now=timezone.now()).candidates)

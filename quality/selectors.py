@@ -1,4 +1,5 @@
-"""Who sees which quality rules, rule actions and appeals, and what of an action's evidence.
+"""Who sees which quality rules, rule actions and appeals, and what of an action's evidence; the
+records probation and tiers are computed from, and what a person sees of their standing.
 
 Managers and administrators (labeling staff) see and change everything; a person sees only the
 actions taken on them and their own appeals. Anything outside a person's scope is "not found".
@@ -6,17 +7,39 @@ actions taken on them and their own appeals. Anything outside a person's scope i
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
 
 from core.errors import PermissionDenied
+from labeling.models import Annotation, GoldScore, Review, Verdict
 from labeling.policy import is_labeling_staff
+from quality import measures
 from quality.models import (
     Appeal,
     QualityRule,
     RuleAction,
     RuleMetric,
+)
+from quality.standing import (
+    ProbationThresholds,
+    Share,
+    TierRecord,
+    TierThresholds,
+    share_of_items,
+)
+from workforce.models import AnnotatorProfile, AnnotatorStatus
+from workforce.selectors.tiers import (
+    standing_decision_latest,
+    standing_decisions_of,
+    tier_above,
+    tier_candidate_pending_of,
+    tier_label,
+    tier_of,
+    tier_review_level,
 )
 
 # What a person may see of the evidence against them. The items of a gold-accuracy action are
@@ -95,4 +118,180 @@ def evidence_visible_to(user: Any, action: RuleAction) -> dict[str, Any]:
         "sample_size": action.sample_size,
         "item_ids": action.item_ids if shown_items else [],
         "discounted_annotation_ids": evidence.get("discounted_annotation_ids", []),
+    }
+
+
+# --- Probation and tiers: the records they are computed from ------------------------------------
+
+
+def probation_items_of(
+    *, user_id: int, since: datetime | None, now: datetime
+) -> list[measures.Item]:
+    """The person's scored items (gold scores; review verdicts of their work: 1 approve, else 0)
+    after `since` and up to `now`, newest first, in two queries."""
+    gold = GoldScore.objects.filter(user_id=user_id, scored_at__lte=now)
+    reviews = Review.objects.filter(author_id=user_id, created_at__lte=now)
+    if since is not None:
+        gold = gold.filter(scored_at__gt=since)
+        reviews = reviews.filter(created_at__gt=since)
+    items = [
+        measures.Item(ref=ref, at=at, value=float(value))
+        for ref, at, value in gold.values_list("annotation_id", "scored_at", "value")
+    ]
+    items += [
+        measures.Item(ref=ref, at=at, value=1.0 if verdict == Verdict.APPROVE else 0.0)
+        for ref, at, verdict in reviews.values_list("id", "created_at", "verdict")
+    ]
+    return sorted(items, key=lambda item: (item.at, item.ref), reverse=True)
+
+
+def tier_records_for(
+    user_ids: Collection[int], *, since: datetime, now: datetime
+) -> dict[int, TierRecord]:
+    """Each person's record between `since` and `now`, in four grouped queries."""
+    ids = list(user_ids)
+    gold = {
+        row["user_id"]: (row["n"], row["s"] or 0.0)
+        for row in GoldScore.objects.filter(
+            user_id__in=ids, scored_at__gt=since, scored_at__lte=now
+        )
+        .values("user_id")
+        .annotate(n=Count("id"), s=Sum("value"))
+    }
+    reviews = {
+        row["author_id"]: (row["n"], row["ok"])
+        for row in Review.objects.filter(
+            author_id__in=ids, created_at__gt=since, created_at__lte=now
+        )
+        .values("author_id")
+        .annotate(n=Count("id"), ok=Count("id", filter=Q(verdict=Verdict.APPROVE)))
+    }
+    volume = dict(
+        Annotation.objects.filter(
+            author_id__in=ids,
+            corrects__isnull=True,
+            submitted_at__gt=since,
+            submitted_at__lte=now,
+        )
+        .values("author_id")
+        .annotate(n=Count("id"))
+        .values_list("author_id", "n")
+    )
+    upheld = {
+        row["reviewer_id"]: (row["n"], row["ok"])
+        for row in Review.objects.filter(
+            reviewer_id__in=ids, upheld__isnull=False, created_at__gt=since, created_at__lte=now
+        )
+        .values("reviewer_id")
+        .annotate(n=Count("id"), ok=Count("id", filter=Q(upheld=True)))
+    }
+    records = {}
+    for user_id in ids:
+        gold_n, gold_s = gold.get(user_id, (0, 0.0))
+        review_n, review_ok = reviews.get(user_id, (0, 0))
+        upheld_n, upheld_ok = upheld.get(user_id, (0, 0))
+        records[user_id] = TierRecord(
+            accuracy=Share.of(float(gold_s) + review_ok, gold_n + review_n),
+            gold=Share.of(float(gold_s), gold_n),
+            reviews=Share.of(float(review_ok), review_n),
+            volume=int(volume.get(user_id, 0)),
+            upheld=Share.of(float(upheld_ok), upheld_n),
+        )
+    return records
+
+
+def probation_thresholds() -> ProbationThresholds:
+    return ProbationThresholds(
+        min_items=int(settings.QUORUM_PROBATION_MIN_ITEMS),
+        pass_lower=float(settings.QUORUM_PROBATION_PASS_LOWER),
+        floor_upper=float(settings.QUORUM_PROBATION_FLOOR_UPPER),
+    )
+
+
+def tier_thresholds() -> TierThresholds:
+    return TierThresholds(
+        promote_lower=float(settings.QUORUM_TIER_PROMOTE_LOWER),
+        demote_upper=float(settings.QUORUM_TIER_DEMOTE_UPPER),
+        min_volume=int(settings.QUORUM_TIER_MIN_VOLUME),
+        upheld_lower=float(settings.QUORUM_TIER_UPHELD_LOWER),
+        upheld_demote_upper=float(settings.QUORUM_TIER_UPHELD_DEMOTE_UPPER),
+    )
+
+
+def probation_share(*, user_id: int, now: datetime) -> tuple[Share, dict[str, Any]]:
+    """The person's probation accuracy now and the window it covers (for evidence and pages)."""
+    latest = standing_decision_latest(user_id=user_id)
+    since = latest.created_at if latest is not None else None
+    size = int(settings.QUORUM_PROBATION_WINDOW_ITEMS)
+    items = probation_items_of(user_id=user_id, since=since, now=now)
+    seen = measures.window_apply(items, measures.Window(items=size), now=now)
+    window = {
+        "items": size,
+        "since": since.isoformat() if since is not None else None,
+        "until": now.isoformat(),
+    }
+    return share_of_items(seen), window
+
+
+def standing_summary_of(*, user: Any, now: datetime) -> dict[str, Any]:
+    """What a person sees of their own standing: their tier, what the next one needs and how far
+    they are, their probation numbers while on probation, and the decisions taken about them."""
+    profile = AnnotatorProfile.objects.filter(user_id=user.pk).first()
+    tier = tier_of(user=user)
+    window_days = int(settings.QUORUM_TIER_WINDOW_DAYS)
+    record = tier_records_for([user.pk], since=now - timedelta(days=window_days), now=now)[user.pk]
+    t = tier_thresholds()
+    above = tier_above(tier)
+    next_tier = None
+    if above is not None:
+        is_reviewer = tier_review_level(tier) is not None
+        next_tier = {
+            "tier": above,
+            "tier_label": tier_label(above),
+            "needs": {
+                "accuracy_low_at_least": t.promote_lower,
+                "volume_at_least": t.min_volume,
+                "upheld_low_at_least": t.upheld_lower if is_reviewer else None,
+                "weeks_in_a_row": 2,
+            },
+            "current": {
+                "accuracy_low": record.accuracy.low,
+                "volume": record.volume,
+                "upheld_low": record.upheld.low if is_reviewer else None,
+            },
+        }
+    probation = None
+    if profile is not None and profile.status == AnnotatorStatus.PROBATION:
+        share, window = probation_share(user_id=user.pk, now=now)
+        p = probation_thresholds()
+        probation = {
+            **share.as_dict(),
+            "min_items": p.min_items,
+            "pass_low_above": p.pass_lower,
+            "floor_high_below": p.floor_upper,
+            "window": window,
+        }
+    pending = tier_candidate_pending_of(user=user)
+    return {
+        "status": profile.status if profile is not None else None,
+        "tier": tier,
+        "tier_label": tier_label(tier),
+        "window_days": window_days,
+        "record": record.as_dict(),
+        "next_tier": next_tier,
+        "probation": probation,
+        "pending_candidate": (
+            {"to_tier": pending.to_tier, "direction": pending.direction}
+            if pending is not None
+            else None
+        ),
+        "decisions": [
+            {
+                "kind": d.kind,
+                "kind_label": d.get_kind_display(),
+                "created_at": d.created_at,
+                "evidence": d.evidence,
+            }
+            for d in standing_decisions_of(user=user)[:20]
+        ],
     }

@@ -118,6 +118,9 @@ QUEUE_OF_TASK = {
     "labeling.tasks.consensus_confusions_estimate": "default",
     "labeling.tasks.consensus_estimates_due": "default",
     "labeling.tasks.check_attempts_time_out": "default",
+    "quality.tasks.probation_evaluate_person": "default",
+    "quality.tasks.probation_sweep": "default",
+    "quality.tasks.tier_candidates_compute_weekly": "default",
 }
 
 

@@ -11,6 +11,7 @@ from tests.quality.factories import (
     spam_rule,
     status_of,
 )
+from workforce.models import StandingDecision
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +38,40 @@ def test_a_work_scored_event_evaluates_the_rules_once_the_transaction_commits(
 
     assert RuleAction.objects.get().user == spammer
     assert status_of(spammer) == "suspended"
+
+
+def test_a_gold_score_decides_the_probation_of_its_author_once_committed(
+    project, django_capture_on_commit_callbacks
+):
+    newcomer = make_worker(status="probation")
+    gold_record(project, newcomer, [1.0] * 50)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        work_scored_send(
+            user_id=newcomer.pk,
+            project_id=project.pk,
+            task_id=0,
+            annotation_id=0,
+            source=SCORED_BY_GOLD,
+            value=1.0,
+        )
+
+    assert status_of(newcomer) == "active"
+    assert StandingDecision.objects.get(user=newcomer).evidence["n"] == 50
+
+
+def test_an_agreement_score_does_not_decide_probation(project, django_capture_on_commit_callbacks):
+    newcomer = make_worker(status="probation")
+    gold_record(project, newcomer, [1.0] * 50)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        work_scored_send(
+            user_id=newcomer.pk,
+            project_id=project.pk,
+            task_id=0,
+            annotation_id=0,
+            source="agreement",
+            value=1.0,
+        )
+
+    assert status_of(newcomer) == "probation"

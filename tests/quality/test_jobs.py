@@ -23,3 +23,13 @@ def test_the_celery_jobs_evaluate_and_sweep(manager, project):
     assert rules_evaluate_person.delay(spammer.pk + 1000, project.pk).get() == 0
     assert rules_evaluate_person.delay(spammer.pk, project.pk).get() == 1
     assert sweep_job.delay().get() == 0
+
+
+def test_the_probation_and_tier_jobs_run(project):
+    from quality.tasks import probation_sweep, tier_candidates_compute_weekly
+
+    newcomer = make_worker(status="probation")
+    gold_record(project, newcomer, [1.0] * 50)
+
+    assert probation_sweep.delay().get() == 1
+    assert tier_candidates_compute_weekly.delay().get() == 0

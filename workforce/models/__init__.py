@@ -31,6 +31,16 @@ from workforce.models.teams import (
     TeamMembership,
     TeamRole,
 )
+from workforce.models.tiers import (
+    CandidateState,
+    LeadGrant,
+    StandingDecision,
+    StandingDecisionKind,
+    TierCandidate,
+    TierDirection,
+    TierReading,
+    TierSignal,
+)
 
 __all__ = [
     "EMAIL_BY_DEFAULT",
@@ -38,9 +48,11 @@ __all__ = [
     "AnnotatorProfile",
     "AnnotatorStatus",
     "AttemptState",
+    "CandidateState",
     "CheckAttempt",
     "CheckKind",
     "JourneyEvent",
+    "LeadGrant",
     "Notification",
     "NotificationKind",
     "NotificationPreference",
@@ -49,6 +61,8 @@ __all__ = [
     "SkillComparator",
     "SkillLevel",
     "Standing",
+    "StandingDecision",
+    "StandingDecisionKind",
     "Team",
     "TeamAnnouncement",
     "TeamManager",
@@ -56,4 +70,8 @@ __all__ = [
     "TeamRole",
     "TermsAcceptance",
     "TermsVersion",
+    "TierCandidate",
+    "TierDirection",
+    "TierReading",
+    "TierSignal",
 ]
