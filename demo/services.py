@@ -11,8 +11,13 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import RoleSpec, api_token_create, user_create
+from demo.calibration import demo_calibration_seed
+from demo.checks import demo_checks_seed
+from demo.onboarding import demo_onboarding_seed
 from demo.projects import demo_projects_seed
 from demo.quality import demo_quality_seed
+from demo.standing import demo_standing_seed
+from demo.teams import demo_teams_seed
 from labeling.models import Customer
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
@@ -152,10 +157,14 @@ def demo_seed() -> SeedReport:
             report,
         )
     report.created.extend(demo_projects_seed(customer_user=users["customer@demo.quorum"]))
+    demo_customer = Customer.objects.get(slug="demo-data-co")
+    report.created.extend(demo_checks_seed(customer=demo_customer))
+    report.created.extend(demo_teams_seed(totp_secret=DEMO_TOTP_SECRET))
     everyone = {u.email: u for u in User.objects.filter(email__endswith="@demo.quorum")}
-    report.created.extend(
-        demo_quality_seed(customer=Customer.objects.get(slug="demo-data-co"), people=everyone)
-    )
+    report.created.extend(demo_quality_seed(customer=demo_customer, people=everyone))
+    report.created.extend(demo_standing_seed(people=everyone))
+    report.created.extend(demo_onboarding_seed())
+    demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)

@@ -7,8 +7,8 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0020_drop_queue_sql_functions'),
-        ('workforce', '0009_teams'),
+        ('labeling', '0021_check_projects'),
+        ('workforce', '0008_teams'),
     ]
 
     operations = [

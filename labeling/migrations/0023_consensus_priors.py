@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0020_drop_queue_sql_functions'),
+        ('labeling', '0022_project_teams_and_requirements'),
     ]
 
     operations = [

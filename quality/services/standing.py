@@ -189,6 +189,7 @@ def probation_evaluate(
                 f"Probation passed: {share.successes:g} of {share.n} scored items right; the 95% "
                 f"interval's lower bound {share.low:.3f} is above {thresholds.pass_lower}."
             ),
+            evidence=evidence,
         )
         return standing_decision_record(
             user=user, kind=StandingDecisionKind.PROBATION_PASSED, evidence=evidence, now=now

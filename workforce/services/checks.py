@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 
 from accounts.models import User
 from accounts.policy import Action, require
@@ -21,11 +22,14 @@ from workforce.models import (
     AttemptState,
     CheckAttempt,
     CheckKind,
+    NotificationKind,
     Skill,
     SkillCheck,
     SkillLevel,
 )
 from workforce.selectors.checks import BARRED_STATUSES, next_attempt_at
+from workforce.services.notifications import notify
+from workforce.services.onboarding import journey_refresh
 from workforce.services.people import skill_level_grant
 
 CHECK_FIELDS = [
@@ -378,5 +382,36 @@ def _close(
 
 
 def _after_attempt(attempt: CheckAttempt) -> None:
-    """What follows a finished attempt elsewhere in workforce (the onboarding journey, the
-    person's notifications); called inside the transaction that closed it."""
+    """What follows a finished attempt elsewhere in workforce, inside the transaction that closed
+    it: the onboarding journey moves on if the attempt completed a step (trained, qualified), and
+    a test's taker is told the outcome, with when they may try again after a failure."""
+    journey_refresh(user=attempt.user, actor=None)
+    check = attempt.check_ref
+    if check.kind != CheckKind.TEST or attempt.state == AttemptState.ABANDONED:
+        return
+    score = f"{(attempt.score or 0) * 100:.0f}%"
+    if attempt.state == AttemptState.PASSED:
+        notify(
+            user=attempt.user,
+            kind=NotificationKind.TEST_PASSED,
+            title=f"You passed {check.name}: {check.skill.name} level {attempt.level_granted}",
+            body=f"Your score: {score}. Projects that ask for this level are open to you now.",
+            url=reverse("home"),
+        )
+        return
+    retry = next_attempt_at(check=check, last_finished_at=attempt.finished_at)
+    used = CheckAttempt.objects.filter(check_ref=check, user_id=attempt.user_id).count()
+    if check.max_attempts is not None and used >= check.max_attempts:
+        again = "You have used all your attempts at this test."
+    elif retry is not None:
+        again = f"You may try again from {retry:%Y-%m-%d %H:%M} UTC."
+    else:
+        again = "You may try again now."
+    outcome = "ran out of time" if attempt.state == AttemptState.TIMED_OUT else "did not pass"
+    notify(
+        user=attempt.user,
+        kind=NotificationKind.TEST_FAILED,
+        title=f"You {outcome} {check.name}",
+        body=f"Your score: {score}. {again}",
+        url=reverse("workforce:checks"),
+    )

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, RoleGrant, User
@@ -20,6 +21,7 @@ from core.errors import Conflict, ValidationFailed
 from workforce.models import (
     CandidateState,
     LeadGrant,
+    NotificationKind,
     StandingDecision,
     StandingDecisionKind,
     TierCandidate,
@@ -36,6 +38,7 @@ from workforce.selectors.tiers import (
     tier_rank,
     tier_review_level,
 )
+from workforce.services.notifications import notify
 
 
 @transaction.atomic
@@ -232,6 +235,15 @@ def tier_candidate_approve(
         tier=locked.to_tier,
         actor=actor,
         reason=f"Tier candidate {locked.pk} approved.",
+    )
+    promoted = locked.direction == TierDirection.PROMOTION
+    notify(
+        user=person,
+        kind=NotificationKind.PROMOTED if promoted else NotificationKind.DEMOTED,
+        title=f"{'Promoted' if promoted else 'Moved'} to {tier_label(locked.to_tier)}",
+        body=(note or "")
+        + ("" if promoted else " Your standing page shows the numbers and what to improve."),
+        url=reverse("home"),
     )
     return _decide(locked, CandidateState.APPROVED, actor=actor, note=note, now=now)
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from demo.services import DEMO_TOTP_SECRET, DEMO_USERS, demo_seed
+from demo.teams import NIGHT_MANAGER, NIGHT_MANAGER_PASSWORD
 
 
 class Command(BaseCommand):
@@ -27,7 +28,9 @@ class Command(BaseCommand):
         report = demo_seed()
         out = self.stdout
         out.write(
-            self.style.SUCCESS(f"Demo data ready ({len(report.created)} users created this time).")
+            self.style.SUCCESS(
+                f"Demo data ready ({len(report.created)} people and things created this time)."
+            )
         )
         out.write("")
         # SITE_URL is the address people open (`make run` sets it from HOST and PORT).
@@ -37,6 +40,7 @@ class Command(BaseCommand):
                 f"{r.role.value}{f' L{r.level}' if r.level else ''}" for r in spec.roles
             )
             out.write(f"  {roles:<22} {spec.email:<26} {spec.password}")
+        out.write(f"  {'manager (night shift)':<22} {NIGHT_MANAGER:<26} {NIGHT_MANAGER_PASSWORD}")
         out.write("")
         out.write(
             "Managers, finance and admins must pass two-factor authentication. Either add this secret"

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workforce', '0005_skill_checks'),
+        ('workforce', '0008_teams'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
