@@ -356,27 +356,23 @@ QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 
 # --- workforce: the onboarding journey (workforce/services/onboarding.py) ---
-# (settings of the journey go here)
 # True: a person who completes every onboarding step waits in a manager's approval queue;
 # false: they start work on probation at once.
-QUORUM_ONBOARDING_APPROVAL = env.bool("QUORUM_ONBOARDING_APPROVAL", default=False)
+QUORUM_ONBOARDING_APPROVAL = env.bool("ONBOARDING_APPROVAL", default=False)
 
 # --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
-# (settings of skill checks go here)
 # Whether time spent on training modules is paid (read by payments; tests are never paid).
-QUORUM_TRAINING_TIME_PAID = env.bool("QUORUM_TRAINING_TIME_PAID", default=False)
+QUORUM_TRAINING_TIME_PAID = env.bool("TRAINING_TIME_PAID", default=False)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
 # Teams: how many of their team's current announcements a member sees on their work home page.
-QUORUM_TEAM_ANNOUNCEMENTS_SHOWN = env.int("QUORUM_TEAM_ANNOUNCEMENTS_SHOWN", default=5)
+QUORUM_TEAM_ANNOUNCEMENTS_SHOWN = env.int("TEAM_ANNOUNCEMENTS_SHOWN", default=5)
 # The team role's choices get a schema name of their own (accounts' role choices are "RoleEnum").
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {"TeamRoleEnum": "workforce.models.TeamRole", "RoleEnum": "accounts.models.Role"}
 )
-# (settings of teams and notifications go here)
 
 # --- quality: probation and tiers from evidence (quality/services/standing.py) ---
-# (settings of probation and promotion go here)
 # Probation ends (active) once a person has this many scored items (gold scores and review
 # verdicts of their work) and the lower bound of the 95% Wilson interval of their accuracy is
 # above the pass threshold; an upper bound below the floor sends them back to training. The newest

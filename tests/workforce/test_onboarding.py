@@ -40,6 +40,7 @@ from workforce.services.onboarding import (
     journey_suspend,
     journey_transition,
 )
+from workforce.services.teams import team_member_add
 
 pytestmark = pytest.mark.django_db
 
@@ -69,9 +70,12 @@ def manager_client(client, manager):
     return client
 
 
-def profile_at(status: str, *, before_suspension: str = "") -> AnnotatorProfile:
-    """An annotator put at `status` directly, as if the journey had brought them there."""
+def profile_at(status: str, *, before_suspension: str = "", team=None) -> AnnotatorProfile:
+    """An annotator put at `status` directly, as if the journey had brought them there (and, if
+    `team` is given, a member of it, so that its managers see them)."""
     user = make_user(Role.ANNOTATOR)
+    if team is not None:
+        team_member_add(team=team, user=user, actor=None)
     AnnotatorProfile.objects.filter(user=user).update(
         status=status, status_before_suspension=before_suspension
     )
@@ -161,8 +165,8 @@ def test_every_move_outside_the_map_is_refused_naming_the_status(manager, here, 
     assert JourneyEvent.objects.count() == events
 
 
-def test_nobody_moves_a_person_to_a_step_they_have_not_done(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_nobody_moves_a_person_to_a_step_they_have_not_done(manager_client, make_member):
+    person = make_member()
 
     response = manager_client.post(
         f"/api/v1/people/{person.pk}/status/",
@@ -204,10 +208,10 @@ def test_a_full_journey_reaches_probation_with_no_manager_action():
 
 
 def test_with_approval_on_a_finished_journey_waits_until_a_manager_approves(
-    settings, manager, manager_client
+    settings, manager, manager_client, make_member
 ):
     settings.QUORUM_ONBOARDING_APPROVAL = True
-    person = make_user(Role.ANNOTATOR)
+    person = make_member()
     attempt(person, training_check(), state="passed")
     skill_level_grant(user=person, skill=Skill.objects.get(slug="sentiment"), level=1, actor=None)
 
@@ -347,11 +351,13 @@ def test_a_suspended_person_is_reinstated_to_where_they_were_and_told(manager):
     assert told[0].body == "Spam answers"
 
 
-def test_the_summary_counts_people_per_state_and_names_who_waits_longest(manager_client):
-    first = profile_at("terms_accepted")
-    second = profile_at("terms_accepted")
-    queued = profile_at("approval")
-    profile_at("active")
+def test_the_summary_counts_people_per_state_and_names_who_waits_longest(
+    manager_client, managed_team
+):
+    first = profile_at("terms_accepted", team=managed_team)
+    second = profile_at("terms_accepted", team=managed_team)
+    queued = profile_at("approval", team=managed_team)
+    profile_at("active", team=managed_team)
     AnnotatorProfile.objects.filter(pk=first.pk).update(status_changed_at=NOW - timedelta(days=3))
     AnnotatorProfile.objects.filter(pk=second.pk).update(status_changed_at=NOW - timedelta(days=1))
     AnnotatorProfile.objects.filter(pk=queued.pk).update(status_changed_at=NOW)
@@ -408,8 +414,10 @@ def test_a_manager_gets_404_for_a_profile_outside_their_scope(manager_client):
     assert (journey.status_code, move.status_code, page.status_code) == (404, 404, 404)
 
 
-def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(
+    manager_client, make_member
+):
+    person = make_member()
 
     suspended = manager_client.post(
         f"/api/v1/onboarding/people/{person.pk}/move/",
@@ -433,8 +441,8 @@ def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(man
     assert reinstated.json()["status"] == "terms_accepted"
 
 
-def test_the_portal_status_form_shows_why_a_move_is_refused(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_the_portal_status_form_shows_why_a_move_is_refused(manager_client, make_member):
+    person = make_member()
 
     response = manager_client.post(
         f"/people/{person.pk}/", {"op": "status", "status": "approval", "reason": ""}
@@ -445,10 +453,10 @@ def test_the_portal_status_form_shows_why_a_move_is_refused(manager_client):
     assert AnnotatorProfile.objects.get(user=person).status == "terms_accepted"
 
 
-def test_the_approval_page_approves_and_declines(settings, manager_client):
+def test_the_approval_page_approves_and_declines(settings, manager_client, managed_team):
     settings.QUORUM_ONBOARDING_APPROVAL = True
-    yes = profile_at("approval")
-    no = profile_at("approval")
+    yes = profile_at("approval", team=managed_team)
+    no = profile_at("approval", team=managed_team)
 
     manager_client.post("/onboarding/manage/", {"user_id": yes.user_id, "decision": "approve"})
     refused = manager_client.post(

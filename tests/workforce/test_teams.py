@@ -55,7 +55,7 @@ def test_a_manager_gets_404_through_the_api_for_a_person_outside_their_teams(
     assert detail.status_code == 404
     assert detail.json()["code"] == "not_found"
     assert status.status_code == 404
-    assert AnnotatorProfile.objects.get(user=outsider).status == "applicant"
+    assert AnnotatorProfile.objects.get(user=outsider).status == "terms_accepted"  # unchanged
 
 
 def test_a_manager_gets_404_in_the_portal_for_a_person_outside_their_teams(

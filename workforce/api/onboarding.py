@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.permissions import PolicyAllows
-from accounts.policy import Action, require, users_visible_to
+from accounts.policy import Action, require
 from accounts.selectors import request_user
 from workforce.models import AnnotatorProfile, JourneyEvent
 from workforce.selectors.onboarding import (
@@ -26,6 +26,7 @@ from workforce.selectors.onboarding import (
     onboarding_checklist,
     onboarding_summary,
 )
+from workforce.selectors.teams import people_managed_by
 from workforce.services.onboarding import (
     journey_approve,
     journey_decline,
@@ -95,7 +96,7 @@ def _profile_in_scope(request: Request, user_id: int) -> AnnotatorProfile:
     """A profile the caller may see; others' answer 404 so their existence does not leak."""
     return get_object_or_404(
         AnnotatorProfile.objects.select_related("user"),
-        user__in=users_visible_to(request.user),
+        user__in=people_managed_by(request.user),
         user_id=user_id,
     )
 
@@ -129,7 +130,7 @@ class SummaryView(APIView):
 
     @extend_schema(responses=StepCountSerializer(many=True))
     def get(self, request: Request) -> Response:
-        rows = onboarding_summary(users=users_visible_to(request.user))
+        rows = onboarding_summary(users=people_managed_by(request.user))
         return Response(StepCountSerializer(rows, many=True).data)
 
 
@@ -154,7 +155,7 @@ class ApprovalListView(generics.ListAPIView[AnnotatorProfile]):
     policy_action = Action.PEOPLE_VIEW
 
     def get_queryset(self) -> QuerySet[AnnotatorProfile]:
-        return approval_queue(users=users_visible_to(self.request.user))
+        return approval_queue(users=people_managed_by(self.request.user))
 
 
 class ReasonSerializer(serializers.Serializer[Any]):

@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, path
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import require_action
-from accounts.policy import Action, can, users_visible_to
+from accounts.policy import Action, can
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
@@ -26,6 +26,7 @@ from workforce.selectors.onboarding import (
     onboarding_checklist,
     onboarding_summary,
 )
+from workforce.selectors.teams import people_managed_by
 from workforce.services.onboarding import (
     journey_approve,
     journey_decline,
@@ -82,7 +83,7 @@ def journey(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest) -> HttpResponse:
     """Where applicants wait (counts per state, the longest waiting) and the approval queue."""
-    users = users_visible_to(request.user)
+    users = people_managed_by(request.user)
     form = DecisionForm(request.POST or None)
     if request.method == "POST":
         if not can(request.user, Action.PEOPLE_MANAGE):
@@ -127,7 +128,7 @@ def person(request: HttpRequest, user_id: int) -> HttpResponse:
     """One person's journey as their managers see it, with the moves a manager may make."""
     profile = get_object_or_404(
         AnnotatorProfile.objects.select_related("user"),
-        user__in=users_visible_to(request.user),
+        user__in=people_managed_by(request.user),
         user_id=user_id,
     )
     form = MoveForm(request.POST or None)

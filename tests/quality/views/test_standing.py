@@ -7,7 +7,6 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role, RoleGrant
-from tests.factories import make_user
 from tests.labeling.factories import make_worker
 from tests.quality.factories import gold_record
 from workforce.models import CandidateState, StandingDecisionKind
@@ -33,8 +32,8 @@ def propose(person):
     )
 
 
-def test_a_manager_sees_the_queue_with_the_evidence(manager_client):
-    person = make_worker()
+def test_a_manager_sees_the_queue_with_the_evidence(manager_client, make_member):
+    person = make_member(make_worker())
     propose(person)
 
     page = manager_client.get(QUEUE).content.decode()
@@ -44,8 +43,8 @@ def test_a_manager_sees_the_queue_with_the_evidence(manager_client):
     assert "120 annotations" in page
 
 
-def test_a_manager_approves_from_the_queue(manager_client):
-    person = make_worker()
+def test_a_manager_approves_from_the_queue(manager_client, make_member):
+    person = make_member(make_worker())
     candidate = propose(person)
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/approve/", {"note": ""})
@@ -54,8 +53,10 @@ def test_a_manager_approves_from_the_queue(manager_client):
     assert RoleGrant.objects.get(user=person, role=Role.REVIEWER).level == 1
 
 
-def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(manager_client):
-    candidate = propose(make_worker())
+def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(
+    manager_client, make_member
+):
+    candidate = propose(make_member(make_worker()))
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/decline/", {"note": ""}, follow=True)
 
@@ -65,7 +66,7 @@ def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(mana
 
 
 def test_a_candidate_outside_the_managers_people_is_not_found(manager_client):
-    candidate = propose(make_user(Role.FINANCE))
+    candidate = propose(make_worker())  # in no team of the manager's
 
     assert manager_client.post(f"{QUEUE}{candidate.pk}/approve/").status_code == 404
 
@@ -78,8 +79,8 @@ def test_annotators_may_not_open_the_queue(client):
     assert client.post(f"{QUEUE}compute/").status_code == 403
 
 
-def test_the_compute_button_computes(manager_client):
-    make_worker()
+def test_the_compute_button_computes(manager_client, make_member):
+    make_member(make_worker())
 
     response = manager_client.post(f"{QUEUE}compute/", follow=True)
 
@@ -116,8 +117,8 @@ def test_a_person_on_probation_sees_their_numbers_without_their_gold_items(clien
         assert f"/{annotation_id}/" not in page
 
 
-def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client):
-    person = make_worker()
+def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client, make_member):
+    person = make_member(make_worker())
     standing_decision_record(
         user=person,
         kind=StandingDecisionKind.PROBATION_PASSED,
