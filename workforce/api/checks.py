@@ -18,7 +18,7 @@ from accounts.selectors import request_user
 from core.api.routers import Router
 from workforce.models import CheckAttempt, Skill, SkillCheck
 from workforce.selectors.checks import skill_checks_list
-from workforce.services.checks import skill_check_create, skill_check_update
+from workforce.services.checks import CHECK_FIELDS, skill_check_create, skill_check_update
 
 
 class SkillCheckSerializer(serializers.ModelSerializer[SkillCheck]):
@@ -29,22 +29,7 @@ class SkillCheckSerializer(serializers.ModelSerializer[SkillCheck]):
 
     class Meta:
         model = SkillCheck
-        fields = [
-            "id",
-            "skill",
-            "kind",
-            "name",
-            "description",
-            "pass_mark",
-            "items_per_attempt",
-            "stratify_by_label",
-            "time_limit_seconds",
-            "max_attempts",
-            "cooldown_seconds",
-            "level_map",
-            "is_active",
-            "created_at",
-        ]
+        fields = ["id", *CHECK_FIELDS, "created_at"]
         read_only_fields = ["id", "created_at"]
 
 

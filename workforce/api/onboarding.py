@@ -162,34 +162,32 @@ class ReasonSerializer(serializers.Serializer[Any]):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=300, default="")
 
 
-class ApproveView(APIView):
+class _DecisionView(APIView):
+    """Decide on a person waiting for approval with `decide` (a journey service)."""
+
+    permission_classes = BASE_PERMISSIONS
+    decide: Callable[..., Any]
+
+    @extend_schema(request=ReasonSerializer, responses=JourneySerializer)
+    def post(self, request: Request, user_id: int) -> Response:
+        require(request.user, Action.PEOPLE_MANAGE)
+        profile = _profile_in_scope(request, user_id)
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        type(self).decide(profile=profile, actor=request_user(request), **data.validated_data)
+        return Response(JourneySerializer(_journey(profile.user)).data)
+
+
+class ApproveView(_DecisionView):
     """Approve a person waiting for approval: they start work on probation."""
 
-    permission_classes = BASE_PERMISSIONS
-
-    @extend_schema(request=ReasonSerializer, responses=JourneySerializer)
-    def post(self, request: Request, user_id: int) -> Response:
-        require(request.user, Action.PEOPLE_MANAGE)
-        profile = _profile_in_scope(request, user_id)
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        journey_approve(profile=profile, actor=request_user(request), **data.validated_data)
-        return Response(JourneySerializer(_journey(profile.user)).data)
+    decide = journey_approve
 
 
-class DeclineView(APIView):
+class DeclineView(_DecisionView):
     """Decline a person waiting for approval (a reason is required): they are offboarded."""
 
-    permission_classes = BASE_PERMISSIONS
-
-    @extend_schema(request=ReasonSerializer, responses=JourneySerializer)
-    def post(self, request: Request, user_id: int) -> Response:
-        require(request.user, Action.PEOPLE_MANAGE)
-        profile = _profile_in_scope(request, user_id)
-        data = ReasonSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        journey_decline(profile=profile, actor=request_user(request), **data.validated_data)
-        return Response(JourneySerializer(_journey(profile.user)).data)
+    decide = journey_decline
 
 
 MOVES: dict[str, Callable[..., Any]] = {
