@@ -14,6 +14,9 @@ Lock order (the same for every writer, so postings never deadlock):
    with the same key waits there and then returns the first one's transaction;
 2. person accounts (pending, payable, in transit, paid), in ascending primary key: their
    `balance_micros` changes by one `F()` UPDATE each, in that order;
+   (`ledger_release_to_payable` locks the person's pending and payable accounts, ascending,
+   before it inserts its key: its keys are posted by releases only, so no writer holds such a
+   key while waiting for a person account);
 3. nothing else. Platform accounts (labour expense per project or customer, bonus expense,
    provider clearing) are only referenced by new entry rows, never updated or locked, so postings
    for different people to the same project never wait for each other; their balances are sums
