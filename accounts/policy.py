@@ -30,6 +30,7 @@ class Action(StrEnum):
     TOKEN_REVOKE = "token.revoke"  # noqa: S105  (an action name, not a secret)
     HEALTH_DETAILS_VIEW = "health.details_view"
     PERSONAL_DATA_ERASE = "personal_data.erase"
+    LEDGER_VIEW = "ledger.view"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -47,6 +48,9 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # /healthz names hosts and workers: operations staff only, never customers or the workforce.
     Action.HEALTH_DETAILS_VIEW: STAFF_ROLES,
     Action.PERSONAL_DATA_ERASE: frozenset({Role.ADMIN}),
+    # The ledger explorer and every account's balance: finance only (a person sees their own
+    # balances through payments.policy, without this action).
+    Action.LEDGER_VIEW: frozenset({Role.FINANCE}),
 }
 
 

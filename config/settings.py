@@ -395,6 +395,11 @@ QUORUM_TIER_MIN_VOLUME = env.int("TIER_MIN_VOLUME", default=100)
 QUORUM_TIER_UPHELD_LOWER = env.float("TIER_UPHELD_LOWER", default=0.85)
 QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=0.7)
 
+# --- payments: the ledger (payments/services/ledger.py) ---
+# The currency of platform accounts and of people who have not chosen one (ISO 4217 code listed
+# in kit/money.py). The reconciliation job runs daily (config/celery.py) and needs no setting.
+QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", default="USD")
+
 # Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
 IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)

@@ -121,6 +121,7 @@ QUEUE_OF_TASK = {
     "quality.tasks.probation_evaluate_person": "default",
     "quality.tasks.probation_sweep": "default",
     "quality.tasks.tier_candidates_compute_weekly": "default",
+    "payments.tasks.ledger_reconcile": "default",
 }
 
 

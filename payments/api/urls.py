@@ -1,0 +1,7 @@
+"""The payments API: one module per resource, each with its serializers, views and URLs."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("payments.api.ledger")),
+]

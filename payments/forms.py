@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django import forms
+
+from core.converters import MAX_ID
+
+
+class LedgerFilterForm(forms.Form):
+    person = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, label="Person (user id)"
+    )
+    account = forms.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, label="Account (id)"
+    )
+    source = forms.CharField(required=False, max_length=200, label="Source key starts with")

@@ -1,0 +1,22 @@
+"""Every row lock of payments, in one place, in one order.
+
+The order, for every transaction that takes more than one: the ledger transaction's source key
+(its unique index, taken by the insert), then person accounts in ascending primary key. Platform
+accounts (expenses, clearing) are never locked: their balances are sums of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from payments.models import PERSON_KINDS, LedgerAccount
+
+
+def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
+    """Lock the given person accounts, in ascending primary key; return them in that order."""
+    ids = sorted(set(account_ids))
+    return list(
+        LedgerAccount.objects.select_for_update()
+        .filter(pk__in=ids, kind__in=sorted(PERSON_KINDS))
+        .order_by("pk")
+    )

@@ -1,0 +1,1 @@
+"""Every reused or scoped read of payments, one module per topic."""

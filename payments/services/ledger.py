@@ -1,0 +1,376 @@
+"""Posting to the ledger: the only code that writes ledger transactions, entries and balances.
+
+Units: every entry holds micro-units (1e-6 of a major unit) of its account's currency, so a
+sub-cent rate is exact. A person's payable, in-transit and paid accounts hold whole minor units
+only: micros move from pending to payable through `ledger_release_to_payable`, which rounds down
+(kit.money.micros_to_minor) and leaves the remainder in pending, carried to the next release.
+
+Signs: a positive amount credits the account (what its holder is owed grows), a negative amount
+debits it. A transaction's entries sum to zero per currency; a platform expense account therefore
+shows the platform's cost as a negative balance.
+
+Lock order (the same for every writer, so postings never deadlock):
+1. the transaction's `source_key`: its insert takes the unique index entry; a concurrent posting
+   with the same key waits there and then returns the first one's transaction;
+2. person accounts (pending, payable, in transit, paid), in ascending primary key: their
+   `balance_micros` changes by one `F()` UPDATE each, in that order;
+   (`ledger_release_to_payable` locks the person's pending and payable accounts, ascending,
+   before it inserts its key: its keys are posted by releases only, so no writer holds such a
+   key while waiting for a person account);
+3. nothing else. Platform accounts (labour expense per project or customer, bonus expense,
+   provider clearing) are only referenced by new entry rows, never updated or locked, so postings
+   for different people to the same project never wait for each other; their balances are sums
+   of their entries (payments.selectors.ledger).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from core.audit import audit_record
+from core.errors import Conflict, ValidationFailed
+from kit.money import Micros, MoneyError, currency_exponent, micros_per_minor, micros_to_minor
+from labeling.models import Customer, Project
+from payments.lock_objects import person_accounts_lock
+from payments.models import (
+    CUSTOMER_KINDS,
+    PERSON_KINDS,
+    PROJECT_KINDS,
+    WHOLE_MINOR_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+)
+
+SOURCE_KEY_MAX = 200
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One line to post: `amount` credited to `account` (debited when negative)."""
+
+    account: LedgerAccount
+    amount: Micros
+
+
+def ledger_account_key(
+    *,
+    kind: str,
+    currency: str,
+    user_id: int | None = None,
+    project_id: int | None = None,
+    customer_id: int | None = None,
+) -> str:
+    """The unique key of an account: its kind, its owner and its currency."""
+    owner = (
+        f"user:{user_id}"
+        if user_id is not None
+        else f"project:{project_id}"
+        if project_id is not None
+        else f"customer:{customer_id}"
+        if customer_id is not None
+        else "platform"
+    )
+    return f"{owner}:{kind}:{currency}"
+
+
+def _check_account_request(
+    kind: str, currency: str, user: Any, project: Any, customer: Any
+) -> AccountKind:
+    try:
+        account_kind = AccountKind(kind)
+    except ValueError:
+        raise ValidationFailed(
+            "Unknown account kind.", fields={"kind": [f"Use one of {', '.join(AccountKind)}."]}
+        ) from None
+    try:
+        currency_exponent(currency)
+    except MoneyError as exc:
+        raise ValidationFailed(str(exc), fields={"currency": [str(exc)]}) from None
+    owners = {
+        "user": (user is not None, account_kind in PERSON_KINDS),
+        "project": (project is not None, account_kind in PROJECT_KINDS),
+        "customer": (customer is not None, account_kind in CUSTOMER_KINDS),
+    }
+    for field, (given, needed) in owners.items():
+        if given != needed:
+            message = (
+                f"A {account_kind.value} account needs a {field}."
+                if needed
+                else f"A {account_kind.value} account has no {field}."
+            )
+            raise ValidationFailed(message, fields={field: [message]})
+    return account_kind
+
+
+@transaction.atomic
+def ledger_account_get_or_create(
+    *,
+    kind: str,
+    currency: str,
+    user: User | None = None,
+    project: Project | None = None,
+    customer: Customer | None = None,
+) -> LedgerAccount:
+    """Return the account of `kind` in `currency` for its owner (a person for pending, payable,
+    in transit and paid; a project or customer for labour expense; none for the platform's
+    accounts), creating it the first time. Raises ValidationFailed naming the wrong field."""
+    account_kind = _check_account_request(kind, currency, user, project, customer)
+    key = ledger_account_key(
+        kind=account_kind,
+        currency=currency,
+        user_id=user.pk if user else None,
+        project_id=project.pk if project else None,
+        customer_id=customer.pk if customer else None,
+    )
+    existing = LedgerAccount.objects.filter(key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            account = LedgerAccount.objects.create(
+                key=key,
+                kind=account_kind,
+                currency=currency,
+                user=user,
+                project=project,
+                customer=customer,
+            )
+    except IntegrityError:
+        # Created meanwhile by a concurrent posting for the same owner.
+        return LedgerAccount.objects.get(key=key)
+    audit_record(
+        actor=None,
+        action="ledger.account_open",
+        target=account,
+        after={"key": key, "kind": account_kind.value, "currency": currency},
+    )
+    return account
+
+
+def _validate(source_key: str, legs: Sequence[Leg], memo: str) -> None:
+    if not source_key or not source_key.strip():
+        raise ValidationFailed(
+            "A posting needs a source key.", fields={"source_key": ["This field is required."]}
+        )
+    if len(source_key) > SOURCE_KEY_MAX:
+        message = f"At most {SOURCE_KEY_MAX} characters."
+        raise ValidationFailed(message, fields={"source_key": [message]})
+    if len(memo) > 500:
+        raise ValidationFailed(
+            "The memo is too long.", fields={"memo": ["At most 500 characters."]}
+        )
+    if len(legs) < 2:
+        message = "A transaction has at least two entries."
+        raise ValidationFailed(message, fields={"legs": [message]})
+    seen: set[int] = set()
+    net: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        account = leg.account
+        if account.pk is None:
+            raise ValidationFailed("Unsaved account.", fields={"legs": ["Unsaved account."]})
+        if account.pk in seen:
+            message = f"Account {account.key} appears twice; post it once with the sum."
+            raise ValidationFailed(message, fields={"legs": [message]})
+        seen.add(account.pk)
+        if leg.amount.currency != account.currency:
+            message = (
+                f"An amount in {leg.amount.currency} cannot be posted to {account.key} "
+                f"({account.currency})."
+            )
+            raise ValidationFailed(message, fields={"legs": [message]})
+        if leg.amount.amount == 0:
+            message = f"The entry for {account.key} is zero; leave it out."
+            raise ValidationFailed(message, fields={"legs": [message]})
+        if account.kind in WHOLE_MINOR_KINDS and leg.amount.amount % micros_per_minor(
+            account.currency
+        ):
+            message = (
+                f"{account.key} holds whole minor units only; round through "
+                "ledger_release_to_payable."
+            )
+            raise ValidationFailed(message, fields={"legs": [message]})
+        net[account.currency] += leg.amount.amount
+    unbalanced = {currency: total for currency, total in net.items() if total != 0}
+    if unbalanced:
+        detail = ", ".join(
+            f"{total:+d} micro-units of {c}" for c, total in sorted(unbalanced.items())
+        )
+        message = f"The entries do not net to zero per currency: {detail}."
+        raise ValidationFailed(message, fields={"legs": [message]})
+
+
+def _insert(
+    *,
+    source_key: str,
+    legs: Sequence[Leg],
+    memo: str,
+    actor: User | None,
+    at: datetime,
+    reverses: LedgerTransaction | None = None,
+    reason: str = "",
+) -> tuple[LedgerTransaction, bool]:
+    """Insert the transaction, its entries and the person balances; (existing, False) on a repeat."""
+    existing = LedgerTransaction.objects.filter(source_key=source_key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            posted = LedgerTransaction.objects.create(
+                source_key=source_key,
+                memo=memo,
+                actor=actor,
+                posted_at=at,
+                reverses=reverses,
+                reason=reason,
+            )
+    except IntegrityError:
+        # The same source key was posted meanwhile (we waited on its index entry): a repeat.
+        return LedgerTransaction.objects.get(source_key=source_key), False
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
+        for leg in legs
+    )
+    for leg in sorted(legs, key=lambda leg: leg.account.pk):
+        if leg.account.kind in PERSON_KINDS:
+            LedgerAccount.objects.filter(pk=leg.account.pk).update(
+                balance_micros=F("balance_micros") + leg.amount.amount
+            )
+    return posted, True
+
+
+def _entries_snapshot(legs: Sequence[Leg]) -> list[dict[str, Any]]:
+    return [{"account": leg.account.key, "amount_micros": leg.amount.amount} for leg in legs]
+
+
+@transaction.atomic
+def ledger_post(
+    *,
+    source_key: str,
+    legs: Sequence[Leg],
+    actor: User | None,
+    memo: str = "",
+    at: datetime | None = None,
+) -> LedgerTransaction:
+    """Post one transaction of `legs` under `source_key`, or return the transaction already
+    posted under that key (a repeat changes nothing, whatever its legs).
+
+    Locks: the source key's index entry, then the person accounts among the legs in ascending
+    primary key (see the module docstring). Raises ValidationFailed (field "legs" or
+    "source_key") when the legs do not net to zero per currency, mix a currency into an account
+    of another, or put fractions of a minor unit into payable, in-transit or paid accounts.
+    """
+    _validate(source_key, legs, memo)
+    posted, created = _insert(
+        source_key=source_key, legs=legs, memo=memo, actor=actor, at=at or timezone.now()
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="ledger.post",
+            target=posted,
+            after={"source_key": source_key, "memo": memo, "entries": _entries_snapshot(legs)},
+        )
+    return posted
+
+
+@transaction.atomic
+def ledger_reverse(
+    *,
+    transaction: LedgerTransaction,
+    reason: str,
+    actor: User | None,
+    at: datetime | None = None,
+) -> LedgerTransaction:
+    """Post the reversal of `transaction` (every entry negated) with `reason`, once: reversing it
+    again returns the first reversal. Raises ValidationFailed (field "reason") without a reason
+    and Conflict for a transaction that is itself a reversal (post the correction anew)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "A reversal needs a reason.", fields={"reason": ["This field is required."]}
+        )
+    if len(reason) > 500:
+        raise ValidationFailed(
+            "The reason is too long.", fields={"reason": ["At most 500 characters."]}
+        )
+    if transaction.reverses_id is not None:
+        raise Conflict("A reversal is not reversed; post the correct transaction with a new key.")
+    already = LedgerTransaction.objects.filter(reverses=transaction).first()
+    if already is not None:
+        return already
+    entries = list(transaction.entries.select_related("account"))
+    legs = [
+        Leg(account=entry.account, amount=Micros(-entry.amount_micros, entry.account.currency))
+        for entry in entries
+    ]
+    posted, created = _insert(
+        source_key=f"reversal:{transaction.pk}",
+        legs=legs,
+        memo=f"Reversal of {transaction.source_key}"[:500],
+        actor=actor,
+        at=at or timezone.now(),
+        reverses=transaction,
+        reason=reason,
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action="ledger.reverse",
+            target=posted,
+            before={"reversed": transaction.pk, "source_key": transaction.source_key},
+            after={"reason": reason, "entries": _entries_snapshot(legs)},
+        )
+    return posted
+
+
+@transaction.atomic
+def ledger_release_to_payable(
+    *,
+    user: User,
+    currency: str,
+    source_key: str,
+    actor: User | None,
+    at: datetime | None = None,
+) -> LedgerTransaction | None:
+    """Move the whole minor units of the person's pending balance in `currency` to payable,
+    rounding down; the remainder (less than one minor unit) stays pending for the next release.
+    Return the transaction, the one already posted under `source_key`, or None when less than one
+    minor unit is pending. Locks the person's pending and payable accounts (ascending pk)."""
+    previous = LedgerTransaction.objects.filter(source_key=source_key).first()
+    if previous is not None:
+        return previous
+    pending = ledger_account_get_or_create(kind=AccountKind.PENDING, currency=currency, user=user)
+    payable = ledger_account_get_or_create(kind=AccountKind.PAYABLE, currency=currency, user=user)
+    locked = {a.pk: a for a in person_accounts_lock([pending.pk, payable.pk])}
+    whole, _carried = micros_to_minor(Micros(locked[pending.pk].balance_micros, currency))
+    if whole.amount <= 0:
+        return None
+    moved = whole.to_micros()
+    return ledger_post(
+        source_key=source_key,
+        legs=[Leg(account=pending, amount=-moved), Leg(account=payable, amount=moved)],
+        actor=actor,
+        memo=f"Pending to payable ({whole.amount} minor units of {currency})",
+        at=at,
+    )
+
+
+__all__ = [
+    "Leg",
+    "ledger_account_get_or_create",
+    "ledger_account_key",
+    "ledger_post",
+    "ledger_release_to_payable",
+    "ledger_reverse",
+]

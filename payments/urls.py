@@ -1,0 +1,12 @@
+"""Portal pages of payments (namespace "payments")."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from payments.views import ledger
+
+app_name = "payments"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("finance/ledger/", ledger.ledger_explorer, name="ledger"),
+    path("finance/balances/", ledger.ledger_balances, name="balances"),
+]
