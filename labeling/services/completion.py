@@ -2,7 +2,8 @@
 
 Standard: one accepted annotation makes the task ready for review; until the review hierarchy
 exists, ready means final. Consensus: when the overlap is reached, the annotations are aggregated
-(majority vote; ties are reported as ties). Collection: each submission is its own result; the task
+by the project's method; a tie follows the project's tie rule (one more annotator, review, or
+left unlabelled and reported as a tie). Collection: each submission is its own result; the task
 is done when it has collected `overlap` of them. Better aggregation and dynamic overlap plug in at
 `CONSENSUS_AGGREGATE` and `consensus_needs_more`.
 """
@@ -42,9 +43,10 @@ from labeling.models import (
     TaskType,
     WorkSlot,
 )
+from labeling.models.projects import TieRule
 from labeling.services.consensus import project_estimates_for
 from labeling.services.gold import gold_score_annotation
-from labeling.services.review import review_levels_of, review_route_aggregate, review_route_work
+from labeling.services.review import review_route_aggregate, review_route_work
 from labeling.services.task_state import annotate_slot_add, task_final_values
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
@@ -174,8 +176,10 @@ def consensus_after_submission(
         annotate_slot_add(task=task, project=project)
         return None
     outcome, decision = consensus_outcome(project=project, annotations=annotations)
+    room_for_more = len(annotations) < project.max_overlap
+    escalate_tie = outcome.is_tie and project.tie_rule == TieRule.ESCALATE
     if consensus_needs_more(project=project, task=task, outcome=outcome) or (
-        decision == Decision.MORE and len(annotations) < project.max_overlap
+        room_for_more and (decision == Decision.MORE or escalate_tie)
     ):
         annotate_slot_add(task=task, project=project)
         return None
@@ -186,9 +190,7 @@ def consensus_after_submission(
         "is_tie": outcome.is_tie,
         "confidence": outcome.confidence,
     }
-    # Unsure at the maximum goes to review; a plain tie does when the project has reviewers,
-    # and is otherwise final and reported as a tie.
-    unresolved = decision != Decision.FINAL or (outcome.is_tie and bool(review_levels_of(project)))
+    unresolved = decision != Decision.FINAL or tie_goes_to_review(project=project, outcome=outcome)
     if review_route_aggregate(
         task=task, project=project, annotations=annotations, unresolved=unresolved
     ):
@@ -203,6 +205,13 @@ def consensus_after_submission(
         is_tie=outcome.is_tie,
         confidence=outcome.confidence,
     )
+
+
+def tie_goes_to_review(*, project: Project, outcome: ConsensusOutcome) -> bool:
+    """Whether a tied outcome that can take no more annotators goes to review, by the project's
+    tie rule: escalate (one more annotator while under the maximum overlap, then review) and
+    review send it there; only leave_unlabelled lets a task end without a label, as a tie."""
+    return outcome.is_tie and project.tie_rule != TieRule.LEAVE_UNLABELLED
 
 
 # What a task's stored `confidence` is, by how the project aggregates (exports name it).
