@@ -3,7 +3,8 @@
 `GET /projects/{id}/agreement/?batch=` (inter-annotator agreement of the project or one import
 batch), `GET /projects/{id}/people/?batch=&sort=` (per-person figures, paginated),
 `GET /projects/{id}/confusions/` (the per-person confusion estimates of a consensus project) and
-`POST` there to queue a re-estimate. Another customer's project is "not found".
+`POST` there to queue a re-estimate, `GET /projects/{id}/calibration/` (the confidence's calibration
+measured on gold: ECE and reliability bins). Another customer's project is "not found".
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from labeling.models import Project, WorkerConfusion
 from labeling.selectors import person_names
 from labeling.services.consensus import consensus_confusions_estimate_queue
 from quality.reports.agreement import agreement_report
+from quality.reports.calibration import gold_calibration
 from quality.reports.confusions import confusions_apply, confusions_of
 from quality.reports.people import (
     DEFAULT_PEOPLE_SORT,
@@ -148,6 +150,38 @@ class WorkerConfusionSerializer(serializers.ModelSerializer[WorkerConfusion]):
         read_only_fields = fields
 
 
+class ReliabilityBinSerializer(serializers.Serializer[Any]):
+    low = serializers.FloatField()
+    high = serializers.FloatField(help_text="Exclusive, except 1.0 in the last bin.")
+    count = serializers.IntegerField(help_text="Gold tasks whose confidence lies in the bin.")
+    mean_confidence = serializers.FloatField(allow_null=True)
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share right on gold.")
+
+
+class CalibrationSerializer(serializers.Serializer[Any]):
+    applies = serializers.BooleanField(help_text="Single-label consensus projects only.")
+    confidence_method = serializers.CharField(
+        allow_null=True, help_text='"posterior" (a probability) or "vote_share" (majority vote).'
+    )
+    gold_tasks = serializers.IntegerField(help_text="Gold tasks considered (the newest 2,000).")
+    measured = serializers.IntegerField(
+        help_text="Gold tasks on which the project's aggregation, replayed, delivers a label."
+    )
+    right = serializers.IntegerField(help_text="Of those, labels equal to the gold answer.")
+    accuracy = serializers.FloatField(allow_null=True)
+    mean_confidence = serializers.FloatField(allow_null=True)
+    too_few_labels = serializers.IntegerField(help_text="Gold tasks with too few labels to replay.")
+    undecided = serializers.IntegerField(
+        help_text="Gold tasks the project would send to review or leave unlabelled."
+    )
+    ece = serializers.FloatField(
+        allow_null=True, help_text="Expected calibration error (0..1) over ten bins; null: none."
+    )
+    warning_threshold = serializers.FloatField()
+    is_warning = serializers.BooleanField(help_text="ECE above the warning threshold.")
+    bins = ReliabilityBinSerializer(many=True)
+
+
 class QueuedSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
 
@@ -222,6 +256,18 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
+class CalibrationView(APIView):
+    """How well the project's label confidence matches how often the labels are right on gold:
+    each gold task replayed through the project's aggregation; ECE and the reliability bins."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses={200: CalibrationSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        return Response(CalibrationSerializer(gold_calibration(project=project)).data)
+
+
 urlpatterns = [
     path(
         "projects/<id:project_id>/agreement/",
@@ -233,5 +279,10 @@ urlpatterns = [
         "projects/<id:project_id>/confusions/",
         ConfusionsView.as_view(),
         name="project-confusions",
+    ),
+    path(
+        "projects/<id:project_id>/calibration/",
+        CalibrationView.as_view(),
+        name="project-calibration",
     ),
 ]

@@ -1,5 +1,6 @@
 """The Quality page of a project: agreement, each person's figures, reviewer accuracy, the
-worker estimates (refreshed through labeling's consensus job) and the gold set.
+worker estimates (refreshed through labeling's consensus job), calibration on gold (ECE and a
+reliability diagram) and the gold set.
 
 Access and the project lookup are labeling's portal's (`labeling.portal`): the page shows the
 same projects to the same people as the rest of the project's pages.
@@ -27,6 +28,7 @@ from labeling.services.consensus import consensus_confusions_estimate_queue
 from quality.forms import QualityFilterForm
 from quality.reports import project as figures
 from quality.reports.agreement import agreement_report
+from quality.reports.calibration import gold_calibration
 from quality.reports.confusions import CONFUSIONS_MAX, confusions_apply, confusions_of
 from quality.reports.gold import gold_set
 from quality.reports.people import people_sorted
@@ -86,6 +88,7 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
     )
     confusions = list(confusions_of(project)[:CONFUSIONS_MAX])
     gold_rows, gold_total = gold_set(project=project)
+    calibration = gold_calibration(project=project)
     # The pairs shown are those of the last scope: the batch when one is chosen.
     pairs = (batch_agreement or project_agreement).pairs
     # Names for those who may see who the workers are (labeling staff); numbers for the rest.
@@ -117,6 +120,8 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
             "confusions_apply": confusions_apply(project),
             "gold_rows": [(row, result_summary(row.result)) for row in gold_rows],
             "gold_total": gold_total,
+            "calibration": calibration,
+            "calibration_chart": calibration.chart_data(),
         },
     )
 
