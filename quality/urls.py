@@ -15,6 +15,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         reports.confusions_refresh,
         name="confusions_refresh",
     ),
+    path(
+        "projects/<id:project_id>/quality/people-confusions/",
+        reports.worker_confusions_page,
+        name="worker_confusions",
+    ),
     path("quality/rules/", rules.rule_list, name="rule_list"),
     path("quality/rules/new/", rules.rule_create, name="rule_create"),
     path("quality/rules/<id:rule_id>/edit/", rules.rule_edit, name="rule_edit"),

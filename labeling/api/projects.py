@@ -128,6 +128,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "gold_feedback",
             "aggregation_method",
             "confidence_threshold",
+            "tie_rule",
             "purpose",
             "skill_check",
             "instructions",

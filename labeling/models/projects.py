@@ -39,6 +39,14 @@ class QueueOrder(models.TextChoices):
     DEPTH_FIRST = "depth_first", "Depth-first: finish started tasks first"
 
 
+class TieRule(models.TextChoices):
+    """What a consensus project does with a task whose vote ends in a tie."""
+
+    ESCALATE = "escalate", "Ask one more annotator (up to the maximum overlap), then review"
+    REVIEW = "review", "Send to review"
+    LEAVE_UNLABELLED = "leave_unlabelled", "Leave unlabelled and report the tie"
+
+
 class AggregationMethod(models.TextChoices):
     MAJORITY = "majority", "Majority vote"
     WEIGHTED = "weighted", "Accuracy-weighted vote"
@@ -140,6 +148,12 @@ class Project(models.Model):
         blank=True,
         help_text="Consensus: stop adding annotators once the top posterior reaches this.",
     )
+    tie_rule = models.CharField(
+        max_length=20,
+        choices=TieRule.choices,
+        default=TieRule.ESCALATE,
+        help_text="Consensus: what a tied vote does; only leave_unlabelled ends a task without a label.",
+    )
 
     class Meta:
         ordering = ["-priority", "name"]
@@ -158,6 +172,10 @@ class Project(models.Model):
                 condition=models.Q(confidence_threshold__isnull=True)
                 | models.Q(confidence_threshold__gt=0.5, confidence_threshold__lte=1),
                 name="labeling_project_confidence_threshold_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(tie_rule__in=TieRule.values),
+                name="labeling_project_tie_rule_known",
             ),
         ]
 

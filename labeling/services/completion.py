@@ -2,7 +2,8 @@
 
 Standard: one accepted annotation makes the task ready for review; until the review hierarchy
 exists, ready means final. Consensus: when the overlap is reached, the annotations are aggregated
-(majority vote; ties are reported as ties). Collection: each submission is its own result; the task
+by the project's method; a tie follows the project's tie rule (one more annotator, review, or
+left unlabelled and reported as a tie). Collection: each submission is its own result; the task
 is done when it has collected `overlap` of them. Better aggregation and dynamic overlap plug in at
 `CONSENSUS_AGGREGATE` and `consensus_needs_more`.
 """
@@ -42,9 +43,10 @@ from labeling.models import (
     TaskType,
     WorkSlot,
 )
-from labeling.services.consensus import project_estimates_for
+from labeling.models.projects import TieRule
+from labeling.services.consensus import ProjectEstimates, project_estimates_for
 from labeling.services.gold import gold_score_annotation
-from labeling.services.review import review_levels_of, review_route_aggregate, review_route_work
+from labeling.services.review import review_route_aggregate, review_route_work
 from labeling.services.task_state import annotate_slot_add, task_final_values
 
 CONSENSUS_AGGREGATE: Callable[[str, Sequence[dict[str, Any]]], Aggregate] = aggregate
@@ -174,8 +176,8 @@ def consensus_after_submission(
         annotate_slot_add(task=task, project=project)
         return None
     outcome, decision = consensus_outcome(project=project, annotations=annotations)
-    if consensus_needs_more(project=project, task=task, outcome=outcome) or (
-        decision == Decision.MORE and len(annotations) < project.max_overlap
+    if consensus_needs_more(project=project, task=task, outcome=outcome) or consensus_wants_more(
+        project=project, outcome=outcome, decision=decision, n_labels=len(annotations)
     ):
         annotate_slot_add(task=task, project=project)
         return None
@@ -186,9 +188,7 @@ def consensus_after_submission(
         "is_tie": outcome.is_tie,
         "confidence": outcome.confidence,
     }
-    # Unsure at the maximum goes to review; a plain tie does when the project has reviewers,
-    # and is otherwise final and reported as a tie.
-    unresolved = decision != Decision.FINAL or (outcome.is_tie and bool(review_levels_of(project)))
+    unresolved = decision != Decision.FINAL or tie_goes_to_review(project=project, outcome=outcome)
     if review_route_aggregate(
         task=task, project=project, annotations=annotations, unresolved=unresolved
     ):
@@ -203,6 +203,23 @@ def consensus_after_submission(
         is_tie=outcome.is_tie,
         confidence=outcome.confidence,
     )
+
+
+def consensus_wants_more(
+    *, project: Project, outcome: ConsensusOutcome, decision: Decision, n_labels: int
+) -> bool:
+    """Whether a task aggregated from `n_labels` annotations asks for one more annotator: while
+    under `max_overlap`, when dynamic overlap is unsure or a tie is to be escalated."""
+    if n_labels >= project.max_overlap:
+        return False
+    return decision == Decision.MORE or (outcome.is_tie and project.tie_rule == TieRule.ESCALATE)
+
+
+def tie_goes_to_review(*, project: Project, outcome: ConsensusOutcome) -> bool:
+    """Whether a tied outcome that can take no more annotators goes to review, by the project's
+    tie rule: escalate (one more annotator while under the maximum overlap, then review) and
+    review send it there; only leave_unlabelled lets a task end without a label, as a tie."""
+    return outcome.is_tie and project.tie_rule != TieRule.LEAVE_UNLABELLED
 
 
 # What a task's stored `confidence` is, by how the project aggregates (exports name it).
@@ -239,30 +256,14 @@ def consensus_outcome(
     outcome is final (fixed overlap).
     """
     results = [a.result for a in annotations]
-    if project.task_type == TaskType.SINGLE_LABEL and (
-        project.aggregation_method != AggregationMethod.MAJORITY or project.confidence_threshold
-    ):
-        posterior = _posterior(project, annotations)
-        if posterior.is_tie:
-            tied = sorted(
-                c for c, p in posterior.probabilities.items() if p >= posterior.confidence - 1e-9
-            )
-            result: dict[str, Any] = {"label": None, "tied": tied}
-        else:
-            result = {"label": posterior.label}
-        agreeing = sum(1 for r in results if r.get("label") == posterior.label)
-        outcome = ConsensusOutcome(
-            result, agreeing / len(results), posterior.is_tie, round(posterior.confidence, 6)
+    if project.task_type == TaskType.SINGLE_LABEL:
+        labels = [(a.author_id, a.result["label"]) for a in annotations]
+        estimates = (
+            project_estimates_for(project=project, user_ids=[a.author_id for a in annotations])
+            if uses_posterior(project)
+            else None
         )
-        if not project.confidence_threshold:
-            return outcome, Decision.FINAL
-        return outcome, overlap_decision(
-            posterior,
-            n_labels=len(annotations),
-            min_overlap=project.overlap,
-            max_overlap=project.max_overlap,
-            threshold=project.confidence_threshold,
-        )
+        return single_label_outcome(project=project, labels=labels, estimates=estimates)
     if project.task_type == TaskType.NER:
         text = Task.objects.filter(pk=annotations[0].task_id).values_list("data", flat=True).first()
         spans, confidence = token_vote(str((text or {}).get("text", "")), results)
@@ -283,12 +284,63 @@ def consensus_outcome(
     )
 
 
-def _posterior(project: Project, annotations: Sequence[Annotation]) -> Posterior:
+def uses_posterior(project: Project) -> bool:
+    """Whether the project's single-label outcome is a posterior from the confusion estimates
+    (weighted vote, Dawid-Skene, or dynamic overlap), rather than a majority vote."""
+    return project.task_type == TaskType.SINGLE_LABEL and (
+        project.aggregation_method != AggregationMethod.MAJORITY
+        or bool(project.confidence_threshold)
+    )
+
+
+def single_label_outcome(
+    *,
+    project: Project,
+    labels: Sequence[tuple[int, str]],
+    estimates: ProjectEstimates | None,
+) -> tuple[ConsensusOutcome, Decision]:
+    """Aggregate one single-label task's (author id, label) votes as the project does, and say
+    whether it is settled. Pure given `estimates` (`project_estimates_for` of the authors; None
+    for majority vote): the submission path and the calibration measured on gold both use it."""
+    if not labels:
+        raise ValueError("A consensus outcome needs at least one label.")
+    if estimates is None or not uses_posterior(project):
+        majority = CONSENSUS_AGGREGATE(project.task_type, [{"label": lab} for _, lab in labels])
+        return (
+            ConsensusOutcome(
+                majority.result, majority.agreement, majority.is_tie, majority.agreement
+            ),
+            Decision.FINAL,
+        )
+    posterior = _posterior(project, labels, estimates)
+    if posterior.is_tie:
+        tied = sorted(
+            c for c, p in posterior.probabilities.items() if p >= posterior.confidence - 1e-9
+        )
+        result: dict[str, Any] = {"label": None, "tied": tied}
+    else:
+        result = {"label": posterior.label}
+    agreeing = sum(1 for _, lab in labels if lab == posterior.label)
+    outcome = ConsensusOutcome(
+        result, agreeing / len(labels), posterior.is_tie, round(posterior.confidence, 6)
+    )
+    if not project.confidence_threshold:
+        return outcome, Decision.FINAL
+    return outcome, overlap_decision(
+        posterior,
+        n_labels=len(labels),
+        min_overlap=project.overlap,
+        max_overlap=project.max_overlap,
+        threshold=project.confidence_threshold,
+    )
+
+
+def _posterior(
+    project: Project, labels: Sequence[tuple[int, str]], estimates: ProjectEstimates
+) -> Posterior:
     """The task's posterior under the project's last estimate: its class priors, each author's
     matrix, and the crowd's matrix (or, for weighted vote, its accuracy) for authors without one."""
     classes = [label["name"] for label in project.labels]
-    labels = [(a.author_id, a.result["label"]) for a in annotations]
-    estimates = project_estimates_for(project=project, user_ids=[a.author_id for a in annotations])
     if project.aggregation_method == AggregationMethod.WEIGHTED:
         default_accuracy = (
             float(estimates.priors @ np.diagonal(estimates.crowd))
@@ -296,14 +348,14 @@ def _posterior(project: Project, annotations: Sequence[Annotation]) -> Posterior
             else DEFAULT_ACCURACY
         )
         return weighted_vote(
-            labels,
+            list(labels),
             estimates.accuracies,
             classes,
             default_accuracy=default_accuracy,
             priors=estimates.priors,
         )
     return task_posterior(
-        labels,
+        list(labels),
         estimates.confusions,
         estimates.priors,
         classes,

@@ -28,7 +28,7 @@ from labeling.models import (
     QueueOrder,
     TaskType,
 )
-from labeling.models.projects import ProjectPurpose
+from labeling.models.projects import ProjectPurpose, TieRule
 from labeling.queue_order import queue_order_default
 from workforce.models import Skill, SkillCheck, SkillComparator, Team
 
@@ -58,6 +58,7 @@ PROJECT_FIELDS = [
     "gold_feedback",
     "aggregation_method",
     "confidence_threshold",
+    "tie_rule",
     "purpose",
     "skill_check",
 ]
@@ -236,6 +237,8 @@ def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
             bad("confidence_threshold", "Dynamic overlap applies to single-label classification.")
         else:
             values["confidence_threshold"] = float(threshold)
+    if values["tie_rule"] not in TieRule.values:
+        bad("tie_rule", f"Use one of: {', '.join(TieRule.values)}.")
 
 
 def _clean_check_settings(values: dict[str, Any], bad: Any) -> None:
@@ -295,6 +298,7 @@ def _defaults() -> dict[str, Any]:
         "gold_feedback": False,
         "aggregation_method": AggregationMethod.MAJORITY.value,
         "confidence_threshold": None,
+        "tie_rule": TieRule.ESCALATE.value,
         "purpose": ProjectPurpose.WORK.value,
         "skill_check": None,
     }

@@ -3,13 +3,17 @@
 `GET /projects/{id}/agreement/?batch=` (inter-annotator agreement of the project or one import
 batch), `GET /projects/{id}/people/?batch=&sort=` (per-person figures, paginated),
 `GET /projects/{id}/confusions/` (the per-person confusion estimates of a consensus project) and
-`POST` there to queue a re-estimate. Another customer's project is "not found".
+`POST` there to queue a re-estimate, `GET /projects/{id}/calibration/` (the confidence's calibration
+measured on gold: ECE and reliability bins), and for managers `GET /projects/{id}/worker-confusions/
+?reference=final|gold` and `.../worker-confusions/csv/` (each person's observed confusion matrix with counts and 95%
+intervals, their own people only). Another customer's project is "not found".
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
@@ -21,13 +25,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import BASE_PERMISSIONS
+from accounts.policy import Action, can
 from core.api.pagination import PageNumberPagination
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from labeling import policy
 from labeling.models import Project, WorkerConfusion
 from labeling.selectors import person_names
 from labeling.services.consensus import consensus_confusions_estimate_queue
 from quality.reports.agreement import agreement_report
+from quality.reports.calibration import gold_calibration
 from quality.reports.confusions import confusions_apply, confusions_of
 from quality.reports.people import (
     DEFAULT_PEOPLE_SORT,
@@ -37,6 +43,15 @@ from quality.reports.people import (
     people_sorted,
 )
 from quality.reports.scope import batch_of
+from quality.reports.worker_confusion import (
+    REFERENCE_FINAL,
+    REFERENCES,
+    PersonConfusion,
+    worker_confusion_applies,
+    worker_confusions,
+    worker_confusions_csv,
+)
+from workforce.selectors.teams import profiles_managed_by
 
 BATCH_PARAMETER = OpenApiParameter(
     "batch", OpenApiTypes.INT, description="An import batch id: figures of that batch only."
@@ -148,6 +163,69 @@ class WorkerConfusionSerializer(serializers.ModelSerializer[WorkerConfusion]):
         read_only_fields = fields
 
 
+class ReliabilityBinSerializer(serializers.Serializer[Any]):
+    low = serializers.FloatField()
+    high = serializers.FloatField(help_text="Exclusive, except 1.0 in the last bin.")
+    count = serializers.IntegerField(help_text="Gold tasks whose confidence lies in the bin.")
+    mean_confidence = serializers.FloatField(allow_null=True)
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share right on gold.")
+
+
+class CalibrationSerializer(serializers.Serializer[Any]):
+    applies = serializers.BooleanField(help_text="Single-label consensus projects only.")
+    confidence_method = serializers.CharField(
+        allow_null=True, help_text='"posterior" (a probability) or "vote_share" (majority vote).'
+    )
+    gold_tasks = serializers.IntegerField(help_text="Gold tasks considered (the newest 2,000).")
+    measured = serializers.IntegerField(
+        help_text="Gold tasks on which the project's aggregation, replayed, delivers a label."
+    )
+    right = serializers.IntegerField(help_text="Of those, labels equal to the gold answer.")
+    accuracy = serializers.FloatField(allow_null=True)
+    mean_confidence = serializers.FloatField(allow_null=True)
+    too_few_labels = serializers.IntegerField(help_text="Gold tasks with too few labels to replay.")
+    undecided = serializers.IntegerField(
+        help_text="Gold tasks the project would send to review or leave unlabelled."
+    )
+    ece = serializers.FloatField(
+        allow_null=True, help_text="Expected calibration error (0..1) over ten bins; null: none."
+    )
+    warning_threshold = serializers.FloatField()
+    is_warning = serializers.BooleanField(help_text="ECE above the warning threshold.")
+    bins = ReliabilityBinSerializer(many=True)
+
+
+class ConfusionShareSerializer(serializers.Serializer[Any]):
+    right = serializers.IntegerField()
+    total = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, lower end.")
+    high = serializers.FloatField(allow_null=True, help_text="95% Wilson interval, upper end.")
+
+
+class ConfusionRowSerializer(serializers.Serializer[Any]):
+    reference = serializers.CharField(help_text="The reference (final or gold) label of the row.")
+    counts = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Labels given, in the order of `classes`."
+    )
+    share = ConfusionShareSerializer(
+        help_text="The row's accuracy: the diagonal cell over the row."
+    )
+
+
+class PersonConfusionSerializer(serializers.Serializer[Any]):
+    user_id = serializers.IntegerField()
+    name = serializers.SerializerMethodField()
+    classes = serializers.ListField(child=serializers.CharField())
+    rows = ConfusionRowSerializer(many=True)
+    overall = ConfusionShareSerializer()
+    skipped = serializers.IntegerField(help_text="Labels outside the project's current labels.")
+
+    def get_name(self, person: PersonConfusion) -> str | None:
+        names: dict[int, str] = self.context.get("names", {})
+        return names.get(person.user_id)
+
+
 class QueuedSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
 
@@ -222,6 +300,103 @@ class ConfusionsView(GenericAPIView[WorkerConfusion]):
         return Response({"status": "queued"}, status=status.HTTP_202_ACCEPTED)
 
 
+class CalibrationView(APIView):
+    """How well the project's label confidence matches how often the labels are right on gold:
+    each gold task replayed through the project's aggregation; ECE and the reliability bins."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses={200: CalibrationSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        return Response(CalibrationSerializer(gold_calibration(project=project)).data)
+
+
+def _reference(request: Request) -> str:
+    reference = request.query_params.get("reference", REFERENCE_FINAL)
+    if reference not in REFERENCES:
+        message = f"Use one of: {', '.join(REFERENCES)}."
+        raise ValidationFailed(f"reference: {message}", fields={"reference": [message]})
+    return reference
+
+
+REFERENCE_PARAMETER = OpenApiParameter(
+    "reference",
+    OpenApiTypes.STR,
+    enum=list(REFERENCES),
+    description="What each row is: the task's final label (default) or the gold answer.",
+)
+
+
+def _worker_confusions_for(
+    request: Request, project_id: int
+) -> tuple[Project, str, list[PersonConfusion]]:
+    """The project (managed by the caller) and the matrices of the people the caller manages."""
+    if not can(request.user, Action.PEOPLE_VIEW):
+        raise PermissionDenied("Only managers see each person's confusion matrix.")
+    project = _project(request, project_id)
+    if not worker_confusion_applies(project):
+        raise Conflict(
+            "Confusion matrices apply to single-label projects.",
+            extra={"task_type": project.task_type},
+        )
+    reference = _reference(request)
+    people = worker_confusions(
+        project=project,
+        user_ids=profiles_managed_by(request.user).values("user_id"),
+        reference=reference,
+    )
+    return project, reference, people
+
+
+class WorkerConfusionsView(GenericAPIView[Any]):
+    """Each person's observed confusion matrix in a single-label project (counts, and each row's
+    accuracy with a 95% Wilson interval), for managers: only the people they manage."""
+
+    permission_classes = BASE_PERMISSIONS
+    serializer_class = PersonConfusionSerializer
+    pagination_class = PageNumberPagination
+    filter_backends: list[Any] = []
+
+    @extend_schema(
+        parameters=[REFERENCE_PARAMETER],
+        responses={
+            200: PersonConfusionSerializer(many=True),
+            409: OpenApiResponse(description="Not a single-label project"),
+        },
+    )
+    def get(self, request: Request, project_id: int) -> Response:
+        _, _, people = _worker_confusions_for(request, project_id)
+        page = self.paginate_queryset(people) or []
+        names = person_names(
+            user_ids=[p.user_id for p in page], with_contact=policy.is_labeling_staff(request.user)
+        )
+        data = PersonConfusionSerializer(page, many=True, context={"names": names}).data
+        return self.get_paginated_response(data)
+
+
+class WorkerConfusionsCsvView(APIView):
+    """The same matrices as one CSV file: a line per person, reference label and given label,
+    with the row's accuracy and 95% interval."""
+
+    permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(
+        parameters=[REFERENCE_PARAMETER],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="Not a single-label project"),
+        },
+    )
+    def get(self, request: Request, project_id: int) -> HttpResponse:
+        project, reference, people = _worker_confusions_for(request, project_id)
+        response = HttpResponse(worker_confusions_csv(people), content_type="text/csv")
+        response["Content-Disposition"] = (
+            f'attachment; filename="project-{project.pk}-confusions-{reference}.csv"'
+        )
+        return response
+
+
 urlpatterns = [
     path(
         "projects/<id:project_id>/agreement/",
@@ -233,5 +408,20 @@ urlpatterns = [
         "projects/<id:project_id>/confusions/",
         ConfusionsView.as_view(),
         name="project-confusions",
+    ),
+    path(
+        "projects/<id:project_id>/calibration/",
+        CalibrationView.as_view(),
+        name="project-calibration",
+    ),
+    path(
+        "projects/<id:project_id>/worker-confusions/",
+        WorkerConfusionsView.as_view(),
+        name="project-worker-confusions",
+    ),
+    path(
+        "projects/<id:project_id>/worker-confusions/csv/",
+        WorkerConfusionsCsvView.as_view(),
+        name="project-worker-confusions-csv",
     ),
 ]

@@ -1,5 +1,6 @@
 """The Quality page of a project: agreement, each person's figures, reviewer accuracy, the
-worker estimates (refreshed through labeling's consensus job) and the gold set.
+worker estimates (refreshed through labeling's consensus job), calibration on gold (ECE and a
+reliability diagram) and the gold set.
 
 Access and the project lookup are labeling's portal's (`labeling.portal`): the page shows the
 same projects to the same people as the rest of the project's pages.
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.decorators import require_action
+from accounts.policy import Action, can
 from labeling import policy
 from labeling.portal import (
     batches_for_request,
@@ -27,9 +30,17 @@ from labeling.services.consensus import consensus_confusions_estimate_queue
 from quality.forms import QualityFilterForm
 from quality.reports import project as figures
 from quality.reports.agreement import agreement_report
+from quality.reports.calibration import gold_calibration
 from quality.reports.confusions import CONFUSIONS_MAX, confusions_apply, confusions_of
 from quality.reports.gold import gold_set
 from quality.reports.people import people_sorted
+from quality.reports.worker_confusion import (
+    REFERENCE_FINAL,
+    REFERENCES,
+    worker_confusion_applies,
+    worker_confusions,
+)
+from workforce.selectors.teams import profiles_managed_by
 
 PEOPLE_PER_PAGE = 50
 _PEOPLE_COLUMNS = (
@@ -86,6 +97,7 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
     )
     confusions = list(confusions_of(project)[:CONFUSIONS_MAX])
     gold_rows, gold_total = gold_set(project=project)
+    calibration = gold_calibration(project=project)
     # The pairs shown are those of the last scope: the batch when one is chosen.
     pairs = (batch_agreement or project_agreement).pairs
     # Names for those who may see who the workers are (labeling staff); numbers for the rest.
@@ -117,6 +129,9 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
             "confusions_apply": confusions_apply(project),
             "gold_rows": [(row, result_summary(row.result)) for row in gold_rows],
             "gold_total": gold_total,
+            "calibration": calibration,
+            "sees_people": can(request.user, Action.PEOPLE_VIEW),
+            "calibration_chart": calibration.chart_data(),
         },
     )
 
@@ -135,4 +150,35 @@ def confusions_refresh(request: HttpRequest, project_id: int) -> HttpResponse:
         )
     return redirect(
         reverse("quality:project_quality", kwargs={"project_id": project.pk}) + "#confusions"
+    )
+
+
+@require_action(Action.PEOPLE_VIEW)
+@require_GET
+def worker_confusions_page(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Each person's observed confusion matrix in a single-label project, with counts and each
+    row's accuracy and 95% interval; a manager sees only the people they manage."""
+    project = get_object_or_404(policy.projects_managed_by(request.user), pk=project_id)
+    if not worker_confusion_applies(project):
+        raise Http404("Confusion matrices apply to single-label projects.")
+    reference = request.GET.get("reference", REFERENCE_FINAL)
+    if reference not in REFERENCES:
+        reference = REFERENCE_FINAL
+    people = worker_confusions(
+        project=project,
+        user_ids=profiles_managed_by(request.user).values("user_id"),
+        reference=reference,
+    )
+    page = Paginator(people, PEOPLE_PER_PAGE).get_page(request.GET.get("page"))
+    names = person_names(user_ids=[p.user_id for p in page], with_contact=True)
+    return render(
+        request,
+        "quality/worker_confusions.html",
+        {
+            "project": project,
+            "reference": reference,
+            "references": REFERENCES,
+            "page": page,
+            "people": [(p, names.get(p.user_id, "")) for p in page],
+        },
     )

@@ -360,7 +360,9 @@ def test_consensus_aggregates_by_majority_when_the_overlap_is_reached():
 
 
 def test_a_consensus_tie_is_reported_as_a_tie():
-    project = make_project(pipeline="consensus", overlap=2, max_overlap=2)
+    project = make_project(
+        pipeline="consensus", overlap=2, max_overlap=2, tie_rule="leave_unlabelled"
+    )
     (task_id,) = add_tasks(project, 1)
 
     for label in ["cat", "dog"]:
