@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Role, RoleGrant
 from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.factories import gold_record
+from tests.quality.factories import gold_record, managed
 from workforce.models import CandidateState, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record, tier_candidate_propose
 
@@ -116,8 +116,9 @@ def test_a_person_on_probation_sees_their_numbers_without_their_gold_items(clien
         assert f"/{annotation_id}/" not in page
 
 
-def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client):
+def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client, manager):
     person = make_worker()
+    managed(manager, person)
     standing_decision_record(
         user=person,
         kind=StandingDecisionKind.PROBATION_PASSED,
