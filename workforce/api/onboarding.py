@@ -26,6 +26,7 @@ from workforce.selectors.onboarding import (
     onboarding_checklist,
     onboarding_summary,
 )
+from workforce.selectors.onboarding_steps import status_label
 from workforce.services.onboarding import (
     journey_approve,
     journey_decline,
@@ -51,11 +52,28 @@ class ChecklistItemSerializer(serializers.Serializer[Any]):
 
 class JourneyEventSerializer(serializers.ModelSerializer[JourneyEvent]):
     actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True)
+    from_status_label = serializers.SerializerMethodField()
+    to_status_label = serializers.SerializerMethodField()
 
     class Meta:
         model = JourneyEvent
-        fields = ["from_status", "to_status", "actor_email", "reason", "evidence", "created_at"]
+        fields = [
+            "from_status",
+            "from_status_label",
+            "to_status",
+            "to_status_label",
+            "actor_email",
+            "reason",
+            "evidence",
+            "created_at",
+        ]
         read_only_fields = fields
+
+    def get_from_status_label(self, event: JourneyEvent) -> str:
+        return status_label(event.from_status)
+
+    def get_to_status_label(self, event: JourneyEvent) -> str:
+        return status_label(event.to_status)
 
 
 class JourneySerializer(serializers.Serializer[Any]):

@@ -66,6 +66,9 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
     country = serializers.CharField(source="country.code", read_only=True)
     roles = RoleGrantSerializer(source="user.role_grants", many=True, read_only=True)
     skills = SkillLevelSerializer(source="user.skill_levels", many=True, read_only=True)
+    status_label = serializers.CharField(
+        source="get_status_display", read_only=True, help_text="The status as people read it."
+    )
 
     class Meta:
         model = AnnotatorProfile
@@ -78,6 +81,7 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
             "time_zone",
             "languages",
             "status",
+            "status_label",
             "is_trusted",
             "roles",
             "skills",

@@ -14,13 +14,14 @@ from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
 from workforce.forms import ProfileForm, SkillCreateForm, SkillLevelForm, StatusForm
-from workforce.models import AnnotatorStatus, Skill
+from workforce.models import Skill
 from workforce.selectors import (
     annotator_profile_get,
     skill_levels_list,
     skills_with_counts,
     terms_acceptances_of,
 )
+from workforce.selectors.onboarding_steps import journey_state_choices, journey_states
 from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
     annotator_profile_update,
@@ -63,13 +64,13 @@ def people(request: HttpRequest) -> HttpResponse:
     if country:
         profiles = profiles.filter(country=country)
     status = request.GET.get("status", "")
-    if status in AnnotatorStatus.values:
+    if status in journey_states():
         profiles = profiles.filter(status=status)
     page = Paginator(profiles, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "workforce/people.html",
-        {"page": page, "country": country, "status": status, "statuses": AnnotatorStatus.choices},
+        {"page": page, "country": country, "status": status, "statuses": journey_state_choices()},
     )
 
 
