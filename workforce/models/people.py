@@ -87,11 +87,10 @@ class AnnotatorProfile(models.Model):
         return f"Profile of {self.user}"
 
     def get_status_display(self) -> str:
-        """The status's label, from the one place journey states are named
-        (`workforce.selectors.onboarding_steps.status_label`; a registered step's too)."""
-        from workforce.selectors.onboarding_steps import status_label
-
-        return status_label(self.status)
+        """The status's label (a registered step's name reads as words)."""
+        if self.status in AnnotatorStatus.values:
+            return str(AnnotatorStatus(self.status).label)
+        return self.status.replace("_", " ").capitalize()
 
 
 class Standing(models.TextChoices):

@@ -21,7 +21,11 @@ from workforce.selectors import (
     skills_with_counts,
     terms_acceptances_of,
 )
-from workforce.selectors.onboarding_steps import journey_state_choices, journey_states
+from workforce.selectors.onboarding_steps import (
+    journey_state_choices,
+    journey_states,
+    status_label,
+)
 from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
     annotator_profile_update,
@@ -90,7 +94,7 @@ def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             if op == "status" and status_form.is_valid():
                 annotator_status_set(profile=profile, actor=actor, **status_form.cleaned_data)
                 messages.success(
-                    request, f"{profile.user.email} is now {profile.get_status_display().lower()}."
+                    request, f"{profile.user.email} is now {status_label(profile.status).lower()}."
                 )
                 return redirect("workforce:person", user_id=user_id)
             if op == "trust":
