@@ -23,13 +23,14 @@ from rest_framework.views import APIView
 
 from accounts.api.permissions import BASE_PERMISSIONS
 from accounts.permissions import PolicyAllows
-from accounts.policy import Action, users_visible_to
+from accounts.policy import Action
 from accounts.selectors import request_user
 from core.api.filters import FilterSet, IdFilter
 from core.api.routers import Router
 from quality.selectors import standing_summary_of
 from quality.services.standing import tier_candidates_compute
 from workforce.models import CandidateState, TierCandidate, TierDirection
+from workforce.selectors.teams import people_managed_by
 from workforce.selectors.tiers import tier_candidates_for
 from workforce.services.tiers import tier_candidate_approve, tier_candidate_decline
 
@@ -110,7 +111,7 @@ class TierCandidateViewSet(
     ordering_fields = ["computed_at"]
 
     def get_queryset(self) -> QuerySet[TierCandidate]:
-        return tier_candidates_for(users_visible_to(self.request.user)).order_by(
+        return tier_candidates_for(people_managed_by(self.request.user)).order_by(
             "computed_at", "pk"
         )
 

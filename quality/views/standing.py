@@ -14,13 +14,14 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import require_action
-from accounts.policy import Action, users_visible_to
+from accounts.policy import Action
 from accounts.selectors import request_user
 from core.errors import QuorumError
 from quality.forms import TierDecisionForm
 from quality.selectors import standing_summary_of
 from quality.services.standing import tier_candidates_compute
 from workforce.models import CandidateState, TierCandidate
+from workforce.selectors.teams import people_managed_by
 from workforce.selectors.tiers import tier_candidates_for
 from workforce.services.tiers import tier_candidate_approve, tier_candidate_decline
 
@@ -28,14 +29,14 @@ CANDIDATES_PER_PAGE = 50
 
 
 def _candidate(request: HttpRequest, candidate_id: int) -> TierCandidate:
-    return get_object_or_404(tier_candidates_for(users_visible_to(request.user)), pk=candidate_id)
+    return get_object_or_404(tier_candidates_for(people_managed_by(request.user)), pk=candidate_id)
 
 
 @require_action(Action.PEOPLE_MANAGE)
 @require_GET
 def tier_candidates(request: HttpRequest) -> HttpResponse:
     """The queue: pending candidates oldest first, then the latest decided ones."""
-    scoped = tier_candidates_for(users_visible_to(request.user))
+    scoped = tier_candidates_for(people_managed_by(request.user))
     pending = scoped.filter(state=CandidateState.PENDING).order_by("computed_at", "pk")
     decided = scoped.filter(state__in=[CandidateState.APPROVED, CandidateState.DECLINED]).order_by(
         "-decided_at", "-pk"

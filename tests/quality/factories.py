@@ -180,6 +180,13 @@ def spam_rule(manager: Any, project: Project | None = None, **changes: Any) -> Q
     return rule_create(actor=manager, **values)
 
 
+def managed_worker(manager, **kwargs):
+    """A worker (see `make_worker`) in `manager`'s team."""
+    person = make_worker(**kwargs)
+    managed(manager, person)
+    return person
+
+
 def hit(manager, project, person, **rule):
     """Make `person` (put in `manager`'s team) a spammer caught by a rule; return the action."""
     managed(manager, person)

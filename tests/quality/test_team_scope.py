@@ -2,6 +2,7 @@
 in the API, the portal and the services; another team's are "not found". Administrators see all."""
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Role
 from core.errors import NotFound
@@ -10,7 +11,15 @@ from quality.services.actions import appeal_decide, rule_action_appeal, rule_act
 from quality.services.evaluation import rules_evaluate
 from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.factories import GOLD_SPAM, gold_record, hit, make_manager, managed
+from tests.quality.factories import (
+    GOLD_SPAM,
+    gold_record,
+    hit,
+    make_manager,
+    managed,
+    managed_worker,
+)
+from workforce.services.tiers import tier_candidate_propose
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +102,29 @@ def test_the_services_refuse_another_teams_person(manager, scene):
 
     scene["theirs"].refresh_from_db()
     assert scene["theirs"].state == "active"
+
+
+def test_another_teams_tier_candidate_is_not_found(manager_client, manager):
+    ours = managed_worker(manager)
+    theirs = make_worker()
+    managed(make_manager(), theirs)
+    now = timezone.now()
+    our_candidate = tier_candidate_propose(
+        user=ours, from_tier="annotator", to_tier="reviewer-1", evidence={}, now=now
+    )
+    their_candidate = tier_candidate_propose(
+        user=theirs, from_tier="annotator", to_tier="reviewer-1", evidence={}, now=now
+    )
+
+    listed = manager_client.get("/api/v1/tier-candidates/").json()["results"]
+    approve = manager_client.post(
+        f"/api/v1/tier-candidates/{their_candidate.pk}/approve/",
+        {},
+        content_type="application/json",
+    )
+    page = manager_client.get("/quality/tier-candidates/").content.decode()
+
+    assert [row["id"] for row in listed] == [our_candidate.pk]
+    assert approve.status_code == 404
+    assert theirs.email not in page
+    assert ours.email in page

@@ -161,8 +161,8 @@ def test_every_move_outside_the_map_is_refused_naming_the_status(manager, here, 
     assert JourneyEvent.objects.count() == events
 
 
-def test_nobody_moves_a_person_to_a_step_they_have_not_done(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_nobody_moves_a_person_to_a_step_they_have_not_done(manager_client, make_member):
+    person = make_member()
 
     response = manager_client.post(
         f"/api/v1/people/{person.pk}/status/",
@@ -408,8 +408,8 @@ def test_a_manager_gets_404_for_a_profile_outside_their_scope(manager_client):
     assert (journey.status_code, move.status_code, page.status_code) == (404, 404, 404)
 
 
-def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(manager_client, make_member):
+    person = make_member()
 
     suspended = manager_client.post(
         f"/api/v1/onboarding/people/{person.pk}/move/",
@@ -433,8 +433,8 @@ def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(man
     assert reinstated.json()["status"] == "terms_accepted"
 
 
-def test_the_portal_status_form_shows_why_a_move_is_refused(manager_client):
-    person = make_user(Role.ANNOTATOR)
+def test_the_portal_status_form_shows_why_a_move_is_refused(manager_client, make_member):
+    person = make_member()
 
     response = manager_client.post(
         f"/people/{person.pk}/", {"op": "status", "status": "approval", "reason": ""}

@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Role, RoleGrant
 from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.factories import gold_record, managed
+from tests.quality.factories import gold_record, managed, managed_worker
 from workforce.models import CandidateState, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record, tier_candidate_propose
 
@@ -33,8 +33,8 @@ def propose(person):
     )
 
 
-def test_a_manager_sees_the_queue_with_the_evidence(manager_client):
-    person = make_worker()
+def test_a_manager_sees_the_queue_with_the_evidence(manager_client, manager):
+    person = managed_worker(manager)
     propose(person)
 
     page = manager_client.get(QUEUE).content.decode()
@@ -44,8 +44,8 @@ def test_a_manager_sees_the_queue_with_the_evidence(manager_client):
     assert "120 annotations" in page
 
 
-def test_a_manager_approves_from_the_queue(manager_client):
-    person = make_worker()
+def test_a_manager_approves_from_the_queue(manager_client, manager):
+    person = managed_worker(manager)
     candidate = propose(person)
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/approve/", {"note": ""})
@@ -54,8 +54,10 @@ def test_a_manager_approves_from_the_queue(manager_client):
     assert RoleGrant.objects.get(user=person, role=Role.REVIEWER).level == 1
 
 
-def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(manager_client):
-    candidate = propose(make_worker())
+def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(
+    manager_client, manager
+):
+    candidate = propose(managed_worker(manager))
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/decline/", {"note": ""}, follow=True)
 
