@@ -408,7 +408,9 @@ def test_a_manager_gets_404_for_a_profile_outside_their_scope(manager_client):
     assert (journey.status_code, move.status_code, page.status_code) == (404, 404, 404)
 
 
-def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(manager_client, make_member):
+def test_a_manager_moves_a_person_by_api_and_a_refused_move_names_the_status(
+    manager_client, make_member
+):
     person = make_member()
 
     suspended = manager_client.post(
