@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, URLResolver, path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,7 +104,12 @@ class OwnJourneyView(APIView):
 
     permission_classes = BASE_PERMISSIONS
 
-    @extend_schema(responses=JourneySerializer)
+    @extend_schema(
+        responses={
+            200: JourneySerializer,
+            404: OpenApiResponse(description="You have no annotator profile, so no journey."),
+        }
+    )
     def get(self, request: Request) -> Response:
         return Response(JourneySerializer(_journey(request_user(request))).data)
 
