@@ -5,7 +5,9 @@ Steps, each printing what it measured:
 1. Recreate a database of its own (BENCH_DATABASE_URL, default
    postgres://postgres@127.0.0.1:5432/quorum_bench) and migrate it.
 2. Seed a project with BENCH_TASKS (1,000,000) tasks and their work slots in set-based SQL: the
-   rows the import service would make.
+   rows the import service would make. By default the project has teams and requirements on, as
+   the budgets ask: it is limited to a team that holds every bench annotator and requires not
+   holding a skill nobody has, so every claim checks both (`--no-teams`: an open project).
 3. Create annotators through the services, each with an API token and a signed-in session
    (Django's sign-in, in the configured session engine) with a CSRF token.
 4. Serve the app with gunicorn and run claim + submit cycles for 1, 4, 16 and 64 annotators
@@ -151,6 +153,7 @@ class Config:
     skip_import: bool
     skip_export: bool
     celery_concurrency: int
+    teams: bool
 
 
 def parse_config(argv: list[str]) -> Config:
@@ -208,6 +211,12 @@ def parse_config(argv: list[str]) -> Config:
     )
     parser.add_argument("--skip-import", action="store_true", help="skip the import benchmark")
     parser.add_argument("--skip-export", action="store_true", help="skip the export benchmark")
+    parser.add_argument(
+        "--no-teams",
+        action="store_true",
+        help="leave the queue project open to every team, with no requirement (default: limited"
+        " to the bench team, with one requirement)",
+    )
     args = parser.parse_args(argv)
     larger_import = _env_int("BENCH_IMPORT_TASKS", 1_000_000)
     config = Config(
@@ -229,6 +238,7 @@ def parse_config(argv: list[str]) -> Config:
         skip_import=args.skip_import,
         skip_export=args.skip_export,
         celery_concurrency=args.celery_concurrency,
+        teams=not args.no_teams,
     )
     return config
 
@@ -456,6 +466,44 @@ def project_make(name: str) -> Project:
         queue_order="random",
         status="active",
     )
+
+
+BENCH_TEAM = "Bench team"
+NOBODYS_SKILL = "bench-nobody-has"
+
+
+def project_limit_to_team(project: Project, user_ids: list[int]) -> list[str]:
+    """Turn teams and requirements on for `project`, through the services: limit it to a team
+    holding every one of `user_ids`, and require not holding a skill nobody has (plus the
+    project's required skill, if it has one, which the claim checks anyway). Return the lines
+    that say so."""
+    from accounts.models import User
+    from labeling.services.projects import project_access_set, requirements_clean
+    from workforce.models import Skill
+    from workforce.services.teams import team_create, team_member_add
+
+    team = team_create(name=BENCH_TEAM, actor=None)
+    for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
+        team_member_add(team=team, user=user, actor=None)
+    skill = Skill.objects.filter(slug=NOBODYS_SKILL).first() or Skill.objects.create(
+        slug=NOBODYS_SKILL, name="Bench: a skill nobody has"
+    )
+    project_access_set(
+        project=project,
+        actor=None,
+        teams=[team],
+        requirements=requirements_clean([{"skill": skill.slug, "comparator": "lacks"}]),
+    )
+    required = (
+        f"; required skill {project.required_skill.slug} >= {project.required_level}"
+        if project.required_skill is not None
+        else "; no required skill"
+    )
+    return [
+        f"  teams and requirements ON: project {project.pk} limited to team {team.name!r}"
+        f" ({len(user_ids)} members, every bench annotator)",
+        f"    requirement: not {skill.slug} (nobody holds it){required}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -1652,6 +1700,11 @@ def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -
     figures = Figures()
     print(f"\nseeding the queue project with {config.tasks:,} tasks ...", flush=True)
     project = project_make("Bench queue")
+    if config.teams:
+        lines = project_limit_to_team(project, [a.user_id for a in annotators])
+    else:
+        lines = ["  teams and requirements OFF (--no-teams): the project is open to every team"]
+    print("\n".join(lines), flush=True)
     started = time.monotonic()
     job = seed_job(project=project, count=config.tasks, name="bench-queue.jsonl")
     seed_tasks(project=project, job=job, count=config.tasks)

@@ -11,8 +11,11 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import RoleSpec, api_token_create, user_create
+from demo.calibrated_quality import demo_ties_seed
 from demo.calibration import demo_calibration_seed
 from demo.checks import demo_checks_seed
+from demo.gaps import demo_gaps_seed
+from demo.ledger import demo_ledger_seed
 from demo.onboarding import demo_onboarding_seed
 from demo.projects import demo_projects_seed
 from demo.quality import demo_quality_seed
@@ -162,7 +165,10 @@ def demo_seed() -> SeedReport:
     report.created.extend(demo_teams_seed(totp_secret=DEMO_TOTP_SECRET))
     everyone = {u.email: u for u in User.objects.filter(email__endswith="@demo.quorum")}
     report.created.extend(demo_quality_seed(customer=demo_customer, people=everyone))
+    report.created.extend(demo_ties_seed(customer=demo_customer, people=everyone))
     report.created.extend(demo_standing_seed(people=everyone))
+    report.created.extend(demo_gaps_seed())
+    report.created.extend(demo_ledger_seed())
     report.created.extend(demo_onboarding_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     customer = users["customer@demo.quorum"]

@@ -1,8 +1,9 @@
 """Who sees which quality rules, rule actions and appeals, and what of an action's evidence; the
 records probation and tiers are computed from, and what a person sees of their standing.
 
-Managers and administrators (labeling staff) see and change everything; a person sees only the
-actions taken on them and their own appeals. Anything outside a person's scope is "not found".
+Administrators see and change everything; a manager the rule actions and appeals of the people
+of their teams (`workforce.selectors.teams.people_managed_by`); a person sees only the actions
+taken on them and their own appeals. Anything outside a person's scope is "not found".
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from quality.standing import (
     share_of_items,
 )
 from workforce.models import AnnotatorProfile, AnnotatorStatus
+from workforce.selectors.teams import people_managed_by, sees_every_team
 from workforce.selectors.tiers import (
     standing_decision_latest,
     standing_decisions_of,
@@ -74,25 +76,42 @@ def quality_rules_visible_to(user: Any) -> QuerySet[QualityRule]:
     return rules.order_by("-is_active", "name", "pk")
 
 
+def _managed_people(user: Any, field: str) -> Q:
+    """On rows that name a person by `field`: every row for administrators; for a manager, the
+    rows of the people of their teams and their own."""
+    if sees_every_team(user):
+        return Q()
+    return Q(**{f"{field}__in": people_managed_by(user).values("pk")}) | Q(**{field: user.pk})
+
+
+def in_quality_scope(user: Any, *, person_id: int) -> bool:
+    """Whether `user` (a manager or administrator) may act on the quality records of `person_id`."""
+    if not can_manage_quality(user):
+        return False
+    return sees_every_team(user) or people_managed_by(user).filter(pk=person_id).exists()
+
+
 def rule_actions_visible_to(user: Any) -> QuerySet[RuleAction]:
-    """Every action for staff; the actions taken on them for anyone else; newest first."""
+    """Every action for administrators; a manager's, the actions taken on the people of their
+    teams (and on themselves); the actions taken on them for anyone else; newest first."""
     actions = RuleAction.objects.select_related(
         "rule", "user", "project", "ended_by", "appeal"
     ).order_by("-taken_at", "-pk")
     if can_manage_quality(user):
-        return actions
+        return actions.filter(_managed_people(user, "user_id"))
     if not getattr(user, "is_authenticated", False):
         return actions.none()
     return actions.filter(user_id=user.pk)
 
 
 def appeals_visible_to(user: Any) -> QuerySet[Appeal]:
-    """Every appeal for staff; their own for anyone else; oldest pending first."""
+    """Every appeal for administrators; a manager's, the appeals of the people of their teams
+    (and their own); their own for anyone else; oldest pending first."""
     appeals = Appeal.objects.select_related(
         "action", "action__rule", "action__user", "action__project", "author", "decided_by"
     ).order_by("created_at", "pk")
     if can_manage_quality(user):
-        return appeals
+        return appeals.filter(_managed_people(user, "action__user_id"))
     if not getattr(user, "is_authenticated", False):
         return appeals.none()
     return appeals.filter(author_id=user.pk)

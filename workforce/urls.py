@@ -13,4 +13,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("workforce.views.checks")),
     path("", include("workforce.views.teams")),
     path("", include("workforce.views.notifications")),
+    path("", include("workforce.views.tiers")),
 ]

@@ -23,8 +23,9 @@ from labeling.models import (
     QueueOrder,
     TaskType,
 )
+from labeling.models.projects import ProjectPurpose
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
-from workforce.models import Skill, SkillComparator, Team
+from workforce.models import Skill, SkillCheck, SkillComparator, Team
 
 LABELS_HELP = (
     "One label per line: <code>name</code>, or <code>name, #colour, hotkey</code>, "
@@ -92,6 +93,8 @@ class ProjectForm(forms.Form):
 
     `customers` is given to staff, who choose the customer; a customer's users create for their
     own, so they get no customer field. Editing has no customer, preset or instructions field.
+    `teams` and `checks` are given to staff too: the team limit, and the purpose (work, training
+    or test) with the skill check a training or test project holds; customers get neither.
     """
 
     customer = forms.ModelChoiceField(queryset=Customer.objects.none(), empty_label="Choose…")
@@ -167,6 +170,20 @@ class ProjectForm(forms.Form):
         label="Limited to teams",
         help_text="Only members of these teams get its work. None chosen: open to every team.",
     )
+    purpose = forms.ChoiceField(
+        choices=ProjectPurpose.choices,
+        initial=ProjectPurpose.WORK,
+        required=False,  # not given: a new project is for work, an edit keeps the purpose
+        help_text="A training module or a qualification test holds the items of one skill "
+        "check of its kind; its attempts serve them, never the queue.",
+    )
+    skill_check = forms.ModelChoiceField(
+        queryset=SkillCheck.objects.none(),
+        required=False,
+        label="Skill check",
+        empty_label="None (a work project)",
+        help_text="Training and test projects: the check whose items this project holds.",
+    )
     status = forms.ChoiceField(choices=ProjectStatus.choices, initial=ProjectStatus.DRAFT)
     instructions = forms.CharField(
         required=False,
@@ -213,6 +230,7 @@ class ProjectForm(forms.Form):
         customers: QuerySet[Customer] | None = None,
         project: Project | None = None,
         teams: QuerySet[Team] | None = None,
+        checks: QuerySet[SkillCheck] | None = None,
         **kwargs: Any,
     ) -> None:
         self.project = project
@@ -235,6 +253,11 @@ class ProjectForm(forms.Form):
             del self.fields["teams"]
         else:
             cast(forms.ModelMultipleChoiceField, self.fields["teams"]).queryset = teams
+        if checks is None:  # customers' users make work projects only
+            del self.fields["purpose"]
+            del self.fields["skill_check"]
+        else:
+            cast(forms.ModelChoiceField, self.fields["skill_check"]).queryset = checks
         if customers is None or project is not None:
             del self.fields["customer"]
         else:
@@ -249,7 +272,9 @@ class ProjectForm(forms.Form):
                 "Labels already used in annotations cannot be removed or renamed.",
             )
             if project.tasks_total:
-                for field in ("task_type", "pipeline", "overlap", "max_overlap"):
+                for field in ("task_type", "pipeline", "overlap", "max_overlap", "purpose"):
+                    if field not in self.fields:
+                        continue
                     self.fields[field].disabled = True
                     self.fields[field].help_text = _LOCKED_HELP
 
@@ -276,6 +301,8 @@ class ProjectForm(forms.Form):
                     "skill__slug", "comparator", "level"
                 )
             ),
+            "purpose": project.purpose,
+            "skill_check": project.skill_check_id,
             "status": project.status,
             "max_reworks": project.max_reworks,
             "gold_warmup": project.gold_warmup,
@@ -475,6 +502,11 @@ class ProjectForm(forms.Form):
             "required_level": data["required_level"],
             "status": data["status"],
         }
+        if "purpose" in self.fields:  # staff only; the service judges purpose and check together
+            values["purpose"] = data["purpose"] or (
+                self.project.purpose if self.project is not None else ProjectPurpose.WORK.value
+            )
+            values["skill_check"] = data["skill_check"]
         if data["queue_order"]:  # else the service's default for the pipeline
             values["queue_order"] = data["queue_order"]
         if data["max_overlap"] is not None:

@@ -34,7 +34,8 @@ from labeling.portal import batches_for_request, labeling_access, project_for_re
 from labeling.services import gold as gold_services
 from labeling.services import projects as project_services
 from labeling.services.imports import batches as import_services
-from workforce.selectors.teams import teams_visible_to
+from workforce.selectors.checks import skill_check_get, skill_checks_list
+from workforce.selectors.teams import requirement_wording, teams_visible_to
 
 PROJECTS_PER_PAGE = 25
 RECENT_JOBS = 10
@@ -105,6 +106,20 @@ def _gold_summary(project: Project) -> str:
     return "; ".join(parts)
 
 
+def _access_summary(project: Project) -> dict[str, Any]:
+    """Who works on `project`, for staff: the teams it is limited to (none: every team) and its
+    further skill requirements, worded as the claim words them."""
+    return {
+        "teams": [team.name for team in project.teams.order_by("name", "pk")],
+        "requirements": [
+            requirement_wording(skill_name=name, comparator=comparator, level=level)
+            for name, comparator, level in project.requirements.order_by("pk").values_list(
+                "skill__name", "comparator", "level"
+            )
+        ],
+    }
+
+
 def project_page(request: HttpRequest, project: Project, **forms: Any) -> HttpResponse:
     """Render the project page; `forms` are bound forms that failed, shown with their errors."""
     latest = project.instruction_versions.order_by("-version").first()
@@ -126,6 +141,10 @@ def project_page(request: HttpRequest, project: Project, **forms: Any) -> HttpRe
         "status_actions": _status_actions(project),
         "pipeline_summary": _pipeline_summary(project),
         "gold_summary": _gold_summary(project),
+        "skill_check": skill_check_get(check_id=project.skill_check_id)
+        if project.skill_check_id
+        else None,
+        "access": _access_summary(project) if policy.is_labeling_staff(request.user) else None,
         "import_rows": [(job, import_services.import_progress(job)) for job in imports],
         "exports": exports,
     }
@@ -183,7 +202,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
     is_staff = policy.is_labeling_staff(user)
     customers = policy.customers_visible_to(user) if is_staff else None
     teams = teams_visible_to(user) if is_staff else None
-    form = ProjectForm(request.POST or None, customers=customers, teams=teams)
+    checks = skill_checks_list() if is_staff else None
+    form = ProjectForm(request.POST or None, customers=customers, teams=teams, checks=checks)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         customer = data["customer"] if is_staff else policy.customer_of(user)
@@ -221,8 +241,10 @@ def project_edit(request: HttpRequest, project_id: int) -> HttpResponse:
     """Change a project's settings; those that shape tasks are fixed once it has tasks."""
     project = project_for_request(request, project_id)
     user = request_user(request)
-    teams = teams_visible_to(user) if policy.is_labeling_staff(user) else None
-    form = ProjectForm(request.POST or None, project=project, teams=teams)
+    is_staff = policy.is_labeling_staff(user)
+    teams = teams_visible_to(user) if is_staff else None
+    checks = skill_checks_list(include_inactive=True) if is_staff else None
+    form = ProjectForm(request.POST or None, project=project, teams=teams, checks=checks)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():

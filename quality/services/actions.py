@@ -25,7 +25,7 @@ from quality.models import (
     RuleAction,
     RuleActionState,
 )
-from quality.selectors import require_quality_manager
+from quality.selectors import in_quality_scope, require_quality_manager
 from quality.services.effects import effects_give_back
 from quality.services.rules import MAX_TEXT
 from workforce.models import NotificationKind
@@ -101,6 +101,12 @@ def rule_actions_expire(*, now: datetime | None = None) -> int:
     return ended
 
 
+def _require_in_scope(manager: User, *, person_id: int) -> None:
+    """A manager acts only on the people of their teams: anyone else's action is "not found"."""
+    if not in_quality_scope(manager, person_id=person_id):
+        raise NotFound("There is no such action.")
+
+
 def _clean_text(text: str, name: str, *, required: bool) -> str:
     text = (text or "").strip()
     if required and not text:
@@ -115,9 +121,11 @@ def _clean_text(text: str, name: str, *, required: bool) -> str:
 def rule_action_lift(*, action: RuleAction, manager: User, note: str = "") -> RuleAction:
     """End an action in force now and restore what it took; a pending appeal of it is upheld.
 
-    Raises PermissionDenied (not a manager) or Conflict `action_not_in_effect`.
+    Raises PermissionDenied (not a manager), NotFound (a person outside the manager's teams) or
+    Conflict `action_not_in_effect`.
     """
     require_quality_manager(manager)
+    _require_in_scope(manager, person_id=action.user_id)
     note = _clean_text(note, "note", required=False)
     now = timezone.now()
     _states_of_action_locked(action)
@@ -209,12 +217,14 @@ def appeal_decide(*, appeal: Appeal, manager: User, uphold: bool, note: str = ""
     """Decide an appeal: upholding it reverses the action and restores what it took; rejecting
     it keeps the action in force (a rejection needs a note that tells the person why).
 
-    Raises PermissionDenied (not a manager), ValidationFailed, or Conflict `appeal_decided`.
+    Raises PermissionDenied (not a manager), NotFound (a person outside the manager's teams),
+    ValidationFailed, or Conflict `appeal_decided`.
     """
     require_quality_manager(manager)
+    action = RuleAction.objects.get(pk=appeal.action_id)
+    _require_in_scope(manager, person_id=action.user_id)
     note = _clean_text(note, "note", required=not uphold)
     now = timezone.now()
-    action = RuleAction.objects.get(pk=appeal.action_id)
     _states_of_action_locked(action)
     action = _action_for_update(action.pk)
     locked = Appeal.objects.select_for_update().get(pk=appeal.pk)

@@ -6,27 +6,13 @@ The builders are in tests.quality.factories and, for labeling's things, tests.la
 
 import pytest
 
-from tests.factories import make_team
 from tests.labeling.factories import make_customer, make_customer_user, make_project
 from tests.quality.factories import make_manager, seed_consensus
-from workforce.services.teams import team_member_add
 
 
 @pytest.fixture
 def manager():
     return make_manager()
-
-
-@pytest.fixture
-def make_member(manager):
-    """Put a person in a team `manager` manages (managers see only their teams' people)."""
-    team = make_team("Quality team", managers=[manager])
-
-    def add(person):
-        team_member_add(team=team, user=person, actor=None)
-        return person
-
-    return add
 
 
 @pytest.fixture

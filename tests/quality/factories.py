@@ -44,9 +44,10 @@ from labeling.services.submit import lease_skip, lease_submit
 from quality.models import QualityRule
 from quality.services.evaluation import rules_evaluate
 from quality.services.rules import rule_create
-from tests.factories import make_user
+from tests.factories import make_team, make_user
 from tests.labeling.factories import ALWAYS, add_tasks, make_project, make_worker
-from workforce.models import AnnotatorProfile
+from workforce.models import AnnotatorProfile, Team
+from workforce.services.teams import team_member_add
 
 _seq = itertools.count(1)
 GOLD_SPAM = [0.0] * 12  # a spammer's gold record: every answer wrong
@@ -76,7 +77,18 @@ RULE_FORM = {
 
 
 def make_manager():
-    return make_user(Role.MANAGER, mfa=True)
+    """A manager with a team of their own: a manager sees the quality records only of the people
+    of their teams, so a test whose manager must reach a person puts them in it (`managed`)."""
+    manager = make_user(Role.MANAGER, mfa=True)
+    make_team(managers=[manager])
+    return manager
+
+
+def managed(manager, *people):
+    """Put `people` (in no team yet) in the first team `manager` manages."""
+    team = Team.objects.filter(manager_assignments__user=manager).order_by("pk").first()
+    for person in people:
+        team_member_add(team=team, user=person, actor=None)
 
 
 def gold_record(
@@ -168,8 +180,16 @@ def spam_rule(manager: Any, project: Project | None = None, **changes: Any) -> Q
     return rule_create(actor=manager, **values)
 
 
+def managed_worker(manager, **kwargs):
+    """A worker (see `make_worker`) in `manager`'s team."""
+    person = make_worker(**kwargs)
+    managed(manager, person)
+    return person
+
+
 def hit(manager, project, person, **rule):
-    """Make `person` a spammer caught by a rule; return the action taken."""
+    """Make `person` (put in `manager`'s team) a spammer caught by a rule; return the action."""
+    managed(manager, person)
     spam_rule(manager, **rule)
     gold_record(project, person, GOLD_SPAM)
     [action] = rules_evaluate(user=person, project=project)

@@ -18,7 +18,7 @@ from tests.labeling.factories import (
     review,
     two_level_project,
 )
-from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, spam_rule
+from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, managed, spam_rule
 from workforce.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,7 @@ def test_a_rule_that_suspends_tells_the_person_and_so_does_the_appeal_decision()
     manager = make_manager()
     project = make_project(gold_warmup=0)
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager)
     gold_record(project, spammer, GOLD_SPAM)
     [action] = rules_evaluate(user=spammer, project=project)

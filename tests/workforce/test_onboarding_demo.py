@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)
 def test_the_demo_shows_people_part_way_suspended_and_told():
-    first = demo_seed().created  # seeds the journey's states among the rest
+    first = demo_seed().created  # demo_seed calls demo_onboarding_seed
     again = demo_onboarding_seed()
 
     status = dict(

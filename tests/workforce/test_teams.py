@@ -42,6 +42,7 @@ def test_a_manager_gets_404_through_the_api_for_a_person_outside_their_teams(
 ):
     outsider = outsider_of(other_team)
     member = make_member()
+    before = AnnotatorProfile.objects.get(user=outsider).status
 
     listed = manager_client.get("/api/v1/people/").json()
     detail = manager_client.get(f"/api/v1/people/{outsider.pk}/")
@@ -55,7 +56,7 @@ def test_a_manager_gets_404_through_the_api_for_a_person_outside_their_teams(
     assert detail.status_code == 404
     assert detail.json()["code"] == "not_found"
     assert status.status_code == 404
-    assert AnnotatorProfile.objects.get(user=outsider).status == "terms_accepted"  # unchanged
+    assert AnnotatorProfile.objects.get(user=outsider).status == before
 
 
 def test_a_manager_gets_404_in_the_portal_for_a_person_outside_their_teams(

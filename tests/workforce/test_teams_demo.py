@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_the_demo_teams_seed_makes_two_managed_teams_and_runs_again_safely():
-    first = demo_seed().created  # seeds the teams among the rest
+    first = demo_seed().created  # demo_seed calls demo_teams_seed
     again = demo_teams_seed(totp_secret=DEMO_TOTP_SECRET)
 
     assert {"Day shift", "Night shift", LIMITED_PROJECT} <= set(first)

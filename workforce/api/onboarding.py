@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, URLResolver, path
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +26,8 @@ from workforce.selectors.onboarding import (
     onboarding_checklist,
     onboarding_summary,
 )
-from workforce.selectors.teams import people_managed_by
+from workforce.selectors.onboarding_steps import status_label
+from workforce.selectors.teams import people_placeable_by
 from workforce.services.onboarding import (
     journey_approve,
     journey_decline,
@@ -52,11 +53,28 @@ class ChecklistItemSerializer(serializers.Serializer[Any]):
 
 class JourneyEventSerializer(serializers.ModelSerializer[JourneyEvent]):
     actor_email = serializers.EmailField(source="actor.email", read_only=True, allow_null=True)
+    from_status_label = serializers.SerializerMethodField()
+    to_status_label = serializers.SerializerMethodField()
 
     class Meta:
         model = JourneyEvent
-        fields = ["from_status", "to_status", "actor_email", "reason", "evidence", "created_at"]
+        fields = [
+            "from_status",
+            "from_status_label",
+            "to_status",
+            "to_status_label",
+            "actor_email",
+            "reason",
+            "evidence",
+            "created_at",
+        ]
         read_only_fields = fields
+
+    def get_from_status_label(self, event: JourneyEvent) -> str:
+        return status_label(event.from_status)
+
+    def get_to_status_label(self, event: JourneyEvent) -> str:
+        return status_label(event.to_status)
 
 
 class JourneySerializer(serializers.Serializer[Any]):
@@ -87,7 +105,12 @@ class OwnJourneyView(APIView):
 
     permission_classes = BASE_PERMISSIONS
 
-    @extend_schema(responses=JourneySerializer)
+    @extend_schema(
+        responses={
+            200: JourneySerializer,
+            404: OpenApiResponse(description="You have no annotator profile, so no journey."),
+        }
+    )
     def get(self, request: Request) -> Response:
         return Response(JourneySerializer(_journey(request_user(request))).data)
 
@@ -96,7 +119,7 @@ def _profile_in_scope(request: Request, user_id: int) -> AnnotatorProfile:
     """A profile the caller may see; others' answer 404 so their existence does not leak."""
     return get_object_or_404(
         AnnotatorProfile.objects.select_related("user"),
-        user__in=people_managed_by(request.user),
+        user__in=people_placeable_by(request.user),
         user_id=user_id,
     )
 
@@ -130,7 +153,7 @@ class SummaryView(APIView):
 
     @extend_schema(responses=StepCountSerializer(many=True))
     def get(self, request: Request) -> Response:
-        rows = onboarding_summary(users=people_managed_by(request.user))
+        rows = onboarding_summary(users=people_placeable_by(request.user))
         return Response(StepCountSerializer(rows, many=True).data)
 
 
@@ -155,7 +178,7 @@ class ApprovalListView(generics.ListAPIView[AnnotatorProfile]):
     policy_action = Action.PEOPLE_VIEW
 
     def get_queryset(self) -> QuerySet[AnnotatorProfile]:
-        return approval_queue(users=people_managed_by(self.request.user))
+        return approval_queue(users=people_placeable_by(self.request.user))
 
 
 class ReasonSerializer(serializers.Serializer[Any]):

@@ -23,6 +23,7 @@ from core.api.filters import FilterSet
 from core.api.routers import Router
 from core.errors import PermissionDenied
 from workforce.models import AnnotatorProfile, AnnotatorStatus, Skill, SkillLevel
+from workforce.selectors.onboarding_steps import status_label
 from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
     annotator_status_set,
@@ -66,6 +67,7 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
     country = serializers.CharField(source="country.code", read_only=True)
     roles = RoleGrantSerializer(source="user.role_grants", many=True, read_only=True)
     skills = SkillLevelSerializer(source="user.skill_levels", many=True, read_only=True)
+    status_label = serializers.SerializerMethodField(help_text="The status as people read it.")
 
     class Meta:
         model = AnnotatorProfile
@@ -78,11 +80,15 @@ class PersonSerializer(serializers.ModelSerializer[AnnotatorProfile]):
             "time_zone",
             "languages",
             "status",
+            "status_label",
             "is_trusted",
             "roles",
             "skills",
             "created_at",
         ]
+
+    def get_status_label(self, profile: AnnotatorProfile) -> str:
+        return status_label(profile.status)
 
 
 class PersonFilter(FilterSet):

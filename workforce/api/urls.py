@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("workforce.api.checks")),
     path("", include("workforce.api.teams")),
     path("", include("workforce.api.notifications")),
+    path("", include("workforce.api.tiers")),
 ]

@@ -36,7 +36,9 @@ class OnboardingStep:
 
     `done(user)` says whether the person completed it; `url_name` is the page where they do it
     (reversed lazily: a missing URL shows no button); `blocked_reason(user, now)` says why they
-    cannot do it right now (a cooldown, attempts used up), or None.
+    cannot do it right now (a cooldown, attempts used up), or None. `label` is the step as a thing
+    to do ("Accept the terms of work"); `state_label` names the state a person is in once it is
+    done ("Terms accepted"; empty: the label), as `status_label` shows it.
     """
 
     name: str
@@ -45,6 +47,7 @@ class OnboardingStep:
     url_name: str = ""
     blocked_reason: Callable[[Any, datetime], str | None] | None = None
     help_text: str = ""
+    state_label: str = ""
 
 
 # --- The built-in steps' rules --------------------------------------------------------------
@@ -121,6 +124,7 @@ def _test_wait(user: Any, now: datetime) -> str | None:
 _BUILT_IN = [
     OnboardingStep(
         name=S.PROFILE_COMPLETE,
+        state_label="Profile complete",
         label="Complete your profile",
         done=profile_is_complete,
         url_name="workforce:profile",
@@ -128,12 +132,14 @@ _BUILT_IN = [
     ),
     OnboardingStep(
         name=S.TERMS_ACCEPTED,
+        state_label="Terms accepted",
         label="Accept the terms of work",
         done=terms_are_accepted,
         url_name="workforce:profile",
     ),
     OnboardingStep(
         name=S.TRAINED,
+        state_label="Trained",
         label="Pass a training module",
         done=training_is_passed,
         url_name="workforce:checks",
@@ -142,6 +148,7 @@ _BUILT_IN = [
     ),
     OnboardingStep(
         name=S.QUALIFIED,
+        state_label="Qualified",
         label="Pass a qualification test",
         done=skill_is_held,
         url_name="workforce:checks",
@@ -227,11 +234,31 @@ def journey_transitions() -> dict[str, frozenset[str]]:
     return {here: frozenset(there) for here, there in moves.items()}
 
 
+# The names of the states that are not steps, as people read them.
+FIXED_STATE_LABELS: dict[str, str] = {
+    S.APPLICANT: "Applicant",
+    S.APPROVAL: "Waiting for approval",
+    S.PROBATION: "Active (probation)",
+    S.ACTIVE: "Active",
+    S.SUSPENDED: "Suspended",
+    S.OFFBOARDED: "Offboarded",
+    PREVIOUS: "Where they were before suspension",
+}
+
+
 def status_label(status: str) -> str:
-    """A state's name for people."""
-    if status in AnnotatorStatus.values:
-        return str(AnnotatorStatus(status).label)
+    """A journey state's name for people: the one place every page and API field takes it from
+    (a step's `state_label`, else its label; the fixed states' from `FIXED_STATE_LABELS`)."""
+    if status in FIXED_STATE_LABELS:
+        return FIXED_STATE_LABELS[status]
     for step in _steps:
         if step.name == status:
-            return step.label
+            return step.state_label or step.label
+    if status in AnnotatorStatus.values:  # a built-in step that was unregistered
+        return str(AnnotatorStatus(status).label)
     return status.replace("_", " ").capitalize()
+
+
+def journey_state_choices() -> list[tuple[str, str]]:
+    """(state, label) of every state a profile may hold, in journey order (filters, forms)."""
+    return [(state, status_label(state)) for state in journey_states()]

@@ -12,6 +12,7 @@ from workforce.selectors.tiers import (
     tier_label,
     tier_of,
 )
+from workforce.tier_forms import TierMoveForm
 
 register = template.Library()
 
@@ -20,11 +21,13 @@ DECISIONS_SHOWN = 10
 
 @register.simple_tag
 def person_standing(person: Any) -> dict[str, Any]:
-    """The person's tier, their pending tier candidate and their latest standing decisions."""
+    """The person's tier, their pending tier candidate, their latest standing decisions and the
+    form a manager moves them to another tier with."""
     tier = tier_of(user=person)
     return {
         "tier": tier,
         "tier_label": tier_label(tier),
         "pending": tier_candidate_pending_of(user=person),
         "decisions": list(standing_decisions_of(user=person)[:DECISIONS_SHOWN]),
+        "tier_form": TierMoveForm(initial={"tier": tier}),
     }

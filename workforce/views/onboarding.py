@@ -26,7 +26,7 @@ from workforce.selectors.onboarding import (
     onboarding_checklist,
     onboarding_summary,
 )
-from workforce.selectors.teams import people_managed_by
+from workforce.selectors.teams import people_placeable_by
 from workforce.services.onboarding import (
     journey_approve,
     journey_decline,
@@ -83,7 +83,7 @@ def journey(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest) -> HttpResponse:
     """Where applicants wait (counts per state, the longest waiting) and the approval queue."""
-    users = people_managed_by(request.user)
+    users = people_placeable_by(request.user)
     form = DecisionForm(request.POST or None)
     if request.method == "POST":
         if not can(request.user, Action.PEOPLE_MANAGE):
@@ -128,7 +128,7 @@ def person(request: HttpRequest, user_id: int) -> HttpResponse:
     """One person's journey as their managers see it, with the moves a manager may make."""
     profile = get_object_or_404(
         AnnotatorProfile.objects.select_related("user"),
-        user__in=people_managed_by(request.user),
+        user__in=people_placeable_by(request.user),
         user_id=user_id,
     )
     form = MoveForm(request.POST or None)

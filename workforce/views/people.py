@@ -14,12 +14,17 @@ from accounts.selectors import request_user
 from core.errors import QuorumError
 from core.forms import form_add_error
 from workforce.forms import ProfileForm, SkillCreateForm, SkillLevelForm, StatusForm
-from workforce.models import AnnotatorStatus, Skill
+from workforce.models import Skill
 from workforce.selectors import (
     annotator_profile_get,
     skill_levels_list,
     skills_with_counts,
     terms_acceptances_of,
+)
+from workforce.selectors.onboarding_steps import (
+    journey_state_choices,
+    journey_states,
+    status_label,
 )
 from workforce.selectors.teams import profiles_managed_by
 from workforce.services import (
@@ -63,13 +68,13 @@ def people(request: HttpRequest) -> HttpResponse:
     if country:
         profiles = profiles.filter(country=country)
     status = request.GET.get("status", "")
-    if status in AnnotatorStatus.values:
+    if status in journey_states():
         profiles = profiles.filter(status=status)
     page = Paginator(profiles, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "workforce/people.html",
-        {"page": page, "country": country, "status": status, "statuses": AnnotatorStatus.choices},
+        {"page": page, "country": country, "status": status, "statuses": journey_state_choices()},
     )
 
 
@@ -89,7 +94,7 @@ def person_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             if op == "status" and status_form.is_valid():
                 annotator_status_set(profile=profile, actor=actor, **status_form.cleaned_data)
                 messages.success(
-                    request, f"{profile.user.email} is now {profile.get_status_display().lower()}."
+                    request, f"{profile.user.email} is now {status_label(profile.status).lower()}."
                 )
                 return redirect("workforce:person", user_id=user_id)
             if op == "trust":

@@ -18,6 +18,7 @@ from tests.quality.factories import (
     GOLD_SPAM,
     gold_record,
     hit,
+    managed,
     spam_rule,
 )
 from workforce.models import AnnotatorProfile
@@ -225,6 +226,7 @@ def test_list_queries_do_not_grow_with_the_rows(
     def seed(count):
         for _ in range(count):
             person = make_worker()
+            managed(manager, person)
             gold_record(project, person, GOLD_SPAM)
             [action] = rules_evaluate(user=person, project=project)
             rule_action_appeal(action=action, user=person, reason="Not a bot.")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Role, RoleGrant
 from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.factories import gold_record
+from tests.quality.factories import gold_record, managed, managed_worker
 from workforce.models import CandidateState, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record, tier_candidate_propose
 
@@ -31,8 +31,8 @@ def propose(person, to_tier="reviewer-1", from_tier="annotator"):
     )
 
 
-def test_a_manager_lists_the_pending_candidates_with_their_evidence(manager_client, make_member):
-    person = make_member(make_worker())
+def test_a_manager_lists_the_pending_candidates_with_their_evidence(manager_client, manager):
+    person = managed_worker(manager)
     candidate = propose(person)
 
     response = manager_client.get("/api/v1/tier-candidates/?state=pending")
@@ -49,12 +49,12 @@ def test_a_manager_lists_the_pending_candidates_with_their_evidence(manager_clie
     assert row["evidence"]["accuracy"]["low"] == 0.93
 
 
-def test_the_candidate_list_costs_the_same_queries_for_one_or_many(manager_client, make_member):
-    propose(make_member(make_worker()))
+def test_the_candidate_list_costs_the_same_queries_for_one_or_many(manager_client, manager):
+    propose(managed_worker(manager))
     with CaptureQueriesContext(connection) as one:
         manager_client.get("/api/v1/tier-candidates/")
     for _ in range(4):
-        propose(make_member(make_worker()))
+        propose(managed_worker(manager))
 
     with CaptureQueriesContext(connection) as five:
         response = manager_client.get("/api/v1/tier-candidates/")
@@ -72,7 +72,7 @@ def test_annotators_may_not_see_the_candidates(client):
 
 
 def test_a_candidate_of_someone_outside_the_managers_people_is_not_found(manager_client):
-    outsider = make_worker()  # in no team of the manager's
+    outsider = make_user(Role.FINANCE)  # not workforce: outside every manager's people
     candidate = propose(outsider)
 
     assert manager_client.get(f"/api/v1/tier-candidates/{candidate.pk}/").status_code == 404
@@ -82,9 +82,9 @@ def test_a_candidate_of_someone_outside_the_managers_people_is_not_found(manager
 
 
 def test_approving_grants_the_reviewer_level_and_a_second_approval_conflicts(
-    manager_client, manager, make_member
+    manager_client, manager
 ):
-    person = make_member(make_worker())
+    person = managed_worker(manager)
     candidate = propose(person)
 
     response = post(manager_client, f"/api/v1/tier-candidates/{candidate.pk}/approve/")
@@ -97,8 +97,9 @@ def test_approving_grants_the_reviewer_level_and_a_second_approval_conflicts(
     assert again.status_code == 409
 
 
-def test_approving_a_demotion_from_level_one_revokes_the_reviewer_role(manager_client, make_member):
-    reviewer = make_member(make_user(Role.REVIEWER, level=1))
+def test_approving_a_demotion_from_level_one_revokes_the_reviewer_role(manager_client, manager):
+    reviewer = make_user(Role.REVIEWER, level=1)
+    managed(manager, reviewer)
     candidate = propose(reviewer, from_tier="reviewer-1", to_tier="annotator")
 
     response = post(manager_client, f"/api/v1/tier-candidates/{candidate.pk}/approve/")
@@ -107,8 +108,8 @@ def test_approving_a_demotion_from_level_one_revokes_the_reviewer_role(manager_c
     assert not RoleGrant.objects.filter(user=reviewer, role=Role.REVIEWER).exists()
 
 
-def test_a_candidate_out_of_date_is_refused(manager_client, make_member):
-    person = make_member(make_worker())
+def test_a_candidate_out_of_date_is_refused(manager_client, manager):
+    person = managed_worker(manager)
     candidate = propose(person)
     RoleGrant.objects.create(user=person, role=Role.REVIEWER, level=2)
 
@@ -118,8 +119,8 @@ def test_a_candidate_out_of_date_is_refused(manager_client, make_member):
     assert "out of date" in response.json()["message"]
 
 
-def test_declining_needs_a_note(manager_client, make_member):
-    candidate = propose(make_member(make_worker()))
+def test_declining_needs_a_note(manager_client, manager):
+    candidate = propose(managed_worker(manager))
 
     missing = post(
         manager_client, f"/api/v1/tier-candidates/{candidate.pk}/decline/", {"note": " "}
@@ -136,8 +137,8 @@ def test_declining_needs_a_note(manager_client, make_member):
     assert candidate.state == CandidateState.DECLINED
 
 
-def test_a_manager_computes_the_candidates_now(manager_client, project, make_member):
-    make_member(make_worker())
+def test_a_manager_computes_the_candidates_now(manager_client, project):
+    make_worker()
 
     response = post(manager_client, "/api/v1/tier-candidates/compute/")
 

@@ -13,6 +13,7 @@ from tests.quality.factories import (
     GOLD_SPAM,
     audit_actions,
     gold_record,
+    managed,
     spam_rule,
     state_of,
     status_of,
@@ -59,6 +60,7 @@ def test_a_timed_project_suspension_ends_with_its_time(manager, project):
 
 def test_upholding_an_appeal_restores_access_everywhere(manager, project):
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager)
     gold_record(project, spammer, GOLD_SPAM)
     [action] = rules_evaluate(user=spammer, project=project)
@@ -82,6 +84,7 @@ def test_upholding_an_appeal_gives_back_the_project_and_the_skill_level(manager)
     skill = skill_create(slug="sentiment", name="Sentiment", actor=None)
     project = make_project(required_skill=skill, required_level=2)
     spammer = make_worker(skill=skill, level=3)
+    managed(manager, spammer)
     spam_rule(manager, project=project, action="remove_skill_level")
     spam_rule(manager, project=project, action="suspend_project")
     gold_record(project, spammer, GOLD_SPAM)
@@ -103,6 +106,7 @@ def test_upholding_an_appeal_gives_back_the_project_and_the_skill_level(manager)
 
 def test_a_rejected_appeal_keeps_the_action(manager, project):
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager)
     gold_record(project, spammer, GOLD_SPAM)
     [action] = rules_evaluate(user=spammer, project=project)
@@ -119,6 +123,7 @@ def test_a_rejected_appeal_keeps_the_action(manager, project):
 
 def test_a_rejection_needs_a_note_and_an_appeal_is_decided_once(manager, project):
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager)
     gold_record(project, spammer, GOLD_SPAM)
     [action] = rules_evaluate(user=spammer, project=project)
@@ -154,6 +159,7 @@ def test_only_the_person_appeals_once_and_only_a_manager_decides(manager, projec
 
 def test_a_manager_lifts_an_action_and_its_pending_appeal_is_upheld(manager, project):
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager, project=project, action="require_retraining")
     gold_record(project, spammer, GOLD_SPAM)
     [action] = rules_evaluate(user=spammer, project=project)

@@ -34,6 +34,7 @@ from tests.quality.factories import (
     audit_actions,
     gold_record,
     make_manager,
+    managed,
     review_record,
     spam_rule,
     state_of,
@@ -264,6 +265,7 @@ def test_the_sweep_leaves_out_people_without_recent_activity(manager, project):
 
 def test_after_a_reversal_only_new_evidence_counts(manager, project):
     spammer = make_worker()
+    managed(manager, spammer)
     spam_rule(manager)
     now = timezone.now()
     gold_record(project, spammer, GOLD_SPAM, now=now - timedelta(minutes=30))

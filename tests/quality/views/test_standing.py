@@ -7,8 +7,9 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Role, RoleGrant
+from tests.factories import make_user
 from tests.labeling.factories import make_worker
-from tests.quality.factories import gold_record
+from tests.quality.factories import gold_record, managed, managed_worker
 from workforce.models import CandidateState, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record, tier_candidate_propose
 
@@ -32,8 +33,8 @@ def propose(person):
     )
 
 
-def test_a_manager_sees_the_queue_with_the_evidence(manager_client, make_member):
-    person = make_member(make_worker())
+def test_a_manager_sees_the_queue_with_the_evidence(manager_client, manager):
+    person = managed_worker(manager)
     propose(person)
 
     page = manager_client.get(QUEUE).content.decode()
@@ -43,8 +44,8 @@ def test_a_manager_sees_the_queue_with_the_evidence(manager_client, make_member)
     assert "120 annotations" in page
 
 
-def test_a_manager_approves_from_the_queue(manager_client, make_member):
-    person = make_member(make_worker())
+def test_a_manager_approves_from_the_queue(manager_client, manager):
+    person = managed_worker(manager)
     candidate = propose(person)
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/approve/", {"note": ""})
@@ -54,9 +55,9 @@ def test_a_manager_approves_from_the_queue(manager_client, make_member):
 
 
 def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(
-    manager_client, make_member
+    manager_client, manager
 ):
-    candidate = propose(make_member(make_worker()))
+    candidate = propose(managed_worker(manager))
 
     response = manager_client.post(f"{QUEUE}{candidate.pk}/decline/", {"note": ""}, follow=True)
 
@@ -66,7 +67,7 @@ def test_declining_from_the_queue_without_a_note_is_refused_with_the_reason(
 
 
 def test_a_candidate_outside_the_managers_people_is_not_found(manager_client):
-    candidate = propose(make_worker())  # in no team of the manager's
+    candidate = propose(make_user(Role.FINANCE))
 
     assert manager_client.post(f"{QUEUE}{candidate.pk}/approve/").status_code == 404
 
@@ -79,8 +80,8 @@ def test_annotators_may_not_open_the_queue(client):
     assert client.post(f"{QUEUE}compute/").status_code == 403
 
 
-def test_the_compute_button_computes(manager_client, make_member):
-    make_member(make_worker())
+def test_the_compute_button_computes(manager_client):
+    make_worker()
 
     response = manager_client.post(f"{QUEUE}compute/", follow=True)
 
@@ -117,8 +118,9 @@ def test_a_person_on_probation_sees_their_numbers_without_their_gold_items(clien
         assert f"/{annotation_id}/" not in page
 
 
-def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client, make_member):
-    person = make_member(make_worker())
+def test_the_person_page_shows_their_tier_and_standing_decisions(manager_client, manager):
+    person = make_worker()
+    managed(manager, person)
     standing_decision_record(
         user=person,
         kind=StandingDecisionKind.PROBATION_PASSED,
