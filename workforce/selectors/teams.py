@@ -68,9 +68,10 @@ def profiles_managed_by(user: Any) -> QuerySet[AnnotatorProfile]:
 
 
 def people_placeable_by(user: Any) -> QuerySet[User]:
-    """People `user` may put in, take out of or move between teams: anyone with an annotator
-    profile for administrators; for a manager, those in no team yet or in one of theirs."""
-    people = User.objects.filter(annotator_profile__isnull=False)
+    """People `user` may put in, take out of or move between teams, and see while onboarding:
+    the workforce with an annotator profile (`users_visible_to`) for administrators; for a
+    manager, those in no team yet or in one of theirs."""
+    people = users_visible_to(user).filter(annotator_profile__isnull=False)
     if sees_every_team(user):
         return people
     return people.filter(
