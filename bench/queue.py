@@ -259,6 +259,8 @@ def app_env(config: Config, workdir: Path) -> dict[str, str]:
             # Empty means "no Redis" to the settings, and it also overrides a REDIS_URL in .env.
             "REDIS_URL": config.redis_url or "",
             "CACHE_KEY_PREFIX": "quorum-bench",
+            # Annotators made by the services are told they may work: drop those e-mails.
+            "EMAIL_URL": "dummymail://",
             "QUORUM_API_HOT_PATH": "true" if config.hot_path else "false",
         }
     )
@@ -1689,6 +1691,7 @@ def server_print(config: Config, server: Gunicorn) -> None:
     print(f"  {redis}")
     print(f"  {hot}")
     print(f"  RATE_LIMIT_WORK={WORK_RATE}: the per-user 'work' throttle lifted for the benchmark")
+    print("  EMAIL_URL=dummymail://: e-mails the services send are dropped")
     print(f"  DEBUG=false, log {server.log_path}", flush=True)
 
 
