@@ -47,6 +47,7 @@ class WebhookEvent(models.TextChoices):
     IMPORT_FINISHED = "import.finished", "An import finished"
     EXPORT_READY = "export.ready", "An export file is ready"
     PROJECT_COMPLETED = "project.completed", "Every task of a project is final"
+    TASK_UPDATED = "task.updated", "A final task's label or confidence changed (re-aggregation)"
 
 
 class WebhookEndpoint(models.Model):

@@ -154,6 +154,11 @@ class Project(models.Model):
         default=TieRule.ESCALATE,
         help_text="Consensus: what a tied vote does; only leave_unlabelled ends a task without a label.",
     )
+    reaggregate_final = models.BooleanField(
+        default=False,
+        help_text="Consensus: when the estimates refresh, re-aggregate final tasks too, not only "
+        "recent and in-review ones.",
+    )
 
     class Meta:
         ordering = ["-priority", "name"]

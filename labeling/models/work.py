@@ -294,3 +294,34 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"Annotation {self.pk} of task {self.task_id} by user {self.author_id}"
+
+
+class Reaggregation(models.Model):
+    """One change of a task's label or confidence made by re-aggregating it under fresher
+    estimates (see `labeling.services.reaggregation`): what it was, what it became, and which
+    estimates (the `ConsensusPriors.updated_at` of the refresh) made the change."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="reaggregations")
+    # A copy of the task's project, so a project's changes are listed by one index.
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    task_status = models.CharField(max_length=20, choices=TaskStatus.choices)
+    before_result = models.JSONField(null=True, blank=True)
+    after_result = models.JSONField(null=True, blank=True)
+    before_confidence = models.FloatField(null=True, blank=True)
+    after_confidence = models.FloatField(null=True, blank=True)
+    estimates_at = models.DateTimeField(help_text="When the estimates used were computed.")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Once per task and estimate: repeating a re-aggregation changes nothing.
+            models.UniqueConstraint(
+                fields=["task", "estimates_at"], name="labeling_reaggregation_once_per_estimate"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "-changed_at"], name="labeling_reagg_proj_changed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Re-aggregation of task {self.task_id} at {self.estimates_at:%Y-%m-%d %H:%M}"
