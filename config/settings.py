@@ -354,6 +354,11 @@ QUORUM_SIGNUP_OPEN = env.bool("SIGNUP_OPEN", default=True)
 QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 # ... and their API calls skip the general request stack when they carry a token (labeling/api/hotpath.py).
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
+# Re-aggregation after the consensus estimates refresh (labeling/services/reaggregation.py):
+# tasks in review and tasks final for less than this many hours are re-aggregated at once (older
+# final ones on request, or when the project says so), this many tasks per transaction.
+QUORUM_REAGGREGATE_RECENT_HOURS = env.int("QUORUM_REAGGREGATE_RECENT_HOURS", default=72)
+QUORUM_REAGGREGATE_BATCH_SIZE = env.int("QUORUM_REAGGREGATE_BATCH_SIZE", default=500)
 
 # --- workforce: the onboarding journey (workforce/services/onboarding.py) ---
 # True: a person who completes every onboarding step waits in a manager's approval queue;

@@ -20,6 +20,10 @@ a handler never depends on what labeling happened to have loaded.
 - `work_reversed`: work stopped counting after it was submitted (a suspended person's unreviewed
   consensus work was discounted). Arguments: user_id, project_id (None: every project),
   annotation_ids, task_ids, reason ("discounted").
+- `work_updated`: a task's label or confidence changed after it was aggregated, because the
+  estimates refreshed (re-aggregation). The work behind it stays paid: nothing is reversed.
+  Arguments: project_id, task_id, reaggregation_id, task_status, before_label, after_label,
+  before_confidence, after_confidence, estimates_at, changed_at.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ work_submitted = Signal()
 work_final = Signal()
 work_scored = Signal()
 work_reversed = Signal()
+work_updated = Signal()
 
 
 def work_submitted_send(
@@ -111,4 +116,34 @@ def work_reversed_send(
         annotation_ids=list(annotation_ids),
         task_ids=list(task_ids),
         reason=reason,
+    )
+
+
+def work_updated_send(
+    *,
+    project_id: int,
+    task_id: int,
+    reaggregation_id: int,
+    task_status: str,
+    before_label: str | None,
+    after_label: str | None,
+    before_confidence: float | None,
+    after_confidence: float | None,
+    estimates_at: datetime,
+    changed_at: datetime,
+) -> None:
+    """Announce that re-aggregation changed a task's label or confidence (call inside the
+    transaction that changed it)."""
+    work_updated.send(
+        sender="labeling",
+        project_id=project_id,
+        task_id=task_id,
+        reaggregation_id=reaggregation_id,
+        task_status=task_status,
+        before_label=before_label,
+        after_label=after_label,
+        before_confidence=before_confidence,
+        after_confidence=after_confidence,
+        estimates_at=estimates_at,
+        changed_at=changed_at,
     )

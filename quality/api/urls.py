@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("quality.api.appeals")),
     path("", include("quality.api.reports")),
     path("", include("quality.api.standing")),
+    path("", include("quality.api.reaggregation")),
 ]
