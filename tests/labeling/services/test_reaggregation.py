@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from core.models import AuditEvent
 from labeling.events import work_updated
+from labeling.jobs.consensus import consensus_confusions_estimate
 from labeling.models import (
     ConsensusPriors,
     Review,
@@ -263,3 +264,15 @@ def test_projects_without_estimates_or_posteriors_are_not_re_aggregated(finished
     assert project_reaggregate(project=project, now=NOW).estimates_at is None
     majority = make_project(pipeline="consensus", overlap=2, max_overlap=2, gold_warmup=0)
     assert project_reaggregate(project=majority, now=NOW).examined == 0
+
+
+def test_the_estimates_job_re_aggregates_and_a_repeat_changes_nothing(finished):
+    project, _, _ = finished
+    first = consensus_confusions_estimate(project.pk)
+    records = Reaggregation.objects.count()
+    second = consensus_confusions_estimate(project.pk)
+
+    assert first is not None and "reaggregated" in first
+    assert first["reaggregated"] == records
+    assert second is not None and second["reaggregated"] == 0
+    assert Reaggregation.objects.count() == records
