@@ -37,4 +37,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("quality/appeals/", appeals.appeal_list, name="appeal_list"),
     path("quality/appeals/<id:appeal_id>/decide/", appeals.appeal_decide, name="appeal_decide"),
     path("", include("quality.views.standing")),
+    path("", include("quality.views.reaggregation")),
 ]
