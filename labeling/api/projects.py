@@ -129,6 +129,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "aggregation_method",
             "confidence_threshold",
             "tie_rule",
+            "reaggregate_final",
             "purpose",
             "skill_check",
             "instructions",

@@ -59,6 +59,7 @@ PROJECT_FIELDS = [
     "aggregation_method",
     "confidence_threshold",
     "tie_rule",
+    "reaggregate_final",
     "purpose",
     "skill_check",
 ]
@@ -239,6 +240,8 @@ def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
             values["confidence_threshold"] = float(threshold)
     if values["tie_rule"] not in TieRule.values:
         bad("tie_rule", f"Use one of: {', '.join(TieRule.values)}.")
+    if not isinstance(values["reaggregate_final"], bool):
+        bad("reaggregate_final", "True or false.")
 
 
 def _clean_check_settings(values: dict[str, Any], bad: Any) -> None:
@@ -299,6 +302,7 @@ def _defaults() -> dict[str, Any]:
         "aggregation_method": AggregationMethod.MAJORITY.value,
         "confidence_threshold": None,
         "tie_rule": TieRule.ESCALATE.value,
+        "reaggregate_final": False,
         "purpose": ProjectPurpose.WORK.value,
         "skill_check": None,
     }
