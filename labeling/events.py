@@ -20,6 +20,7 @@ a handler never depends on what labeling happened to have loaded.
 - `work_reversed`: work stopped counting after it was submitted (a suspended person's unreviewed
   consensus work was discounted). Arguments: user_id, project_id (None: every project),
   annotation_ids, task_ids, reason ("discounted").
+- `project_created`: a project was created. Arguments: project_id, actor_id (None: by the system).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ work_submitted = Signal()
 work_final = Signal()
 work_scored = Signal()
 work_reversed = Signal()
+project_created = Signal()
 
 
 def work_submitted_send(
@@ -112,3 +114,8 @@ def work_reversed_send(
         task_ids=list(task_ids),
         reason=reason,
     )
+
+
+def project_created_send(*, project_id: int, actor_id: int | None) -> None:
+    """Announce a new project (call inside the transaction that created it)."""
+    project_created.send(sender="labeling", project_id=project_id, actor_id=actor_id)
