@@ -10,12 +10,12 @@ value with a threshold once the sample is large enough.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kit.intervals import wilson_interval
 from kit.spam import chance_corrected_accuracy
 
 GOLD_ACCURACY = "gold_accuracy"
@@ -151,23 +151,6 @@ def submission_count(items: Sequence[Item]) -> Measure:
     )
 
 
-def wilson_interval(successes: float, n: int, *, z: float = 1.96) -> tuple[float, float]:
-    """Return the Wilson score interval (lower, upper) of a proportion `successes / n`.
-
-    With few items the interval is wide: a person with 2 of 3 gold answers right is not known to
-    be below anything. Raises ValueError for n < 1 or successes outside [0, n].
-    """
-    if n < 1:
-        raise ValueError("n must be at least 1")
-    if not 0 <= successes <= n:
-        raise ValueError("successes must lie between 0 and n")
-    p = successes / n
-    z2 = z * z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
 def gold_accuracy_upper(items: Sequence[Item], *, n_classes: int) -> Measure:
     """The upper end of the 95% Wilson interval of gold accuracy, chance-corrected and floored at
     0: (upper - 1/K) / (1 - 1/K). Below a small threshold, the person is known (not merely
@@ -175,8 +158,10 @@ def gold_accuracy_upper(items: Sequence[Item], *, n_classes: int) -> Measure:
     refs = tuple(item.ref for item in items)
     if not items:
         return Measure(value=None, sample=0, refs=refs)
-    _, upper = wilson_interval(sum(item.value for item in items), len(items))
-    corrected = chance_corrected_accuracy(upper, n_classes)
+    interval = wilson_interval(sum(item.value for item in items), len(items))
+    if interval is None:
+        return Measure(value=None, sample=0, refs=refs)
+    corrected = chance_corrected_accuracy(min(1.0, interval.high), n_classes)
     return Measure(value=max(0.0, corrected), sample=len(items), refs=refs)
 
 

@@ -185,18 +185,6 @@ def test_an_unknown_comparator_is_refused():
         condition_met(Measure(1.0, 1, ()), comparator="eq", threshold=1, min_sample=1)
 
 
-def test_the_wilson_interval_is_wide_with_few_items_and_refuses_nonsense():
-    from quality.measures import wilson_interval
-
-    low, high = wilson_interval(2, 3)
-    assert low < 0.25 and high > 0.9
-    assert wilson_interval(0, 50)[0] == 0.0 and wilson_interval(50, 50)[1] == 1.0
-    with pytest.raises(ValueError, match="n must"):
-        wilson_interval(0, 0)
-    with pytest.raises(ValueError, match="successes"):
-        wilson_interval(4, 3)
-
-
 def test_the_gold_upper_bound_is_chance_corrected_and_floored():
     from quality.measures import Item, gold_accuracy_upper, model_score
 
