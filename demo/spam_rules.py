@@ -12,7 +12,7 @@ from quality.defaults import default_rules_create
 
 def demo_spam_rules_seed(*, customer: Customer) -> list[str]:
     """Give each of `customer`'s projects that has no rules the default ones; name what was made."""
-    created = []
+    created: list[str] = []
     for project in Project.objects.filter(customer=customer).order_by("pk"):
         rules = default_rules_create(project=project)
         created.extend(f"quality rule {rule.name!r} in {project.name!r}" for rule in rules)

@@ -59,7 +59,7 @@ def default_rules_create(*, project: Project) -> list[QualityRule]:
     if QualityRule.objects.filter(project=project).exists():
         return []
     now = timezone.now()
-    created = []
+    created: list[QualityRule] = []
     for values in DEFAULT_RULES:
         rule = rule_build(project=project, created_at=now, updated_at=now, **values)
         rule.save()
