@@ -188,6 +188,7 @@ class ProjectRun:
     cycles: int
     majority_accuracy: float | None = None
     majority_ece: float | None = None
+    project_id: int = 0
 
 
 def project_run(
@@ -290,6 +291,7 @@ def project_run(
         refits=refits,
         seconds=seconds,
         cycles=cycles,
+        project_id=project.pk,
     )
     if settings["overlap"] == FIXED_OVERLAP:
         votes: dict[int, list[dict[str, str]]] = {}
@@ -321,6 +323,37 @@ def run_print(run: ProjectRun) -> None:
             f"    for reference, majority vote over the same five labels: accuracy"
             f" {run.majority_accuracy:.2%} (ties count as wrong), vote share as a confidence:"
             f" ECE {run.majority_ece:.4f}"
+        )
+
+
+def spam_rules_print(run: ProjectRun, crowd: Crowd, people: list[Any]) -> None:
+    """Print each default quality rule's precision and recall on the crowd's spammers: the people
+    it acted on during the run (rules are evaluated after each scored event, as in production)
+    and those a dry run (`rule_dry_run`) on the project's latest estimates would still hit."""
+    from labeling.models import Project
+    from labeling.services.consensus import consensus_confusions_estimate
+    from quality.models import QualityRule, RuleAction
+    from quality.services.evaluation import rule_dry_run
+
+    project = Project.objects.get(pk=run.project_id)
+    consensus_confusions_estimate(project=project)
+    kind_of = {person.pk: kind for person, kind in zip(people, crowd.population.kinds, strict=True)}
+    spammers = {pk for pk, kind in kind_of.items() if kind == "spammer"}
+    print(f"  default rules of {run.name} (the product's evaluation, a dry run):")
+    for rule in QualityRule.objects.filter(project=project).order_by("pk"):
+        hits = rule_dry_run(rule=rule)
+        acted = set(RuleAction.objects.filter(rule=rule).values_list("user_id", flat=True))
+        flagged = acted | {hit.person.pk for hit in hits if hit.would_fire}
+        judged = acted | {hit.person.pk for hit in hits if hit.sample >= rule.min_sample}
+        caught = len(flagged & spammers)
+        weak = sum(1 for pk in flagged if kind_of.get(pk) == "weak")
+        precision = f"{caught / len(flagged):.0%}" if flagged else "n/a (nobody flagged)"
+        recall = f"{caught / len(spammers & judged):.0%}" if spammers & judged else "n/a"
+        print(
+            f"    {rule.name}: flags {len(flagged)} ({len(acted)} during the run; {caught} spammers,"
+            f" {weak} weak but honest);"
+            f" precision {precision}, recall {recall} of the {len(spammers & judged)} spammers"
+            f" with at least {rule.min_sample} items"
         )
 
 
@@ -457,6 +490,7 @@ def main(argv: list[str]) -> int:
             args.tasks,
         )
         run_print(fixed)
+        spam_rules_print(fixed, crowd, people)
         dynamic = project_run(
             f"dynamic overlap {MIN_OVERLAP}..{MAX_OVERLAP} at {THRESHOLD}",
             {

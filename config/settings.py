@@ -405,6 +405,11 @@ QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=
 # in kit/money.py). The reconciliation job runs daily (config/celery.py) and needs no setting.
 QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", default="USD")
 
+# --- quality: default rules from the consensus model's scores (quality/defaults.py) ---
+# True: every new project starts with the default rules (spammer score, gold accuracy upper
+# bound), on and editable; false: new projects start with none.
+QUORUM_DEFAULT_QUALITY_RULES = env.bool("QUORUM_DEFAULT_QUALITY_RULES", default=True)
+
 # Imports: the largest file read, how long a URL may take, and which private hosts may be fetched.
 IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=2 * 1024**3)
 IMPORT_URL_TIMEOUT = env.float("IMPORT_URL_TIMEOUT", default=30.0)

@@ -19,6 +19,8 @@ from demo.ledger import demo_ledger_seed
 from demo.onboarding import demo_onboarding_seed
 from demo.projects import demo_projects_seed
 from demo.quality import demo_quality_seed
+from demo.reaggregation import demo_reaggregation_seed
+from demo.spam_rules import demo_spam_rules_seed
 from demo.standing import demo_standing_seed
 from demo.teams import demo_teams_seed
 from labeling.models import Customer
@@ -166,11 +168,13 @@ def demo_seed() -> SeedReport:
     everyone = {u.email: u for u in User.objects.filter(email__endswith="@demo.quorum")}
     report.created.extend(demo_quality_seed(customer=demo_customer, people=everyone))
     report.created.extend(demo_ties_seed(customer=demo_customer, people=everyone))
+    report.created.extend(demo_spam_rules_seed(customer=demo_customer))
     report.created.extend(demo_standing_seed(people=everyone))
     report.created.extend(demo_gaps_seed())
     report.created.extend(demo_ledger_seed())
     report.created.extend(demo_onboarding_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
+    demo_reaggregation_seed()  # re-aggregates with the refreshed estimates: nothing new to report
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)

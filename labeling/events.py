@@ -24,6 +24,7 @@ a handler never depends on what labeling happened to have loaded.
   estimates refreshed (re-aggregation). The work behind it stays paid: nothing is reversed.
   Arguments: project_id, task_id, reaggregation_id, task_status, before_label, after_label,
   before_confidence, after_confidence, estimates_at, changed_at.
+- `project_created`: a project was created. Arguments: project_id, actor_id (None: by the system).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ work_final = Signal()
 work_scored = Signal()
 work_reversed = Signal()
 work_updated = Signal()
+project_created = Signal()
 
 
 def work_submitted_send(
@@ -147,3 +149,8 @@ def work_updated_send(
         estimates_at=estimates_at,
         changed_at=changed_at,
     )
+
+
+def project_created_send(*, project_id: int, actor_id: int | None) -> None:
+    """Announce a new project (call inside the transaction that created it)."""
+    project_created.send(sender="labeling", project_id=project_id, actor_id=actor_id)

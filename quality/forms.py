@@ -32,7 +32,8 @@ class QualityRuleForm(forms.Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
     metric = forms.ChoiceField(
         choices=RuleMetric.choices,
-        help_text="Earnings are not offered yet: there is no payments ledger to read them from.",
+        help_text="Earnings are not offered yet: there is no payments ledger to read them from. "
+        "The consensus model's scores need a project.",
     )
     window_kind = forms.ChoiceField(choices=RuleWindow.choices, label="Window")
     window_size = forms.IntegerField(min_value=1, label="N items or D days", initial=50)

@@ -15,12 +15,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kit.intervals import wilson_interval
+from kit.spam import chance_corrected_accuracy
+
 GOLD_ACCURACY = "gold_accuracy"
 REVIEW_PASS_RATE = "review_pass_rate"  # noqa: S105  (a metric name, not a secret)
 AGREEMENT = "agreement"
 FAST_ANSWER_RATE = "fast_answer_rate"
 SKIP_STREAK = "skip_streak"
 SUBMISSIONS_24H = "submissions_24h"
+# The consensus model's scores (project rules only): computed by `quality.services.evaluation`
+# with what the model knows (the person's confusion matrix, the number of classes).
+SPAMMER_SCORE = "spammer_score"
+CONSENSUS_AGREEMENT = "consensus_agreement"
+GOLD_ACCURACY_UPPER = "gold_accuracy_upper"
 METRICS = (
     GOLD_ACCURACY,
     REVIEW_PASS_RATE,
@@ -28,6 +36,9 @@ METRICS = (
     FAST_ANSWER_RATE,
     SKIP_STREAK,
     SUBMISSIONS_24H,
+    SPAMMER_SCORE,
+    CONSENSUS_AGREEMENT,
+    GOLD_ACCURACY_UPPER,
 )
 
 COMPARATORS: dict[str, Callable[[float, float], bool]] = {
@@ -140,6 +151,29 @@ def submission_count(items: Sequence[Item]) -> Measure:
     )
 
 
+def gold_accuracy_upper(items: Sequence[Item], *, n_classes: int) -> Measure:
+    """The upper end of the 95% Wilson interval of gold accuracy, chance-corrected and floored at
+    0: (upper - 1/K) / (1 - 1/K). Below a small threshold, the person is known (not merely
+    suspected) to answer gold no better than guessing."""
+    refs = tuple(item.ref for item in items)
+    if not items:
+        return Measure(value=None, sample=0, refs=refs)
+    interval = wilson_interval(sum(item.value for item in items), len(items))
+    if interval is None:
+        return Measure(value=None, sample=0, refs=refs)
+    corrected = chance_corrected_accuracy(min(1.0, interval.high), n_classes)
+    return Measure(value=max(0.0, corrected), sample=len(items), refs=refs)
+
+
+def model_score(items: Sequence[Item], score: float | None) -> Measure:
+    """A score the model gives the person (the spammer score), resting on `items` (their labels
+    in the window): no items, or no score, and the rule does not judge."""
+    refs = tuple(item.ref for item in items)
+    if not items or score is None:
+        return Measure(value=None, sample=len(items), refs=refs)
+    return Measure(value=score, sample=len(items), refs=refs)
+
+
 def measure(
     metric: str,
     items: Iterable[Item],
@@ -147,6 +181,8 @@ def measure(
     window: Window,
     now: datetime,
     fast_answer_seconds: float | None = None,
+    n_classes: int | None = None,
+    spammer_score: float | None = None,
 ) -> Measure:
     """Compute `metric` over the items inside `window` (submissions: always the last 24 hours)."""
     if metric == SUBMISSIONS_24H:
@@ -156,8 +192,14 @@ def measure(
         return gold_accuracy(seen)
     if metric == REVIEW_PASS_RATE:
         return review_pass_rate(seen)
-    if metric == AGREEMENT:
+    if metric in (AGREEMENT, CONSENSUS_AGREEMENT):
         return agreement_rate(seen)
+    if metric == GOLD_ACCURACY_UPPER:
+        if n_classes is None:
+            raise ValueError("The gold accuracy bound needs the number of classes.")
+        return gold_accuracy_upper(seen, n_classes=n_classes)
+    if metric == SPAMMER_SCORE:
+        return model_score(seen, spammer_score)
     if metric == FAST_ANSWER_RATE:
         if fast_answer_seconds is None:
             raise ValueError("The fast-answer rate needs a number of seconds.")

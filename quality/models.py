@@ -19,6 +19,10 @@ class RuleMetric(models.TextChoices):
     FAST_ANSWER_RATE = "fast_answer_rate", "Fast-answer rate"
     SKIP_STREAK = "skip_streak", "Skip streak"
     SUBMISSIONS_24H = "submissions_24h", "Submissions in 24 hours"
+    # The consensus model's scores of a person (project rules only; see docs/quality.md).
+    SPAMMER_SCORE = "spammer_score", "Spammer score (from the person's confusion matrix)"
+    CONSENSUS_AGREEMENT = "consensus_agreement", "Agreement with the confident consensus"
+    GOLD_ACCURACY_UPPER = "gold_accuracy_upper", "Gold accuracy above chance, upper bound"
 
 
 class RuleWindow(models.TextChoices):

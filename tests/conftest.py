@@ -162,3 +162,10 @@ def _celery_eager(request: pytest.FixtureRequest) -> Iterator[None]:
 def _media_in_tmp(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep uploaded imports and export files out of the working tree."""
     settings.MEDIA_ROOT = str(tmp_path_factory.getbasetemp() / "media")
+
+
+@pytest.fixture(autouse=True)
+def _no_default_quality_rules(settings: Any, request: pytest.FixtureRequest) -> None:
+    """New projects start without the default quality rules (quality/defaults.py), so a test sees
+    only the rules it makes; tests marked `default_rules` get them, as production does."""
+    settings.QUORUM_DEFAULT_QUALITY_RULES = bool(request.node.get_closest_marker("default_rules"))

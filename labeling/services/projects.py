@@ -15,6 +15,7 @@ from core.audit import audit_record, snapshot
 from core.errors import Conflict, ValidationFailed
 from kit.label_schema import PRESETS, SchemaError, normalise_labels
 from labeling.errors import ProjectLocked
+from labeling.events import project_created_send
 from labeling.markdown import render_markdown
 from labeling.models import (
     AggregationMethod,
@@ -350,6 +351,7 @@ def project_create(
     )
     if instructions.strip():
         instructions_publish(project=project, body_markdown=instructions, actor=actor)
+    project_created_send(project_id=project.pk, actor_id=actor.pk if actor else None)
     return project
 
 

@@ -68,7 +68,8 @@ class QualityRuleSerializer(serializers.ModelSerializer[QualityRule]):
         extra_kwargs = {
             "metric": {
                 "help_text": "What is measured. Earnings are not a metric yet: there is no "
-                "payments ledger to read them from."
+                "payments ledger to read them from. The consensus model's scores "
+                "(spammer_score, consensus_agreement, gold_accuracy_upper) need a project."
             },
             "threshold": {"help_text": "Shares (accuracy, rates, agreement) are 0..1."},
         }

@@ -35,14 +35,17 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.audit import audit_record, snapshot
+from kit.spam import spammer_score
 from labeling.models import (
     Annotation,
+    ConsensusPriors,
     GoldScore,
     Lease,
     LeaseState,
     Project,
     Review,
     Verdict,
+    WorkerConfusion,
     WorkerProjectState,
 )
 from labeling.services.consensus import consensus_work_discount
@@ -70,8 +73,17 @@ DISCOUNTING_METRICS = frozenset(
         RuleMetric.AGREEMENT,
         RuleMetric.FAST_ANSWER_RATE,
         RuleMetric.SUBMISSIONS_24H,
+        RuleMetric.SPAMMER_SCORE,
+        RuleMetric.CONSENSUS_AGREEMENT,
+        RuleMetric.GOLD_ACCURACY_UPPER,
     }
 )
+# The consensus model's metrics need the project's classes or estimates: project rules only.
+MODEL_METRICS = frozenset(
+    {RuleMetric.SPAMMER_SCORE, RuleMetric.CONSENSUS_AGREEMENT, RuleMetric.GOLD_ACCURACY_UPPER}
+)
+# Agreement with the consensus counts only tasks whose final label is at least this probable.
+CONFIDENT_CONSENSUS = 0.9
 SUSPENSIONS = frozenset({RuleActionKind.SUSPEND_PROJECT, RuleActionKind.SUSPEND_EVERYWHERE})
 # The sweep looks at people who did something, or whose work was judged, this recently.
 SWEEP_LOOKBACK = timedelta(hours=24)
@@ -118,7 +130,7 @@ def _one_if(condition: Q) -> Case:
 
 def _source(metric: str) -> _Source:
     own_work = Annotation.objects.filter(corrects__isnull=True)  # not reviewers' corrections
-    if metric == RuleMetric.GOLD_ACCURACY:
+    if metric in (RuleMetric.GOLD_ACCURACY, RuleMetric.GOLD_ACCURACY_UPPER):
         return _Source(
             GoldScore.objects.all(),
             "user_id",
@@ -145,6 +157,22 @@ def _source(metric: str) -> _Source:
             F("agreement"),
             "annotation",
         )
+    if metric == RuleMetric.CONSENSUS_AGREEMENT:
+        confident = own_work.filter(
+            task__is_gold=False,
+            task__result__isnull=False,
+            task__confidence__gte=CONFIDENT_CONSENSUS,
+        )
+        return _Source(
+            confident,
+            "author_id",
+            "id",
+            "submitted_at",
+            _one_if(Q(result__label=F("task__result__label"))),
+            "annotation",
+        )
+    if metric == RuleMetric.SPAMMER_SCORE:
+        return _Source(own_work, "author_id", "id", "submitted_at", Value(1.0), "annotation")
     if metric == RuleMetric.FAST_ANSWER_RATE:
         return _Source(
             own_work, "author_id", "id", "submitted_at", F("active_seconds"), "annotation"
@@ -209,10 +237,37 @@ def _items_by_user(
     return found
 
 
+def spammer_scores(*, project_id: int, user_ids: Collection[int] | None = None) -> dict[int, float]:
+    """Each person's spammer score in the project, from their estimated confusion matrix and the
+    project's class priors (`kit.spam.spammer_score`); people without an estimate are left out."""
+    priors = ConsensusPriors.objects.filter(project_id=project_id).first()
+    rows = WorkerConfusion.objects.filter(project_id=project_id)
+    if user_ids is not None:
+        rows = rows.filter(user_id__in=list(user_ids))
+    scores = {}
+    for row in rows:
+        weights = None
+        if priors is not None and priors.classes == row.classes:
+            weights = priors.class_priors
+        try:
+            scores[row.user_id] = spammer_score(row.matrix, weights)
+        except ValueError:
+            continue  # a malformed estimate judges nobody
+    return scores
+
+
 def _rule_measures(
     rule: QualityRule, *, user_ids: Collection[int] | None, now: datetime
 ) -> dict[int, measures.Measure]:
     window = _window_of(rule)
+    if rule.metric in MODEL_METRICS and rule.project is None:
+        return {}  # the model's scores exist per project (rule validation refuses these)
+    items_by_user = _items_by_user(rule, user_ids=user_ids, now=now)
+    n_classes = scores = None
+    if rule.metric == RuleMetric.GOLD_ACCURACY_UPPER and rule.project is not None:
+        n_classes = max(len(rule.project.labels or []), 2)
+    if rule.metric == RuleMetric.SPAMMER_SCORE and rule.project_id is not None:
+        scores = spammer_scores(project_id=rule.project_id, user_ids=list(items_by_user))
     return {
         user_id: measures.measure(
             rule.metric,
@@ -220,8 +275,10 @@ def _rule_measures(
             window=window,
             now=now,
             fast_answer_seconds=rule.fast_answer_seconds,
+            n_classes=n_classes,
+            spammer_score=scores.get(user_id) if scores is not None else None,
         )
-        for user_id, items in _items_by_user(rule, user_ids=user_ids, now=now).items()
+        for user_id, items in items_by_user.items()
     }
 
 

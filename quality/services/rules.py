@@ -31,7 +31,14 @@ RATE_METRICS = frozenset(
         RuleMetric.REVIEW_PASS_RATE,
         RuleMetric.AGREEMENT,
         RuleMetric.FAST_ANSWER_RATE,
+        RuleMetric.SPAMMER_SCORE,
+        RuleMetric.CONSENSUS_AGREEMENT,
+        RuleMetric.GOLD_ACCURACY_UPPER,
     }
+)
+# The consensus model's scores exist per project: a global rule cannot use them.
+PROJECT_ONLY_METRICS = frozenset(
+    {RuleMetric.SPAMMER_SCORE, RuleMetric.CONSENSUS_AGREEMENT, RuleMetric.GOLD_ACCURACY_UPPER}
 )
 MAX_WINDOW_ITEMS = 10_000
 MAX_WINDOW_DAYS = 366
@@ -66,6 +73,8 @@ def _rule_validate(rule: QualityRule) -> None:
         errors["name"] = ["At most 150 characters."]
     if rule.metric not in RuleMetric.values:
         errors["metric"] = [f"Choose one of: {', '.join(RuleMetric.values)}."]
+    elif rule.metric in PROJECT_ONLY_METRICS and rule.project is None:
+        errors["metric"] = ["The model's scores exist per project: choose a project for this rule."]
     if rule.window_kind not in RuleWindow.values:
         errors["window_kind"] = ["Choose items (last N) or days (last D days)."]
     limit = MAX_WINDOW_DAYS if rule.window_kind == RuleWindow.DAYS else MAX_WINDOW_ITEMS

@@ -183,3 +183,15 @@ def test_an_empty_measure_never_holds_even_without_a_minimum():
 def test_an_unknown_comparator_is_refused():
     with pytest.raises(ValueError):
         condition_met(Measure(1.0, 1, ()), comparator="eq", threshold=1, min_sample=1)
+
+
+def test_the_gold_upper_bound_is_chance_corrected_and_floored():
+    from quality.measures import Item, gold_accuracy_upper, model_score
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    wrong = [Item(ref=i, at=at, value=0.0) for i in range(100)]
+    result = gold_accuracy_upper(wrong, n_classes=4)
+    assert result.value == 0.0 and result.sample == 100
+    assert gold_accuracy_upper([], n_classes=4).value is None
+    assert model_score(wrong[:3], None).value is None
+    assert model_score(wrong[:3], 0.8).value == 0.8 and model_score(wrong[:3], 0.8).sample == 3

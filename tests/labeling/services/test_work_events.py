@@ -104,3 +104,20 @@ def test_a_review_verdict_is_announced_as_submitted_review_work(heard):
         review.pk,
         reviewer.pk,
     )
+
+
+def test_a_new_project_is_announced_once_with_its_creator():
+    from labeling.events import project_created
+
+    calls: list[dict[str, Any]] = []
+
+    def on_created(sender: Any, **facts: Any) -> None:
+        calls.append(facts)
+
+    project_created.connect(on_created, weak=False, dispatch_uid="test-project-created")
+    try:
+        project = make_project()
+    finally:
+        project_created.disconnect(dispatch_uid="test-project-created")
+
+    assert calls == [{"project_id": project.pk, "actor_id": None, "signal": project_created}]

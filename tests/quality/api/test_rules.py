@@ -62,6 +62,17 @@ def test_a_bad_rule_is_refused_naming_the_field(manager_client):
     assert "gold_rate" in response.json()["extra"]["fields"]
 
 
+def test_the_model_s_scores_are_rule_metrics_of_project_rules_only(manager_client, project):
+    rule = {**RULE, "metric": "spammer_score", "comparator": "gt", "threshold": 0.65}
+
+    created = post(manager_client, "/api/v1/quality-rules/", {**rule, "project": project.pk})
+    refused = post(manager_client, "/api/v1/quality-rules/", rule)
+
+    assert created.status_code == 201 and created.json()["metric"] == "spammer_score"
+    assert refused.status_code == 400
+    assert "metric" in refused.json()["extra"]["fields"]
+
+
 def test_earnings_are_not_a_metric_yet(manager_client):
     response = post(manager_client, "/api/v1/quality-rules/", {**RULE, "metric": "earnings_24h"})
 
