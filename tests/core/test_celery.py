@@ -116,6 +116,7 @@ QUEUE_OF_TASK = {
     "labeling.tasks.rules_evaluate_person": "default",
     "labeling.tasks.rules_sweep": "default",
     "labeling.tasks.consensus_confusions_estimate": "default",
+    "labeling.tasks.consensus_reaggregate": "default",
     "labeling.tasks.consensus_estimates_due": "default",
     "labeling.tasks.check_attempts_time_out": "default",
     "quality.tasks.probation_evaluate_person": "default",
