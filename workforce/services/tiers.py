@@ -241,8 +241,14 @@ def tier_candidate_approve(
         user=person,
         kind=NotificationKind.PROMOTED if promoted else NotificationKind.DEMOTED,
         title=f"{'Promoted' if promoted else 'Moved'} to {tier_label(locked.to_tier)}",
-        body=(note or "")
-        + ("" if promoted else " Your standing page shows the numbers and what to improve."),
+        body=" ".join(
+            part
+            for part in (
+                note,
+                "" if promoted else "Your standing page shows the numbers and what to improve.",
+            )
+            if part
+        ),
         url=reverse("home"),
     )
     return _decide(locked, CandidateState.APPROVED, actor=actor, note=note, now=now)
