@@ -1,6 +1,6 @@
 """Portal pages of payments (namespace "payments")."""
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from payments.views import ledger
 
@@ -9,4 +9,6 @@ app_name = "payments"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("finance/ledger/", ledger.ledger_explorer, name="ledger"),
     path("finance/balances/", ledger.ledger_balances, name="balances"),
+    path("", include("payments.views.rates")),
+    path("", include("payments.views.payout_accounts")),
 ]

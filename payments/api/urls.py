@@ -4,4 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("payments.api.ledger")),
+    path("", include("payments.api.rates")),
+    path("", include("payments.api.payout_accounts")),
+    path("", include("payments.api.stripe_webhooks")),
 ]

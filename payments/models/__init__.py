@@ -1,0 +1,32 @@
+"""Payments' models, one module per topic: the ledger (ledger.py); rate cards, payout accounts and
+payout runs each add a module of their own and export their models here."""
+
+from payments.models.ledger import (
+    CUSTOMER_KINDS,
+    PERSON_KINDS,
+    PLATFORM_KINDS,
+    PROJECT_KINDS,
+    WHOLE_MINOR_KINDS,
+    AccountKind,
+    AppendOnlyError,
+    AppendOnlyModel,
+    AppendOnlyQuerySet,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+)
+
+__all__ = [
+    "CUSTOMER_KINDS",
+    "PERSON_KINDS",
+    "PLATFORM_KINDS",
+    "PROJECT_KINDS",
+    "WHOLE_MINOR_KINDS",
+    "AccountKind",
+    "AppendOnlyError",
+    "AppendOnlyModel",
+    "AppendOnlyQuerySet",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+]
