@@ -14,7 +14,7 @@ PostgreSQL side runs in its own process, so the two really proceed at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -59,11 +59,7 @@ def bulk_insert(
     with connection.cursor() as cursor:
         ids: list[int] = []
         if return_ids:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, pk.column, len(rows)],
-            )
-            ids = [int(r[0]) for r in cursor.fetchall()]
+            ids = ids_reserve(cursor, table, str(pk.column), len(rows))
             names.insert(0, str(pk.column))
         quoted = ", ".join(connection.ops.quote_name(n) for n in names)
         sql = f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN"
@@ -78,6 +74,20 @@ def bulk_insert(
                     values.append(value)
                 copy.write_row(values)
     return ids
+
+
+# The sequence is looked up once (a materialised CTE), not once per id: evaluated per row,
+# `pg_get_serial_sequence` cost a twentieth of an import's database time.
+_IDS_RESERVE = """
+WITH seq AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS name)
+SELECT nextval(seq.name) FROM seq, generate_series(1, %s)
+"""
+
+
+def ids_reserve(cursor: Any, table: str, column: str, count: int) -> list[int]:
+    """Take `count` ids from the sequence of `table`.`column` (PostgreSQL), in increasing order."""
+    cursor.execute(_IDS_RESERVE, [table, column, count])
+    return sorted(int(row[0]) for row in cursor.fetchall())
 
 
 def dump_json(value: Any) -> str:
@@ -110,14 +120,26 @@ def insert_select_sql(
     return ", ".join(columns), ", ".join(values), params
 
 
-def copy_rows(
-    cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """COPY `rows` (values in `columns` order; JSON already as text) into `table` on a raw cursor."""
+# COPY's text format: a backslash starts an escape, tab separates columns, newline ends a row.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+COPY_NULL = "\\N"
+
+
+def copy_text(value: str | None) -> str:
+    """`value` as one column of a row in COPY's text format (None is NULL)."""
+    return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+def copy_text_write(cursor: Any, table: str, columns: Sequence[str], text: str) -> None:
+    """COPY rows already in COPY's text format (each ending in a newline) into `table`.
+
+    Rows formatted ahead, where the caller has time, and sent in one write keep the database
+    busy: psycopg's `write_row` formats row by row while the database waits (measured: 3.5 us of
+    Python a row against 2.2 us to build the text, which an import does while the database
+    stores the chunk before)."""
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
     with cursor.copy(f"COPY {connection.ops.quote_name(table)} ({quoted}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write(text)
 
 
 class WriteBehind(Generic[T]):

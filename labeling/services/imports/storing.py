@@ -23,11 +23,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.bulk import (
+    COPY_NULL,
     WriteBehind,
     bulk_insert,
-    copy_rows,
     copy_supported,
+    copy_text,
+    copy_text_write,
     dump_json,
+    ids_reserve,
     insert_select_sql,
 )
 from labeling.models import GoldAnswer, ImportJob, Project, SlotKind, SlotState, Task, WorkSlot
@@ -251,45 +254,47 @@ SELECT count(*) FILTER (WHERE NOT is_gold), count(*) FILTER (WHERE is_gold) FROM
     )
 
 
-def _stage_row(task: CleanTask) -> tuple[Any, ...]:
-    """A staged task without its id and order keys, which `_copy_chunk` puts in front."""
+class _StagedRow(NamedTuple):
+    """A task ready for the staging table: whether it is gold, and its columns after the id and
+    order keys (which `_copy_chunk` puts in front) as COPY text, with the row's newline."""
+
+    is_gold: bool
+    text: str
+
+
+def _stage_row(task: CleanTask) -> _StagedRow:
     pre, gold = task.pre_annotation, task.gold
-    return (
-        task.line,
-        task.external_id,
-        dump_json(task.data),
-        dump_json(task.meta),
-        None if pre is None else dump_json(pre),
-        task.priority,
-        None if gold is None else dump_json(gold),
+    columns = (
+        str(task.line),
+        copy_text(task.external_id),
+        copy_text(dump_json(task.data)),
+        copy_text(dump_json(task.meta)),
+        COPY_NULL if pre is None else copy_text(dump_json(pre)),
+        str(task.priority),
+        COPY_NULL if gold is None else copy_text(dump_json(gold)),
     )
+    return _StagedRow(is_gold=gold is not None, text="\t".join(columns) + "\n")
 
 
-def _copy_chunk(plan: _CopyPlan, rows: list[tuple[Any, ...]], cursor: Any) -> _Stored:
+def _order_keys_text(plan: _CopyPlan, task_id: int) -> str:
+    keys = slot_order_keys(
+        order=plan.queue_order,
+        task_id=task_id,
+        count=plan.overlap,
+        batch_at=plan.batch_at,
+        rng=plan.rng,
+    )
+    return "{" + ",".join(map(str, keys)) + "}"
+
+
+def _copy_chunk(plan: _CopyPlan, rows: list[_StagedRow], cursor: Any) -> _Stored:
     """Store one chunk of staged rows (runs in the write-behind thread, on a raw cursor)."""
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        (plan.task_table, len(rows)),
-    )
-    ids = sorted(row[0] for row in cursor.fetchall())
-    gold_at = _STAGE_COLUMNS.index("gold") - 2  # `rows` come without id and order keys
-    staged = (
-        (
-            task_id,
-            None
-            if row[gold_at] is not None
-            else slot_order_keys(
-                order=plan.queue_order,
-                task_id=task_id,
-                count=plan.overlap,
-                batch_at=plan.batch_at,
-                rng=plan.rng,
-            ),
-            *row,
-        )
+    ids = ids_reserve(cursor, plan.task_table, "id", len(rows))
+    text = "".join(
+        f"{task_id}\t{COPY_NULL if row.is_gold else _order_keys_text(plan, task_id)}\t{row.text}"
         for task_id, row in zip(ids, rows, strict=True)
     )
-    copy_rows(cursor, _STAGE, _STAGE_COLUMNS, staged)
+    copy_text_write(cursor, _STAGE, _STAGE_COLUMNS, text)
     cursor.execute(plan.sql, plan.params)
     created, gold = cursor.fetchone()
     cursor.execute(f"TRUNCATE {_STAGE}")

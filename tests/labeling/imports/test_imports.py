@@ -189,6 +189,36 @@ def test_imported_values_reach_the_task_its_slots_and_its_gold_answer(imported):
     assert not WorkSlot.objects.filter(task=gold).exists()
 
 
+def test_characters_that_mean_something_to_the_bulk_writer_arrive_unchanged(imported):
+    # PostgreSQL stores through COPY's text format, where backslash, tab, newline and "\\N" mean
+    # something; every value must still arrive exactly as sent.
+    tricky = "tab\there, newline\nthere, cr\rthere, back\\slash, \\N, \\t, quote \" é 漢 🙂"
+    project = make_project(labels=["\\N", "a\tb", "cat"])
+
+    job = imported(
+        project,
+        jsonl(
+            {
+                "text": tricky,
+                "external_id": "id\twith\\odd\nparts \\N",
+                "meta": {"note": tricky, "nested": ["\\N", {"k\t": "v\\"}]},
+                "pre_annotation": {"label": "\\N"},
+            },
+            {"text": "\\N", "gold": {"label": "a\tb"}},
+        ),
+    )
+
+    assert job.status == "succeeded", job.errors
+    task = Task.objects.get(project=project, is_gold=False)
+    assert task.data == {"text": tricky}
+    assert task.external_id == "id\twith\\odd\nparts \\N"
+    assert task.meta == {"note": tricky, "nested": ["\\N", {"k\t": "v\\"}]}
+    assert task.pre_annotation == {"label": "\\N"}
+    gold = Task.objects.get(project=project, is_gold=True)
+    assert gold.data == {"text": "\\N"}
+    assert GoldAnswer.objects.get(task=gold).result == {"label": "a\tb"}
+
+
 @pytest.mark.parametrize("name", ["gold.jsonl", "gold.csv"])
 def test_an_upload_of_only_gold_lines_counts_every_stored_task(imported, name):
     project = make_project()
