@@ -1,4 +1,5 @@
-"""The database checks the queue's references (migration 0019), and the ORM's deletes still work."""
+"""The database checks the queue's references (migrations 0019, 0028, 0029), and the ORM's deletes
+still work."""
 
 from importlib import import_module
 
@@ -14,12 +15,11 @@ from tests.labeling.factories import add_tasks, make_project, make_worker
 pytestmark = pytest.mark.django_db
 
 restore_foreign_keys = import_module("labeling.migrations.0019_restore_foreign_keys")
+slot_reference = import_module("labeling.migrations.0028_slot_task_project_reference")
 
-# (model, field, referenced table): the references 0009 and 0013 had left unchecked.
+# (model, field, referenced table): single-column references the database checks. A slot's task
+# and project are checked together (0028); a task's import job is not checked (0029).
 RESTORED = [
-    (Task, "import_job", "labeling_importjob"),
-    (WorkSlot, "task", "labeling_task"),
-    (WorkSlot, "project", "labeling_project"),
     (Lease, "project", "labeling_project"),
     (Annotation, "project", "labeling_project"),
 ]
@@ -61,6 +61,52 @@ def test_the_database_has_the_foreign_key(model, field, referenced):
         found = [row[0] for row in cursor.fetchall()]
 
     assert found == [referenced]
+
+
+def _references_of(table):
+    """{column tuple: referenced table} of `table`'s foreign keys."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT ARRAY(
+                       SELECT attname FROM unnest(conkey) WITH ORDINALITY AS k(attnum, n)
+                       JOIN pg_attribute a ON a.attrelid = conrelid AND a.attnum = k.attnum
+                       ORDER BY n
+                   ),
+                   confrelid::regclass::text
+            FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass
+            """,
+            [table],
+        )
+        return {tuple(columns): referenced for columns, referenced in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+def test_a_slot_references_its_task_and_project_together_and_nothing_else_about_them():
+    references = _references_of("labeling_workslot")
+
+    assert references[("task_id", "project_id")] == "labeling_task"
+    assert ("task_id",) not in references
+    assert ("project_id",) not in references
+
+
+@pytest.mark.postgres
+def test_a_task_s_import_job_is_the_one_reference_left_unchecked():
+    references = _references_of("labeling_task")
+
+    assert ("import_job_id",) not in references
+    assert references[("project_id",)] == "labeling_project"
+
+
+@pytest.mark.postgres
+def test_the_database_refuses_a_slot_whose_project_copy_is_not_its_task_s_project():
+    project = make_project()
+    (task_id,) = add_tasks(project, 1)
+    other = make_project()
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WorkSlot.objects.create(project=other, task_id=task_id, order_key=1)
+        check_deferred_constraints()
 
 
 @pytest.mark.postgres
@@ -138,3 +184,16 @@ def test_the_migration_repairs_references_to_missing_rows_before_adding_the_cons
     assert Lease.objects.get(pk=lease.pk).project_id == project.pk
     assert Annotation.objects.get(pk=annotation.pk).project_id == project.pk
     assert not WorkSlot.objects.filter(pk=orphan_slot.pk).exists()
+
+
+def test_the_slot_reference_migration_gives_a_wrong_project_copy_its_task_s_project():
+    # Given a copy that only SQL run by hand could have left (deferred inside this transaction):
+    project, annotation = submitted_work()
+    slot_id = Lease.objects.get(pk=annotation.lease_id).slot_id
+    other = make_project()
+    WorkSlot.objects.filter(pk=slot_id).update(project_id=other.pk)
+
+    slot_reference.copies_repair(apps, connection.schema_editor())
+
+    check_deferred_constraints()
+    assert WorkSlot.objects.get(pk=slot_id).project_id == project.pk
