@@ -10,9 +10,11 @@ from accounts.health import healthz
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # as allauth documents
 
 api_v1: list[URLPattern | URLResolver] = [
+    # Labeling first: it serves annotators' claim and submit, the most frequent calls, which the
+    # hot path resolves before serving; every pattern before them is tried and fails first.
+    path("", include("labeling.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("workforce.api.urls")),
-    path("", include("labeling.api.urls")),
     path("", include("quality.api.urls")),
     path("", include("payments.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
