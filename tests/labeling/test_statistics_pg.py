@@ -109,3 +109,19 @@ def test_an_export_job_leaves_recently_analysed_tables_alone(settings, fresh_sta
     job.refresh_from_db()
     assert job.status == "succeeded", job.message
     assert analyze_counts() == before
+
+
+def test_autovacuum_cleans_the_queue_tables_after_one_percent_of_changes():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reloptions FROM pg_class"
+            " WHERE relname IN ('labeling_workslot', 'labeling_lease') ORDER BY relname"
+        )
+        options = {name: set(values or []) for name, values in cursor.fetchall()}
+
+    expected = {
+        "autovacuum_vacuum_scale_factor=0.01",
+        "autovacuum_vacuum_threshold=1000",
+        "autovacuum_analyze_scale_factor=0.02",
+    }
+    assert options == {"labeling_lease": expected, "labeling_workslot": expected}
