@@ -4,7 +4,7 @@ Steps, each printing what it measured:
 
 1. Recreate a database of its own (BENCH_DATABASE_URL, default
    postgres://postgres@127.0.0.1:5432/quorum_bench) and migrate it.
-2. Seed a project with BENCH_TASKS (1,000,000) tasks and their work slots in set-based SQL: the
+2. Seed a project per path with BENCH_TASKS (1,000,000) tasks and their work slots in set-based SQL: the
    rows the import service would make. By default the project has teams and requirements on, as
    the budgets ask: it is limited to a team that holds every bench annotator and requires not
    holding a skill nobody has, so every claim checks both (`--no-teams`: an open project).
@@ -481,12 +481,14 @@ def project_limit_to_team(project: Project, user_ids: list[int]) -> list[str]:
     that say so."""
     from accounts.models import User
     from labeling.services.projects import project_access_set, requirements_clean
-    from workforce.models import Skill
+    from workforce.models import Skill, Team
     from workforce.services.teams import team_create, team_member_add
 
-    team = team_create(name=BENCH_TEAM, actor=None)
-    for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
-        team_member_add(team=team, user=user, actor=None)
+    team = Team.objects.filter(name=BENCH_TEAM).first()
+    if team is None:  # the first project made; the others share its team
+        team = team_create(name=BENCH_TEAM, actor=None)
+        for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
+            team_member_add(team=team, user=user, actor=None)
     skill = Skill.objects.filter(slug=NOBODYS_SKILL).first() or Skill.objects.create(
         slug=NOBODYS_SKILL, name="Bench: a skill nobody has"
     )
@@ -1695,21 +1697,20 @@ def server_print(config: Config, server: Gunicorn) -> None:
     print(f"  DEBUG=false, log {server.log_path}", flush=True)
 
 
-def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -> Figures:
-    """Seed the queue project, serve it, run every load level and check the assignments.
-
-    The server is left running (main stops it), for the imports and exports that follow.
-    """
-    figures = Figures()
-    print(f"\nseeding the queue project with {config.tasks:,} tasks ...", flush=True)
-    project = project_make("Bench queue")
+def queue_project_seed(config: Config, annotators: list[Annotator], path: str) -> Project:
+    """Make and seed the queue project one path runs on, as an import would leave it."""
+    print(
+        f"\nseeding the queue project of the {path} path with {config.tasks:,} tasks ...",
+        flush=True,
+    )
+    project = project_make(f"Bench queue ({path})")
     if config.teams:
         lines = project_limit_to_team(project, [a.user_id for a in annotators])
     else:
         lines = ["  teams and requirements OFF (--no-teams): the project is open to every team"]
     print("\n".join(lines), flush=True)
     started = time.monotonic()
-    job = seed_job(project=project, count=config.tasks, name="bench-queue.jsonl")
+    job = seed_job(project=project, count=config.tasks, name=f"bench-queue-{path}.jsonl")
     seed_tasks(project=project, job=job, count=config.tasks)
     inserted = time.monotonic() - started
     analyzed = analyze_as_an_import_would(project=project, count=config.tasks)
@@ -1720,8 +1721,23 @@ def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -
         f" statistics step (analysed: {', '.join(analyzed) or 'nothing'}) {seeded:.1f} s",
         flush=True,
     )
+    return project
 
-    labels = [label["name"] for label in project.labels]
+
+def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -> Figures:
+    """Seed a queue project per path, serve them, run every load level and check the assignments.
+
+    Each path (the labeling page's session, API tokens) runs on its own freshly seeded project,
+    so that neither starts from the slots the other claimed: every claim leaves a dead entry in
+    the claim index that later claims step over until a vacuum removes it, and autovacuum is off
+    on the development machine (production cleans these tables after 1% of changes, labeling
+    0030). Within a path the levels run one after another on the same project, as a queue is
+    worked between two vacuums. The server is left running (main stops it), for the imports and
+    exports that follow.
+    """
+    figures = Figures()
+    projects = {path: queue_project_seed(config, annotators, path) for path in config.paths}
+    labels = [label["name"] for label in next(iter(projects.values())).labels]
     server.start()
     print(f"  server workers: {server.worker_pids()}")
     print(
@@ -1740,22 +1756,26 @@ def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -
             level = run_level(
                 config=config,
                 server=server,
-                project_id=project.pk,
+                project_id=projects[path].pk,
                 path=path,
                 callers=[a.headers(path) for a in annotators[:count]],
                 labels=labels,
             )
             figures.levels[path, count] = level
             level_print(level)
-    figures.over_tasks, figures.over_pairs = over_assigned(project.pk)
-    project.refresh_from_db()
-    print(
-        f"  after the run: {project.annotations_total:,} annotations, {project.tasks_completed:,}"
-        f" tasks completed; over-assigned: {figures.over_tasks} task(s) with more annotations"
-        f" than the overlap ({project.overlap}), {figures.over_pairs} (task, author) pair(s)"
-        " annotated twice",
-        flush=True,
-    )
+    figures.over_tasks, figures.over_pairs = 0, 0
+    for path, project in projects.items():
+        over_tasks, over_pairs = over_assigned(project.pk)
+        figures.over_tasks += over_tasks
+        figures.over_pairs += over_pairs
+        project.refresh_from_db()
+        print(
+            f"  after the run ({path}): {project.annotations_total:,} annotations,"
+            f" {project.tasks_completed:,} tasks completed; over-assigned: {over_tasks} task(s)"
+            f" with more annotations than the overlap ({project.overlap}), {over_pairs}"
+            " (task, author) pair(s) annotated twice",
+            flush=True,
+        )
     if any(level.load.errors for level in figures.levels.values()):
         print(f"  server log tail ({server.log_path}):")
         lines = server.log_path.read_text(errors="replace").splitlines()[-20:]
