@@ -17,7 +17,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 
 from core.errors import PermissionDenied
 from labeling.models import Annotation, GoldScore, Review, Verdict
-from labeling.policy import is_labeling_staff
+from labeling.policy import is_labeling_staff, projects_managed_by
 from quality import measures
 from quality.models import (
     Appeal,
@@ -70,10 +70,41 @@ def require_quality_manager(user: Any) -> None:
 
 
 def quality_rules_visible_to(user: Any) -> QuerySet[QualityRule]:
+    """Every rule for administrators and managers who see every team; for a manager limited to
+    teams, the rules for every project (which apply to their people too) and those of the
+    projects they manage; none for anyone else."""
     rules = QualityRule.objects.select_related("project", "created_by")
     if not can_manage_quality(user):
         return rules.none()
+    if not sees_every_team(user):
+        rules = rules.filter(Q(project__isnull=True) | Q(project__in=projects_managed_by(user)))
     return rules.order_by("-is_active", "name", "pk")
+
+
+def quality_rules_editable_by(user: Any) -> QuerySet[QualityRule]:
+    """The rules `user` may change: those of projects they manage; the rules for every project
+    only for those who see every team (such a rule acts on people of every team)."""
+    rules = quality_rules_visible_to(user)
+    if not sees_every_team(user):
+        rules = rules.filter(project__in=projects_managed_by(user))
+    return rules
+
+
+def require_rule_scope(user: Any, project: Any) -> None:
+    """Raise PermissionDenied unless `user` may add or change a rule of `project` (None: a rule
+    for every project), by the scope of `quality_rules_editable_by`."""
+    require_quality_manager(user)
+    if sees_every_team(user):
+        return
+    if project is None:
+        message = (
+            "Only administrators and managers who see every team set rules for every project;"
+            " choose one of your projects."
+        )
+        raise PermissionDenied(f"project: {message}", extra={"fields": {"project": [message]}})
+    if not projects_managed_by(user).filter(pk=project.pk).exists():
+        message = "You do not manage this project."
+        raise PermissionDenied(f"project: {message}", extra={"fields": {"project": [message]}})
 
 
 def _managed_people(user: Any, field: str) -> Q:

@@ -23,7 +23,7 @@ from quality.models import (
     RuleMetric,
     RuleWindow,
 )
-from quality.selectors import require_quality_manager
+from quality.selectors import require_rule_scope
 
 RATE_METRICS = frozenset(
     {
@@ -144,7 +144,7 @@ def rule_create(
     is_active: bool = True,
 ) -> QualityRule:
     """Create a rule (global when `project` is None); raise PermissionDenied or ValidationFailed."""
-    require_quality_manager(actor)
+    require_rule_scope(actor, project)
     now = timezone.now()
     rule = rule_build(
         project=project,
@@ -175,7 +175,7 @@ def rule_create(
 @transaction.atomic
 def rule_update(*, rule: QualityRule, actor: User, **changes: Any) -> QualityRule:
     """Change a rule's settings (not its project); actions already taken keep what they did."""
-    require_quality_manager(actor)
+    require_rule_scope(actor, rule.project)
     unknown = set(changes) - set(RULE_FIELDS)
     if unknown:
         raise ValidationFailed(
@@ -215,7 +215,7 @@ def rule_update(*, rule: QualityRule, actor: User, **changes: Any) -> QualityRul
 @transaction.atomic
 def rule_deactivate(*, rule: QualityRule, actor: User) -> QualityRule:
     """Stop evaluating a rule; the actions it took stay until they expire or are lifted."""
-    require_quality_manager(actor)
+    require_rule_scope(actor, rule.project)
     locked = QualityRule.objects.select_for_update().get(pk=rule.pk)
     if not locked.is_active:
         return locked

@@ -20,6 +20,7 @@ from quality.forms import QualityRuleForm
 from quality.models import AppealStatus
 from quality.selectors import (
     appeals_visible_to,
+    quality_rules_editable_by,
     quality_rules_visible_to,
 )
 from quality.services import evaluation
@@ -40,7 +41,14 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(quality_rules_visible_to(request.user), RULES_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    rows = [(rule, rule_condition(rule), rule_consequence(rule)) for rule in page]
+    editable = set(
+        quality_rules_editable_by(request.user)
+        .filter(pk__in=[rule.pk for rule in page])
+        .values_list("pk", flat=True)
+    )
+    rows = [
+        (rule, rule_condition(rule), rule_consequence(rule), rule.pk in editable) for rule in page
+    ]
     pending = appeals_visible_to(request.user).filter(status=AppealStatus.PENDING).count()
     return render(
         request,
@@ -67,7 +75,7 @@ def rule_create(request: HttpRequest) -> HttpResponse:
 @quality_staff
 @require_http_methods(["GET", "POST"])
 def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = get_object_or_404(quality_rules_visible_to(request.user), pk=rule_id)
+    rule = get_object_or_404(quality_rules_editable_by(request.user), pk=rule_id)
     form = QualityRuleForm(request.POST or None, projects=_rule_projects(request), rule=rule)
     if request.method == "POST" and form.is_valid():
         try:
@@ -83,7 +91,7 @@ def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
 @quality_staff
 @require_POST
 def rule_deactivate(request: HttpRequest, rule_id: int) -> HttpResponse:
-    rule = get_object_or_404(quality_rules_visible_to(request.user), pk=rule_id)
+    rule = get_object_or_404(quality_rules_editable_by(request.user), pk=rule_id)
     rule_services.rule_deactivate(rule=rule, actor=request_user(request))
     messages.success(
         request,
@@ -107,5 +115,6 @@ def rule_dry_run(request: HttpRequest, rule_id: int) -> HttpResponse:
             "consequence": rule_consequence(rule),
             "hits": hits,
             "would_hit": sum(1 for hit in hits if hit.would_fire),
+            "editable": quality_rules_editable_by(request.user).filter(pk=rule.pk).exists(),
         },
     )

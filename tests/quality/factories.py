@@ -42,11 +42,13 @@ from labeling.services.gold import gold_answer_set
 from labeling.services.review import review_claim_next, review_submit
 from labeling.services.submit import lease_skip, lease_submit
 from quality.models import QualityRule
+from quality.selectors import can_manage_quality
 from quality.services.evaluation import rules_evaluate
 from quality.services.rules import rule_create
 from tests.factories import make_team, make_user
 from tests.labeling.factories import ALWAYS, add_tasks, make_project, make_worker
 from workforce.models import AnnotatorProfile, Team
+from workforce.selectors.teams import sees_every_team
 from workforce.services.teams import team_member_add
 
 _seq = itertools.count(1)
@@ -177,6 +179,9 @@ def spam_rule(manager: Any, project: Project | None = None, **changes: Any) -> Q
         "project": project,
     }
     values.update(changes)
+    if values["project"] is None and can_manage_quality(manager) and not sees_every_team(manager):
+        # A rule for every project acts on every team's people: only administrators set one.
+        manager = make_user(Role.ADMIN, mfa=True)
     return rule_create(actor=manager, **values)
 
 

@@ -1,16 +1,25 @@
 """A manager sees and acts on the rule actions and appeals of the people of their teams only,
 in the API, the portal and the services; another team's are "not found". Administrators see all."""
 
+from unittest.mock import ANY
+
 import pytest
 from django.utils import timezone
 
 from accounts.models import Role
-from core.errors import NotFound
-from quality.selectors import appeals_visible_to, rule_actions_visible_to
+from core.errors import NotFound, PermissionDenied
+from labeling.services.projects import project_access_set
+from quality.selectors import (
+    appeals_visible_to,
+    quality_rules_editable_by,
+    quality_rules_visible_to,
+    rule_actions_visible_to,
+)
 from quality.services.actions import appeal_decide, rule_action_appeal, rule_action_lift
 from quality.services.evaluation import rules_evaluate
-from tests.factories import make_user
-from tests.labeling.factories import make_worker
+from quality.services.rules import rule_create, rule_deactivate, rule_update
+from tests.factories import make_team, make_user
+from tests.labeling.factories import make_project, make_worker
 from tests.quality.factories import (
     GOLD_SPAM,
     gold_record,
@@ -18,6 +27,7 @@ from tests.quality.factories import (
     make_manager,
     managed,
     managed_worker,
+    spam_rule,
 )
 from workforce.services.tiers import tier_candidate_propose
 
@@ -128,3 +138,66 @@ def test_another_teams_tier_candidate_is_not_found(manager_client, manager):
     assert approve.status_code == 404
     assert theirs.email not in page
     assert ours.email in page
+
+
+def test_a_manager_sees_rules_for_every_project_and_their_projects_but_not_others(manager):
+    ours = make_project()  # open to every team: the manager manages it
+    theirs = make_project()
+    project_access_set(
+        project=theirs, actor=None, teams=[make_team()], requirements=[]
+    )  # limited to a team the manager does not manage
+    everywhere = spam_rule(manager)
+    our_rule = spam_rule(manager, project=ours)
+    their_rule = spam_rule(make_user(Role.ADMIN, mfa=True), project=theirs)
+
+    visible = set(quality_rules_visible_to(manager))
+    editable = set(quality_rules_editable_by(manager))
+
+    assert visible == {everywhere, our_rule}
+    assert editable == {our_rule}
+    assert their_rule not in visible
+
+
+def test_only_those_who_see_every_team_set_rules_for_every_project(manager):
+    admin = make_user(Role.ADMIN, mfa=True)
+    everywhere = spam_rule(admin)
+
+    with pytest.raises(PermissionDenied) as refused:
+        rule_create(
+            actor=manager,
+            name="Everywhere",
+            metric="gold_accuracy",
+            window_kind="items",
+            window_size=20,
+            min_sample=10,
+            comparator="lt",
+            threshold=0.6,
+            action="suspend_everywhere",
+        )
+    with pytest.raises(PermissionDenied):
+        rule_update(rule=everywhere, actor=manager, threshold=0.5)
+    with pytest.raises(PermissionDenied):
+        rule_deactivate(rule=everywhere, actor=manager)
+
+    assert refused.value.extra["fields"] == {"project": [ANY]}
+    assert rule_update(rule=everywhere, actor=admin, threshold=0.5).threshold == 0.5
+
+
+def test_a_manager_cannot_edit_another_teams_project_rule_in_the_portal_or_api(
+    manager_client, manager
+):
+    theirs = make_project()
+    project_access_set(project=theirs, actor=None, teams=[make_team()], requirements=[])
+    their_rule = spam_rule(make_user(Role.ADMIN, mfa=True), project=theirs)
+    everywhere = spam_rule(manager)
+
+    assert manager_client.get(f"/quality/rules/{their_rule.pk}/edit/").status_code == 404
+    assert manager_client.get(f"/quality/rules/{everywhere.pk}/edit/").status_code == 404
+    assert manager_client.get(f"/api/v1/quality-rules/{their_rule.pk}/").status_code == 404
+    patched = manager_client.patch(
+        f"/api/v1/quality-rules/{everywhere.pk}/",
+        {"threshold": 0.5},
+        content_type="application/json",
+    )
+    assert patched.status_code == 403
+    assert "project" in patched.json()["extra"]["fields"]

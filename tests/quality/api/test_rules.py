@@ -54,19 +54,24 @@ def test_a_manager_creates_a_rule(manager_client, project):
     assert AuditEvent.objects.filter(action="quality_rule.created").exists()
 
 
-def test_a_bad_rule_is_refused_naming_the_field(manager_client):
-    response = post(manager_client, "/api/v1/quality-rules/", {**RULE, "action": "raise_gold_rate"})
+def test_a_bad_rule_is_refused_naming_the_field(manager_client, project):
+    response = post(
+        manager_client,
+        "/api/v1/quality-rules/",
+        {**RULE, "project": project.pk, "action": "raise_gold_rate"},
+    )
 
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
     assert "gold_rate" in response.json()["extra"]["fields"]
 
 
-def test_the_model_s_scores_are_rule_metrics_of_project_rules_only(manager_client, project):
+def test_the_model_s_scores_are_rule_metrics_of_project_rules_only(client, manager_client, project):
     rule = {**RULE, "metric": "spammer_score", "comparator": "gt", "threshold": 0.65}
+    client.force_login(make_user(Role.ADMIN, mfa=True))
 
     created = post(manager_client, "/api/v1/quality-rules/", {**rule, "project": project.pk})
-    refused = post(manager_client, "/api/v1/quality-rules/", rule)
+    refused = post(client, "/api/v1/quality-rules/", rule)
 
     assert created.status_code == 201 and created.json()["metric"] == "spammer_score"
     assert refused.status_code == 400
@@ -92,8 +97,8 @@ def test_others_cannot_create_or_list_rules(client, role):
     assert QualityRule.objects.count() == 0
 
 
-def test_a_manager_changes_and_deactivates_a_rule(manager_client, manager):
-    rule = spam_rule(manager)
+def test_a_manager_changes_and_deactivates_a_rule(manager_client, manager, project):
+    rule = spam_rule(manager, project=project)
 
     changed = manager_client.patch(
         f"/api/v1/quality-rules/{rule.pk}/", {"threshold": 0.5}, content_type="application/json"

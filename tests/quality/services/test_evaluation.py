@@ -134,7 +134,7 @@ def test_a_global_rule_sees_every_project(manager, project):
 
 def test_an_inactive_rule_does_not_fire(manager, project):
     spammer = make_worker()
-    rule = spam_rule(manager)
+    rule = spam_rule(manager, project=project)
     rule_deactivate(rule=rule, actor=manager)
     gold_record(project, spammer, GOLD_SPAM)
 

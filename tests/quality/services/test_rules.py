@@ -41,8 +41,8 @@ def test_only_managers_write_rules(project):
         spam_rule(make_worker())
 
 
-def test_changing_and_deactivating_a_rule_is_audited(manager):
-    rule = spam_rule(manager)
+def test_changing_and_deactivating_a_rule_is_audited(manager, project):
+    rule = spam_rule(manager, project=project)
 
     rule_update(rule=rule, actor=manager, threshold=0.5)
     rule_deactivate(rule=rule, actor=manager)

@@ -18,19 +18,19 @@ from tests.quality.factories import (
 pytestmark = pytest.mark.django_db
 
 
-def test_a_manager_creates_a_rule_and_lands_on_its_dry_run(manager_client):
-    response = manager_client.post("/quality/rules/new/", RULE_FORM)
+def test_a_manager_creates_a_rule_and_lands_on_its_dry_run(manager_client, project):
+    response = manager_client.post("/quality/rules/new/", {**RULE_FORM, "project": project.pk})
 
     rule = QualityRule.objects.get()
     assert response.status_code == 302
     assert response["Location"] == f"/quality/rules/{rule.pk}/dry-run/"
-    assert (rule.project, rule.threshold, rule.is_active) == (None, 0.6, True)
+    assert (rule.project, rule.threshold, rule.is_active) == (project, 0.6, True)
     assert AuditEvent.objects.filter(action="quality_rule.created").exists()
 
 
-def test_a_missing_gold_rate_is_shown_next_to_its_field(manager_client):
+def test_a_missing_gold_rate_is_shown_next_to_its_field(manager_client, project):
     response = manager_client.post(
-        "/quality/rules/new/", {**RULE_FORM, "action": "raise_gold_rate"}
+        "/quality/rules/new/", {**RULE_FORM, "project": project.pk, "action": "raise_gold_rate"}
     )
 
     assert response.status_code == 200
