@@ -404,6 +404,14 @@ QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=
 # The currency of platform accounts and of people who have not chosen one (ISO 4217 code listed
 # in kit/money.py). The reconciliation job runs daily (config/celery.py) and needs no setting.
 QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", default="USD")
+# Rate cards (payments/services/rates.py): their choices get schema names of their own.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {
+        "RateWorkKindEnum": "payments.models.WorkKind",
+        "RateUnitEnum": "payments.models.RateUnit",
+        "RateVersionStatusEnum": "payments.selectors.rates.VersionStatus",
+    }
+)
 
 # --- quality: default rules from the consensus model's scores (quality/defaults.py) ---
 # True: every new project starts with the default rules (spammer score, gold accuracy upper

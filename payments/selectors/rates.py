@@ -25,7 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db import models
+from django.db.models import F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from kit.money import Micros
@@ -177,18 +178,76 @@ def rate_lookup(
     )
 
 
+def _current_version_id(now: datetime) -> Subquery:
+    """The id of the card's (outer row) version in force at `now`, or None."""
+    current = (
+        RateCardVersion.objects.filter(
+            card_id=OuterRef("pk"), effective_from__lte=now, withdrawn_at__isnull=True
+        )
+        .order_by("-effective_from", "-pk")
+        .values("pk")[:1]
+    )
+    return Subquery(current, output_field=models.BigIntegerField())
+
+
 def rate_cards_list() -> QuerySet[RateCard]:
-    """Every card with its customer and project, customer by customer, the default first."""
-    return RateCard.objects.select_related("customer", "project", "created_by").order_by(
-        "customer__name", "customer_id", F("project_id").asc(nulls_first=True), "pk"
+    """Every card with its customer and project, customer by customer, the default first; each
+    annotated with `current_version_id` (the version in force now, or None)."""
+    return (
+        RateCard.objects.select_related("customer", "project", "created_by")
+        .annotate(current_version_id=_current_version_id(timezone.now()))
+        .order_by("customer__name", "customer_id", F("project_id").asc(nulls_first=True), "pk")
     )
 
 
+class VersionStatus(models.TextChoices):
+    """Where a version stands now (derived, not stored)."""
+
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_FORCE = "in_force", "In force"
+    SUPERSEDED = "superseded", "Superseded"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+def _next_version_from() -> Subquery:
+    """When the next version of the same card (outer row) takes over: the version's end."""
+    later = (
+        RateCardVersion.objects.filter(
+            card_id=OuterRef("card_id"),
+            withdrawn_at__isnull=True,
+            effective_from__gt=OuterRef("effective_from"),
+        )
+        .order_by()
+        .values("card_id")
+        .annotate(first=Min("effective_from"))
+        .values("first")
+    )
+    return Subquery(later, output_field=models.DateTimeField())
+
+
 def rate_versions_list() -> QuerySet[RateCardVersion]:
-    """Every version with its card and its rates (two queries), newest first within a card."""
-    return RateCardVersion.objects.select_related(
-        "card", "card__customer", "card__project", "created_by", "withdrawn_by"
-    ).prefetch_related(Prefetch("rates", queryset=Rate.objects.order_by(*RATE_ORDER)))
+    """Every version with its card and its rates (two queries), newest first within a card;
+    each annotated with `ends_at`, when the card's next version takes over (None: open)."""
+    return (
+        RateCardVersion.objects.select_related(
+            "card", "card__customer", "card__project", "created_by", "withdrawn_by"
+        )
+        .prefetch_related(Prefetch("rates", queryset=Rate.objects.order_by(*RATE_ORDER)))
+        .annotate(ends_at=_next_version_from())
+    )
+
+
+def rate_version_status(version: RateCardVersion, *, now: datetime | None = None) -> VersionStatus:
+    """Scheduled, in force, superseded or withdrawn, now (`ends_at` from `rate_versions_list`)."""
+    now = now or timezone.now()
+    if version.withdrawn_at is not None:
+        return VersionStatus.WITHDRAWN
+    if version.effective_from > now:
+        return VersionStatus.SCHEDULED
+    ends_at = getattr(version, "ends_at", None)
+    if ends_at is not None and ends_at <= now:
+        return VersionStatus.SUPERSEDED
+    return VersionStatus.IN_FORCE
 
 
 def rate_version_current_of(

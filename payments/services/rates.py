@@ -80,11 +80,11 @@ def _is_int(value: object) -> bool:
 
 
 def _check_rate(index: int, spec: RateSpec) -> dict[str, list[str]]:
-    """The field errors of one rate, named `rates[i].<field>`."""
+    """The field errors of one rate, named `rates.<i>.<field>` (as the API names them)."""
     errors: dict[str, list[str]] = {}
 
     def bad(field: str, message: str) -> None:
-        errors.setdefault(f"rates[{index}].{field}", []).append(message)
+        errors.setdefault(f"rates.{index}.{field}", []).append(message)
 
     if spec.work_kind not in WorkKind.values:
         bad("work_kind", f"Use one of {', '.join(WorkKind.values)}.")
@@ -128,7 +128,7 @@ def _check_rates(rates: Sequence[RateSpec]) -> None:
         if found:
             continue
         if spec.key in seen:
-            errors[f"rates[{index}]"] = [
+            errors[f"rates.{index}"] = [
                 f"Rate {seen[spec.key] + 1} already prices this kind, review level, tier and "
                 "skill level; keep one."
             ]
@@ -209,7 +209,7 @@ def rate_card_version_create(
     set from then on.
 
     Finance only, with MFA (PermissionDenied). Raises ValidationFailed naming the field
-    (`currency`, `effective_from`, `note`, `customer`, `rates[i].<field>`) and Conflict when
+    (`currency`, `effective_from`, `note`, `customer`, `rates.<i>.<field>`, as the API names them) and Conflict when
     another version of the card takes effect at the same moment. Locks the card row.
     `now` is the clock, for tests and the demo; requests never pass it.
     """

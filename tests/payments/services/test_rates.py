@@ -122,16 +122,16 @@ def test_two_versions_of_a_card_cannot_start_at_the_same_moment(finance, project
 @pytest.mark.parametrize(
     ("spec", "field"),
     [
-        (rate("painting"), "rates[0].work_kind"),
-        (rate(unit="per_day"), "rates[0].unit"),
-        (rate(amount_micros=0), "rates[0].amount_micros"),
-        (rate(amount_micros=1.5), "rates[0].amount_micros"),  # a float is never an amount
-        (rate(amount_micros=True), "rates[0].amount_micros"),
-        (rate("annotation", review_level=1), "rates[0].review_level"),
-        (rate("review", review_level=99), "rates[0].review_level"),
-        (rate(tier="boss"), "rates[0].tier"),
-        (rate(tier="reviewer-9"), "rates[0].tier"),
-        (rate(min_skill_level=11), "rates[0].min_skill_level"),
+        (rate("painting"), "rates.0.work_kind"),
+        (rate(unit="per_day"), "rates.0.unit"),
+        (rate(amount_micros=0), "rates.0.amount_micros"),
+        (rate(amount_micros=1.5), "rates.0.amount_micros"),  # a float is never an amount
+        (rate(amount_micros=True), "rates.0.amount_micros"),
+        (rate("annotation", review_level=1), "rates.0.review_level"),
+        (rate("review", review_level=99), "rates.0.review_level"),
+        (rate(tier="boss"), "rates.0.tier"),
+        (rate(tier="reviewer-9"), "rates.0.tier"),
+        (rate(min_skill_level=11), "rates.0.min_skill_level"),
     ],
 )
 def test_a_bad_rate_is_refused_naming_its_field(finance, project, spec, field):
@@ -146,7 +146,7 @@ def test_the_same_rate_twice_in_a_version_is_refused(finance, project):
     with pytest.raises(ValidationFailed) as refused:
         rate_version(rate(amount_micros=1), rate(amount_micros=2), project=project, actor=finance)
 
-    assert "rates[1]" in refused.value.extra["fields"]
+    assert "rates.1" in refused.value.extra["fields"]
 
 
 def test_an_unknown_currency_is_refused_naming_currency(finance, project):
