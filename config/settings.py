@@ -366,7 +366,8 @@ QUORUM_REAGGREGATE_BATCH_SIZE = env.int("QUORUM_REAGGREGATE_BATCH_SIZE", default
 QUORUM_ONBOARDING_APPROVAL = env.bool("ONBOARDING_APPROVAL", default=False)
 
 # --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
-# Whether time spent on training modules is paid (read by payments; tests are never paid).
+# Whether time spent on training modules and qualification tests is paid (read by payments'
+# rate lookup, payments/selectors/rates.py: while false, no training or test rate applies).
 QUORUM_TRAINING_TIME_PAID = env.bool("TRAINING_TIME_PAID", default=False)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
