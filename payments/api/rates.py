@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -348,7 +348,13 @@ class RateLookupView(generics.GenericAPIView[Any]):
     pagination_class = None
     filter_backends: list[Any] = []
 
-    @extend_schema(parameters=[RateLookupQuerySerializer], responses=RateLookupSerializer)
+    @extend_schema(
+        parameters=[RateLookupQuerySerializer],
+        responses={
+            200: RateLookupSerializer,
+            404: OpenApiResponse(description="No such project or person among those you see."),
+        },
+    )
     def get(self, request: Request) -> Response:
         query = RateLookupQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -10,6 +10,7 @@ from labeling.services.projects import project_access_set
 from payments.models import RateCardVersion
 from tests.factories import make_team, make_user
 from tests.labeling.factories import make_project
+from tests.openapi_conformance import generated_schema
 from tests.payments.factories import rate, rate_version
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +230,30 @@ def test_listing_versions_takes_a_fixed_number_of_queries(
 
     with django_assert_max_num_queries(10):
         assert len(finance_client.get(VERSIONS).json()["results"]) == 5
+
+
+def test_a_manager_cannot_price_a_project_they_do_not_manage(manager_client, manager, person):
+    theirs = make_project()
+    project_access_set(project=theirs, teams=[make_team()], actor=None)
+    rate_version(project=theirs)
+
+    response = manager_client.get(
+        LOOKUP, {"project": theirs.pk, "person": person.pk, "work_kind": "annotation"}
+    )
+
+    assert response.status_code == 404
+
+
+def test_the_rate_card_api_is_in_the_openapi_schema():
+    paths = generated_schema()["paths"]
+
+    assert {
+        "/api/v1/rate-cards/",
+        "/api/v1/rate-cards/{id}/",
+        "/api/v1/rate-card-versions/",
+        "/api/v1/rate-card-versions/{id}/",
+        "/api/v1/rate-card-versions/{id}/withdraw/",
+        "/api/v1/rate-lookup/",
+    } <= set(paths)
+    rate = generated_schema()["components"]["schemas"]["Rate"]["properties"]
+    assert rate["amount_micros"]["type"] == "integer"
