@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -240,7 +241,8 @@ def rate_version_new(request: HttpRequest) -> HttpResponse:
         form = RateVersionForm(request.POST)
         formset = RateRowFormSet(request.POST, prefix="rates")
     else:
-        form = RateVersionForm(initial={"currency": latest.currency} if latest else None)
+        currency = latest.currency if latest else settings.QUORUM_LEDGER_DEFAULT_CURRENCY
+        form = RateVersionForm(initial={"currency": currency})
         initial = rate_rows_initial(latest.rates.all(), latest.currency) if latest else None
         formset = RateRowFormSet(prefix="rates", initial=initial)
     if request.method == "POST" and form.is_valid() and formset.is_valid():
