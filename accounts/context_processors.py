@@ -32,6 +32,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Quality rules", reverse("quality:rule_list")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Users & roles", reverse("accounts:user_list")))
+    if can(user, Action.LEDGER_VIEW):
+        items.append(("Ledger", reverse("payments:ledger")))
+    if can(user, Action.RATES_VIEW):
+        items.append(("Rate cards", reverse("payments:rate_cards")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
     if can(user, Action.PERSONAL_DATA_ERASE):

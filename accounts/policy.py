@@ -31,6 +31,8 @@ class Action(StrEnum):
     HEALTH_DETAILS_VIEW = "health.details_view"
     PERSONAL_DATA_ERASE = "personal_data.erase"
     LEDGER_VIEW = "ledger.view"
+    RATES_VIEW = "rates.view"
+    RATES_MANAGE = "rates.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -51,6 +53,9 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # The ledger explorer and every account's balance: finance only (a person sees their own
     # balances through payments.policy, without this action).
     Action.LEDGER_VIEW: frozenset({Role.FINANCE}),
+    # Rate cards: finance sets them; managers read those of the projects they manage.
+    Action.RATES_VIEW: frozenset({Role.FINANCE, Role.MANAGER}),
+    Action.RATES_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

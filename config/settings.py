@@ -366,7 +366,8 @@ QUORUM_REAGGREGATE_BATCH_SIZE = env.int("QUORUM_REAGGREGATE_BATCH_SIZE", default
 QUORUM_ONBOARDING_APPROVAL = env.bool("ONBOARDING_APPROVAL", default=False)
 
 # --- workforce: training modules and qualification tests (workforce/services/checks.py) ---
-# Whether time spent on training modules is paid (read by payments; tests are never paid).
+# Whether time spent on training modules and qualification tests is paid (read by payments'
+# rate lookup, payments/selectors/rates.py: while false, no training or test rate applies).
 QUORUM_TRAINING_TIME_PAID = env.bool("TRAINING_TIME_PAID", default=False)
 
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
@@ -404,6 +405,14 @@ QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=
 # The currency of platform accounts and of people who have not chosen one (ISO 4217 code listed
 # in kit/money.py). The reconciliation job runs daily (config/celery.py) and needs no setting.
 QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", default="USD")
+# Rate cards (payments/services/rates.py): their choices get schema names of their own.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {
+        "RateWorkKindEnum": "payments.models.WorkKind",
+        "RateUnitEnum": "payments.models.RateUnit",
+        "RateVersionStatusEnum": "payments.selectors.rates.VersionStatus",
+    }
+)
 
 # --- quality: default rules from the consensus model's scores (quality/defaults.py) ---
 # True: every new project starts with the default rules (spammer score, gold accuracy upper

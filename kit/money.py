@@ -16,6 +16,7 @@ remainder to carry, so no micro-unit is ever lost or created. There are no float
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -192,3 +193,24 @@ def format_micros(amount: Micros, *, with_code: bool = True) -> str:
         text = f"{major:,.{exponent}f}"
     text = text.rstrip(".")
     return f"{text} {amount.currency}" if with_code else text
+
+
+_AMOUNT_TEXT = re.compile(r"^(?P<sign>-?)(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?$")
+
+
+def parse_micros(text: str, currency: str) -> Micros:
+    """Read a decimal amount typed by a person ("0.0035", "1,500", "-2.5") as exact micro-units
+    of `currency`. Raise MoneyError for anything else (more than six decimals, an exponent, a
+    word, an unknown currency). No float is involved."""
+    currency_exponent(currency)
+    cleaned = text.strip().replace(",", "")
+    match = _AMOUNT_TEXT.match(cleaned)
+    if match is None or not (match["whole"] or match["fraction"]):
+        raise MoneyError(
+            f"{text!r} is not an amount: write digits and a decimal point, e.g. 0.0035."
+        )
+    fraction = match["fraction"] or ""
+    if len(fraction) > 6:
+        raise MoneyError(f"{text!r} has more than 6 decimals; amounts are kept to 1e-6 of a unit.")
+    amount = int(match["whole"] or "0") * MICROS_PER_MAJOR + int(fraction.ljust(6, "0"))
+    return Micros(-amount if match["sign"] else amount, currency)

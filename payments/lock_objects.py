@@ -3,13 +3,14 @@
 The order, for every transaction that takes more than one: the ledger transaction's source key
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
 accounts (expenses, clearing) are never locked: their balances are sums of entries.
+A rate card is locked alone, by the writes of its versions (no ledger lock is held with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from payments.models import PERSON_KINDS, LedgerAccount
+from payments.models import PERSON_KINDS, LedgerAccount, RateCard
 
 
 def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
@@ -20,3 +21,8 @@ def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
         .filter(pk__in=ids, kind__in=sorted(PERSON_KINDS))
         .order_by("pk")
     )
+
+
+def rate_card_lock(card_id: int) -> RateCard:
+    """Lock one rate card (its versions are numbered and added under this lock); return it."""
+    return RateCard.objects.select_for_update().get(pk=card_id)

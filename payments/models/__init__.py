@@ -15,9 +15,19 @@ from payments.models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
+from payments.models.rates import (
+    MAX_SKILL_LEVEL,
+    Rate,
+    RateCard,
+    RateCardVersion,
+    RateImmutableError,
+    RateUnit,
+    WorkKind,
+)
 
 __all__ = [
     "CUSTOMER_KINDS",
+    "MAX_SKILL_LEVEL",
     "PERSON_KINDS",
     "PLATFORM_KINDS",
     "PROJECT_KINDS",
@@ -29,4 +39,10 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "Rate",
+    "RateCard",
+    "RateCardVersion",
+    "RateImmutableError",
+    "RateUnit",
+    "WorkKind",
 ]

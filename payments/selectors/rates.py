@@ -1,0 +1,272 @@
+"""Reads of rate cards: which version is in force, and the one lookup that prices a piece of work.
+
+The order in which a rate is chosen (docs/finance-rates.md says the same to finance):
+
+1. **The card.** The project's own card, when it has a version in force at the moment; otherwise
+   the customer's default card. A project card replaces the default as a whole: a kind of work
+   it does not price is not paid on that project.
+2. **The version.** Of that card, the version with the latest `effective_from` not after the
+   moment (withdrawn versions never apply).
+3. **The rate.** Among the version's rates for the work kind that fit the person, the most
+   specific wins, compared in this order: a rate for the exact review level beats one for any
+   level; then one for the person's tier beats one for any tier; then the highest minimum skill
+   level the person reaches beats lower ones and "any". The version's unique key (kind, review
+   level, tier, skill level) leaves no tie.
+
+Training and test work is priced only while the workforce setting `QUORUM_TRAINING_TIME_PAID`
+says training time is paid; otherwise the lookup answers None for them, whatever the card says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from kit.money import Micros
+from labeling.models import Project
+from payments.models import Rate, RateCard, RateCardVersion, RateUnit, WorkKind
+from workforce.selectors.people import skill_levels_of
+from workforce.selectors.tiers import tier_of
+
+RATE_ORDER = ("work_kind", "review_level", "tier", "min_skill_level", "pk")
+UNPAID_UNLESS_TRAINING_PAID = frozenset({WorkKind.TRAINING, WorkKind.TEST})
+
+
+@dataclass(frozen=True)
+class WorkProfile:
+    """What a rate is matched against: the kind of work and who did it."""
+
+    work_kind: str
+    review_level: int  # the level of review work; 0 for other kinds
+    tier: str
+    skill_level: int  # the person's level in the project's skill; 0 without one
+
+
+@dataclass(frozen=True)
+class RateMatch:
+    """The rate that prices a piece of work, and the card version it comes from (to record)."""
+
+    rate: Rate
+    version: RateCardVersion
+    amount: Micros
+    unit: RateUnit
+
+    @property
+    def is_project_card(self) -> bool:
+        return self.version.card.project_id is not None
+
+
+def rate_fits(rate: Rate, work: WorkProfile) -> bool:
+    """Whether `rate` may price `work` (same kind, and each of its conditions met or "any")."""
+    return (
+        rate.work_kind == work.work_kind
+        and rate.review_level in (0, work.review_level)
+        and rate.tier in ("", work.tier)
+        and rate.min_skill_level <= work.skill_level
+    )
+
+
+def rate_specificity(rate: Rate) -> tuple[bool, bool, int]:
+    """The order of the module docstring: exact review level, then tier, then skill level."""
+    return (rate.review_level != 0, rate.tier != "", rate.min_skill_level)
+
+
+def rate_best(rates: Iterable[Rate], work: WorkProfile) -> Rate | None:
+    """The most specific of `rates` that fits `work`, or None."""
+    fitting = [rate for rate in rates if rate_fits(rate, work)]
+    return max(fitting, key=rate_specificity, default=None)
+
+
+def training_time_is_paid() -> bool:
+    """The workforce setting, read when asked (never copied): is training and test time paid?"""
+    return bool(settings.QUORUM_TRAINING_TIME_PAID)
+
+
+def rate_cards_for_project(project: Project) -> Q:
+    """The project's own card and its customer's default card."""
+    return Q(project_id=project.pk) | Q(customer_id=project.customer_id, project__isnull=True)
+
+
+def rate_version_in_force(*, project: Project, at: datetime) -> RateCardVersion | None:
+    """The version that prices work on `project` at `at`: the project card's version in force,
+    else the customer default's (one query)."""
+    return (
+        RateCardVersion.objects.filter(
+            card__in=RateCard.objects.filter(rate_cards_for_project(project)),
+            effective_from__lte=at,
+            withdrawn_at__isnull=True,
+        )
+        .select_related("card")
+        .order_by(F("card__project_id").desc(nulls_last=True), "-effective_from", "-pk")
+        .first()
+    )
+
+
+def work_profile_of(
+    *,
+    project: Project,
+    person: Any,
+    work_kind: str,
+    review_level: int | None = None,
+    tier: str | None = None,
+    skill_level: int | None = None,
+) -> WorkProfile:
+    """The profile of `person`'s work on `project`: their tier and their level in the project's
+    skill now, unless the caller knows them (`tier`, `skill_level`) from the work's own time."""
+    if tier is None:
+        tier = tier_of(user=person)
+    if skill_level is None:
+        skill_level = (
+            skill_levels_of(user=person).get(project.required_skill_id, 0)
+            if project.required_skill_id is not None
+            else 0
+        )
+    return WorkProfile(
+        work_kind=WorkKind(work_kind).value,
+        review_level=(review_level or 0) if work_kind == WorkKind.REVIEW else 0,
+        tier=tier,
+        skill_level=skill_level,
+    )
+
+
+def rate_lookup(
+    *,
+    project: Project,
+    person: Any,
+    work_kind: str,
+    review_level: int | None = None,
+    at: datetime | None = None,
+    tier: str | None = None,
+    skill_level: int | None = None,
+) -> RateMatch | None:
+    """Return the rate that prices `person`'s `work_kind` (review at `review_level`) on `project`
+    at `at` (default now) and the version it comes from, or None when no rate applies.
+
+    The person's tier and skill level are read now unless given (`tier`, `skill_level`). The
+    choice follows the order of the module docstring. Training and test work answer None while
+    training time is not paid. Reads only; an earning records `match.version`.
+    """
+    if work_kind in UNPAID_UNLESS_TRAINING_PAID and not training_time_is_paid():
+        return None
+    at = at or timezone.now()
+    version = rate_version_in_force(project=project, at=at)
+    if version is None:
+        return None
+    work = work_profile_of(
+        project=project,
+        person=person,
+        work_kind=work_kind,
+        review_level=review_level,
+        tier=tier,
+        skill_level=skill_level,
+    )
+    rate = rate_best(version.rates.filter(work_kind=work.work_kind), work)
+    if rate is None:
+        return None
+    return RateMatch(
+        rate=rate,
+        version=version,
+        amount=Micros(rate.amount_micros, version.currency),
+        unit=RateUnit(rate.unit),
+    )
+
+
+def _current_version_id(now: datetime) -> Subquery:
+    """The id of the card's (outer row) version in force at `now`, or None."""
+    current = (
+        RateCardVersion.objects.filter(
+            card_id=OuterRef("pk"), effective_from__lte=now, withdrawn_at__isnull=True
+        )
+        .order_by("-effective_from", "-pk")
+        .values("pk")[:1]
+    )
+    return Subquery(current, output_field=models.BigIntegerField())
+
+
+def rate_cards_list() -> QuerySet[RateCard]:
+    """Every card with its customer and project, customer by customer, the default first; each
+    annotated with `current_version_id` (the version in force now, or None)."""
+    return (
+        RateCard.objects.select_related("customer", "project", "created_by")
+        .annotate(current_version_id=_current_version_id(timezone.now()))
+        .order_by("customer__name", "customer_id", F("project_id").asc(nulls_first=True), "pk")
+    )
+
+
+class VersionStatus(models.TextChoices):
+    """Where a version stands now (derived, not stored)."""
+
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_FORCE = "in_force", "In force"
+    SUPERSEDED = "superseded", "Superseded"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+def _next_version_from() -> Subquery:
+    """When the next version of the same card (outer row) takes over: the version's end."""
+    later = (
+        RateCardVersion.objects.filter(
+            card_id=OuterRef("card_id"),
+            withdrawn_at__isnull=True,
+            effective_from__gt=OuterRef("effective_from"),
+        )
+        .order_by()
+        .values("card_id")
+        .annotate(first=Min("effective_from"))
+        .values("first")
+    )
+    return Subquery(later, output_field=models.DateTimeField())
+
+
+def rate_versions_list() -> QuerySet[RateCardVersion]:
+    """Every version with its card and its rates (two queries), newest first within a card;
+    each annotated with `ends_at`, when the card's next version takes over (None: open)."""
+    return (
+        RateCardVersion.objects.select_related(
+            "card", "card__customer", "card__project", "created_by", "withdrawn_by"
+        )
+        .prefetch_related(Prefetch("rates", queryset=Rate.objects.order_by(*RATE_ORDER)))
+        .annotate(ends_at=_next_version_from())
+    )
+
+
+def rate_version_status(version: RateCardVersion, *, now: datetime | None = None) -> VersionStatus:
+    """Scheduled, in force, superseded or withdrawn, now (`ends_at` from `rate_versions_list`)."""
+    now = now or timezone.now()
+    if version.withdrawn_at is not None:
+        return VersionStatus.WITHDRAWN
+    if version.effective_from > now:
+        return VersionStatus.SCHEDULED
+    ends_at = getattr(version, "ends_at", None)
+    if ends_at is not None and ends_at <= now:
+        return VersionStatus.SUPERSEDED
+    return VersionStatus.IN_FORCE
+
+
+def rate_version_current_of(
+    *, card: RateCard, at: datetime | None = None
+) -> RateCardVersion | None:
+    """The card's version in force at `at` (default now), or None before its first one."""
+    return (
+        card.versions.filter(effective_from__lte=at or timezone.now(), withdrawn_at__isnull=True)
+        .order_by("-effective_from", "-pk")
+        .first()
+    )
+
+
+def rate_version_scheduled_of(
+    *, card: RateCard, at: datetime | None = None
+) -> list[RateCardVersion]:
+    """The card's versions that will take effect after `at` (default now), soonest first."""
+    return list(
+        card.versions.filter(
+            effective_from__gt=at or timezone.now(), withdrawn_at__isnull=True
+        ).order_by("effective_from", "pk")
+    )
