@@ -1,5 +1,6 @@
 """Payments' models, one module per topic: the ledger (ledger.py); rate cards, payout accounts and
-payout runs each add a module of their own and export their models here."""
+payout runs each add a module of their own and export their models here; Stripe's webhook
+events are in stripe_events.py."""
 
 from payments.models.ledger import (
     CUSTOMER_KINDS,
@@ -15,6 +16,7 @@ from payments.models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
+from payments.models.stripe_events import StripeEvent, StripeEventStatus
 
 __all__ = [
     "CUSTOMER_KINDS",
@@ -29,4 +31,6 @@ __all__ = [
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "StripeEvent",
+    "StripeEventStatus",
 ]
