@@ -31,6 +31,7 @@ class Action(StrEnum):
     HEALTH_DETAILS_VIEW = "health.details_view"
     PERSONAL_DATA_ERASE = "personal_data.erase"
     LEDGER_VIEW = "ledger.view"
+    STRIPE_EVENTS_MANAGE = "stripe_events.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -51,6 +52,9 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # The ledger explorer and every account's balance: finance only (a person sees their own
     # balances through payments.policy, without this action).
     Action.LEDGER_VIEW: frozenset({Role.FINANCE}),
+    # The Stripe events received by webhook, their failures, and retrying them: finance, and
+    # administrators who set the webhook up.
+    Action.STRIPE_EVENTS_MANAGE: frozenset({Role.FINANCE, Role.ADMIN}),
 }
 
 
