@@ -457,10 +457,11 @@ class FakeStripe:
 
     # --- Webhooks -----------------------------------------------------------------------------
 
-    def auto_deliver_to(self, url: str, secret: str) -> None:
-        """Post every event created from now on to `url`, signed with `secret`, in the background."""
+    def auto_deliver_to(self, url: str | None, secret: str | None) -> None:
+        """Post every event created from now on to `url`, signed with `secret`, in the background
+        (in the order they were created); `None` stops it."""
         self._deliver_url, self._deliver_secret = url, secret
-        if self._deliver_thread is None:
+        if url is not None and self._deliver_thread is None:
             self._deliver_thread = threading.Thread(
                 target=self._deliver_loop, name="fake-stripe-webhooks", daemon=True
             )
