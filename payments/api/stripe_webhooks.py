@@ -13,7 +13,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -47,7 +47,16 @@ class StripeWebhookView(APIView):
         tags=["stripe"],
         auth=[],
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={200: StripeWebhookAnswerSerializer},
+        responses={
+            200: StripeWebhookAnswerSerializer,
+            400: OpenApiResponse(
+                description=(
+                    "Refused and not stored: code stripe_signature_missing, "
+                    "stripe_signature_invalid, stripe_signature_stale, stripe_event_malformed "
+                    "(extra.fields names the field) or stripe_webhook_not_configured."
+                )
+            ),
+        },
         description=(
             "Stripe's webhook deliveries (configure this URL in Stripe's dashboard). Needs the "
             "`Stripe-Signature` header Stripe sends; a forged, stale (older than "
