@@ -9,8 +9,8 @@ classes) against a server that behaves like Stripe where payouts depend on it:
   `expand[0]=...`); answers in JSON; errors as `{"error": {"type", "code", "message", "param"}}`
   with Stripe's HTTP status (400 invalid request, 401 bad key, 402 declined, 404 missing, 409 a
   concurrent request with the same idempotency key, 500 server error); unknown parameters refused;
-- `Authorization: Bearer <key>` checked; `Stripe-Account` scopes events, balances and payouts to a
-  connected account;
+- `Authorization: Bearer <key>` (or Basic, as `curl -u` sends it) checked; `Stripe-Account`
+  scopes events, balances and payouts to a connected account;
 - idempotency: a POST's `Idempotency-Key` (per connected account) stores the answer of a request
   that was executed; the same key and the same parameters replay it with `Idempotent-Replayed:
   true`, other parameters are refused with 400 `idempotency_error`;
@@ -32,6 +32,7 @@ http://127.0.0.1:8000/api/v1/stripe/webhook/ --webhook-secret whsec_local` (docs
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fnmatch
 import hashlib
@@ -601,7 +602,14 @@ class FakeStripe:
 
     def _authorized(self, header: str) -> bool:
         scheme, _, token = header.partition(" ")
-        return scheme == "Bearer" and hmac.compare_digest(token.strip(), self.api_key)
+        if scheme == "Basic":  # `curl -u sk_test_...:`, which Stripe accepts too
+            try:
+                token = base64.b64decode(token.strip()).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                return False
+        elif scheme != "Bearer":
+            return False
+        return hmac.compare_digest(token.strip(), self.api_key)
 
     def _route(
         self, method: str, path: str, params: dict[str, Any], account: str | None
