@@ -366,3 +366,40 @@ def test_the_signer_makes_headers_the_sdk_verifies(fake_stripe):
     assert stripe.WebhookSignature.verify_header(payload, header, "whsec_abc", tolerance=300)
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.WebhookSignature.verify_header(payload, header, "whsec_other", tolerance=300)
+
+
+def test_a_stopped_fake_releases_its_port_and_held_connections():
+    import socket
+    import threading
+
+    import requests
+
+    from tests.payments.fake_stripe import FakeStripe
+
+    fake = FakeStripe().start()
+    host, port = fake.url.removeprefix("http://").split(":")
+    fake.inject("GET /v1/balance", "timeout", seconds=30)
+    outcome = []
+
+    def held_call():
+        try:
+            requests.get(
+                f"{fake.url}/v1/balance",
+                headers={"Authorization": f"Bearer {fake.api_key}"},
+                timeout=60,
+            )
+        except requests.ConnectionError as exc:
+            outcome.append(type(exc).__name__)
+
+    held = threading.Thread(target=held_call, daemon=True)
+    held.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+
+    fake.stop()
+    held.join(timeout=10)
+
+    assert time.monotonic() - started < 10
+    assert outcome == ["ConnectionError"]  # dropped without an answer, not left hanging
+    with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=1):
+        pass

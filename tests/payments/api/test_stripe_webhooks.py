@@ -11,11 +11,14 @@ from core.audit import audit_record
 from core.models import AuditEvent
 from payments.models import StripeEvent, StripeEventStatus
 from payments.services.stripe_events import (
+    _claim,
     stripe_event_handler_register,
     stripe_event_handler_unregister,
+    stripe_event_receive,
     stripe_event_retry,
+    stripe_event_retry_delay,
 )
-from payments.tasks import stripe_events_due
+from payments.tasks import stripe_event_process, stripe_events_due
 from tests.payments.conftest import WEBHOOK_SECRET
 from tests.payments.fake_stripe import webhook_payload, webhook_signature_header
 
@@ -361,3 +364,53 @@ def test_the_endpoint_needs_no_session_token_or_csrf(fake_stripe, connected):
     answer = _post(strict, event)
 
     assert answer.status_code == 200
+
+
+def _stored_pending(fake_stripe, connected):
+    """Receive an event without running its processing (no commit in this test's transaction)."""
+    event = fake_stripe.account_complete_onboarding(connected)
+    body = webhook_payload(event)
+    stripe_event_receive(
+        payload=body.encode(), signature=webhook_signature_header(body, WEBHOOK_SECRET)
+    )
+    return StripeEvent.objects.get(pk=event["id"])
+
+
+def test_an_attempt_whose_worker_died_is_taken_over_once_its_hold_ran_out(
+    fake_stripe, connected, account_updated
+):
+    stored = _stored_pending(fake_stripe, connected)
+    _claim(stored.pk)  # a worker claims the attempt and dies before finishing it
+
+    assert stripe_events_due() == 0  # its hold has not run out
+    StripeEvent.objects.filter(pk=stored.pk).update(
+        next_attempt_at=timezone.now() - timedelta(minutes=2)
+    )
+    assert stripe_events_due() == 1
+
+    stored.refresh_from_db()
+    assert stored.status == StripeEventStatus.PROCESSED and stored.attempts == 2
+    assert len(account_updated.seen) == 1
+
+
+def test_a_late_or_repeated_task_message_does_nothing(fake_stripe, connected, account_updated):
+    stored = _stored_pending(fake_stripe, connected)
+
+    stripe_event_process.delay(stored.pk, 3)  # sent after attempt 3, but no attempt was made
+
+    stored.refresh_from_db()
+    assert stored.attempts == 0 and account_updated.seen == []
+
+    stripe_event_process.delay(stored.pk, 0)
+    stripe_event_process.delay(stored.pk, 0)  # the same message delivered twice
+
+    stored.refresh_from_db()
+    assert stored.attempts == 1 and len(account_updated.seen) == 1
+
+
+def test_retry_waits_grow_and_stay_within_their_jitter():
+    waits = [stripe_event_retry_delay(n, jitter=0).total_seconds() for n in range(1, 11)]
+
+    assert waits[:3] == [30, 120, 600]
+    assert waits == sorted(waits) and waits[-1] == 12 * 3600
+    assert stripe_event_retry_delay(1, jitter=0.5).total_seconds() == 36  # clamped to +20%
