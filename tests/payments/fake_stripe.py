@@ -280,7 +280,7 @@ class FakeStripe:
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeStripe:
         fake = self
@@ -402,7 +402,7 @@ class FakeStripe:
     ) -> dict[str, Any]:
         """A payout of a connected account to their bank (Stripe makes these on its schedule)."""
         with self._lock:
-            payout = {
+            payout: dict[str, Any] = {
                 "id": self._id("po"),
                 "object": "payout",
                 "amount": amount,
@@ -672,7 +672,7 @@ class FakeStripe:
         requested = params.get("capabilities") or {}
         if not isinstance(requested, dict):
             raise StripeFault(400, "Invalid capabilities: must be an object", param="capabilities")
-        created = {
+        created: dict[str, Any] = {
             "id": self._id("acct"),
             "object": "account",
             "type": kind,
