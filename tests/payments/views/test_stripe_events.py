@@ -118,3 +118,24 @@ def test_an_admin_may_see_the_events(client):
     client.force_login(make_user(Role.ADMIN, mfa=True))
 
     assert client.get("/finance/stripe/events/").status_code == 200
+
+
+def test_the_django_admin_lists_events_and_retries_failed_ones(
+    client, fake_stripe, django_capture_on_commit_callbacks
+):
+    admin = make_user(Role.ADMIN, mfa=True)
+    client.force_login(admin)
+    _event(1, status=StripeEventStatus.FAILED, type="charge.succeeded")
+    _event(2)
+
+    listing = client.get("/django-admin/payments/stripeevent/")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/django-admin/payments/stripeevent/",
+            {"action": "retry_processing", "_selected_action": ["evt_1", "evt_2"]},
+        )
+
+    assert listing.status_code == 200 and b"evt_1" in listing.content
+    assert StripeEvent.objects.get(pk="evt_1").status == StripeEventStatus.PROCESSED
+    assert StripeEvent.objects.get(pk="evt_2").attempts == 1  # processed ones are left alone
+    assert AuditEvent.objects.filter(action="stripe_event.retry", actor=admin).count() == 1
