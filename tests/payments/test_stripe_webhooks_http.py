@@ -124,3 +124,41 @@ def test_the_same_event_arriving_on_eight_connections_at_once_is_processed_once(
     assert sorted(duplicates) == [False] + [True] * 7
     assert StripeEvent.objects.get().status == StripeEventStatus.PROCESSED
     assert len(account_updated.seen) == 1
+
+
+@pytest.mark.postgres
+def test_four_workers_processing_the_same_event_at_once_run_its_handler_once(
+    fake_stripe, connected, account_updated
+):
+    from payments.services.stripe_events import stripe_event_process
+
+    event = fake_stripe.account_complete_onboarding(connected)
+    body = webhook_payload(event)
+    with pytest.MonkeyPatch.context() as patch:
+        # Store the event without processing it: its queued job is dropped here.
+        patch.setattr("payments.services.stripe_events._enqueue", lambda *args: None)
+        stripe_event_receive(
+            payload=body.encode(), signature=webhook_signature_header(body, WEBHOOK_SECRET)
+        )
+    start = threading.Barrier(4)
+    errors = []
+
+    def work():
+        try:
+            start.wait(timeout=10)
+            stripe_event_process(event_id=event["id"])
+        except Exception as exc:  # reported to the test thread
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    stored = StripeEvent.objects.get()
+    assert stored.status == StripeEventStatus.PROCESSED and stored.attempts == 1
+    assert len(account_updated.seen) == 1
