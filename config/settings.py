@@ -289,7 +289,9 @@ SPECTACULAR_SETTINGS = {
 # The platform's secret API key (sk_live_... or sk_test_...); empty: Stripe is not used.
 STRIPE_API_KEY: str = env.str("STRIPE_API_KEY", default="")
 STRIPE_PUBLISHABLE_KEY: str = env.str("STRIPE_PUBLISHABLE_KEY", default="")
-# The signing secret of the webhook endpoint (whsec_...); empty: every delivery is refused.
+# The signing secret of the webhook endpoint (whsec_...); several, comma-separated, when Stripe
+# has two endpoints for Quorum (platform and connected accounts) or while a secret is rolled.
+# Empty: every delivery is refused.
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
 # A delivery whose signed timestamp is older than this is refused as a replay.
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)

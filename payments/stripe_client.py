@@ -35,11 +35,18 @@ def stripe_configured() -> bool:
 
 def stripe_webhook_configured() -> bool:
     """Answer whether webhooks can be verified (a signing secret is set)."""
-    return bool(getattr(settings, "STRIPE_WEBHOOK_SECRET", ""))
+    return bool(stripe_webhook_secrets())
 
 
-def stripe_webhook_secret() -> str:
-    return str(getattr(settings, "STRIPE_WEBHOOK_SECRET", ""))
+def stripe_webhook_secrets() -> list[str]:
+    """The signing secrets a webhook may be signed with: STRIPE_WEBHOOK_SECRET, comma-separated.
+
+    Several, because Stripe gives each endpoint its own secret (one for the platform's events and
+    one for connected accounts' events, both pointing at Quorum) and keeps an old secret valid for
+    a while after it is rolled.
+    """
+    raw = str(getattr(settings, "STRIPE_WEBHOOK_SECRET", ""))
+    return [secret.strip() for secret in raw.split(",") if secret.strip()]
 
 
 def stripe_webhook_tolerance_seconds() -> int:

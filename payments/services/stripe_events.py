@@ -1,8 +1,9 @@
 """Stripe webhooks: verifying and storing what Stripe sends, and processing it in the background.
 
 Receiving (`stripe_event_receive`, called by the webhook endpoint) verifies the
-`Stripe-Signature` header with the SDK against STRIPE_WEBHOOK_SECRET, refusing forged, stale
-(older than STRIPE_WEBHOOK_TOLERANCE_SECONDS) and malformed deliveries without storing anything;
+`Stripe-Signature` header with the SDK against STRIPE_WEBHOOK_SECRET (any of its comma-separated
+secrets), refusing forged, stale (older than STRIPE_WEBHOOK_TOLERANCE_SECONDS) and malformed
+deliveries without storing anything;
 stores each event once by its Stripe id (a second delivery of the same event changes nothing);
 and queues its processing when the transaction commits. It never calls Stripe, so it answers fast.
 
@@ -44,7 +45,7 @@ from payments.stripe_client import (
     StripeNotConfigured,
     stripe_client,
     stripe_webhook_configured,
-    stripe_webhook_secret,
+    stripe_webhook_secrets,
     stripe_webhook_tolerance_seconds,
 )
 
@@ -135,22 +136,31 @@ def _verified_payload(payload: bytes, signature: str | None) -> dict[str, Any]:
     tolerance = stripe_webhook_tolerance_seconds()
     try:
         text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature, stripe_webhook_secret(), tolerance)
     except UnicodeDecodeError as exc:
         raise StripeWebhookRefused(
             "The body is not UTF-8 text.", code="stripe_event_malformed"
         ) from exc
-    except stripe.SignatureVerificationError as exc:
-        stale = "tolerance" in str(exc)
-        message = (
-            f"The Stripe-Signature timestamp is more than {tolerance} seconds old; "
-            "a replayed delivery is refused."
-            if stale
-            else f"The Stripe-Signature header does not verify: {exc.user_message or exc}"
-        )
+    failures: list[stripe.SignatureVerificationError] = []
+    for secret in stripe_webhook_secrets():
+        try:
+            stripe.WebhookSignature.verify_header(text, signature, secret, tolerance)
+            break
+        except stripe.SignatureVerificationError as exc:
+            failures.append(exc)
+    else:
+        # The SDK checks the signature before the age: "tolerance" means the secret matched.
+        stale = next((exc for exc in failures if "tolerance" in str(exc)), None)
+        if stale is not None:
+            raise StripeWebhookRefused(
+                f"The Stripe-Signature timestamp is more than {tolerance} seconds old; "
+                "a replayed delivery is refused.",
+                code="stripe_signature_stale",
+            ) from stale
         raise StripeWebhookRefused(
-            message, code="stripe_signature_stale" if stale else "stripe_signature_invalid"
-        ) from exc
+            "The Stripe-Signature header does not verify with the webhook secret: "
+            f"{failures[0].user_message or failures[0]}",
+            code="stripe_signature_invalid",
+        ) from failures[0]
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -414,3 +414,19 @@ def test_retry_waits_grow_and_stay_within_their_jitter():
     assert waits[:3] == [30, 120, 600]
     assert waits == sorted(waits) and waits[-1] == 12 * 3600
     assert stripe_event_retry_delay(1, jitter=0.5).total_seconds() == 36  # clamped to +20%
+
+
+def test_any_of_several_secrets_verifies_and_each_still_refuses_stale_deliveries(
+    client, fake_stripe, connected, settings
+):
+    settings.STRIPE_WEBHOOK_SECRET = f"whsec_platform_endpoint, {WEBHOOK_SECRET}"
+    event = fake_stripe.account_complete_onboarding(connected)
+
+    stale = _post(client, event, timestamp=int(time.time()) - 3600)
+    other = _post(client, event, secret="whsec_not_listed")
+    fresh = _post(client, event)
+
+    assert (stale.status_code, stale.json()["code"]) == (400, "stripe_signature_stale")
+    assert (other.status_code, other.json()["code"]) == (400, "stripe_signature_invalid")
+    assert fresh.status_code == 200
+    assert StripeEvent.objects.count() == 1
