@@ -62,6 +62,7 @@ RETRY_JITTER = 0.2
 CLAIM_HOLD_SECONDS = 300
 ERROR_MAX_LENGTH = 2000
 EVENT_ID_MAX = 255
+CREATED_MAX = 4_102_444_800  # 2100-01-01: a later "created" is not a Stripe event's
 
 
 class StripeWebhookRefused(QuorumError):
@@ -108,9 +109,11 @@ def stripe_event_handlers_for(event_type: str) -> list[StripeEventHandler]:
 
 
 def _handler_names(handlers: list[StripeEventHandler]) -> str:
-    names = [
-        f"{getattr(h, '__module__', '?')}.{getattr(h, '__qualname__', repr(h))}" for h in handlers
-    ]
+    names = []
+    for handler in handlers:
+        # A function names itself; a callable object by its class.
+        named: Any = handler if hasattr(handler, "__qualname__") else type(handler)
+        names.append(f"{named.__module__}.{named.__qualname__}")
     return ", ".join(names)[:500]
 
 
@@ -162,12 +165,16 @@ def _verified_payload(payload: bytes, signature: str | None) -> dict[str, Any]:
             code="stripe_signature_invalid",
         ) from failures[0]
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constants)
     except ValueError as exc:
         raise StripeWebhookRefused("The body is not JSON.", code="stripe_event_malformed") from exc
     if not isinstance(data, dict):
         raise StripeWebhookRefused("The body is not a JSON object.", code="stripe_event_malformed")
     return data
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity: no database stores them as JSON
 
 
 def _malformed(field: str, message: str) -> StripeWebhookRefused:
@@ -191,7 +198,7 @@ def _event_fields(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event_type, str) or not event_type or len(event_type) > 100:
         raise _malformed("type", "must be the event's type, e.g. account.updated.")
     created = data.get("created")
-    if not isinstance(created, int) or isinstance(created, bool) or created < 0:
+    if not isinstance(created, int) or isinstance(created, bool) or not 0 <= created < CREATED_MAX:
         raise _malformed("created", "must be a Unix timestamp.")
     account = data.get("account") or ""
     if not isinstance(account, str) or len(account) > 255:
