@@ -33,6 +33,7 @@ class Action(StrEnum):
     LEDGER_VIEW = "ledger.view"
     RATES_VIEW = "rates.view"
     RATES_MANAGE = "rates.manage"
+    STRIPE_EVENTS_MANAGE = "stripe_events.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -56,6 +57,9 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # Rate cards: finance sets them; managers read those of the projects they manage.
     Action.RATES_VIEW: frozenset({Role.FINANCE, Role.MANAGER}),
     Action.RATES_MANAGE: frozenset({Role.FINANCE}),
+    # The Stripe events received by webhook, their failures, and retrying them: finance, and
+    # administrators who set the webhook up.
+    Action.STRIPE_EVENTS_MANAGE: frozenset({Role.FINANCE, Role.ADMIN}),
 }
 
 

@@ -51,6 +51,10 @@ app.conf.beat_schedule = {
         "task": "quality.tasks.tier_candidates_compute_weekly",
         "schedule": crontab(day_of_week="mon", hour=4, minute=0),
     },
+    "stripe-events-due": {
+        "task": "payments.tasks.stripe_events_due",
+        "schedule": 60.0,
+    },
     "ledger-reconcile-daily": {
         "task": "payments.tasks.ledger_reconcile",
         "schedule": crontab(hour=2, minute=15),

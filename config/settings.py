@@ -156,6 +156,7 @@ CELERY_TASK_ROUTES = {
     "labeling.tasks.import_*": {"queue": "imports"},
     "labeling.tasks.export_*": {"queue": "imports"},
     "payments.tasks.payout_*": {"queue": "payouts"},
+    "payments.tasks.stripe_*": {"queue": "payouts"},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -284,11 +285,25 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Stripe ---------------------------------------------------------------------------------
-STRIPE_SECRET_KEY: str = env.str("STRIPE_SECRET_KEY", default="")
+# Every Stripe call goes through payments/stripe_client.py, which reads these (docs/payouts-stripe.md).
+# The platform's secret API key (sk_live_... or sk_test_...); empty: Stripe is not used.
+STRIPE_API_KEY: str = env.str("STRIPE_API_KEY", default="")
 STRIPE_PUBLISHABLE_KEY: str = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# The signing secret of the webhook endpoint (whsec_...); several, comma-separated, when Stripe
+# has two endpoints for Quorum (platform and connected accounts) or while a secret is rolled.
+# Empty: every delivery is refused.
 STRIPE_WEBHOOK_SECRET: str = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# A delivery whose signed timestamp is older than this is refused as a replay.
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # Points the official SDK at another server (the bundled fake in tests and demos).
 STRIPE_API_BASE: str = env.str("STRIPE_API_BASE", default="")
+# The SDK retries connection errors, 409s and 5xx this many times, with the same idempotency key.
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.float("STRIPE_CONNECT_TIMEOUT_SECONDS", default=5.0)
+STRIPE_READ_TIMEOUT_SECONDS = env.float("STRIPE_READ_TIMEOUT_SECONDS", default=30.0)
+# Processing a received event (payments/services/stripe_events.py) is tried this many times,
+# with growing waits, before it is marked failed for finance to look at and retry.
+STRIPE_EVENT_MAX_ATTEMPTS = env.int("STRIPE_EVENT_MAX_ATTEMPTS", default=8)
 
 # --- Internationalisation, static -----------------------------------------------------------
 LANGUAGE_CODE = "en"

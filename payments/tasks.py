@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.utils import timezone
 
+from core.errors import NotFound
+from payments.models import StripeEvent, StripeEventStatus
 from payments.selectors.ledger import ledger_reconciliation
+from payments.selectors.stripe_events import stripe_events_overdue
+from payments.services import stripe_events as stripe_event_services
 
 logger = logging.getLogger(__name__)
 
@@ -25,3 +32,46 @@ def ledger_reconcile() -> int:
         len(report.lines()),
     )
     return len(report.lines())
+
+
+# The sweep leaves an event alone for this long after it fell due, so that it does not race the
+# message scheduled for it; it rescues events whose message was lost or whose worker died.
+STRIPE_EVENTS_SWEEP_GRACE = timedelta(minutes=1)
+STRIPE_EVENTS_SWEEP_BATCH = 500
+
+
+@shared_task(name=stripe_event_services.STRIPE_EVENT_PROCESS_TASK, bind=True, ignore_result=True)
+def stripe_event_process(self: Task[Any, Any], event_id: str, attempts: int | None = None) -> None:
+    """Make the next attempt at processing a stored Stripe event; when it fails, schedule the
+    retry for when it is due.
+
+    `attempts` is how many attempts were made when this message was sent; a message that comes
+    after another attempt was made anyway (a duplicate, a redelivery, the sweep) does nothing.
+    """
+    made = StripeEvent.objects.filter(pk=event_id).values_list("attempts", flat=True).first()
+    if made is None or (attempts is not None and made != attempts):
+        return
+    try:
+        event = stripe_event_services.stripe_event_process(event_id=event_id)
+    except NotFound:
+        return
+    if (
+        event.status != StripeEventStatus.PENDING
+        or event.attempts != made + 1
+        or event.next_attempt_at is None
+    ):
+        return  # processed, failed for good, or another worker's attempt schedules what follows
+    countdown = max(0.0, (event.next_attempt_at - timezone.now()).total_seconds())
+    self.apply_async(args=(event_id, event.attempts), countdown=countdown)
+
+
+@shared_task(name="payments.tasks.stripe_events_due", ignore_result=True)
+def stripe_events_due() -> int:
+    """Queue pending Stripe events that are overdue (a lost message, a worker that died);
+    return how many. Runs from the beat schedule every minute."""
+    overdue = stripe_events_overdue(
+        cutoff=timezone.now() - STRIPE_EVENTS_SWEEP_GRACE, limit=STRIPE_EVENTS_SWEEP_BATCH
+    )
+    for event_id, attempts in overdue:
+        stripe_event_process.apply_async(args=(event_id, attempts))
+    return len(overdue)

@@ -11,4 +11,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("finance/balances/", ledger.ledger_balances, name="balances"),
     path("", include("payments.views.rates")),
     path("", include("payments.views.payout_accounts")),
+    path("", include("payments.views.stripe_events")),
 ]

@@ -1,5 +1,6 @@
 """Payments' models, one module per topic: the ledger (ledger.py); rate cards, payout accounts and
-payout runs each add a module of their own and export their models here."""
+payout runs each add a module of their own and export their models here; Stripe's webhook
+events are in stripe_events.py."""
 
 from payments.models.ledger import (
     CUSTOMER_KINDS,
@@ -24,6 +25,7 @@ from payments.models.rates import (
     RateUnit,
     WorkKind,
 )
+from payments.models.stripe_events import StripeEvent, StripeEventStatus
 
 __all__ = [
     "CUSTOMER_KINDS",
@@ -44,5 +46,7 @@ __all__ = [
     "RateCardVersion",
     "RateImmutableError",
     "RateUnit",
+    "StripeEvent",
+    "StripeEventStatus",
     "WorkKind",
 ]

@@ -123,6 +123,8 @@ QUEUE_OF_TASK = {
     "quality.tasks.probation_sweep": "default",
     "quality.tasks.tier_candidates_compute_weekly": "default",
     "payments.tasks.ledger_reconcile": "default",
+    "payments.tasks.stripe_event_process": "payouts",
+    "payments.tasks.stripe_events_due": "payouts",
 }
 
 
