@@ -24,6 +24,7 @@ from demo.spam_rules import demo_spam_rules_seed
 from demo.standing import demo_standing_seed
 from demo.teams import demo_teams_seed
 from labeling.models import Customer
+from payments.demo import rates_demo_seed
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, annotator_status_set
@@ -172,6 +173,7 @@ def demo_seed() -> SeedReport:
     report.created.extend(demo_standing_seed(people=everyone))
     report.created.extend(demo_gaps_seed())
     report.created.extend(demo_ledger_seed())
+    report.created.extend(rates_demo_seed(customer=demo_customer))
     report.created.extend(demo_onboarding_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     demo_reaggregation_seed()  # re-aggregates with the refreshed estimates: nothing new to report
