@@ -14,6 +14,8 @@ Steps, each printing what it measured:
    after a warm-up batch and then after every tenth of the measured work. Printed for the
    measured batch: labels per task, accuracy against the simulated truth, the ECE of the stored
    confidence (`kit.calibration`), and for reference majority vote over the same five labels.
+   With --uncertain-first the dynamic project runs a second time with the `uncertain_first`
+   queue order (the least certain started task first), on the same answers, and is compared.
 3. Dawid-Skene (`kit.consensus.dawid_skene`, which the estimates job runs) on --ds-tasks x 5
    labels of the same kind of crowd: seconds and iterations to convergence, and forced to 50.
 4. The budgets: exit 1 when one is missed (always 0 with --report-only).
@@ -88,6 +90,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=2024, help="seed of every simulation")
     parser.add_argument(
+        "--uncertain-first",
+        action="store_true",
+        help="also run the dynamic project with the uncertain_first queue order, and compare",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="print the budgets but always exit 0"
     )
     args = parser.parse_args(argv)
@@ -132,6 +139,8 @@ def crowd_make(n_items: int, n_people: int, seed: int) -> Crowd:
 def django_setup(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.pop("REDIS_URL", None)  # estimates and events run in process, as embedded
+    # The people made by the services are sent account e-mails: drop them (as bench/queue.py).
+    os.environ["EMAIL_URL"] = "dummymail://"
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -464,7 +473,7 @@ def main(argv: list[str]) -> int:
     else:
         scratch = tempfile.TemporaryDirectory(prefix="quorum-bench-")
         url = f"sqlite:///{scratch.name}/bench.sqlite3"
-    print(f"database: {url.split('://', 1)[0]}")
+    print(f"database: {url.split('://', 1)[0]}; EMAIL_URL=dummymail:// (account e-mails dropped)")
     try:
         started = time.perf_counter()
         django_setup(url)
@@ -504,6 +513,27 @@ def main(argv: list[str]) -> int:
             args.tasks,
         )
         run_print(dynamic)
+        if args.uncertain_first:
+            uncertain = project_run(
+                f"dynamic overlap {MIN_OVERLAP}..{MAX_OVERLAP} at {THRESHOLD}, uncertain first",
+                {
+                    "overlap": MIN_OVERLAP,
+                    "max_overlap": MAX_OVERLAP,
+                    "confidence_threshold": THRESHOLD,
+                    "queue_order": "uncertain_first",
+                },
+                crowd,
+                people,
+                args.warmup,
+                args.tasks,
+            )
+            run_print(uncertain)
+            print(
+                f"  uncertain first against depth-first: labels per task"
+                f" {uncertain.labels_per_task - dynamic.labels_per_task:+.2f}, accuracy"
+                f" {100 * (uncertain.accuracy - dynamic.accuracy):+.2f} points, ECE"
+                f" {uncertain.ece - dynamic.ece:+.4f}"
+            )
     finally:
         if scratch is not None:
             scratch.cleanup()

@@ -13,6 +13,11 @@ an update on the claim's path. Every place that makes slots asks `slot_order_key
   go in the order they arrived and the tasks of a batch in a random order, and the slots of a task
   sit together, so the people claiming next take the rest of a task someone has just started.
 
+- `uncertain_first` (consensus projects with dynamic overlap): depth-first, and among the tasks
+  under way that asked for one more annotator, the least certain first (`uncertain_first_key`):
+  an answer is worth most where the posterior is least sure. A fairness cap bounds the wait: a
+  task is never overtaken by work that became open more than `UNCERTAIN_WAIT_CAP` after it.
+
 A slot added to a task already under way (another annotator from dynamic overlap, a replacement
 for discounted or reassigned work, a review or a rework) gets the task's id as key, below every
 random key of a task not yet started; in a depth-first project it goes below every key of a new
@@ -22,7 +27,7 @@ task (ids minus 2**62 are negative, new keys are not), so a started task is alwa
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from labeling.models import Pipeline, QueueOrder
 
@@ -32,6 +37,13 @@ _TASK_BITS = 32
 _EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 _system_random = random.SystemRandom()
+
+# Uncertain-first: newer work may overtake a more certain task for at most this long.
+UNCERTAIN_WAIT_CAP = timedelta(minutes=10)
+# Its keys sit between the under-way keys of depth-first (task id - 2**62, ids below 2**50) and
+# every new task's key (never negative): [_UNSURE_BASE, _UNSURE_BASE + 2**50).
+_UNSURE_BASE = -(2**_KEY_BITS) + 2**50
+_DEPTH_FIRST_ORDERS = {QueueOrder.DEPTH_FIRST, QueueOrder.UNCERTAIN_FIRST}
 
 
 def queue_order_default(pipeline: str) -> str:
@@ -58,13 +70,29 @@ def slot_order_keys(
     (default: the system's random source).
     """
     if batch_at is None:
-        under_way = task_id - 2**_KEY_BITS if order == QueueOrder.DEPTH_FIRST else task_id
+        under_way = task_id - 2**_KEY_BITS if order in _DEPTH_FIRST_ORDERS else task_id
         return [under_way] * count
     rng = rng or _system_random
     if order == QueueOrder.RANDOM:
         return [rng.getrandbits(_KEY_BITS) for _ in range(count)]
-    if order == QueueOrder.DEPTH_FIRST:
+    if order in _DEPTH_FIRST_ORDERS:
         minute = max(0, int((batch_at - _EPOCH).total_seconds()) // 60)
         key = (minute << _TASK_BITS) | rng.getrandbits(_TASK_BITS)
         return [key] * count
     return [task_id] * count
+
+
+def uncertain_first_key(*, confidence: float, classes: int, now: datetime) -> int:
+    """Return the order key of an open slot of a task under way whose top posterior is
+    `confidence` (of `classes` labels), keyed at `now`, in an uncertain-first project.
+
+    The key is a time, in milliseconds: `now` plus a delay that grows with certainty, from none
+    (the posterior is uniform, 1/`classes`) to `UNCERTAIN_WAIT_CAP` (certain). A less certain
+    task keyed at the same moment comes first; a task keyed earlier is overtaken only by work
+    keyed less than `UNCERTAIN_WAIT_CAP` after it, so it never waits behind newer work for longer.
+    """
+    floor = 1 / classes if classes > 1 else 0.0
+    certainty = min(1.0, max(0.0, (confidence - floor) / (1 - floor)))
+    elapsed_ms = max(0, int((now - _EPOCH).total_seconds() * 1000))
+    cap_ms = int(UNCERTAIN_WAIT_CAP.total_seconds() * 1000)
+    return _UNSURE_BASE + elapsed_ms + round(certainty * cap_ms)

@@ -23,7 +23,7 @@ from labeling.models import (
     QueueOrder,
     TaskType,
 )
-from labeling.models.projects import ProjectPurpose
+from labeling.models.projects import ProjectPurpose, TieRule
 from labeling.services.projects import MAX_REVIEW_LEVELS, STANDINGS
 from workforce.models import Skill, SkillCheck, SkillComparator, Team
 
@@ -148,7 +148,10 @@ class ProjectForm(forms.Form):
     queue_order = forms.ChoiceField(
         choices=[("", "By pipeline: depth-first for consensus, else random"), *QueueOrder.choices],
         required=False,
-        help_text="Depth-first finishes the tasks people have started before it begins new ones.",
+        help_text="Depth-first finishes the tasks people have started before it begins new ones. "
+        "Uncertain first (dynamic overlap only) does too, and among the started tasks that ask "
+        "for one more annotator it offers the least certain first; none waits behind newer work "
+        "for more than 10 minutes.",
     )
     required_skill = forms.ModelChoiceField(
         queryset=Skill.objects.all(),
@@ -222,6 +225,22 @@ class ProjectForm(forms.Form):
         "Confidence threshold (%)",
         "Consensus, single-label: add annotators (up to the max overlap) until the result is "
         "this likely, e.g. 95. Above 50; empty for a fixed overlap.",
+    )
+    tie_rule = forms.ChoiceField(
+        required=False,
+        choices=TieRule.choices,
+        initial=TieRule.ESCALATE,
+        label="Tie rule",
+        help_text="Consensus: what a tied vote does. Escalate asks one more annotator while under "
+        "the max overlap, then sends it to review; review sends it to a reviewer at once; only "
+        "leave unlabelled ends a task without a label (reported as a tie in exports).",
+    )
+    reaggregate_final = forms.BooleanField(
+        required=False,
+        label="Re-aggregate final tasks whenever the estimates refresh",
+        help_text="Consensus with weighted vote, Dawid-Skene or a threshold: when the people's "
+        "estimates refresh, tasks in review and final in the last days are re-aggregated; with "
+        "this on, older final tasks too (each change is recorded and sent as task.updated).",
     )
 
     def __init__(
@@ -311,6 +330,8 @@ class ProjectForm(forms.Form):
             "confidence_threshold": _percent(project.confidence_threshold)
             if project.confidence_threshold is not None
             else None,
+            "tie_rule": project.tie_rule,
+            "reaggregate_final": project.reaggregate_final,
             **{
                 gold_field(standing): _percent(float(rate))
                 for standing, rate in (project.gold_rates or {}).items()
@@ -345,6 +366,8 @@ class ProjectForm(forms.Form):
             "gold_feedback",
             "aggregation_method",
             "confidence_threshold",
+            "tie_rule",
+            "reaggregate_final",
             *(gold_field(s) for s in STANDINGS),
             *(
                 review_field(level, s)
@@ -446,12 +469,13 @@ class ProjectForm(forms.Form):
             "review_levels": self.review_levels(),
             "gold_rates": self.gold_rates(),
             "gold_feedback": data["gold_feedback"],
+            "reaggregate_final": data["reaggregate_final"],
             "confidence_threshold": _share(data["confidence_threshold"])
             if data["confidence_threshold"] is not None
             else None,
         }
         # An emptied number or choice keeps what the project has (or the default).
-        for name in ("max_reworks", "gold_warmup", "aggregation_method"):
+        for name in ("max_reworks", "gold_warmup", "aggregation_method", "tie_rule"):
             if data[name] not in (None, ""):
                 values[name] = data[name]
         return values

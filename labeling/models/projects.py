@@ -37,6 +37,10 @@ class QueueOrder(models.TextChoices):
     OLDEST = "oldest", "Oldest first"
     RANDOM = "random", "Random"
     DEPTH_FIRST = "depth_first", "Depth-first: finish started tasks first"
+    UNCERTAIN_FIRST = (
+        "uncertain_first",
+        "Uncertain first: depth-first, the least certain started task first (dynamic overlap)",
+    )
 
 
 class TieRule(models.TextChoices):

@@ -36,6 +36,7 @@ from labeling.models import (
     AnnotationStatus,
     Pipeline,
     Project,
+    QueueOrder,
     SlotKind,
     SlotState,
     Task,
@@ -44,6 +45,7 @@ from labeling.models import (
     WorkSlot,
 )
 from labeling.models.projects import TieRule
+from labeling.queue_order import uncertain_first_key
 from labeling.services.consensus import ProjectEstimates, project_estimates_for
 from labeling.services.gold import gold_score_annotation
 from labeling.services.review import review_route_aggregate, review_route_work
@@ -179,7 +181,9 @@ def consensus_after_submission(
     if consensus_needs_more(project=project, task=task, outcome=outcome) or consensus_wants_more(
         project=project, outcome=outcome, decision=decision, n_labels=len(annotations)
     ):
-        annotate_slot_add(task=task, project=project)
+        annotate_slot_add(
+            task=task, project=project, order_key=more_work_order_key(project, outcome, now)
+        )
         return None
     annotations_agreement_store(project=project, annotations=annotations, final=outcome.result)
     values: dict[str, Any] = {
@@ -213,6 +217,15 @@ def consensus_wants_more(
     if n_labels >= project.max_overlap:
         return False
     return decision == Decision.MORE or (outcome.is_tie and project.tie_rule == TieRule.ESCALATE)
+
+
+def more_work_order_key(project: Project, outcome: ConsensusOutcome, now: datetime) -> int | None:
+    """The order key of the slot a task gets when it asks for one more annotator: in an
+    uncertain-first project, from the posterior just computed (the least certain first, with the
+    fairness cap of `uncertain_first_key`); None (the queue order's own key) in any other."""
+    if project.queue_order != QueueOrder.UNCERTAIN_FIRST or outcome.confidence is None:
+        return None
+    return uncertain_first_key(confidence=outcome.confidence, classes=len(project.labels), now=now)
 
 
 def tie_goes_to_review(*, project: Project, outcome: ConsensusOutcome) -> bool:

@@ -10,7 +10,6 @@ counts as an average member of the crowd.
 
 from __future__ import annotations
 
-import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ from labeling.models import (
     Pipeline,
     Project,
     ProjectStatus,
-    QueueOrder,
     SlotKind,
     Task,
     TaskStatus,
@@ -44,6 +42,7 @@ from labeling.models import (
     WorkerConfusion,
     WorkSlot,
 )
+from labeling.queue_order import slot_order_keys
 from labeling.services.leases import leases_release_for_person
 
 # Enough labels per person for an estimate worth more than the default accuracy.
@@ -187,14 +186,9 @@ def consensus_confusions_estimate_queue(*, project: Project) -> None:
 # --- Discounting a suspended person's work ---------------------------------------------------
 
 
-def _order_keys(project_ids: Iterable[int]) -> dict[int, bool]:
-    """Whether each project orders its queue at random (new slots then get a random key)."""
-    return {
-        pk: order == QueueOrder.RANDOM
-        for pk, order in Project.objects.filter(pk__in=set(project_ids)).values_list(
-            "pk", "queue_order"
-        )
-    }
+def _queue_orders(project_ids: Iterable[int]) -> dict[int, str]:
+    """Each project's queue order (the keys of the slots that replace discounted work)."""
+    return dict(Project.objects.filter(pk__in=set(project_ids)).values_list("pk", "queue_order"))
 
 
 @transaction.atomic
@@ -242,8 +236,9 @@ def consensus_work_discount(
         by_count[count].append(task_id)
     for count, ids in by_count.items():
         Task.objects.filter(pk__in=ids).update(annotations_count=F("annotations_count") - count)
-    is_random = _order_keys(task.project_id for task in tasks.values())
-    rng = random.SystemRandom()
+    # The task is under way: its new slot is keyed as the queue order keys such slots (ahead of
+    # tasks not yet started), as every other place that makes slots does.
+    orders = _queue_orders(task.project_id for task in tasks.values())
     WorkSlot.objects.bulk_create(
         [
             WorkSlot(
@@ -252,7 +247,9 @@ def consensus_work_discount(
                 kind=SlotKind.ANNOTATE,
                 level=0,
                 priority=tasks[task_id].priority,
-                order_key=rng.getrandbits(62) if is_random[tasks[task_id].project_id] else task_id,
+                order_key=slot_order_keys(order=orders[tasks[task_id].project_id], task_id=task_id)[
+                    0
+                ],
             )
             for _, task_id in rows
         ]

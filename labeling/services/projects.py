@@ -239,6 +239,19 @@ def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
             bad("confidence_threshold", "Dynamic overlap applies to single-label classification.")
         else:
             values["confidence_threshold"] = float(threshold)
+    if values["queue_order"] == QueueOrder.UNCERTAIN_FIRST and not (
+        values["pipeline"] == Pipeline.CONSENSUS
+        and values["task_type"] == TaskType.SINGLE_LABEL
+        and values["confidence_threshold"] is not None
+        and isinstance(values["max_overlap"], int)
+        and isinstance(values["overlap"], int)
+        and values["max_overlap"] > values["overlap"]
+    ):
+        bad(
+            "queue_order",
+            "Uncertain first needs dynamic overlap: a single-label consensus project with a "
+            "confidence threshold and a max overlap above the overlap.",
+        )
     if values["tie_rule"] not in TieRule.values:
         bad("tie_rule", f"Use one of: {', '.join(TieRule.values)}.")
     if not isinstance(values["reaggregate_final"], bool):

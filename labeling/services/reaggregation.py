@@ -15,6 +15,10 @@ Each change is made once per estimate: a task already re-aggregated with these e
 skipped, and a task whose stored values already equal the new outcome is not a change, so
 running it twice changes nothing. Tasks are read in primary-key batches of
 `QUORUM_REAGGREGATE_BATCH_SIZE`, one transaction each (constant memory on any project size).
+
+Progress: each run reports where it is in the cache (`reaggregation_progress`: queued, running
+with tasks done of the total, finished or failed, with the counts), as imports do, because a
+batch's transaction is invisible to others until it ends; the last run stays readable for a day.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -56,6 +61,55 @@ from labeling.services.webhooks import webhooks_emit
 REAGGREGATE_TASK = "labeling.tasks.consensus_reaggregate"
 # A confidence that moves less than this is not a change (no record, no event, no webhook).
 CONFIDENCE_TOLERANCE = 1e-6
+
+
+# The states of a project's latest re-aggregation, as `reaggregation_progress` reports them.
+PROGRESS_IDLE = "idle"  # none in the last day
+PROGRESS_QUEUED = "queued"
+PROGRESS_RUNNING = "running"
+PROGRESS_FINISHED = "finished"
+PROGRESS_FAILED = "failed"
+PROGRESS_KEPT_SECONDS = 24 * 3600
+
+
+def _progress_key(project_id: int) -> str:
+    return f"labeling:reaggregate:{project_id}:progress"
+
+
+def _progress_write(project_id: int, **values: Any) -> None:
+    """Merge `values` into the project's progress record."""
+    record = cache.get(_progress_key(project_id)) or {}
+    record.update(values)
+    cache.set(_progress_key(project_id), record, PROGRESS_KEPT_SECONDS)
+
+
+def reaggregation_progress(project: Project) -> dict[str, Any]:
+    """Return what the project's latest re-aggregation reports: its `state` (idle, queued,
+    running, finished, failed), `done` of `total` tasks and `progress` (the share done, None
+    while the total is unknown), the tasks `changed`, the `ties_left`, `include_final`, the
+    times it was queued, started and finished, and a `message` (why it failed or did nothing)."""
+    record = cache.get(_progress_key(project.pk)) or {}
+    data: dict[str, Any] = {
+        "state": PROGRESS_IDLE,
+        "include_final": None,
+        "done": 0,
+        "total": None,
+        "changed": 0,
+        "ties_left": 0,
+        "queued_at": None,
+        "started_at": None,
+        "finished_at": None,
+        "message": "",
+        **record,
+    }
+    total = data["total"]
+    if data["state"] == PROGRESS_FINISHED:
+        data["progress"] = 1.0
+    elif total:
+        data["progress"] = round(min(1.0, data["done"] / total), 4)
+    else:
+        data["progress"] = None
+    return data
 
 
 @dataclass(frozen=True)
@@ -117,35 +171,72 @@ def project_reaggregate(
     now = now or timezone.now()
     if not reaggregation_applies(project):
         return ReaggregationSummary(0, 0, 0, None)
-    estimates_at = _current_estimates_at(project)
-    if estimates_at is None:
-        return ReaggregationSummary(0, 0, 0, None)
     if include_final is None:
         include_final = project.reaggregate_final
+    estimates_at = _current_estimates_at(project)
+    if estimates_at is None:
+        _progress_write(
+            project.pk,
+            state=PROGRESS_FINISHED,
+            include_final=include_final,
+            done=0,
+            total=0,
+            changed=0,
+            ties_left=0,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            message="No current estimates: refresh the estimates first.",
+        )
+        return ReaggregationSummary(0, 0, 0, None)
     size = batch_size or settings.QUORUM_REAGGREGATE_BATCH_SIZE
     candidates = _candidates(project, include_final=include_final, now=now)
+    _progress_write(
+        project.pk,
+        state=PROGRESS_RUNNING,
+        include_final=include_final,
+        done=0,
+        total=candidates.count(),
+        changed=0,
+        ties_left=0,
+        started_at=timezone.now(),
+        finished_at=None,
+        message="",
+    )
     examined = changed = ties = 0
     last = 0
-    while True:
-        ids = list(
-            candidates.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+    try:
+        while True:
+            ids = list(
+                candidates.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]
+            )
+            if not ids:
+                break
+            last = ids[-1]
+            batch_changed, batch_ties = _reaggregate_batch(
+                project=project,
+                task_ids=ids,
+                include_final=include_final,
+                estimates_at=estimates_at,
+                actor=actor,
+                now=now,
+            )
+            examined += len(ids)
+            changed += batch_changed
+            ties += batch_ties
+            _progress_write(project.pk, done=examined, changed=changed, ties_left=ties)
+            if progress is not None:
+                progress(examined)
+    except Exception as exc:
+        # The batches done so far are committed and stay; the record says where it stopped.
+        _progress_write(
+            project.pk,
+            state=PROGRESS_FAILED,
+            finished_at=timezone.now(),
+            message=f"Stopped after {examined} tasks: {type(exc).__name__}.",
         )
-        if not ids:
-            break
-        last = ids[-1]
-        batch_changed, batch_ties = _reaggregate_batch(
-            project=project,
-            task_ids=ids,
-            include_final=include_final,
-            estimates_at=estimates_at,
-            actor=actor,
-            now=now,
-        )
-        examined += len(ids)
-        changed += batch_changed
-        ties += batch_ties
-        if progress is not None:
-            progress(examined)
+        raise
+    # Tasks may have joined the candidates while it ran (new in review): the total is the count.
+    _progress_write(project.pk, state=PROGRESS_FINISHED, total=examined, finished_at=timezone.now())
     return ReaggregationSummary(examined, changed, ties, estimates_at)
 
 
@@ -281,8 +372,23 @@ def _reaggregate_batch(
 
 def project_reaggregate_queue(*, project: Project, include_final: bool, actor: User | None) -> None:
     """Queue `project_reaggregate` of `project` as a background job (at once when tasks run
-    eagerly), after the current transaction commits."""
+    eagerly), after the current transaction commits; its progress says "queued" until it runs."""
     actor_id = actor.pk if actor is not None else None
-    transaction.on_commit(
-        lambda: job_enqueue(REAGGREGATE_TASK, project.pk, include_final, actor_id)
-    )
+
+    def enqueue() -> None:
+        _progress_write(
+            project.pk,
+            state=PROGRESS_QUEUED,
+            include_final=include_final,
+            done=0,
+            total=None,
+            changed=0,
+            ties_left=0,
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            message="",
+        )
+        job_enqueue(REAGGREGATE_TASK, project.pk, include_final, actor_id)
+
+    transaction.on_commit(enqueue)

@@ -81,10 +81,14 @@ def task_final_announce(*, task: Task, project: Project) -> None:
         )
 
 
-def slot_open(*, task: Task, project: Project, kind: str, level: int = 0) -> WorkSlot:
+def slot_open(
+    *, task: Task, project: Project, kind: str, level: int = 0, order_key: int | None = None
+) -> WorkSlot:
     """Ask for one more piece of work on `task`: an open slot of `kind` (review: at `level`) at
-    the task's priority, keyed as the project's queue order says (see `labeling.queue_order`)."""
-    (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
+    the task's priority, keyed as the project's queue order says (see `labeling.queue_order`)
+    unless the caller knows its `order_key` (uncertain-first: from the task's posterior)."""
+    if order_key is None:
+        (order_key,) = slot_order_keys(order=project.queue_order, task_id=task.pk)
     return WorkSlot.objects.create(
         project_id=project.pk,
         task_id=task.pk,
@@ -95,6 +99,6 @@ def slot_open(*, task: Task, project: Project, kind: str, level: int = 0) -> Wor
     )
 
 
-def annotate_slot_add(*, task: Task, project: Project) -> None:
+def annotate_slot_add(*, task: Task, project: Project, order_key: int | None = None) -> None:
     """Ask for one more annotation of `task` (ahead of tasks not yet started, by the order)."""
-    slot_open(task=task, project=project, kind=SlotKind.ANNOTATE)
+    slot_open(task=task, project=project, kind=SlotKind.ANNOTATE, order_key=order_key)

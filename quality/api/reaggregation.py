@@ -1,7 +1,8 @@
 """Re-aggregation of a consensus project, for its managers and customer:
 `POST /projects/{id}/reaggregate/` queues a re-aggregation of its tasks under the current
 estimates (every final task by default; `{"include_final": false}` for in-review and recent ones
-only), and `GET /projects/{id}/reaggregations/` lists the changes made, newest first, with the
+only), `GET /projects/{id}/reaggregate/` reports the latest run's progress (queued, running with
+tasks done of the total, finished or failed), and `GET /projects/{id}/reaggregations/` lists the changes made, newest first, with the
 before and after. Another customer's project is "not found".
 """
 
@@ -26,7 +27,16 @@ from core.errors import Conflict, ValidationFailed
 from labeling import policy
 from labeling.models import Project
 from labeling.models.work import Reaggregation
-from labeling.services.reaggregation import project_reaggregate_queue, reaggregation_applies
+from labeling.services.reaggregation import (
+    PROGRESS_FAILED,
+    PROGRESS_FINISHED,
+    PROGRESS_IDLE,
+    PROGRESS_QUEUED,
+    PROGRESS_RUNNING,
+    project_reaggregate_queue,
+    reaggregation_applies,
+    reaggregation_progress,
+)
 
 
 def _project(request: Request, project_id: int) -> Project:
@@ -44,6 +54,31 @@ class ReaggregateRequestSerializer(serializers.Serializer[Any]):
 class ReaggregateQueuedSerializer(serializers.Serializer[Any]):
     status = serializers.CharField()
     include_final = serializers.BooleanField()
+
+
+class ReaggregationProgressSerializer(serializers.Serializer[Any]):
+    state = serializers.ChoiceField(
+        choices=[
+            PROGRESS_IDLE,
+            PROGRESS_QUEUED,
+            PROGRESS_RUNNING,
+            PROGRESS_FINISHED,
+            PROGRESS_FAILED,
+        ],
+        help_text="idle: none in the last day.",
+    )
+    include_final = serializers.BooleanField(allow_null=True)
+    done = serializers.IntegerField(help_text="Tasks examined so far.")
+    total = serializers.IntegerField(
+        allow_null=True, help_text="Tasks to examine (null until it starts)."
+    )
+    progress = serializers.FloatField(allow_null=True, help_text="done / total, 0..1.")
+    changed = serializers.IntegerField()
+    ties_left = serializers.IntegerField()
+    queued_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    message = serializers.CharField(allow_blank=True)
 
 
 class ReaggregationSerializer(serializers.ModelSerializer[Reaggregation]):
@@ -64,9 +99,15 @@ class ReaggregationSerializer(serializers.ModelSerializer[Reaggregation]):
 
 
 class ReaggregateView(APIView):
-    """Queue a re-aggregation of the project's tasks under its current estimates."""
+    """Queue a re-aggregation of the project's tasks under its current estimates (POST), or
+    read the latest one's progress (GET)."""
 
     permission_classes = BASE_PERMISSIONS
+
+    @extend_schema(responses={200: ReaggregationProgressSerializer})
+    def get(self, request: Request, project_id: int) -> Response:
+        project = _project(request, project_id)
+        return Response(ReaggregationProgressSerializer(reaggregation_progress(project)).data)
 
     @extend_schema(
         request=ReaggregateRequestSerializer,

@@ -27,6 +27,7 @@ from labeling.portal import (
 )
 from labeling.selectors import person_names
 from labeling.services.consensus import consensus_confusions_estimate_queue
+from labeling.services.reaggregation import reaggregation_applies, reaggregation_progress
 from quality.forms import QualityFilterForm
 from quality.reports import project as figures
 from quality.reports.agreement import agreement_report
@@ -127,6 +128,9 @@ def project_quality(request: HttpRequest, project_id: int) -> HttpResponse:
             "reviewers": [(p, names.get(p.user_id, "")) for p in reviewers],
             "confusions": [(c, names.get(c.user_id, "")) for c in confusions],
             "confusions_apply": confusions_apply(project),
+            "reaggregation": reaggregation_progress(project)
+            if reaggregation_applies(project)
+            else None,
             "gold_rows": [(row, result_summary(row.result)) for row in gold_rows],
             "gold_total": gold_total,
             "calibration": calibration,

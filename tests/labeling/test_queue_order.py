@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from labeling.forms.projects import ProjectForm
 from labeling.models import Task, WorkSlot
-from labeling.queue_order import slot_order_keys
+from labeling.queue_order import UNCERTAIN_WAIT_CAP, slot_order_keys, uncertain_first_key
 from labeling.services.claim import slot_claim_next
 from labeling.services.completion import annotate_slot_add
 from labeling.services.imports.batches import import_create_from_upload
@@ -187,3 +187,34 @@ def test_the_api_creates_a_consensus_project_depth_first(client):
 
     assert response.status_code == 201, response.content
     assert response.json()["queue_order"] == "depth_first"
+
+
+def test_an_uncertain_first_key_puts_the_less_certain_task_first():
+    unsure = uncertain_first_key(confidence=0.4, classes=3, now=MOMENT)
+    sure = uncertain_first_key(confidence=0.96, classes=3, now=MOMENT)
+
+    assert unsure < sure
+
+
+def test_an_uncertain_first_key_is_overtaken_only_within_the_wait_cap():
+    certain_then = uncertain_first_key(confidence=1.0, classes=3, now=MOMENT)
+
+    unsure_within = uncertain_first_key(
+        confidence=1 / 3, classes=3, now=MOMENT + UNCERTAIN_WAIT_CAP - timedelta(seconds=1)
+    )
+    unsure_after = uncertain_first_key(
+        confidence=1 / 3, classes=3, now=MOMENT + UNCERTAIN_WAIT_CAP + timedelta(seconds=1)
+    )
+
+    assert unsure_within < certain_then < unsure_after
+
+
+def test_uncertain_first_keys_sit_after_unfinished_minimums_and_before_new_tasks():
+    (short_of_minimum,) = slot_order_keys(order="uncertain_first", task_id=2**40)
+    (new_task,) = slot_order_keys(
+        order="uncertain_first", task_id=7, batch_at=MOMENT, rng=random.Random(1)
+    )
+
+    key = uncertain_first_key(confidence=1.0, classes=2, now=MOMENT + timedelta(days=365 * 50))
+
+    assert short_of_minimum < key < 0 <= new_task

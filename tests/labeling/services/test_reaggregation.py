@@ -19,7 +19,7 @@ from labeling.models import (
 )
 from labeling.models.work import Reaggregation
 from labeling.services.claim import slot_claim_next
-from labeling.services.reaggregation import project_reaggregate
+from labeling.services.reaggregation import project_reaggregate, reaggregation_progress
 from labeling.services.submit import lease_submit
 from labeling.services.webhooks import webhook_endpoint_create
 from tests.labeling.factories import add_tasks, make_project, make_worker
@@ -276,3 +276,62 @@ def test_the_estimates_job_re_aggregates_and_a_repeat_changes_nothing(finished):
     assert first["reaggregated"] == records
     assert second is not None and second["reaggregated"] == 0
     assert Reaggregation.objects.count() == records
+
+
+def test_a_run_reports_its_progress_batch_by_batch_and_when_it_is_finished(finished):
+    project, _, (a, b, c) = finished
+    refresh_estimates(project, {a: 0.99, b: 0.4, c: 0.4}, NOW)
+    seen = []
+
+    def after_batch(done):
+        seen.append(reaggregation_progress(project))
+
+    summary = project_reaggregate(project=project, now=NOW, batch_size=2, progress=after_batch)
+
+    assert [(p["state"], p["done"], p["total"]) for p in seen] == [
+        ("running", 2, 3),
+        ("running", 3, 3),
+    ]
+    assert seen[0]["progress"] == pytest.approx(2 / 3, abs=1e-4)
+    final = reaggregation_progress(project)
+    assert (final["state"], final["done"], final["total"], final["progress"]) == (
+        "finished",
+        3,
+        3,
+        1.0,
+    )
+    assert final["changed"] == summary.changed > 0 and final["include_final"] is False
+    assert final["finished_at"] is not None
+
+
+def test_a_project_with_no_run_reports_idle_and_one_without_estimates_says_why(finished):
+    project, _, _ = finished
+
+    assert reaggregation_progress(project)["state"] == "idle"
+
+    project_reaggregate(project=project, now=NOW)
+
+    report = reaggregation_progress(project)
+    assert (report["state"], report["total"], report["changed"]) == ("finished", 0, 0)
+    assert "refresh the estimates" in report["message"]
+
+
+def test_a_failed_run_reports_where_it_stopped(finished, monkeypatch):
+    project, _, (a, b, c) = finished
+    refresh_estimates(project, {a: 0.99, b: 0.4, c: 0.4}, NOW)
+    calls = []
+
+    def broken(**kwargs):
+        calls.append(kwargs)
+        if len(calls) > 1:
+            raise RuntimeError("database went away")
+        return 0, 0
+
+    monkeypatch.setattr("labeling.services.reaggregation._reaggregate_batch", broken)
+
+    with pytest.raises(RuntimeError):
+        project_reaggregate(project=project, now=NOW, batch_size=2)
+
+    report = reaggregation_progress(project)
+    assert (report["state"], report["done"], report["total"]) == ("failed", 2, 3)
+    assert report["message"] == "Stopped after 2 tasks: RuntimeError."

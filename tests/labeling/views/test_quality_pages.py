@@ -270,3 +270,76 @@ def test_a_service_error_about_a_review_rate_lands_on_its_cell():
     assert form.non_field_errors() == [
         "Gold rates: Unknown standing; use probation, regular, trusted."
     ]
+
+
+def test_the_consensus_settings_tie_rule_reaggregation_and_order_are_saved_from_the_form(
+    customer_client,
+):
+    form = project_form(
+        pipeline="consensus",
+        overlap="2",
+        max_overlap="5",
+        aggregation_method="dawid_skene",
+        confidence_threshold="95",
+        tie_rule="review",
+        reaggregate_final="on",
+        queue_order="uncertain_first",
+    )
+
+    response = customer_client.post("/projects/new/", form)
+
+    assert response.status_code == 302, response.context["form"].errors
+    project = Project.objects.get(name="Reviews")
+    assert (project.tie_rule, project.reaggregate_final, project.queue_order) == (
+        "review",
+        True,
+        "uncertain_first",
+    )
+    page = customer_client.get(f"/projects/{project.pk}/")
+    assert "Ties: Send to review." in page.content.decode()
+    initial = customer_client.get(f"/projects/{project.pk}/edit/").context["form"].initial
+    assert (initial["tie_rule"], initial["reaggregate_final"]) == ("review", True)
+
+
+def test_turning_reaggregate_final_off_on_the_edit_form_changes_only_that(
+    customer_client, customer
+):
+    project = make_project(
+        customer, pipeline="consensus", overlap=2, max_overlap=3, reaggregate_final=True
+    )
+    initial = customer_client.get(f"/projects/{project.pk}/edit/").context["form"].initial
+    form = {k: "" if v is None else v for k, v in initial.items() if v is not False}
+    del form["reaggregate_final"]  # an unticked box is not sent
+
+    response = customer_client.post(f"/projects/{project.pk}/edit/", form)
+
+    assert response.status_code == 302, response.context["form"].errors
+    project.refresh_from_db()
+    assert project.reaggregate_final is False
+    assert project.tie_rule == "escalate"
+
+
+def test_an_unknown_tie_rule_is_refused_next_to_the_field(customer_client):
+    form = project_form(pipeline="consensus", overlap="2", max_overlap="3", tie_rule="coin_flip")
+
+    response = customer_client.post("/projects/new/", form)
+
+    assert response.status_code == 200
+    assert "tie_rule" in response.context["form"].errors
+    assert not Project.objects.exists()
+
+
+def test_uncertain_first_without_dynamic_overlap_is_refused_next_to_the_queue_order(
+    customer_client,
+):
+    form = project_form(
+        pipeline="consensus", overlap="2", max_overlap="2", queue_order="uncertain_first"
+    )
+
+    response = customer_client.post("/projects/new/", form)
+
+    assert response.status_code == 200
+    [message] = response.context["form"].errors["queue_order"]
+    assert message.startswith("Uncertain first needs dynamic overlap")
+    assert '<a href="#id_queue_order">' in response.content.decode()
+    assert not Project.objects.exists()

@@ -80,3 +80,50 @@ def test_another_customers_project_is_not_found_and_annotators_are_refused(
     assert (foreign.status_code, listed.status_code) == (404, 404)
     assert annotator.status_code in (403, 404)
     assert not Reaggregation.objects.exists()
+
+
+def test_the_progress_of_the_latest_run_is_read_by_api(
+    customer_client, split, django_capture_on_commit_callbacks
+):
+    project, _ = split
+    idle = customer_client.get(f"/api/v1/projects/{project.pk}/reaggregate/")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_client.post(
+            f"/api/v1/projects/{project.pk}/reaggregate/", {}, content_type="application/json"
+        )
+    done = customer_client.get(f"/api/v1/projects/{project.pk}/reaggregate/")
+
+    assert idle.status_code == 200 and idle.json()["state"] == "idle"
+    body = done.json()
+    assert (body["state"], body["done"], body["total"], body["progress"]) == (
+        "finished",
+        1,
+        1,
+        1.0,
+    )
+    assert (body["changed"], body["include_final"]) == (1, True)
+    assert body["queued_at"] and body["started_at"] and body["finished_at"]
+
+
+def test_a_queued_run_reports_queued_until_a_worker_takes_it(
+    customer_client, split, django_capture_on_commit_callbacks, monkeypatch
+):
+    project, _ = split
+    monkeypatch.setattr("labeling.services.reaggregation.job_enqueue", lambda *args: None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_client.post(
+            f"/api/v1/projects/{project.pk}/reaggregate/", {}, content_type="application/json"
+        )
+    body = customer_client.get(f"/api/v1/projects/{project.pk}/reaggregate/").json()
+
+    assert (body["state"], body["total"], body["progress"]) == ("queued", None, None)
+
+
+def test_another_customers_progress_is_not_found(customer_client):
+    project = ds_project(customer=make_customer("Someone Else"))
+
+    response = customer_client.get(f"/api/v1/projects/{project.pk}/reaggregate/")
+
+    assert response.status_code == 404
