@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0027_webhook_event_task_updated'),
+        ('labeling', '0030_queue_tables_vacuumed_sooner'),
     ]
 
     operations = [
