@@ -192,7 +192,7 @@ def test_imported_values_reach_the_task_its_slots_and_its_gold_answer(imported):
 def test_characters_that_mean_something_to_the_bulk_writer_arrive_unchanged(imported):
     # PostgreSQL stores through COPY's text format, where backslash, tab, newline and "\\N" mean
     # something; every value must still arrive exactly as sent.
-    tricky = "tab\there, newline\nthere, cr\rthere, back\\slash, \\N, \\t, quote \" é 漢 🙂"
+    tricky = 'tab\there, newline\nthere, cr\rthere, back\\slash, \\N, \\t, quote " é 漢 🙂'
     project = make_project(labels=["\\N", "a\tb", "cat"])
 
     job = imported(
