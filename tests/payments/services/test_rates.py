@@ -125,7 +125,7 @@ def test_two_versions_of_a_card_cannot_start_at_the_same_moment(finance, project
         (rate("painting"), "rates.0.work_kind"),
         (rate(unit="per_day"), "rates.0.unit"),
         (rate(amount_micros=0), "rates.0.amount_micros"),
-        (rate(amount_micros=1.5), "rates.0.amount_micros"),  # a float is never an amount
+        (rate(amount_micros=1.5), "rates.0.amount_micros"),  # type: ignore[arg-type]  # a float is never an amount
         (rate(amount_micros=True), "rates.0.amount_micros"),
         (rate("annotation", review_level=1), "rates.0.review_level"),
         (rate("review", review_level=99), "rates.0.review_level"),
