@@ -101,7 +101,7 @@ def person_hour_counts(
     leases = Lease.objects.filter(_in("ended_at", start, end, project_id)).exclude(
         slot__kind=SlotKind.REVIEW
     )
-    for row in (
+    for lease in (
         leases.annotate(hour=_hour("ended_at"))
         .values("user_id", "project_id", "hour")
         .annotate(
@@ -113,14 +113,14 @@ def person_hour_counts(
     ):
         _add(
             counts,
-            (row["user_id"], row["project_id"], row["hour"]),
+            (lease["user_id"], lease["project_id"], lease["hour"]),
             {
-                "active_seconds": row["active"],
-                "skips": row["skips"],
-                "lease_expiries": row["expiries"],
+                "active_seconds": lease["active"],
+                "skips": lease["skips"],
+                "lease_expiries": lease["expiries"],
             },
         )
-    for row in (
+    for gold in (
         GoldScore.objects.filter(_in("scored_at", start, end, project_id))
         .annotate(hour=_hour("scored_at"))
         .values("user_id", "project_id", "hour")
@@ -129,10 +129,10 @@ def person_hour_counts(
     ):
         _add(
             counts,
-            (row["user_id"], row["project_id"], row["hour"]),
-            {"gold_scored": row["n"], "gold_score_sum": float(row["total"] or 0.0)},
+            (gold["user_id"], gold["project_id"], gold["hour"]),
+            {"gold_scored": gold["n"], "gold_score_sum": float(gold["total"] or 0.0)},
         )
-    for row in (
+    for verdicts in (
         Review.objects.filter(_in("created_at", start, end, project_id), author__isnull=False)
         .annotate(hour=_hour("created_at"))
         .values("author_id", "project_id", "hour")
@@ -145,11 +145,11 @@ def person_hour_counts(
     ):
         _add(
             counts,
-            (row["author_id"], row["project_id"], row["hour"]),
+            (verdicts["author_id"], verdicts["project_id"], verdicts["hour"]),
             {
-                "reviews_passed": row["passed"],
-                "reviews_failed": row["failed"],
-                "corrections": row["corrections"],
+                "reviews_passed": verdicts["passed"],
+                "reviews_failed": verdicts["failed"],
+                "corrections": verdicts["corrections"],
             },
         )
     final = Annotation.objects.filter(
@@ -161,7 +161,7 @@ def person_hour_counts(
     )
     if project_id is not None:
         final = final.filter(project_id=project_id)
-    for row in (
+    for done in (
         final.annotate(hour=_hour("task__completed_at"))
         .values("author_id", "project_id", "hour")
         .annotate(
@@ -173,11 +173,11 @@ def person_hour_counts(
     ):
         _add(
             counts,
-            (row["author_id"], row["project_id"], row["hour"]),
+            (done["author_id"], done["project_id"], done["hour"]),
             {
-                "final_tasks": row["tasks"],
-                "agreement_count": row["agreed"],
-                "agreement_sum": float(row["agreement"] or 0.0),
+                "final_tasks": done["tasks"],
+                "agreement_count": done["agreed"],
+                "agreement_sum": float(done["agreement"] or 0.0),
             },
         )
     return counts

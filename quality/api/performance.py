@@ -108,7 +108,7 @@ class CountersSerializer(serializers.Serializer[Any]):
 
 class AgreementSerializer(serializers.Serializer[Any]):
     alpha = serializers.FloatField(allow_null=True)
-    label = serializers.CharField()
+    alpha_label = serializers.CharField(source="label", help_text="What `alpha` is.")
     note = serializers.CharField()
     computed_at = serializers.DateTimeField()
 
@@ -128,7 +128,7 @@ class MeasureRowSerializer(serializers.Serializer[Any]):
 
 class DefinitionSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
-    label = serializers.CharField()
+    title = serializers.CharField(source="label")
     unit = serializers.CharField()
     direction = serializers.CharField(help_text="higher, lower (is better) or neutral.")
     formula = serializers.CharField()

@@ -35,9 +35,7 @@ def test_a_manager_sees_the_people_of_their_teams_only(client, rolled):
 def test_a_manager_reads_a_person_by_hour_with_every_measure(client, rolled):
     client.force_login(rolled.manager)
 
-    response = client.get(
-        f"/api/v1/performance/people/{rolled.a.pk}/", {**SPAN, "period": "hour"}
-    )
+    response = client.get(f"/api/v1/performance/people/{rolled.a.pk}/", {**SPAN, "period": "hour"})
 
     rows = response.json()["results"]
     assert [row["period_start"] for row in rows] == ["2026-11-02T10:00:00Z", "2026-11-02T11:00:00Z"]
@@ -94,7 +92,8 @@ def test_bad_input_is_refused_naming_the_field(client, rolled):
         "/api/v1/performance/people/", {"since": "2026-11-03", "until": "2026-11-02"}
     )
     too_long = client.get(
-        "/api/v1/performance/people/", {"since": "2026-01-01", "until": "2026-11-02", "period": "hour"}
+        "/api/v1/performance/people/",
+        {"since": "2026-01-01", "until": "2026-11-02", "period": "hour"},
     )
     garbled = client.get("/api/v1/performance/people/", {"until": "soon"})
 

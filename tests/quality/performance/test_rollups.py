@@ -32,8 +32,7 @@ T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 def snapshot():
     people = sorted(
-        (row.user_id, row.project_id, row.hour, row.counters())
-        for row in PersonHour.objects.all()
+        (row.user_id, row.project_id, row.hour, row.counters()) for row in PersonHour.objects.all()
     )
     projects = sorted(ProjectHour.objects.values_list("project_id", "hour", "final_tasks"))
     return people, projects
