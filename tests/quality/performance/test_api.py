@@ -3,9 +3,13 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from quality.performance.rollups import rollups_rebuild
-from tests.quality.performance.conftest import H
+from tests.labeling.factories import make_worker
+from tests.quality.factories import managed, work_submit
+from tests.quality.performance.conftest import H, at
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +126,21 @@ def test_the_endpoints_are_in_the_openapi_schema(client, rolled):
 
     assert "/api/v1/performance/people/{person_id}/" in schema
     assert "/api/v1/performance/projects/" in schema
+
+
+def test_the_people_list_takes_as_many_queries_however_many_people(
+    client, rolled, django_assert_max_num_queries
+):
+    client.force_login(rolled.manager)
+    with CaptureQueriesContext(connection) as few:
+        client.get("/api/v1/performance/people/", SPAN)
+    for _ in range(5):
+        person = make_worker()
+        managed(rolled.manager, person)
+        work_submit(rolled.project, person, at=at(30))
+    rollups_rebuild(now=H + timedelta(hours=3))
+
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/api/v1/performance/people/", SPAN)
+
+    assert response.json()["count"] == 7

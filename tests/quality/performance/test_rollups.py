@@ -181,7 +181,12 @@ def test_rollups_equal_a_recomputation_after_any_sequence_of_work(cast, steps):
                 last = works[-1]
                 works.append(
                     work_submit(
-                        project, last.author, at=clock, seconds=b, task=last.task, revision=2
+                        project,
+                        last.author,
+                        at=clock,
+                        seconds=b,
+                        task=last.task,
+                        revision=last.revision + 1,
                     )
                 )
             elif kind == "final" and works:
