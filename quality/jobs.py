@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import User
 from labeling.models import Project
 from quality.performance import rollups
-from quality.services import evaluation, standing
+from quality.services import agreement, evaluation, standing
 
 __all__ = [
     "performance_rollups_catch_up",
@@ -87,4 +87,4 @@ def performance_rollups_catch_up() -> int:
 @shared_task(name="quality.tasks.project_agreements_refresh", ignore_result=True)
 def project_agreements_refresh() -> int:
     """Store the agreement of projects with new work (beat); return how many were computed."""
-    return rollups.project_agreements_refresh()
+    return agreement.project_agreements_refresh()

@@ -1,5 +1,4 @@
-"""Keep the hourly rollups: recompute whole hours from raw data, catch up from a watermark, and
-refresh each project's stored Krippendorff's alpha.
+"""Keep the hourly rollups: recompute whole hours from raw data, and catch up from a watermark.
 
 Nothing here runs on the claim or submit path: a Celery beat job (`rollups_catch_up`) recomputes
 the hours since its watermark, minus a margin of recent hours it always redoes (late commits,
@@ -18,10 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Min
 from django.utils import timezone
 
-from labeling.models import Project
 from labeling.work_hours import (
     earliest_work_at,
     gold_fixed_hours,
@@ -37,8 +35,7 @@ from quality.performance.definitions import (
     TIME_BUCKETS,
     Counters,
 )
-from quality.performance.models import PersonHour, ProjectAgreement, ProjectHour, RollupMark
-from quality.reports.agreement import agreement_report
+from quality.performance.models import PersonHour, ProjectHour, RollupMark
 
 ROLLUP_NAME = "person_hours"
 HOUR = timedelta(hours=1)
@@ -243,42 +240,3 @@ def rollups_rebuild(
             outcome, hours_recompute(start=chunk_start, end=chunk_end, project_id=project_id)
         )
     return outcome
-
-
-# --- Krippendorff's alpha per project -------------------------------------------------------
-
-
-def project_agreements_refresh(*, now: datetime | None = None) -> int:
-    """Compute and store the agreement (Krippendorff's alpha for single labels) of every project
-    with work rolled up since its last computation, or never computed; return how many. The
-    periodic job: alpha cannot be summed over hours, so it is computed whole, per project."""
-    now = now or timezone.now()
-    computed = dict(ProjectAgreement.objects.values_list("project_id", "computed_at"))
-    latest = PersonHour.objects.values("project_id").annotate(latest=Max("hour")).order_by()
-    due = [
-        row["project_id"]
-        for row in latest
-        if row["project_id"] not in computed or row["latest"] + HOUR > computed[row["project_id"]]
-    ]
-    for project in Project.objects.filter(pk__in=due).order_by("pk"):
-        project_agreement_compute(project=project, now=now)
-    return len(due)
-
-
-@transaction.atomic
-def project_agreement_compute(*, project: Project, now: datetime | None = None) -> ProjectAgreement:
-    """Compute a project's agreement now (quality.reports.agreement) and store it with its time."""
-    report = agreement_report(project=project)
-    stored, _ = ProjectAgreement.objects.update_or_create(
-        project_id=project.pk,
-        defaults={
-            "alpha": report.alpha,
-            "label": report.alpha_label,
-            "note": report.alpha_note,
-            "annotations": report.annotations,
-            "tasks": report.tasks,
-            "is_capped": report.is_capped,
-            "computed_at": now or timezone.now(),
-        },
-    )
-    return stored

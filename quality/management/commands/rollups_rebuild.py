@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.timestamps import TimestampInvalid, parse_timestamp
 from labeling.models import Project
-from quality.performance.rollups import project_agreement_compute, rollups_rebuild
+from quality.performance.rollups import rollups_rebuild
+from quality.services.agreement import project_agreement_compute
 
 
 class Command(BaseCommand):

@@ -11,11 +11,8 @@ from hypothesis import strategies as st
 
 from labeling.models import GoldAnswer, GoldScore, Task
 from quality.models import PersonHour, ProjectAgreement, ProjectHour, RollupMark
-from quality.performance.rollups import (
-    project_agreements_refresh,
-    rollups_catch_up,
-    rollups_rebuild,
-)
+from quality.performance.rollups import rollups_catch_up, rollups_rebuild
+from quality.services.agreement import project_agreements_refresh
 from tests.labeling.factories import make_project, make_worker
 from tests.quality.factories import (
     task_finalise,
