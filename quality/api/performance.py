@@ -37,7 +37,7 @@ MAX_SPAN = {"hour": timedelta(days=31)}
 MAX_SPAN_DEFAULT = timedelta(days=366)
 
 
-class QuerySerializer(serializers.Serializer[Any]):
+class PerformanceQuerySerializer(serializers.Serializer[Any]):
     since = serializers.CharField(
         required=False, help_text=f"Start (inclusive, rounded down to the hour). {TIMESTAMP_HELP}"
     )
@@ -61,7 +61,7 @@ class QuerySerializer(serializers.Serializer[Any]):
     )
 
 
-class MeasuresSerializer(serializers.Serializer[Any]):
+class PerformanceMeasuresSerializer(serializers.Serializer[Any]):
     submissions = serializers.IntegerField()
     final_tasks = serializers.IntegerField()
     active_hours = serializers.FloatField()
@@ -86,7 +86,7 @@ class MeasuresSerializer(serializers.Serializer[Any]):
     )
 
 
-class CountersSerializer(serializers.Serializer[Any]):
+class PerformanceCountersSerializer(serializers.Serializer[Any]):
     submissions = serializers.IntegerField()
     reworks = serializers.IntegerField()
     final_tasks = serializers.IntegerField()
@@ -106,14 +106,14 @@ class CountersSerializer(serializers.Serializer[Any]):
     )
 
 
-class AgreementSerializer(serializers.Serializer[Any]):
+class PerformanceAgreementSerializer(serializers.Serializer[Any]):
     alpha = serializers.FloatField(allow_null=True)
     alpha_label = serializers.CharField(source="label", help_text="What `alpha` is.")
     note = serializers.CharField()
     computed_at = serializers.DateTimeField()
 
 
-class MeasureRowSerializer(serializers.Serializer[Any]):
+class PerformanceRowSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField(help_text="person, team, project or customer.")
     subject = serializers.CharField(
         help_text="The id; for a customer's view of a person, their anonymous id."
@@ -121,12 +121,14 @@ class MeasureRowSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(allow_null=True, help_text="Shown to labeling staff only.")
     period_start = serializers.DateTimeField()
     period_end = serializers.DateTimeField()
-    measures = MeasuresSerializer()
-    counters = CountersSerializer(source="counters.as_dict")
-    agreement = AgreementSerializer(allow_null=True, help_text="Projects only: the stored alpha.")
+    measures = PerformanceMeasuresSerializer()
+    counters = PerformanceCountersSerializer(source="counters.as_dict")
+    agreement = PerformanceAgreementSerializer(
+        allow_null=True, help_text="Projects only: the stored alpha."
+    )
 
 
-class DefinitionSerializer(serializers.Serializer[Any]):
+class MeasureDefinitionSerializer(serializers.Serializer[Any]):
     name = serializers.CharField()
     title = serializers.CharField(source="label")
     unit = serializers.CharField()
@@ -145,7 +147,7 @@ def _moment(data: dict[str, Any], name: str, default: datetime) -> datetime:
 
 
 def _query(request: Request) -> tuple[Span, dict[str, Any]]:
-    given = QuerySerializer(data=request.query_params)
+    given = PerformanceQuerySerializer(data=request.query_params)
     if not given.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in given.errors.items()}
         first = next(iter(fields))
@@ -166,13 +168,13 @@ def _query(request: Request) -> tuple[Span, dict[str, Any]]:
 
 class _MeasuresView(GenericAPIView[Any]):
     permission_classes = BASE_PERMISSIONS
-    serializer_class = MeasureRowSerializer
+    serializer_class = PerformanceRowSerializer
     pagination_class = PageNumberPagination
     filter_backends: list[Any] = []
 
     def _page(self, rows: list[MeasureRow]) -> Response:
         page = self.paginate_queryset(rows) or []
-        return self.get_paginated_response(MeasureRowSerializer(page, many=True).data)
+        return self.get_paginated_response(PerformanceRowSerializer(page, many=True).data)
 
 
 @extend_schema(tags=TAGS)
@@ -180,7 +182,9 @@ class PeopleMeasuresView(_MeasuresView):
     """Each person's measures: every person a manager manages, everyone for an administrator,
     the people who worked on a customer's projects by anonymous id, oneself for anyone else."""
 
-    @extend_schema(parameters=[QuerySerializer], responses=MeasureRowSerializer(many=True))
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         span, data = _query(request)
         rows = selectors.person_measures(
@@ -197,7 +201,9 @@ class PeopleMeasuresView(_MeasuresView):
 class PersonMeasuresView(_MeasuresView):
     """One person's measures by period; 404 for a person outside your scope."""
 
-    @extend_schema(parameters=[QuerySerializer], responses=MeasureRowSerializer(many=True))
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+    )
     def get(self, request: Request, person_id: int) -> Response:
         span, data = _query(request)
         rows = selectors.person_measures_get(
@@ -211,7 +217,9 @@ class TeamMeasuresView(_MeasuresView):
     """Each team's measures (its current members' work): a manager's teams, every team for an
     administrator, none for anyone else."""
 
-    @extend_schema(parameters=[QuerySerializer], responses=MeasureRowSerializer(many=True))
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         span, data = _query(request)
         rows = selectors.team_measures(
@@ -225,7 +233,9 @@ class ProjectMeasuresView(_MeasuresView):
     """Each project's measures over everyone's work, with its stored agreement: the projects a
     manager manages, a customer's own."""
 
-    @extend_schema(parameters=[QuerySerializer], responses=MeasureRowSerializer(many=True))
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         span, data = _query(request)
         rows = selectors.project_measures(request.user, span=span, project_id=data.get("project"))
@@ -236,7 +246,9 @@ class ProjectMeasuresView(_MeasuresView):
 class CustomerMeasuresView(_MeasuresView):
     """Each customer's measures over the projects you may read of theirs."""
 
-    @extend_schema(parameters=[QuerySerializer], responses=MeasureRowSerializer(many=True))
+    @extend_schema(
+        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         span, _ = _query(request)
         return self._page(selectors.customer_measures(request.user, span=span))
@@ -247,13 +259,13 @@ class DefinitionsView(GenericAPIView[Any]):
     """Every measure: its name, unit, direction and formula over the rollups' counters."""
 
     permission_classes = BASE_PERMISSIONS
-    serializer_class = DefinitionSerializer
+    serializer_class = MeasureDefinitionSerializer
     pagination_class = None
     filter_backends: list[Any] = []
 
-    @extend_schema(responses=DefinitionSerializer(many=True))
+    @extend_schema(responses=MeasureDefinitionSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(DefinitionSerializer(DEFINITIONS, many=True).data)
+        return Response(MeasureDefinitionSerializer(DEFINITIONS, many=True).data)
 
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -192,11 +192,12 @@ def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
                 name=ROLLUP_NAME,
                 rolled_until=min(earliest, until),
                 id_marks=marks,
-                gold_fixed_until=now,
+                gold_fixed_until=until,
             )
         start = hour_floor(min(mark.rolled_until, until) - recent)
         late = hours_of_rows_after(mark.id_marks, before=start)
-        late |= gold_fixed_hours(since=mark.gold_fixed_until, until=now)
+        # Fixes still committing (up to the lag) are left for the next run, as new work is.
+        late |= gold_fixed_hours(since=mark.gold_fixed_until, until=until)
     end = hour_floor(until) + HOUR
     outcome = RollupOutcome(hours=0, rows=0, deleted=0)
     for span_start, span_end in _spans(hour for hour in late if hour < start):
@@ -210,7 +211,7 @@ def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
                 rolled_until=min(chunk_end, until), updated_at=now
             )
     RollupMark.objects.filter(name=ROLLUP_NAME).update(
-        rolled_until=until, id_marks=marks, gold_fixed_until=now, updated_at=now
+        rolled_until=until, id_marks=marks, gold_fixed_until=until, updated_at=now
     )
     return RollupOutcome(
         hours=outcome.hours, rows=outcome.rows, deleted=outcome.deleted, rolled_until=until
