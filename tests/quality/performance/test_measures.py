@@ -6,8 +6,10 @@ import pytest
 
 from quality.models import PersonHour, ProjectHour
 from quality.performance.rollups import rollups_rebuild
+from quality.performance.definitions import Costs
 from quality.performance.selectors import (
     Span,
+    customer_measures,
     person_measures,
     project_measures,
     team_measures,
@@ -82,3 +84,29 @@ def test_a_project_counts_a_final_task_once_however_many_labeled_it(rolled, sett
     assert row.measures["final_tasks"] == 1
     assert row.measures["submissions"] == 6
     assert ProjectHour.objects.get(project=rolled.project).final_tasks == 1
+
+
+def test_costs_given_by_a_caller_price_the_rows_and_nothing_else_does(rolled):
+    asked = []
+
+    def costs_of(kind, subject, start, end):
+        asked.append((kind, subject, start, end))
+        return Costs(currency="USD", cost_minor=1250, earnings_minor=700)
+
+    span = Span.of(H, H + timedelta(hours=2), "all")
+    [row] = project_measures(
+        rolled.manager, span=span, project_id=rolled.project.pk, costs_of=costs_of
+    )
+
+    assert row.measures["cost_per_final_task_minor"] == 1250  # one final task
+    # A: 70 s + 4000 s, B: 20 s; 700 * 3600 / 4090 = 616.1
+    assert row.measures["earnings_per_active_hour_minor"] == 616
+    assert asked == [("project", rolled.project.pk, span.since, span.until)]
+
+
+def test_a_customer_row_sums_its_projects_and_counts_final_tasks_once(rolled):
+    [row] = customer_measures(rolled.customer_user, span=Span.of(H, H + timedelta(hours=2), "all"))
+
+    assert row.subject == rolled.project.customer_id
+    assert row.measures["submissions"] == 6
+    assert row.measures["final_tasks"] == 1
