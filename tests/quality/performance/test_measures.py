@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 
 from quality.models import PersonHour, ProjectHour
-from quality.performance.rollups import rollups_rebuild
 from quality.performance.definitions import Costs
+from quality.performance.rollups import rollups_rebuild
 from quality.performance.selectors import (
     Span,
     customer_measures,
