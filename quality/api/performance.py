@@ -37,7 +37,7 @@ MAX_SPAN = {"hour": timedelta(days=31)}
 MAX_SPAN_DEFAULT = timedelta(days=366)
 
 
-class PerformanceQuerySerializer(serializers.Serializer[Any]):
+class SpanQuerySerializer(serializers.Serializer[Any]):
     since = serializers.CharField(
         required=False, help_text=f"Start (inclusive, rounded down to the hour). {TIMESTAMP_HELP}"
     )
@@ -50,12 +50,21 @@ class PerformanceQuerySerializer(serializers.Serializer[Any]):
         default="all",
         help_text="One row per subject for the whole span (all), or per hour, UTC day or week.",
     )
+
+
+class ProjectQuerySerializer(SpanQuerySerializer):
     project = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Only this project's work."
     )
+
+
+class TeamQuerySerializer(ProjectQuerySerializer):
     team = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Only this team's members."
     )
+
+
+class PeopleQuerySerializer(TeamQuerySerializer):
     person = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Only this person."
     )
@@ -146,8 +155,10 @@ def _moment(data: dict[str, Any], name: str, default: datetime) -> datetime:
         raise ValidationFailed(f"{name}: {exc}", fields={name: [str(exc)]}) from None
 
 
-def _query(request: Request) -> tuple[Span, dict[str, Any]]:
-    given = PerformanceQuerySerializer(data=request.query_params)
+def _query(
+    request: Request, query: type[SpanQuerySerializer] = SpanQuerySerializer
+) -> tuple[Span, dict[str, Any]]:
+    given = query(data=request.query_params)
     if not given.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in given.errors.items()}
         first = next(iter(fields))
@@ -183,10 +194,10 @@ class PeopleMeasuresView(_MeasuresView):
     the people who worked on a customer's projects by anonymous id, oneself for anyone else."""
 
     @extend_schema(
-        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+        parameters=[PeopleQuerySerializer], responses=PerformanceRowSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        span, data = _query(request)
+        span, data = _query(request, PeopleQuerySerializer)
         rows = selectors.person_measures(
             request.user,
             span=span,
@@ -202,10 +213,12 @@ class PersonMeasuresView(_MeasuresView):
     """One person's measures by period; 404 for a person outside your scope."""
 
     @extend_schema(
-        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+        operation_id="performance_person_list",
+        parameters=[ProjectQuerySerializer],
+        responses=PerformanceRowSerializer(many=True),
     )
     def get(self, request: Request, person_id: int) -> Response:
-        span, data = _query(request)
+        span, data = _query(request, ProjectQuerySerializer)
         rows = selectors.person_measures_get(
             request.user, person_id=person_id, span=span, project_id=data.get("project")
         )
@@ -217,11 +230,9 @@ class TeamMeasuresView(_MeasuresView):
     """Each team's measures (its current members' work): a manager's teams, every team for an
     administrator, none for anyone else."""
 
-    @extend_schema(
-        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
-    )
+    @extend_schema(parameters=[TeamQuerySerializer], responses=PerformanceRowSerializer(many=True))
     def get(self, request: Request) -> Response:
-        span, data = _query(request)
+        span, data = _query(request, TeamQuerySerializer)
         rows = selectors.team_measures(
             request.user, span=span, team_id=data.get("team"), project_id=data.get("project")
         )
@@ -234,10 +245,10 @@ class ProjectMeasuresView(_MeasuresView):
     manager manages, a customer's own."""
 
     @extend_schema(
-        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
+        parameters=[ProjectQuerySerializer], responses=PerformanceRowSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        span, data = _query(request)
+        span, data = _query(request, ProjectQuerySerializer)
         rows = selectors.project_measures(request.user, span=span, project_id=data.get("project"))
         return self._page(rows)
 
@@ -246,11 +257,9 @@ class ProjectMeasuresView(_MeasuresView):
 class CustomerMeasuresView(_MeasuresView):
     """Each customer's measures over the projects you may read of theirs."""
 
-    @extend_schema(
-        parameters=[PerformanceQuerySerializer], responses=PerformanceRowSerializer(many=True)
-    )
+    @extend_schema(parameters=[SpanQuerySerializer], responses=PerformanceRowSerializer(many=True))
     def get(self, request: Request) -> Response:
-        span, _ = _query(request)
+        span, _ = _query(request, SpanQuerySerializer)
         return self._page(selectors.customer_measures(request.user, span=span))
 
 
