@@ -185,15 +185,16 @@ def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
     recent = timedelta(hours=int(settings.QUORUM_ROLLUP_RECENT_HOURS))
     marks = work_id_marks()  # before anything is read: rows after these are seen next time
     with transaction.atomic():
-        mark = RollupMark.objects.select_for_update().filter(name=ROLLUP_NAME).first()
-        if mark is None:
-            earliest = earliest_work_at() or until
-            mark = RollupMark.objects.create(
-                name=ROLLUP_NAME,
-                rolled_until=min(earliest, until),
-                id_marks=marks,
-                gold_fixed_until=until,
-            )
+        # The first run starts at the earliest work; two first runs at once create one mark.
+        RollupMark.objects.get_or_create(  # type: ignore[misc]  # a callable default runs only on create
+            name=ROLLUP_NAME,
+            defaults={
+                "rolled_until": lambda: min(earliest_work_at() or until, until),
+                "id_marks": marks,
+                "gold_fixed_until": until,
+            },
+        )
+        mark = RollupMark.objects.select_for_update().get(name=ROLLUP_NAME)
         start = hour_floor(min(mark.rolled_until, until) - recent)
         late = hours_of_rows_after(mark.id_marks, before=start)
         # Fixes still committing (up to the lag) are left for the next run, as new work is.

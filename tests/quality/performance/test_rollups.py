@@ -1,11 +1,12 @@
 """The rollup job: idempotent, catches up after a gap, finds rows stored late, and the rebuild
 command; rollups equal a recomputation from raw data after random sequences of work."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -134,6 +135,38 @@ def test_the_agreement_job_stores_alpha_with_its_time_for_projects_with_new_work
     assert computed == 1 and again == 0
     assert stored.alpha == pytest.approx(1.0)  # both said "cat"
     assert stored.computed_at == T0 + timedelta(hours=1)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # row locking and ON CONFLICT are exercised on PostgreSQL
+def test_jobs_running_at_once_leave_the_rows_one_run_leaves():
+    project, people = make_project(), [make_worker() for _ in range(3)]
+    for i in range(30):
+        work_submit(project, people[i % 3], at=T0 + timedelta(minutes=37 * i))
+    now = T0 + timedelta(days=1)
+    errors = []
+    start = threading.Barrier(4)
+
+    def run():
+        try:
+            start.wait()
+            rollups_catch_up(now=now)
+        except Exception as exc:  # reported to the test thread
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    together = snapshot()
+    rollups_rebuild(now=now)
+
+    assert errors == []
+    assert together == snapshot()
+    assert RollupMark.objects.count() == 1
 
 
 # --- Rollups equal a recomputation, whatever happened ------------------------------------------
