@@ -27,10 +27,11 @@ from core.converters import MAX_ID
 from core.errors import ValidationFailed
 from core.timestamps import TIMESTAMP_HELP, TimestampInvalid, parse_timestamp
 from quality.performance import selectors
-from quality.performance.definitions import DEFINITIONS, TIME_BUCKET_EDGES
+from quality.performance.definitions import DEFINITIONS, MEASURE_NAMES, TIME_BUCKET_EDGES
 from quality.performance.selectors import GRAINS, MeasureRow, Span
 
 TAGS = ["performance"]
+SORTS = [order for name in MEASURE_NAMES for order in (name, f"-{name}")]
 DEFAULT_DAYS = 7
 # The longest span one request reads: a year by day or week, a month by hour.
 MAX_SPAN = {"hour": timedelta(days=31)}
@@ -49,6 +50,12 @@ class SpanQuerySerializer(serializers.Serializer[Any]):
         required=False,
         default="all",
         help_text="One row per subject for the whole span (all), or per hour, UTC day or week.",
+    )
+    sort = serializers.ChoiceField(
+        choices=SORTS,
+        required=False,
+        help_text='A measure\'s name to order by, "-" first for descending; rows without a '
+        "value come last. Default: by subject, then period.",
     )
 
 
@@ -184,6 +191,7 @@ class _MeasuresView(GenericAPIView[Any]):
     filter_backends: list[Any] = []
 
     def _page(self, rows: list[MeasureRow]) -> Response:
+        rows = selectors.rows_sorted(rows, self.request.query_params.get("sort"))
         page = self.paginate_queryset(rows) or []
         return self.get_paginated_response(PerformanceRowSerializer(page, many=True).data)
 

@@ -349,3 +349,15 @@ def rollups_until() -> datetime | None:
     return (
         RollupMark.objects.filter(name=ROLLUP_NAME).values_list("rolled_until", flat=True).first()
     )
+
+
+def rows_sorted(rows: list[MeasureRow], sort: str | None) -> list[MeasureRow]:
+    """Order rows by a measure (its name, "-" first for descending), rows without a value
+    last, ties by subject and period; no sort keeps the order by subject and period."""
+    if not sort:
+        return rows
+    name = sort.lstrip("-")
+    valued = [row for row in rows if row.measures.get(name) is not None]
+    missing = [row for row in rows if row.measures.get(name) is None]
+    valued.sort(key=lambda row: float(row.measures[name] or 0), reverse=sort.startswith("-"))
+    return valued + missing

@@ -144,3 +144,16 @@ def test_the_people_list_takes_as_many_queries_however_many_people(
         response = client.get("/api/v1/performance/people/", SPAN)
 
     assert response.json()["count"] == 7
+
+
+def test_rows_sort_by_a_measure_and_an_unknown_one_is_refused(client, rolled):
+    client.force_login(rolled.manager)
+
+    fastest = client.get("/api/v1/performance/people/", {**SPAN, "sort": "-rework_rate"})
+    unknown = client.get("/api/v1/performance/people/", {**SPAN, "sort": "-charm"})
+
+    assert [row["subject"] for row in fastest.json()["results"]] == [
+        str(rolled.a.pk),  # 1 rework of 5
+        str(rolled.b.pk),  # none
+    ]
+    assert unknown.status_code == 400 and "sort" in unknown.json()["extra"]["fields"]
