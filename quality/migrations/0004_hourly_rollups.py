@@ -3,9 +3,10 @@ and the watermark of the job that keeps them."""
 
 import django.db.models.deletion
 import django.utils.timezone
-import quality.performance.models
 from django.conf import settings
 from django.db import migrations, models
+
+import quality.performance.models
 
 
 class Migration(migrations.Migration):
