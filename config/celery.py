@@ -47,6 +47,14 @@ app.conf.beat_schedule = {
         "task": "quality.tasks.probation_sweep",
         "schedule": 3600.0,
     },
+    "performance-rollups-catch-up": {
+        "task": "quality.tasks.performance_rollups_catch_up",
+        "schedule": 300.0,
+    },
+    "project-agreements-refresh": {
+        "task": "quality.tasks.project_agreements_refresh",
+        "schedule": 3600.0,
+    },
     "tier-candidates-compute-weekly": {
         "task": "quality.tasks.tier_candidates_compute_weekly",
         "schedule": crontab(day_of_week="mon", hour=4, minute=0),

@@ -375,6 +375,14 @@ QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 QUORUM_REAGGREGATE_RECENT_HOURS = env.int("QUORUM_REAGGREGATE_RECENT_HOURS", default=72)
 QUORUM_REAGGREGATE_BATCH_SIZE = env.int("QUORUM_REAGGREGATE_BATCH_SIZE", default=500)
 
+# --- quality: hourly rollups of people's work (quality/performance/rollups.py, docs/measures.md) ---
+# The beat job rolls up to now minus this lag (work still committing), always redoes this many
+# recent hours (leases ending, tasks becoming final), and recomputes at most this many hours per
+# transaction.
+QUORUM_ROLLUP_LAG_MINUTES = env.int("QUORUM_ROLLUP_LAG_MINUTES", default=2)
+QUORUM_ROLLUP_RECENT_HOURS = env.int("QUORUM_ROLLUP_RECENT_HOURS", default=3)
+QUORUM_ROLLUP_CHUNK_HOURS = env.int("QUORUM_ROLLUP_CHUNK_HOURS", default=24)
+
 # --- workforce: the onboarding journey (workforce/services/onboarding.py) ---
 # True: a person who completes every onboarding step waits in a manager's approval queue;
 # false: they start work on probation at once.

@@ -1,5 +1,6 @@
 """Celery jobs of quality: the rules (one person after a scored event, and the sweep), probation
-(one person after a scored item, and the sweep) and the weekly tier candidates.
+(one person after a scored item, and the sweep), the weekly tier candidates, and the hourly
+rollups of performance with each project's stored agreement.
 
 The rules' task names are those the jobs had in labeling: messages already queued and beat schedules
 already stored keep reaching them.
@@ -12,11 +13,14 @@ from django.utils import timezone
 
 from accounts.models import User
 from labeling.models import Project
-from quality.services import evaluation, standing
+from quality.performance import rollups
+from quality.services import agreement, evaluation, standing
 
 __all__ = [
+    "performance_rollups_catch_up",
     "probation_evaluate_person",
     "probation_sweep",
+    "project_agreements_refresh",
     "rules_evaluate_person",
     "rules_sweep",
     "tier_candidates_compute_weekly",
@@ -69,3 +73,18 @@ def tier_candidates_compute_weekly() -> int:
     Safe to run twice in a week: the week's readings are replaced, not added to.
     """
     return len(standing.tier_candidates_compute(now=timezone.now()).candidates)
+
+
+@shared_task(name="quality.tasks.performance_rollups_catch_up", ignore_result=True)
+def performance_rollups_catch_up() -> int:
+    """Bring the hourly rollups up to date (beat); return the hours recomputed.
+
+    Safe to run twice: a recomputed hour is replaced by what the raw data says.
+    """
+    return rollups.rollups_catch_up().hours
+
+
+@shared_task(name="quality.tasks.project_agreements_refresh", ignore_result=True)
+def project_agreements_refresh() -> int:
+    """Store the agreement of projects with new work (beat); return how many were computed."""
+    return agreement.project_agreements_refresh()

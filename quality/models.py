@@ -231,3 +231,29 @@ class Appeal(models.Model):
 
     def __str__(self) -> str:
         return f"Appeal of user {self.author_id} against action {self.action_id} ({self.status})"
+
+
+# The hourly rollups and the stored agreement of projects (their own module).
+from quality.performance.models import (  # noqa: E402
+    PersonHour,
+    ProjectAgreement,
+    ProjectHour,
+    RollupMark,
+)
+
+__all__ = [
+    "IN_EFFECT_STATES",
+    "Appeal",
+    "AppealStatus",
+    "PersonHour",
+    "ProjectAgreement",
+    "ProjectHour",
+    "QualityRule",
+    "RollupMark",
+    "RuleAction",
+    "RuleActionKind",
+    "RuleActionState",
+    "RuleComparator",
+    "RuleMetric",
+    "RuleWindow",
+]

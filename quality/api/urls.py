@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("quality.api.reports")),
     path("", include("quality.api.standing")),
     path("", include("quality.api.reaggregation")),
+    path("", include("quality.api.performance")),
 ]

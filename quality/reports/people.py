@@ -23,6 +23,7 @@ from labeling.models import (
     TaskType,
     Verdict,
 )
+from quality.performance import definitions
 from quality.reports.scope import (
     ANNOTATION_ROWS_MAX,
     AnnotationRows,
@@ -107,10 +108,6 @@ def _with_reference(
     }
 
 
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
 def people_of_rows(
     project: Project, loaded: AnnotationRows, *, batch_id: int | None, rows_max: int
 ) -> PeopleReport:
@@ -185,12 +182,14 @@ def people_of_rows(
                 gold_accuracy=scored.get("mean"),
                 gold_scores=scored.get("n", 0),
                 reviews_received=judged.get("n", 0),
-                review_pass_rate=_ratio(judged.get("approved", 0), judged.get("n", 0)),
+                review_pass_rate=definitions.share(judged.get("approved", 0), judged.get("n", 0)),
                 skips=skips.get(user_id, 0),
                 reviews_given=judging.get("n", 0),
                 reviews_audited=judging.get("audited", 0),
                 reviews_upheld=judging.get("upheld", 0),
-                reviewer_accuracy=_ratio(judging.get("upheld", 0), judging.get("audited", 0)),
+                reviewer_accuracy=definitions.share(
+                    judging.get("upheld", 0), judging.get("audited", 0)
+                ),
             )
         )
     return PeopleReport(

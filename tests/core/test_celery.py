@@ -122,6 +122,8 @@ QUEUE_OF_TASK = {
     "quality.tasks.probation_evaluate_person": "default",
     "quality.tasks.probation_sweep": "default",
     "quality.tasks.tier_candidates_compute_weekly": "default",
+    "quality.tasks.performance_rollups_catch_up": "default",
+    "quality.tasks.project_agreements_refresh": "default",
     "payments.tasks.ledger_reconcile": "default",
     "payments.tasks.stripe_event_process": "payouts",
     "payments.tasks.stripe_events_due": "payouts",

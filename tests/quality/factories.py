@@ -32,10 +32,12 @@ from labeling.models import (
     AnnotationStatus,
     GoldScore,
     ImportJob,
+    Lease,
     Project,
     Review,
     Task,
     WorkerProjectState,
+    WorkSlot,
 )
 from labeling.services.claim import slot_claim_next
 from labeling.services.gold import gold_answer_set
@@ -292,3 +294,106 @@ def state_of(person, project):
 
 def audit_actions():
     return list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+
+
+# --- Raw work at given times, for the performance rollups ---------------------------------------
+# Rows are written in the shape labeling's services write them, at the times a test names, so a
+# test controls every hour a count lands in.
+
+
+def work_submit(
+    project: Project,
+    person: Any,
+    *,
+    at: datetime,
+    seconds: int = 30,
+    task: Task | None = None,
+    revision: int = 1,
+    status: str = AnnotationStatus.SUBMITTED,
+    agreement: float | None = None,
+    lease_state: str = "submitted",
+) -> Annotation:
+    """`person` hands in work on `task` (a new one by default) at `at` after `seconds` of active
+    time, through a lease that ends then."""
+    task = task or Task.objects.create(project=project, data={"text": f"Work {next(_seq)}"})
+    lease = work_lease(project, person, task=task, at=at, seconds=seconds, state=lease_state)
+    return Annotation.objects.create(
+        task=task,
+        project=project,
+        author=person,
+        lease=lease,
+        revision=revision,
+        result={"label": "cat"},
+        status=status,
+        active_seconds=seconds,
+        submitted_at=at,
+        agreement=agreement,
+    )
+
+
+def work_lease(
+    project: Project,
+    person: Any,
+    *,
+    at: datetime,
+    seconds: int,
+    state: str,
+    task: Task | None = None,
+    kind: str = "annotate",
+) -> Lease:
+    """A lease of `person` on `task` that ended at `at` in `state` with `seconds` active."""
+    task = task or Task.objects.create(project=project, data={"text": f"Leased {next(_seq)}"})
+    slot = WorkSlot.objects.create(
+        project=project, task=task, kind=kind, state="done", order_key=next(_seq)
+    )
+    return Lease.objects.create(
+        slot=slot,
+        task=task,
+        project=project,
+        user=person,
+        state=state,
+        claimed_at=at - timedelta(seconds=seconds),
+        expires_at=at,
+        last_seen_at=at,
+        active_seconds=seconds,
+        ended_at=at,
+    )
+
+
+def work_review(work: Annotation, verdict: str, *, at: datetime, reviewer: Any) -> Review:
+    """`reviewer`'s verdict on `work` at `at`."""
+    return Review.objects.create(
+        task=work.task,
+        project_id=work.project_id,
+        annotation=work,
+        author_id=work.author_id,
+        reviewer=reviewer,
+        level=1,
+        verdict=verdict,
+        reason="other" if verdict == "reject" else "",
+        created_at=at,
+    )
+
+
+def work_gold(
+    project: Project, person: Any, value: float, *, at: datetime, seconds: int = 30
+) -> GoldScore:
+    """A gold answer of `person` handed in and scored `value` at `at`."""
+    task = Task.objects.create(project=project, data={"text": f"Gold {next(_seq)}"}, is_gold=True)
+    work = work_submit(
+        project, person, at=at, task=task, seconds=seconds, status=AnnotationStatus.ACCEPTED
+    )
+    return GoldScore.objects.create(
+        annotation=work,
+        task=task,
+        project=project,
+        user=person,
+        value=value,
+        answer_version=1,
+        scored_at=at,
+    )
+
+
+def task_finalise(task: Task, *, at: datetime) -> None:
+    """The task became final at `at`."""
+    Task.objects.filter(pk=task.pk).update(status="completed", completed_at=at)
