@@ -25,6 +25,8 @@ from demo.standing import demo_standing_seed
 from demo.teams import demo_teams_seed
 from labeling.models import Customer
 from payments.demo import rates_demo_seed
+from quality.performance.rollups import rollups_rebuild
+from quality.services.agreement import project_agreements_refresh
 from workforce.models import AnnotatorProfile
 from workforce.selectors import terms_current
 from workforce.services import annotator_signup_complete, annotator_status_set
@@ -177,6 +179,9 @@ def demo_seed() -> SeedReport:
     report.created.extend(demo_onboarding_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     demo_reaggregation_seed()  # re-aggregates with the refreshed estimates: nothing new to report
+    # The hourly rollups and stored agreement the measures read (beat keeps them; `make run` has none).
+    rollups_rebuild()
+    project_agreements_refresh()
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)
