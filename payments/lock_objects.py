@@ -2,14 +2,15 @@
 
 The order, for every transaction that takes more than one: the ledger transaction's source key
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
-accounts (expenses, clearing) are never locked: their balances are sums of entries.
+accounts (expenses, clearing) are never locked: their balances are sums of entries. A person's
+payout account is locked alone (its services take no other lock).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from payments.models import PERSON_KINDS, LedgerAccount
+from payments.models import PERSON_KINDS, LedgerAccount, PayoutAccount
 
 
 def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
@@ -20,3 +21,8 @@ def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
         .filter(pk__in=ids, kind__in=sorted(PERSON_KINDS))
         .order_by("pk")
     )
+
+
+def payout_account_lock(*, user_id: int) -> PayoutAccount:
+    """Lock and return the person's payout account (PayoutAccount.DoesNotExist if none)."""
+    return PayoutAccount.objects.select_for_update().get(user_id=user_id)

@@ -15,6 +15,17 @@ from payments.models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
+from payments.models.payout_accounts import (
+    BankDetails,
+    BankDetailsState,
+    BankScheme,
+    PayoutAccount,
+    PayoutAccountEvent,
+    PayoutAccountEventKind,
+    PayoutAccountStatus,
+    PayoutCountryProviders,
+    PayoutProvider,
+)
 
 __all__ = [
     "CUSTOMER_KINDS",
@@ -26,7 +37,16 @@ __all__ = [
     "AppendOnlyError",
     "AppendOnlyModel",
     "AppendOnlyQuerySet",
+    "BankDetails",
+    "BankDetailsState",
+    "BankScheme",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "PayoutAccount",
+    "PayoutAccountEvent",
+    "PayoutAccountEventKind",
+    "PayoutAccountStatus",
+    "PayoutCountryProviders",
+    "PayoutProvider",
 ]
