@@ -31,6 +31,8 @@ class Action(StrEnum):
     HEALTH_DETAILS_VIEW = "health.details_view"
     PERSONAL_DATA_ERASE = "personal_data.erase"
     LEDGER_VIEW = "ledger.view"
+    PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
+    PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -51,6 +53,10 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # The ledger explorer and every account's balance: finance only (a person sees their own
     # balances through payments.policy, without this action).
     Action.LEDGER_VIEW: frozenset({Role.FINANCE}),
+    # Every person's payout account, masked (a person sees their own through payments.policy),
+    # and the providers offered per country: finance only.
+    Action.PAYOUT_ACCOUNTS_VIEW: frozenset({Role.FINANCE}),
+    Action.PAYOUT_PROVIDERS_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

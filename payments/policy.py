@@ -8,8 +8,9 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.policy import Action, can
-from payments.models import PERSON_KINDS, LedgerAccount, LedgerTransaction
+from payments.models import PERSON_KINDS, LedgerAccount, LedgerTransaction, PayoutAccount
 from payments.selectors.ledger import ledger_accounts_with_balances, ledger_transactions_list
+from payments.selectors.payout_accounts import payout_accounts_with_details
 
 
 def ledger_accounts_visible_to(user: Any) -> QuerySet[LedgerAccount]:
@@ -27,3 +28,13 @@ def ledger_transactions_visible_to(user: Any) -> QuerySet[LedgerTransaction]:
     if can(user, Action.LEDGER_VIEW):
         return ledger_transactions_list()
     return LedgerTransaction.objects.none()
+
+
+def payout_accounts_visible_to(user: Any) -> QuerySet[PayoutAccount]:
+    """Finance sees every payout account (masked); anyone else signed in only their own."""
+    accounts = payout_accounts_with_details(PayoutAccount.objects.order_by("pk"))
+    if can(user, Action.PAYOUT_ACCOUNTS_VIEW):
+        return accounts
+    if not getattr(user, "is_authenticated", False):
+        return accounts.none()
+    return accounts.filter(user_id=user.pk)
