@@ -426,6 +426,12 @@ QUORUM_PAYOUT_COOLING_OFF_HOURS = env.int("PAYOUT_COOLING_OFF_HOURS", default=72
 QUORUM_PAYOUT_DEFAULT_PROVIDERS: list[str] = env.list(
     "PAYOUT_DEFAULT_PROVIDERS", default=["bank_file"]
 )
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {
+        "PayoutAccountStatusEnum": "payments.models.PayoutAccountStatus",
+        "PayoutProviderEnum": "payments.models.PayoutProvider",
+    }
+)
 
 # --- quality: default rules from the consensus model's scores (quality/defaults.py) ---
 # True: every new project starts with the default rules (spammer score, gold accuracy upper

@@ -38,6 +38,7 @@ from payments.policy import payout_accounts_visible_to
 from payments.selectors.payout_accounts import (
     payout_account_ready,
     payout_account_status_at,
+    payout_accounts_in_status_at,
     payout_country_providers_list,
     payout_providers_default,
 )
@@ -134,7 +135,7 @@ class BankDetailsInputSerializer(serializers.Serializer[Any]):
     DETAIL_FIELDS = ("holder_name", "iban", "bic", "routing_number", "sort_code", "account_number")
 
 
-class ConfirmSerializer(serializers.Serializer[Any]):
+class PayoutConfirmSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(max_length=500, help_text="The token of the e-mailed link.")
 
 
@@ -194,10 +195,15 @@ class OwnPayoutAccountConfirmView(APIView):
     permission_classes = BASE_PERMISSIONS
 
     @extend_schema(
-        tags=TAGS, request=ConfirmSerializer, responses={200: OwnPayoutAccountSerializer}
+        tags=TAGS,
+        request=PayoutConfirmSerializer,
+        responses={
+            200: OwnPayoutAccountSerializer,
+            404: OpenApiResponse(description="The link is of someone else's details."),
+        },
     )
     def post(self, request: Request) -> Response:
-        data = ConfirmSerializer(data=request.data)
+        data = PayoutConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         bank_details_confirm(user=request_user(request), token=data.validated_data["token"])
         return Response(OwnPayoutAccountSerializer(_own_account(request)).data)
@@ -217,13 +223,22 @@ class OwnPayoutAccountCancelView(APIView):
 
 
 class PayoutAccountFilter(FilterSet):
-    status = django_filters.ChoiceFilter(choices=PayoutAccountStatus.choices)
+    status = django_filters.ChoiceFilter(
+        choices=PayoutAccountStatus.choices,
+        method="filter_status",
+        help_text="The status now: an account whose cooling-off period ended is 'ready'.",
+    )
     provider = django_filters.ChoiceFilter(choices=PayoutProvider.choices)
     country = django_filters.CharFilter(max_length=2, method="filter_country")
 
     class Meta:
         model = PayoutAccount
         fields = ["status", "provider", "country"]
+
+    def filter_status(
+        self, queryset: QuerySet[PayoutAccount], name: str, value: str
+    ) -> QuerySet[PayoutAccount]:
+        return payout_accounts_in_status_at(queryset, value, timezone.now())
 
     def filter_country(
         self, queryset: QuerySet[PayoutAccount], name: str, value: str

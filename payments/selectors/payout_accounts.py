@@ -37,6 +37,18 @@ def payout_accounts_usable_at(at: datetime) -> Q:
     return Q(status__in=[S.READY, S.COOLING_OFF], usable_from__lte=at)
 
 
+def payout_accounts_in_status_at(
+    accounts: QuerySet[PayoutAccount], status: str, at: datetime
+) -> QuerySet[PayoutAccount]:
+    """Narrow `accounts` to those whose status at `at` is `status` (as `payout_account_status_at`
+    says: an ended cooling-off period is ready)."""
+    if status == S.READY:
+        return accounts.filter(payout_accounts_usable_at(at))
+    if status == S.COOLING_OFF:
+        return accounts.filter(status=S.COOLING_OFF, usable_from__gt=at)
+    return accounts.filter(status=status)
+
+
 @dataclass(frozen=True)
 class PayoutReadiness:
     """Whether a person can be paid at a moment and, if not, a code and a sentence saying why."""

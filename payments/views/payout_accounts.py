@@ -29,6 +29,7 @@ from payments.selectors.payout_accounts import (
     payout_account_of,
     payout_account_ready,
     payout_account_status_at,
+    payout_accounts_in_status_at,
     payout_country_providers_list,
     payout_providers_default,
 )
@@ -148,10 +149,10 @@ def finance_payout_accounts(request: HttpRequest) -> HttpResponse:
     """Every person's payout account, masked, with whether a payout may use it now."""
     accounts = payout_accounts_visible_to(request.user)
     status = request.GET.get("status", "")
-    if status in PayoutAccountStatus.values:
-        accounts = accounts.filter(status=status)
-    page = Paginator(accounts, PER_PAGE).get_page(request.GET.get("page"))
     now = timezone.now()
+    if status in PayoutAccountStatus.values:
+        accounts = payout_accounts_in_status_at(accounts, status, now)
+    page = Paginator(accounts, PER_PAGE).get_page(request.GET.get("page"))
     rows = [(account, payout_account_status_at(account, now)) for account in page]
     return render(
         request,
