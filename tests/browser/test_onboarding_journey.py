@@ -116,9 +116,10 @@ def test_an_applicant_gets_from_sign_up_to_a_claimed_task_with_no_manager_action
     assert profile.status == "qualified"
     page.goto("/work/")
     checklist = page.locator("#onboarding-checklist")
-    assert checklist.locator("li[data-step='payout_account_ready']").get_attribute(
-        "data-state"
-    ) == "current"
+    assert (
+        checklist.locator("li[data-step='payout_account_ready']").get_attribute("data-state")
+        == "current"
+    )
     checklist.locator("li[data-step='payout_account_ready'] a.button").click()
     page.wait_for_url(re.compile(r"/payout-account/"))
     page.select_option("#id_currency", "NGN")  # the country comes from the profile (NG)

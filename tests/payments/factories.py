@@ -79,7 +79,5 @@ def make_payout_account(
         now=confirm_at if confirmed else None,
     )
     if confirmed:
-        bank_details_confirm(
-            user=user, token=bank_details_confirmation_token(row), now=confirm_at
-        )
+        bank_details_confirm(user=user, token=bank_details_confirmation_token(row), now=confirm_at)
     return PayoutAccount.objects.get(user=user)
