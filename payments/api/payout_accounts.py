@@ -215,7 +215,15 @@ class OwnPayoutAccountCancelView(APIView):
     permission_classes = [*BASE_PERMISSIONS, PolicyAllows]
     policy_action = Action.PROFILE_EDIT_OWN
 
-    @extend_schema(tags=TAGS, request=None, responses={200: OwnPayoutAccountSerializer})
+    @extend_schema(
+        tags=TAGS,
+        request=None,
+        responses={
+            200: OwnPayoutAccountSerializer,
+            404: OpenApiResponse(description="You have no payout account."),
+            409: OpenApiResponse(description="No change waits for confirmation."),
+        },
+    )
     def post(self, request: Request) -> Response:
         user = request_user(request)
         bank_details_cancel(user=user, actor=user)
@@ -315,7 +323,12 @@ class PayoutCountryProvidersViewSet(
         )
         return Response(CountryProvidersSerializer(row).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(
+        responses={
+            204: None,
+            404: OpenApiResponse(description="The country offers the default providers already."),
+        }
+    )
     def destroy(self, request: Request, country: str) -> Response:
         if not payout_country_providers_reset(country=country, actor=request_user(request)):
             raise Http404("This country offers the default providers already.")

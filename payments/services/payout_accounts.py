@@ -160,7 +160,7 @@ def bank_details_submit(
     field (country, currency or a detail), Conflict for a disabled account. Locks the account.
     """
     now = now or timezone.now()
-    country = (country or "").upper()
+    country = _country_checked(country)
     currency = (currency or "").upper()
     checked = bank_details_validate(country, details)
     if currency not in CURRENCY_EXPONENTS:

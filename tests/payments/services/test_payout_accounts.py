@@ -141,6 +141,18 @@ def test_invalid_details_store_nothing_and_name_the_field(person):
     assert not PayoutAccount.objects.exists() and not BankDetails.objects.exists()
 
 
+def test_a_country_that_does_not_exist_is_refused_naming_the_field(person):
+    with pytest.raises(ValidationFailed) as refused:
+        submit(
+            person,
+            {"holder_name": "Ada", "account_number": "0123456789", "bic": "ABCDZZ22"},
+            country="ZZ",
+        )
+
+    assert list(refused.value.extra["fields"]) == ["country"]
+    assert not PayoutAccount.objects.exists()
+
+
 def test_an_unknown_currency_is_refused_naming_the_field(person):
     with pytest.raises(ValidationFailed) as refused:
         submit(person, currency="XYZ")
