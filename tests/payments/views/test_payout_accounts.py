@@ -1,6 +1,7 @@
 """The payout-account pages: the person's own, the confirmation link, finance's list and
 providers per country, and the admin: details masked everywhere once saved."""
 
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -12,6 +13,8 @@ from payments.models import BankDetails, PayoutAccount, PayoutCountryProviders
 from payments.services.payout_accounts import bank_details_confirmation_url
 from tests.factories import make_user
 from tests.payments.factories import VALID_IBAN, make_payout_account
+from workforce.models import Skill, SkillCheck
+from workforce.services import skill_level_grant
 
 pytestmark = pytest.mark.django_db
 
@@ -89,10 +92,22 @@ def test_an_expired_or_tampered_link_says_so(person_client, person):
 
 
 def test_the_onboarding_checklist_has_a_button_to_the_set_up_page(person_client, person):
+    skill = Skill.objects.create(slug="sentiment", name="Sentiment")
+    check = SkillCheck.objects.create(skill=skill, kind="training", name="Basics")
+    check.attempts.create(
+        user=person, number=1, state="passed", started_at=timezone.now(), finished_at=timezone.now()
+    )
+    skill_level_grant(user=person, skill=skill, level=1, actor=None)
+
     html = person_client.get("/work/").content.decode()
 
-    assert 'data-step="payout_account_ready"' in html
-    assert "/payout-account/" in html
+    step = re.search(r'<li[^>]*data-step="payout_account_ready"[^>]*>(.*?)</li>', html, re.S)
+    assert step is not None
+    assert 'data-state="current"' in step.group(0)
+    assert (
+        '<a class="button primary" href="/payout-account/">Add a payout account</a>'
+        in step.group(1)
+    )
 
 
 def test_finance_sees_every_account_masked_in_a_bounded_number_of_queries(
