@@ -4,6 +4,8 @@ accounts and choice of providers per country (wired into payments/urls.py)."""
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +21,7 @@ from accounts.policy import Action
 from accounts.selectors import request_user
 from core.errors import NotFound, QuorumError
 from core.forms import form_add_error
+from payments.bank_validation import IBAN_LENGTHS, SCHEME_FIELDS
 from payments.forms import BankDetailsForm, CountryProvidersForm
 from payments.models import PayoutAccountStatus, PayoutProvider
 from payments.policy import payout_accounts_visible_to
@@ -104,6 +107,9 @@ def payout_account(request: HttpRequest) -> HttpResponse:
         "events": payout_account_events(account)[:HISTORY_SHOWN] if account else [],
         "cooling_off_hours": settings.QUORUM_PAYOUT_COOLING_OFF_HOURS,
         "link_hours": settings.QUORUM_PAYOUT_CONFIRM_LINK_HOURS,
+        # The form shows the fields of the chosen country's scheme (bank_details_form.js).
+        "iban_countries": ",".join(sorted(IBAN_LENGTHS)),
+        "scheme_fields": json.dumps(SCHEME_FIELDS),
     }
     return render(request, "payments/payout_account.html", context)
 

@@ -123,6 +123,8 @@ def test_an_applicant_gets_from_sign_up_to_a_claimed_task_with_no_manager_action
     checklist.locator("li[data-step='payout_account_ready'] a.button").click()
     page.wait_for_url(re.compile(r"/payout-account/"))
     page.select_option("#id_currency", "NGN")  # the country comes from the profile (NG)
+    # Nigeria has no IBANs: the form shows the account number and SWIFT/BIC fields only.
+    assert page.is_visible("#id_bic") and not page.is_visible("#id_iban")
     page.fill("#id_holder_name", "Amara Okafor")
     page.fill("#id_account_number", "0123456789")
     page.fill("#id_bic", "FBNINGLA")
