@@ -14,6 +14,7 @@ import json
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.views.decorators.debug import sensitive_variables
 
 
 class PayoutDetailsUnreadable(RuntimeError):
@@ -41,12 +42,14 @@ def _keys() -> MultiFernet:
     return MultiFernet(fernets)
 
 
+@sensitive_variables("details", "plain")
 def details_encrypt(details: dict[str, str]) -> str:
     """Encrypt bank details (a dict of strings) with the first key; return the token as text."""
     plain = json.dumps(details, sort_keys=True, separators=(",", ":")).encode()
     return _keys().encrypt(plain).decode("ascii")
 
 
+@sensitive_variables("plain", "data")
 def details_decrypt(token: str) -> dict[str, str]:
     """Decrypt a stored token; raise PayoutDetailsUnreadable when no configured key opens it."""
     try:

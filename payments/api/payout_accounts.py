@@ -16,6 +16,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
@@ -147,6 +149,10 @@ def _own_account(request: Request) -> PayoutAccount:
     return account
 
 
+# Error reports (e.g. the admins' e-mail of a 500) must not carry bank details.
+@method_decorator(
+    sensitive_post_parameters(*BankDetailsInputSerializer.DETAIL_FIELDS), name="dispatch"
+)
 class OwnPayoutAccountView(APIView):
     """The caller's payout account (masked), and entering new bank details."""
 

@@ -27,6 +27,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from django_countries import countries
 
 from accounts.models import User
@@ -142,6 +143,7 @@ def _send_confirmed_notice(account: PayoutAccount, masked: str, email: str) -> N
 # --- The person's writes ---------------------------------------------------------------------
 
 
+@sensitive_variables("details", "checked")
 @transaction.atomic
 def bank_details_submit(
     *,

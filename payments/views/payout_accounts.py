@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import require_action
@@ -51,6 +52,11 @@ PER_PAGE = 50
 HISTORY_SHOWN = 20
 
 
+# Error reports (e.g. the admins' e-mail of a 500) must not carry bank details.
+SENSITIVE_FIELDS = BankDetailsForm.DETAIL_FIELDS
+
+
+@sensitive_post_parameters(*SENSITIVE_FIELDS)
 @require_action(Action.PROFILE_EDIT_OWN)
 @require_http_methods(["GET", "POST"])
 def payout_account(request: HttpRequest) -> HttpResponse:

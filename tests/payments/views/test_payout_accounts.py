@@ -6,7 +6,9 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.core.signals import got_request_exception
 from django.utils import timezone
+from django.views.debug import SafeExceptionReporterFilter
 
 from accounts.models import Role
 from payments.models import BankDetails, PayoutAccount, PayoutCountryProviders
@@ -177,3 +179,28 @@ def test_the_admin_shows_details_masked_only(client, person):
         assert page.status_code == 200
         assert "IBAN •••• 3000" in html
         assert VALID_IBAN not in html and details.ciphertext not in html
+
+
+def test_an_error_report_of_the_page_or_the_api_hides_the_bank_details(client, person):
+    client.force_login(person)
+    client.raise_request_exception = False
+    seen = []
+
+    def capture(sender, request, **kwargs):
+        seen.append(SafeExceptionReporterFilter().get_post_parameters(request))
+
+    got_request_exception.connect(capture)
+    boom = mock.patch(
+        "payments.services.payout_accounts.bank_details_validate", side_effect=RuntimeError
+    )
+    try:
+        with boom:
+            client.post("/payout-account/", FORM)
+            client.post("/api/v1/me/payout-account/", FORM)
+    finally:
+        got_request_exception.disconnect(capture)
+
+    assert len(seen) == 2
+    for post in seen:
+        assert post["iban"] == post["holder_name"] == "********************"
+        assert post["currency"] == "EUR"
