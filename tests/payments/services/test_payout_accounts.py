@@ -390,3 +390,17 @@ def test_a_payout_hook_that_says_a_payout_is_pending_refuses_the_erasure(person)
         payout_erasure_blocker_unregister("test")
 
     assert stored_ciphertext(BankDetails.objects.get().pk) != ""
+
+
+def test_confirming_e_mails_a_notice_naming_when_payouts_use_the_details(
+    person, django_capture_on_commit_callbacks
+):
+    row = submit(person)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        account = bank_details_confirm(user=person, token=bank_details_confirmation_token(row))
+
+    notice = mail.outbox[-1]
+    assert notice.to == [person.email] and "were changed" in notice.subject
+    assert f"{account.usable_from:%Y-%m-%d %H:%M} UTC" in notice.body
+    assert VALID_IBAN not in notice.body
