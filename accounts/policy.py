@@ -34,6 +34,8 @@ class Action(StrEnum):
     RATES_VIEW = "rates.view"
     RATES_MANAGE = "rates.manage"
     STRIPE_EVENTS_MANAGE = "stripe_events.manage"
+    PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
+    PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -60,6 +62,10 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # The Stripe events received by webhook, their failures, and retrying them: finance, and
     # administrators who set the webhook up.
     Action.STRIPE_EVENTS_MANAGE: frozenset({Role.FINANCE, Role.ADMIN}),
+    # Every person's payout account, masked (a person sees their own through payments.policy),
+    # and the providers offered per country: finance only.
+    Action.PAYOUT_ACCOUNTS_VIEW: frozenset({Role.FINANCE}),
+    Action.PAYOUT_PROVIDERS_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

@@ -53,6 +53,7 @@ sys.path.remove(str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
+import base64
 import http.client
 import json
 import multiprocessing
@@ -262,6 +263,8 @@ def app_env(config: Config, workdir: Path) -> dict[str, str]:
             # Annotators made by the services are told they may work: drop those e-mails.
             "EMAIL_URL": "dummymail://",
             "QUORUM_API_HOT_PATH": "true" if config.hot_path else "false",
+            # Production requires the key that encrypts payout details (a fresh one per run).
+            "PAYOUT_DETAILS_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         }
     )
     return env

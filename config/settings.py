@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from pathlib import Path
 from typing import Any
@@ -434,6 +436,32 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined
         "RateWorkKindEnum": "payments.models.WorkKind",
         "RateUnitEnum": "payments.models.RateUnit",
         "RateVersionStatusEnum": "payments.selectors.rates.VersionStatus",
+    }
+)
+
+# --- payments: payout accounts (payments/services/payout_accounts.py, docs/payouts-accounts.md) ---
+# Fernet keys (comma-separated, each 32 url-safe base64 bytes) that encrypt bank details at rest:
+# the first encrypts, all decrypt, so a new key is put first and `manage.py payout_details_rotate_key`
+# re-encrypts with it. Required when DEBUG is off; in development a key derived from SECRET_KEY.
+PAYOUT_DETAILS_KEYS: list[str] = env.list("PAYOUT_DETAILS_KEY", default=[])
+if not PAYOUT_DETAILS_KEYS and DEBUG:
+    PAYOUT_DETAILS_KEYS = [
+        base64.urlsafe_b64encode(
+            hashlib.sha256(f"quorum-payout-details-dev:{SECRET_KEY}".encode()).digest()
+        ).decode()
+    ]
+# New bank details are used only after the person confirms them by e-mail (the link expires after
+# this many hours) and then after a cooling-off period (hours) in which no payout uses them.
+QUORUM_PAYOUT_CONFIRM_LINK_HOURS = env.int("PAYOUT_CONFIRM_LINK_HOURS", default=24)
+QUORUM_PAYOUT_COOLING_OFF_HOURS = env.int("PAYOUT_COOLING_OFF_HOURS", default=72)
+# The payout providers offered in a country finance has not configured (bank_file, stripe_connect).
+QUORUM_PAYOUT_DEFAULT_PROVIDERS: list[str] = env.list(
+    "PAYOUT_DEFAULT_PROVIDERS", default=["bank_file"]
+)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {
+        "PayoutAccountStatusEnum": "payments.models.PayoutAccountStatus",
+        "PayoutProviderEnum": "payments.models.PayoutProvider",
     }
 )
 

@@ -13,6 +13,8 @@ os.environ.setdefault("SESSION_COOKIE_SECURE", "false")
 os.environ.setdefault("CSRF_COOKIE_SECURE", "false")
 os.environ.setdefault("CACHE_KEY_PREFIX", "quorum-test")
 os.environ.setdefault("EMAIL_URL", "consolemail://")
+# A fixed test-only key for bank details at rest (payments); never used outside the suite.
+os.environ.setdefault("PAYOUT_DETAILS_KEY", "6GTf87gArppMMiBnhlEHlQULRmAL_b0zq0qg8S0QJqw=")
 
 from config.settings import *  # noqa: F403
 

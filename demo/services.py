@@ -17,6 +17,7 @@ from demo.checks import demo_checks_seed
 from demo.gaps import demo_gaps_seed
 from demo.ledger import demo_ledger_seed
 from demo.onboarding import demo_onboarding_seed
+from demo.payout_accounts import demo_payout_accounts_seed
 from demo.projects import demo_projects_seed
 from demo.quality import demo_quality_seed
 from demo.reaggregation import demo_reaggregation_seed
@@ -177,6 +178,7 @@ def demo_seed() -> SeedReport:
     report.created.extend(demo_ledger_seed())
     report.created.extend(rates_demo_seed(customer=demo_customer))
     report.created.extend(demo_onboarding_seed())
+    report.created.extend(demo_payout_accounts_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     demo_reaggregation_seed()  # re-aggregates with the refreshed estimates: nothing new to report
     # The hourly rollups and stored agreement the measures read (beat keeps them; `make run` has none).

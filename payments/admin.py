@@ -1,4 +1,6 @@
-"""Read-only inspection of payments for operators; every change goes through a service."""
+"""Read-only inspection of payments for operators: payout details appear masked, never
+decrypted; every change goes through the portal, the API or a service (which keep the history and
+the audit)."""
 
 from __future__ import annotations
 
@@ -9,20 +11,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from core.errors import Conflict
-from payments.models import StripeEvent, StripeEventStatus
+from payments.models import (
+    BankDetails,
+    PayoutAccount,
+    PayoutAccountEvent,
+    PayoutCountryProviders,
+    StripeEvent,
+    StripeEventStatus,
+)
 from payments.services.stripe_events import stripe_event_retry
 
 
-@admin.register(StripeEvent)
-class StripeEventAdmin(admin.ModelAdmin):
-    """Stripe events as received; "Retry processing" is the finance page's retry."""
-
-    list_display = ["id", "type", "account", "status", "attempts", "received_at", "processed_at"]
-    list_filter = ["status", "type"]
-    search_fields = ["id", "account", "object_id"]
-    ordering = ["-received_at"]
-    actions = ["retry_processing"]
-
+class InspectOnly(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -31,6 +31,17 @@ class StripeEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(InspectOnly):
+    """Stripe events as received; "Retry processing" is the finance page's retry."""
+
+    list_display = ["id", "type", "account", "status", "attempts", "received_at", "processed_at"]
+    list_filter = ["status", "type"]
+    search_fields = ["id", "account", "object_id"]
+    ordering = ["-received_at"]
+    actions = ["retry_processing"]
 
     @admin.action(description="Retry processing the selected events")
     def retry_processing(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
@@ -46,3 +57,42 @@ class StripeEventAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"{retried} event(s) queued to be processed again.", messages.SUCCESS
         )
+
+
+class BankDetailsInline(admin.TabularInline):
+    model = BankDetails
+    # The ciphertext is not shown either: nothing in the admin can lead to the details.
+    fields = ("state", "scheme", "country", "currency", "masked", "submitted_at", "confirmed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PayoutAccount)
+class PayoutAccountAdmin(InspectOnly):
+    list_display = ["user", "provider", "status", "country", "currency", "usable_from"]
+    list_filter = ["provider", "status"]
+    search_fields = ["user__email"]
+    inlines = [BankDetailsInline]
+
+
+@admin.register(BankDetails)
+class BankDetailsAdmin(InspectOnly):
+    list_display = ["masked", "account", "state", "scheme", "country", "submitted_at"]
+    list_filter = ["state", "scheme"]
+    fields = ("account", "state", "scheme", "country", "currency", "masked", "submitted_at")
+    readonly_fields = fields
+
+
+@admin.register(PayoutAccountEvent)
+class PayoutAccountEventAdmin(InspectOnly):
+    list_display = ["account", "kind", "masked_before", "masked_after", "actor", "created_at"]
+    list_filter = ["kind"]
+
+
+@admin.register(PayoutCountryProviders)
+class PayoutCountryProvidersAdmin(InspectOnly):
+    list_display = ["country", "providers", "updated_by", "updated_at"]

@@ -3,14 +3,15 @@
 The order, for every transaction that takes more than one: the ledger transaction's source key
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
 accounts (expenses, clearing) are never locked: their balances are sums of entries.
-A rate card is locked alone, by the writes of its versions (no ledger lock is held with it).
+A rate card is locked alone, by the writes of its versions (no ledger lock is held with it). A
+person's payout account is locked alone (its services take no other lock).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from payments.models import PERSON_KINDS, LedgerAccount, RateCard
+from payments.models import PERSON_KINDS, LedgerAccount, PayoutAccount, RateCard
 
 
 def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
@@ -26,3 +27,8 @@ def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
 def rate_card_lock(card_id: int) -> RateCard:
     """Lock one rate card (its versions are numbered and added under this lock); return it."""
     return RateCard.objects.select_for_update().get(pk=card_id)
+
+
+def payout_account_lock(*, user_id: int) -> PayoutAccount:
+    """Lock and return the person's payout account (PayoutAccount.DoesNotExist if none)."""
+    return PayoutAccount.objects.select_for_update().get(user_id=user_id)

@@ -14,10 +14,12 @@ from payments.models import (
     PERSON_KINDS,
     LedgerAccount,
     LedgerTransaction,
+    PayoutAccount,
     RateCard,
     RateCardVersion,
 )
 from payments.selectors.ledger import ledger_accounts_with_balances, ledger_transactions_list
+from payments.selectors.payout_accounts import payout_accounts_with_details
 from payments.selectors.rates import rate_cards_list, rate_versions_list
 
 
@@ -56,3 +58,13 @@ def rate_cards_visible_to(user: Any) -> QuerySet[RateCard]:
 def rate_versions_visible_to(user: Any) -> QuerySet[RateCardVersion]:
     """The versions of the rate cards `user` may see."""
     return rate_versions_list().filter(card__in=rate_cards_visible_to(user).values("pk"))
+
+
+def payout_accounts_visible_to(user: Any) -> QuerySet[PayoutAccount]:
+    """Finance sees every payout account (masked); anyone else signed in only their own."""
+    accounts = payout_accounts_with_details(PayoutAccount.objects.order_by("pk"))
+    if can(user, Action.PAYOUT_ACCOUNTS_VIEW):
+        return accounts
+    if not getattr(user, "is_authenticated", False):
+        return accounts.none()
+    return accounts.filter(user_id=user.pk)

@@ -1,6 +1,6 @@
 """The whole onboarding journey in a real browser, with no manager action: an applicant signs up
 (profile and terms on the sign-up form), confirms their e-mail, trains with feedback, passes a
-qualification test, and claims a real task of a project that asks for the skill. Each step leaves
+qualification test, adds a payout account (confirmed from the e-mailed link), and claims a real task of a project that asks for the skill. Each step leaves
 a screenshot in test-artifacts/ (journey-*.png)."""
 
 import re
@@ -111,14 +111,42 @@ def test_an_applicant_gets_from_sign_up_to_a_claimed_task_with_no_manager_action
     assert "Level 1 reached" in page.text_content("#nowork-message")
     assert SkillLevel.objects.get(user__email=EMAIL, skill=skill).level == 1
 
-    # 5. Qualified, so on probation at once (no approval queue configured): real work opens.
+    # 5. Qualified; the last step is a payout account: bank details, confirmed from the e-mail.
+    profile.refresh_from_db()
+    assert profile.status == "qualified"
+    page.goto("/work/")
+    checklist = page.locator("#onboarding-checklist")
+    assert (
+        checklist.locator("li[data-step='payout_account_ready']").get_attribute("data-state")
+        == "current"
+    )
+    checklist.locator("li[data-step='payout_account_ready'] a.button").click()
+    page.wait_for_url(re.compile(r"/payout-account/"))
+    page.select_option("#id_currency", "NGN")  # the country comes from the profile (NG)
+    # Nigeria has no IBANs: the form shows the account number and SWIFT/BIC fields only.
+    assert page.is_visible("#id_bic") and not page.is_visible("#id_iban")
+    page.fill("#id_holder_name", "Amara Okafor")
+    page.fill("#id_account_number", "0123456789")
+    page.fill("#id_bic", "FBNINGLA")
+    screenshot(page, "journey-6-payout-account")
+    page.click("form button.primary")
+    page.wait_for_selector("#pending-change")
+    assert "Bank account •••• 6789" in page.text_content("#pending-change")
+    link = re.search(r"/payout-account/confirm/[^/\s]+/", str(mail.outbox[-1].body))
+    assert link, mail.outbox[-1].body
+    page.goto(link.group(0))
+    page.get_by_role("button", name="Confirm these details").click()
+    page.wait_for_selector("#cooling-off")
+    screenshot(page, "journey-7-payout-confirmed")
+
+    # 6. Every step done, so on probation at once (no approval queue configured): real work opens.
     profile.refresh_from_db()
     assert profile.status == "probation"
     page.goto("/work/")
-    screenshot(page, "journey-6-home-on-probation")
+    screenshot(page, "journey-8-home-on-probation")
     page.get_by_role("link", name=f"Start {project.name}").click()
     page.wait_for_selector("#task:not([hidden])")
-    screenshot(page, "journey-7-first-real-task")
+    screenshot(page, "journey-9-first-real-task")
     shown = int(page.get_attribute("#task", "data-task-id"))
     leased = Lease.objects.filter(user__email=EMAIL, state=LeaseState.ACTIVE)
     assert shown in {lease.slot.task_id for lease in leased}  # the page may prefetch the next

@@ -1,14 +1,29 @@
-"""Ledger and rate card test data, made through payments' own services."""
+"""Payments test data (ledger postings, rate cards, payout accounts), made through payments' own
+services."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from accounts.models import User
 from kit.money import Micros
 from labeling.models import Customer, Project
-from payments.models import AccountKind, LedgerAccount, LedgerTransaction, RateCardVersion
+from payments.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerTransaction,
+    PayoutAccount,
+    RateCardVersion,
+)
 from payments.services.ledger import Leg, ledger_account_get_or_create, ledger_post
+from payments.services.payout_accounts import (
+    bank_details_confirm,
+    bank_details_confirmation_token,
+    bank_details_submit,
+)
 from payments.services.rates import RateSpec, rate_card_version_create
 
 
@@ -81,3 +96,38 @@ def rate_version(
         effective_from=effective_from,
         now=now,
     )
+
+
+# --- Payout accounts --------------------------------------------------------------------------
+
+# Valid example details (published test numbers: checksums hold, no real person's account).
+VALID_IBAN = "DE89370400440532013000"
+VALID_ROUTING = "011000015"
+
+
+def make_payout_account(
+    user: User,
+    *,
+    country: str = "DE",
+    currency: str = "EUR",
+    details: dict[str, str] | None = None,
+    confirmed: bool = True,
+    cooled_off: bool = True,
+) -> PayoutAccount:
+    """A payout account made through the services: bank details entered and, by default,
+    confirmed long enough ago that the cooling-off period is over (the person can be paid)."""
+    details = details or {"holder_name": "Ada Lovelace", "iban": VALID_IBAN}
+    confirm_at = timezone.now() - (
+        timedelta(hours=settings.QUORUM_PAYOUT_COOLING_OFF_HOURS + 1) if cooled_off else timedelta()
+    )
+    row = bank_details_submit(
+        user=user,
+        actor=user,
+        country=country,
+        currency=currency,
+        details=details,
+        now=confirm_at if confirmed else None,
+    )
+    if confirmed:
+        bank_details_confirm(user=user, token=bank_details_confirmation_token(row), now=confirm_at)
+    return PayoutAccount.objects.get(user=user)

@@ -12,6 +12,7 @@ from accounts.models import Role
 from core.errors import ValidationFailed
 from core.models import AuditEvent
 from tests.factories import make_user
+from tests.payments.factories import make_payout_account
 from workforce.models import (
     AnnotatorProfile,
     CheckAttempt,
@@ -197,11 +198,19 @@ def test_a_full_journey_reaches_probation_with_no_manager_action():
     attempt(person, training_check(), state="passed")
     journey_refresh(user=person, actor=None)
     skill_level_grant(user=person, skill=Skill.objects.get(slug="sentiment"), level=1, actor=None)
+    make_payout_account(person)
 
     assert AnnotatorProfile.objects.get(user=person).status == "probation"
     assert list(
         JourneyEvent.objects.filter(user=person).order_by("id").values_list("to_status", flat=True)
-    ) == ["profile_complete", "terms_accepted", "trained", "qualified", "probation"]
+    ) == [
+        "profile_complete",
+        "terms_accepted",
+        "trained",
+        "qualified",
+        "payout_account_ready",
+        "probation",
+    ]
     assert not JourneyEvent.objects.filter(user=person, actor__isnull=False).exclude(actor=person)
     assert worker_eligibility(user=person, skill_id=None, min_level=1) is None
     assert Notification.objects.get(user=person).kind == "account_activated"
@@ -213,6 +222,7 @@ def test_with_approval_on_a_finished_journey_waits_until_a_manager_approves(
     settings.QUORUM_ONBOARDING_APPROVAL = True
     person = make_member()
     attempt(person, training_check(), state="passed")
+    make_payout_account(person)
     skill_level_grant(user=person, skill=Skill.objects.get(slug="sentiment"), level=1, actor=None)
 
     waiting = AnnotatorProfile.objects.get(user=person)
@@ -273,6 +283,7 @@ def payout_step():
 def test_a_registered_step_holds_people_before_probation_until_it_is_done(payout_step):
     person = make_user(Role.ANNOTATOR)
     attempt(person, training_check(), state="passed")
+    make_payout_account(person)
     skill_level_grant(user=person, skill=Skill.objects.get(slug="sentiment"), level=1, actor=None)
     held = AnnotatorProfile.objects.get(user=person).status
     checklist = onboarding_checklist(user=person)
@@ -280,7 +291,7 @@ def test_a_registered_step_holds_people_before_probation_until_it_is_done(payout
     payout_step.add(person.pk)
     journey_refresh(user=person)
 
-    assert held == "qualified"
+    assert held == "payout_account_ready"
     assert checklist is not None and checklist.current is not None
     assert (checklist.current.name, checklist.current.url) == ("payout_ready", "/profile/")
     assert list(
@@ -304,6 +315,7 @@ def test_the_checklist_shows_done_current_next_and_the_cooldown_that_blocks(clie
         ("terms_accepted", "done"),
         ("trained", "current"),
         ("qualified", "next"),
+        ("payout_account_ready", "next"),
     ]
     assert checklist.items[2].blocked_reason == "Next attempt from 2026-11-20 13:05 UTC."
     assert later.items[2].blocked_reason is None
@@ -392,7 +404,7 @@ def test_annotators_see_their_own_journey_but_not_the_summary_or_others(client):
 
     assert own.status_code == 200
     assert own.json()["status"] == "terms_accepted"
-    assert [s["state"] for s in own.json()["steps"]] == ["done", "done", "current", "next"]
+    assert [s["state"] for s in own.json()["steps"]] == ["done", "done", "current", "next", "next"]
     assert len(own.json()["history"]) == 2
     assert (summary.status_code, someone.status_code, approve.status_code) == (403, 403, 403)
 
