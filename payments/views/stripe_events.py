@@ -58,10 +58,10 @@ def stripe_events(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def stripe_event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
-    """One event: its processing and the payload as Stripe sent it."""
+def stripe_event_detail(request: HttpRequest, stripe_event: str) -> HttpResponse:
+    """One event (by Stripe's own id, "evt_..."): its processing and the payload as Stripe sent it."""
     _require_manage(request)
-    event = StripeEvent.objects.filter(pk=event_id).first()
+    event = StripeEvent.objects.filter(pk=stripe_event).first()
     if event is None:
         raise Http404
     return render(
@@ -73,25 +73,26 @@ def stripe_event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def stripe_event_retry_view(request: HttpRequest, event_id: str) -> HttpResponse:
+def stripe_event_retry_view(request: HttpRequest, stripe_event: str) -> HttpResponse:
     """Retry processing an event now (finance, after fixing what made it fail)."""
     _require_manage(request)
     try:
-        stripe_event_retry(event_id=event_id, actor=request.user)
+        stripe_event_retry(event_id=stripe_event, actor=request.user)
     except NotFound as exc:
         raise Http404 from exc
     except Conflict as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"Stripe event {event_id} is queued to be processed again.")
-    return redirect("payments:stripe-event", event_id=event_id)
+        messages.success(request, f"Stripe event {stripe_event} is queued to be processed again.")
+    return redirect("payments:stripe-event", stripe_event=stripe_event)
 
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("finance/stripe/events/", stripe_events, name="stripe-events"),
-    path("finance/stripe/events/<str:event_id>/", stripe_event_detail, name="stripe-event"),
+    # Stripe's own event ids ("evt_..."), not Quorum's numeric ids: a string, hence not `*_id`.
+    path("finance/stripe/events/<str:stripe_event>/", stripe_event_detail, name="stripe-event"),
     path(
-        "finance/stripe/events/<str:event_id>/retry/",
+        "finance/stripe/events/<str:stripe_event>/retry/",
         stripe_event_retry_view,
         name="stripe-event-retry",
     ),

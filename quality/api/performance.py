@@ -289,7 +289,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("performance/measures/", DefinitionsView.as_view(), name="performance-measures"),
     path("performance/people/", PeopleMeasuresView.as_view(), name="performance-people"),
     path(
-        "performance/people/<int:person_id>/",
+        "performance/people/<id:person_id>/",
         PersonMeasuresView.as_view(),
         name="performance-person",
     ),
