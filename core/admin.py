@@ -8,13 +8,9 @@ from django.http import HttpRequest
 from core.models import AuditEvent
 
 
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit trail is append-only: nobody edits or deletes it, not even here."""
-
-    list_display = ["occurred_at", "actor", "action", "target_repr"]
-    list_filter = ["action"]
-    search_fields = ["target_repr", "actor__email", "action"]
+class InspectOnly(admin.ModelAdmin):
+    """Rows shown for inspection only: the services that change them also keep their history,
+    counters and audit, so nobody adds, edits or deletes them here (every app's admin uses it)."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -24,3 +20,12 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(InspectOnly):
+    """The audit trail is append-only: nobody edits or deletes it, not even here."""
+
+    list_display = ["occurred_at", "actor", "action", "target_repr"]
+    list_filter = ["action"]
+    search_fields = ["target_repr", "actor__email", "action"]

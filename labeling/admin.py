@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from core.admin import InspectOnly
 from labeling.models import (
     Annotation,
     Customer,
@@ -18,19 +16,6 @@ from labeling.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-
-
-class InspectOnly(admin.ModelAdmin):
-    """Shown for inspection; the services that change these rows also keep counters and audit."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Customer)

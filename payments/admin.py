@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import InspectOnly
 from core.errors import Conflict
 from payments.models import (
     BankDetails,
@@ -20,17 +21,6 @@ from payments.models import (
     StripeEventStatus,
 )
 from payments.services.stripe_events import stripe_event_retry
-
-
-class InspectOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(StripeEvent)
