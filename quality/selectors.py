@@ -101,10 +101,14 @@ def require_rule_scope(user: Any, project: Any) -> None:
             "Only administrators and managers who see every team set rules for every project;"
             " choose one of your projects."
         )
-        raise PermissionDenied(f"project: {message}", extra={"fields": {"project": [message]}})
+        raise PermissionDenied(
+            f"project: {message}", extra={"field": "project", "fields": {"project": [message]}}
+        )
     if not projects_managed_by(user).filter(pk=project.pk).exists():
         message = "You do not manage this project."
-        raise PermissionDenied(f"project: {message}", extra={"fields": {"project": [message]}})
+        raise PermissionDenied(
+            f"project: {message}", extra={"field": "project", "fields": {"project": [message]}}
+        )
 
 
 def _managed_people(user: Any, field: str) -> Q:

@@ -83,3 +83,12 @@ def test_managers_find_the_rules_in_the_navigation(client, manager):
 
     client.force_login(make_worker())
     assert "Quality rules" not in {label for label, _ in client.get("/").context["nav_items"]}
+
+
+def test_a_rule_for_every_project_is_refused_next_to_the_project_field(manager_client):
+    # A rule for every project acts on every team's people: only administrators set one.
+    response = manager_client.post("/quality/rules/new/", RULE_FORM)
+
+    assert response.status_code == 200
+    assert "project" in response.context["form"].errors
+    assert not QualityRule.objects.exists()
