@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "labeling",
     "quality",
     "payments",
+    "dashboards",
     "demo",
 ]
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("labeling.work_urls")),
     path("", include("quality.urls")),
     path("", include("payments.urls")),
+    path("", include("dashboards.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

@@ -12,4 +12,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("payments.views.rates")),
     path("", include("payments.views.payout_accounts")),
     path("", include("payments.views.stripe_events")),
+    path("", include("payments.views.earnings")),
+    path("", include("payments.views.incentives")),
+    path("", include("payments.views.holds")),
+    path("", include("payments.views.payout_runs")),
+    path("", include("payments.views.stripe_connect")),
 ]

@@ -7,4 +7,9 @@ urlpatterns = [
     path("", include("payments.api.rates")),
     path("", include("payments.api.payout_accounts")),
     path("", include("payments.api.stripe_webhooks")),
+    path("", include("payments.api.earnings")),
+    path("", include("payments.api.incentives")),
+    path("", include("payments.api.holds")),
+    path("", include("payments.api.payout_runs")),
+    path("", include("payments.api.stripe_connect")),
 ]

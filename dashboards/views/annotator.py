@@ -1,0 +1,5 @@
+"""The annotator dashboards (wired into dashboards/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,5 @@
+"""The manager dashboards (wired into dashboards/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

@@ -1,0 +1,5 @@
+"""The API of payout runs (wired into payments/api/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []

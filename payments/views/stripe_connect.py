@@ -1,0 +1,5 @@
+"""Portal pages of stripe connect (wired into payments/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
