@@ -48,6 +48,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("API docs", reverse("api-docs")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Django admin", reverse("admin:index")))
+    if can(user, Action.PEOPLE_VIEW):
+        items.append(("Overview", reverse("dashboards:overview")))
+    if user_has_role(user, Role.CUSTOMER):
+        items.append(("Dashboard", reverse("dashboards:customer")))
     roles = user_roles(user)
     labels = []
     for role in Role:
