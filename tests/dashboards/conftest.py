@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Role
 from kit.money import Micros
@@ -58,6 +59,13 @@ def labour(project: Project, amount_micros: int, *, key: str, currency: str = "U
         legs=[Leg(account=pending, amount=amount), Leg(account=expense, amount=-amount)],
         actor=None,
     )
+
+
+@pytest.fixture
+def frozen(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    """Django's clock stands at NOW (the dashboards read `timezone.now()`)."""
+    monkeypatch.setattr(timezone, "now", lambda: NOW)
+    return NOW
 
 
 @dataclass
