@@ -303,7 +303,7 @@ def project_figures(viewer: Any, project: Project, *, now: datetime) -> ProjectF
     """A project's progress, pace, daily throughput and quality over the last 30 days, and its
     cost, for a project `viewer` may read (see `project_get`)."""
     end = hour_floor(now) + HOUR
-    start = (end - timedelta(days=THROUGHPUT_DAYS)).replace(hour=0)
+    start = hour_floor(now).replace(hour=0) - timedelta(days=THROUGHPUT_DAYS - 1)
     days = project_measures(viewer, span=Span.of(start, end, "day"), project_id=project.pk)
     whole = project_measures(viewer, span=Span.of(start, end, "all"), project_id=project.pk)
     by_day = {row.period_start: row for row in days}

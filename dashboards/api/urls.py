@@ -121,7 +121,9 @@ class PaceListView(GenericAPIView[Any]):
     pagination_class = PageNumberPagination
     filter_backends: list[Any] = []
 
-    @extend_schema(tags=TAGS, operation_id="dashboards_project_pace_list")
+    @extend_schema(
+        tags=TAGS, operation_id="dashboards_project_pace_list", responses=PaceSerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         projects = list(selectors.overview_projects(request.user))
         paces = project_paces(projects, now=timezone.now())
