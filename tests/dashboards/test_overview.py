@@ -219,11 +219,14 @@ def test_the_overview_api_is_scoped_and_for_staff_only(client, world, frozen):
     assert refused.json()["code"]
 
 
-def test_the_nav_links_the_overview_for_managers_only(client, world):
+def test_the_nav_links_the_overview_for_managers_and_home_for_administrators(client, world):
     client.force_login(world.manager)
     manager_home = client.get("/").content.decode()
+    client.force_login(world.admin)
+    admin_home = client.get("/").content.decode()
     client.force_login(world.a)
     annotator_home = client.get("/").content.decode()
 
-    assert 'href="/dashboards/"' in manager_home
+    assert '<li><a href="/dashboards/"' in manager_home
+    assert 'href="/dashboards/"' in admin_home  # on the Workforce card: the nav is full
     assert 'href="/dashboards/"' not in annotator_home

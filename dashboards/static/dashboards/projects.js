@@ -13,7 +13,7 @@
     charts.bar("throughput-chart", throughput.labels, [
       { label: "Last hour", data: throughput.last_hour },
       { label: "Usual for this hour", data: throughput.usual },
-    ], { scales: { y: { beginAtZero: true } } });
+    ], { aspectRatio: 1.3, scales: { y: { beginAtZero: true } } });
   }
 
   var project = charts.data("project-data");
@@ -23,10 +23,12 @@
       { label: "Submissions", data: project.submissions, tension: 0.2 },
     ], { scales: { y: { beginAtZero: true, title: { display: true, text: "per UTC day" } } } });
     charts.line("project-gold-chart", project.labels, [
-      { label: "95% interval, low", data: project.gold_low, pointRadius: 0, borderWidth: 0, fill: false, spanGaps: true },
+      { label: "95% interval, low", data: project.gold_low, pointRadius: 0, borderWidth: 0, fill: false, spanGaps: true,
+        backgroundColor: "rgba(54, 162, 235, 0.2)" },
       { label: "95% interval, high", data: project.gold_high, pointRadius: 0, borderWidth: 0, fill: "-1", spanGaps: true,
         backgroundColor: "rgba(54, 162, 235, 0.2)" },
-      { label: "Gold accuracy", data: project.gold_accuracy, spanGaps: true },
+      { label: "Gold accuracy", data: project.gold_accuracy, spanGaps: true,
+        borderColor: "rgb(31, 119, 180)", backgroundColor: "rgb(31, 119, 180)" },
     ], { scales: { y: { min: 0, max: 1, title: { display: true, text: "share right on gold" } } } });
   }
 })();
