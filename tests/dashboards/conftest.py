@@ -12,13 +12,20 @@ from django.utils import timezone
 from accounts.models import Role
 from kit.money import Micros
 from labeling.models import Project
+from labeling.services.claim import slot_claim_next
 from labeling.services.projects import project_access_set
 from payments.models import AccountKind
 from payments.services.ledger import Leg, ledger_account_get_or_create, ledger_post
 from quality.performance.definitions import TIME_BUCKETS
 from quality.performance.models import PersonHour, ProjectHour
 from tests.factories import make_user
-from tests.labeling.factories import make_customer, make_customer_user, make_project, make_worker
+from tests.labeling.factories import (
+    add_tasks,
+    make_customer,
+    make_customer_user,
+    make_project,
+    make_worker,
+)
 from tests.quality.factories import make_manager, managed
 from workforce.models import Team
 
@@ -111,8 +118,9 @@ def team_of(manager: Any) -> Team | None:
 
 
 def more_of(manager: Any, count: int) -> list[Project]:
-    """`count` more projects of a new customer in `manager`'s team, each with a worker in the
-    team who worked an hour in it and holds nothing."""
+    """`count` more projects of a new customer in `manager`'s team, each with a worker of the
+    team who worked the last hour in it, is below the quality floor (1 of 20 gold) and holds a
+    task in it at NOW: every list on the overview grows with `count`."""
     customer = make_customer()
     projects = []
     for _ in range(count):
@@ -121,8 +129,15 @@ def more_of(manager: Any, count: int) -> list[Project]:
         person = make_worker()
         managed(manager, person)
         person_hour(
-            person, project, LAST_HOUR, submissions=3, gold_scored=10, gold_score_micros=1_000_000
+            person,
+            project,
+            LAST_HOUR,
+            submissions=3,
+            gold_scored=20,
+            gold_score_micros=1_000_000,
         )
         project_hour(project, LAST_HOUR, 2)
+        add_tasks(project, 1)
+        slot_claim_next(project=project, user=person, now=NOW)
         projects.append(project)
     return projects

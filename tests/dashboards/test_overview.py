@@ -181,7 +181,9 @@ def test_the_overviews_queries_do_not_grow_with_projects_and_people(client, worl
     with CaptureQueriesContext(connection) as many:
         page = client.get("/dashboards/")
 
-    assert len(page.context["figures"].projects) == 8
+    figures = page.context["figures"]
+    assert len(figures.projects) == 8
+    assert len(figures.people_below) == 7 and figures.people_working_count == 7
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
 
 
