@@ -113,8 +113,9 @@ def world() -> World:
     )
 
 
-def team_of(manager: Any) -> Team | None:
-    return Team.objects.filter(manager_assignments__user=manager).order_by("pk").first()
+def team_of(manager: Any) -> Team:
+    """The first team `manager` manages (make_manager gives each one)."""
+    return Team.objects.filter(manager_assignments__user=manager).order_by("pk")[0]
 
 
 def more_of(manager: Any, count: int) -> list[Project]:
