@@ -48,6 +48,11 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("API docs", reverse("api-docs")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Django admin", reverse("admin:index")))
+    # Administrators' navigation is full at laptop widths; they open /dashboards/ from Home.
+    if can(user, Action.PEOPLE_VIEW) and not can(user, Action.USERS_MANAGE):
+        items.append(("Overview", reverse("dashboards:overview")))
+    if user_has_role(user, Role.CUSTOMER):
+        items.append(("Dashboard", reverse("dashboards:customer")))
     roles = user_roles(user)
     labels = []
     for role in Role:

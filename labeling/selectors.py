@@ -19,6 +19,8 @@ from labeling.models import (
     AnnotationStatus,
     GoldScore,
     InstructionVersion,
+    Lease,
+    LeaseState,
     Pipeline,
     Project,
     RejectReason,
@@ -319,3 +321,18 @@ def gold_task_scores(*, task_id: int) -> tuple[int, float | None]:
     """How many gold scores a task has and their mean (one query)."""
     found = GoldScore.objects.filter(task_id=task_id).aggregate(n=Count("id"), mean=Avg("value"))
     return int(found["n"]), found["mean"]
+
+
+def people_working_now(*, project_ids: Iterable[int], now: datetime) -> dict[int, set[int]]:
+    """Who holds a live lease (active and not expired) in each project, by project: one query
+    over the active leases' index."""
+    working: dict[int, set[int]] = {}
+    for project_id, user_id in (
+        Lease.objects.filter(
+            project_id__in=list(project_ids), state=LeaseState.ACTIVE, expires_at__gt=now
+        )
+        .values_list("project_id", "user_id")
+        .distinct()
+    ):
+        working.setdefault(project_id, set()).add(user_id)
+    return working

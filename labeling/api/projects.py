@@ -130,6 +130,7 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "confidence_threshold",
             "tie_rule",
             "reaggregate_final",
+            "deadline",
             "purpose",
             "skill_check",
             "instructions",
@@ -149,7 +150,13 @@ class ProjectSerializer(serializers.ModelSerializer[Project]):
             "updated_at",
             "instructions_version",
         ]
-        extra_kwargs = {"task_type": {"required": False}}
+        extra_kwargs = {
+            "task_type": {"required": False},
+            "deadline": {
+                "help_text": "When every task should be final (optional; ISO 8601 with its "
+                "time zone). The dashboards compare it with the ETA at the current pace."
+            },
+        }
 
 
 class ProjectFilter(FilterSet):

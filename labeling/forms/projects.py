@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
 from django.db.models import QuerySet
 from django.forms import BoundField
+from django.utils import timezone
 
 from core.errors import QuorumError, ValidationFailed
 from core.forms import form_add_error
@@ -79,6 +81,13 @@ def _percent(share: float) -> str:
 
 def _share(percent: Decimal) -> float:
     return float(percent) / 100
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """The form's deadline as a time in UTC: the field is labelled UTC whatever the site's zone."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if timezone.is_naive(moment) else moment.astimezone(UTC)
 
 
 def _label_line(label: dict[str, Any]) -> str:
@@ -188,6 +197,13 @@ class ProjectForm(forms.Form):
         help_text="Training and test projects: the check whose items this project holds.",
     )
     status = forms.ChoiceField(choices=ProjectStatus.choices, initial=ProjectStatus.DRAFT)
+    deadline = forms.DateTimeField(
+        required=False,
+        label="Deadline (UTC)",
+        help_text="Optional: when every task should be final, e.g. 2026-12-31 18:00 (UTC). "
+        "The dashboards show the project as late when its ETA at the current pace is later.",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
     instructions = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
@@ -323,6 +339,9 @@ class ProjectForm(forms.Form):
             "purpose": project.purpose,
             "skill_check": project.skill_check_id,
             "status": project.status,
+            "deadline": project.deadline.astimezone(UTC).replace(tzinfo=None)
+            if project.deadline is not None
+            else None,
             "max_reworks": project.max_reworks,
             "gold_warmup": project.gold_warmup,
             "gold_feedback": project.gold_feedback,
@@ -525,6 +544,7 @@ class ProjectForm(forms.Form):
             "required_skill": data["required_skill"],
             "required_level": data["required_level"],
             "status": data["status"],
+            "deadline": _utc(data["deadline"]),
         }
         if "purpose" in self.fields:  # staff only; the service judges purpose and check together
             values["purpose"] = data["purpose"] or (

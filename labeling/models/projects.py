@@ -163,6 +163,10 @@ class Project(models.Model):
         help_text="Consensus: when the estimates refresh, re-aggregate final tasks too, not only "
         "recent and in-review ones.",
     )
+    # Set by the customer or a manager; the dashboards compare it with the ETA at the current pace.
+    deadline = models.DateTimeField(
+        null=True, blank=True, help_text="When every task should be final (optional)."
+    )
 
     class Meta:
         ordering = ["-priority", "name"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import Role, User
@@ -63,6 +65,7 @@ PROJECT_FIELDS = [
     "reaggregate_final",
     "purpose",
     "skill_check",
+    "deadline",
 ]
 STANDINGS = ("probation", "regular", "trusted")
 MAX_REVIEW_LEVELS = 5
@@ -256,6 +259,9 @@ def _clean_quality_settings(values: dict[str, Any], bad: Any) -> None:
         bad("tie_rule", f"Use one of: {', '.join(TieRule.values)}.")
     if not isinstance(values["reaggregate_final"], bool):
         bad("reaggregate_final", "True or false.")
+    deadline = values.get("deadline")
+    if deadline is not None and (not isinstance(deadline, datetime) or timezone.is_naive(deadline)):
+        bad("deadline", "A date and time with its time zone, or empty.")
 
 
 def _clean_check_settings(values: dict[str, Any], bad: Any) -> None:
@@ -317,6 +323,7 @@ def _defaults() -> dict[str, Any]:
         "confidence_threshold": None,
         "tie_rule": TieRule.ESCALATE.value,
         "reaggregate_final": False,
+        "deadline": None,
         "purpose": ProjectPurpose.WORK.value,
         "skill_check": None,
     }

@@ -3,6 +3,7 @@ finance explores, and the reconciliation of both against the entries."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import (
@@ -20,7 +21,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from kit.money import Micros
-from payments.models import PERSON_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.models import PERSON_KINDS, AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
 
 
 def _entries_total() -> Coalesce:
@@ -142,3 +143,28 @@ def ledger_reconciliation() -> ReconciliationReport:
             )
         )
     return report
+
+
+def project_labour_cost(
+    project_ids: Iterable[int], currency: str | None = None
+) -> dict[int, list[Micros]]:
+    """What each project's work has cost in labour: the entries of its labour-expense accounts
+    (debited as people earn, credited back by reversals), negated, per currency in code order;
+    one query. A project with no entries is absent; `currency` keeps that currency only."""
+    entries = LedgerEntry.objects.filter(
+        account__kind=AccountKind.LABOUR_EXPENSE_PROJECT,
+        account__project_id__in=list(project_ids),
+    )
+    if currency is not None:
+        entries = entries.filter(account__currency=currency)
+    totals = (
+        entries.order_by()
+        .values("account__project_id", "account__currency")
+        .annotate(total=Sum("amount_micros"))
+        .order_by("account__project_id", "account__currency")
+        .values_list("account__project_id", "account__currency", "total")
+    )
+    costs: dict[int, list[Micros]] = {}
+    for project_id, code, total in totals:
+        costs.setdefault(project_id, []).append(Micros(-int(total or 0), code))
+    return costs

@@ -1,0 +1,1 @@
+"""The dashboards API (wired into config/urls.py's api_v1 list): read-only figures."""
