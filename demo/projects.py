@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.templatetags.static import static
+from django.utils import timezone
 
 from accounts.models import User
 from labeling.models import Customer, Project
@@ -69,6 +71,8 @@ def demo_projects_seed(*, customer_user: User) -> list[str]:
         customer,
         "Product review sentiment",
         preset="sentiment",
+        # A deadline, so that the managers' overview shows the ETA against it.
+        deadline=timezone.now() + timedelta(days=10),
         instructions="Read the review and choose its overall sentiment.\n\n"
         "- **positive**: the writer is pleased\n- **neutral**: mixed or factual\n- **negative**: the writer is unhappy\n\n"
         "Keys: `1` positive, `2` neutral, `3` negative, `Enter` submits.",
