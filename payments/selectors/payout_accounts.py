@@ -62,7 +62,7 @@ class PayoutReadiness:
 def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadiness:
     """Say whether a payout to `person` may be made at `at` (now by default), and why not.
 
-    Codes: no_account, pending_confirmation, cooling_off (the reason names when it ends),
+    Codes: no_account, pending_confirmation, stripe_onboarding, cooling_off (the reason names when it ends),
     disabled. A change of bank details waiting for confirmation does not block: the details in
     use stay in use until the new ones are confirmed.
     """
@@ -73,6 +73,14 @@ def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadi
     status = payout_account_status_at(account, at)
     if status == S.READY:
         return PayoutReadiness(True, account=account)
+    if status == S.PENDING_CONFIRMATION and account.provider == PayoutProvider.STRIPE_CONNECT:
+        return PayoutReadiness(
+            False,
+            "stripe_onboarding",
+            "The person's Stripe account cannot receive payouts yet (Stripe's set-up is not "
+            "finished, or Stripe asks for more information).",
+            account,
+        )
     if status == S.PENDING_CONFIRMATION:
         return PayoutReadiness(
             False,
@@ -100,7 +108,9 @@ def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadi
 
 def payout_account_is_confirmed(user: Any) -> bool:
     """The person has a payout account with confirmed details (the onboarding step; the
-    cooling-off period does not hold onboarding back, only payouts)."""
+    cooling-off period does not hold onboarding back, only payouts). A Stripe account counts
+    as confirmed only while Stripe enables its payouts and transfers: the Stripe sync
+    (payments/services/stripe_connect.py) keeps the status waiting until then."""
     return PayoutAccount.objects.filter(
         user_id=user.pk, status__in=[S.COOLING_OFF, S.READY]
     ).exists()
