@@ -10,7 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from core.audit import audit_record
+from core.errors import Conflict
+from payments.bank_files import BankBeneficiary
+from payments.crypto import details_decrypt
 from payments.models import (
     BankDetails,
     BankDetailsState,
@@ -163,4 +168,43 @@ def payout_accounts_with_details(accounts: QuerySet[PayoutAccount]) -> QuerySet[
     return accounts.select_related("user").annotate(
         masked_current=masked(BankDetailsState.CURRENT),
         masked_pending=masked(BankDetailsState.PENDING),
+    )
+
+
+@sensitive_variables("details")
+def bank_payment_details(
+    user: Any, *, actor: Any | None, purpose: str, at: datetime | None = None
+) -> BankBeneficiary:
+    """Decrypt the confirmed bank details a payout to `user` is paid to (for a bank file).
+
+    The only place that decrypts details for payouts; every call is audited (who read, for what
+    `purpose`, e.g. "payout run 12"), never with the details themselves. Raises Conflict (code
+    payout_account_not_ready, with the reason) when no payout may be made to the person at `at`
+    (e.g. new details still cooling off) and Conflict (code payout_account_not_bank_file) when
+    they are paid through another provider.
+    """
+    readiness = payout_account_ready(user, at)
+    if not readiness.ready or readiness.account is None:
+        raise Conflict(readiness.reason, code="payout_account_not_ready")
+    account = readiness.account
+    current = bank_details_current(account)
+    if account.provider != PayoutProvider.BANK_FILE or current is None:
+        raise Conflict(
+            "The person is not paid by bank transfer.", code="payout_account_not_bank_file"
+        )
+    details = details_decrypt(current.ciphertext)
+    audit_record(
+        actor=actor,
+        action="payout_account.details_read",
+        target=account,
+        after={"details": current.masked, "purpose": purpose[:200]},
+    )
+    return BankBeneficiary(
+        name=details.get("holder_name", ""),
+        iban=details.get("iban", ""),
+        bic=details.get("bic", ""),
+        account_number=details.get("account_number", ""),
+        routing_number=details.get("routing_number") or details.get("sort_code", ""),
+        country=str(current.country),
+        currency=current.currency,
     )
