@@ -79,7 +79,7 @@ def test_amounts_are_exact_decimal_strings_of_the_minor_units(minor, currency, t
 
 def test_a_float_amount_is_refused():
     with pytest.raises(TypeError):
-        amount_text(12.34, "EUR")  # type: ignore[arg-type]  # the point of the test
+        amount_text(12.34, "EUR")
 
 
 def test_the_csv_has_the_documented_columns_and_exact_amounts_per_currency():
