@@ -26,6 +26,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -34,7 +35,7 @@ from accounts.models import User
 from core.audit import audit_record
 from core.errors import Conflict, NotFound, QuorumError, ValidationFailed
 from kit.money import CURRENCY_EXPONENTS
-from payments.lock_objects import payout_account_lock
+from payments.lock_objects import payout_account_lock, stripe_connected_account_lock
 from payments.models import (
     PayoutAccount,
     PayoutAccountEvent,
@@ -214,7 +215,10 @@ def _chosen(*, user: User, currency: str, now: datetime | None) -> StripeConnect
             "Your payout account is disabled; ask finance to enable it again.",
             code="payout_account_disabled",
         )
-    row = StripeConnectedAccount.objects.select_for_update().get(user_id=user.pk)
+    stripe_account = StripeConnectedAccount.objects.values_list("stripe_account", flat=True).get(
+        user_id=user.pk
+    )
+    row = stripe_connected_account_lock(stripe_account=stripe_account)
     row.chosen_at = now
     row.currency = currency
     row.save(update_fields=["chosen_at", "currency", "updated_at"])
@@ -297,7 +301,7 @@ def stripe_connected_account_sync(
     if user_id is None:
         return None
     account = payout_account_lock(user_id=user_id)
-    row = StripeConnectedAccount.objects.select_for_update().get(stripe_account=stripe_account)
+    row = stripe_connected_account_lock(stripe_account=stripe_account)
     fields = _fields_from_stripe(current)
     before = {name: getattr(row, name) for name in SYNCED_FIELDS}
     changed = {name: value for name, value in fields.items() if before[name] != value}
@@ -317,6 +321,50 @@ def stripe_connected_account_sync(
     return row
 
 
+def _send_stripe_chosen_notice(masked: str, usable_from: datetime, email: str) -> None:
+    send_mail(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}You are now paid through Stripe",
+        message=(
+            f"Your payouts now go to your {masked}. Payouts use it from "
+            f"{usable_from:%Y-%m-%d %H:%M} UTC.\n"
+            "If you did not make this change, tell support at once: no payout is made before then."
+        ),
+        from_email=None,
+        recipient_list=[email],
+    )
+
+
+def _make_payment_method(
+    row: StripeConnectedAccount,
+    account: PayoutAccount,
+    *,
+    masked: str,
+    actor: User | None,
+    now: datetime,
+) -> None:
+    """The ready Stripe account becomes the person's way of being paid. It cools off as new bank
+    details do, and the person is told by e-mail: someone who took over a login cannot redirect
+    a payout before the person hears of it."""
+    cooling = timedelta(hours=settings.QUORUM_PAYOUT_COOLING_OFF_HOURS)
+    account.provider = PayoutProvider.STRIPE_CONNECT
+    account.country = row.country
+    account.currency = row.currency
+    account.confirmed_at = now
+    account.usable_from = now + cooling
+    account.status = S.COOLING_OFF if cooling else S.READY
+    PayoutAccountEvent.objects.create(
+        account=account,
+        kind=PayoutAccountEventKind.DETAILS_CONFIRMED,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        masked_before="",
+        masked_after=masked,
+        note="Stripe account ready for payouts.",
+        created_at=now,
+    )
+    email, usable_from = account.user.email, account.usable_from
+    transaction.on_commit(lambda: _send_stripe_chosen_notice(masked, usable_from, email))
+
+
 def _apply_readiness(
     row: StripeConnectedAccount, account: PayoutAccount, *, actor: User | None, now: datetime
 ) -> None:
@@ -330,36 +378,16 @@ def _apply_readiness(
     }
     masked = stripe_account_masked(row.stripe_account)
     chose_stripe_last = account.confirmed_at is None or account.confirmed_at < row.chosen_at
-    if row.can_receive_transfers and account.provider != PayoutProvider.STRIPE_CONNECT:
+    is_stripe = account.provider == PayoutProvider.STRIPE_CONNECT
+    if row.can_receive_transfers and (not is_stripe or account.confirmed_at is None):
         if not chose_stripe_last:
             return  # the person moved to bank details since; Stripe waits until chosen again
-        # A newly chosen way of being paid cools off as new bank details do: someone who took
-        # over a login cannot redirect a payout before the person hears of it.
-        cooling = timedelta(hours=settings.QUORUM_PAYOUT_COOLING_OFF_HOURS)
-        account.provider = PayoutProvider.STRIPE_CONNECT
-        account.country = row.country
-        account.currency = row.currency
-        account.confirmed_at = now
-        account.usable_from = now + cooling
-        account.status = S.COOLING_OFF if cooling else S.READY
-        PayoutAccountEvent.objects.create(
-            account=account,
-            kind=PayoutAccountEventKind.DETAILS_CONFIRMED,
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            masked_before="",
-            masked_after=masked,
-            note="Stripe account ready for payouts.",
-            created_at=now,
-        )
-    elif account.provider != PayoutProvider.STRIPE_CONNECT:
+        _make_payment_method(row, account, masked=masked, actor=actor, now=now)
+    elif not is_stripe:
         return  # paid by bank details; Stripe's state does not touch that account
     elif row.can_receive_transfers:
-        if account.status == S.PENDING_CONFIRMATION:
-            if account.confirmed_at is None or account.usable_from is None:
-                # First time ready for an account made for Stripe: the same cooling-off.
-                cooling = timedelta(hours=settings.QUORUM_PAYOUT_COOLING_OFF_HOURS)
-                account.confirmed_at = now
-                account.usable_from = now + cooling
+        if account.status == S.PENDING_CONFIRMATION and account.usable_from is not None:
+            # Stripe enabled payouts again: ready, or still cooling off from when it was chosen.
             account.status = S.COOLING_OFF if account.usable_from > now else S.READY
     elif account.status != S.PENDING_CONFIRMATION:
         # Stripe stopped payouts or transfers (requirements past due, a review): wait again.

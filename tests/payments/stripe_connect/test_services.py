@@ -317,3 +317,22 @@ def test_the_hosted_onboarding_then_the_return_page_make_the_person_ready(
     row = StripeConnectedAccount.objects.get(user=person)
     assert row.can_receive_transfers and row.synced_at > timezone.now() - timedelta(minutes=1)
     assert stripe_connected_account_id(person) == row.stripe_account
+
+
+def test_the_person_is_told_by_e_mail_when_stripe_becomes_their_way_of_being_paid(
+    person, fake_stripe, stripe_offered, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    row = start(person)
+    fake_stripe.account_complete_onboarding(row.stripe_account)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe_connected_account_refresh(user=person)
+    with django_capture_on_commit_callbacks(execute=True):
+        stripe_connected_account_refresh(user=person)  # nothing changed: no second e-mail
+
+    [notice] = mail.outbox
+    assert notice.to == [person.email]
+    assert f"Stripe account •••• {row.stripe_account[-4:]}" in notice.body
+    assert "Payouts use it from" in notice.body
