@@ -121,7 +121,7 @@ def payout_account(request: HttpRequest) -> HttpResponse:
         # Stripe Connect (payments/views/stripe_connect.py): its state and the set-up button.
         "stripe": stripe_connected_account_of(user),
         "stripe_offered": stripe_connect_offered(initial["country"]),
-        "stripe_form": StripeConnectForm(initial=initial),
+        "stripe_form": StripeConnectForm(initial=initial, auto_id="id_stripe_%s"),
     }
     return render(request, "payments/payout_account.html", context)
 
