@@ -76,6 +76,13 @@ def _stripe_failed(exc: stripe.StripeError, doing: str) -> StripeUnavailable:
     return StripeUnavailable(f"Stripe could not {doing}: {said}", extra={"stripe_code": exc.code})
 
 
+def _disabled() -> Conflict:
+    return Conflict(
+        "Your payout account is disabled; ask finance to enable it again.",
+        code="payout_account_disabled",
+    )
+
+
 def _idempotency_key(user: User) -> str:
     # One connected account per person: a repeated or concurrent start gets the same account
     # from Stripe (which keeps keys for 24 hours; after that the stored row is reused).
@@ -130,6 +137,9 @@ def stripe_connect_start(
     when Stripe refuses or does not answer.
     """
     country, currency = _checked_country_currency(country, currency)
+    if PayoutAccount.objects.filter(user_id=user.pk, status=S.DISABLED).exists():
+        # Checked again under the lock; here so that no account is opened at Stripe for nothing.
+        raise _disabled()
     existing = StripeConnectedAccount.objects.filter(user_id=user.pk).first()
     if existing is not None:
         if existing.country != country:
@@ -179,10 +189,7 @@ def _store_created(
     )
     account = payout_account_lock(user_id=user.pk)
     if account.status == S.DISABLED:
-        raise Conflict(
-            "Your payout account is disabled; ask finance to enable it again.",
-            code="payout_account_disabled",
-        )
+        raise _disabled()
     row, created = StripeConnectedAccount.objects.get_or_create(
         user=user,
         defaults={
@@ -211,10 +218,7 @@ def _chosen(*, user: User, currency: str, now: datetime | None) -> StripeConnect
     now = now or timezone.now()
     account = payout_account_lock(user_id=user.pk)
     if account.status == S.DISABLED:
-        raise Conflict(
-            "Your payout account is disabled; ask finance to enable it again.",
-            code="payout_account_disabled",
-        )
+        raise _disabled()
     stripe_account = StripeConnectedAccount.objects.values_list("stripe_account", flat=True).get(
         user_id=user.pk
     )

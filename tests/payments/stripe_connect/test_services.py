@@ -336,3 +336,19 @@ def test_the_person_is_told_by_e_mail_when_stripe_becomes_their_way_of_being_pai
     assert notice.to == [person.email]
     assert f"Stripe account •••• {row.stripe_account[-4:]}" in notice.body
     assert "Payouts use it from" in notice.body
+
+
+def test_a_disabled_payout_account_cannot_start_stripe_and_nothing_is_opened_at_stripe(
+    person, fake_stripe, stripe_offered
+):
+    from core.errors import Conflict
+    from payments.services.payout_accounts import payout_account_disable
+
+    make_payout_account(person)
+    payout_account_disable(user=person, actor=None, reason="fraud check")
+
+    with pytest.raises(Conflict) as refused:
+        start(person, country="DE", currency="EUR")
+
+    assert refused.value.code == "payout_account_disabled"
+    assert not fake_stripe.requests("POST", "/v1/accounts")
