@@ -166,3 +166,24 @@ def test_no_endpoint_reveals_saved_bank_details(person, finance):
         text = answer.content.decode()
         assert answer.status_code == 200
         assert compact not in text and spaced not in text and "0532013000" not in text
+
+
+def test_operators_inspect_connected_accounts_read_only_in_the_admin(
+    client, person, fake_stripe, stripe_offered
+):
+    from payments.services.stripe_connect import stripe_connect_start as start
+
+    row = start(user=person, country="KE", currency="USD")
+    admin = make_user(Role.ADMIN, mfa=True)
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+
+    listed = client.get("/django-admin/payments/stripeconnectedaccount/")
+    change = client.post(
+        f"/django-admin/payments/stripeconnectedaccount/{row.pk}/change/",
+        {"payouts_enabled": "on", "transfers_status": "active"},
+    )
+
+    assert listed.status_code == 200 and row.stripe_account in listed.content.decode()
+    assert change.status_code == 403
