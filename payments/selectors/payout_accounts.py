@@ -67,8 +67,8 @@ class PayoutReadiness:
 def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadiness:
     """Say whether a payout to `person` may be made at `at` (now by default), and why not.
 
-    Codes: no_account, pending_confirmation, stripe_onboarding, cooling_off (the reason names when it ends),
-    disabled. A change of bank details waiting for confirmation does not block: the details in
+    Codes: no_account, pending_confirmation, stripe_onboarding (a Stripe account Stripe does
+    not let Quorum pay yet), cooling_off (the reason names when it ends), disabled. A change of bank details waiting for confirmation does not block: the details in
     use stay in use until the new ones are confirmed.
     """
     at = at or timezone.now()
