@@ -459,6 +459,14 @@ QUORUM_PAYOUT_COOLING_OFF_HOURS = env.int("PAYOUT_COOLING_OFF_HOURS", default=72
 QUORUM_PAYOUT_DEFAULT_PROVIDERS: list[str] = env.list(
     "PAYOUT_DEFAULT_PROVIDERS", default=["bank_file"]
 )
+# Payout records (masked payout accounts, their history, payout items) are kept this long after
+# a person's personal data is erased: the financial retention period (docs/payouts-accounts.md).
+QUORUM_PAYOUT_RECORDS_RETENTION_YEARS = env.int("PAYOUT_RECORDS_RETENTION_YEARS", default=7)
+# The platform's bank account that bank-file payouts leave from: the debtor of SEPA files
+# (payments/bank_files.py, docs/payouts-bank-files.md).
+QUORUM_BANK_FILE_DEBTOR_NAME: str = env.str("BANK_FILE_DEBTOR_NAME", default="")
+QUORUM_BANK_FILE_DEBTOR_IBAN: str = env.str("BANK_FILE_DEBTOR_IBAN", default="")
+QUORUM_BANK_FILE_DEBTOR_BIC: str = env.str("BANK_FILE_DEBTOR_BIC", default="")
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {
         "PayoutAccountStatusEnum": "payments.models.PayoutAccountStatus",

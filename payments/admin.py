@@ -17,6 +17,7 @@ from payments.models import (
     PayoutAccount,
     PayoutAccountEvent,
     PayoutCountryProviders,
+    StripeConnectedAccount,
     StripeEvent,
     StripeEventStatus,
 )
@@ -86,3 +87,18 @@ class PayoutAccountEventAdmin(InspectOnly):
 @admin.register(PayoutCountryProviders)
 class PayoutCountryProvidersAdmin(InspectOnly):
     list_display = ["country", "providers", "updated_by", "updated_at"]
+
+
+@admin.register(StripeConnectedAccount)
+class StripeConnectedAccountAdmin(InspectOnly):
+    list_display = [
+        "stripe_account",
+        "user",
+        "country",
+        "payouts_enabled",
+        "transfers_status",
+        "disabled_reason",
+        "synced_at",
+    ]
+    list_filter = ["payouts_enabled", "transfers_status", "is_deleted"]
+    search_fields = ["stripe_account", "user__email"]

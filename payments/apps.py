@@ -8,10 +8,12 @@ class PaymentsConfig(AppConfig):
     def ready(self) -> None:
         from payments import checks, personal_data
         from payments.selectors.payout_accounts import payout_account_is_confirmed
+        from payments.services import stripe_connect
         from workforce.services.onboarding import OnboardingStep, onboarding_step_register
 
         checks.register()
         personal_data.register()
+        stripe_connect.register()  # the account.updated webhook handler
         # The last step before probation: a confirmed payout account (the cooling-off period
         # after confirmation holds payouts back, not onboarding).
         onboarding_step_register(

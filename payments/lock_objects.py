@@ -4,14 +4,21 @@ The order, for every transaction that takes more than one: the ledger transactio
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
 accounts (expenses, clearing) are never locked: their balances are sums of entries.
 A rate card is locked alone, by the writes of its versions (no ledger lock is held with it). A
-person's payout account is locked alone (its services take no other lock).
+person's payout account is locked first, then (Stripe Connect) their connected account row; no
+other lock is held with them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from payments.models import PERSON_KINDS, LedgerAccount, PayoutAccount, RateCard
+from payments.models import (
+    PERSON_KINDS,
+    LedgerAccount,
+    PayoutAccount,
+    RateCard,
+    StripeConnectedAccount,
+)
 
 
 def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
@@ -32,3 +39,8 @@ def rate_card_lock(card_id: int) -> RateCard:
 def payout_account_lock(*, user_id: int) -> PayoutAccount:
     """Lock and return the person's payout account (PayoutAccount.DoesNotExist if none)."""
     return PayoutAccount.objects.select_for_update().get(user_id=user_id)
+
+
+def stripe_connected_account_lock(*, stripe_account: str) -> StripeConnectedAccount:
+    """Lock and return a connected account row (after its person's payout account)."""
+    return StripeConnectedAccount.objects.select_for_update().get(stripe_account=stripe_account)

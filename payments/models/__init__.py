@@ -36,6 +36,7 @@ from payments.models.rates import (
     RateUnit,
     WorkKind,
 )
+from payments.models.stripe_connect import StripeConnectedAccount, TransfersCapability
 from payments.models.stripe_events import StripeEvent, StripeEventStatus
 
 __all__ = [
@@ -66,7 +67,9 @@ __all__ = [
     "RateCardVersion",
     "RateImmutableError",
     "RateUnit",
+    "StripeConnectedAccount",
     "StripeEvent",
     "StripeEventStatus",
+    "TransfersCapability",
     "WorkKind",
 ]

@@ -10,7 +10,12 @@ from typing import Any
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
+from core.audit import audit_record
+from core.errors import Conflict
+from payments.bank_files import BankBeneficiary
+from payments.crypto import details_decrypt
 from payments.models import (
     BankDetails,
     BankDetailsState,
@@ -62,8 +67,8 @@ class PayoutReadiness:
 def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadiness:
     """Say whether a payout to `person` may be made at `at` (now by default), and why not.
 
-    Codes: no_account, pending_confirmation, cooling_off (the reason names when it ends),
-    disabled. A change of bank details waiting for confirmation does not block: the details in
+    Codes: no_account, pending_confirmation, stripe_onboarding (a Stripe account Stripe does
+    not let Quorum pay yet), cooling_off (the reason names when it ends), disabled. A change of bank details waiting for confirmation does not block: the details in
     use stay in use until the new ones are confirmed.
     """
     at = at or timezone.now()
@@ -73,6 +78,14 @@ def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadi
     status = payout_account_status_at(account, at)
     if status == S.READY:
         return PayoutReadiness(True, account=account)
+    if status == S.PENDING_CONFIRMATION and account.provider == PayoutProvider.STRIPE_CONNECT:
+        return PayoutReadiness(
+            False,
+            "stripe_onboarding",
+            "The person's Stripe account cannot receive payouts yet (Stripe's set-up is not "
+            "finished, or Stripe asks for more information).",
+            account,
+        )
     if status == S.PENDING_CONFIRMATION:
         return PayoutReadiness(
             False,
@@ -100,7 +113,9 @@ def payout_account_ready(person: Any, at: datetime | None = None) -> PayoutReadi
 
 def payout_account_is_confirmed(user: Any) -> bool:
     """The person has a payout account with confirmed details (the onboarding step; the
-    cooling-off period does not hold onboarding back, only payouts)."""
+    cooling-off period does not hold onboarding back, only payouts). A Stripe account counts
+    as confirmed only while Stripe enables its payouts and transfers: the Stripe sync
+    (payments/services/stripe_connect.py) keeps the status waiting until then."""
     return PayoutAccount.objects.filter(
         user_id=user.pk, status__in=[S.COOLING_OFF, S.READY]
     ).exists()
@@ -153,4 +168,43 @@ def payout_accounts_with_details(accounts: QuerySet[PayoutAccount]) -> QuerySet[
     return accounts.select_related("user").annotate(
         masked_current=masked(BankDetailsState.CURRENT),
         masked_pending=masked(BankDetailsState.PENDING),
+    )
+
+
+@sensitive_variables("details")
+def bank_payment_details(
+    user: Any, *, actor: Any | None, purpose: str, at: datetime | None = None
+) -> BankBeneficiary:
+    """Decrypt the confirmed bank details a payout to `user` is paid to (for a bank file).
+
+    The only place that decrypts details for payouts; every call is audited (who read, for what
+    `purpose`, e.g. "payout run 12"), never with the details themselves. Raises Conflict (code
+    payout_account_not_ready, with the reason) when no payout may be made to the person at `at`
+    (e.g. new details still cooling off) and Conflict (code payout_account_not_bank_file) when
+    they are paid through another provider.
+    """
+    readiness = payout_account_ready(user, at)
+    if not readiness.ready or readiness.account is None:
+        raise Conflict(readiness.reason, code="payout_account_not_ready")
+    account = readiness.account
+    current = bank_details_current(account)
+    if account.provider != PayoutProvider.BANK_FILE or current is None:
+        raise Conflict(
+            "The person is not paid by bank transfer.", code="payout_account_not_bank_file"
+        )
+    details = details_decrypt(current.ciphertext)
+    audit_record(
+        actor=actor,
+        action="payout_account.details_read",
+        target=account,
+        after={"details": current.masked, "purpose": purpose[:200]},
+    )
+    return BankBeneficiary(
+        name=details.get("holder_name", ""),
+        iban=details.get("iban", ""),
+        bic=details.get("bic", ""),
+        account_number=details.get("account_number", ""),
+        routing_number=details.get("routing_number") or details.get("sort_code", ""),
+        country=str(current.country),
+        currency=current.currency,
     )

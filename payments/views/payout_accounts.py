@@ -37,6 +37,7 @@ from payments.selectors.payout_accounts import (
     payout_country_providers_list,
     payout_providers_default,
 )
+from payments.selectors.stripe_connect import stripe_connect_offered, stripe_connected_account_of
 from payments.services.payout_accounts import (
     bank_details_cancel,
     bank_details_confirm,
@@ -46,6 +47,7 @@ from payments.services.payout_accounts import (
     payout_country_providers_reset,
     payout_country_providers_set,
 )
+from payments.views.stripe_connect import StripeConnectForm
 from workforce.selectors import annotator_profile_get
 
 PER_PAGE = 50
@@ -116,6 +118,10 @@ def payout_account(request: HttpRequest) -> HttpResponse:
         # The form shows the fields of the chosen country's scheme (bank_details_form.js).
         "iban_countries": ",".join(sorted(IBAN_LENGTHS)),
         "scheme_fields": json.dumps(SCHEME_FIELDS),
+        # Stripe Connect (payments/views/stripe_connect.py): its state and the set-up button.
+        "stripe": stripe_connected_account_of(user),
+        "stripe_offered": stripe_connect_offered(initial["country"]),
+        "stripe_form": StripeConnectForm(initial=initial, auto_id="id_stripe_%s"),
     }
     return render(request, "payments/payout_account.html", context)
 
@@ -159,7 +165,7 @@ def payout_account_confirm(request: HttpRequest, token: str) -> HttpResponse:
 @require_GET
 def finance_payout_accounts(request: HttpRequest) -> HttpResponse:
     """Every person's payout account, masked, with whether a payout may use it now."""
-    accounts = payout_accounts_visible_to(request.user)
+    accounts = payout_accounts_visible_to(request.user).select_related("stripe_connected_account")
     status = request.GET.get("status", "")
     now = timezone.now()
     if status in PayoutAccountStatus.values:
