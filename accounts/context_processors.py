@@ -48,6 +48,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("API docs", reverse("api-docs")))
     if can(user, Action.USERS_MANAGE):
         items.append(("Django admin", reverse("admin:index")))
+    if can(user, Action.WORK_LABEL):
+        items.append(("My performance", reverse("dashboards:my_performance")))
+    if can(user, Action.PEOPLE_VIEW):
+        items.append(("People performance", reverse("dashboards:people")))
     roles = user_roles(user)
     labels = []
     for role in Role:
