@@ -16,9 +16,10 @@ number of people or rows.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
@@ -221,8 +222,12 @@ def people_counters(viewer: Any, *, span: Span, filters: PeopleFilters) -> dict[
     """Each person's counters summed over `span` (one statement), within `viewer`'s scope."""
     sums = {name: Coalesce(Sum(name), 0) for name in COUNTER_FIELDS}
     buckets = {f"bucket_{i}": Coalesce(Sum(_bucket(i)), 0) for i in range(TIME_BUCKETS)}
-    found = (
-        _scoped_rows(viewer, span, filters).order_by().values("user_id").annotate(**sums, **buckets)
+    found = cast(
+        Iterable[dict[str, Any]],
+        _scoped_rows(viewer, span, filters)
+        .order_by()
+        .values("user_id")
+        .annotate(**sums, **buckets),
     )
     return {
         values["user_id"]: Counters(

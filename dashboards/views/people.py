@@ -273,6 +273,11 @@ def people_csv(request: HttpRequest) -> HttpResponse:
 # --- A person's page ------------------------------------------------------------------------------
 
 
+def _not_found(person_id: int) -> NotFound:
+    """The answer for a person one may not see: the same as for one who does not exist."""
+    return NotFound("No such person.", extra={"person": person_id})
+
+
 @login_required
 @require_GET
 def person(request: HttpRequest, person_id: int) -> HttpResponse:
@@ -282,7 +287,7 @@ def person(request: HttpRequest, person_id: int) -> HttpResponse:
     if not can(request.user, Action.PEOPLE_VIEW):
         if person_id == request.user.pk:
             return redirect("dashboards:my_performance")
-        raise NotFound("No such person.", extra={"person": person_id})
+        raise _not_found(person_id)
     query = request.GET
     try:
         period = period_from(query)
@@ -312,10 +317,13 @@ def person(request: HttpRequest, person_id: int) -> HttpResponse:
 PERSON_CSV_HEADER = ["day", *MEASURE_NAMES]
 
 
-@require_action(Action.PEOPLE_VIEW)
+@login_required
 @require_GET
 def person_csv(request: HttpRequest, person_id: int) -> HttpResponse:
-    """The person's measures per day over the period (days with work), as CSV."""
+    """The person's measures per day over the period (days with work), as CSV; not found
+    outside the scope, as the page (a person downloads their own from "My performance")."""
+    if not can(request.user, Action.PEOPLE_VIEW) and person_id != request.user.pk:
+        raise _not_found(person_id)
     try:
         period = period_from(request.GET)
     except ValidationFailed as exc:
