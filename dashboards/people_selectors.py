@@ -307,6 +307,42 @@ def _people_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """Everyone in the table, in its order, with their summed counters (cheap: no measures but
+    the sorted one); `people_rows` then builds any slice of it."""
+
+    period: Period
+    filters: PeopleFilters
+    sort: str
+    counters: dict[int, Counters]
+    order: list[int]
+
+
+def people_ranked(
+    viewer: Any, *, period: Period, filters: PeopleFilters, sort: str = DEFAULT_SORT
+) -> Ranking:
+    """The people in `viewer`'s scope with work in the period, ordered by `sort` (two
+    statements whatever their number: the sums, and the scope inside them)."""
+    counters = people_counters(viewer, span=period.span, filters=filters)
+    return Ranking(period, filters, sort, counters, _sorted_ids(counters, sort))
+
+
+def people_rows(
+    viewer: Any, ranking: Ranking, user_ids: list[int], *, with_sparklines: bool = True
+) -> list[PersonRow]:
+    """The rows of `user_ids` (a slice of the ranking) with every measure, name, team and
+    standing, and their daily final tasks when asked: a fixed number of statements."""
+    return _people_rows(
+        viewer,
+        ranking.period,
+        ranking.filters,
+        ranking.counters,
+        user_ids,
+        with_sparklines=with_sparklines,
+    )
+
+
 def people_table(
     viewer: Any,
     *,
@@ -320,14 +356,17 @@ def people_table(
     ordered by `sort` over everyone, each with all measures and their daily final tasks.
 
     A fixed number of statements whatever the number of people or rows."""
-    counters = people_counters(viewer, span=period.span, filters=filters)
-    ordered = _sorted_ids(counters, sort)
-    pages = max(1, -(-len(ordered) // per_page))
+    ranking = people_ranked(viewer, period=period, filters=filters, sort=sort)
+    pages = max(1, -(-len(ranking.order) // per_page))
     page = min(max(1, page), pages)
-    shown = ordered[(page - 1) * per_page : page * per_page]
-    rows = _people_rows(viewer, period, filters, counters, shown, with_sparklines=True)
+    shown = ranking.order[(page - 1) * per_page : page * per_page]
     return PeopleTable(
-        rows=rows, total=len(ordered), page=page, pages=pages, sort=sort, days=period.days
+        rows=people_rows(viewer, ranking, shown),
+        total=len(ranking.order),
+        page=page,
+        pages=pages,
+        sort=sort,
+        days=period.days,
     )
 
 
@@ -335,9 +374,8 @@ def people_table_all(
     viewer: Any, *, period: Period, filters: PeopleFilters, sort: str = DEFAULT_SORT
 ) -> list[PersonRow]:
     """Every row of the people table in the table's order (the CSV download), no sparklines."""
-    counters = people_counters(viewer, span=period.span, filters=filters)
-    ordered = _sorted_ids(counters, sort)
-    return _people_rows(viewer, period, filters, counters, ordered, with_sparklines=False)
+    ranking = people_ranked(viewer, period=period, filters=filters, sort=sort)
+    return people_rows(viewer, ranking, ranking.order, with_sparklines=False)
 
 
 @dataclass(frozen=True)
