@@ -50,8 +50,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Django admin", reverse("admin:index")))
     if can(user, Action.WORK_LABEL):
         items.append(("My performance", reverse("dashboards:my_performance")))
-    if can(user, Action.PEOPLE_VIEW):
-        items.append(("People performance", reverse("dashboards:people")))
     roles = user_roles(user)
     labels = []
     for role in Role:
