@@ -17,7 +17,7 @@
   function draw(canvasId, config) {
     var canvas = document.getElementById(canvasId);
     if (!canvas || typeof window.Chart === "undefined") { return; }
-    config.options = Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, config.options || {});
+    config.options = Object.assign({ responsive: true, maintainAspectRatio: true, aspectRatio: 3, animation: false }, config.options || {});
     new window.Chart(canvas, config);
     canvas.dataset.drawn = "1";
   }
@@ -33,15 +33,15 @@
     draw("chart-throughput", {
       type: "line",
       data: { labels: days, datasets: [
-        { label: "Submissions", data: chart.submissions, tension: 0.2 },
-        { label: "Final tasks", data: chart.final_tasks, tension: 0.2 }
+        { label: "Submissions", data: chart.submissions, tension: 0 },
+        { label: "Final tasks", data: chart.final_tasks, tension: 0 }
       ] },
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: "per day" } } } }
     });
     var accuracy = [
       { label: "95% interval, low", data: percent(chart.gold_accuracy_low), pointRadius: 0, borderWidth: 0, fill: false, spanGaps: true },
       { label: "95% interval", data: percent(chart.gold_accuracy_high), pointRadius: 0, borderWidth: 0, backgroundColor: "rgba(54, 162, 235, 0.2)", fill: "-1", spanGaps: true },
-      { label: "Gold accuracy", data: percent(chart.gold_accuracy), tension: 0.2, spanGaps: true }
+      { label: "Gold accuracy", data: percent(chart.gold_accuracy), tension: 0, spanGaps: true, pointRadius: 4 }
     ];
     (chart.thresholds || []).forEach(function (t) { accuracy.push(thresholdLine(t.label, t.value, days.length)); });
     draw("chart-accuracy", {
@@ -52,8 +52,8 @@
     draw("chart-time", {
       type: "line",
       data: { labels: days, datasets: [
-        { label: "Median", data: chart.time_per_task_median, tension: 0.2, spanGaps: true },
-        { label: "90th percentile", data: chart.time_per_task_p90, tension: 0.2, spanGaps: true }
+        { label: "Median", data: chart.time_per_task_median, tension: 0, spanGaps: true },
+        { label: "90th percentile", data: chart.time_per_task_p90, tension: 0, spanGaps: true }
       ] },
       options: { scales: { y: { beginAtZero: true, title: { display: true, text: "seconds" } } } }
     });
