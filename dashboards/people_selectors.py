@@ -16,14 +16,15 @@ number of people or rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
+from django.core.cache import cache
+from django.db import connections
 from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce, TruncDay
+from django.db.models.functions import Cast, TruncDay
 
 from core.errors import ValidationFailed
 from core.timestamps import TimestampInvalid, parse_timestamp
@@ -40,7 +41,8 @@ from quality.performance.definitions import (
     counters_sum,
     measures_of,
 )
-from quality.performance.models import PersonHour
+from quality.performance.models import PersonHour, RollupMark
+from quality.performance.rollups import ROLLUP_NAME
 from quality.performance.selectors import (
     MeasureRow,
     Span,
@@ -218,35 +220,102 @@ def _scoped_rows(viewer: Any, span: Span, filters: PeopleFilters) -> QuerySet[Pe
     return rows
 
 
-def people_counters(viewer: Any, *, span: Span, filters: PeopleFilters) -> dict[int, Counters]:
-    """Each person's counters summed over `span` (one statement), within `viewer`'s scope."""
-    sums = {name: Coalesce(Sum(name), 0) for name in COUNTER_FIELDS}
-    buckets = {f"bucket_{i}": Coalesce(Sum(_bucket(i)), 0) for i in range(TIME_BUCKETS)}
-    found = cast(
-        Iterable[dict[str, Any]],
-        _scoped_rows(viewer, span, filters)
-        .order_by()
-        .values("user_id")
-        .annotate(**sums, **buckets),
+# Everyone's sums over a span (and one project, or all) and their order by each measure are
+# cached until the rollup job next runs (its watermark is in the key) or SUMS_TTL seconds pass
+# (a rebuild, which leaves the watermark, shows within that time). Who may be seen and the
+# filters about people (team, skill, standing) are read fresh on every request and applied to
+# the cached order, so scope never comes from the cache.
+SUMS_TTL = 600
+Sums = dict[int, tuple[int, ...]]  # person -> COUNTER_FIELDS, then the histogram's buckets
+
+
+def _counters(values: tuple[int, ...]) -> Counters:
+    width = len(COUNTER_FIELDS)
+    return Counters(
+        **dict(zip(COUNTER_FIELDS, values[:width], strict=True)),
+        time_histogram=tuple(values[width:]),
     )
-    return {
-        values["user_id"]: Counters(
-            **{name: int(values[name]) for name in COUNTER_FIELDS},
-            time_histogram=tuple(int(values[f"bucket_{i}"]) for i in range(TIME_BUCKETS)),
-        )
-        for values in found
-    }
 
 
-def _sorted_ids(counters: dict[int, Counters], sort: str) -> list[int]:
+def _sums_key(span: Span, project_id: int | None) -> str | None:
+    """The cache key of the sums of a span, None before the rollup job's first run."""
+    mark = RollupMark.objects.filter(name=ROLLUP_NAME).values_list("updated_at", flat=True).first()
+    if mark is None:
+        return None
+    return (
+        f"dashboards:people-sums:{span.since.timestamp():.0f}:{span.until.timestamp():.0f}:"
+        f"{project_id or 0}:{mark.timestamp():.6f}"
+    )
+
+
+def _sums_read(span: Span, project_id: int | None) -> Sums:
+    """Everyone's counters summed over the span in one grouped statement (no scope: applied by
+    the caller), read as plain tuples (the ORM's per-row converters cost more than the SQL)."""
+    rows = PersonHour.objects.filter(hour__gte=span.since, hour__lt=span.until)
+    if project_id is not None:
+        rows = rows.filter(project_id=project_id)
+    sums = {name: Sum(name) for name in COUNTER_FIELDS}
+    buckets = {f"bucket_{i}": Sum(_bucket(i)) for i in range(TIME_BUCKETS)}
+    query = (
+        rows.order_by()
+        .values("user_id")
+        .annotate(**sums, **buckets)
+        .values_list("user_id", *sums, *buckets)
+    )
+    sql, params = query.query.sql_with_params()
+    with connections[query.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in cursor.fetchall()}
+
+
+def _sums(span: Span, project_id: int | None) -> tuple[Sums, str | None]:
+    key = _sums_key(span, project_id)
+    if key is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return cast(Sums, cached), key
+    sums = _sums_read(span, project_id)
+    if key is not None:
+        cache.set(key, sums, SUMS_TTL)
+    return sums, key
+
+
+def _in_scope(viewer: Any, span: Span, filters: PeopleFilters) -> set[int]:
+    """The people `viewer` may see (quality's rule) who match the filters and have rows in the
+    span: one statement, read fresh."""
+    return set(
+        _scoped_rows(viewer, span, filters).order_by().values_list("user_id", flat=True).distinct()
+    )
+
+
+def people_counters(viewer: Any, *, span: Span, filters: PeopleFilters) -> dict[int, Counters]:
+    """Each person's counters summed over `span`, within `viewer`'s scope and the filters."""
+    sums, _ = _sums(span, filters.project_id)
+    return {uid: _counters(sums[uid]) for uid in _in_scope(viewer, span, filters) if uid in sums}
+
+
+def _sorted_ids(sums: Sums, sort: str) -> list[int]:
     """Person ids ordered by the measure `sort` names (as quality's rows_sorted orders: people
     without a value last, ties by id), computing only that measure."""
     definition = BY_NAME[sort.lstrip("-")]
-    values = {user_id: definition.compute(c, None) for user_id, c in counters.items()}
-    valued = sorted((uid for uid, v in values.items() if v is not None))
+    values = {uid: definition.compute(_counters(v), None) for uid, v in sums.items()}
+    valued = sorted(uid for uid, v in values.items() if v is not None)
     missing = sorted(uid for uid, v in values.items() if v is None)
     valued.sort(key=lambda uid: float(values[uid] or 0), reverse=sort.startswith("-"))
     return valued + missing
+
+
+def _order(sums: Sums, key: str | None, sort: str) -> list[int]:
+    """Everyone in `sums` in the order of `sort`, cached with the sums."""
+    if key is None:
+        return _sorted_ids(sums, sort)
+    order_key = f"{key}:{sort}"
+    cached = cache.get(order_key)
+    if cached is not None:
+        return cast(list[int], cached)
+    order = _sorted_ids(sums, sort)
+    cache.set(order_key, order, SUMS_TTL)
+    return order
 
 
 def _daily_final_tasks(
@@ -315,17 +384,19 @@ class Ranking:
     period: Period
     filters: PeopleFilters
     sort: str
-    counters: dict[int, Counters]
+    sums: Sums
     order: list[int]
 
 
 def people_ranked(
     viewer: Any, *, period: Period, filters: PeopleFilters, sort: str = DEFAULT_SORT
 ) -> Ranking:
-    """The people in `viewer`'s scope with work in the period, ordered by `sort` (two
-    statements whatever their number: the sums, and the scope inside them)."""
-    counters = people_counters(viewer, span=period.span, filters=filters)
-    return Ranking(period, filters, sort, counters, _sorted_ids(counters, sort))
+    """The people in `viewer`'s scope with work in the period, ordered by `sort`: everyone's
+    order (cached until the rollups change) narrowed to the scope and filters read now."""
+    sums, key = _sums(period.span, filters.project_id)
+    allowed = _in_scope(viewer, period.span, filters)
+    order = [uid for uid in _order(sums, key, sort) if uid in allowed]
+    return Ranking(period, filters, sort, sums, order)
 
 
 def people_rows(
@@ -333,11 +404,12 @@ def people_rows(
 ) -> list[PersonRow]:
     """The rows of `user_ids` (a slice of the ranking) with every measure, name, team and
     standing, and their daily final tasks when asked: a fixed number of statements."""
+    counters = {uid: _counters(ranking.sums[uid]) for uid in user_ids}
     return _people_rows(
         viewer,
         ranking.period,
         ranking.filters,
-        ranking.counters,
+        counters,
         user_ids,
         with_sparklines=with_sparklines,
     )

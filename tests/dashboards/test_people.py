@@ -3,6 +3,7 @@ a fixed number of statements whatever the number of people, and a CSV equal to t
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -11,8 +12,11 @@ from django.utils import timezone
 
 from accounts.models import Role
 from dashboards.people_selectors import PeopleFilters, people_table, period_of
+from quality.performance.models import PersonHour, RollupMark
+from quality.performance.rollups import ROLLUP_NAME
 from tests.dashboards.people_data import add_people, make_world
 from tests.factories import make_user
+from workforce.services.teams import team_member_remove
 
 pytestmark = pytest.mark.django_db
 URL = "/dashboards/people/"
@@ -239,3 +243,35 @@ def test_custom_dates_include_the_last_day(client, world):
 
     [a_row] = [row for row, _, _ in response.context["rows"] if row.user_id == world.a.pk]
     assert a_row.measures["submissions"] == 8  # day 0 only
+
+
+def _rollup_job_ran(at):
+    RollupMark.objects.update_or_create(
+        name=ROLLUP_NAME,
+        defaults={"rolled_until": at, "gold_fixed_until": at, "updated_at": at},
+    )
+
+
+def test_cached_sums_are_renewed_when_the_rollup_job_runs(client, world):
+    _rollup_job_ran(timezone.now() - timedelta(minutes=5))
+    client.force_login(world.manager)
+    client.get(URL)  # the sums are cached now
+    PersonHour.objects.filter(user=world.b).update(submissions=40)
+
+    before = client.get(URL, {"sort": "-submissions"})
+    _rollup_job_ran(timezone.now())
+    after = client.get(URL, {"sort": "-submissions"})
+
+    assert shown_ids(before) == [world.a.pk, world.b.pk]  # still the cached sums
+    assert shown_ids(after) == [world.b.pk, world.a.pk]
+
+
+def test_scope_is_never_taken_from_the_cache(client, world):
+    _rollup_job_ran(timezone.now())
+    client.force_login(world.manager)
+    client.get(URL)  # the sums and order are cached now
+
+    team_member_remove(team=world.team, user=world.b, actor=None)
+    response = client.get(URL)
+
+    assert shown_ids(response) == [world.a.pk]
