@@ -170,6 +170,18 @@ def _statements(client, url, query=None):
     return len(queries)
 
 
+def test_the_table_reads_the_rollups_never_the_raw_work(client, world):
+    client.force_login(world.manager)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(URL, {"sort": "-agreement"})
+
+    tables = " ".join(q["sql"] for q in queries)
+    assert "quality_personhour" in tables
+    for raw in ("labeling_annotation", "labeling_lease", "labeling_goldscore", "labeling_review"):
+        assert raw not in tables
+
+
 def test_statements_do_not_grow_with_people_or_rows(client, world):
     client.force_login(world.manager)
     few = _statements(client, URL, {"sort": "-gold_accuracy"})

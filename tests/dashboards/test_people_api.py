@@ -2,6 +2,8 @@
 in the documented error shape."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -79,3 +81,15 @@ def test_bad_input_names_the_field(world, query, field):
     body = response.json()
     assert body["code"] == "validation_error"
     assert field in body["extra"]["fields"]
+
+
+def test_statements_do_not_grow_with_people(world):
+    client = api(world.manager)
+    with CaptureQueriesContext(connection) as few:
+        client.get(URL)
+
+    add_people(world.team, 30, world.p1, world.hour)
+    with CaptureQueriesContext(connection) as many:
+        client.get(URL)
+
+    assert len(many) == len(few)
