@@ -288,12 +288,6 @@ def _in_scope(viewer: Any, span: Span, filters: PeopleFilters) -> set[int]:
     )
 
 
-def people_counters(viewer: Any, *, span: Span, filters: PeopleFilters) -> dict[int, Counters]:
-    """Each person's counters summed over `span`, within `viewer`'s scope and the filters."""
-    sums, _ = _sums(span, filters.project_id)
-    return {uid: _counters(sums[uid]) for uid in _in_scope(viewer, span, filters) if uid in sums}
-
-
 def _sorted_ids(sums: Sums, sort: str) -> list[int]:
     """Person ids ordered by the measure `sort` names (as quality's rows_sorted orders: people
     without a value last, ties by id), computing only that measure."""
