@@ -20,6 +20,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Work", reverse("work:home")))
         items.append(("My work", reverse("work:history")))
         items.append(("My quality", reverse("quality:my_actions")))
+        items.append(("My performance", reverse("dashboards:my_performance")))
         items.append(("Training", reverse("workforce:checks")))
     if can(user, Action.PROFILE_EDIT_OWN):
         items.append(("My profile", reverse("workforce:profile")))

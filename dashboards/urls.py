@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("dashboards.views.manager")),
     path("", include("dashboards.views.customer")),
     path("", include("dashboards.views.annotator")),
+    path("", include("dashboards.views.people")),
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -153,4 +153,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
         PaceView.as_view(),
         name="dashboards-pace",
     ),
+    # The people table by API (dashboards/api/people.py).
+    path("", include("dashboards.api.people")),
 ]

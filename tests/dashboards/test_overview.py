@@ -124,7 +124,8 @@ def test_people_confidently_below_the_floor_are_flagged_with_a_link_to_their_pag
     assert alert.user_id == world.a.pk
     assert alert.gold_accuracy == pytest.approx(0.1)
     assert alert.gold_high < 0.6
-    assert f'href="/people/{world.a.pk}/"' in page.content.decode()
+    # The person's performance page (the evidence), not only their profile.
+    assert f'href="/dashboards/people/{world.a.pk}/"' in page.content.decode()
 
 
 def test_rules_fired_today_link_to_the_action_and_yesterdays_do_not_show(client, world, frozen):
