@@ -2,6 +2,8 @@
 payout runs each add a module of their own and export their models here; Stripe's webhook
 events are in stripe_events.py."""
 
+from payments.models.earnings import Earning, EarningRemainder, EarningStatus
+from payments.models.holds import Hold, HoldCause, HoldResolution, TaskDispute
 from payments.models.ledger import (
     CUSTOMER_KINDS,
     PERSON_KINDS,
@@ -52,6 +54,12 @@ __all__ = [
     "BankDetails",
     "BankDetailsState",
     "BankScheme",
+    "Earning",
+    "EarningRemainder",
+    "EarningStatus",
+    "Hold",
+    "HoldCause",
+    "HoldResolution",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
@@ -68,5 +76,6 @@ __all__ = [
     "RateUnit",
     "StripeEvent",
     "StripeEventStatus",
+    "TaskDispute",
     "WorkKind",
 ]
