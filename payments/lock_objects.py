@@ -24,6 +24,15 @@ def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
     )
 
 
+def person_accounts_lock_by_key(keys: Iterable[str]) -> list[LedgerAccount]:
+    """Lock the person accounts with these keys, in ascending primary key; return them."""
+    return list(
+        LedgerAccount.objects.select_for_update()
+        .filter(key__in=sorted(set(keys)), kind__in=sorted(PERSON_KINDS))
+        .order_by("pk")
+    )
+
+
 def rate_card_lock(card_id: int) -> RateCard:
     """Lock one rate card (its versions are numbered and added under this lock); return it."""
     return RateCard.objects.select_for_update().get(pk=card_id)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from payments.models import Hold, HoldCause, TaskDispute
 from quality.models import Appeal, AppealStatus
@@ -31,6 +31,39 @@ class HoldCauses:
         if task_id is not None and task_id in self.disputed:
             return HoldCause.DISPUTE, f"Task {task_id} is under dispute: {self.disputed[task_id]}"
         return None
+
+
+def with_hold_causes(earnings: QuerySet[Any]) -> QuerySet[Any]:
+    """Annotate each earning of `earnings` with what would hold it now, in the same query:
+    `person_suspended`, `person_appealing` and `dispute_reason` (None: no open dispute)."""
+    return earnings.annotate(
+        person_suspended=Exists(
+            AnnotatorProfile.objects.filter(
+                user_id=OuterRef("user_id"), status=AnnotatorStatus.SUSPENDED
+            )
+        ),
+        person_appealing=Exists(
+            Appeal.objects.filter(author_id=OuterRef("user_id"), status=AppealStatus.PENDING)
+        ),
+        dispute_reason=Subquery(
+            TaskDispute.objects.filter(task_id=OuterRef("task_id"), closed_at__isnull=True)
+            .order_by()
+            .values("reason")[:1]
+        ),
+    )
+
+
+def hold_cause_of(earning: Any) -> tuple[str, str] | None:
+    """(cause, detail) holding an earning annotated by `with_hold_causes`, or None. A suspension
+    comes first, then an appeal, then a dispute."""
+    causes = HoldCauses(
+        suspended=frozenset({earning.user_id} if earning.person_suspended else ()),
+        appealing=frozenset({earning.user_id} if earning.person_appealing else ()),
+        disputed={earning.task_id: earning.dispute_reason}
+        if earning.dispute_reason is not None
+        else {},
+    )
+    return causes.cause_of(user_id=earning.user_id, task_id=earning.task_id)
 
 
 def hold_causes_for(*, user_ids: Collection[int], task_ids: Collection[int]) -> HoldCauses:

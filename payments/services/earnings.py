@@ -39,7 +39,7 @@ from core.audit import audit_record
 from core.errors import Conflict, ValidationFailed
 from kit.money import Micros, micros_per_minor
 from labeling.models import Project
-from payments.lock_objects import person_accounts_lock
+from payments.lock_objects import person_accounts_lock_by_key
 from payments.models import (
     AccountKind,
     Earning,
@@ -59,7 +59,7 @@ from payments.selectors.earnings import (
     rate_for_work,
     work_kind_of,
 )
-from payments.selectors.holds import hold_causes_for
+from payments.selectors.holds import hold_cause_of, with_hold_causes
 from payments.services.ledger import (
     Leg,
     ledger_account_get_or_create,
@@ -103,6 +103,18 @@ def _accounts(
     return accounts
 
 
+def _person_accounts_locked(*, user_id: int, currency: str) -> dict[str, LedgerAccount]:
+    """Lock the person's pending and payable accounts in `currency` (ascending pk, one query;
+    opened first when missing) and return them by kind."""
+    kinds = (AccountKind.PENDING, AccountKind.PAYABLE)
+    keys = {ledger_account_key(kind=k, currency=currency, user_id=user_id): k for k in kinds}
+    locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
+    if len(locked) < len(kinds):
+        _accounts(user_id=user_id, currency=currency, kinds=kinds)
+        locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
+    return locked
+
+
 # --- Accrual --------------------------------------------------------------------------------------
 
 
@@ -137,7 +149,7 @@ def _post_accrual(
     )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def earning_accrue(
     *,
     user_id: int,
@@ -152,9 +164,10 @@ def earning_accrue(
 ) -> Earning | None:
     """Price handed-in work (an annotation, or a review verdict at its level) as pending pay:
     per final task, one earning per annotation or review; per active hour, the day's earning of
-    the person on the project grows by this submission's seconds. Return the earning, or None
-    when no rate prices the work (nothing accrues, nothing is raised). Repeating it changes
-    nothing. Locks: the day's earning row (per hour), then the ledger's."""
+    the person on the project grows by this submission's seconds. Return the earning (a per-task
+    one without its id), or None when no rate prices the work (nothing accrues, nothing is
+    raised). Repeating it changes nothing. Locks: the day's earning row (per hour), then the
+    ledger's. Runs in the caller's transaction without a savepoint of its own (the hot path)."""
     work_kind = work_kind_of(kind)
     source = f"review:{review_id}" if review_id is not None else f"annotation:{annotation_id}"
     if review_id is None and annotation_id is None:
@@ -183,9 +196,6 @@ def earning_accrue(
             active_seconds=active_seconds,
             at=submitted_at,
         )
-    existing = earning_of_source(annotation_id=annotation_id, review_id=review_id)
-    if existing is not None:
-        return existing  # a repeat of the same event
     earning = Earning(
         user_id=user_id,
         project_id=project.pk,
@@ -211,7 +221,9 @@ def earning_accrue(
         memo=_memo(earning, project.name),
         at=submitted_at,
     )
-    earning.save(force_insert=True)
+    # A repeat of the same event finds its accrual posted and its earning recorded: the insert
+    # then does nothing (no read first, on the hot path).
+    Earning.objects.bulk_create([earning], ignore_conflicts=True)
     return earning
 
 
@@ -321,12 +333,7 @@ def _move_to_payable(
     """Add `micros` (may be negative) of the person's finalised pay to their remainder and move
     the whole minor units of it from pending to payable (back, when negative); return the
     posting, or None when it moves nothing. Locks the person's pending and payable accounts."""
-    accounts = _accounts(
-        user_id=earning.user_id,
-        currency=earning.currency,
-        kinds=[AccountKind.PENDING, AccountKind.PAYABLE],
-    )
-    person_accounts_lock(a.pk for a in accounts.values())
+    accounts = _person_accounts_locked(user_id=earning.user_id, currency=earning.currency)
     # Safe without its own lock: every reader and writer holds the pending account's lock.
     remainder, _ = EarningRemainder.objects.get_or_create(
         user_id=earning.user_id, currency=earning.currency
@@ -370,13 +377,9 @@ def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earni
 
 
 def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]:
-    if not earnings:
-        return []
-    causes = hold_causes_for(
-        user_ids=[e.user_id for e in earnings], task_ids=[e.task_id for e in earnings if e.task_id]
-    )
+    """Make each locked earning (annotated by `with_hold_causes`) payable, or hold it."""
     for earning in earnings:
-        cause = causes.cause_of(user_id=earning.user_id, task_id=earning.task_id)
+        cause = hold_cause_of(earning)
         if cause is None:
             _make_payable(earning=earning, project_name=earning.project.name, at=at)
             continue
@@ -392,16 +395,18 @@ def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]
     return earnings
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[Earning]:
     """The task became final: make each of its pending per-task earnings payable, or held when
     its person is suspended or has an open appeal or the task is under dispute. Return them.
     Repeating it changes nothing (only pending earnings move). Locks the task's earnings."""
     at = at or timezone.now()
     earnings = list(
-        earnings_of_task_to_finalise(task_id=task_id)
-        .select_related("project")
-        .select_for_update(of=("self",))
+        with_hold_causes(
+            earnings_of_task_to_finalise(task_id=task_id)
+            .select_related("project")
+            .select_for_update(of=("self",))
+        )
     )
     return _finalise_or_hold(earnings, at=at)
 
@@ -412,10 +417,12 @@ def earnings_hourly_finalise_due(*, before: date, at: datetime | None = None) ->
     per-task earnings are); return how many. Safe to run twice."""
     at = at or timezone.now()
     earnings = list(
-        Earning.objects.select_for_update(of=("self",))
-        .select_related("project")
-        .filter(status=EarningStatus.PENDING, unit=RateUnit.PER_HOUR, earned_on__lt=before)
-        .order_by("pk")
+        with_hold_causes(
+            Earning.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(status=EarningStatus.PENDING, unit=RateUnit.PER_HOUR, earned_on__lt=before)
+            .order_by("pk")
+        )
     )
     return len(_finalise_or_hold(earnings, at=at))
 
@@ -482,12 +489,7 @@ def earning_reverse(
     if locked.status == EarningStatus.REVERSED:
         return locked
     was = locked.status
-    accounts = _accounts(
-        user_id=locked.user_id,
-        currency=locked.currency,
-        kinds=[AccountKind.PENDING, AccountKind.PAYABLE],
-    )
-    person_accounts_lock(a.pk for a in accounts.values())
+    _person_accounts_locked(user_id=locked.user_id, currency=locked.currency)
     first: LedgerTransaction | None = None
     for accrual in _accruals_of(locked):
         posted = ledger_reverse(transaction=accrual, reason=reason, actor=actor, at=at)
