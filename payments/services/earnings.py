@@ -107,7 +107,9 @@ def _person_accounts_locked(*, user_id: int, currency: str) -> dict[str, LedgerA
     """Lock the person's pending and payable accounts in `currency` (ascending pk, one query;
     opened first when missing) and return them by kind."""
     kinds = (AccountKind.PENDING, AccountKind.PAYABLE)
-    keys = {ledger_account_key(kind=k, currency=currency, user_id=user_id): k for k in kinds}
+    keys: dict[str, str] = {
+        ledger_account_key(kind=k, currency=currency, user_id=user_id): k for k in kinds
+    }
     locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
     if len(locked) < len(kinds):
         _accounts(user_id=user_id, currency=currency, kinds=kinds)
@@ -279,7 +281,9 @@ def _accrue_hours(
     source: str,
     active_seconds: int,
     at: datetime,
-) -> Earning:
+) -> Earning | None:
+    if active_seconds <= 0:
+        return None
     day = timezone.localdate(at)
     earning = _hourly_row(
         user_id=user_id,
@@ -291,7 +295,7 @@ def _accrue_hours(
         at=at,
     )
     key = f"earning:accrue:hour:{earning.pk}:{source}"
-    if earning.status == EarningStatus.REVERSED or active_seconds <= 0:
+    if earning.status == EarningStatus.REVERSED:
         return earning
     if LedgerTransaction.objects.filter(source_key=key).exists():
         return earning  # a repeat of the same submission
