@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
 
 from kit.money import Micros
 from labeling.models import Project
-from payments.models import Earning, EarningStatus, RateUnit, WorkKind
+from payments.models import Earning, EarningStatus, RateCardVersion, RateUnit, WorkKind
 from payments.selectors.rates import (
     UNPAID_UNLESS_TRAINING_PAID,
     RateMatch,
     rate_best,
-    rate_version_in_force,
     training_time_is_paid,
     work_profile_of,
 )
@@ -30,15 +28,17 @@ def project_for_pricing(project_id: int) -> Project | None:
 
 
 def rate_for_work(
-    *, project: Project, user: Any, work_kind: str, review_level: int, at: datetime
+    *,
+    project: Project,
+    version: RateCardVersion,
+    user: Any,
+    work_kind: str,
+    review_level: int,
 ) -> RateMatch | None:
-    """`rate_lookup`'s answer for this work (same card, version and specificity order), reading
-    the person's tier and skill level only when a rate of that kind depends on them: two queries
-    when none does, as on most cards."""
+    """`rate_lookup`'s answer for this work once the version in force is known (same
+    specificity order), reading the person's tier and skill level only when a rate of that kind
+    depends on them: one query when none does, as on most cards."""
     if work_kind in UNPAID_UNLESS_TRAINING_PAID and not training_time_is_paid():
-        return None
-    version = rate_version_in_force(project=project, at=at)
-    if version is None:
         return None
     rates = list(version.rates.filter(work_kind=work_kind))
     if not rates:

@@ -26,6 +26,7 @@ needs no lock of its own. Nothing here locks or updates a row shared by a projec
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -60,6 +61,7 @@ from payments.selectors.earnings import (
     work_kind_of,
 )
 from payments.selectors.holds import hold_cause_of, with_hold_causes
+from payments.selectors.rates import rate_version_in_force
 from payments.services.ledger import (
     Leg,
     ledger_account_get_or_create,
@@ -70,6 +72,34 @@ from payments.services.ledger import (
 
 SECONDS_PER_HOUR = 3600
 REASON_MAX = 500
+
+
+class UnpricedSubmissions(threading.local):
+    """Submissions (task, moment) of this thread that found no rate card in force: the
+    `work_final` of the same submission (same task, same moment) then needs no read. A card in
+    force is never withdrawn or deleted, so a project unpriced now had no priced work before.
+    Only a hint for the hot path: an entry left by a rolled-back submission names a moment that
+    no later event repeats, and the set is bounded."""
+
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[int, datetime]] = set()
+
+    def remember(self, *, task_id: int, at: datetime) -> None:
+        if len(self.seen) >= self.LIMIT:
+            self.seen.clear()
+        self.seen.add((task_id, at))
+
+    def take(self, *, task_id: int, at: datetime) -> bool:
+        try:
+            self.seen.remove((task_id, at))
+        except KeyError:
+            return False
+        return True
+
+
+unpriced_submissions = UnpricedSubmissions()
 
 
 # --- Accounts -------------------------------------------------------------------------------------
@@ -174,16 +204,22 @@ def earning_accrue(
     source = f"review:{review_id}" if review_id is not None else f"annotation:{annotation_id}"
     if review_id is None and annotation_id is None:
         return None
+    version = rate_version_in_force(project=project_id, at=submitted_at)
+    if version is None:
+        # No card has ever been in force for this project (one in force never goes away), so
+        # none of its work earned: the task's work_final in this submission has nothing to do.
+        unpriced_submissions.remember(task_id=task_id, at=submitted_at)
+        return None
     project = project_for_pricing(project_id)
     if project is None:
         return None
     level = int(review_level or 0) if work_kind == WorkKind.REVIEW else 0
     match = rate_for_work(
         project=project,
+        version=version,
         user=User(pk=user_id),
         work_kind=work_kind,
         review_level=level,
-        at=submitted_at,
     )
     if match is None:
         return None
@@ -403,7 +439,11 @@ def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]
 def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[Earning]:
     """The task became final: make each of its pending per-task earnings payable, or held when
     its person is suspended or has an open appeal or the task is under dispute. Return them.
-    Repeating it changes nothing (only pending earnings move). Locks the task's earnings."""
+    Repeating it changes nothing (only pending earnings move). Locks the task's earnings.
+    Reads nothing when the submission that made it final (same task, same moment) found the
+    project unpriced."""
+    if at is not None and unpriced_submissions.take(task_id=task_id, at=at):
+        return []
     at = at or timezone.now()
     earnings = list(
         with_hold_causes(

@@ -12,14 +12,15 @@ from tests.payments.earnings.helpers import price
 
 pytestmark = pytest.mark.django_db
 
-# Measured on PostgreSQL and SQLite alike (2026-12-06). An accrual: the project, the version in
-# force, its rates, the two accounts (one query), the ledger posting (9, with its savepoints and
-# audit row) and the earning. The move to payable: the person's two accounts locked, the
-# remainder, the ledger posting (10) and the earning's status; the lock of the task's earnings
-# and the three hold checks are one query, which an unpriced submission runs too.
-ACCRUAL_STATEMENTS = 12
-ACCRUAL_AND_FINALISE_STATEMENTS = 25
-UNPRICED_LOOKUP_STATEMENTS = 2
+# Measured on PostgreSQL and SQLite alike (2026-12-06), over a submission of an unpriced
+# project (which costs one statement: the version-in-force lookup, by the project's id).
+# An accrual: the project, the version's rates, the two accounts (one query), the ledger posting
+# (9, with its savepoints and audit row) and the earning. Its move to payable when the task is
+# final at once: the task's earnings locked with the three hold checks (one query), the person's
+# two accounts locked, the remainder, the ledger posting (10) and the earning's status.
+ACCRUAL_STATEMENTS = 13
+ACCRUAL_AND_FINALISE_STATEMENTS = 27
+UNPRICED_LOOKUP_STATEMENTS = 1
 
 
 def _submit_queries(project, worker) -> list[str]:
