@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from labeling.events import SCORED_BY_REVIEW
+from labeling.events import SCORED_BY_GOLD, SCORED_BY_REVIEW
 from payments.services.earnings import (
     earning_accrue,
+    earning_finalise_gold,
     earning_reverse_source,
     earnings_finalise_task,
 )
@@ -65,9 +66,12 @@ def on_work_scored(
     review_id: int | None = None,
     **_: Any,
 ) -> None:
-    """`work_scored`: a rejection in review reverses the rejected annotation's earning (its rework
-    is a new annotation that earns anew)."""
-    if source == SCORED_BY_REVIEW and verdict == REJECT:
+    """`work_scored`: a scored gold answer is payable at once (gold tasks never become final; they
+    are paid like any task); a rejection in review reverses the rejected annotation's earning
+    (its rework is a new annotation that earns anew)."""
+    if source == SCORED_BY_GOLD:
+        earning_finalise_gold(annotation_id=annotation_id)
+    elif source == SCORED_BY_REVIEW and verdict == REJECT:
         earning_reverse_source(
             annotation_id=annotation_id,
             by_review_id=review_id,

@@ -455,6 +455,26 @@ def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[
     return _finalise_or_hold(earnings, at=at)
 
 
+@transaction.atomic(savepoint=False)
+def earning_finalise_gold(*, annotation_id: int, at: datetime | None = None) -> list[Earning]:
+    """A gold answer was scored: its task never becomes final (labeling keeps gold tasks open),
+    so the scoring is what makes its pay payable (or held). Repeating it changes nothing."""
+    at = at or timezone.now()
+    earnings = list(
+        with_hold_causes(
+            Earning.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(
+                annotation_id=annotation_id,
+                review_id__isnull=True,
+                status=EarningStatus.PENDING,
+                unit=RateUnit.PER_TASK,
+            )
+        )
+    )
+    return _finalise_or_hold(earnings, at=at)
+
+
 @transaction.atomic
 def earnings_hourly_finalise_due(*, before: date, at: datetime | None = None) -> int:
     """Make every pending active-time earning of a day before `before` payable (or held, as
@@ -599,6 +619,7 @@ def earning_reverse_source(
 
 __all__ = [
     "earning_accrue",
+    "earning_finalise_gold",
     "earning_release",
     "earning_reverse",
     "earning_reverse_source",

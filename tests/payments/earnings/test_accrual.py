@@ -172,3 +172,20 @@ def test_the_expense_side_is_the_project_labour_expense():
         ).values_list("amount_micros", flat=True)
     )
     assert total == -2 * TASK_RATE
+
+
+def test_a_scored_gold_answer_is_paid_like_any_task_although_gold_never_becomes_final():
+    from labeling.services.gold import gold_answer_set
+
+    project = make_project(gold_warmup=1)
+    price(project)
+    (gold_id,) = add_tasks(project, 1)
+    gold_answer_set(task=Task.objects.get(pk=gold_id), result={"label": "cat"}, actor=None)
+    add_tasks(project, 1)
+    worker = make_worker()
+
+    annotation = annotate(project, worker)
+
+    assert annotation.task_id == gold_id
+    (earning,) = earnings_of(worker)
+    assert earning.status == "payable" and payable(worker) == TASK_RATE
