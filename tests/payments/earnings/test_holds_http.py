@@ -109,3 +109,20 @@ def test_finance_opens_and_closes_a_dispute_through_the_api(finance_client, held
 
     assert closed.status_code == 200 and closed.json()["closed_at"]
     assert finance_client.get(DISPUTES).json()["results"] == []
+
+
+def test_finance_opens_a_dispute_on_the_page_and_a_wrong_task_is_named(finance_client, held):
+    bad = finance_client.post(
+        "/finance/disputes/",
+        {"project": held.earning.project_id, "task_id": 10**9, "reason": "Claim"},
+    )
+    good = finance_client.post(
+        "/finance/disputes/",
+        {"project": held.earning.project_id, "task_id": held.earning.task_id, "reason": "Claim"},
+    )
+
+    assert bad.status_code == 400
+    assert "has no task" in bad.content.decode()
+    assert good.status_code == 302
+    page = finance_client.get("/finance/holds/").content.decode()
+    assert "Claim" in page
