@@ -40,6 +40,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Rate cards", reverse("payments:rate_cards")))
     if can(user, Action.PAYOUT_ACCOUNTS_VIEW):
         items.append(("Payout accounts", reverse("payments:payout_accounts")))
+    if can(user, Action.HOLDS_MANAGE):
+        items.append(("Holds", reverse("payments:holds")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
     if can(user, Action.PERSONAL_DATA_ERASE):

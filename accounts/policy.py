@@ -36,6 +36,7 @@ class Action(StrEnum):
     STRIPE_EVENTS_MANAGE = "stripe_events.manage"
     PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
     PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
+    HOLDS_MANAGE = "holds.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -66,6 +67,9 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # and the providers offered per country: finance only.
     Action.PAYOUT_ACCOUNTS_VIEW: frozenset({Role.FINANCE}),
     Action.PAYOUT_PROVIDERS_MANAGE: frozenset({Role.FINANCE}),
+    # Held earnings (suspended people, open appeals, disputed tasks): finance lists them, releases
+    # or forfeits them, and opens or closes disputes of tasks.
+    Action.HOLDS_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

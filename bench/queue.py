@@ -7,7 +7,9 @@ Steps, each printing what it measured:
 2. Seed a project per path with BENCH_TASKS (1,000,000) tasks and their work slots in set-based SQL: the
    rows the import service would make. By default the project has teams and requirements on, as
    the budgets ask: it is limited to a team that holds every bench annotator and requires not
-   holding a skill nobody has, so every claim checks both (`--no-teams`: an open project).
+   holding a skill nobody has, so every claim checks both (`--no-teams`: an open project). Each
+   project has a rate card in force (a sub-cent rate per final task), so every submission accrues
+   pay in the same transaction as a product with rates does (`--no-rates`: no card, to compare).
 3. Create annotators through the services, each with an API token and a signed-in session
    (Django's sign-in, in the configured session engine) with a CSRF token.
 4. Serve the app with gunicorn and run claim + submit cycles for 1, 4, 16 and 64 annotators
@@ -155,6 +157,7 @@ class Config:
     skip_export: bool
     celery_concurrency: int
     teams: bool
+    rates: bool
 
 
 def parse_config(argv: list[str]) -> Config:
@@ -218,6 +221,13 @@ def parse_config(argv: list[str]) -> Config:
         help="leave the queue project open to every team, with no requirement (default: limited"
         " to the bench team, with one requirement)",
     )
+    parser.add_argument(
+        "--no-rates",
+        action="store_true",
+        help="give the queue projects no rate card, so no submission accrues pay (default: a"
+        " card per project, as a product with rates runs: every submit accrues and, final at"
+        " once, moves its pay to payable)",
+    )
     args = parser.parse_args(argv)
     larger_import = _env_int("BENCH_IMPORT_TASKS", 1_000_000)
     config = Config(
@@ -240,6 +250,7 @@ def parse_config(argv: list[str]) -> Config:
         skip_export=args.skip_export,
         celery_concurrency=args.celery_concurrency,
         teams=not args.no_teams,
+        rates=not args.no_rates,
     )
     return config
 
@@ -475,6 +486,37 @@ def project_make(name: str) -> Project:
 
 BENCH_TEAM = "Bench team"
 NOBODYS_SKILL = "bench-nobody-has"
+
+
+BENCH_RATE_MICROS = 3_500  # 0.0035 USD per final task: sub-cent, so the remainder moves too
+
+
+def project_price(project: Project) -> list[str]:
+    """Give `project` a rate card in force now, through the rate services (accrual on); return
+    the lines that say so."""
+    from payments.services.rates import RateSpec, rate_card_version_create
+
+    rate_card_version_create(
+        actor=None,
+        project=project,
+        currency="USD",
+        rates=[RateSpec("annotation", "per_task", BENCH_RATE_MICROS)],
+        note="Bench: every submission accrues.",
+    )
+    return [
+        f"  rates ON: project {project.pk} pays {BENCH_RATE_MICROS} micros USD per final task"
+        " (each submit accrues pending pay and, final at once, moves it to payable)"
+    ]
+
+
+def earnings_summary(project_id: int) -> str:
+    """How many earnings the run accrued on the project, and whether the ledger reconciles."""
+    from payments.models import Earning
+    from payments.selectors.ledger import ledger_reconciliation
+
+    count = Earning.objects.filter(project_id=project_id).count()
+    clean = ledger_reconciliation().is_clean
+    return f"{count:,} earnings accrued; ledger {'reconciles' if clean else 'DOES NOT reconcile'}"
 
 
 def project_limit_to_team(project: Project, user_ids: list[int]) -> list[str]:
@@ -1714,6 +1756,10 @@ def queue_project_seed(config: Config, annotators: list[Annotator], path: str) -
         lines = project_limit_to_team(project, [a.user_id for a in annotators])
     else:
         lines = ["  teams and requirements OFF (--no-teams): the project is open to every team"]
+    if config.rates:
+        lines += project_price(project)
+    else:
+        lines += ["  rates OFF (--no-rates): no rate card, so nothing accrues"]
     print("\n".join(lines), flush=True)
     started = time.monotonic()
     job = seed_job(project=project, count=config.tasks, name=f"bench-queue-{path}.jsonl")
@@ -1782,6 +1828,7 @@ def queue_bench(config: Config, server: Gunicorn, annotators: list[Annotator]) -
             " (task, author) pair(s) annotated twice",
             flush=True,
         )
+        print(f"    pay ({path}): {earnings_summary(project.pk)}", flush=True)
     if any(level.load.errors for level in figures.levels.values()):
         print(f"  server log tail ({server.log_path}):")
         lines = server.log_path.read_text(errors="replace").splitlines()[-20:]

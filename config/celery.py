@@ -67,6 +67,10 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.ledger_reconcile",
         "schedule": crontab(hour=2, minute=15),
     },
+    "earnings-hourly-finalise": {
+        "task": "payments.tasks.earnings_hourly_finalise",
+        "schedule": crontab(minute=5),
+    },
     "sessions-clear-expired": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=30),

@@ -4,7 +4,8 @@ week is released to payable (rounded down, the remainder carried), and one earni
 with a reason, so the finance explorer shows every kind of transaction.
 
 Call `demo_ledger_seed(now=...)` after `demo_quality_seed` (it reads the annotations that seeds).
-Rate cards arrive with the next step of issue 13; until then the rate is this module's constant.
+Work that a rate card priced has its own earning (payments.services.earnings) and is left alone
+here; only work done before any card (older demo databases) gets this module's flat rate.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from kit.money import Micros
 from labeling.models import Annotation
-from payments.models import AccountKind, LedgerTransaction
+from payments.models import AccountKind, Earning, LedgerTransaction
 from payments.services.ledger import (
     Leg,
     ledger_account_get_or_create,
@@ -34,8 +35,11 @@ def demo_ledger_seed(*, now: datetime | None = None) -> list[str]:
     now = now or timezone.now()
     currency = str(settings.QUORUM_LEDGER_DEFAULT_CURRENCY)
     rate = Micros(DEMO_RATE_MICROS, currency)
+    priced = Earning.objects.filter(annotation_id__isnull=False).values("annotation_id")
     annotations = list(
-        Annotation.objects.select_related("author", "project").order_by("pk")[:DEMO_ANNOTATIONS]
+        Annotation.objects.exclude(pk__in=priced)
+        .select_related("author", "project")
+        .order_by("pk")[:DEMO_ANNOTATIONS]
     )
     posted = 0
     for annotation in annotations:

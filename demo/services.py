@@ -167,6 +167,8 @@ def demo_seed() -> SeedReport:
         )
     report.created.extend(demo_projects_seed(customer_user=users["customer@demo.quorum"]))
     demo_customer = Customer.objects.get(slug="demo-data-co")
+    # Rate cards before the demo work, so the work earns as it is done (the later call finds them).
+    report.created.extend(rates_demo_seed(customer=demo_customer))
     report.created.extend(demo_checks_seed(customer=demo_customer))
     report.created.extend(demo_teams_seed(totp_secret=DEMO_TOTP_SECRET))
     everyone = {u.email: u for u in User.objects.filter(email__endswith="@demo.quorum")}

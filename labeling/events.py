@@ -8,18 +8,22 @@ a handler never depends on what labeling happened to have loaded.
 
 - `work_submitted`: a person handed in work: an annotation (kind "annotate", "rework" or "gold")
   or a review verdict (kind "review"). Arguments: user_id, project_id, task_id, annotation_id
-  (None for a review that corrected nothing), review_id (reviews only), kind, active_seconds
-  (server-measured), submitted_at.
+  (None for a review that corrected nothing), review_id and review_level (reviews only), kind,
+  active_seconds (server-measured), submitted_at.
 - `work_final`: a task became final (its result is what the customer gets).
   Arguments: project_id, task_id, completed_at.
 - `work_scored`: a person's work was judged: a gold answer scored, a review verdict given on it,
   or its agreement with a final consensus result measured.
   Arguments: user_id (the author), project_id, task_id, annotation_id, source ("gold", "review"
   or "agreement"), value (the score in 0..1, or None for a review verdict), verdict (the review
-  verdict, or None).
+  verdict, or None), review_id (the review that gave the verdict, or None).
 - `work_reversed`: work stopped counting after it was submitted (a suspended person's unreviewed
   consensus work was discounted). Arguments: user_id, project_id (None: every project),
   annotation_ids, task_ids, reason ("discounted").
+- `review_overruled`: a higher review level overruled a lower level's verdict (corrected or
+  rejected work that the lower level had passed): the lower reviewer's verdict was wrong.
+  Arguments: reviewer_id, project_id, task_id, review_id (the overruled review), level (its
+  level), by_review_id (the higher level's review), verdict (the higher level's verdict).
 - `work_updated`: a task's label or confidence changed after it was aggregated, because the
   estimates refreshed (re-aggregation). The work behind it stays paid: nothing is reversed.
   Arguments: project_id, task_id, reaggregation_id, task_status, before_label, after_label,
@@ -44,6 +48,7 @@ work_final = Signal()
 work_scored = Signal()
 work_reversed = Signal()
 work_updated = Signal()
+review_overruled = Signal()
 project_created = Signal()
 
 
@@ -57,6 +62,7 @@ def work_submitted_send(
     active_seconds: int,
     submitted_at: datetime,
     review_id: int | None = None,
+    review_level: int | None = None,
 ) -> None:
     """Announce handed-in work (call inside the transaction that stored it)."""
     work_submitted.send(
@@ -66,6 +72,7 @@ def work_submitted_send(
         task_id=task_id,
         annotation_id=annotation_id,
         review_id=review_id,
+        review_level=review_level,
         kind=kind,
         active_seconds=active_seconds,
         submitted_at=submitted_at,
@@ -88,6 +95,7 @@ def work_scored_send(
     source: str,
     value: float | None = None,
     verdict: str | None = None,
+    review_id: int | None = None,
 ) -> None:
     """Announce that a person's work was judged (call inside the transaction that judged it)."""
     work_scored.send(
@@ -99,6 +107,7 @@ def work_scored_send(
         source=source,
         value=value,
         verdict=verdict,
+        review_id=review_id,
     )
 
 
@@ -118,6 +127,30 @@ def work_reversed_send(
         annotation_ids=list(annotation_ids),
         task_ids=list(task_ids),
         reason=reason,
+    )
+
+
+def review_overruled_send(
+    *,
+    reviewer_id: int,
+    project_id: int,
+    task_id: int,
+    review_id: int,
+    level: int,
+    by_review_id: int,
+    verdict: str,
+) -> None:
+    """Announce that a higher level overruled a lower review (call inside the transaction that
+    recorded the higher verdict)."""
+    review_overruled.send(
+        sender="labeling",
+        reviewer_id=reviewer_id,
+        project_id=project_id,
+        task_id=task_id,
+        review_id=review_id,
+        level=level,
+        by_review_id=by_review_id,
+        verdict=verdict,
     )
 
 

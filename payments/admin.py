@@ -14,6 +14,8 @@ from core.admin import InspectOnly
 from core.errors import Conflict
 from payments.models import (
     BankDetails,
+    Earning,
+    Hold,
     PayoutAccount,
     PayoutAccountEvent,
     PayoutCountryProviders,
@@ -102,3 +104,33 @@ class StripeConnectedAccountAdmin(InspectOnly):
     ]
     list_filter = ["payouts_enabled", "transfers_status", "is_deleted"]
     search_fields = ["stripe_account", "user__email"]
+
+
+@admin.register(Earning)
+class EarningAdmin(InspectOnly):
+    """Earnings as recorded; changes go through holds (finance pages) and labeling's events."""
+
+    list_display = [
+        "id",
+        "user",
+        "project",
+        "work_kind",
+        "unit",
+        "task_id",
+        "currency",
+        "amount_micros",
+        "status",
+        "earned_on",
+    ]
+    list_filter = ["status", "unit", "work_kind", "currency"]
+    search_fields = ["user__email", "task_id", "annotation_id", "review_id"]
+    ordering = ["-pk"]
+
+
+@admin.register(Hold)
+class HoldAdmin(InspectOnly):
+    """Held earnings; finance releases or forfeits them on the holds page."""
+
+    list_display = ["id", "earning", "cause", "created_at", "resolution", "resolved_at"]
+    list_filter = ["cause", "resolution"]
+    ordering = ["-pk"]

@@ -14,6 +14,7 @@ class PaymentsConfig(AppConfig):
         checks.register()
         personal_data.register()
         stripe_connect.register()  # the account.updated webhook handler
+        _connect_work_events()
         # The last step before probation: a confirmed payout account (the cooling-off period
         # after confirmation holds payouts back, not onboarding).
         onboarding_step_register(
@@ -26,3 +27,23 @@ class PaymentsConfig(AppConfig):
                 help_text="Where we pay you; you confirm it from an e-mail we send.",
             )
         )
+
+
+def _connect_work_events() -> None:
+    """Earnings follow labeling's work events, in the transaction that announced them."""
+    from labeling.events import (
+        review_overruled,
+        work_final,
+        work_reversed,
+        work_scored,
+        work_submitted,
+    )
+    from payments import handlers
+
+    work_submitted.connect(handlers.on_work_submitted, dispatch_uid="payments-earning-accrue")
+    work_final.connect(handlers.on_work_final, dispatch_uid="payments-earning-finalise")
+    work_scored.connect(handlers.on_work_scored, dispatch_uid="payments-earning-rejected")
+    review_overruled.connect(
+        handlers.on_review_overruled, dispatch_uid="payments-earning-overruled"
+    )
+    work_reversed.connect(handlers.on_work_reversed, dispatch_uid="payments-earning-discounted")

@@ -3,6 +3,10 @@
 The order, for every transaction that takes more than one: the ledger transaction's source key
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
 accounts (expenses, clearing) are never locked: their balances are sums of entries.
+Earnings (payments/services/earnings.py) come first when taken: the earnings rows (a task's in
+ascending pk, in one statement), then the person accounts; a person's earning remainder is read
+and written only while their pending account is locked, so it has no lock of its own. Holds are
+locked before their earning.
 A rate card is locked alone, by the writes of its versions (no ledger lock is held with it). A
 person's payout account is locked first, then (Stripe Connect) their connected account row; no
 other lock is held with them.
@@ -27,6 +31,15 @@ def person_accounts_lock(account_ids: Iterable[int]) -> list[LedgerAccount]:
     return list(
         LedgerAccount.objects.select_for_update()
         .filter(pk__in=ids, kind__in=sorted(PERSON_KINDS))
+        .order_by("pk")
+    )
+
+
+def person_accounts_lock_by_key(keys: Iterable[str]) -> list[LedgerAccount]:
+    """Lock the person accounts with these keys, in ascending primary key; return them."""
+    return list(
+        LedgerAccount.objects.select_for_update()
+        .filter(key__in=sorted(set(keys)), kind__in=sorted(PERSON_KINDS))
         .order_by("pk")
     )
 

@@ -14,6 +14,7 @@ from payments.models import StripeEvent, StripeEventStatus
 from payments.selectors.ledger import ledger_reconciliation
 from payments.selectors.stripe_events import stripe_events_overdue
 from payments.services import stripe_events as stripe_event_services
+from payments.services.earnings import earnings_hourly_finalise_due
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +76,10 @@ def stripe_events_due() -> int:
     for event_id, attempts in overdue:
         stripe_event_process.apply_async(args=(event_id, attempts))
     return len(overdue)
+
+
+@shared_task(name="payments.tasks.earnings_hourly_finalise", ignore_result=True)
+def earnings_hourly_finalise() -> int:
+    """Make the active-time earnings of days before today payable (or held); return how many.
+    Runs from the beat schedule every hour; safe to run twice (only pending ones move)."""
+    return earnings_hourly_finalise_due(before=timezone.localdate())

@@ -26,7 +26,12 @@ from core.audit import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from kit.scoring import score
 from labeling.errors import LeaseExpired, NotQualified
-from labeling.events import SCORED_BY_REVIEW, work_scored_send, work_submitted_send
+from labeling.events import (
+    SCORED_BY_REVIEW,
+    review_overruled_send,
+    work_scored_send,
+    work_submitted_send,
+)
 from labeling.models import (
     Annotation,
     AnnotationStatus,
@@ -210,16 +215,30 @@ def _corrected_aggregate(task: Task) -> Annotation | None:
     return review.correction if review else None
 
 
-def _upheld_previous(task: Task, level: int, verdict: str) -> None:
+def _upheld_previous(task: Task, level: int, verdict: str, *, by_review: Review) -> None:
     if level < 2:
         return
-    previous = Review.objects.filter(
-        task_id=task.pk, level=level - 1, upheld__isnull=True
-    ).order_by("-pk")
-    # An approval above confirms the decision below; a correction or rejection overrules it.
-    Review.objects.filter(pk__in=previous.values("pk")[:1]).update(
-        upheld=verdict == Verdict.APPROVE
+    previous = (
+        Review.objects.filter(task_id=task.pk, level=level - 1, upheld__isnull=True)
+        .order_by("-pk")
+        .values_list("pk", "reviewer_id")
+        .first()
     )
+    if previous is None:
+        return
+    # An approval above confirms the decision below; a correction or rejection overrules it.
+    upheld = verdict == Verdict.APPROVE
+    Review.objects.filter(pk=previous[0]).update(upheld=upheld)
+    if not upheld:
+        review_overruled_send(
+            reviewer_id=previous[1],
+            project_id=task.project_id,
+            task_id=task.pk,
+            review_id=previous[0],
+            level=level - 1,
+            by_review_id=by_review.pk,
+            verdict=verdict,
+        )
 
 
 def _check_verdict(
@@ -295,11 +314,12 @@ def review_submit(
                 task_id=task.pk,
                 annotation_id=review.correction_id,
                 review_id=review.pk,
+                review_level=level,
                 kind=SlotKind.REVIEW,
                 active_seconds=active,
                 submitted_at=now,
             )
-            _upheld_previous(task, level, verdict)
+            _upheld_previous(task, level, verdict, by_review=review)
             if verdict == Verdict.REJECT and work is not None:  # _check_verdict ensured work
                 changes = _send_back(task=task, project=project, work=work, reason=reason)
             else:
@@ -332,6 +352,7 @@ def review_submit(
                     annotation_id=work.pk,
                     source=SCORED_BY_REVIEW,
                     verdict=verdict,
+                    review_id=review.pk,
                 )
             return review
     except LeaseExpired:

@@ -2,6 +2,8 @@
 payout runs each add a module of their own and export their models here; Stripe's webhook
 events are in stripe_events.py."""
 
+from payments.models.earnings import Earning, EarningRemainder, EarningStatus
+from payments.models.holds import Hold, HoldCause, HoldResolution, TaskDispute
 from payments.models.ledger import (
     CUSTOMER_KINDS,
     PERSON_KINDS,
@@ -53,6 +55,12 @@ __all__ = [
     "BankDetails",
     "BankDetailsState",
     "BankScheme",
+    "Earning",
+    "EarningRemainder",
+    "EarningStatus",
+    "Hold",
+    "HoldCause",
+    "HoldResolution",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
@@ -70,6 +78,7 @@ __all__ = [
     "StripeConnectedAccount",
     "StripeEvent",
     "StripeEventStatus",
+    "TaskDispute",
     "TransfersCapability",
     "WorkKind",
 ]

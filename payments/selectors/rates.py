@@ -89,14 +89,18 @@ def training_time_is_paid() -> bool:
     return bool(settings.QUORUM_TRAINING_TIME_PAID)
 
 
-def rate_cards_for_project(project: Project) -> Q:
-    """The project's own card and its customer's default card."""
-    return Q(project_id=project.pk) | Q(customer_id=project.customer_id, project__isnull=True)
+def rate_cards_for_project(project: Project | int) -> Q:
+    """The project's own card and its customer's default card (given the project, or only its
+    id: its customer is then read by a subquery of the same statement)."""
+    if isinstance(project, Project):
+        return Q(project_id=project.pk) | Q(customer_id=project.customer_id, project__isnull=True)
+    customer = Project.objects.filter(pk=project).values("customer_id")[:1]
+    return Q(project_id=project) | Q(customer_id=Subquery(customer), project__isnull=True)
 
 
-def rate_version_in_force(*, project: Project, at: datetime) -> RateCardVersion | None:
-    """The version that prices work on `project` at `at`: the project card's version in force,
-    else the customer default's (one query)."""
+def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVersion | None:
+    """The version that prices work on `project` (or the project of that id) at `at`: the
+    project card's version in force, else the customer default's (one query)."""
     return (
         RateCardVersion.objects.filter(
             card__in=RateCard.objects.filter(rate_cards_for_project(project)),

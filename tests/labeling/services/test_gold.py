@@ -248,5 +248,6 @@ def test_a_scored_gold_answer_is_announced_as_work_scored_with_its_facts():
             "source": "gold",
             "value": 0.0,
             "verdict": None,
+            "review_id": None,
         }
     ]

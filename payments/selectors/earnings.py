@@ -1,0 +1,93 @@
+"""Reads of earnings: the rate that prices a piece of work on the hot path, and scoped lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from kit.money import Micros
+from labeling.models import Project
+from payments.models import Earning, EarningStatus, RateCardVersion, RateUnit, WorkKind
+from payments.selectors.rates import (
+    UNPAID_UNLESS_TRAINING_PAID,
+    RateMatch,
+    rate_best,
+    training_time_is_paid,
+    work_profile_of,
+)
+
+
+def project_for_pricing(project_id: int) -> Project | None:
+    """The project fields pricing and memos need (one query), or None."""
+    return (
+        Project.objects.only("id", "name", "customer_id", "required_skill_id")
+        .filter(pk=project_id)
+        .first()
+    )
+
+
+def rate_for_work(
+    *,
+    project: Project,
+    version: RateCardVersion,
+    user: Any,
+    work_kind: str,
+    review_level: int,
+) -> RateMatch | None:
+    """`rate_lookup`'s answer for this work once the version in force is known (same
+    specificity order), reading the person's tier and skill level only when a rate of that kind
+    depends on them: one query when none does, as on most cards."""
+    if work_kind in UNPAID_UNLESS_TRAINING_PAID and not training_time_is_paid():
+        return None
+    rates = list(version.rates.filter(work_kind=work_kind))
+    if not rates:
+        return None
+    work = work_profile_of(
+        project=project,
+        person=user,
+        work_kind=work_kind,
+        review_level=review_level,
+        tier=None if any(rate.tier for rate in rates) else "",
+        skill_level=None if any(rate.min_skill_level for rate in rates) else 0,
+    )
+    rate = rate_best(rates, work)
+    if rate is None:
+        return None
+    return RateMatch(
+        rate=rate,
+        version=version,
+        amount=Micros(rate.amount_micros, version.currency),
+        unit=RateUnit(rate.unit),
+    )
+
+
+def earnings_of_task_to_finalise(*, task_id: int) -> QuerySet[Earning]:
+    """The task's pending per-task earnings, locked, ascending (call inside a transaction)."""
+    return (
+        Earning.objects.select_for_update()
+        .filter(task_id=task_id, status=EarningStatus.PENDING, unit=RateUnit.PER_TASK)
+        .order_by("pk")
+    )
+
+
+def earning_get_for_update(*, pk: int) -> Earning:
+    """Lock and return one earning (Earning.DoesNotExist when there is none)."""
+    return Earning.objects.select_for_update().get(pk=pk)
+
+
+def earning_of_source(*, annotation_id: int | None = None, review_id: int | None = None) -> Any:
+    """The per-task earning of an annotation (without a review) or of a review verdict, or None."""
+    if review_id is not None:
+        return Earning.objects.filter(review_id=review_id).first()
+    return Earning.objects.filter(annotation_id=annotation_id, review_id__isnull=True).first()
+
+
+def earnings_of(*, user: Any) -> QuerySet[Earning]:
+    """The person's own earnings, newest first, with their project."""
+    return Earning.objects.filter(user_id=user.pk).select_related("project")
+
+
+def work_kind_of(kind: str) -> str:
+    """The rate card's work kind for labeling's kind of submission."""
+    return WorkKind.REVIEW if kind == "review" else WorkKind.ANNOTATION

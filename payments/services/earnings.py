@@ -1,0 +1,629 @@
+"""Earnings: pricing work as labeling announces it, making it payable, and clawing it back.
+
+Called by payments/handlers.py inside the transaction of labeling's state change (submit, verdict,
+discount), so an earning commits or rolls back with the work. docs/earnings.md explains the same
+to annotators and finance.
+
+Ledger shapes (the earnings page reads the ledger alone, so they stay exactly these):
+- accrual: the person's PENDING +X, the project's LABOUR_EXPENSE_PROJECT -X, source key
+  `earning:accrue:annotation:<id>`, `earning:accrue:review:<id>`, or for active time
+  `earning:accrue:hour:<earning pk>:<annotation|review>:<id>` (one increment per submission);
+- finalise: PENDING -> PAYABLE of whole minor units, key `earning:final:<earning pk>`. Sub-minor
+  micros of finalised earnings stay in pending as the person's remainder (EarningRemainder,
+  0 <= remainder < one minor unit) and join the next finalised earning: finalising one earning
+  never moves the micros of another that is still pending;
+- reversal: `ledger_reverse` of the accrual(s), and of the move to payable when there was one
+  (a clawback from payable, which may take payable below zero: owed); then, when the remainder
+  left its range, one settling move `earning:final:settle:<earning pk>` (PENDING <-> PAYABLE,
+  whole minor units) brings it back, so payable always equals the whole minor units of the
+  person's payable earnings.
+
+Lock order (adds to payments/lock_objects.py's): earnings rows (ascending pk; a task's are also
+serialised by labeling's task lock), then the ledger's (source key, person accounts ascending).
+The remainder row is read and changed only while the person's PENDING account is locked, so it
+needs no lock of its own. Nothing here locks or updates a row shared by a project.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import User
+from core.audit import audit_record
+from core.errors import Conflict, ValidationFailed
+from kit.money import Micros, micros_per_minor
+from labeling.models import Project
+from payments.lock_objects import person_accounts_lock_by_key
+from payments.models import (
+    AccountKind,
+    Earning,
+    EarningRemainder,
+    EarningStatus,
+    Hold,
+    LedgerAccount,
+    LedgerTransaction,
+    RateUnit,
+    WorkKind,
+)
+from payments.selectors.earnings import (
+    earning_get_for_update,
+    earning_of_source,
+    earnings_of_task_to_finalise,
+    project_for_pricing,
+    rate_for_work,
+    work_kind_of,
+)
+from payments.selectors.holds import hold_cause_of, with_hold_causes
+from payments.selectors.rates import rate_version_in_force
+from payments.services.ledger import (
+    Leg,
+    ledger_account_get_or_create,
+    ledger_account_key,
+    ledger_post,
+    ledger_reverse,
+)
+
+SECONDS_PER_HOUR = 3600
+REASON_MAX = 500
+
+
+class UnpricedSubmissions(threading.local):
+    """Submissions (task, moment) of this thread that found no rate card in force: the
+    `work_final` of the same submission (same task, same moment) then needs no read. A card in
+    force is never withdrawn or deleted, so a project unpriced now had no priced work before.
+    Only a hint for the hot path: an entry left by a rolled-back submission names a moment that
+    no later event repeats, and the set is bounded."""
+
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[int, datetime]] = set()
+
+    def remember(self, *, task_id: int, at: datetime) -> None:
+        if len(self.seen) >= self.LIMIT:
+            self.seen.clear()
+        self.seen.add((task_id, at))
+
+    def take(self, *, task_id: int, at: datetime) -> bool:
+        try:
+            self.seen.remove((task_id, at))
+        except KeyError:
+            return False
+        return True
+
+
+unpriced_submissions = UnpricedSubmissions()
+
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+
+def _accounts(
+    *, user_id: int, currency: str, kinds: Iterable[str], project: Project | None = None
+) -> dict[str, LedgerAccount]:
+    """The person's accounts of `kinds` (and the project's labour expense when `project` is
+    given) in `currency`, read in one query and opened the first time."""
+    wanted = {
+        kind: ledger_account_key(kind=kind, currency=currency, user_id=user_id) for kind in kinds
+    }
+    if project is not None:
+        wanted[AccountKind.LABOUR_EXPENSE_PROJECT] = ledger_account_key(
+            kind=AccountKind.LABOUR_EXPENSE_PROJECT, currency=currency, project_id=project.pk
+        )
+    found = {a.key: a for a in LedgerAccount.objects.filter(key__in=list(wanted.values()))}
+    accounts: dict[str, LedgerAccount] = {}
+    for kind, key in wanted.items():
+        account = found.get(key)
+        if account is None:
+            is_project = kind == AccountKind.LABOUR_EXPENSE_PROJECT
+            account = ledger_account_get_or_create(
+                kind=kind,
+                currency=currency,
+                user=None if is_project else User(pk=user_id),
+                project=project if is_project else None,
+            )
+        accounts[kind] = account
+    return accounts
+
+
+def _person_accounts_locked(*, user_id: int, currency: str) -> dict[str, LedgerAccount]:
+    """Lock the person's pending and payable accounts in `currency` (ascending pk, one query;
+    opened first when missing) and return them by kind."""
+    kinds = (AccountKind.PENDING, AccountKind.PAYABLE)
+    keys: dict[str, str] = {
+        ledger_account_key(kind=k, currency=currency, user_id=user_id): k for k in kinds
+    }
+    locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
+    if len(locked) < len(kinds):
+        _accounts(user_id=user_id, currency=currency, kinds=kinds)
+        locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
+    return locked
+
+
+# --- Accrual --------------------------------------------------------------------------------------
+
+
+def _what(work_kind: str, review_level: int) -> str:
+    return f"Review (level {review_level})" if work_kind == WorkKind.REVIEW else "Annotation"
+
+
+def _memo(earning: Earning, project_name: str) -> str:
+    if earning.unit == RateUnit.PER_HOUR:
+        what = f"Active time ({earning.work_kind}) in {project_name} on {earning.earned_on}"
+    else:
+        what = f"{_what(earning.work_kind, earning.review_level)} of task {earning.task_id} in "
+        what += project_name
+    return what[:REASON_MAX]
+
+
+def _post_accrual(
+    *, source_key: str, user_id: int, project: Project, amount: Micros, memo: str, at: datetime
+) -> LedgerTransaction:
+    accounts = _accounts(
+        user_id=user_id, currency=amount.currency, kinds=[AccountKind.PENDING], project=project
+    )
+    return ledger_post(
+        source_key=source_key,
+        legs=[
+            Leg(account=accounts[AccountKind.PENDING], amount=amount),
+            Leg(account=accounts[AccountKind.LABOUR_EXPENSE_PROJECT], amount=-amount),
+        ],
+        actor=None,
+        memo=memo[:REASON_MAX],
+        at=at,
+    )
+
+
+@transaction.atomic(savepoint=False)
+def earning_accrue(
+    *,
+    user_id: int,
+    project_id: int,
+    task_id: int,
+    annotation_id: int | None,
+    review_id: int | None,
+    review_level: int | None,
+    kind: str,
+    active_seconds: int,
+    submitted_at: datetime,
+) -> Earning | None:
+    """Price handed-in work (an annotation, or a review verdict at its level) as pending pay:
+    per final task, one earning per annotation or review; per active hour, the day's earning of
+    the person on the project grows by this submission's seconds. Return the earning (a per-task
+    one without its id), or None when no rate prices the work (nothing accrues, nothing is
+    raised). Repeating it changes nothing. Locks: the day's earning row (per hour), then the
+    ledger's. Runs in the caller's transaction without a savepoint of its own (the hot path)."""
+    work_kind = work_kind_of(kind)
+    source = f"review:{review_id}" if review_id is not None else f"annotation:{annotation_id}"
+    if review_id is None and annotation_id is None:
+        return None
+    version = rate_version_in_force(project=project_id, at=submitted_at)
+    if version is None:
+        # No card has ever been in force for this project (one in force never goes away), so
+        # none of its work earned: the task's work_final in this submission has nothing to do.
+        unpriced_submissions.remember(task_id=task_id, at=submitted_at)
+        return None
+    project = project_for_pricing(project_id)
+    if project is None:
+        return None
+    level = int(review_level or 0) if work_kind == WorkKind.REVIEW else 0
+    match = rate_for_work(
+        project=project,
+        version=version,
+        user=User(pk=user_id),
+        work_kind=work_kind,
+        review_level=level,
+    )
+    if match is None:
+        return None
+    if match.unit == RateUnit.PER_HOUR:
+        return _accrue_hours(
+            user_id=user_id,
+            project=project,
+            match=match,
+            work_kind=work_kind,
+            level=level,
+            source=source,
+            active_seconds=active_seconds,
+            at=submitted_at,
+        )
+    earning = Earning(
+        user_id=user_id,
+        project_id=project.pk,
+        work_kind=work_kind,
+        review_level=level,
+        unit=RateUnit.PER_TASK,
+        task_id=task_id,
+        annotation_id=annotation_id if review_id is None else None,
+        review_id=review_id,
+        earned_on=timezone.localdate(submitted_at),
+        active_seconds=active_seconds,
+        currency=match.amount.currency,
+        amount_micros=match.amount.amount,
+        rate_version=match.version,
+        rate=match.rate,
+        created_at=submitted_at,
+    )
+    earning.accrued_by = _post_accrual(
+        source_key=f"earning:accrue:{source}",
+        user_id=user_id,
+        project=project,
+        amount=match.amount,
+        memo=_memo(earning, project.name),
+        at=submitted_at,
+    )
+    # A repeat of the same event finds its accrual posted and its earning recorded: the insert
+    # then does nothing (no read first, on the hot path).
+    Earning.objects.bulk_create([earning], ignore_conflicts=True)
+    return earning
+
+
+def hourly_amount(*, seconds: int, rate_micros: int) -> int:
+    """What `seconds` of active time earn at `rate_micros` per hour, in micros, rounded down. A
+    day's earning is always this of its total seconds, so increments never drift."""
+    return seconds * rate_micros // SECONDS_PER_HOUR
+
+
+def _hourly_row(
+    *,
+    user_id: int,
+    project: Project,
+    match: Any,
+    work_kind: str,
+    level: int,
+    day: date,
+    at: datetime,
+) -> Earning:
+    lookup = {
+        "user_id": user_id,
+        "project_id": project.pk,
+        "earned_on": day,
+        "rate": match.rate,
+        "unit": RateUnit.PER_HOUR,
+    }
+    row = Earning.objects.select_for_update().filter(**lookup).first()
+    if row is not None:
+        return row
+    try:
+        with transaction.atomic():
+            return Earning.objects.create(
+                **lookup,
+                work_kind=work_kind,
+                review_level=level,
+                currency=match.amount.currency,
+                amount_micros=0,
+                rate_version=match.version,
+                created_at=at,
+            )
+    except IntegrityError:
+        # Created meanwhile by another submission of the same person and day.
+        return Earning.objects.select_for_update().get(**lookup)
+
+
+def _accrue_hours(
+    *,
+    user_id: int,
+    project: Project,
+    match: Any,
+    work_kind: str,
+    level: int,
+    source: str,
+    active_seconds: int,
+    at: datetime,
+) -> Earning | None:
+    if active_seconds <= 0:
+        return None
+    day = timezone.localdate(at)
+    earning = _hourly_row(
+        user_id=user_id,
+        project=project,
+        match=match,
+        work_kind=work_kind,
+        level=level,
+        day=day,
+        at=at,
+    )
+    key = f"earning:accrue:hour:{earning.pk}:{source}"
+    if earning.status == EarningStatus.REVERSED:
+        return earning
+    if LedgerTransaction.objects.filter(source_key=key).exists():
+        return earning  # a repeat of the same submission
+    seconds = earning.active_seconds + active_seconds
+    amount = hourly_amount(seconds=seconds, rate_micros=match.rate.amount_micros)
+    increment = amount - earning.amount_micros
+    Earning.objects.filter(pk=earning.pk).update(active_seconds=seconds, amount_micros=amount)
+    earning.active_seconds, earning.amount_micros = seconds, amount
+    if increment <= 0:
+        return earning
+    posted = _post_accrual(
+        source_key=key,
+        user_id=user_id,
+        project=project,
+        amount=Micros(increment, earning.currency),
+        memo=f"{_memo(earning, project.name)}: {active_seconds} s more",
+        at=at,
+    )
+    if earning.accrued_by_id is None:
+        Earning.objects.filter(pk=earning.pk).update(accrued_by=posted)
+        earning.accrued_by = posted
+    if earning.status == EarningStatus.PAYABLE:
+        _move_to_payable(
+            earning=earning,
+            micros=increment,
+            source_key=f"earning:final:{earning.pk}:{source}",
+            memo=f"Payable: {_memo(earning, project.name)}",
+            at=at,
+        )
+    return earning
+
+
+# --- Finalise -------------------------------------------------------------------------------------
+
+
+def _move_to_payable(
+    *, earning: Earning, micros: int, source_key: str, memo: str, at: datetime
+) -> LedgerTransaction | None:
+    """Add `micros` (may be negative) of the person's finalised pay to their remainder and move
+    the whole minor units of it from pending to payable (back, when negative); return the
+    posting, or None when it moves nothing. Locks the person's pending and payable accounts."""
+    accounts = _person_accounts_locked(user_id=earning.user_id, currency=earning.currency)
+    # Safe without its own lock: every reader and writer holds the pending account's lock.
+    remainder, _ = EarningRemainder.objects.get_or_create(
+        user_id=earning.user_id, currency=earning.currency
+    )
+    step = micros_per_minor(earning.currency)
+    total = remainder.micros + micros
+    whole = total // step * step  # floor, also below zero
+    if total - whole != remainder.micros:
+        EarningRemainder.objects.filter(pk=remainder.pk).update(
+            micros=F("micros") + (total - whole - remainder.micros)
+        )
+    if whole == 0:
+        return None
+    moved = Micros(whole, earning.currency)
+    return ledger_post(
+        source_key=source_key,
+        legs=[
+            Leg(account=accounts[AccountKind.PENDING], amount=-moved),
+            Leg(account=accounts[AccountKind.PAYABLE], amount=moved),
+        ],
+        actor=None,
+        memo=memo[:REASON_MAX],
+        at=at,
+    )
+
+
+def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earning:
+    """Move a locked, pending or held earning to payable."""
+    posted = _move_to_payable(
+        earning=earning,
+        micros=earning.amount_micros,
+        source_key=f"earning:final:{earning.pk}",
+        memo=f"Payable: {_memo(earning, project_name)}",
+        at=at,
+    )
+    Earning.objects.filter(pk=earning.pk).update(
+        status=EarningStatus.PAYABLE, finalised_by=posted, finalised_at=at
+    )
+    earning.status, earning.finalised_by, earning.finalised_at = EarningStatus.PAYABLE, posted, at
+    return earning
+
+
+def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]:
+    """Make each locked earning (annotated by `with_hold_causes`) payable, or hold it."""
+    for earning in earnings:
+        cause = hold_cause_of(earning)
+        if cause is None:
+            _make_payable(earning=earning, project_name=earning.project.name, at=at)
+            continue
+        Earning.objects.filter(pk=earning.pk).update(status=EarningStatus.HELD)
+        earning.status = EarningStatus.HELD
+        hold = Hold.objects.create(earning=earning, cause=cause[0], detail=cause[1], created_at=at)
+        audit_record(
+            actor=None,
+            action="earnings.hold",
+            target=hold,
+            after={"earning": earning.pk, "cause": cause[0], "detail": cause[1]},
+        )
+    return earnings
+
+
+@transaction.atomic(savepoint=False)
+def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[Earning]:
+    """The task became final: make each of its pending per-task earnings payable, or held when
+    its person is suspended or has an open appeal or the task is under dispute. Return them.
+    Repeating it changes nothing (only pending earnings move). Locks the task's earnings.
+    Reads nothing when the submission that made it final (same task, same moment) found the
+    project unpriced."""
+    if at is not None and unpriced_submissions.take(task_id=task_id, at=at):
+        return []
+    at = at or timezone.now()
+    earnings = list(
+        with_hold_causes(
+            earnings_of_task_to_finalise(task_id=task_id)
+            .select_related("project")
+            .select_for_update(of=("self",))
+        )
+    )
+    return _finalise_or_hold(earnings, at=at)
+
+
+@transaction.atomic(savepoint=False)
+def earning_finalise_gold(*, annotation_id: int, at: datetime | None = None) -> list[Earning]:
+    """A gold answer was scored: its task never becomes final (labeling keeps gold tasks open),
+    so the scoring is what makes its pay payable (or held). Repeating it changes nothing."""
+    at = at or timezone.now()
+    earnings = list(
+        with_hold_causes(
+            Earning.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(
+                annotation_id=annotation_id,
+                review_id__isnull=True,
+                status=EarningStatus.PENDING,
+                unit=RateUnit.PER_TASK,
+            )
+        )
+    )
+    return _finalise_or_hold(earnings, at=at)
+
+
+@transaction.atomic
+def earnings_hourly_finalise_due(*, before: date, at: datetime | None = None) -> int:
+    """Make every pending active-time earning of a day before `before` payable (or held, as
+    per-task earnings are); return how many. Safe to run twice."""
+    at = at or timezone.now()
+    earnings = list(
+        with_hold_causes(
+            Earning.objects.select_for_update(of=("self",))
+            .select_related("project")
+            .filter(status=EarningStatus.PENDING, unit=RateUnit.PER_HOUR, earned_on__lt=before)
+            .order_by("pk")
+        )
+    )
+    return len(_finalise_or_hold(earnings, at=at))
+
+
+@transaction.atomic
+def earning_release(*, earning: Earning, at: datetime | None = None) -> Earning:
+    """Make a held earning payable (the hold's service records who and why). Locks it."""
+    at = at or timezone.now()
+    locked = (
+        Earning.objects.select_for_update(of=("self",)).select_related("project").get(pk=earning.pk)
+    )
+    if locked.status != EarningStatus.HELD:
+        raise Conflict(f"This earning is {locked.get_status_display().lower()}, not held.")
+    return _make_payable(earning=locked, project_name=locked.project.name, at=at)
+
+
+# --- Reversal -------------------------------------------------------------------------------------
+
+
+def _accruals_of(earning: Earning) -> list[LedgerTransaction]:
+    if earning.unit == RateUnit.PER_HOUR:
+        return list(
+            LedgerTransaction.objects.filter(
+                source_key__startswith=f"earning:accrue:hour:{earning.pk}:"
+            ).order_by("pk")
+        )
+    return [earning.accrued_by] if earning.accrued_by is not None else []
+
+
+def _moves_of(earning: Earning) -> list[LedgerTransaction]:
+    own = f"earning:final:{earning.pk}"
+    return list(
+        LedgerTransaction.objects.filter(
+            Q(source_key=own) | Q(source_key__startswith=f"{own}:"), reverses__isnull=True
+        )
+        .prefetch_related("entries")
+        .order_by("pk")
+    )
+
+
+@transaction.atomic
+def earning_reverse(
+    *,
+    earning: Earning,
+    reason: str,
+    actor: User | None,
+    review_id: int | None = None,
+    at: datetime | None = None,
+) -> Earning:
+    """Reverse an earning once, with `reason` (and the review that rejected or overruled the
+    work): its accrual is reversed, and when it was payable its move to payable too (payable may
+    go below zero: the person owes it). Reversing it again returns it unchanged. Raises
+    ValidationFailed (field "reason"). Locks the earning, then the person's accounts."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(
+            "A reversal needs a reason.", fields={"reason": ["This field is required."]}
+        )
+    if len(reason) > REASON_MAX:
+        message = f"At most {REASON_MAX} characters."
+        raise ValidationFailed(message, fields={"reason": [message]})
+    at = at or timezone.now()
+    locked = earning_get_for_update(pk=earning.pk)
+    if locked.status == EarningStatus.REVERSED:
+        return locked
+    was = locked.status
+    _person_accounts_locked(user_id=locked.user_id, currency=locked.currency)
+    first: LedgerTransaction | None = None
+    for accrual in _accruals_of(locked):
+        posted = ledger_reverse(transaction=accrual, reason=reason, actor=actor, at=at)
+        first = first or posted
+    if was == EarningStatus.PAYABLE:
+        moved_back = 0
+        for move in _moves_of(locked):
+            ledger_reverse(transaction=move, reason=reason, actor=actor, at=at)
+            moved_back += sum(e.amount_micros for e in move.entries.all() if e.amount_micros > 0)
+        # The remainder loses the earning and gets back what its moves had taken out of pending.
+        _move_to_payable(
+            earning=locked,
+            micros=moved_back - locked.amount_micros,
+            source_key=f"earning:final:settle:{locked.pk}",
+            memo=f"Payable settled after reversing earning {locked.pk}",
+            at=at,
+        )
+    Earning.objects.filter(pk=locked.pk).update(
+        status=EarningStatus.REVERSED,
+        reversed_by=first,
+        reversal_reason=reason,
+        reversal_review_id=review_id,
+        reversed_at=at,
+    )
+    locked.status, locked.reversed_by, locked.reversal_reason = (
+        EarningStatus.REVERSED,
+        first,
+        reason,
+    )
+    locked.reversal_review_id, locked.reversed_at = review_id, at
+    audit_record(
+        actor=actor,
+        action="earnings.reverse",
+        target=locked,
+        before={"status": was},
+        after={
+            "status": EarningStatus.REVERSED.value,
+            "reason": reason,
+            "review": review_id,
+            "amount_micros": locked.amount_micros,
+            "currency": locked.currency,
+        },
+    )
+    return locked
+
+
+def earning_reverse_source(
+    *,
+    reason: str,
+    annotation_id: int | None = None,
+    review_id: int | None = None,
+    by_review_id: int | None = None,
+    at: datetime | None = None,
+) -> Earning | None:
+    """Reverse the per-task earning of an annotation or of a review verdict, if it has one."""
+    earning = earning_of_source(annotation_id=annotation_id, review_id=review_id)
+    if earning is None:
+        return None
+    return earning_reverse(
+        earning=earning, reason=reason, actor=None, review_id=by_review_id, at=at
+    )
+
+
+__all__ = [
+    "earning_accrue",
+    "earning_finalise_gold",
+    "earning_release",
+    "earning_reverse",
+    "earning_reverse_source",
+    "earnings_finalise_task",
+    "earnings_hourly_finalise_due",
+    "hourly_amount",
+]

@@ -1,0 +1,164 @@
+"""Holds: finance releases a held earning (it becomes payable) or forfeits it (it is reversed),
+each with a reason, audited; and opens or closes disputes of tasks, which hold the task's
+earnings when they would become payable. Finance only, with MFA, as every finance write."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.policy import Action, can, roles_require_mfa
+from accounts.selectors import user_has_mfa
+from core.audit import audit_record
+from core.errors import Conflict, PermissionDenied, ValidationFailed
+from labeling.models import Project, Task
+from payments.models import Hold, HoldResolution, TaskDispute
+from payments.selectors.holds import hold_get_for_update
+from payments.services.earnings import earning_release, earning_reverse
+
+REASON_MAX = 500
+
+
+def _require_finance(actor: User | None) -> None:
+    if actor is None:
+        return  # the system itself (a management command, the demo)
+    if not can(actor, Action.HOLDS_MANAGE):
+        raise PermissionDenied("Only finance releases or forfeits held earnings.")
+    if roles_require_mfa(actor) and not user_has_mfa(actor):
+        raise PermissionDenied(
+            "Set up your second factor before resolving holds.", code="mfa_required"
+        )
+
+
+def _clean_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("Give a reason.", fields={"reason": ["This field is required."]})
+    if len(reason) > REASON_MAX:
+        message = f"At most {REASON_MAX} characters."
+        raise ValidationFailed(message, fields={"reason": [message]})
+    return reason
+
+
+def _resolve(
+    *, hold: Hold, actor: User | None, reason: str, resolution: HoldResolution, at: datetime
+) -> Hold:
+    locked = hold_get_for_update(pk=hold.pk)
+    if not locked.is_open:
+        raise Conflict(f"This hold was already {locked.get_resolution_display().lower()}.")
+    if resolution == HoldResolution.RELEASED:
+        earning = earning_release(earning=locked.earning, at=at)
+    else:
+        earning = earning_reverse(
+            earning=locked.earning, reason=f"Forfeited: {reason}", actor=actor, at=at
+        )
+    Hold.objects.filter(pk=locked.pk).update(
+        resolution=resolution, resolved_at=at, resolved_by=actor, resolution_reason=reason
+    )
+    locked.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action=f"earnings.hold_{resolution.value}",
+        target=locked,
+        before={"earning": earning.pk, "cause": locked.cause, "status": "held"},
+        after={
+            "status": earning.status,
+            "reason": reason,
+            "amount_micros": earning.amount_micros,
+            "currency": earning.currency,
+        },
+    )
+    return locked
+
+
+@transaction.atomic
+def hold_release(
+    *, hold: Hold, actor: User | None, reason: str, at: datetime | None = None
+) -> Hold:
+    """Release a hold: its earning becomes payable. Finance only, with MFA (PermissionDenied);
+    ValidationFailed (field "reason") without a reason; Conflict when already resolved. Locks the
+    hold, then the earning, then the person's accounts."""
+    _require_finance(actor)
+    reason = _clean_reason(reason)
+    return _resolve(
+        hold=hold,
+        actor=actor,
+        reason=reason,
+        resolution=HoldResolution.RELEASED,
+        at=at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def hold_forfeit(
+    *, hold: Hold, actor: User | None, reason: str, at: datetime | None = None
+) -> Hold:
+    """Forfeit a hold: its earning is reversed with the reason. Errors and locks as
+    `hold_release`."""
+    _require_finance(actor)
+    reason = _clean_reason(reason)
+    return _resolve(
+        hold=hold,
+        actor=actor,
+        reason=reason,
+        resolution=HoldResolution.FORFEITED,
+        at=at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def task_dispute_open(
+    *, project: Project, task_id: int, reason: str, actor: User | None, at: datetime | None = None
+) -> TaskDispute:
+    """Put a task of `project` under dispute: its earnings are held when they would become
+    payable, until the dispute is closed. Finance only, with MFA. ValidationFailed names the
+    field ("task_id", "reason"); Conflict when the task already has an open dispute."""
+    _require_finance(actor)
+    reason = _clean_reason(reason)
+    # A foreign key to the task is avoided (payments keeps labeling's ids as numbers); the task
+    # must exist in that project all the same.
+    if not Task.objects.filter(pk=task_id, project_id=project.pk).exists():
+        message = f"Project {project.name} has no task {task_id}."
+        raise ValidationFailed(message, fields={"task_id": [message]})
+    try:
+        with transaction.atomic():
+            dispute = TaskDispute.objects.create(
+                project=project,
+                task_id=task_id,
+                reason=reason,
+                opened_at=at or timezone.now(),
+                opened_by=actor,
+            )
+    except IntegrityError:
+        raise Conflict(f"Task {task_id} is already under dispute.") from None
+    audit_record(
+        actor=actor,
+        action="earnings.dispute_open",
+        target=dispute,
+        after={"project": project.pk, "task": task_id, "reason": reason},
+    )
+    return dispute
+
+
+@transaction.atomic
+def task_dispute_close(
+    *, dispute: TaskDispute, actor: User | None, at: datetime | None = None
+) -> TaskDispute:
+    """Close a dispute (its held earnings stay held until finance releases or forfeits them).
+    Finance only, with MFA; Conflict when already closed."""
+    _require_finance(actor)
+    locked = TaskDispute.objects.select_for_update().get(pk=dispute.pk)
+    if locked.closed_at is not None:
+        raise Conflict("This dispute is already closed.")
+    locked.closed_at, locked.closed_by = at or timezone.now(), actor
+    locked.save(update_fields=["closed_at", "closed_by"])
+    audit_record(
+        actor=actor,
+        action="earnings.dispute_close",
+        target=locked,
+        after={"task": locked.task_id, "closed_at": locked.closed_at},
+    )
+    return locked

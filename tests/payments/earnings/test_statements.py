@@ -1,0 +1,79 @@
+"""What pay costs a submission, in statements: the accrual and (without review) the move to
+payable that a submit adds, and the rate lookup of work that no card prices."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from labeling.services.claim import slot_claim_next
+from labeling.services.submit import lease_submit
+from tests.labeling.factories import add_tasks, annotate, make_project, make_worker, review_project
+from tests.payments.earnings.helpers import price
+
+pytestmark = pytest.mark.django_db
+
+# Measured on PostgreSQL and SQLite alike (2026-12-06), over a submission of an unpriced
+# project (which costs one statement: the version-in-force lookup, by the project's id).
+# An accrual: the project, the version's rates, the two accounts (one query), the ledger posting
+# (9, with its savepoints and audit row) and the earning. Its move to payable when the task is
+# final at once: the task's earnings locked with the three hold checks (one query), the person's
+# two accounts locked, the remainder, the ledger posting (10) and the earning's status.
+ACCRUAL_STATEMENTS = 13
+ACCRUAL_AND_FINALISE_STATEMENTS = 27
+UNPRICED_LOOKUP_STATEMENTS = 1
+
+
+def _submit_queries(project, worker) -> list[str]:
+    lease = slot_claim_next(project=project, user=worker).lease
+    with CaptureQueriesContext(connection) as captured:
+        lease_submit(lease_id=lease.pk, user=worker, result={"label": "cat"})
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def _warm(project, worker) -> None:
+    # The first submission opens the person's and the project's ledger accounts: once per person.
+    annotate(project, worker)
+
+
+def _extra(priced_project, plain_project) -> tuple[int, list[str]]:
+    worker = make_worker()
+    _warm(priced_project, worker)
+    _warm(plain_project, worker)
+    priced = _submit_queries(priced_project, worker)
+    plain = _submit_queries(plain_project, worker)
+    return len(priced) - len(plain), priced
+
+
+def test_an_accrual_adds_at_most_a_few_statements_to_a_reviewed_submission():
+    priced_project, plain_project = review_project(), review_project()
+    price(priced_project)
+    add_tasks(priced_project, 2), add_tasks(plain_project, 2)
+
+    extra, priced = _extra(priced_project, plain_project)
+
+    print(f"accrual adds {extra} statements; priced submit: {len(priced)}")
+    assert 0 < extra <= ACCRUAL_STATEMENTS
+
+
+def test_an_accrual_and_its_move_to_payable_add_a_bounded_number_of_statements():
+    priced_project = make_project(gold_warmup=0)
+    plain_project = make_project(gold_warmup=0)
+    price(priced_project)
+    add_tasks(priced_project, 2), add_tasks(plain_project, 2)
+
+    extra, priced = _extra(priced_project, plain_project)
+
+    print(f"accrual and finalise add {extra} statements; priced submit: {len(priced)}")
+    assert 0 < extra <= ACCRUAL_AND_FINALISE_STATEMENTS
+
+
+def test_work_no_card_prices_costs_only_the_rate_lookup():
+    project = make_project(gold_warmup=0)
+    add_tasks(project, 2)
+    worker = make_worker()
+    _warm(project, worker)
+
+    queries = _submit_queries(project, worker)
+
+    touching_pay = [q for q in queries if "payments_" in q]
+    assert len(touching_pay) <= UNPRICED_LOOKUP_STATEMENTS, touching_pay
