@@ -178,6 +178,7 @@ def _post_accrual(
         actor=None,
         memo=memo[:REASON_MAX],
         at=at,
+        audited=False,  # the earning and its transaction are the record (ledger_post)
     )
 
 
@@ -397,6 +398,7 @@ def _move_to_payable(
         actor=None,
         memo=memo[:REASON_MAX],
         at=at,
+        audited=False,  # the earning and its transaction are the record (ledger_post)
     )
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -220,23 +220,33 @@ def _insert(
     reverses: LedgerTransaction | None = None,
     reason: str = "",
 ) -> tuple[LedgerTransaction, bool]:
-    """Insert the transaction, its entries and the person balances; (existing, False) on a repeat."""
-    existing = LedgerTransaction.objects.filter(source_key=source_key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            posted = LedgerTransaction.objects.create(
-                source_key=source_key,
-                memo=memo,
-                actor=actor,
-                posted_at=at,
-                reverses=reverses,
-                reason=reason,
-            )
-    except IntegrityError:
-        # The same source key was posted meanwhile (we waited on its index entry): a repeat.
+    """Insert the transaction, its entries and the person balances; (existing, False) on a repeat.
+
+    The transaction row goes in by one `INSERT ... ON CONFLICT (source_key) DO NOTHING
+    RETURNING id`: a repeat (or a concurrent posting of the same key, waited for on its index
+    entry) inserts nothing and is read back. No savepoint and no read first: postings run on the
+    queue's submit path, where each round trip counts."""
+    posted_id = _transaction_row_insert(
+        source_key=source_key,
+        memo=memo,
+        actor_id=actor.pk if actor is not None else None,
+        at=at,
+        reverses_id=reverses.pk if reverses is not None else None,
+        reason=reason,
+    )
+    if posted_id is None:
         return LedgerTransaction.objects.get(source_key=source_key), False
+    posted = LedgerTransaction(
+        pk=posted_id,
+        source_key=source_key,
+        memo=memo,
+        actor=actor,
+        posted_at=at,
+        reverses=reverses,
+        reason=reason,
+    )
+    posted._state.adding = False
+    posted._state.db = connection.alias
     LedgerEntry.objects.bulk_create(
         LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
         for leg in legs
@@ -249,11 +259,38 @@ def _insert(
     return posted, True
 
 
+def _transaction_row_insert(
+    *,
+    source_key: str,
+    memo: str,
+    actor_id: int | None,
+    at: datetime,
+    reverses_id: int | None,
+    reason: str,
+) -> int | None:
+    """Insert a transaction row unless its source key exists; its id, or None for a repeat."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO payments_ledgertransaction "
+            "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (source_key) DO NOTHING RETURNING id",
+            [
+                source_key,
+                memo,
+                reverses_id,
+                reason,
+                actor_id,
+                connection.ops.adapt_datetimefield_value(at),
+            ],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row is not None else None
+
+
 def _entries_snapshot(legs: Sequence[Leg]) -> list[dict[str, Any]]:
     return [{"account": leg.account.key, "amount_micros": leg.amount.amount} for leg in legs]
 
 
-@transaction.atomic
 def ledger_post(
     *,
     source_key: str,
@@ -261,6 +298,7 @@ def ledger_post(
     actor: User | None,
     memo: str = "",
     at: datetime | None = None,
+    audited: bool = True,
 ) -> LedgerTransaction:
     """Post one transaction of `legs` under `source_key`, or return the transaction already
     posted under that key (a repeat changes nothing, whatever its legs).
@@ -268,19 +306,28 @@ def ledger_post(
     Locks: the source key's index entry, then the person accounts among the legs in ascending
     primary key (see the module docstring). Raises ValidationFailed (field "legs" or
     "source_key") when the legs do not net to zero per currency, mix a currency into an account
-    of another, or put fractions of a minor unit into payable, in-transit or paid accounts.
+    of another, or put fractions of a minor unit into payable, in-transit or paid accounts; it
+    validates before it writes anything.
+
+    Runs in the caller's transaction when there is one, without a savepoint of its own (a
+    database error then fails the caller's whole transaction, as it should: half a posting is
+    never kept). `audited=False` leaves out the audit trail's copy: for the postings of
+    earnings, which the work events make on every submission and whose transaction row (source
+    key, memo, time, entries, never changed) is their own record; postings by people (finance)
+    keep it.
     """
     _validate(source_key, legs, memo)
-    posted, created = _insert(
-        source_key=source_key, legs=legs, memo=memo, actor=actor, at=at or timezone.now()
-    )
-    if created:
-        audit_record(
-            actor=actor,
-            action="ledger.post",
-            target=posted,
-            after={"source_key": source_key, "memo": memo, "entries": _entries_snapshot(legs)},
+    with transaction.atomic(savepoint=False):
+        posted, created = _insert(
+            source_key=source_key, legs=legs, memo=memo, actor=actor, at=at or timezone.now()
         )
+        if created and (audited or actor is not None):
+            audit_record(
+                actor=actor,
+                action="ledger.post",
+                target=posted,
+                after={"source_key": source_key, "memo": memo, "entries": _entries_snapshot(legs)},
+            )
     return posted
 
 

@@ -15,11 +15,13 @@ pytestmark = pytest.mark.django_db
 # Measured on PostgreSQL and SQLite alike (2026-12-06), over a submission of an unpriced
 # project (which costs one statement: the version-in-force lookup, by the project's id).
 # An accrual: the project, the version's rates, the two accounts (one query), the ledger posting
-# (9, with its savepoints and audit row) and the earning. Its move to payable when the task is
-# final at once: the task's earnings locked with the three hold checks (one query), the person's
-# two accounts locked, the remainder, the ledger posting (10) and the earning's status.
-ACCRUAL_STATEMENTS = 13
-ACCRUAL_AND_FINALISE_STATEMENTS = 27
+# (3: the transaction row by INSERT ... ON CONFLICT DO NOTHING, its entries, the pending
+# balance) and the earning. Its move to payable when the task is final at once: the task's
+# earnings locked with the three hold checks (one query), the person's two accounts locked, the
+# remainder, the ledger posting (4) and the earning's status. Before postings lost their read
+# first, their savepoints and the audit trail's copy of each system posting: 13 and 27.
+ACCRUAL_STATEMENTS = 7
+ACCRUAL_AND_FINALISE_STATEMENTS = 15
 UNPRICED_LOOKUP_STATEMENTS = 1
 
 
