@@ -36,6 +36,8 @@ class Action(StrEnum):
     STRIPE_EVENTS_MANAGE = "stripe_events.manage"
     PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
     PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
+    INCENTIVES_MANAGE = "incentives.manage"
+    LABOUR_COST_VIEW = "labour_cost.view"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -66,6 +68,11 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # and the providers offered per country: finance only.
     Action.PAYOUT_ACCOUNTS_VIEW: frozenset({Role.FINANCE}),
     Action.PAYOUT_PROVIDERS_MANAGE: frozenset({Role.FINANCE}),
+    # Incentive programs, their versions, previews and period closes: finance (a person sees
+    # their own bonus lines through payments.views.earnings, without this action).
+    Action.INCENTIVES_MANAGE: frozenset({Role.FINANCE}),
+    # Label quality per cost: managers and administrators, over the projects they manage.
+    Action.LABOUR_COST_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
 }
 
 

@@ -10,9 +10,11 @@ from celery import Task, shared_task
 from django.utils import timezone
 
 from core.errors import NotFound
-from payments.models import StripeEvent, StripeEventStatus
+from payments.models import IncentiveProgram, StripeEvent, StripeEventStatus
+from payments.selectors.incentives import incentive_periods_due
 from payments.selectors.ledger import ledger_reconciliation
 from payments.selectors.stripe_events import stripe_events_overdue
+from payments.services import incentives as incentive_services
 from payments.services import stripe_events as stripe_event_services
 
 logger = logging.getLogger(__name__)
@@ -75,3 +77,24 @@ def stripe_events_due() -> int:
     for event_id, attempts in overdue:
         stripe_event_process.apply_async(args=(event_id, attempts))
     return len(overdue)
+
+
+@shared_task(name="payments.tasks.incentive_period_close_run", ignore_result=True)
+def incentive_period_close_run(period_id: int) -> None:
+    """Close (or resume closing) one incentive period, batch by batch; a closed one is left as
+    it is. Queued by `incentive_period_close_start` (the button, the API, the beat task)."""
+    incentive_services.incentive_period_close_run(period_id=period_id)
+
+
+@shared_task(name="payments.tasks.incentive_periods_close_due", ignore_result=True)
+def incentive_periods_close_due() -> int:
+    """Start closing every incentive period that has ended and whose figures are rolled up
+    (beat, every 15 minutes); return how many were started or resumed."""
+    started = 0
+    for due in incentive_periods_due(now=timezone.now()):
+        program = IncentiveProgram.objects.get(pk=due.program_id)
+        incentive_services.incentive_period_close_start(
+            program=program, starts_at=due.starts_at, actor=None
+        )
+        started += 1
+    return started

@@ -2,6 +2,16 @@
 payout runs each add a module of their own and export their models here; Stripe's webhook
 events are in stripe_events.py."""
 
+from payments.models.incentives import (
+    IncentiveBonusLine,
+    IncentiveImmutableError,
+    IncentivePeriod,
+    IncentivePeriodKind,
+    IncentivePeriodStatus,
+    IncentiveProgram,
+    IncentiveScope,
+    IncentiveVersion,
+)
 from payments.models.ledger import (
     CUSTOMER_KINDS,
     PERSON_KINDS,
@@ -52,6 +62,14 @@ __all__ = [
     "BankDetails",
     "BankDetailsState",
     "BankScheme",
+    "IncentiveBonusLine",
+    "IncentiveImmutableError",
+    "IncentivePeriod",
+    "IncentivePeriodKind",
+    "IncentivePeriodStatus",
+    "IncentiveProgram",
+    "IncentiveScope",
+    "IncentiveVersion",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
