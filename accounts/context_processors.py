@@ -39,6 +39,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Rate cards", reverse("payments:rate_cards")))
     if can(user, Action.PAYOUT_ACCOUNTS_VIEW):
         items.append(("Payout accounts", reverse("payments:payout_accounts")))
+    if can(user, Action.PROFILE_EDIT_OWN):
+        items.append(("Earnings", reverse("payments:earnings")))
+    if can(user, Action.INCENTIVES_MANAGE):
+        items.append(("Incentives", reverse("payments:incentive_programs")))
+    if can(user, Action.LABOUR_COST_VIEW):
+        items.append(("Quality per cost", reverse("payments:labour_cost")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
     if can(user, Action.PERSONAL_DATA_ERASE):

@@ -257,7 +257,8 @@ def earnings_day_lines(
 # --- Bonuses ---------------------------------------------------------------------------------
 
 
-def _percent(ppm_value: int | None) -> str:
+def percent_text(ppm_value: int | None) -> str:
+    """Parts per million as a percentage with two decimals ("95.00%"), exact."""
     if ppm_value is None:
         return "none yet"
     whole, rest = divmod(ppm_value, 10_000)
@@ -270,7 +271,7 @@ def _count(value: int | None) -> str:
 
 def check_text(check: dict[str, Any]) -> str:
     """One threshold of a bonus line as a person reads it (from the line's stored figures)."""
-    shown = _percent if str(check["threshold"]).endswith("_ppm") else _count
+    shown = percent_text if str(check["threshold"]).endswith("_ppm") else _count
     mark = "≥" if check["met"] else "<"
     return f"{check['label']}: {shown(check['actual'])} {mark} {shown(check['required'])}"
 
