@@ -36,10 +36,23 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 
+from accounts.models import User
+from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
 from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount, LedgerEntry
 from payments.selectors.incentives import ACCRUAL_PREFIX, BONUS_PREFIX, incentive_lines_of
+
+
+def earnings_person_visible_to(viewer: Any, person_id: int) -> User | None:
+    """The person whose earnings `viewer` may read: themselves, or anyone for finance; None for
+    anyone else (their pages and API answer "not found", with no hint that the person exists)."""
+    if not getattr(viewer, "is_authenticated", False):
+        return None
+    if viewer.pk != person_id and not can(viewer, Action.LEDGER_VIEW):
+        return None
+    return User.objects.filter(pk=person_id).first()
+
 
 MONTH = re.compile(r"^(?P<year>[0-9]{4})-(?P<month>0[1-9]|1[0-2])$")
 

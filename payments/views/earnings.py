@@ -15,13 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.models import User
-from accounts.policy import Action, can
 from payments.models import IncentiveBonusLine
 from payments.selectors.earnings_pages import (
     bonus_reason,
     check_text,
     earnings_bonus_rows,
     earnings_day_lines,
+    earnings_person_visible_to,
     earnings_statement,
     earnings_statement_months,
     earnings_summary,
@@ -33,11 +33,11 @@ BONUSES_SHOWN = 20
 
 
 def earnings_person_or_404(viewer: object, person_id: int) -> User:
-    """The person whose earnings `viewer` asks for: themselves, or anyone for finance; anyone
-    else is "not found" (no hint that the person exists)."""
-    if getattr(viewer, "pk", None) == person_id or can(viewer, Action.LEDGER_VIEW):
-        return get_object_or_404(User, pk=person_id)
-    raise Http404
+    """The person whose earnings `viewer` asks for (themselves, or anyone for finance)."""
+    person = earnings_person_visible_to(viewer, person_id)
+    if person is None:
+        raise Http404
+    return person
 
 
 def _page(request: HttpRequest, person: User) -> HttpResponse:
