@@ -6,12 +6,13 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from payments import checks, personal_data
+        from payments import checks, earnings_personal_data, personal_data
         from payments.selectors.payout_accounts import payout_account_is_confirmed
         from workforce.services.onboarding import OnboardingStep, onboarding_step_register
 
         checks.register()
         personal_data.register()
+        earnings_personal_data.register()
         # The last step before probation: a confirmed payout account (the cooling-off period
         # after confirmation holds payouts back, not onboarding).
         onboarding_step_register(
