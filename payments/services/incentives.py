@@ -624,6 +624,8 @@ def _post_batch(*, period_id: int, batch_size: int) -> int:
 @transaction.atomic
 def _close_done(*, period_id: int, now: datetime) -> IncentivePeriod:
     period = incentive_period_lock(period_id)
+    if period.status == IncentivePeriodStatus.CLOSED:
+        return period  # another worker finished it first
     paid = (
         IncentiveBonusLine.objects.filter(period=period).aggregate(s=Sum("amount_minor"))["s"] or 0
     )
