@@ -340,3 +340,25 @@ def test_bonus_expense_equals_what_the_lines_paid(project):
     )["s"]
 
     assert expense == -3_000 * 10_000
+
+
+def test_a_bonus_posted_before_a_crash_is_not_posted_again_on_resume(project):
+    person = make_user(Role.ANNOTATOR)
+    work(person, project, final_tasks=10)
+    quality_week = program()
+    period = incentive_period_close_start(
+        program=quality_week, starts_at=WEEK, actor=None, now=AFTER
+    )
+    from payments.services import incentives
+
+    incentives._judge_batch(period_id=period.pk, user_ids=[person.pk])
+    incentives._judging_done(period_id=period.pk)
+    line = IncentiveBonusLine.objects.get()
+    # The worker posted the bonus, then died before marking the line as paid.
+    incentives._post_line(line, 1_000, IncentivePeriod.objects.get())
+    IncentiveBonusLine.objects.filter(pk=line.pk).update(amount_minor=None, transaction=None)
+
+    incentives.incentive_period_close_run(period_id=period.pk)
+
+    assert _bonuses().count() == 1
+    assert IncentiveBonusLine.objects.get().transaction == _bonuses().get()
