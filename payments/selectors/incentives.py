@@ -27,7 +27,6 @@ from payments.models import (
     IncentiveScope,
     IncentiveVersion,
     LedgerEntry,
-    LedgerTransaction,
 )
 from quality.performance.definitions import ZERO, Counters, measures_of
 from quality.performance.models import PersonHour, counters_of
@@ -143,16 +142,17 @@ def incentive_people_batches(
         last = batch[-1]
 
 
-def _accrual_transactions(program: IncentiveProgram) -> QuerySet[LedgerTransaction]:
-    """Accruals (and their reversals), of the program's project only when it has one."""
-    found = LedgerTransaction.objects.filter(
-        Q(source_key__startswith=ACCRUAL_PREFIX)
-        | Q(reverses__source_key__startswith=ACCRUAL_PREFIX)
+def _accrual_entries(program: IncentiveProgram) -> QuerySet[LedgerEntry]:
+    """Entries of accruals and of their reversals, of the program's project only when it has
+    one (the transaction's labour expense leg names the project)."""
+    found = LedgerEntry.objects.filter(
+        Q(transaction__source_key__startswith=ACCRUAL_PREFIX)
+        | Q(transaction__reverses__source_key__startswith=ACCRUAL_PREFIX)
     )
     if program.scope == IncentiveScope.PROJECT:
         found = found.filter(
-            entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT,
-            entries__account__project=program.project,
+            transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT,
+            transaction__entries__account__project=program.project,
         )
     return found
 
@@ -164,13 +164,13 @@ def period_earnings_minor(
     their pending account in the period, less reversals of accruals posted in it, rounded down
     to minor units. One aggregate query."""
     totals = (
-        LedgerEntry.objects.filter(
+        _accrual_entries(program)
+        .filter(
             account__kind=AccountKind.PENDING,
             account__currency=program.currency,
             account__user_id__in=list(user_ids),
             transaction__posted_at__gte=starts_at,
             transaction__posted_at__lt=ends_at,
-            transaction__in=_accrual_transactions(program).values("pk"),
         )
         .values("account__user_id")
         .annotate(total=Sum("amount_micros"))

@@ -362,3 +362,22 @@ def test_a_bonus_posted_before_a_crash_is_not_posted_again_on_resume(project):
 
     assert _bonuses().count() == 1
     assert IncentiveBonusLine.objects.get().transaction == _bonuses().get()
+
+
+def test_a_project_multiplier_reads_only_that_projects_earnings(project):
+    other = make_project()
+    person = make_user(Role.ANNOTATOR)
+    work(person, project, final_tasks=10)
+    accrual(person, project, 30_000_000, "here", WEEK + timedelta(hours=1))
+    accrual(person, other, 70_000_000, "there", WEEK + timedelta(hours=2))
+    quality_week = program(
+        scope="project",
+        project=project,
+        kind="multiplier",
+        tiers=[{"reward": 100_000, "min_final_tasks": 10}],
+    )
+
+    incentive_period_close(program=quality_week, starts_at=WEEK, actor=None, now=AFTER)
+
+    line = IncentiveBonusLine.objects.get()
+    assert line.figures["earnings_minor"] == 3_000 and line.amount_minor == 300
