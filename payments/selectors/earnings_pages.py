@@ -421,6 +421,12 @@ def earnings_statement_months(user_id: int) -> list[str]:
     return sorted(months, reverse=True)
 
 
+def _text_cell(text: str) -> str:
+    """Free text (a project's or program's name, a reason) made inert for spreadsheets: a cell
+    starting with =, +, - or @ would be read as a formula, so it gets a leading apostrophe."""
+    return f"'{text}" if text[:1] in {"=", "+", "-", "@"} else text
+
+
 def statement_csv_rows(statement: Statement) -> list[list[str]]:
     """The statement as CSV rows: a header, the day lines, the bonuses, and a total per currency.
     Amounts are exact decimal text (and the integer micro-units beside them)."""
@@ -447,7 +453,7 @@ def statement_csv_rows(statement: Statement) -> list[list[str]]:
             [
                 "work",
                 f"{line.day:%Y-%m-%d}",
-                line.project_name,
+                _text_cell(line.project_name),
                 line.currency,
                 money(line.earned_micros, line.currency),
                 money(line.reversed_micros, line.currency),
@@ -463,14 +469,14 @@ def statement_csv_rows(statement: Statement) -> list[list[str]]:
             [
                 "bonus",
                 f"{bonus.line.period.ends_at:%Y-%m-%d}",
-                bonus.line.period.program.name,
+                _text_cell(bonus.line.period.program.name),
                 bonus.currency,
                 "",
                 "",
                 money(micros, bonus.currency),
                 money(micros, bonus.currency),
                 str(micros),
-                bonus.reason,
+                _text_cell(bonus.reason),
             ]
         )
     for total in statement.totals:

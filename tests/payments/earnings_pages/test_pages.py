@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
+from labeling.models import Project
 from payments.models import AccountKind, IncentiveBonusLine, LedgerEntry
 from payments.services.incentives import incentive_period_close
 from payments.services.ledger import ledger_reverse
@@ -176,3 +177,14 @@ def test_a_month_that_is_not_one_is_not_found(person_client, person):
         == 404
     )
     assert person_client.get(reverse("payments:earnings"), {"month": "nov"}).status_code == 404
+
+
+def test_a_project_name_that_looks_like_a_formula_is_inert_in_the_csv(person_client, person):
+    project = make_project()
+    Project.objects.filter(pk=project.pk).update(name="=HYPERLINK(1)")
+    _earn(person, project, 1)
+
+    response = person_client.get(_statement_url("earnings_statement_csv", person))
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert rows[0]["project_or_program"] == "'=HYPERLINK(1)"

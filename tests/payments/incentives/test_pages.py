@@ -107,6 +107,8 @@ def test_preview_then_the_close_button_pays_and_shows_progress(
     assert closed["Location"] == reverse("payments:incentive_period", args=[period.pk])
     page = finance_client.get(closed["Location"]).content.decode()
     assert "Tier 1 met (final tasks: 15 ≥ 10)" in page and "1 of 1 people judged" in page
+    progress = finance_client.get(reverse("payments:incentive_period_progress", args=[period.pk]))
+    assert 'value="100"' in progress.content.decode() and "hx-get" not in progress.content.decode()
 
 
 def test_finance_adds_a_version_from_the_latest_one(finance_client):
