@@ -68,6 +68,7 @@ from payments.models import (
     IncentiveProgram,
     IncentiveScope,
     IncentiveVersion,
+    LedgerAccount,
 )
 from payments.selectors.incentives import (
     DEFAULT_BATCH,
@@ -560,7 +561,9 @@ def _judging_done(*, period_id: int) -> None:
     )
 
 
-def _post_line(line: IncentiveBonusLine, amount: int, period: IncentivePeriod) -> None:
+def _post_line(
+    line: IncentiveBonusLine, amount: int, period: IncentivePeriod, expense: LedgerAccount
+) -> None:
     posted = None
     if amount > 0:
         currency = period.program.currency
@@ -568,7 +571,6 @@ def _post_line(line: IncentiveBonusLine, amount: int, period: IncentivePeriod) -
         payable = ledger_account_get_or_create(
             kind=AccountKind.PAYABLE, currency=currency, user=line.user
         )
-        expense = ledger_account_get_or_create(kind=AccountKind.BONUS_EXPENSE, currency=currency)
         posted = ledger_post(
             source_key=bonus_source_key(
                 version_id=period.version_id, starts_at=period.starts_at, user_id=line.user_id
@@ -600,6 +602,9 @@ def _post_batch(*, period_id: int, batch_size: int) -> int:
         .order_by("rank_tier", "rank_final_tasks", "user_id")[:batch_size]
     )
     spent = lines.filter(amount_minor__isnull=False).aggregate(s=Sum("amount_minor"))["s"] or 0
+    expense = ledger_account_get_or_create(
+        kind=AccountKind.BONUS_EXPENSE, currency=period.program.currency
+    )
     for line in todo:
         if version.budget_minor is None:
             amount = line.capped_minor
@@ -613,7 +618,7 @@ def _post_batch(*, period_id: int, batch_size: int) -> int:
             amount = budget_stopped(
                 line.capped_minor, budget_minor=version.budget_minor, spent_before_minor=spent
             )
-        _post_line(line, amount, period)
+        _post_line(line, amount, period, expense)
         spent += amount
     IncentivePeriod.objects.filter(pk=period.pk).update(
         lines_posted=lines.filter(amount_minor__isnull=False).count()

@@ -26,6 +26,7 @@ from payments.services.incentives import (
     incentive_period_preview,
     incentive_version_add,
 )
+from payments.services.ledger import ledger_account_get_or_create
 from payments.tasks import incentive_periods_close_due
 from tests.factories import make_user
 from tests.labeling.factories import make_project
@@ -355,7 +356,8 @@ def test_a_bonus_posted_before_a_crash_is_not_posted_again_on_resume(project):
     incentives._judging_done(period_id=period.pk)
     line = IncentiveBonusLine.objects.get()
     # The worker posted the bonus, then died before marking the line as paid.
-    incentives._post_line(line, 1_000, IncentivePeriod.objects.get())
+    expense = ledger_account_get_or_create(kind=AccountKind.BONUS_EXPENSE, currency="USD")
+    incentives._post_line(line, 1_000, IncentivePeriod.objects.get(), expense)
     IncentiveBonusLine.objects.filter(pk=line.pk).update(amount_minor=None, transaction=None)
 
     incentives.incentive_period_close_run(period_id=period.pk)
