@@ -26,11 +26,9 @@ from typing import Any
 from django.db.models import (
     BigIntegerField,
     Count,
-    IntegerField,
-    OuterRef,
+    F,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
@@ -90,14 +88,6 @@ def _bonus_entries(user_id: int) -> QuerySet[LedgerEntry]:
         account__kind=AccountKind.PAYABLE,
         transaction__source_key__startswith=BONUS_PREFIX,
     )
-
-
-def _project_of_transaction() -> Subquery:
-    expense = LedgerEntry.objects.filter(
-        transaction_id=OuterRef("transaction_id"),
-        account__kind=AccountKind.LABOUR_EXPENSE_PROJECT,
-    ).values("account__project_id")[:1]
-    return Subquery(expense, output_field=IntegerField())
 
 
 # --- The summary -----------------------------------------------------------------------------
@@ -229,10 +219,13 @@ def earnings_day_lines(
         entries = entries.filter(transaction__posted_at__gte=since)
     if until is not None:
         entries = entries.filter(transaction__posted_at__lt=until)
+    # The transaction's labour expense leg names the project: joined in the same filter, so the
+    # values below read that leg (one per accrual and per reversal), not a subquery per entry.
     rows = list(
-        entries.annotate(
+        entries.filter(transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT)
+        .annotate(
             day=TruncDate("transaction__posted_at", tzinfo=UTC),
-            line_project=_project_of_transaction(),
+            line_project=F("transaction__entries__account__project_id"),
         )
         .values("day", "line_project", "account__currency")
         .annotate(
