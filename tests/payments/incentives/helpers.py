@@ -16,6 +16,7 @@ from quality.performance.definitions import MICROS
 from quality.performance.models import PersonHour, RollupMark
 from quality.performance.rollups import ROLLUP_NAME
 from tests.payments.factories import expense_of, payable_of, pending_of
+from workforce.models import Team
 
 # A Monday: the week [WEEK, WEEK + 7 days) and its days.
 WEEK = datetime(2026, 11, 2, tzinfo=UTC)
@@ -95,6 +96,7 @@ def program(
     kind: str = "bonus",
     scope: str = "everyone",
     project: Project | None = None,
+    team: Team | None = None,
     period: str = "week",
     cap_minor: int | None = None,
     budget_minor: int | None = None,
@@ -106,6 +108,7 @@ def program(
         name="Quality week",
         scope=scope,
         project=project,
+        team=team,
         period=period,
         currency="USD",
         first_version=VersionSpec(

@@ -28,7 +28,7 @@ from payments.services.incentives import (
 )
 from payments.services.ledger import ledger_account_get_or_create
 from payments.tasks import incentive_periods_close_due
-from tests.factories import make_user
+from tests.factories import make_team, make_user
 from tests.labeling.factories import make_project
 from tests.payments.incentives.helpers import (
     PROGRAM_START,
@@ -383,3 +383,29 @@ def test_a_project_multiplier_reads_only_that_projects_earnings(project):
 
     line = IncentiveBonusLine.objects.get()
     assert line.figures["earnings_minor"] == 3_000 and line.amount_minor == 300
+
+
+def test_a_team_program_judges_only_the_teams_current_members(project):
+    member, outsider = make_user(Role.ANNOTATOR), make_user(Role.ANNOTATOR)
+    team = make_team(members=[member])
+    work(member, project, final_tasks=10)
+    work(outsider, project, final_tasks=10)
+    quality_week = program(scope="team", team=team)
+
+    incentive_period_close(program=quality_week, starts_at=WEEK, actor=None, now=AFTER)
+
+    assert list(IncentiveBonusLine.objects.values_list("user_id", flat=True)) == [member.pk]
+
+
+def test_a_day_program_has_utc_days_and_a_week_program_iso_weeks():
+    from datetime import UTC, datetime
+
+    from payments.selectors.incentives import period_bounds
+
+    moment = datetime(2026, 11, 5, 23, 59, tzinfo=UTC)  # a Thursday
+
+    assert period_bounds("day", moment) == (
+        datetime(2026, 11, 5, tzinfo=UTC),
+        datetime(2026, 11, 6, tzinfo=UTC),
+    )
+    assert period_bounds("week", moment) == (WEEK, WEEK + timedelta(days=7))
