@@ -42,6 +42,14 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         items.append(("Payout accounts", reverse("payments:payout_accounts")))
     if can(user, Action.HOLDS_MANAGE):
         items.append(("Holds", reverse("payments:holds")))
+    if can(user, Action.PROFILE_EDIT_OWN):
+        items.append(("Earnings", reverse("payments:earnings")))
+    if can(user, Action.INCENTIVES_MANAGE):
+        items.append(("Incentives", reverse("payments:incentive_programs")))
+    # Managers' header has room; administrators' is full (one line at laptop widths): they open
+    # the page at /labour-cost/ (docs/incentives.md).
+    if can(user, Action.LABOUR_COST_VIEW) and not can(user, Action.USERS_MANAGE):
+        items.append(("Quality per cost", reverse("payments:labour_cost")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
     if can(user, Action.PERSONAL_DATA_ERASE):

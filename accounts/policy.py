@@ -37,6 +37,8 @@ class Action(StrEnum):
     PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
     PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
     HOLDS_MANAGE = "holds.manage"
+    INCENTIVES_MANAGE = "incentives.manage"
+    LABOUR_COST_VIEW = "labour_cost.view"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -70,6 +72,11 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # Held earnings (suspended people, open appeals, disputed tasks): finance lists them, releases
     # or forfeits them, and opens or closes disputes of tasks.
     Action.HOLDS_MANAGE: frozenset({Role.FINANCE}),
+    # Incentive programs, their versions, previews and period closes: finance (a person sees
+    # their own bonus lines through payments.views.earnings, without this action).
+    Action.INCENTIVES_MANAGE: frozenset({Role.FINANCE}),
+    # Label quality per cost: managers and administrators, over the projects they manage.
+    Action.LABOUR_COST_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
 }
 
 

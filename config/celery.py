@@ -75,4 +75,8 @@ app.conf.beat_schedule = {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=30),
     },
+    "incentive-periods-close-due": {
+        "task": "payments.tasks.incentive_periods_close_due",
+        "schedule": 900.0,
+    },
 }

@@ -431,6 +431,9 @@ QUORUM_TIER_UPHELD_DEMOTE_UPPER = env.float("TIER_UPHELD_DEMOTE_UPPER", default=
 # The currency of platform accounts and of people who have not chosen one (ISO 4217 code listed
 # in kit/money.py). The reconciliation job runs daily (config/celery.py) and needs no setting.
 QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", default="USD")
+# How long an erased person's earnings records keep their details (payments/earnings_personal_data.py):
+# the ledger rows stay (pseudonymous) for the accounts; bonus figures older than this are cleared.
+QUORUM_EARNINGS_RETENTION_YEARS = env.int("QUORUM_EARNINGS_RETENTION_YEARS", default=7)
 # Rate cards (payments/services/rates.py): their choices get schema names of their own.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {

@@ -26,6 +26,7 @@ from demo.standing import demo_standing_seed
 from demo.teams import demo_teams_seed
 from labeling.models import Customer
 from payments.demo import rates_demo_seed
+from payments.incentives_demo import incentives_demo_seed
 from quality.performance.rollups import rollups_rebuild
 from quality.services.agreement import project_agreements_refresh
 from workforce.models import AnnotatorProfile
@@ -186,6 +187,7 @@ def demo_seed() -> SeedReport:
     # The hourly rollups and stored agreement the measures read (beat keeps them; `make run` has none).
     rollups_rebuild()
     project_agreements_refresh()
+    report.created.extend(incentives_demo_seed(customer=demo_customer))
     customer = users["customer@demo.quorum"]
     if not customer.api_tokens.exists():
         _, key = api_token_create(user=customer, name="Demo export job", actor=customer)

@@ -6,7 +6,7 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from payments import checks, personal_data
+        from payments import checks, earnings_personal_data, personal_data
         from payments.selectors.payout_accounts import payout_account_is_confirmed
         from payments.services import stripe_connect
         from workforce.services.onboarding import OnboardingStep, onboarding_step_register
@@ -15,6 +15,7 @@ class PaymentsConfig(AppConfig):
         personal_data.register()
         stripe_connect.register()  # the account.updated webhook handler
         _connect_work_events()
+        earnings_personal_data.register()
         # The last step before probation: a confirmed payout account (the cooling-off period
         # after confirmation holds payouts back, not onboarding).
         onboarding_step_register(

@@ -7,6 +7,8 @@ Earnings (payments/services/earnings.py) come first when taken: the earnings row
 ascending pk, in one statement), then the person accounts; a person's earning remainder is read
 and written only while their pending account is locked, so it has no lock of its own. Holds are
 locked before their earning.
+An incentive period is locked alone by each batch of its close, before what `ledger_post` takes
+(the source key, then the person's payable account); a program row alone by its version writes.
 A rate card is locked alone, by the writes of its versions (no ledger lock is held with it). A
 person's payout account is locked first, then (Stripe Connect) their connected account row; no
 other lock is held with them.
@@ -18,6 +20,7 @@ from collections.abc import Iterable
 
 from payments.models import (
     PERSON_KINDS,
+    IncentivePeriod,
     LedgerAccount,
     PayoutAccount,
     RateCard,
@@ -57,3 +60,13 @@ def payout_account_lock(*, user_id: int) -> PayoutAccount:
 def stripe_connected_account_lock(*, stripe_account: str) -> StripeConnectedAccount:
     """Lock and return a connected account row (after its person's payout account)."""
     return StripeConnectedAccount.objects.select_for_update().get(stripe_account=stripe_account)
+
+
+def incentive_period_lock(period_id: int) -> IncentivePeriod:
+    """Lock one incentive period (each batch of its close holds it); return it with its program
+    and version."""
+    return (
+        IncentivePeriod.objects.select_for_update(of=("self",))
+        .select_related("program", "version")
+        .get(pk=period_id)
+    )

@@ -10,9 +10,11 @@ from celery import Task, shared_task
 from django.utils import timezone
 
 from core.errors import NotFound
-from payments.models import StripeEvent, StripeEventStatus
+from payments.models import IncentiveProgram, StripeEvent, StripeEventStatus
+from payments.selectors.incentives import incentive_periods_due
 from payments.selectors.ledger import ledger_reconciliation
 from payments.selectors.stripe_events import stripe_events_overdue
+from payments.services import incentives as incentive_services
 from payments.services import stripe_events as stripe_event_services
 from payments.services.earnings import earnings_hourly_finalise_due
 
@@ -83,3 +85,24 @@ def earnings_hourly_finalise() -> int:
     """Make the active-time earnings of days before today payable (or held); return how many.
     Runs from the beat schedule every hour; safe to run twice (only pending ones move)."""
     return earnings_hourly_finalise_due(before=timezone.localdate())
+
+
+@shared_task(name="payments.tasks.incentive_period_close_run", ignore_result=True)
+def incentive_period_close_run(period_id: int) -> None:
+    """Close (or resume closing) one incentive period, batch by batch; a closed one is left as
+    it is. Queued by `incentive_period_close_start` (the button, the API, the beat task)."""
+    incentive_services.incentive_period_close_run(period_id=period_id)
+
+
+@shared_task(name="payments.tasks.incentive_periods_close_due", ignore_result=True)
+def incentive_periods_close_due() -> int:
+    """Start closing every incentive period that has ended and whose figures are rolled up
+    (beat, every 15 minutes); return how many were started or resumed."""
+    started = 0
+    for due in incentive_periods_due(now=timezone.now()):
+        program = IncentiveProgram.objects.get(pk=due.program_id)
+        incentive_services.incentive_period_close_start(
+            program=program, starts_at=due.starts_at, actor=None
+        )
+        started += 1
+    return started

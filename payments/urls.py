@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("payments.views.stripe_events")),
     path("", include("payments.views.earnings")),
     path("", include("payments.views.incentives")),
+    path("", include("payments.views.labour_cost")),
     path("", include("payments.views.holds")),
     path("", include("payments.views.payout_runs")),
     path("", include("payments.views.stripe_connect")),

@@ -4,6 +4,16 @@ events are in stripe_events.py."""
 
 from payments.models.earnings import Earning, EarningRemainder, EarningStatus
 from payments.models.holds import Hold, HoldCause, HoldResolution, TaskDispute
+from payments.models.incentives import (
+    IncentiveBonusLine,
+    IncentiveImmutableError,
+    IncentivePeriod,
+    IncentivePeriodKind,
+    IncentivePeriodStatus,
+    IncentiveProgram,
+    IncentiveScope,
+    IncentiveVersion,
+)
 from payments.models.ledger import (
     CUSTOMER_KINDS,
     PERSON_KINDS,
@@ -61,6 +71,14 @@ __all__ = [
     "Hold",
     "HoldCause",
     "HoldResolution",
+    "IncentiveBonusLine",
+    "IncentiveImmutableError",
+    "IncentivePeriod",
+    "IncentivePeriodKind",
+    "IncentivePeriodStatus",
+    "IncentiveProgram",
+    "IncentiveScope",
+    "IncentiveVersion",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",

@@ -125,6 +125,9 @@ QUEUE_OF_TASK = {
     "quality.tasks.performance_rollups_catch_up": "default",
     "quality.tasks.project_agreements_refresh": "default",
     "payments.tasks.ledger_reconcile": "default",
+    "payments.tasks.earnings_hourly_finalise": "default",
+    "payments.tasks.incentive_period_close_run": "default",
+    "payments.tasks.incentive_periods_close_due": "default",
     "payments.tasks.stripe_event_process": "payouts",
     "payments.tasks.stripe_events_due": "payouts",
 }

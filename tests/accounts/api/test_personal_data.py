@@ -123,6 +123,7 @@ def test_the_portal_page_offers_the_download_of_one_s_own_data(client, scenario)
     assert [s.name for s in page.context["sections"]] == [
         "account",
         "audit",
+        "earnings",
         "payouts",
         "profile",
         "quality",
