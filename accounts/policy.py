@@ -36,6 +36,8 @@ class Action(StrEnum):
     STRIPE_EVENTS_MANAGE = "stripe_events.manage"
     PAYOUT_ACCOUNTS_VIEW = "payout_accounts.view"
     PAYOUT_PROVIDERS_MANAGE = "payout_providers.manage"
+    PAYOUT_RUNS_VIEW = "payout_runs.view"
+    PAYOUT_RUNS_MANAGE = "payout_runs.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -66,6 +68,10 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     # and the providers offered per country: finance only.
     Action.PAYOUT_ACCOUNTS_VIEW: frozenset({Role.FINANCE}),
     Action.PAYOUT_PROVIDERS_MANAGE: frozenset({Role.FINANCE}),
+    # Payout runs: finance reads every run and item, creates, approves (a second finance user),
+    # cancels and retries them (the services also require MFA of everyone involved).
+    Action.PAYOUT_RUNS_VIEW: frozenset({Role.FINANCE}),
+    Action.PAYOUT_RUNS_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

@@ -24,3 +24,8 @@ class PaymentsConfig(AppConfig):
                 help_text="Where we pay you; you confirm it from an e-mail we send.",
             )
         )
+        from payments.services.payout_runs import HANDLERS as PAYOUT_RUN_HANDLERS
+        from payments.services.stripe_events import stripe_event_handler_register
+
+        for event_type, handler in PAYOUT_RUN_HANDLERS:
+            stripe_event_handler_register(event_type, handler)

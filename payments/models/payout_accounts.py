@@ -48,6 +48,9 @@ class PayoutAccount(models.Model):
     # Payouts may use the account from this moment (the end of the cooling-off period).
     usable_from = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
+    # The Stripe connected account (acct_...) a Stripe Connect account pays into; payout runs
+    # read it through payments.selectors.payout_runs.stripe_destinations_of only.
+    stripe_account_id = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
