@@ -71,7 +71,13 @@ from payments.selectors.payout_runs import (
     payout_minimum_minor,
     payout_run_differences,
 )
-from payments.services.ledger import Leg, ledger_account_get_or_create, ledger_post, ledger_reverse
+from payments.services.ledger import (
+    Leg,
+    ledger_account_get_or_create,
+    ledger_account_key,
+    ledger_post,
+    ledger_reverse,
+)
 from workforce.services.notifications import notify
 
 logger = logging.getLogger(__name__)
@@ -136,6 +142,11 @@ def _item_lock(item_id: int) -> PayoutItem:
 
 
 def _person_account(kind: str, currency: str, user_id: int) -> LedgerAccount:
+    existing = LedgerAccount.objects.filter(
+        key=ledger_account_key(kind=kind, currency=currency, user_id=user_id)
+    ).first()
+    if existing is not None:
+        return existing
     return ledger_account_get_or_create(
         kind=kind, currency=currency, user=User.objects.get(pk=user_id)
     )
@@ -262,7 +273,9 @@ def _freeze_batch(run_id: int, batch_size: int, at: datetime) -> tuple[PayoutRun
         user_ids=user_ids, currency=run.currency, provider=run.provider, at=at
     )
     in_transit_keys = {
-        user_id: f"user:{user_id}:{AccountKind.IN_TRANSIT}:{run.currency}"
+        user_id: ledger_account_key(
+            kind=AccountKind.IN_TRANSIT, currency=run.currency, user_id=user_id
+        )
         for user_id in user_ids
         if judged[user_id].payable
     }
@@ -465,8 +478,10 @@ def payout_run_cancel(*, run_id: int, actor: User, reason: str) -> PayoutRun:
 def _run_finish_if_settled(run_id: int) -> None:
     """Mark an executing run done when no item waits any more (one statement: the last item's
     transaction, after it commits, sees every other one)."""
-    unsettled = PayoutItem.objects.filter(run_id=OuterRef("pk")).exclude(
-        status__in=SETTLED_ITEM_STATUSES
+    # Named statuses, not "not settled": the (run, status) index finds them without a scan.
+    unsettled = PayoutItem.objects.filter(
+        run_id=OuterRef("pk"),
+        status__in=[s for s in PayoutItemStatus.values if s not in SETTLED_ITEM_STATUSES],
     )
     PayoutRun.objects.filter(pk=run_id, status=PayoutRunStatus.EXECUTING).exclude(
         Exists(unsettled)
