@@ -2,10 +2,13 @@
 approves, the creator and everyone else are refused; people see only their own payouts."""
 
 import pytest
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from payments.models import PayoutItemStatus, PayoutRun, PayoutRunStatus
+from payments.services.payout_runs import payout_run_cancel
 from tests.factories import make_user
 from tests.payments.payout_runs.helpers import PERIOD, bank_person, create_run, finance_user
 
@@ -120,3 +123,24 @@ def test_annotators_cannot_open_finance_pages(client, project):
     assert client.get("/finance/payout-runs/").status_code == 403
     assert client.get(f"/finance/payout-runs/{run.pk}/").status_code == 403
     assert client.post(f"/finance/payout-runs/{run.pk}/approve/").status_code == 403
+
+
+def test_the_run_page_and_the_items_api_take_as_many_queries_for_many_items_as_for_few(
+    client, project
+):
+    def queries(n: int) -> tuple[int, int]:
+        for _ in range(n):
+            bank_person(project, 2_000)
+        creator = finance_user()
+        run = create_run(creator)
+        client.force_login(creator)
+        with CaptureQueriesContext(connection) as page:
+            assert client.get(f"/finance/payout-runs/{run.pk}/").status_code == 200
+        with CaptureQueriesContext(connection) as api:
+            assert client.get(f"{RUNS}{run.pk}/items/").status_code == 200
+        payout_run_cancel(run_id=run.pk, actor=finance_user(), reason="next size")
+        return len(page), len(api)
+
+    few, many = queries(2), queries(8)
+
+    assert many == few
