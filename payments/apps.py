@@ -24,8 +24,11 @@ class PaymentsConfig(AppConfig):
                 help_text="Where we pay you; you confirm it from an e-mail we send.",
             )
         )
+        from payments.personal_data import payout_erasure_blocker_register
+        from payments.selectors.payout_runs import payout_erasure_blocker
         from payments.services.payout_runs import HANDLERS as PAYOUT_RUN_HANDLERS
         from payments.services.stripe_events import stripe_event_handler_register
 
         for event_type, handler in PAYOUT_RUN_HANDLERS:
             stripe_event_handler_register(event_type, handler)
+        payout_erasure_blocker_register("payout_runs", payout_erasure_blocker)

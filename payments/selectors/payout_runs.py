@@ -415,6 +415,29 @@ def payout_run_differences(
     return out
 
 
+def payout_erasure_blocker(user: Any) -> str | None:
+    """Why a person's bank details cannot be erased now: a payout to them is still on its way
+    (frozen, being paid, in a bank file, or waiting for the provider's answer); else None."""
+    waiting = (
+        PayoutItem.objects.filter(
+            person_id=user.pk,
+            status__in=[
+                PayoutItemStatus.PENDING,
+                PayoutItemStatus.PROCESSING,
+                PayoutItemStatus.AMBIGUOUS,
+                PayoutItemStatus.AWAITING_BANK_FILE,
+            ],
+        )
+        .exclude(run__status=PayoutRunStatus.CANCELLED)
+        .select_related("run")
+        .first()
+    )
+    if waiting is None:
+        return None
+    amount = minor_display(waiting.amount_minor, waiting.run.currency)
+    return f"a payout of {amount} (payout run {waiting.run_id}) is still on its way"
+
+
 def payout_runs_with_differences() -> QuerySet[PayoutRun]:
     """Runs whose last check found differences (the portal's alert for finance)."""
     return PayoutRun.objects.filter(reconciled_at__isnull=False).exclude(

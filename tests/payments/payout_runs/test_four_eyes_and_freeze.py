@@ -244,3 +244,17 @@ def test_a_cooling_off_account_is_excluded_until_its_period_ends(project, creato
     run = create_run(creator)
 
     assert run.exclusions.get(person=person).code == "cooling_off"
+
+
+def test_bank_details_are_not_erased_while_a_payout_is_on_its_way(project, creator, approver):
+    from accounts.erasure import personal_data_erase
+
+    person = bank_person(project, 2_000)
+    run = create_run(creator)
+    committed(payout_run_approve, run_id=run.pk, actor=approver)
+
+    with pytest.raises(Conflict, match="still on its way"):
+        personal_data_erase(user=person, actor=make_user(Role.ADMIN))
+
+    committed(payout_item_mark_paid, item_id=run.items.get().pk, actor=approver)
+    personal_data_erase(user=person, actor=make_user(Role.ADMIN))
