@@ -258,3 +258,19 @@ def test_bank_details_are_not_erased_while_a_payout_is_on_its_way(project, creat
 
     committed(payout_item_mark_paid, item_id=run.items.get().pk, actor=approver)
     personal_data_erase(user=person, actor=make_user(Role.ADMIN))
+
+
+def test_the_hourly_job_stores_a_runs_differences_with_what_to_do(project, creator):
+    from payments.models import PayoutItem
+    from payments.tasks import payout_runs_reconcile
+
+    bank_person(project, 2_000)
+    run = create_run(creator)
+    PayoutItem.objects.filter(run=run).update(amount_minor=1_999)  # a corruption
+
+    found = payout_runs_reconcile.delay().get()
+
+    run.refresh_from_db()
+    assert found == 1
+    assert [d["code"] for d in run.reconciliation_differences] == ["items_sum"]
+    assert "cancel it" in run.reconciliation_differences[0]["action"]
