@@ -814,9 +814,17 @@ def payout_item_retry(*, item_id: int, actor: User) -> PayoutItem:
     item.key_first_used_at = item.processing_since = item.next_attempt_at = item.settled_at = None
     item.provider_reference = item.provider_message = ""
     item.save()
-    PayoutRun.objects.filter(pk=run.pk, status=PayoutRunStatus.DONE).update(
-        status=PayoutRunStatus.EXECUTING, done_at=None
-    )
+    try:
+        with transaction.atomic():
+            PayoutRun.objects.filter(pk=run.pk, status=PayoutRunStatus.DONE).update(
+                status=PayoutRunStatus.EXECUTING, done_at=None
+            )
+    except IntegrityError:
+        # Reopening the run would make two open runs of this currency and provider.
+        raise Conflict(
+            f"Another {run.currency} run by {run.get_provider_display()} is open; retry this "
+            "item once that run is done, or pay the person in it."
+        ) from None
     audit_record(
         actor=actor,
         action="payout_item.retry",

@@ -274,3 +274,21 @@ def test_the_hourly_job_stores_a_runs_differences_with_what_to_do(project, creat
     assert found == 1
     assert [d["code"] for d in run.reconciliation_differences] == ["items_sum"]
     assert "cancel it" in run.reconciliation_differences[0]["action"]
+
+
+def test_a_failed_item_of_a_done_run_is_not_retried_while_another_run_is_open(
+    project, creator, approver, settings
+):
+    bad = bank_person(project, 3_000)
+    run = create_run(creator)
+    committed(payout_run_approve, run_id=run.pk, actor=approver)
+    committed(payout_item_mark_failed, item_id=run.items.get().pk, actor=approver, reason="Closed")
+    settings.QUORUM_PAYOUT_MINIMUM_MINOR = {"EUR": 5_000}
+    create_run(creator)  # the next run, open (it leaves the 30.00 below its minimum payable)
+
+    with pytest.raises(Conflict, match="is open"):
+        payout_item_retry(item_id=run.items.get().pk, actor=approver)
+
+    assert balance_minor(bad, PAYABLE, "EUR") == 3_000  # nothing of the retry was kept
+    assert run.items.get().attempt == 1
+    assert_ledger_clean()
