@@ -75,6 +75,7 @@ from payments.services.ledger import (
     Leg,
     ledger_account_get_or_create,
     ledger_account_key,
+    ledger_person_accounts_get_or_create,
     ledger_post,
     ledger_reverse,
 )
@@ -272,19 +273,11 @@ def _freeze_batch(run_id: int, batch_size: int, at: datetime) -> tuple[PayoutRun
     judged = payout_candidates_judge(
         user_ids=user_ids, currency=run.currency, provider=run.provider, at=at
     )
-    in_transit_keys = {
-        user_id: ledger_account_key(
-            kind=AccountKind.IN_TRANSIT, currency=run.currency, user_id=user_id
-        )
-        for user_id in user_ids
-        if judged[user_id].payable
-    }
-    in_transit = {
-        a.user_id: a for a in LedgerAccount.objects.filter(key__in=list(in_transit_keys.values()))
-    }
-    for user_id in in_transit_keys:
-        if user_id not in in_transit:
-            in_transit[user_id] = _person_account(AccountKind.IN_TRANSIT, run.currency, user_id)
+    in_transit = ledger_person_accounts_get_or_create(
+        kind=AccountKind.IN_TRANSIT,
+        currency=run.currency,
+        user_ids=[user_id for user_id in user_ids if judged[user_id].payable],
+    )
     # Balances read under the lock of every account the batch moves, in ascending pk.
     locked = person_accounts_lock([pk for pk, _ in batch] + [a.pk for a in in_transit.values()])
     payable = {a.user_id: a for a in locked if a.kind == AccountKind.PAYABLE}
