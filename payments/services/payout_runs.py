@@ -38,7 +38,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,7 +133,7 @@ def _run_lock(run_id: int) -> PayoutRun:
 def _item_lock(item_id: int) -> PayoutItem:
     item = (
         PayoutItem.objects.select_for_update(of=("self",))
-        .select_related("run")
+        .select_related("run", "person")
         .filter(pk=item_id)
         .first()
     )
@@ -517,11 +517,10 @@ def _claim(item_id: int, now: datetime) -> tuple[PayoutItem, _Claim | None]:
         item.status = PayoutItemStatus.PROCESSING
         item.processing_since = now
         item.key_first_used_at = item.key_first_used_at or now
-        item.calls = F("calls") + 1
+        item.calls += 1  # the row is locked: no other writer
         item.save(
             update_fields=["status", "processing_since", "key_first_used_at", "calls", "updated_at"]
         )
-        item.refresh_from_db(fields=["calls"])
         request = TransferRequest(
             item_id=item.pk,
             run_id=run.pk,
