@@ -25,6 +25,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if can(user, Action.PROFILE_EDIT_OWN):
         items.append(("My profile", reverse("workforce:profile")))
         items.append(("Payout account", reverse("payments:payout_account")))
+        items.append(("My payouts", reverse("payments:my_payouts")))
     if can(user, Action.PEOPLE_VIEW):
         items.append(("People", reverse("workforce:people")))
     if user_has_role(user, Role.CUSTOMER, Role.MANAGER, Role.ADMIN):
@@ -50,6 +51,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     # the page at /labour-cost/ (docs/incentives.md).
     if can(user, Action.LABOUR_COST_VIEW) and not can(user, Action.USERS_MANAGE):
         items.append(("Quality per cost", reverse("payments:labour_cost")))
+    if can(user, Action.PAYOUT_RUNS_VIEW):
+        items.append(("Payout runs", reverse("payments:payout_runs")))
     if can(user, Action.AUDIT_VIEW):
         items.append(("Audit trail", reverse("accounts:audit_list")))
     if can(user, Action.PERSONAL_DATA_ERASE):

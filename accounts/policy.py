@@ -39,6 +39,8 @@ class Action(StrEnum):
     HOLDS_MANAGE = "holds.manage"
     INCENTIVES_MANAGE = "incentives.manage"
     LABOUR_COST_VIEW = "labour_cost.view"
+    PAYOUT_RUNS_VIEW = "payout_runs.view"
+    PAYOUT_RUNS_MANAGE = "payout_runs.manage"
 
 
 WORKFORCE_ROLES = frozenset({Role.ANNOTATOR, Role.REVIEWER})
@@ -77,6 +79,10 @@ _ALLOWED_ROLES: dict[Action, frozenset[Role]] = {
     Action.INCENTIVES_MANAGE: frozenset({Role.FINANCE}),
     # Label quality per cost: managers and administrators, over the projects they manage.
     Action.LABOUR_COST_VIEW: frozenset({Role.MANAGER, Role.ADMIN}),
+    # Payout runs: finance reads every run and item, creates, approves (a second finance user),
+    # cancels and retries them (the services also require MFA of everyone involved).
+    Action.PAYOUT_RUNS_VIEW: frozenset({Role.FINANCE}),
+    Action.PAYOUT_RUNS_MANAGE: frozenset({Role.FINANCE}),
 }
 
 

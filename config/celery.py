@@ -71,6 +71,14 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.earnings_hourly_finalise",
         "schedule": crontab(minute=5),
     },
+    "payout-items-due": {
+        "task": "payments.tasks.payout_items_due",
+        "schedule": 60.0,
+    },
+    "payout-runs-reconcile-hourly": {
+        "task": "payments.tasks.payout_runs_reconcile",
+        "schedule": crontab(minute=40),
+    },
     "sessions-clear-expired": {
         "task": "core.tasks.sessions_clear_expired",
         "schedule": crontab(hour=3, minute=30),

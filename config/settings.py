@@ -476,6 +476,19 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined
         "PayoutProviderEnum": "payments.models.PayoutProvider",
     }
 )
+# --- payments: payout runs (payments/services/payout_runs.py, docs/payouts-runs.md) ---
+# The minimum payout per currency in minor units ("USD=2000,JPY=1000"); a currency not listed
+# uses PAYOUT_MINIMUM_MAJOR_DEFAULT whole units of it.
+QUORUM_PAYOUT_MINIMUM_MINOR: dict[str, int] = env.dict(
+    "PAYOUT_MINIMUM_MINOR", cast={"value": int}, default={}
+)
+QUORUM_PAYOUT_MINIMUM_MAJOR_DEFAULT = env.int("PAYOUT_MINIMUM_MAJOR_DEFAULT", default=10)
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
+    {
+        "PayoutRunStatusEnum": "payments.models.PayoutRunStatus",
+        "PayoutItemStatusEnum": "payments.models.PayoutItemStatus",
+    }
+)
 
 # --- quality: default rules from the consensus model's scores (quality/defaults.py) ---
 # True: every new project starts with the default rules (spammer score, gold accuracy upper

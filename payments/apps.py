@@ -28,6 +28,15 @@ class PaymentsConfig(AppConfig):
                 help_text="Where we pay you; you confirm it from an e-mail we send.",
             )
         )
+        from payments.selectors.holds import payout_holds_of
+        from payments.selectors.payout_runs import payout_hold_check_register
+        from payments.services.payout_runs import HANDLERS as PAYOUT_RUN_HANDLERS
+        from payments.services.stripe_events import stripe_event_handler_register
+
+        for event_type, handler in PAYOUT_RUN_HANDLERS:
+            stripe_event_handler_register(event_type, handler)
+        # A payout run leaves out people with held earnings, suspended or appealing (holds).
+        payout_hold_check_register("earnings_holds", payout_holds_of)
 
 
 def _connect_work_events() -> None:

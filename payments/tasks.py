@@ -15,6 +15,7 @@ from payments.selectors.incentives import incentive_periods_due
 from payments.selectors.ledger import ledger_reconciliation
 from payments.selectors.stripe_events import stripe_events_overdue
 from payments.services import incentives as incentive_services
+from payments.services import payout_runs as payout_run_services
 from payments.services import stripe_events as stripe_event_services
 from payments.services.earnings import earnings_hourly_finalise_due
 
@@ -106,3 +107,45 @@ def incentive_periods_close_due() -> int:
         )
         started += 1
     return started
+
+
+# --- Payout runs (payments/services/payout_runs.py; routed to the `payouts` queue) ---------------
+
+
+@shared_task(name=payout_run_services.PAYOUT_RUN_FREEZE_TASK, ignore_result=True)
+def payout_run_freeze(run_id: int) -> None:
+    """Freeze a draft run (resumes where a crashed freeze stopped; does nothing once frozen)."""
+    payout_run_services.payout_run_freeze(run_id=run_id)
+
+
+@shared_task(name=payout_run_services.PAYOUT_RUN_DISPATCH_TASK, ignore_result=True)
+def payout_run_dispatch(run_id: int) -> None:
+    """Queue an approved run's items (or put them in its bank file)."""
+    payout_run_services.payout_run_dispatch(run_id=run_id)
+
+
+@shared_task(name=payout_run_services.PAYOUT_ITEM_EXECUTE_TASK, ignore_result=True)
+def payout_item_execute(item_id: int) -> None:
+    """Pay one item attempt; re-checks everything, safe to run twice."""
+    try:
+        payout_run_services.payout_item_execute(item_id=item_id)
+    except NotFound:
+        return
+
+
+@shared_task(name="payments.tasks.payout_items_due", ignore_result=True)
+def payout_items_due() -> int:
+    """Queue ambiguous items due for their retry and items whose worker died mid-call (beat,
+    every minute); return how many."""
+    due = payout_run_services.payout_items_due()
+    for item_id in due:
+        payout_item_execute.delay(item_id)
+    return len(due)
+
+
+@shared_task(name="payments.tasks.payout_runs_reconcile", ignore_result=True)
+def payout_runs_reconcile() -> int:
+    """Check every run against the ledger and the provider (beat, hourly); store and log the
+    differences; return how many. Reads, and writes only the stored report."""
+    found = payout_run_services.payout_runs_reconcile()
+    return sum(len(problems) for problems in found.values())

@@ -39,6 +39,15 @@ from payments.models.payout_accounts import (
     PayoutCountryProviders,
     PayoutProvider,
 )
+from payments.models.payout_runs import (
+    OPEN_RUN_STATUSES,
+    SETTLED_ITEM_STATUSES,
+    PayoutExclusion,
+    PayoutItem,
+    PayoutItemStatus,
+    PayoutRun,
+    PayoutRunStatus,
+)
 from payments.models.rates import (
     MAX_SKILL_LEVEL,
     Rate,
@@ -54,9 +63,11 @@ from payments.models.stripe_events import StripeEvent, StripeEventStatus
 __all__ = [
     "CUSTOMER_KINDS",
     "MAX_SKILL_LEVEL",
+    "OPEN_RUN_STATUSES",
     "PERSON_KINDS",
     "PLATFORM_KINDS",
     "PROJECT_KINDS",
+    "SETTLED_ITEM_STATUSES",
     "WHOLE_MINOR_KINDS",
     "AccountKind",
     "AppendOnlyError",
@@ -87,7 +98,12 @@ __all__ = [
     "PayoutAccountEventKind",
     "PayoutAccountStatus",
     "PayoutCountryProviders",
+    "PayoutExclusion",
+    "PayoutItem",
+    "PayoutItemStatus",
     "PayoutProvider",
+    "PayoutRun",
+    "PayoutRunStatus",
     "Rate",
     "RateCard",
     "RateCardVersion",

@@ -133,3 +133,28 @@ def dispute_open_of(*, task_id: int) -> TaskDispute | None:
 def users_of_holds(holds: QuerySet[Hold]) -> list[Any]:
     """The people who have holds among `holds`, for a filter's choices."""
     return sorted({hold.earning.user for hold in holds}, key=lambda user: user.pk)
+
+
+def payout_holds_of(user_ids: Collection[int], currency: str) -> dict[int, str]:
+    """The people among `user_ids` whom a payout run leaves out because of holds: an open hold
+    on an earning of theirs in `currency`, or, whatever they hold, a suspension or an open
+    appeal now (hold_causes_for's rule). Registered with payout runs' hold checks."""
+    held: dict[int, str] = {}
+    open_holds = (
+        Hold.objects.filter(
+            resolution="", earning__user_id__in=list(user_ids), earning__currency=currency
+        )
+        .values_list("earning__user_id", "cause")
+        .order_by("earning__user_id", "pk")
+    )
+    for user_id, cause in open_holds:
+        held.setdefault(
+            user_id, f"earnings held ({HoldCause(cause).label.lower()}) until finance decides"
+        )
+    causes = hold_causes_for(user_ids=user_ids, task_ids=())
+    for user_id in user_ids:
+        if user_id in causes.suspended:
+            held.setdefault(user_id, "suspended")
+        elif user_id in causes.appealing:
+            held.setdefault(user_id, "an appeal is open")
+    return held

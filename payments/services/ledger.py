@@ -158,6 +158,46 @@ def ledger_account_get_or_create(
     return account
 
 
+@transaction.atomic
+def ledger_person_accounts_get_or_create(
+    *, kind: str, currency: str, user_ids: Sequence[int]
+) -> dict[int, LedgerAccount]:
+    """Return each person's account of `kind` in `currency` by user id, creating the missing
+    ones in one statement (a payout run's batch of people); each new account is audited as
+    `ledger_account_get_or_create` does. Raises ValidationFailed for a kind people do not hold."""
+    # object(): a person is the owner (the kind check needs to know one is given, not who).
+    account_kind = _check_account_request(kind, currency, object(), None, None)
+    keys = {
+        user_id: ledger_account_key(kind=account_kind, currency=currency, user_id=user_id)
+        for user_id in user_ids
+    }
+    found: dict[int, LedgerAccount] = {}
+    for account in LedgerAccount.objects.filter(key__in=list(keys.values())):
+        if account.user_id is not None:
+            found[account.user_id] = account
+    missing = [user_id for user_id in keys if user_id not in found]
+    if missing:
+        LedgerAccount.objects.bulk_create(
+            [
+                LedgerAccount(key=keys[u], kind=account_kind, currency=currency, user_id=u)
+                for u in missing
+            ],
+            ignore_conflicts=True,  # created meanwhile by a concurrent posting: theirs is kept
+        )
+        created = LedgerAccount.objects.filter(key__in=[keys[u] for u in missing])
+        for account in created:
+            if account.user_id is None:  # the kind check above says it has one
+                continue
+            found[account.user_id] = account
+            audit_record(
+                actor=None,
+                action="ledger.account_open",
+                target=account,
+                after={"key": account.key, "kind": account_kind.value, "currency": currency},
+            )
+    return found
+
+
 def _validate(source_key: str, legs: Sequence[Leg], memo: str) -> None:
     if not source_key or not source_key.strip():
         raise ValidationFailed(
@@ -417,6 +457,7 @@ __all__ = [
     "Leg",
     "ledger_account_get_or_create",
     "ledger_account_key",
+    "ledger_person_accounts_get_or_create",
     "ledger_post",
     "ledger_release_to_payable",
     "ledger_reverse",

@@ -17,6 +17,7 @@ class NotificationKind(models.TextChoices):
     SUSPENDED = "suspended", "Suspension"
     APPEAL_DECIDED = "appeal_decided", "Appeal decided"
     REWORK_RETURNED = "rework_returned", "Rework sent back"
+    PAYOUT = "payout", "Payout paid or failed"
 
 
 # Kinds that also go by e-mail until the person says otherwise: the ones that change whether
