@@ -215,3 +215,18 @@ def test_every_project_for_someone_who_never_worked_is_refused_naming_project(ma
 
     assert list(refused.value.extra["fields"]) == ["project"]
     assert not RuleAction.objects.exists()
+
+
+def test_the_person_reads_the_managers_reason_on_the_action_and_may_appeal_it(
+    client, manager, person, project
+):
+    action = person_retrain(manager=manager, user=person, project_id=project.pk, reason="Loose.")
+    client.force_login(person)
+
+    page = client.get(f"/quality/actions/{action.pk}/").content.decode()
+    filed = client.post(f"/quality/actions/{action.pk}/appeal/", {"reason": "I retrained."})
+
+    assert "A manager&#x27;s decision: “Loose.”" in page
+    assert "Measured" not in page
+    assert filed.status_code == 302
+    assert action.__class__.objects.get(pk=action.pk).appeal.reason == "I retrained."
