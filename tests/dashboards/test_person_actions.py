@@ -67,6 +67,7 @@ def test_a_manager_sends_a_person_back_to_training_and_sees_it_done(client, worl
     assert state_of(world.a, world.p1).needs_retraining is True
     # The action is listed with the evidence on the page the manager is back on.
     assert "Sent back to training by a manager" in response.content.decode()
+    assert "A manager's decision: “Gold accuracy fell.”" in response.content.decode()
 
 
 @pytest.mark.parametrize(
