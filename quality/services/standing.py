@@ -6,6 +6,8 @@ bound of accuracy above the pass threshold with enough items makes them active; 
 below the floor sends them back to training through the quality-rule action "require retraining"
 (its effect function, on a built-in inactive rule, so it is listed, appealable and liftable like
 any rule action). Each decision is recorded in workforce with the numbers that caused it.
+Sending back to training is one service, `person_send_back_to_training`, which a manager's
+decision (`quality.services.retraining.person_retrain`) takes too, with a rule of its own.
 
 Tiers (`tier_candidates_compute`, weekly and on a manager's request): each working person's
 record over the window gives this week's verdict (promote, demote, hold); a candidate is proposed
@@ -102,6 +104,7 @@ def _probation_rule() -> QualityRule:
     return rule
 
 
+@transaction.atomic
 def person_send_back_to_training(
     *,
     user: User,
