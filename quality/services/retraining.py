@@ -22,7 +22,7 @@ from labeling.policy import projects_managed_by
 from quality.models import QualityRule, RuleAction, RuleActionKind, RuleComparator, RuleMetric
 from quality.selectors import in_quality_scope, require_quality_manager
 from quality.services.standing import person_send_back_to_training
-from workforce.models import StandingDecisionKind
+from workforce.models import AnnotatorProfile, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record
 
 # The built-in rule whose actions are managers' decisions. Inactive, and its condition
@@ -82,7 +82,8 @@ def person_retrain(
     Raises PermissionDenied (not a manager), NotFound (not one of the manager's people, or
     themself), ValidationFailed naming `project` (not one of the manager's projects; "every
     project" for someone with no standing anywhere) or `reason` (missing, too long), Conflict
-    `already_retraining` (a manager's retraining of them is in force: lift it first).
+    `already_retraining` (a manager's retraining of them is in force: lift it first). Locks the
+    person's annotator profile, then their standing in the projects (probation's order).
     """
     require_quality_manager(manager)
     if user.pk == manager.pk or not in_quality_scope(manager, person_id=user.pk):
@@ -97,6 +98,10 @@ def person_retrain(
             raise _invalid("project", "Choose one of your projects.")
     elif not WorkerProjectState.objects.filter(user_id=user.pk).exists():
         raise _invalid("project", "They have worked in no project yet: choose one.")
+    # One decision about a person at a time, as probation's (its lock, then the states'): a
+    # second manager waits here and then finds the first's action in force.
+    if AnnotatorProfile.objects.select_for_update().filter(user_id=user.pk).first() is None:
+        User.objects.select_for_update().filter(pk=user.pk).first()
     now = now or timezone.now()
     evidence = {"manager": {"id": manager.pk, "reason": reason, "project": project_id}}
     action = person_send_back_to_training(

@@ -4,9 +4,11 @@ refuses the person work until the action is lifted."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connections
 
 from accounts.models import Role
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -230,3 +232,38 @@ def test_the_person_reads_the_managers_reason_on_the_action_and_may_appeal_it(
     assert "Measured" not in page
     assert filed.status_code == 302
     assert action.__class__.objects.get(pk=action.pk).appeal.reason == "I retrained."
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.postgres  # row locking and the one-in-force constraint under real concurrency
+def test_managers_retraining_one_person_at_once_take_one_action():
+    manager, other = make_manager(), make_user(Role.ADMIN, mfa=True)
+    project = make_project()
+    person = make_worker()
+    managed(manager, person)
+    outcomes, errors = [], []
+    start = threading.Barrier(6)
+
+    def retrain(who):
+        try:
+            start.wait()
+            person_retrain(manager=who, user=person, project_id=project.pk, reason="At once.")
+            outcomes.append("taken")
+        except Conflict as exc:
+            outcomes.append(exc.code)
+        except Exception as exc:  # reported to the test thread
+            errors.append(repr(exc))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=retrain, args=(m,)) for m in [manager, other] * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert sorted(outcomes) == ["already_retraining"] * 5 + ["taken"]
+    assert RuleAction.objects.filter(user=person).count() == 1
+    assert StandingDecision.objects.filter(user=person).count() == 1
+    assert Notification.objects.filter(user=person, kind="training_required").count() == 1
