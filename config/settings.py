@@ -399,6 +399,8 @@ QUORUM_TRAINING_TIME_PAID = env.bool("TRAINING_TIME_PAID", default=False)
 # --- workforce: teams and notifications (workforce/services/teams.py, notifications.py) ---
 # Teams: how many of their team's current announcements a member sees on their work home page.
 QUORUM_TEAM_ANNOUNCEMENTS_SHOWN = env.int("TEAM_ANNOUNCEMENTS_SHOWN", default=5)
+# Messages: how many messages one manager may send people a minute (workforce/services/messages.py).
+QUORUM_MANAGER_MESSAGES_PER_MINUTE = env.int("MANAGER_MESSAGES_PER_MINUTE", default=20)
 # The team role's choices get a schema name of their own (accounts' role choices are "RoleEnum").
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {"TeamRoleEnum": "workforce.models.TeamRole", "RoleEnum": "accounts.models.Role"}

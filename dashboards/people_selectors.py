@@ -21,10 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db import connections
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Sum
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, TruncDay
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import TruncDay
 
 from core.errors import ValidationFailed
 from core.timestamps import TimestampInvalid, parse_timestamp
@@ -33,10 +31,8 @@ from labeling.selectors import person_names
 from quality.models import QualityRule, RuleAction
 from quality.performance.definitions import (
     BY_NAME,
-    COUNTER_FIELDS,
     DEFINITIONS,
     MEASURE_NAMES,
-    TIME_BUCKETS,
     Counters,
     counters_sum,
     measures_of,
@@ -46,6 +42,8 @@ from quality.performance.rollups import ROLLUP_NAME
 from quality.performance.selectors import (
     MeasureRow,
     Span,
+    counters_from,
+    counters_summed,
     person_measures_get,
     person_rows_visible_to,
     projects_measured_for,
@@ -198,10 +196,6 @@ class PeopleTable:
     days: list[date]
 
 
-def _bucket(i: int) -> Cast:
-    return Cast(KeyTextTransform(str(i), "time_histogram"), IntegerField())
-
-
 def _scoped_rows(viewer: Any, span: Span, filters: PeopleFilters) -> QuerySet[PersonHour]:
     rows = person_rows_visible_to(viewer).filter(hour__gte=span.since, hour__lt=span.until)
     if filters.project_id is not None:
@@ -229,14 +223,6 @@ SUMS_TTL = 600
 Sums = dict[int, tuple[int, ...]]  # person -> COUNTER_FIELDS, then the histogram's buckets
 
 
-def _counters(values: tuple[int, ...]) -> Counters:
-    width = len(COUNTER_FIELDS)
-    return Counters(
-        **dict(zip(COUNTER_FIELDS, values[:width], strict=True)),
-        time_histogram=tuple(values[width:]),
-    )
-
-
 def _sums_key(span: Span, project_id: int | None) -> str | None:
     """The cache key of the sums of a span, None before the rollup job's first run."""
     mark = RollupMark.objects.filter(name=ROLLUP_NAME).values_list("updated_at", flat=True).first()
@@ -250,22 +236,11 @@ def _sums_key(span: Span, project_id: int | None) -> str | None:
 
 def _sums_read(span: Span, project_id: int | None) -> Sums:
     """Everyone's counters summed over the span in one grouped statement (no scope: applied by
-    the caller), read as plain tuples (the ORM's per-row converters cost more than the SQL)."""
+    the caller), by quality's `counters_summed`."""
     rows = PersonHour.objects.filter(hour__gte=span.since, hour__lt=span.until)
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
-    sums = {name: Sum(name) for name in COUNTER_FIELDS}
-    buckets = {f"bucket_{i}": Sum(_bucket(i)) for i in range(TIME_BUCKETS)}
-    query = (
-        rows.order_by()
-        .values("user_id")
-        .annotate(**sums, **buckets)
-        .values_list("user_id", *sums, *buckets)
-    )
-    sql, params = query.query.sql_with_params()
-    with connections[query.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0]: tuple(int(v or 0) for v in row[1:]) for row in cursor.fetchall()}
+    return {key[0]: values for key, values in counters_summed(rows, person=F("user_id")).items()}
 
 
 def _sums(span: Span, project_id: int | None) -> tuple[Sums, str | None]:
@@ -292,7 +267,7 @@ def _sorted_ids(sums: Sums, sort: str) -> list[int]:
     """Person ids ordered by the measure `sort` names (as quality's rows_sorted orders: people
     without a value last, ties by id), computing only that measure."""
     definition = BY_NAME[sort.lstrip("-")]
-    values = {uid: definition.compute(_counters(v), None) for uid, v in sums.items()}
+    values = {uid: definition.compute(counters_from(v), None) for uid, v in sums.items()}
     valued = sorted(uid for uid, v in values.items() if v is not None)
     missing = sorted(uid for uid, v in values.items() if v is None)
     valued.sort(key=lambda uid: float(values[uid] or 0), reverse=sort.startswith("-"))
@@ -398,7 +373,7 @@ def people_rows(
 ) -> list[PersonRow]:
     """The rows of `user_ids` (a slice of the ranking) with every measure, name, team and
     standing, and their daily final tasks when asked: a fixed number of statements."""
-    counters = {uid: _counters(ranking.sums[uid]) for uid in user_ids}
+    counters = {uid: counters_from(ranking.sums[uid]) for uid in user_ids}
     return _people_rows(
         viewer,
         ranking.period,

@@ -172,6 +172,12 @@ def evidence_visible_to(user: Any, action: RuleAction) -> dict[str, Any]:
         "sample_size": action.sample_size,
         "item_ids": action.item_ids if shown_items else [],
         "discounted_annotation_ids": evidence.get("discounted_annotation_ids", []),
+        # A manager's decision (quality.services.retraining): the person is told its reason.
+        **(
+            {"manager": {"reason": evidence["manager"].get("reason")}}
+            if "manager" in evidence
+            else {}
+        ),
     }
 
 

@@ -4,7 +4,8 @@ person's page and the teams side by side, each with its CSV download.
 Managers and administrators only (Action.PEOPLE_VIEW); every read goes through
 `dashboards.people_selectors`, scoped as quality's performance selectors say: a person outside a
 manager's teams is not found. The actions next to the evidence post to workforce's own pages
-(status, tier), which check the scope and the rules again.
+(status, tier), which check the scope and the rules again; message and retrain post here and
+call workforce's and quality's services, which check them too.
 """
 
 from __future__ import annotations
@@ -14,17 +15,20 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import URLPattern, URLResolver, path
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import require_action
 from accounts.policy import Action, can
+from accounts.selectors import request_user
 from core.converters import MAX_ID
-from core.errors import NotFound, ValidationFailed
+from core.errors import NotFound, QuorumError, ValidationFailed
+from core.forms import form_add_error
 from dashboards import people_selectors as selectors
 from dashboards.people_selectors import (
     MAIN_MEASURES,
@@ -35,9 +39,14 @@ from dashboards.people_selectors import (
 )
 from quality.performance.definitions import DEFINITIONS, MEASURE_NAMES, Definition
 from quality.performance.selectors import MeasureRow
+from quality.retrain_forms import RetrainForm
+from quality.services.retraining import person_retrain
 from workforce.forms import StatusForm
+from workforce.message_forms import MessageForm
 from workforce.models import AnnotatorStatus
 from workforce.selectors.onboarding_steps import journey_state_choices
+from workforce.selectors.teams import people_managed_by
+from workforce.services.messages import person_message_send
 from workforce.tier_forms import TierMoveForm
 
 SPARK_WIDTH = 120
@@ -278,16 +287,13 @@ def _not_found(person_id: int) -> NotFound:
     return NotFound("No such person.", extra={"person": person_id})
 
 
-@login_required
-@require_GET
-def person(request: HttpRequest, person_id: int) -> HttpResponse:
-    """One person's measures over time with their recent rule actions and reviews, and the
-    actions a manager takes next to the evidence; 404 outside the manager's scope, and for
-    anyone without people to manage (their own figures are on "My performance")."""
-    if not can(request.user, Action.PEOPLE_VIEW):
-        if person_id == request.user.pk:
-            return redirect("dashboards:my_performance")
-        raise _not_found(person_id)
+def _person_response(
+    request: HttpRequest,
+    person_id: int,
+    *,
+    message_form: MessageForm | None = None,
+    retrain_form: RetrainForm | None = None,
+) -> HttpResponse:
     query = request.GET
     try:
         period = period_from(query)
@@ -309,9 +315,68 @@ def person(request: HttpRequest, person_id: int) -> HttpResponse:
             initial={"status": AnnotatorStatus.SUSPENDED, "reason": "See the performance page."}
         ),
         "tier_form": TierMoveForm(),
+        "message_form": message_form or MessageForm(),
+        "retrain_form": retrain_form or RetrainForm(manager=request.user),
         "period_query": _query_without(query, "page"),
     }
-    return render(request, "dashboards/person.html", context, status=400 if errors else 200)
+    invalid = errors or (message_form is not None) or (retrain_form is not None)
+    return render(request, "dashboards/person.html", context, status=400 if invalid else 200)
+
+
+@login_required
+@require_GET
+def person(request: HttpRequest, person_id: int) -> HttpResponse:
+    """One person's measures over time with their recent rule actions and reviews, and the
+    actions a manager takes next to the evidence; 404 outside the manager's scope, and for
+    anyone without people to manage (their own figures are on "My performance")."""
+    if not can(request.user, Action.PEOPLE_VIEW):
+        if person_id == request.user.pk:
+            return redirect("dashboards:my_performance")
+        raise _not_found(person_id)
+    return _person_response(request, person_id)
+
+
+@require_action(Action.PEOPLE_MANAGE)
+@require_POST
+def person_message(request: HttpRequest, person_id: int) -> HttpResponse:
+    """Send the person a message (the form on their page); back to their page."""
+    person = get_object_or_404(people_managed_by(request.user), pk=person_id)
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            person_message_send(actor=request_user(request), person=person, **form.cleaned_data)
+        except QuorumError as exc:
+            form_add_error(form, exc)
+        else:
+            messages.success(request, f"Message sent to {person.email}.")
+            return redirect("dashboards:person", person_id=person.pk)
+    return _person_response(request, person.pk, message_form=form)
+
+
+@require_action(Action.PEOPLE_MANAGE)
+@require_POST
+def person_retrain_view(request: HttpRequest, person_id: int) -> HttpResponse:
+    """Send the person back to training (the form on their page); back to their page."""
+    person = get_object_or_404(people_managed_by(request.user), pk=person_id)
+    form = RetrainForm(request.POST, manager=request.user)
+    if form.is_valid():
+        try:
+            person_retrain(
+                manager=request_user(request),
+                user=person,
+                project_id=form.cleaned_data["project"],
+                reason=form.cleaned_data["reason"],
+            )
+        except QuorumError as exc:
+            form_add_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"{person.email} is sent back to training; they are told why. Lift the action "
+                "below when they have retrained.",
+            )
+            return redirect("dashboards:person", person_id=person.pk)
+    return _person_response(request, person.pk, retrain_form=form)
 
 
 PERSON_CSV_HEADER = ["day", *MEASURE_NAMES]
@@ -395,6 +460,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("dashboards/people.csv", people_csv, name="people_csv"),
     path("dashboards/people/<id:person_id>/", person, name="person"),
     path("dashboards/people/<id:person_id>/days.csv", person_csv, name="person_csv"),
+    path("dashboards/people/<id:person_id>/message/", person_message, name="person_message"),
+    path("dashboards/people/<id:person_id>/retrain/", person_retrain_view, name="person_retrain"),
     path("dashboards/teams/", teams, name="teams"),
     path("dashboards/teams.csv", teams_csv, name="teams_csv"),
 ]

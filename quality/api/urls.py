@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("quality.api.standing")),
     path("", include("quality.api.reaggregation")),
     path("", include("quality.api.performance")),
+    path("", include("quality.api.retraining")),
 ]

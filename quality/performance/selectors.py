@@ -7,9 +7,9 @@ manage and the projects they manage; a customer's user only their customer's pro
 people who worked on them only by an anonymous id (the same person has a different id for each
 customer); anyone else only themselves. A person outside the scope is "not found".
 
-Counters are read from `PersonHour` rows and summed in Python by subject and period; every
-figure then comes from `quality.performance.definitions`, so a person, a team and a project are
-measured alike. A project's (and a customer's) final tasks come from `ProjectHour`: a consensus
+Counters are read from `PersonHour` rows and summed by subject and period (a team's in the
+database, one grouped statement: `counters_summed`); every figure then comes from
+`quality.performance.definitions`, so a person, a team and a project are measured alike. A project's (and a customer's) final tasks come from `ProjectHour`: a consensus
 task is final once, however many people labeled it.
 """
 
@@ -24,16 +24,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Expression, F, IntegerField, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncDay, TruncWeek
 
 from core.errors import NotFound
 from labeling import policy
 from labeling.models import Project
 from labeling.selectors import person_names
-from quality.performance.definitions import COUNTER_FIELDS, ZERO, Costs, Counters, measures_of
+from quality.performance.definitions import (
+    COUNTER_FIELDS,
+    TIME_BUCKETS,
+    ZERO,
+    Costs,
+    Counters,
+    measures_of,
+)
 from quality.performance.models import PersonHour, ProjectAgreement, ProjectHour, RollupMark
 from quality.performance.rollups import ROLLUP_NAME, hour_floor
-from workforce.models import TeamMembership
 from workforce.selectors.teams import people_managed_by, sees_every_team, teams_visible_to
 
 GRAINS = ("hour", "day", "week", "all")
@@ -167,6 +177,78 @@ def _grouped(
     }
 
 
+# Summed counters as plain numbers: COUNTER_FIELDS, then the time histogram's buckets.
+Summed = tuple[int, ...]
+
+
+def _bucket(i: int) -> Cast:
+    return Cast(KeyTextTransform(str(i), "time_histogram"), IntegerField())
+
+
+def counters_summed(
+    rows: QuerySet[PersonHour], **keys: Expression | F
+) -> dict[tuple[Any, ...], Summed]:
+    """Sum the rows' counters and their time histograms bucket by bucket, grouped by `keys`
+    (name -> expression on PersonHour), in one statement; {key values: sums}.
+
+    The sums are read as plain tuples (the ORM's per-row converters cost more than the SQL at
+    thousands of groups); only the keys go through their converters (a truncated hour is an
+    aware datetime on every database). `counters_from` makes a sum a `Counters`.
+    """
+    sums = {f"sum_{name}": Sum(name) for name in COUNTER_FIELDS}
+    buckets = {f"bucket_{i}": Sum(_bucket(i)) for i in range(TIME_BUCKETS)}
+    names = [f"key_{name}" for name in keys]
+    query = (
+        rows.order_by()
+        .annotate(**{f"key_{name}": expression for name, expression in keys.items()})
+        .values(*names)
+        .annotate(**sums, **buckets)
+        .values_list(*names, *sums, *buckets)
+    )
+    compiler = query.query.get_compiler(using=query.db)
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # a filter that can match nothing (e.g. in an empty list)
+        return {}
+    width = len(names)
+    selected = [alias for _, _, alias in compiler.select]
+    if selected[:width] != names:  # the keys lead the select list; anything else is a bug here
+        raise RuntimeError(f"Unexpected select order {selected[:width]} for {names}.")
+    connection = connections[query.db]
+    converters = compiler.get_converters([column for column, _, _ in compiler.select[:width]])
+    found: dict[tuple[Any, ...], Summed] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            key = list(row[:width])
+            for i, (functions, expression) in converters.items():
+                for function in functions:
+                    key[i] = function(key[i], expression, connection)
+            found[tuple(key)] = tuple(int(value or 0) for value in row[width:])
+    return found
+
+
+def counters_from(values: Summed) -> Counters:
+    """The `Counters` of one sum of `counters_summed`."""
+    width = len(COUNTER_FIELDS)
+    return Counters(
+        **dict(zip(COUNTER_FIELDS, values[:width], strict=True)),
+        time_histogram=tuple(values[width:]),
+    )
+
+
+def _period_key(span: Span) -> dict[str, Expression | F]:
+    """The grouping of a span's periods in SQL: the hour itself, its UTC day or ISO week (the
+    same periods as `Span.period_of`), or none for the whole span."""
+    if span.grain == "hour":
+        return {"period": F("hour")}
+    if span.grain == "day":
+        return {"period": TruncDay("hour", tzinfo=UTC)}
+    if span.grain == "week":
+        return {"period": TruncWeek("hour", tzinfo=UTC)}
+    return {}
+
+
 def _project_finals(
     project_ids: Iterable[int], span: Span, key_of: Callable[[int], Any]
 ) -> dict[tuple[Any, datetime, datetime], int]:
@@ -273,18 +355,24 @@ def team_measures(
     costs_of: CostsOf | None = None,
 ) -> list[MeasureRow]:
     """Each team's measures per period: the sum of its current members' rows (the teams
-    `viewer` sees: all for administrators, a manager's own, none for anyone else)."""
+    `viewer` sees: all for administrators, a manager's own, none for anyone else), summed in
+    the database by team and period: two statements however many members and rows."""
     teams = teams_visible_to(viewer)
     if team_id is not None:
         teams = teams.filter(pk=team_id)
     names = dict(teams.values_list("pk", "name"))
-    team_of = dict(
-        TeamMembership.objects.filter(team_id__in=list(names)).values_list("user_id", "team_id")
+    rows = PersonHour.objects.filter(
+        hour__gte=span.since,
+        hour__lt=span.until,
+        user__team_membership__team_id__in=list(names),
     )
-    rows = PersonHour.objects.filter(user_id__in=list(team_of))
     if project_id is not None:
         rows = rows.filter(project_id=project_id)
-    sums = _grouped(rows, span, lambda user_id, _: [team_of[user_id]])
+    summed = counters_summed(rows, team=F("user__team_membership__team_id"), **_period_key(span))
+    sums: dict[tuple[Any, datetime, datetime], Counters] = {}
+    for key, values in summed.items():
+        start, end = span.period_of(key[1]) if len(key) > 1 else (span.since, span.until)
+        sums[(key[0], start, end)] = counters_from(values)
     return _rows("team", sums, names, costs_of)
 
 

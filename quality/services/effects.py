@@ -121,8 +121,10 @@ def effects_take(
     user: User,
     states: list[WorkerProjectState],
     now: datetime,
+    note: str = "",
 ) -> list[dict[str, Any]]:
-    """Apply the action's effects to the person and return what was taken."""
+    """Apply the action's effects to the person and return what was taken (`note`: a word to
+    the person in the notification of retraining, e.g. a manager's reason)."""
     holders = _holders(user.pk, exclude=action.pk)
     taken: list[dict[str, Any]] = []
 
@@ -150,7 +152,8 @@ def effects_take(
                 user=user,
                 kind=NotificationKind.TRAINING_REQUIRED,
                 title="Training required",
-                body=f"Quality rule “{rule.name}”: redo the training before more work here.",
+                body=f"Quality rule “{rule.name}”: redo the training before more work here."
+                + (f" {note}" if note else ""),
                 url=reverse("quality:my_actions"),
             )
     elif action.kind == RuleActionKind.SUSPEND_EVERYWHERE:

@@ -6,6 +6,8 @@ bound of accuracy above the pass threshold with enough items makes them active; 
 below the floor sends them back to training through the quality-rule action "require retraining"
 (its effect function, on a built-in inactive rule, so it is listed, appealable and liftable like
 any rule action). Each decision is recorded in workforce with the numbers that caused it.
+Sending back to training is one service, `person_send_back_to_training`, which a manager's
+decision (`quality.services.retraining.person_retrain`) takes too, with a rule of its own.
 
 Tiers (`tier_candidates_compute`, weekly and on a manager's request): each working person's
 record over the window gives this week's verdict (promote, demote, hold); a candidate is proposed
@@ -102,20 +104,41 @@ def _probation_rule() -> QualityRule:
     return rule
 
 
-def _send_back_to_training(
-    *, user: User, evidence: dict[str, Any], now: datetime, project_id: int | None
+@transaction.atomic
+def person_send_back_to_training(
+    *,
+    user: User,
+    rule: QualityRule,
+    evidence: dict[str, Any],
+    metric_value: float,
+    sample_size: int,
+    project_id: int | None,
+    also: int | None = None,
+    actor: User | None = None,
+    note: str = "",
+    now: datetime,
 ) -> RuleAction | None:
-    """Take the "require retraining" action on the person (None if one is already in force)."""
-    rule = _probation_rule()
-    states = worker_states_lock(user_id=user.pk, project_id=None, also=project_id)
+    """Send the person back to training: take `rule`'s "require retraining" action on them.
+
+    The one way anyone is sent back to training (probation's floor, a manager's decision): the
+    person's standing in `project_id` (in every project when None; `also` names a project whose
+    standing is created then, see `worker_states_lock`) needs retraining, so the claim refuses
+    them work there until the action ends (lifted by a manager, or an appeal upheld); they are
+    notified (with `note`, if any); audited as `rule_action.taken` by `actor` (None: decided
+    from the evidence). `evidence` is kept beside the rule as it was.
+
+    Returns None when `rule` already holds an action in force on the person. Takes the person's
+    WorkerProjectState locks first (the queue's order).
+    """
+    states = worker_states_lock(user_id=user.pk, project_id=project_id, also=also)
     try:
         with transaction.atomic():
             action = RuleAction.objects.create(
                 rule=rule,
                 user=user,
                 kind=RuleActionKind.REQUIRE_RETRAINING,
-                metric_value=evidence["accuracy"],
-                sample_size=evidence["n"],
+                metric_value=metric_value,
+                sample_size=sample_size,
                 item_ids=[],  # gold items are never shown: the numbers are the evidence
                 evidence={
                     "rule": {
@@ -127,19 +150,21 @@ def _send_back_to_training(
                         "window_size": rule.window_size,
                         "min_sample": rule.min_sample,
                         "comparator": rule.comparator,
-                        "threshold": evidence["threshold"],
+                        "threshold": evidence.get("threshold", rule.threshold),
                     },
                     "items": "annotation",
-                    "probation": evidence,
+                    **{key: value for key, value in evidence.items() if key != "threshold"},
                 },
                 taken_at=now,
             )
     except IntegrityError:
         return None
-    action.taken = effects_take(action=action, rule=rule, user=user, states=states, now=now)
+    action.taken = effects_take(
+        action=action, rule=rule, user=user, states=states, now=now, note=note
+    )
     action.save(update_fields=["taken"])
     audit_record(
-        actor=None,
+        actor=actor,
         action="rule_action.taken",
         target=action,
         after={
@@ -149,6 +174,7 @@ def _send_back_to_training(
             "metric_value": action.metric_value,
             "sample_size": action.sample_size,
             "taken": action.taken,
+            **({"note": note} if note else {}),
         },
     )
     return action
@@ -195,7 +221,16 @@ def probation_evaluate(
             user=user, kind=StandingDecisionKind.PROBATION_PASSED, evidence=evidence, now=now
         )
     evidence["threshold"] = thresholds.floor_upper
-    action = _send_back_to_training(user=user, evidence=evidence, now=now, project_id=project_id)
+    action = person_send_back_to_training(
+        user=user,
+        rule=_probation_rule(),
+        evidence={"threshold": thresholds.floor_upper, "probation": evidence},
+        metric_value=evidence["accuracy"],
+        sample_size=evidence["n"],
+        project_id=None,
+        also=project_id,
+        now=now,
+    )
     if action is None:
         return None  # already sent back and not yet retrained
     evidence["rule_action"] = action.pk

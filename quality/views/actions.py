@@ -80,7 +80,12 @@ def _render_action(
             "is_staff": is_staff,
             "evidence": evidence,
             "taken": [effect_text(entry) for entry in evidence.get("taken", [])],
-            "condition": rule_condition(evidence.get("rule") or action.rule),
+            "condition": (
+                f"A manager's decision: “{evidence['manager'].get('reason', '')}”"
+                if "manager" in evidence
+                else rule_condition(evidence.get("rule") or action.rule)
+            ),
+            "by_manager": "manager" in evidence,
             "may_appeal": may_appeal,
             "may_lift": is_staff and action.is_in_effect,
             "appeal_form": appeal_form or (AppealForm() if may_appeal else None),

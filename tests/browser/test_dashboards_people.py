@@ -68,6 +68,28 @@ def test_a_persons_page_draws_its_charts(page, live_server):
     assert page.locator("#tier-form").is_visible()
 
 
+def test_a_manager_messages_and_retrains_a_person_from_their_page(page, live_server):
+    world = make_world()
+    signed_in_as(page, live_server, world.manager)
+    page.goto(f"/dashboards/people/{world.a.pk}/")
+
+    page.fill("#id_message-subject", "Your boxes")
+    page.fill("#id_message-body", "Tighter boxes, please.")
+    page.click("#message-form button[type=submit]")
+    page.wait_for_selector("text=Message sent to")
+    page.select_option("#id_retrain-project", str(world.p1.pk))
+    page.fill("#id_retrain-reason", "Gold accuracy fell this week.")
+    page.click("#retrain-form button[type=submit]")
+    page.wait_for_selector("text=is sent back to training")
+
+    screenshot(page, "dashboards-person-actions")
+    assert (
+        page.locator("section[aria-labelledby=h-actions]")
+        .get_by_text("Sent back to training by a manager")
+        .is_visible()
+    )
+
+
 def test_my_performance_draws_the_persons_own_charts(page, live_server):
     world = make_world()
     signed_in_as(page, live_server, world.b)

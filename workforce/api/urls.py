@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("workforce.api.teams")),
     path("", include("workforce.api.notifications")),
     path("", include("workforce.api.tiers")),
+    path("", include("workforce.api.messages")),
 ]

@@ -18,15 +18,17 @@ class NotificationKind(models.TextChoices):
     APPEAL_DECIDED = "appeal_decided", "Appeal decided"
     REWORK_RETURNED = "rework_returned", "Rework sent back"
     PAYOUT = "payout", "Payout paid or failed"
+    MESSAGE = "message", "Message from your manager"
 
 
 # Kinds that also go by e-mail until the person says otherwise: the ones that change whether
-# they can work at all, or answer something they asked.
+# they can work at all, or answer something they asked; and what a manager writes to them.
 EMAIL_BY_DEFAULT = frozenset(
     {
         NotificationKind.ACCOUNT_ACTIVATED,
         NotificationKind.SUSPENDED,
         NotificationKind.APPEAL_DECIDED,
+        NotificationKind.MESSAGE,
     }
 )
 
