@@ -394,6 +394,18 @@ def work_gold(
     )
 
 
-def task_finalise(task: Task, *, at: datetime) -> None:
-    """The task became final at `at`."""
-    Task.objects.filter(pk=task.pk).update(status="completed", completed_at=at)
+def task_finalise(
+    task: Task, *, at: datetime, work: Annotation | None = None, agreement: float | None = None
+) -> None:
+    """The task became final at `at`, `work` with its `agreement` with the result (measured as
+    the task becomes final). A task already final stays as it was, as in labeling: a final task
+    is never made final again, so its completion time (the hour the rollups count it in) and the
+    agreement of its work do not move."""
+    if (
+        not Task.objects.filter(pk=task.pk)
+        .exclude(status="completed")
+        .update(status="completed", completed_at=at)
+    ):
+        return
+    if work is not None:
+        Annotation.objects.filter(pk=work.pk).update(agreement=agreement)

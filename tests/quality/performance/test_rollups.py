@@ -220,8 +220,7 @@ def test_rollups_equal_a_recomputation_after_any_sequence_of_work(cast, steps):
                     )
                 )
             elif kind == "final" and works:
-                works[-1].__class__.objects.filter(pk=works[-1].pk).update(agreement=b)
-                task_finalise(works[-1].task, at=clock)
+                task_finalise(works[-1].task, at=clock, work=works[-1], agreement=b)
             elif kind == "gold":
                 work_gold(project, people[a], b, at=clock)
             elif kind == "lease":
