@@ -26,8 +26,10 @@ from django.db.models.functions import TruncDay
 
 from core.errors import ValidationFailed
 from core.timestamps import TimestampInvalid, parse_timestamp
+from kit.money import Minor, format_minor
 from labeling.models import Project, Review
 from labeling.selectors import person_names
+from payments.selectors.incentives import incentive_standings_of
 from quality.models import QualityRule, RuleAction
 from quality.performance.definitions import (
     BY_NAME,
@@ -600,14 +602,53 @@ def projects_worked_in(*, user: Any, period: Period) -> list[int]:
     )
 
 
-def incentive_thresholds_of(*, user: Any, period: Period) -> list[dict[str, Any]]:
-    """The incentive (bonus) thresholds that apply to `user` over the period.
+def incentive_thresholds_of(*, user: Any, at: datetime) -> list[dict[str, Any]]:
+    """The bonus programs that apply to `user` now, each tier's thresholds against their figures
+    so far this period (payments' standings, read by the same functions as the period's close),
+    as rows for the annotator's page."""
+    rows = []
+    for standing in incentive_standings_of(user_id=user.pk, at=at):
+        version = standing.version
+        tiers = []
+        for tier in standing.tiers:
+            if version.kind == "multiplier":
+                whole, rest = divmod(tier.reward, 10_000)  # ppm as a percentage, exactly
+                percent = f"{whole}.{rest:04d}".rstrip("0").rstrip(".")
+                reward = f"+{percent}% of your earnings in it"
+            else:
+                amount = Minor(tier.reward, standing.program.currency)
+                reward = f"{format_minor(amount)} bonus"
+            tiers.append(
+                {
+                    "number": tier.number,
+                    "reward": reward,
+                    "met": tier.met,
+                    "thresholds": [
+                        {
+                            "label": t.label,
+                            "line": _threshold_text(t.required, t.share),
+                            "current": "none yet"
+                            if t.actual is None
+                            else _threshold_text(t.actual, t.share),
+                            "met": t.met,
+                        }
+                        for t in tier.thresholds
+                    ],
+                }
+            )
+        rows.append(
+            {
+                "program": standing.program.name,
+                "period": standing.program.get_period_display(),
+                "ends_at": standing.ends_at,
+                "tiers": tiers,
+            }
+        )
+    return rows
 
-    Empty on this branch: payments has no incentive programs yet. When it has, this reads them
-    through payments' selectors (dashboards may import payments) and the annotator page shows
-    them in its "incentive thresholds" block.
-    """
-    return []
+
+def _threshold_text(value: int, share: bool) -> str:
+    return f"{value / 10_000:.1f}%" if share else f"{value:,}"
 
 
 def definitions_of(names: tuple[str, ...]) -> list[Any]:

@@ -132,7 +132,8 @@ def ppm(share: float | None) -> int | None:
     return None if share is None else round(share * PPM)
 
 
-def _checks(tier: Tier, figures: Figures) -> tuple[Check, ...]:
+def tier_checks(tier: Tier, figures: Figures) -> tuple[Check, ...]:
+    """Each threshold `tier` sets, with the person's figure against it."""
     found = []
     for name in THRESHOLD_NAMES:
         required = getattr(tier, name)
@@ -154,14 +155,14 @@ def award(rules: Rules, figures: Figures) -> Award:
     """The best tier the figures meet (the highest amount; ties to the earlier tier), capped."""
     best: tuple[int, int, tuple[Check, ...]] | None = None
     for index, tier in enumerate(rules.tiers, start=1):
-        checks = _checks(tier, figures)
+        checks = tier_checks(tier, figures)
         if not all(check.met for check in checks):
             continue
         amount = tier_reward_minor(rules, tier, figures)
         if best is None or amount > best[1]:
             best = (index, amount, checks)
     if best is None:
-        first = _checks(rules.tiers[0], figures) if rules.tiers else ()
+        first = tier_checks(rules.tiers[0], figures) if rules.tiers else ()
         return Award(tier=None, computed_minor=0, capped_minor=0, checks=first)
     index, amount, checks = best
     capped = amount if rules.cap_minor is None else min(amount, rules.cap_minor)

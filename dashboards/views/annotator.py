@@ -79,7 +79,7 @@ def my_performance(request: HttpRequest) -> HttpResponse:
         "chart": chart,
         "standing": standing,
         "rules": selectors.rules_that_apply_to(user=user, project_ids=projects),
-        "incentive_thresholds": selectors.incentive_thresholds_of(user=user, period=period),
+        "incentive_thresholds": selectors.incentive_thresholds_of(user=user, at=timezone.now()),
     }
     return render(request, "dashboards/my_performance.html", context, status=400 if errors else 200)
 

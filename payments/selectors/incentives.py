@@ -16,7 +16,7 @@ from typing import Any
 from django.db.models import Q, QuerySet, Sum
 
 from kit.money import Micros, micros_to_minor
-from payments.incentive_rules import Figures, ppm
+from payments.incentive_rules import THRESHOLDS, Figures, Tier, ppm, tier_checks
 from payments.models import (
     AccountKind,
     IncentiveBonusLine,
@@ -260,3 +260,79 @@ def incentive_periods_due(*, now: datetime, limit: int = 100) -> list[DuePeriod]
                 due.append(DuePeriod(program.pk, starts))
             starts, ends = ends, period_bounds(program.period, ends)[1]
     return due
+
+
+@dataclass(frozen=True)
+class ThresholdStanding:
+    """One threshold of a tier and where the person stands against it so far."""
+
+    label: str
+    required: int
+    actual: int | None
+    met: bool
+    share: bool  # a share in ppm (shown as a percentage), else a count
+
+
+@dataclass(frozen=True)
+class TierStanding:
+    number: int  # 1-based
+    reward: int  # minor units (bonus) or parts per million of earnings (multiplier), as stored
+    thresholds: tuple[ThresholdStanding, ...]
+
+    @property
+    def met(self) -> bool:
+        return all(threshold.met for threshold in self.thresholds)
+
+
+@dataclass(frozen=True)
+class IncentiveStanding:
+    """Where a person stands, so far in the current period, in one program that applies to them:
+    the version in force, each tier's thresholds against their figures (the figures the period's
+    close will read, by the same functions)."""
+
+    program: IncentiveProgram
+    version: IncentiveVersion
+    starts_at: datetime
+    ends_at: datetime
+    tiers: tuple[TierStanding, ...]
+
+
+def incentive_standings_of(*, user_id: int, at: datetime) -> list[IncentiveStanding]:
+    """The programs that apply to the person now (everyone's, their teams', the projects they
+    worked on this period) with a version in force, and their standing in each so far. A few
+    queries per program; a person is in a handful of programs."""
+    team_ids = set(TeamMembership.objects.filter(user_id=user_id).values_list("team_id", flat=True))
+    found = []
+    for program in incentive_programs_list().order_by("name", "pk"):
+        if program.scope == IncentiveScope.TEAM and program.team_id not in team_ids:
+            continue
+        starts_at, ends_at = period_bounds(program.period, at)
+        if (
+            program.scope == IncentiveScope.PROJECT
+            and not _rows_in_scope(program, starts_at, ends_at).filter(user_id=user_id).exists()
+        ):
+            continue
+        version = incentive_version_in_force(program, at)
+        if version is None:
+            continue
+        (person,) = incentive_figures(program, starts_at, at, [user_id])
+        labels = {name: (label, kind == "share") for name, label, kind in THRESHOLDS}
+        tiers = tuple(
+            TierStanding(
+                number=number,
+                reward=int(tier["reward"]),
+                thresholds=tuple(
+                    ThresholdStanding(
+                        label=labels[check.threshold][0],
+                        required=check.required,
+                        actual=check.actual,
+                        met=check.met,
+                        share=labels[check.threshold][1],
+                    )
+                    for check in tier_checks(Tier.from_dict(tier), person.figures)
+                ),
+            )
+            for number, tier in enumerate(version.tiers, start=1)
+        )
+        found.append(IncentiveStanding(program, version, starts_at, ends_at, tiers))
+    return found

@@ -1,6 +1,8 @@
 """My performance: a person's own measures over time against the thresholds that matter to them,
 never anyone else's."""
 
+from datetime import timedelta
+
 import pytest
 
 from accounts.models import Role
@@ -80,13 +82,36 @@ def test_people_who_do_not_label_are_refused(client, world):
     assert client.get(URL).status_code == 403
 
 
-def test_no_incentive_thresholds_exist_yet(client, world):
+def test_without_a_program_no_bonus_thresholds_are_shown(client, world):
     client.force_login(world.a)
 
     response = client.get(URL)
 
     assert response.context["incentive_thresholds"] == []
     assert 'id="thresholds-incentives"' not in response.content.decode()
+
+
+def test_a_person_sees_the_bonus_tiers_against_their_figures_this_period(client, world):
+    from django.utils import timezone
+
+    from tests.payments.incentives.helpers import program
+
+    program(
+        tiers=[
+            {"reward": 1_250, "min_final_tasks": 1},
+            {"reward": 5_000, "min_final_tasks": 10**6},
+        ],
+        now=timezone.now() - timedelta(days=30),
+    )
+    client.force_login(world.a)
+
+    response = client.get(URL)
+
+    (shown,) = response.context["incentive_thresholds"]
+    assert [tier["reward"] for tier in shown["tiers"]] == ["12.50 USD bonus", "50.00 USD bonus"]
+    assert shown["tiers"][1]["met"] is False
+    assert shown["tiers"][1]["thresholds"][0]["line"] == "1,000,000"
+    assert 'id="thresholds-incentives"' in response.content.decode()
 
 
 def test_a_person_downloads_their_own_days_and_nobody_elses(client, world):
