@@ -279,12 +279,7 @@ reserved AS (
     WHERE labeling_lease.user_id = %(user)s AND labeling_lease.project_id = (SELECT project_id FROM l)
       AND labeling_lease.state = 'active' AND labeling_lease.id <> %(lease)s AND go.go
 ),
-counters AS (
-    UPDATE labeling_project
-    SET annotations_total = annotations_total + 1,
-        tasks_completed = tasks_completed + (CASE WHEN go.completes THEN 1 ELSE 0 END)
-    FROM go WHERE labeling_project.id = (SELECT project_id FROM l) AND go.go
-)
+{counters}
 SELECT go.*, annotation.id AS annotation_id, (SELECT task_id FROM l) AS task_id,
        (SELECT project_id FROM l) AS project_id
 FROM go LEFT JOIN annotation ON true
@@ -386,7 +381,29 @@ def _submit_statement(
 _DEADLOCK_ATTEMPTS = 3
 
 
-_SUBMIT_SQL, _SUBMIT_PARAMS = named_placeholders(_SUBMIT_STATEMENT)
+# The project's counters: one row that every submit of the project updates, so its lock is the
+# one all of them queue for until their transaction commits. Alone, the statement commits at
+# once and counts in it. With receivers of the work events (payments' accrual runs inside the
+# submit's transaction), the count is the transaction's last statement instead, so the row is
+# held only from it to the commit, not while the receivers work.
+_COUNTERS_CTE = """counters AS (
+    UPDATE labeling_project
+    SET annotations_total = annotations_total + 1,
+        tasks_completed = tasks_completed + (CASE WHEN go.completes THEN 1 ELSE 0 END)
+    FROM go WHERE labeling_project.id = (SELECT project_id FROM l) AND go.go
+)"""
+_COUNTED_LAST = """
+UPDATE labeling_project
+SET annotations_total = annotations_total + 1, tasks_completed = tasks_completed + %s
+WHERE id = %s
+"""
+_SUBMIT_SQL, _SUBMIT_PARAMS = named_placeholders(
+    _SUBMIT_STATEMENT.replace("{counters}", _COUNTERS_CTE)
+)
+# Without its counters CTE the statement ends at `reserved`, whose comma goes with the CTE.
+_SUBMIT_UNCOUNTED_SQL, _SUBMIT_UNCOUNTED_PARAMS = named_placeholders(
+    _SUBMIT_STATEMENT.replace(",\n{counters}", "")
+)
 _SUBMIT_ARGUMENTS = {
     "lease": "bigint",
     "user": "bigint",
@@ -400,9 +417,13 @@ _SUBMIT_ARGUMENTS = {
 }
 
 
-def _submit_run(params: dict[str, Any]) -> dict[str, Any] | None:
+def _submit_run(params: dict[str, Any], *, counted: bool = True) -> dict[str, Any] | None:
+    if counted:
+        return statement_run_prepared(
+            _SUBMIT_SQL, _SUBMIT_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
+        )
     return statement_run_prepared(
-        _SUBMIT_SQL, _SUBMIT_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
+        _SUBMIT_UNCOUNTED_SQL, _SUBMIT_UNCOUNTED_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
     )
 
 
@@ -428,7 +449,7 @@ def _run_announced(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
-    row = _submit_run(params)
+    row = _submit_run(params, counted=False)
     if row is None or row["annotation_id"] is None:
         return row
     work_submitted_send(
@@ -444,6 +465,8 @@ def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
         work_final_send(
             project_id=row["project_id"], task_id=row["task_id"], completed_at=params["now"]
         )
+    with connection.cursor() as cursor:  # last: the project's row is held until the commit
+        cursor.execute(_COUNTED_LAST, [1 if row["completes"] else 0, row["project_id"]])
     return row
 
 
