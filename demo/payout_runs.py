@@ -66,7 +66,9 @@ def demo_payout_runs_seed(*, now: datetime | None = None) -> list[str]:
             details=details,
             now=confirmed_at,
         )
-        bank_details_confirm(user=user, token=bank_details_confirmation_token(row), now=confirmed_at)
+        bank_details_confirm(
+            user=user, token=bank_details_confirmation_token(row), now=confirmed_at
+        )
         created.append(f"{email}: payout account ready ({country}, {currency})")
     project = Project.objects.order_by("pk").first()
     if project is None:

@@ -213,9 +213,7 @@ def payout_run_bank_results_view(request: HttpRequest, run_id: int) -> HttpRespo
         # One byte more than the limit is enough for the service to refuse a larger file.
         data = form.cleaned_data["file"].read(BANK_REPORT_MAX_BYTES + 1)
         try:
-            applied = payout_run_bank_results_apply(
-                run=run, actor=request_user(request), data=data
-            )
+            applied = payout_run_bank_results_apply(run=run, actor=request_user(request), data=data)
         except QuorumError as exc:
             form_add_error(form, exc)
             errors = list(exc.extra.get("errors", []))

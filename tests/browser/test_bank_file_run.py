@@ -37,9 +37,7 @@ def attach(page, data: bytes) -> None:
     )
 
 
-def test_finance_downloads_the_file_uploads_the_banks_report_and_the_run_is_done(
-    page, live_server
-):
+def test_finance_downloads_the_file_uploads_the_banks_report_and_the_run_is_done(page, live_server):
     project = make_project()
     paid, failed = bank_person(project, 2_000), bank_person(project, 3_000)
     creator, approver = finance_user(), finance_user()
@@ -54,17 +52,19 @@ def test_finance_downloads_the_file_uploads_the_banks_report_and_the_run_is_done
     rows = list(csv.DictReader(io.StringIO(Path(downloading.value.path()).read_text())))
     assert sorted(r["amount"] for r in rows) == ["20.00", "30.00"]
 
-    attach(page, b"reference,status,message\r\n" + f"{rows[0]['reference']},paid,\r\n".encode()
-           + b"424242,paid,\r\n")
+    attach(
+        page,
+        b"reference,status,message\r\n"
+        + f"{rows[0]['reference']},paid,\r\n".encode()
+        + b"424242,paid,\r\n",
+    )
     page.click("#upload-results")
     page.wait_for_selector("#results-errors")
     assert "Line 3, column reference" in page.locator("#results-errors").inner_text()
     assert run.items.filter(status=PayoutItemStatus.AWAITING_BANK_FILE).count() == 2
 
-    lines = [
-        f"{r['reference']},{'failed,Account closed' if r['reference'] == str(failed_item.pk) else 'paid,'}"
-        for r in rows
-    ]
+    outcome = {str(failed_item.pk): "failed,Account closed"}
+    lines = [f"{r['reference']},{outcome.get(r['reference'], 'paid,')}" for r in rows]
     attach(page, ("reference,status,message\r\n" + "\r\n".join(lines) + "\r\n").encode())
     page.click("#upload-results")
     page.wait_for_url(f"**/finance/payout-runs/{run.pk}/")

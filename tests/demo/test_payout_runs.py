@@ -33,9 +33,7 @@ def test_the_demo_pays_its_bank_file_people_from_file_to_report(settings):
     csv_file = payout_run_bank_file(run=run, actor=run.created_by, fmt="csv")
     sepa = payout_run_bank_file(run=run, actor=run.created_by, fmt="pain001")
     lines = [f"{item.pk},paid," for item in run.items.order_by("pk")]
-    committed(
-        payout_run_bank_results_apply, run=run, actor=run.created_by, data=report(*lines)
-    )
+    committed(payout_run_bank_results_apply, run=run, actor=run.created_by, data=report(*lines))
 
     assert len(first) == 4 and again == []
     assert {i.person.email: i.amount_minor for i in run.items.all()} == {

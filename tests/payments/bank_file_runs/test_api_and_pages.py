@@ -48,9 +48,7 @@ def test_finance_downloads_the_csv_by_api(client, project, creator, approver):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"] == (
-        f'attachment; filename="payout-run-{run.pk}.csv"'
-    )
+    assert response["Content-Disposition"] == (f'attachment; filename="payout-run-{run.pk}.csv"')
     assert response.content == expected
     assert AuditEvent.objects.filter(action="payout_run.bank_file_download").count() == 1
 
@@ -89,7 +87,9 @@ def test_finance_uploads_the_report_by_api(client, project, creator, approver):
     ok_item, bad_item = run.items.get(person=ok), run.items.get(person=bad)
     client.force_login(creator)
 
-    refused = upload(client, f"{RUNS}{run.pk}/bank-results/", report(f"{ok_item.pk},paid", "x,paid"))
+    refused = upload(
+        client, f"{RUNS}{run.pk}/bank-results/", report(f"{ok_item.pk},paid", "x,paid")
+    )
     applied = upload(
         client,
         f"{RUNS}{run.pk}/bank-results/",
