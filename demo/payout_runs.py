@@ -3,8 +3,8 @@
 Call after `demo_payout_accounts_seed` (it gives lead@demo.quorum a German IBAN in EUR and
 annotator@demo.quorum a Philippine account in USD, both ready). This adds:
 
-- lucia@demo.quorum: a Spanish IBAN in EUR, confirmed ten days ago (past the cooling-off period);
-- payable balances above the minimum payout: 125.40 EUR for lead@, 86.15 EUR for lucia@ and
+- priya@demo.quorum: a Dutch IBAN in EUR, confirmed ten days ago (past the cooling-off period);
+- payable balances above the minimum payout: 125.40 EUR for lead@, 86.15 EUR for priya@ and
   48.20 USD for annotator@, each an earning of the demo project released to payable, so a EUR
   bank-file run pays two people (CSV or SEPA pain.001) and a USD run one (CSV).
 
@@ -32,16 +32,16 @@ from payments.services.payout_accounts import (
 
 # email: (country, currency, details), confirmed ten days ago.
 DEMO_BANK_ACCOUNTS: dict[str, tuple[str, str, dict[str, str]]] = {
-    "lucia@demo.quorum": (
-        "ES",
+    "priya@demo.quorum": (
+        "NL",
         "EUR",
-        {"holder_name": "Lucía Fernández", "iban": "ES9121000418450200051332"},
+        {"holder_name": "Priya Nair", "iban": "NL91ABNA0417164300"},
     ),
 }
 # email: (minor units, currency) made payable for the demo's bank-file runs.
 DEMO_PAYABLE: dict[str, tuple[int, str]] = {
     "lead@demo.quorum": (12_540, "EUR"),
-    "lucia@demo.quorum": (8_615, "EUR"),
+    "priya@demo.quorum": (8_615, "EUR"),
     "annotator@demo.quorum": (4_820, "USD"),
 }
 

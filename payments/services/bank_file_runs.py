@@ -115,6 +115,7 @@ def payout_run_bank_file(
     if fmt == "pain001" and run.currency != "EUR":
         message = f"SEPA pain.001 files pay EUR only; this run pays {run.currency}: use csv."
         raise ValidationFailed(message, fields={"format": [message]})
+    run = PayoutRun.objects.get(pk=run.pk)  # as it is now, whatever the caller holds
     _bank_file_run(run)
     items = list(
         PayoutItem.objects.filter(run_id=run.pk, status=PayoutItemStatus.AWAITING_BANK_FILE)
