@@ -469,9 +469,17 @@ QUORUM_PAYOUT_DEFAULT_PROVIDERS: list[str] = env.list(
 QUORUM_PAYOUT_RECORDS_RETENTION_YEARS = env.int("PAYOUT_RECORDS_RETENTION_YEARS", default=7)
 # The platform's bank account that bank-file payouts leave from: the debtor of SEPA files
 # (payments/bank_files.py, docs/payouts-bank-files.md).
-QUORUM_BANK_FILE_DEBTOR_NAME: str = env.str("BANK_FILE_DEBTOR_NAME", default="")
-QUORUM_BANK_FILE_DEBTOR_IBAN: str = env.str("BANK_FILE_DEBTOR_IBAN", default="")
-QUORUM_BANK_FILE_DEBTOR_BIC: str = env.str("BANK_FILE_DEBTOR_BIC", default="")
+# With DEBUG on (the demo), a published example account, so `make run` writes SEPA files; never
+# in production, where a SEPA file cannot be written until the three are set.
+QUORUM_BANK_FILE_DEBTOR_NAME: str = env.str(
+    "BANK_FILE_DEBTOR_NAME", default="Quorum Demo Payouts" if DEBUG else ""
+)
+QUORUM_BANK_FILE_DEBTOR_IBAN: str = env.str(
+    "BANK_FILE_DEBTOR_IBAN", default="DE02120300000000202051" if DEBUG else ""
+)
+QUORUM_BANK_FILE_DEBTOR_BIC: str = env.str(
+    "BANK_FILE_DEBTOR_BIC", default="BYLADEM1001" if DEBUG else ""
+)
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {
         "PayoutAccountStatusEnum": "payments.models.PayoutAccountStatus",

@@ -18,6 +18,7 @@ from demo.gaps import demo_gaps_seed
 from demo.ledger import demo_ledger_seed
 from demo.onboarding import demo_onboarding_seed
 from demo.payout_accounts import demo_payout_accounts_seed
+from demo.payout_runs import demo_payout_runs_seed
 from demo.projects import demo_projects_seed
 from demo.quality import demo_quality_seed
 from demo.reaggregation import demo_reaggregation_seed
@@ -82,6 +83,10 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     ),
     DemoUser(
         "customer@demo.quorum", "demo-customer-pass", "Carl Customer", (RoleSpec(Role.CUSTOMER),)
+    ),
+    # A second finance user: payout runs need a second pair of eyes to approve them.
+    DemoUser(
+        "finance2@demo.quorum", "demo-finance2-pass", "Fay Approver", (RoleSpec(Role.FINANCE),)
     ),
 )
 
@@ -182,6 +187,7 @@ def demo_seed() -> SeedReport:
     report.created.extend(rates_demo_seed(customer=demo_customer))
     report.created.extend(demo_onboarding_seed())
     report.created.extend(demo_payout_accounts_seed())
+    report.created.extend(demo_payout_runs_seed())
     demo_calibration_seed()  # refreshes estimates each run: nothing new to report
     demo_reaggregation_seed()  # re-aggregates with the refreshed estimates: nothing new to report
     # The hourly rollups and stored agreement the measures read (beat keeps them; `make run` has none).

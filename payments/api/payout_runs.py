@@ -1,17 +1,23 @@
 """The API of payout runs (wired into payments/api/urls.py): finance lists, creates, approves
 (a second finance user), cancels and checks runs, reads their items and exclusions, retries
-failed items and marks bank-file items; everyone reads their own payouts at /me/payouts/.
+failed items and marks bank-file items, downloads a bank-file run's payment file
+(`bank-file/?format=csv|pain001`) and uploads the bank's report (`bank-results/`); everyone
+reads their own payouts at /me/payouts/.
 Every write needs finance with MFA (BASE_PERMISSIONS refuses a finance user without it, and
 the services check the creator and approver again). Amounts are integers of minor units plus
 a display string, never floats."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import django_filters
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, path
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -21,6 +27,9 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import ListAPIView
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -48,6 +57,12 @@ from payments.selectors.payout_runs import (
     payout_run_freeze_percent,
     payout_run_progress,
     payout_runs_visible_to,
+)
+from payments.services.bank_file_runs import (
+    BANK_FILE_FORMATS,
+    BANK_REPORT_MAX_BYTES,
+    payout_run_bank_file,
+    payout_run_bank_results_apply,
 )
 from payments.services.payout_runs import (
     payout_item_mark_failed,
@@ -198,7 +213,48 @@ class PayoutItemFilter(FilterSet):
         fields = ["status", "run"]
 
 
-WRITES = {"create", "approve", "cancel", "reconcile", "retry", "mark_paid", "mark_failed"}
+class BankResultsUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(
+        help_text="The bank's report: a CSV with the columns reference, status (paid or failed) "
+        f"and optionally message; at most {BANK_REPORT_MAX_BYTES // (1024 * 1024)} MB."
+    )
+
+
+class BankResultsAppliedSerializer(serializers.Serializer[Any]):
+    paid = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Items marked paid by this report."
+    )
+    failed = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Items marked failed by this report."
+    )
+    repeated = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text="Items already settled as their line says (a report sent again): unchanged.",
+    )
+    run = PayoutRunSerializer()
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """Answer errors as JSON: `?format=` names the bank file's format here, not a renderer."""
+
+    def select_renderer(
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
+
+
+WRITES = {
+    "create",
+    "approve",
+    "cancel",
+    "reconcile",
+    "retry",
+    "mark_paid",
+    "mark_failed",
+    "bank_file",
+    "bank_results",
+}
 
 
 @extend_schema(tags=TAGS)
@@ -309,6 +365,89 @@ class PayoutRunViewSet(
     def exclusions(self, request: Request, pk: str | None = None) -> Response:
         """The people with a payable balance the run does not pay, and why."""
         return self._page(payout_exclusions_of(self.get_object()), PayoutExclusionSerializer)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=list(BANK_FILE_FORMATS),
+                required=True,
+                description="csv: the bulk-payment CSV (any currency); pain001: SEPA credit "
+                "transfer XML (EUR runs only).",
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/xml"): OpenApiTypes.BINARY,
+            400: OpenApiResponse(
+                description="An unknown format, or pain001 for a run not in EUR "
+                "(extra.fields.format); or a payment the file cannot carry (code "
+                "bank_file_invalid, extra.errors naming the row)."
+            ),
+            409: OpenApiResponse(
+                description="Not an approved bank-file run, no item waits in the bank file, or "
+                "a person's bank details cannot be used now (code bank_details_unavailable, "
+                "extra.errors naming each item and person)."
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="bank-file",
+        filterset_class=None,
+        content_negotiation_class=FileFormatNegotiation,
+    )
+    def bank_file(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The payment file of the run's items waiting in the bank file, for the bank (finance
+        with MFA). Each download is audited; the file is not kept."""
+        run = self.get_object()
+        made = payout_run_bank_file(
+            run=run, actor=request_user(request), fmt=str(request.query_params.get("format", ""))
+        )
+        response = HttpResponse(made.content, content_type=made.content_type)
+        response["Content-Disposition"] = content_disposition_header(True, made.filename)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        request={"multipart/form-data": BankResultsUploadSerializer},
+        responses={
+            200: BankResultsAppliedSerializer,
+            400: OpenApiResponse(
+                description="The report was not applied: unreadable, too large or empty "
+                "(extra.fields.file), or a line naming an unknown item, an item of another run, "
+                "an item not waiting in the bank file, or contradicting how its item was settled "
+                "(code bank_file_invalid, extra.errors with each line and column)."
+            ),
+            409: OpenApiResponse(description="Not an approved bank-file run."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="bank-results",
+        filterset_class=None,
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def bank_results(self, request: Request, pk: str | None = None) -> Response:
+        """Apply the bank's report to the run: each line marks its item paid or failed (the
+        ledger moves and the person is told); all or nothing; a repeated line changes nothing."""
+        run = self.get_object()
+        data = BankResultsUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        # One byte more than the limit is enough for the service to refuse a larger file.
+        content = data.validated_data["file"].read(BANK_REPORT_MAX_BYTES + 1)
+        applied = payout_run_bank_results_apply(run=run, actor=request_user(request), data=content)
+        shown = PayoutRunSerializer(self.get_queryset().get(pk=run.pk)).data
+        body = {
+            "paid": applied.paid,
+            "failed": applied.failed,
+            "repeated": applied.repeated,
+            "run": shown,
+        }
+        return Response(body)
 
     def _page(
         self, rows: QuerySet[Any], serializer: type[serializers.BaseSerializer[Any]]

@@ -111,7 +111,7 @@ def _enqueue(task_name: str, *args: Any, countdown: float | None = None) -> None
         task.apply_async(args=args, countdown=countdown)
 
 
-def _require_finance(user: User, *, field: str = "actor") -> None:
+def payout_runs_finance_require(user: User, *, field: str = "actor") -> None:
     """Finance only, and with a second factor set up (whoever they are, whatever the door)."""
     if not can(user, Action.PAYOUT_RUNS_MANAGE):
         raise PermissionDenied("Only finance may do this to payout runs.")
@@ -123,7 +123,8 @@ def _require_finance(user: User, *, field: str = "actor") -> None:
         )
 
 
-def _run_lock(run_id: int) -> PayoutRun:
+def payout_run_get_for_update(run_id: int) -> PayoutRun:
+    """Lock and return the run (NotFound if there is none); a run is locked before its items."""
     run = PayoutRun.objects.select_for_update().filter(pk=run_id).first()
     if run is None:
         raise NotFound("No such payout run.")
@@ -175,7 +176,7 @@ def payout_run_create(
     unknown currency or provider, a period that ends before it starts) and Conflict when a run of
     this currency and provider is still open (two runs would freeze the same balances).
     """
-    _require_finance(actor)
+    payout_runs_finance_require(actor)
     currency = (currency or "").strip().upper()
     try:
         currency_exponent(currency)
@@ -245,7 +246,7 @@ def payout_run_freeze(
 
 @transaction.atomic
 def _freeze_batch(run_id: int, batch_size: int, at: datetime) -> tuple[PayoutRun, bool]:
-    run = _run_lock(run_id)
+    run = payout_run_get_for_update(run_id)
     if run.status != PayoutRunStatus.DRAFT:
         return run, False
     batch = list(
@@ -361,8 +362,8 @@ def payout_run_approve(*, run_id: int, actor: User) -> PayoutRun:
     Raises PermissionDenied when `actor` is not finance, has no MFA, or created the run, or when
     the creator has no MFA any more; Conflict when the run is not frozen. Audited.
     """
-    _require_finance(actor)
-    run = _run_lock(run_id)
+    payout_runs_finance_require(actor)
+    run = payout_run_get_for_update(run_id)
     if run.created_by_id == actor.pk:
         raise PermissionDenied(
             "You created this run; a second finance user must approve it.", code="four_eyes"
@@ -396,7 +397,7 @@ def payout_run_dispatch(*, run_id: int) -> PayoutRun:
     """Start paying an approved run: queue one task per waiting item (Stripe) or put every
     item in the bank file (bank file). Safe to run twice: the item tasks re-check everything."""
     with transaction.atomic():
-        run = _run_lock(run_id)
+        run = payout_run_get_for_update(run_id)
         if run.status not in (PayoutRunStatus.APPROVED, PayoutRunStatus.EXECUTING):
             return run
         provider = payout_provider_for(run.provider)
@@ -428,13 +429,13 @@ def payout_run_dispatch(*, run_id: int) -> PayoutRun:
 def payout_run_cancel(*, run_id: int, actor: User, reason: str) -> PayoutRun:
     """Cancel a run before approval: every frozen amount goes back to payable (the freeze
     postings are reversed) and its items are cancelled. Raises Conflict once approved."""
-    _require_finance(actor)
+    payout_runs_finance_require(actor)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(
             "Say why the run is cancelled.", fields={"reason": ["This field is required."]}
         )
-    run = _run_lock(run_id)
+    run = payout_run_get_for_update(run_id)
     if run.status not in (PayoutRunStatus.DRAFT, PayoutRunStatus.FROZEN):
         raise Conflict(
             f"Only a run not yet approved can be cancelled; this one is "
@@ -773,7 +774,7 @@ def payout_item_retry(*, item_id: int, actor: User) -> PayoutItem:
     """Make a new attempt (with a new idempotency key) at a failed or returned item, moving its
     amount from payable back to in transit. Raises Conflict when the item is not failed or
     returned, or the person's payable balance no longer holds the amount."""
-    _require_finance(actor)
+    payout_runs_finance_require(actor)
     item = _item_lock(item_id)
     run = item.run
     if item.status not in (PayoutItemStatus.FAILED, PayoutItemStatus.RETURNED):
@@ -830,7 +831,7 @@ def payout_item_retry(*, item_id: int, actor: User) -> PayoutItem:
 
 
 def _bank_file_item(item_id: int, actor: User) -> PayoutItem:
-    _require_finance(actor)
+    payout_runs_finance_require(actor)
     item = _item_lock(item_id)
     if item.status != PayoutItemStatus.AWAITING_BANK_FILE:
         raise Conflict("Only an item waiting in the bank file can be marked paid or failed.")

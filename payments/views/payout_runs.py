@@ -1,7 +1,8 @@
 """Portal pages of payout runs (wired into payments/urls.py): finance lists runs, creates one,
 reviews its items and exclusions with the provider's balance, approves (a second finance user),
-cancels, watches the progress bar, retries failed items, marks bank-file items, and reads the
-reconciliation; a person reads their own payout history with expected arrival dates."""
+cancels, watches the progress bar, retries failed items, marks bank-file items, downloads a
+bank-file run's payment file and uploads the bank's report, and reads the reconciliation; a
+person reads their own payout history with expected arrival dates."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, URLResolver, path
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.policy import Action, can
@@ -36,6 +38,11 @@ from payments.selectors.payout_runs import (
     payout_run_progress,
     payout_runs_visible_to,
     payout_runs_with_differences,
+)
+from payments.services.bank_file_runs import (
+    BANK_REPORT_MAX_BYTES,
+    payout_run_bank_file,
+    payout_run_bank_results_apply,
 )
 from payments.services.payout_runs import (
     payout_item_mark_failed,
@@ -72,6 +79,14 @@ class PayoutRunForm(forms.Form):
 
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500)
+
+
+class BankResultsForm(forms.Form):
+    file = forms.FileField(
+        label="The bank's report (CSV)",
+        help_text="Columns reference, status (paid or failed) and optionally message; at most "
+        f"{BANK_REPORT_MAX_BYTES // (1024 * 1024)} MB. Nothing is applied unless every line is.",
+    )
 
 
 def _run(request: HttpRequest, run_id: int) -> PayoutRun:
@@ -123,35 +138,96 @@ def _balance_check(run: PayoutRun) -> dict[str, Any] | None:
     }
 
 
-@_finance
-@require_GET
-def payout_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    """One run: progress, its items (filtered by status), exclusions and what can be done."""
-    run = _run(request, run_id)
+def _detail_context(
+    request: HttpRequest,
+    run: PayoutRun,
+    *,
+    results_form: BankResultsForm | None = None,
+    results_errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     status = request.GET.get("status", "")
     items = run.items.select_related("person").order_by("pk")
     if status in PayoutItemStatus.values:
         items = items.filter(status=status)
     page = Paginator(items, ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     user = request_user(request)
-    return render(
-        request,
-        "payments/payout_runs/detail.html",
-        {
-            "run": run,
-            "page": page,
-            "status": status,
-            "statuses": PayoutItemStatus.choices,
-            "progress": payout_run_progress(run),
-            "freeze_percent": payout_run_freeze_percent(run),
-            "exclusions": payout_exclusions_of(run)[:500],
-            "balance": _balance_check(run),
-            "live": run.status in LIVE_STATUSES,
-            "can_manage": can(user, Action.PAYOUT_RUNS_MANAGE),
-            "may_approve": run.status == PayoutRunStatus.FROZEN and run.created_by_id != user.pk,
-            "total_display": minor_display(run.frozen_total_minor, run.currency),
-        },
+    progress = payout_run_progress(run)
+    is_bank_file = run.provider == PayoutProvider.BANK_FILE and run.status in (
+        PayoutRunStatus.EXECUTING,
+        PayoutRunStatus.DONE,
     )
+    return {
+        "run": run,
+        "page": page,
+        "status": status,
+        "statuses": PayoutItemStatus.choices,
+        "progress": progress,
+        "freeze_percent": payout_run_freeze_percent(run),
+        "exclusions": payout_exclusions_of(run)[:500],
+        "balance": _balance_check(run),
+        "live": run.status in LIVE_STATUSES and not is_bank_file,
+        "can_manage": can(user, Action.PAYOUT_RUNS_MANAGE),
+        "may_approve": run.status == PayoutRunStatus.FROZEN and run.created_by_id != user.pk,
+        "total_display": minor_display(run.frozen_total_minor, run.currency),
+        "is_bank_file": is_bank_file,
+        "awaiting_bank_file": progress.counts.get(PayoutItemStatus.AWAITING_BANK_FILE, 0),
+        "results_form": results_form if results_form is not None else BankResultsForm(),
+        "results_errors": results_errors or [],
+    }
+
+
+@_finance
+@require_GET
+def payout_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    """One run: progress, its items (filtered by status), exclusions and what can be done."""
+    run = _run(request, run_id)
+    return render(request, "payments/payout_runs/detail.html", _detail_context(request, run))
+
+
+@_finance
+@require_GET
+def payout_run_bank_file_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Download the run's payment file (`?format=csv` or `pain001`), made for this download."""
+    run = _run(request, run_id)
+    try:
+        made = payout_run_bank_file(
+            run=run, actor=request_user(request), fmt=str(request.GET.get("format", ""))
+        )
+    except QuorumError as exc:
+        messages.error(request, exc.message)
+        return redirect("payments:payout_run", run_id=run.pk)
+    response = HttpResponse(made.content, content_type=made.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, made.filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@_finance
+@require_POST
+def payout_run_bank_results_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Apply the bank's report; a refused report shows each bad line next to the file field."""
+    run = _run(request, run_id)
+    form = BankResultsForm(request.POST, request.FILES)
+    errors: list[dict[str, Any]] = []
+    if form.is_valid():
+        # One byte more than the limit is enough for the service to refuse a larger file.
+        data = form.cleaned_data["file"].read(BANK_REPORT_MAX_BYTES + 1)
+        try:
+            applied = payout_run_bank_results_apply(run=run, actor=request_user(request), data=data)
+        except QuorumError as exc:
+            form_add_error(form, exc)
+            errors = list(exc.extra.get("errors", []))
+        else:
+            messages.success(
+                request,
+                f"The bank's report was applied: {len(applied.paid)} paid, "
+                f"{len(applied.failed)} failed, {len(applied.repeated)} already settled as the "
+                "report says (unchanged).",
+            )
+            return redirect("payments:payout_run", run_id=run.pk)
+    run.refresh_from_db()
+    context = _detail_context(request, run, results_form=form, results_errors=errors)
+    return render(request, "payments/payout_runs/detail.html", context)
 
 
 def _act(request: HttpRequest, run_id: int, act: Callable[[], object], done: str) -> HttpResponse:
@@ -290,6 +366,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path(
         "finance/payout-runs/<id:run_id>/cancel/", payout_run_cancel_view, name="payout_run_cancel"
+    ),
+    path(
+        "finance/payout-runs/<id:run_id>/bank-file/",
+        payout_run_bank_file_view,
+        name="payout_run_bank_file",
+    ),
+    path(
+        "finance/payout-runs/<id:run_id>/bank-results/",
+        payout_run_bank_results_view,
+        name="payout_run_bank_results",
     ),
     path(
         "finance/payout-runs/<id:run_id>/items/<id:item_id>/retry/",
