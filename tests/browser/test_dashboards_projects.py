@@ -61,6 +61,7 @@ def seeded():
         tasks_total=500, tasks_completed=150, deadline=timezone.now() + timedelta(days=2)
     )
     labour(project, 75_000_000, key="browser:1")
+    project.seeded_last_hour = last  # the days the work lands on depend on the time of day
     return manager, project, make_customer_user(project.customer)
 
 
@@ -96,7 +97,12 @@ def test_a_project_page_draws_throughput_and_gold_with_its_band(page, live_serve
     points = page.evaluate(
         "() => window.QuorumCharts.drawn['project-throughput-chart'].data.datasets[0].data"
     )
-    assert len(points) == 30 and points[-10:] == [21, 20, 19, 18, 17, 16, 15, 14, 13, 12]
+    # One point per UTC day, the last today: the ten days of work end on the day of the last
+    # whole hour (yesterday, in the first hour of a day).
+    finals = {(project.seeded_last_hour - timedelta(days=d)).date(): 12 + d for d in range(10)}
+    today = (project.seeded_last_hour + timedelta(hours=1)).date()
+    expected = [finals.get(today - timedelta(days=i), 0) for i in range(29, -1, -1)]
+    assert len(points) == 30 and points == expected
     assert "75.00 USD" in page.locator("#cost").inner_text()
     screenshot(page, "dashboards-project")
 
