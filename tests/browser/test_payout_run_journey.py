@@ -6,11 +6,31 @@ from django.conf import settings
 from django.test import Client
 
 from tests.browser.conftest import require_chromium, screenshot
+from tests.labeling.factories import make_project
+from tests.payments.fake_stripe import FakeStripe
 from tests.payments.payout_runs.helpers import finance_user, stripe_account, stripe_person
 
 require_chromium()
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def fake_stripe(settings):
+    """The local fake Stripe server for this test, Quorum's Stripe settings pointing at it."""
+    server = FakeStripe().start()
+    settings.STRIPE_API_KEY = server.api_key
+    settings.STRIPE_API_BASE = server.url
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_CONNECT_TIMEOUT_SECONDS = 2.0
+    settings.STRIPE_READ_TIMEOUT_SECONDS = 2.0
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def project():
+    return make_project()
 
 
 def signed_in_as(page, live_server, user) -> None:
