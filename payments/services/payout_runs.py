@@ -609,82 +609,86 @@ def _notify_person(item: PayoutItem, title: str, body: str) -> None:
     )
 
 
-def _item_succeed(item: PayoutItem, *, reference: str, actor: User | None, now: datetime) -> None:
+def _item_settle(
+    item: PayoutItem,
+    *,
+    outcome: str,
+    to_kind: str,
+    status: str,
+    memo: str,
+    provider_fields: dict[str, str],
+    actor: User | None,
+    now: datetime,
+) -> None:
+    """Move the item's amount out of the person's in-transit account into `to_kind` (once per
+    attempt and outcome), give the item its final `status` and the provider's answer
+    (`provider_fields`), and audit it as `payout_item.<outcome>`. The caller holds its lock."""
     run = item.run
+    before = snapshot(item, ["status", "attempt"])
     amount = _minor(item.amount_minor, run.currency)
     ledger_post(
-        source_key=f"payout_item:{item.pk}:attempt:{item.attempt}:paid",
+        source_key=f"payout_item:{item.pk}:attempt:{item.attempt}:{outcome}",
         legs=[
             Leg(
                 account=_person_account(AccountKind.IN_TRANSIT, run.currency, item.person_id),
                 amount=-amount,
             ),
-            Leg(
-                account=_person_account(AccountKind.PAID, run.currency, item.person_id),
-                amount=amount,
-            ),
+            Leg(account=_person_account(to_kind, run.currency, item.person_id), amount=amount),
         ],
         actor=actor,
-        memo=f"Payout item {item.pk} paid ({reference})"[:500],
+        memo=memo[:500],
         at=now,
     )
-    before = snapshot(item, ["status", "attempt"])
-    item.status = PayoutItemStatus.SUCCEEDED
-    item.provider_reference = reference[:255]
-    item.provider_message = ""
+    for name, value in provider_fields.items():
+        setattr(item, name, value)
+    item.status = status
     item.processing_since = None
     item.next_attempt_at = None
     item.settled_at = now
     item.save()
     audit_record(
         actor=actor,
-        action="payout_item.paid",
+        action=f"payout_item.{outcome}",
         target=item,
         before=before,
-        after=snapshot(item, ["status", "attempt", "provider_reference", "amount_minor"]),
+        after=snapshot(item, ["status", "attempt", *provider_fields, "amount_minor"]),
     )
-    display = minor_display(item.amount_minor, run.currency)
+
+
+def _item_succeed(item: PayoutItem, *, reference: str, actor: User | None, now: datetime) -> None:
+    _item_settle(
+        item,
+        outcome="paid",
+        to_kind=AccountKind.PAID,
+        status=PayoutItemStatus.SUCCEEDED,
+        memo=f"Payout item {item.pk} paid ({reference})",
+        provider_fields={"provider_reference": reference[:255], "provider_message": ""},
+        actor=actor,
+        now=now,
+    )
+    display = minor_display(item.amount_minor, item.run.currency)
     _notify_person(
         item,
         f"Payout of {display} sent",
-        f"Your payout of {display} from payout run {run.pk} left Quorum (reference {reference}).",
+        f"Your payout of {display} from payout run {item.run_id} left Quorum (reference "
+        f"{reference}).",
     )
 
 
 def _item_fail(item: PayoutItem, *, message: str, actor: User | None, now: datetime) -> None:
-    run = item.run
-    amount = _minor(item.amount_minor, run.currency)
-    ledger_post(
-        source_key=f"payout_item:{item.pk}:attempt:{item.attempt}:failed",
-        legs=[
-            Leg(
-                account=_person_account(AccountKind.IN_TRANSIT, run.currency, item.person_id),
-                amount=-amount,
-            ),
-            Leg(
-                account=_person_account(AccountKind.PAYABLE, run.currency, item.person_id),
-                amount=amount,
-            ),
-        ],
+    _item_settle(
+        item,
+        outcome="failed",
+        to_kind=AccountKind.PAYABLE,
+        status=PayoutItemStatus.FAILED,
+        memo=f"Payout item {item.pk} failed: back to payable",
+        provider_fields={
+            "provider_message": (message or "The provider refused the payout.")[:1000]
+        },
         actor=actor,
-        memo=f"Payout item {item.pk} failed: back to payable"[:500],
-        at=now,
+        now=now,
     )
-    before = snapshot(item, ["status", "attempt"])
-    item.status = PayoutItemStatus.FAILED
-    item.provider_message = (message or "The provider refused the payout.")[:1000]
-    item.processing_since = None
-    item.next_attempt_at = None
-    item.settled_at = now
-    item.save()
-    audit_record(
-        actor=actor,
-        action="payout_item.failed",
-        target=item,
-        before=before,
-        after=snapshot(item, ["status", "attempt", "provider_message", "amount_minor"]),
-    )
-    display = minor_display(item.amount_minor, run.currency)
+    display = minor_display(item.amount_minor, item.run.currency)
     _notify_person(
         item,
         f"Payout of {display} failed",
