@@ -15,13 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from core.audit import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
 from labeling.models import WorkerProjectState
 from labeling.policy import projects_managed_by
-from quality.models import QualityRule, RuleAction, RuleActionKind, RuleComparator, RuleMetric
+from quality.models import QualityRule, RuleAction
 from quality.selectors import in_quality_scope, require_quality_manager
-from quality.services.standing import person_send_back_to_training
+from quality.services.standing import builtin_retraining_rule, person_send_back_to_training
 from workforce.models import AnnotatorProfile, StandingDecisionKind
 from workforce.services.tiers import standing_decision_record
 
@@ -37,34 +36,15 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 def manager_retraining_rule() -> QualityRule:
     """The built-in rule of managers' retraining decisions (made on first use)."""
-    rule = (
-        QualityRule.objects.filter(
-            name=MANAGER_RULE_NAME,
-            project__isnull=True,
-            action=RuleActionKind.REQUIRE_RETRAINING,
-        )
-        .order_by("pk")
-        .first()
-    )
-    if rule is not None:
-        return rule
-    rule = QualityRule.objects.create(
+    return builtin_retraining_rule(
         name=MANAGER_RULE_NAME,
         description=(
             "Built in: a manager sent the person back to training, with a reason. Never "
             "evaluated by the rule sweep."
         ),
-        metric=RuleMetric.GOLD_ACCURACY,
-        window_kind="items",
         window_size=1,
-        min_sample=1,
-        comparator=RuleComparator.LT,
         threshold=0.0,
-        action=RuleActionKind.REQUIRE_RETRAINING,
-        is_active=False,
     )
-    audit_record(actor=None, action="quality_rule.created", target=rule, after={"name": rule.name})
-    return rule
 
 
 @transaction.atomic

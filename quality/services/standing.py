@@ -72,36 +72,47 @@ PROBATION_RULE_NAME = "Probation: accuracy below the floor"
 BATCH = 500
 
 
-def _probation_rule() -> QualityRule:
+def builtin_retraining_rule(
+    *, name: str, description: str, window_size: int, threshold: float
+) -> QualityRule:
+    """The global, inactive "require retraining" rule named `name` that a built-in decision
+    (probation's floor, a manager's) records its actions under; made, and audited, on first use.
+    The rule sweep never evaluates it."""
     rule = (
         QualityRule.objects.filter(
-            name=PROBATION_RULE_NAME,
-            project__isnull=True,
-            action=RuleActionKind.REQUIRE_RETRAINING,
+            name=name, project__isnull=True, action=RuleActionKind.REQUIRE_RETRAINING
         )
         .order_by("pk")
         .first()
     )
     if rule is not None:
         return rule
-    thresholds = probation_thresholds()
     rule = QualityRule.objects.create(
-        name=PROBATION_RULE_NAME,
-        description=(
-            "Built in: a person on probation whose accuracy's 95% upper bound falls below the "
-            "floor is sent back to training. Evaluated by the probation check, not the rule sweep."
-        ),
+        name=name,
+        description=description,
         metric=RuleMetric.GOLD_ACCURACY,
         window_kind="items",
-        window_size=int(settings.QUORUM_PROBATION_WINDOW_ITEMS),
+        window_size=window_size,
         min_sample=1,
         comparator=RuleComparator.LT,
-        threshold=thresholds.floor_upper,
+        threshold=threshold,
         action=RuleActionKind.REQUIRE_RETRAINING,
         is_active=False,
     )
     audit_record(actor=None, action="quality_rule.created", target=rule, after={"name": rule.name})
     return rule
+
+
+def _probation_rule() -> QualityRule:
+    return builtin_retraining_rule(
+        name=PROBATION_RULE_NAME,
+        description=(
+            "Built in: a person on probation whose accuracy's 95% upper bound falls below the "
+            "floor is sent back to training. Evaluated by the probation check, not the rule sweep."
+        ),
+        window_size=int(settings.QUORUM_PROBATION_WINDOW_ITEMS),
+        threshold=probation_thresholds().floor_upper,
+    )
 
 
 @transaction.atomic
