@@ -4,8 +4,10 @@ The order, for every transaction that takes more than one: the ledger transactio
 (its unique index, taken by the insert), then person accounts in ascending primary key. Platform
 accounts (expenses, clearing) are never locked: their balances are sums of entries.
 Earnings (payments/services/earnings.py) come first when taken: the earnings rows (a task's in
-ascending pk, in one statement), then the person accounts; a person's earning remainder is read
-and written only while their pending account is locked, so it has no lock of its own. Holds are
+ascending pk, in one statement), then the person's pending and payable accounts with their
+earning remainder (`person_pay_lock`: the lower account, the remainder, the higher account). A
+remainder is only ever locked or written by a holder of its person's pending account, so it never
+waits while holding anything a holder of the accounts needs. Holds are
 locked before their earning.
 An incentive period is locked alone by each batch of its close, before what `ledger_post` takes
 (the source key, then the person's payable account); a program row alone by its version writes.
@@ -17,9 +19,13 @@ other lock is held with them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
 
 from payments.models import (
     PERSON_KINDS,
+    AccountKind,
     IncentivePeriod,
     LedgerAccount,
     PayoutAccount,
@@ -44,6 +50,63 @@ def person_accounts_lock_by_key(keys: Iterable[str]) -> list[LedgerAccount]:
         LedgerAccount.objects.select_for_update()
         .filter(key__in=sorted(set(keys)), kind__in=sorted(PERSON_KINDS))
         .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class PersonPayLocked:
+    """A person's pending and payable accounts in one currency and their earning remainder, locked
+    (`person_pay_lock`)."""
+
+    pending: LedgerAccount
+    payable: LedgerAccount
+    remainder_id: int
+    remainder_micros: int
+
+
+_PERSON_PAY_LOCK = """
+SELECT a.id, a.key, a.kind, a.currency, a.user_id, a.balance_micros, r.id, r.micros
+FROM payments_ledgeraccount a
+JOIN payments_earningremainder r ON r.user_id = a.user_id AND r.currency = a.currency
+WHERE a.user_id = %(user)s AND a.currency = %(currency)s AND a.kind IN (%(pending)s, %(payable)s)
+ORDER BY a.id
+"""
+
+
+def person_pay_lock(*, user_id: int, currency: str) -> PersonPayLocked | None:
+    """Lock the person's pending and payable accounts in `currency` (ascending primary key, the
+    module's order) and, with them, their earning remainder; return them as they are now, or None
+    when one of the three does not exist yet (open them, then lock again). One statement: each
+    joined row locks its account and the remainder, so the remainder read is the one committed
+    last even when the statement waited for a lock."""
+    sql = _PERSON_PAY_LOCK
+    if connection.features.has_select_for_update:
+        sql += "FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "user": user_id,
+                "currency": currency,
+                "pending": AccountKind.PENDING.value,
+                "payable": AccountKind.PAYABLE.value,
+            },
+        )
+        rows = cursor.fetchall()
+    accounts: dict[str, LedgerAccount] = {}
+    for pk, key, kind, cur, owner, balance, _remainder_id, _remainder in rows:
+        known = {"id": pk, "key": key, "kind": kind, "currency": cur, "user_id": owner}
+        known["balance_micros"] = balance
+        # from_db takes the values in the model's field order.
+        fields = [f.attname for f in LedgerAccount._meta.concrete_fields if f.attname in known]
+        accounts[kind] = LedgerAccount.from_db(connection.alias, fields, [known[f] for f in fields])
+    if AccountKind.PENDING not in accounts or AccountKind.PAYABLE not in accounts:
+        return None
+    return PersonPayLocked(
+        pending=accounts[AccountKind.PENDING],
+        payable=accounts[AccountKind.PAYABLE],
+        remainder_id=rows[0][6],
+        remainder_micros=rows[0][7],
     )
 
 

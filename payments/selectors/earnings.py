@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from kit.money import Micros
 from labeling.models import Project
-from payments.models import Earning, EarningStatus, RateCardVersion, RateUnit, WorkKind
+from payments.models import Earning, EarningStatus, Rate, RateCardVersion, RateUnit, WorkKind
 from payments.selectors.rates import (
     UNPAID_UNLESS_TRAINING_PAID,
     RateMatch,
@@ -34,13 +34,16 @@ def rate_for_work(
     user: Any,
     work_kind: str,
     review_level: int,
+    rates: list[Rate] | None = None,
 ) -> RateMatch | None:
     """`rate_lookup`'s answer for this work once the version in force is known (same
     specificity order), reading the person's tier and skill level only when a rate of that kind
-    depends on them: one query when none does, as on most cards."""
+    depends on them. `rates`: the version's rates of `work_kind` when already read (then no
+    query when no rate depends on the person, as on most cards); else one query reads them."""
     if work_kind in UNPAID_UNLESS_TRAINING_PAID and not training_time_is_paid():
         return None
-    rates = list(version.rates.filter(work_kind=work_kind))
+    if rates is None:
+        rates = list(version.rates.filter(work_kind=work_kind))
     if not rates:
         return None
     work = work_profile_of(

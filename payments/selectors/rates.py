@@ -19,7 +19,7 @@ says training time is paid; otherwise the lookup answers None for them, whatever
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from kit.money import Micros
 from labeling.models import Project
-from payments.models import Rate, RateCard, RateCardVersion, RateUnit, WorkKind
+from payments.models import AccountKind, Rate, RateCard, RateCardVersion, RateUnit, WorkKind
 from workforce.selectors.people import skill_levels_of
 from workforce.selectors.tiers import tier_of
 
@@ -94,19 +94,66 @@ def training_time_is_paid() -> bool:
 # times the query itself; a project no card prices costs this one statement and nothing else.
 _VERSION_COLUMNS = [f.attname for f in RateCardVersion._meta.concrete_fields]
 _CARD_COLUMNS = [f.attname for f in RateCard._meta.concrete_fields]
+_RATE_COLUMNS = [f.attname for f in Rate._meta.concrete_fields]
 _VERSION_IN_FORCE = (
     "SELECT "  # noqa: S608  (the columns are the models' own field names, nothing from outside)
-    + ", ".join([f"v.{c}" for c in _VERSION_COLUMNS] + [f"c.{c}" for c in _CARD_COLUMNS])
+    + ", ".join(
+        [f"v.{c} AS v_{c}" for c in _VERSION_COLUMNS] + [f"c.{c} AS c_{c}" for c in _CARD_COLUMNS]
+    )
     + """
 FROM payments_ratecardversion v JOIN payments_ratecard c ON c.id = v.card_id
-WHERE (c.project_id = %s
+WHERE (c.project_id = %(project)s
        OR (c.project_id IS NULL
-           AND c.customer_id = (SELECT customer_id FROM labeling_project WHERE id = %s)))
-  AND v.effective_from <= %s AND v.withdrawn_at IS NULL
+           AND c.customer_id = (SELECT customer_id FROM labeling_project WHERE id = %(project)s)))
+  AND v.effective_from <= %(at)s AND v.withdrawn_at IS NULL
 ORDER BY c.project_id IS NULL, v.effective_from DESC, v.id DESC
 LIMIT 1
 """
 )
+# What pricing a submission needs, in the same one statement: the version in force (as above),
+# its rates for the kind of work (one row each; none: one row of NULLs), the project's name and
+# skill, and the person's pending and the project's labour expense accounts in the version's
+# currency (NULL until opened).
+_PRICING = (
+    f"WITH v AS ({_VERSION_IN_FORCE})\nSELECT v.*, "
+    + ", ".join(f"r.{c} AS r_{c}" for c in _RATE_COLUMNS)
+    + """, p.name AS p_name, p.customer_id AS p_customer_id,
+       p.required_skill_id AS p_required_skill_id, pa.id AS pending_id, la.id AS labour_id
+FROM v
+JOIN labeling_project p ON p.id = %(project)s
+LEFT JOIN payments_rate r ON r.version_id = v.v_id AND r.work_kind = %(work_kind)s
+LEFT JOIN payments_ledgeraccount pa
+       ON pa.user_id = %(user)s AND pa.kind = %(pending)s AND pa.currency = v.v_currency
+LEFT JOIN payments_ledgeraccount la
+       ON la.project_id = %(project)s AND la.kind = %(labour)s AND la.currency = v.v_currency
+ORDER BY r.id
+"""
+)
+
+
+def _converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
+    """Raw column values of `model`'s concrete fields, through the fields' converters, as the ORM
+    reads them (times on SQLite are text)."""
+    converted = []
+    for field, value in zip(model._meta.concrete_fields, values, strict=True):
+        for convert in field.get_db_converters(connection):
+            value = convert(value, field, connection)
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column):
+            value = convert(value, column, connection)
+        converted.append(value)
+    return converted
+
+
+def _version_of_row(row: Sequence[Any]) -> RateCardVersion:
+    split, end = len(_VERSION_COLUMNS), len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
+    version = RateCardVersion.from_db(
+        connection.alias, _VERSION_COLUMNS, _converted(RateCardVersion, row[:split])
+    )
+    version.card = RateCard.from_db(
+        connection.alias, _CARD_COLUMNS, _converted(RateCard, row[split:end])
+    )
+    return version
 
 
 def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVersion | None:
@@ -117,26 +164,68 @@ def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVe
     with connection.cursor() as cursor:
         cursor.execute(
             _VERSION_IN_FORCE,
-            [project_id, project_id, connection.ops.adapt_datetimefield_value(at)],
+            {"project": project_id, "at": connection.ops.adapt_datetimefield_value(at)},
         )
         row = cursor.fetchone()
-    if row is None:
+    return _version_of_row(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    """What pricing one submission reads, in one statement (`pricing_context`)."""
+
+    version: RateCardVersion
+    rates: list[Rate]  # the version's rates for the work kind asked, ascending pk
+    project: Project  # id, name, customer and required skill only
+    pending_account_id: int | None  # the person's pending account in the version's currency
+    labour_account_id: int | None  # the project's labour expense account in that currency
+
+
+def pricing_context(
+    *, project_id: int, user_id: int, work_kind: str, at: datetime
+) -> PricingContext | None:
+    """The version in force on the project at `at` (`rate_version_in_force`'s rule), its rates
+    for `work_kind`, the project and the two ledger accounts an accrual posts to, in one
+    statement; None when no card prices the project (or there is no such project)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PRICING,
+            {
+                "project": project_id,
+                "at": connection.ops.adapt_datetimefield_value(at),
+                "work_kind": WorkKind(work_kind).value,
+                "user": user_id,
+                "pending": AccountKind.PENDING.value,
+                "labour": AccountKind.LABOUR_EXPENSE_PROJECT.value,
+            },
+        )
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    # Through the fields' converters, as the ORM reads them (times on SQLite are text).
-    converted = []
-    for field, value in zip(
-        [*RateCardVersion._meta.concrete_fields, *RateCard._meta.concrete_fields], row, strict=True
-    ):
-        for convert in field.get_db_converters(connection):
-            value = convert(value, field, connection)
-        column = field.get_col(field.model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column):
-            value = convert(value, column, connection)
-        converted.append(value)
-    split = len(_VERSION_COLUMNS)
-    version = RateCardVersion.from_db(connection.alias, _VERSION_COLUMNS, converted[:split])
-    version.card = RateCard.from_db(connection.alias, _CARD_COLUMNS, converted[split:])
-    return version
+    first = rows[0]
+    version = _version_of_row(first)
+    start = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
+    end = start + len(_RATE_COLUMNS)
+    rates = []
+    for row in rows:
+        if row[start] is None:  # no rate of that kind: the LEFT JOIN's row of NULLs
+            continue
+        rate = Rate.from_db(connection.alias, _RATE_COLUMNS, _converted(Rate, row[start:end]))
+        rate.version = version
+        rates.append(rate)
+    name, customer_id, skill_id, pending_id, labour_id = first[end:]
+    known = {"id": project_id, "name": name, "customer_id": customer_id}
+    known["required_skill_id"] = skill_id
+    # from_db takes the values in the model's field order.
+    fields = [f.attname for f in Project._meta.concrete_fields if f.attname in known]
+    project = Project.from_db(connection.alias, fields, [known[f] for f in fields])
+    return PricingContext(
+        version=version,
+        rates=rates,
+        project=project,
+        pending_account_id=pending_id,
+        labour_account_id=labour_id,
+    )
 
 
 def work_profile_of(

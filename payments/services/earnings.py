@@ -19,9 +19,14 @@ Ledger shapes (the earnings page reads the ledger alone, so they stay exactly th
   person's payable earnings.
 
 Lock order (adds to payments/lock_objects.py's): earnings rows (ascending pk; a task's are also
-serialised by labeling's task lock), then the ledger's (source key, person accounts ascending).
-The remainder row is read and changed only while the person's PENDING account is locked, so it
-needs no lock of its own. Nothing here locks or updates a row shared by a project.
+serialised by labeling's task lock), then the person's pending and payable accounts with their
+remainder (`person_pay_lock`), then the ledger's (source key; the person accounts again, already
+held). Nothing here locks or updates a row shared by a project.
+
+Round trips (the submit path's cost): on PostgreSQL a per-task accrual is two statements (the
+pricing read, then the posting with the earning's row) and a move to payable three (the task's
+earnings with their hold checks, the person's lock, then the posting with the remainder and the
+earning's status); elsewhere the writes go one statement each.
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -40,7 +45,7 @@ from core.audit import audit_record
 from core.errors import Conflict, ValidationFailed
 from kit.money import Micros, micros_per_minor
 from labeling.models import Project
-from payments.lock_objects import person_accounts_lock_by_key
+from payments.lock_objects import PersonPayLocked, person_pay_lock
 from payments.models import (
     AccountKind,
     Earning,
@@ -56,18 +61,19 @@ from payments.selectors.earnings import (
     earning_get_for_update,
     earning_of_source,
     earnings_of_task_to_finalise,
-    project_for_pricing,
     rate_for_work,
     work_kind_of,
 )
 from payments.selectors.holds import hold_cause_of, with_hold_causes
-from payments.selectors.rates import rate_version_in_force
+from payments.selectors.rates import pricing_context
 from payments.services.ledger import (
+    AlsoWrite,
     Leg,
     ledger_account_get_or_create,
     ledger_account_key,
     ledger_post,
     ledger_reverse,
+    ledger_writes_run,
 )
 
 SECONDS_PER_HOUR = 3600
@@ -133,17 +139,19 @@ def _accounts(
     return accounts
 
 
-def _person_accounts_locked(*, user_id: int, currency: str) -> dict[str, LedgerAccount]:
-    """Lock the person's pending and payable accounts in `currency` (ascending pk, one query;
-    opened first when missing) and return them by kind."""
-    kinds = (AccountKind.PENDING, AccountKind.PAYABLE)
-    keys: dict[str, str] = {
-        ledger_account_key(kind=k, currency=currency, user_id=user_id): k for k in kinds
-    }
-    locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
-    if len(locked) < len(kinds):
-        _accounts(user_id=user_id, currency=currency, kinds=kinds)
-        locked = {keys[a.key]: a for a in person_accounts_lock_by_key(keys)}
+def _person_pay_locked(*, user_id: int, currency: str) -> PersonPayLocked:
+    """Lock the person's pending and payable accounts in `currency` and their earning remainder
+    (`person_pay_lock`, one statement), opening whichever is missing first (once per person and
+    currency)."""
+    locked = person_pay_lock(user_id=user_id, currency=currency)
+    if locked is None:
+        _accounts(
+            user_id=user_id, currency=currency, kinds=(AccountKind.PENDING, AccountKind.PAYABLE)
+        )
+        EarningRemainder.objects.get_or_create(user_id=user_id, currency=currency)
+        locked = person_pay_lock(user_id=user_id, currency=currency)
+        if locked is None:  # pragma: no cover (all three exist now and are never deleted)
+            raise AssertionError(f"pay accounts of user {user_id} in {currency} missing")
     return locked
 
 
@@ -163,22 +171,81 @@ def _memo(earning: Earning, project_name: str) -> str:
     return what[:REASON_MAX]
 
 
+def _accrual_legs(
+    *, user_id: int, project: Project, amount: Micros, known: tuple[int | None, int | None]
+) -> list[Leg]:
+    """The accrual's two legs: the person's PENDING +amount, the project's labour expense
+    -amount. `known`: the two accounts' ids when the pricing read found them (no query); else
+    they are read, and opened the first time."""
+    pending_id, labour_id = known
+    if pending_id is not None and labour_id is not None:
+        pending = LedgerAccount(
+            pk=pending_id,
+            kind=AccountKind.PENDING,
+            currency=amount.currency,
+            key=ledger_account_key(
+                kind=AccountKind.PENDING, currency=amount.currency, user_id=user_id
+            ),
+        )
+        labour = LedgerAccount(
+            pk=labour_id,
+            kind=AccountKind.LABOUR_EXPENSE_PROJECT,
+            currency=amount.currency,
+            key=ledger_account_key(
+                kind=AccountKind.LABOUR_EXPENSE_PROJECT,
+                currency=amount.currency,
+                project_id=project.pk,
+            ),
+        )
+    else:
+        accounts = _accounts(
+            user_id=user_id, currency=amount.currency, kinds=[AccountKind.PENDING], project=project
+        )
+        pending = accounts[AccountKind.PENDING]
+        labour = accounts[AccountKind.LABOUR_EXPENSE_PROJECT]
+    return [Leg(account=pending, amount=amount), Leg(account=labour, amount=-amount)]
+
+
 def _post_accrual(
-    *, source_key: str, user_id: int, project: Project, amount: Micros, memo: str, at: datetime
+    *,
+    source_key: str,
+    user_id: int,
+    project: Project,
+    amount: Micros,
+    memo: str,
+    at: datetime,
+    known: tuple[int | None, int | None] = (None, None),
+    also: list[AlsoWrite] | None = None,
 ) -> LedgerTransaction:
-    accounts = _accounts(
-        user_id=user_id, currency=amount.currency, kinds=[AccountKind.PENDING], project=project
-    )
     return ledger_post(
         source_key=source_key,
-        legs=[
-            Leg(account=accounts[AccountKind.PENDING], amount=amount),
-            Leg(account=accounts[AccountKind.LABOUR_EXPENSE_PROJECT], amount=-amount),
-        ],
+        legs=_accrual_legs(user_id=user_id, project=project, amount=amount, known=known),
         actor=None,
         memo=memo[:REASON_MAX],
         at=at,
         audited=False,  # the earning and its transaction are the record (ledger_post)
+        also=also or (),
+    )
+
+
+def _earning_insert(earning: Earning) -> AlsoWrite:
+    """The earning's row, inserted with its accrual (`accrued_by` is the posting) and only with
+    it; a repeat of the same work inserts nothing. (`WHERE true`: SQLite reads ON CONFLICT after
+    a SELECT without WHERE as part of a join.)"""
+    columns, values, params = [], [], {}
+    for field in Earning._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(str(field.column)))
+        if field.attname == "accrued_by_id":
+            values.append("tx.id")
+            continue
+        params[field.attname] = field.get_db_prep_save(getattr(earning, field.attname), connection)
+        values.append(f"%({field.attname})s")
+    return AlsoWrite(
+        sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)
+        f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
+        params=params,
     )
 
 
@@ -200,27 +267,30 @@ def earning_accrue(
     the person on the project grows by this submission's seconds. Return the earning (a per-task
     one without its id), or None when no rate prices the work (nothing accrues, nothing is
     raised). Repeating it changes nothing. Locks: the day's earning row (per hour), then the
-    ledger's. Runs in the caller's transaction without a savepoint of its own (the hot path)."""
+    ledger's. Runs in the caller's transaction without a savepoint of its own (the hot path):
+    on PostgreSQL a per-task accrual is two statements, the pricing read (`pricing_context`)
+    and the posting with the earning's row."""
     work_kind = work_kind_of(kind)
     source = f"review:{review_id}" if review_id is not None else f"annotation:{annotation_id}"
     if review_id is None and annotation_id is None:
         return None
-    version = rate_version_in_force(project=project_id, at=submitted_at)
-    if version is None:
+    context = pricing_context(
+        project_id=project_id, user_id=user_id, work_kind=work_kind, at=submitted_at
+    )
+    if context is None:
         # No card has ever been in force for this project (one in force never goes away), so
         # none of its work earned: the task's work_final in this submission has nothing to do.
         unpriced_submissions.remember(task_id=task_id, at=submitted_at)
         return None
-    project = project_for_pricing(project_id)
-    if project is None:
-        return None
+    project = context.project
     level = int(review_level or 0) if work_kind == WorkKind.REVIEW else 0
     match = rate_for_work(
         project=project,
-        version=version,
+        version=context.version,
         user=User(pk=user_id),
         work_kind=work_kind,
         review_level=level,
+        rates=context.rates,
     )
     if match is None:
         return None
@@ -252,6 +322,8 @@ def earning_accrue(
         rate=match.rate,
         created_at=submitted_at,
     )
+    # A repeat of the same event finds its accrual posted and its earning recorded: neither is
+    # written again (no read first, on the hot path).
     earning.accrued_by = _post_accrual(
         source_key=f"earning:accrue:{source}",
         user_id=user_id,
@@ -259,10 +331,9 @@ def earning_accrue(
         amount=match.amount,
         memo=_memo(earning, project.name),
         at=submitted_at,
+        known=(context.pending_account_id, context.labour_account_id),
+        also=[_earning_insert(earning)],
     )
-    # A repeat of the same event finds its accrual posted and its earning recorded: the insert
-    # then does nothing (no read first, on the hot path).
-    Earning.objects.bulk_create([earning], ignore_conflicts=True)
     return earning
 
 
@@ -369,50 +440,70 @@ def _accrue_hours(
 
 
 def _move_to_payable(
-    *, earning: Earning, micros: int, source_key: str, memo: str, at: datetime
+    *,
+    earning: Earning,
+    micros: int,
+    source_key: str,
+    memo: str,
+    at: datetime,
+    also: list[AlsoWrite] | None = None,
 ) -> LedgerTransaction | None:
     """Add `micros` (may be negative) of the person's finalised pay to their remainder and move
     the whole minor units of it from pending to payable (back, when negative); return the
-    posting, or None when it moves nothing. Locks the person's pending and payable accounts."""
-    accounts = _person_accounts_locked(user_id=earning.user_id, currency=earning.currency)
-    # Safe without its own lock: every reader and writer holds the pending account's lock.
-    remainder, _ = EarningRemainder.objects.get_or_create(
-        user_id=earning.user_id, currency=earning.currency
-    )
+    posting, or None when it moves nothing. `also`: the caller's writes that go with it (the
+    earning's own status). Locks the person's pending and payable accounts and remainder; on
+    PostgreSQL that lock is one statement and the rest one more."""
+    locked = _person_pay_locked(user_id=earning.user_id, currency=earning.currency)
     step = micros_per_minor(earning.currency)
-    total = remainder.micros + micros
+    total = locked.remainder_micros + micros
     whole = total // step * step  # floor, also below zero
-    if total - whole != remainder.micros:
-        EarningRemainder.objects.filter(pk=remainder.pk).update(
-            micros=F("micros") + (total - whole - remainder.micros)
+    writes = []
+    if total - whole != locked.remainder_micros:
+        writes.append(
+            AlsoWrite(
+                sql="UPDATE payments_earningremainder SET micros = %(micros)s FROM tx "
+                "WHERE payments_earningremainder.id = %(id)s",
+                params={"micros": total - whole, "id": locked.remainder_id},
+            )
         )
+    writes += also or []
     if whole == 0:
+        ledger_writes_run(writes)
         return None
     moved = Micros(whole, earning.currency)
     return ledger_post(
         source_key=source_key,
         legs=[
-            Leg(account=accounts[AccountKind.PENDING], amount=-moved),
-            Leg(account=accounts[AccountKind.PAYABLE], amount=moved),
+            Leg(account=locked.pending, amount=-moved),
+            Leg(account=locked.payable, amount=moved),
         ],
         actor=None,
         memo=memo[:REASON_MAX],
         at=at,
         audited=False,  # the earning and its transaction are the record (ledger_post)
+        also=writes,
     )
 
 
 def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earning:
-    """Move a locked, pending or held earning to payable."""
+    """Move a locked, pending or held earning to payable (its status changes with the posting)."""
     posted = _move_to_payable(
         earning=earning,
         micros=earning.amount_micros,
         source_key=f"earning:final:{earning.pk}",
         memo=f"Payable: {_memo(earning, project_name)}",
         at=at,
-    )
-    Earning.objects.filter(pk=earning.pk).update(
-        status=EarningStatus.PAYABLE, finalised_by=posted, finalised_at=at
+        also=[
+            AlsoWrite(
+                sql="UPDATE payments_earning SET status = %(status)s, finalised_by_id = tx.id, "
+                "finalised_at = %(at)s FROM tx WHERE payments_earning.id = %(id)s",
+                params={
+                    "status": EarningStatus.PAYABLE.value,
+                    "at": connection.ops.adapt_datetimefield_value(at),
+                    "id": earning.pk,
+                },
+            )
+        ],
     )
     earning.status, earning.finalised_by, earning.finalised_at = EarningStatus.PAYABLE, posted, at
     return earning
@@ -555,7 +646,7 @@ def earning_reverse(
     if locked.status == EarningStatus.REVERSED:
         return locked
     was = locked.status
-    _person_accounts_locked(user_id=locked.user_id, currency=locked.currency)
+    _person_pay_locked(user_id=locked.user_id, currency=locked.currency)
     first: LedgerTransaction | None = None
     for accrual in _accruals_of(locked):
         posted = ledger_reverse(transaction=accrual, reason=reason, actor=actor, at=at)

@@ -25,6 +25,7 @@ Lock order (the same for every writer, so postings never deadlock):
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -250,6 +251,52 @@ def _validate(source_key: str, legs: Sequence[Leg], memo: str) -> None:
         raise ValidationFailed(message, fields={"legs": [message]})
 
 
+@dataclass(frozen=True)
+class AlsoWrite:
+    """A write of the caller's own that commits with a posting and only with it (`ledger_post`'s
+    `also`): one INSERT ... SELECT ... FROM tx, or UPDATE ... FROM tx, with `%(name)s`
+    parameters, where `tx` is a one-column (`id`) relation holding the posted transaction. When
+    the posting is a repeat, `tx` is empty and the write changes nothing; `ledger_writes_run`
+    runs writes without a posting, `tx` then holding one NULL id."""
+
+    sql: str
+    params: dict[str, Any]
+
+
+_PARAM = re.compile(r"%\((\w+)\)s")
+
+
+def _named(prefix: str, write: AlsoWrite) -> tuple[str, dict[str, Any]]:
+    """`write` with its parameters renamed under `prefix`, so that several share one statement."""
+    sql = _PARAM.sub(lambda m: f"%({prefix}{m[1]})s", write.sql)
+    return sql, {f"{prefix}{name}": value for name, value in write.params.items()}
+
+
+def _run_with_tx(writes: Sequence[AlsoWrite], tx_id: int | None) -> None:
+    """Run `writes` one by one, `tx` holding `tx_id` (the path without data-modifying CTEs)."""
+    with connection.cursor() as cursor:
+        for write in writes:
+            sql, params = _named("w_", write)
+            cursor.execute(f"WITH tx(id) AS (SELECT %(tx_id)s) {sql}", {**params, "tx_id": tx_id})
+
+
+def ledger_writes_run(writes: Sequence[AlsoWrite]) -> None:
+    """Run writes that go with no posting (`tx` holds one NULL id): one statement on
+    PostgreSQL, one per write elsewhere."""
+    if not writes:
+        return
+    if connection.vendor != "postgresql":
+        _run_with_tx(writes, None)
+        return
+    parts, params = ["tx AS (SELECT NULL::bigint AS id)"], {}
+    for i, write in enumerate(writes):
+        sql, named = _named(f"w{i}_", write)
+        parts.append(f"w{i} AS ({sql})")
+        params.update(named)
+    with connection.cursor() as cursor:
+        cursor.execute("WITH " + ",\n".join(parts) + "\nSELECT 1", params)
+
+
 def _insert(
     *,
     source_key: str,
@@ -259,21 +306,32 @@ def _insert(
     at: datetime,
     reverses: LedgerTransaction | None = None,
     reason: str = "",
+    also: Sequence[AlsoWrite] = (),
 ) -> tuple[LedgerTransaction, bool]:
-    """Insert the transaction, its entries and the person balances; (existing, False) on a repeat.
+    """Insert the transaction, its entries, the person balances and the caller's `also` writes;
+    (existing, False) on a repeat, which writes nothing.
 
-    The transaction row goes in by one `INSERT ... ON CONFLICT (source_key) DO NOTHING
-    RETURNING id`: a repeat (or a concurrent posting of the same key, waited for on its index
-    entry) inserts nothing and is read back. No savepoint and no read first: postings run on the
-    queue's submit path, where each round trip counts."""
-    posted_id = _transaction_row_insert(
-        source_key=source_key,
-        memo=memo,
-        actor_id=actor.pk if actor is not None else None,
-        at=at,
-        reverses_id=reverses.pk if reverses is not None else None,
-        reason=reason,
-    )
+    The transaction row goes in by `INSERT ... ON CONFLICT (source_key) DO NOTHING RETURNING id`:
+    a repeat (or a concurrent posting of the same key, waited for on its index entry) inserts
+    nothing and is read back. No savepoint and no read first: postings run on the queue's submit
+    path, where each round trip counts. On PostgreSQL everything is one statement
+    (`_posting_statement`); elsewhere one statement per step."""
+    row = {
+        "source_key": source_key,
+        "memo": memo,
+        "reverses_id": reverses.pk if reverses is not None else None,
+        "reason": reason,
+        "actor_id": actor.pk if actor is not None else None,
+        "posted_at": connection.ops.adapt_datetimefield_value(at),
+    }
+    if connection.vendor == "postgresql":
+        sql, params = _posting_statement(row, legs, also)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchone()
+        posted_id = int(found[0]) if found is not None else None
+    else:
+        posted_id = _transaction_row_insert(row)
     if posted_id is None:
         return LedgerTransaction.objects.get(source_key=source_key), False
     posted = LedgerTransaction(
@@ -287,44 +345,72 @@ def _insert(
     )
     posted._state.adding = False
     posted._state.db = connection.alias
-    LedgerEntry.objects.bulk_create(
-        LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
-        for leg in legs
-    )
-    for leg in sorted(legs, key=lambda leg: leg.account.pk):
-        if leg.account.kind in PERSON_KINDS:
-            LedgerAccount.objects.filter(pk=leg.account.pk).update(
-                balance_micros=F("balance_micros") + leg.amount.amount
-            )
+    if connection.vendor != "postgresql":
+        LedgerEntry.objects.bulk_create(
+            LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
+            for leg in legs
+        )
+        for leg in sorted(legs, key=lambda leg: leg.account.pk):
+            if leg.account.kind in PERSON_KINDS:
+                LedgerAccount.objects.filter(pk=leg.account.pk).update(
+                    balance_micros=F("balance_micros") + leg.amount.amount
+                )
+        _run_with_tx(also, posted_id)
     return posted, True
 
 
-def _transaction_row_insert(
-    *,
-    source_key: str,
-    memo: str,
-    actor_id: int | None,
-    at: datetime,
-    reverses_id: int | None,
-    reason: str,
-) -> int | None:
+_TRANSACTION_INSERT = (
+    "INSERT INTO payments_ledgertransaction "
+    "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
+    "VALUES (%(source_key)s, %(memo)s, %(reverses_id)s, %(reason)s, %(actor_id)s, %(posted_at)s) "
+    "ON CONFLICT (source_key) DO NOTHING RETURNING id"
+)
+
+
+def _posting_statement(
+    row: dict[str, Any], legs: Sequence[Leg], also: Sequence[AlsoWrite]
+) -> tuple[str, dict[str, Any]]:
+    """One PostgreSQL statement that posts: the transaction row (`tx`, empty on a repeat), its
+    entries, the person balances and the `also` writes, each of the last three only from `tx`.
+    The person accounts are locked in ascending primary key (`locked`, the module's lock order)
+    before their balances change; platform accounts are only referenced by entries."""
+    params: dict[str, Any] = dict(row)
+    values = []
+    for i, leg in enumerate(legs):
+        params[f"a{i}"], params[f"m{i}"] = leg.account.pk, leg.amount.amount
+        values.append(f"(%(a{i})s::bigint, %(m{i})s::bigint)")
+    parts = [
+        f"tx AS ({_TRANSACTION_INSERT})",
+        # Only placeholders are composed into these statements (S608), never values.
+        "entries AS (INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_micros) "  # noqa: S608
+        f"SELECT tx.id, e.account_id, e.amount FROM tx, (VALUES {', '.join(values)}) "
+        "AS e(account_id, amount))",
+    ]
+    person = [i for i, leg in enumerate(legs) if leg.account.kind in PERSON_KINDS]
+    if person:
+        ids = ", ".join(f"%(a{i})s" for i in person)
+        changes = ", ".join(f"(%(a{i})s::bigint, %(m{i})s::bigint)" for i in person)
+        parts += [
+            f"locked AS (SELECT id FROM payments_ledgeraccount WHERE id IN ({ids}) "  # noqa: S608
+            "AND EXISTS (SELECT 1 FROM tx) ORDER BY id FOR UPDATE)",
+            "balances AS (UPDATE payments_ledgeraccount a "  # noqa: S608
+            "SET balance_micros = a.balance_micros + b.amount "
+            f"FROM (VALUES {changes}) AS b(account_id, amount) "
+            "WHERE a.id = b.account_id AND a.id IN (SELECT id FROM locked))",
+        ]
+    for i, write in enumerate(also):
+        sql, named = _named(f"w{i}_", write)
+        parts.append(f"w{i} AS ({sql})")
+        params.update(named)
+    return "WITH " + ",\n".join(parts) + "\nSELECT id FROM tx", params
+
+
+def _transaction_row_insert(row: dict[str, Any]) -> int | None:
     """Insert a transaction row unless its source key exists; its id, or None for a repeat."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO payments_ledgertransaction "
-            "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (source_key) DO NOTHING RETURNING id",
-            [
-                source_key,
-                memo,
-                reverses_id,
-                reason,
-                actor_id,
-                connection.ops.adapt_datetimefield_value(at),
-            ],
-        )
-        row = cursor.fetchone()
-    return int(row[0]) if row is not None else None
+        cursor.execute(_TRANSACTION_INSERT, row)
+        found = cursor.fetchone()
+    return int(found[0]) if found is not None else None
 
 
 def _entries_snapshot(legs: Sequence[Leg]) -> list[dict[str, Any]]:
@@ -339,6 +425,7 @@ def ledger_post(
     memo: str = "",
     at: datetime | None = None,
     audited: bool = True,
+    also: Sequence[AlsoWrite] = (),
 ) -> LedgerTransaction:
     """Post one transaction of `legs` under `source_key`, or return the transaction already
     posted under that key (a repeat changes nothing, whatever its legs).
@@ -354,12 +441,18 @@ def ledger_post(
     never kept). `audited=False` leaves out the audit trail's copy: for the postings of
     earnings, which the work events make on every submission and whose transaction row (source
     key, memo, time, entries, never changed) is their own record; postings by people (finance)
-    keep it.
+    keep it. `also`: the caller's writes that commit with this posting and only with it (see
+    `AlsoWrite`), in the same statement on PostgreSQL: an earning's own row next to its money.
     """
     _validate(source_key, legs, memo)
     with transaction.atomic(savepoint=False):
         posted, created = _insert(
-            source_key=source_key, legs=legs, memo=memo, actor=actor, at=at or timezone.now()
+            source_key=source_key,
+            legs=legs,
+            memo=memo,
+            actor=actor,
+            at=at or timezone.now(),
+            also=also,
         )
         if created and (audited or actor is not None):
             audit_record(
@@ -454,6 +547,7 @@ def ledger_release_to_payable(
 
 
 __all__ = [
+    "AlsoWrite",
     "Leg",
     "ledger_account_get_or_create",
     "ledger_account_key",
@@ -461,4 +555,5 @@ __all__ = [
     "ledger_post",
     "ledger_release_to_payable",
     "ledger_reverse",
+    "ledger_writes_run",
 ]
