@@ -14,6 +14,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
+from core.statements import json_value, statement_run_prepared
 from kit.label_schema import LabelSchema
 from labeling.models import (
     SlotKind,
@@ -23,7 +24,6 @@ from labeling.policy import WorkScope, work_scope
 from labeling.services.claim_conditions import CLAIM_CONDITIONS, candidate_slots, claim_context
 from labeling.services.claimed import LeasedTask
 from labeling.services.results import ClaimedCheck, claimed_checks
-from labeling.services.statements import json_value, statement_run_prepared
 
 # --- The one-statement writer (PostgreSQL) --------------------------------------------------------
 

@@ -27,6 +27,12 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import Conflict, ValidationFailed
+from core.statements import (
+    DEADLOCK_DETECTED,
+    json_value,
+    named_placeholders,
+    statement_run_prepared,
+)
 from kit.label_schema import LabelSchema
 from labeling.errors import LeaseExpired
 from labeling.events import work_final, work_final_send, work_submitted, work_submitted_send
@@ -62,13 +68,7 @@ from labeling.services.results import (
     task_result_clean,
 )
 from labeling.services.review import rework_give_up
-from labeling.services.statements import (
-    DEADLOCK_DETECTED,
-    json_value,
-    named_placeholders,
-    statement_run_prepared,
-    statements_enabled,
-)
+from labeling.services.statements import statements_enabled
 from labeling.services.task_state import task_final_announce
 
 

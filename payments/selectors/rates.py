@@ -131,7 +131,7 @@ ORDER BY r.id
 )
 
 
-def _converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
+def model_values_converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
     """Raw column values of `model`'s concrete fields, through the fields' converters, as the ORM
     reads them (times on SQLite are text)."""
     converted = []
@@ -148,10 +148,10 @@ def _converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
 def _version_of_row(row: Sequence[Any]) -> RateCardVersion:
     split, end = len(_VERSION_COLUMNS), len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
     version = RateCardVersion.from_db(
-        connection.alias, _VERSION_COLUMNS, _converted(RateCardVersion, row[:split])
+        connection.alias, _VERSION_COLUMNS, model_values_converted(RateCardVersion, row[:split])
     )
     version.card = RateCard.from_db(
-        connection.alias, _CARD_COLUMNS, _converted(RateCard, row[split:end])
+        connection.alias, _CARD_COLUMNS, model_values_converted(RateCard, row[split:end])
     )
     return version
 
@@ -210,7 +210,9 @@ def pricing_context(
     for row in rows:
         if row[start] is None:  # no rate of that kind: the LEFT JOIN's row of NULLs
             continue
-        rate = Rate.from_db(connection.alias, _RATE_COLUMNS, _converted(Rate, row[start:end]))
+        rate = Rate.from_db(
+            connection.alias, _RATE_COLUMNS, model_values_converted(Rate, row[start:end])
+        )
         rate.version = version
         rates.append(rate)
     name, customer_id, skill_id, pending_id, labour_id = first[end:]

@@ -60,8 +60,9 @@ from payments.models import (
 from payments.selectors.earnings import (
     earning_get_for_update,
     earning_of_source,
-    earnings_of_task_to_finalise,
+    earnings_to_finalise_with_hold_causes,
     rate_for_work,
+    with_project_name,
     work_kind_of,
 )
 from payments.selectors.holds import hold_cause_of, with_hold_causes
@@ -514,7 +515,8 @@ def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]
     for earning in earnings:
         cause = hold_cause_of(earning)
         if cause is None:
-            _make_payable(earning=earning, project_name=earning.project.name, at=at)
+            name = earning.project_name  # type: ignore[attr-defined]
+            _make_payable(earning=earning, project_name=name, at=at)
             continue
         Earning.objects.filter(pk=earning.pk).update(status=EarningStatus.HELD)
         earning.status = EarningStatus.HELD
@@ -538,14 +540,7 @@ def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[
     if at is not None and unpriced_submissions.take(task_id=task_id, at=at):
         return []
     at = at or timezone.now()
-    earnings = list(
-        with_hold_causes(
-            earnings_of_task_to_finalise(task_id=task_id)
-            .select_related("project")
-            .select_for_update(of=("self",))
-        )
-    )
-    return _finalise_or_hold(earnings, at=at)
+    return _finalise_or_hold(earnings_to_finalise_with_hold_causes(task_id=task_id), at=at)
 
 
 @transaction.atomic(savepoint=False)
@@ -555,9 +550,7 @@ def earning_finalise_gold(*, annotation_id: int, at: datetime | None = None) -> 
     at = at or timezone.now()
     earnings = list(
         with_hold_causes(
-            Earning.objects.select_for_update(of=("self",))
-            .select_related("project")
-            .filter(
+            with_project_name(Earning.objects.select_for_update(of=("self",))).filter(
                 annotation_id=annotation_id,
                 review_id__isnull=True,
                 status=EarningStatus.PENDING,
@@ -575,8 +568,7 @@ def earnings_hourly_finalise_due(*, before: date, at: datetime | None = None) ->
     at = at or timezone.now()
     earnings = list(
         with_hold_causes(
-            Earning.objects.select_for_update(of=("self",))
-            .select_related("project")
+            with_project_name(Earning.objects.select_for_update(of=("self",)))
             .filter(status=EarningStatus.PENDING, unit=RateUnit.PER_HOUR, earned_on__lt=before)
             .order_by("pk")
         )

@@ -9,7 +9,7 @@ import psycopg.errors
 import pytest
 from django.db import OperationalError, transaction
 
-from labeling.services.statements import statement_execute
+from core.statements import statement_execute
 
 
 class _Cursor:
