@@ -241,23 +241,27 @@ def earnings_hold_discounted(
         else None
     )
     detail = discount_detail(action=action, reason=reason)
-    of_work = {"earning__annotation_id__in": ids, "earning__review_id__isnull": True}
-    open_holds = {
-        hold.earning_id: hold
-        for hold in Hold.objects.select_for_update(of=("self",))
-        .filter(resolved_at__isnull=True, **of_work)
-        .order_by("pk")
-    }
-    discounted = set(
-        Hold.objects.filter(cause=HoldCause.DISCOUNTED, **of_work).values_list(
-            "earning_id", flat=True
+    # The open holds first, as resolving one locks them (hold, earning, accounts).
+    list(
+        Hold.objects.select_for_update(of=("self",))
+        .filter(
+            resolved_at__isnull=True,
+            earning__annotation_id__in=ids,
+            earning__review_id__isnull=True,
         )
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
-    earnings = (
+    earnings = list(
         Earning.objects.select_for_update(of=("self",))
         .filter(annotation_id__in=ids, review_id__isnull=True)
         .order_by("pk")
     )
+    # Read once the earnings are locked: an earning's holds are made and resolved only under its
+    # lock, so the same event handled at the same moment elsewhere is seen here, done.
+    known = list(Hold.objects.filter(earning_id__in=[earning.pk for earning in earnings]))
+    discounted = {hold.earning_id for hold in known if hold.cause == HoldCause.DISCOUNTED}
+    open_holds = {hold.earning_id: hold for hold in known if hold.is_open}
     holds: list[Hold] = []
     for earning in earnings:
         if earning.pk in discounted or earning.status == EarningStatus.REVERSED:
