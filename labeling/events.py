@@ -19,7 +19,9 @@ a handler never depends on what labeling happened to have loaded.
   verdict, or None), review_id (the review that gave the verdict, or None).
 - `work_reversed`: work stopped counting after it was submitted (a suspended person's unreviewed
   consensus work was discounted). Arguments: user_id, project_id (None: every project),
-  annotation_ids, task_ids, reason ("discounted").
+  annotation_ids, task_ids, reason ("discounted"), rule_action_id (the quality rule action whose
+  evidence discarded the work, or None: labeling only carries the id, payments links it to the
+  pay it holds).
 - `review_overruled`: a higher review level overruled a lower level's verdict (corrected or
   rejected work that the lower level had passed): the lower reviewer's verdict was wrong.
   Arguments: reviewer_id, project_id, task_id, review_id (the overruled review), level (its
@@ -118,6 +120,7 @@ def work_reversed_send(
     annotation_ids: Sequence[int],
     task_ids: Sequence[int],
     reason: str,
+    rule_action_id: int | None = None,
 ) -> None:
     """Announce that submitted work stopped counting (call inside the transaction that did it)."""
     work_reversed.send(
@@ -127,6 +130,7 @@ def work_reversed_send(
         annotation_ids=list(annotation_ids),
         task_ids=list(task_ids),
         reason=reason,
+        rule_action_id=rule_action_id,
     )
 
 

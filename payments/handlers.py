@@ -1,8 +1,9 @@
 """payments' handlers of labeling's work events (connected in `PaymentsConfig.ready`).
 
 Each runs inside the transaction that announced the event and calls one earnings service, so pay
-commits or rolls back with the work: submitted work accrues, final work becomes payable, rejected,
-overruled or discounted work is reversed with its reason.
+commits or rolls back with the work: submitted work accrues, final work becomes payable, rejected
+or overruled work is reversed with its reason, discounted work is held for finance with the
+quality rule's evidence.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from payments.services.earnings import (
     earning_reverse_source,
     earnings_finalise_task,
 )
+from payments.services.holds import earnings_hold_discounted
 
 REJECT = "reject"
 
@@ -90,10 +92,16 @@ def on_review_overruled(
     )
 
 
-def on_work_reversed(sender: Any, *, annotation_ids: Sequence[int], reason: str, **_: Any) -> None:
-    """`work_reversed`: discounted work earns nothing; each earning is reversed with the reason."""
-    for annotation_id in annotation_ids:
-        earning_reverse_source(
-            annotation_id=annotation_id,
-            reason=f"Work {reason}: it stopped counting before its task was final",
-        )
+def on_work_reversed(
+    sender: Any,
+    *,
+    annotation_ids: Sequence[int],
+    reason: str,
+    rule_action_id: int | None = None,
+    **_: Any,
+) -> None:
+    """`work_reversed`: discounted work's pay is held (pending or payable) with the rule action
+    that discarded it, until finance forfeits it (reversed) or releases it."""
+    earnings_hold_discounted(
+        annotation_ids=annotation_ids, reason=reason, rule_action_id=rule_action_id
+    )

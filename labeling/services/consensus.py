@@ -193,13 +193,19 @@ def _queue_orders(project_ids: Iterable[int]) -> dict[int, str]:
 
 @transaction.atomic
 def consensus_work_discount(
-    *, user: User, project: Project | None = None, now: datetime | None = None
+    *,
+    user: User,
+    project: Project | None = None,
+    now: datetime | None = None,
+    rule_action_id: int | None = None,
 ) -> list[int]:
     """Discount the person's unreviewed work on open consensus tasks (of `project`, or anywhere).
 
     Their active leases there are released first. Each discounted annotation stops counting:
     its task's `annotations_count` goes down and the task gets a new open annotate slot, so
     someone else redoes it. Returns the discounted annotation ids. Gold tasks are left alone.
+    `rule_action_id` (the quality rule action that decided it, as a number) goes out with
+    `work_reversed`, as the evidence of what the work's pay becomes.
     """
     now = now or timezone.now()
     leases_release_for_person(user=user, project_id=project.pk if project else None, now=now)
@@ -260,6 +266,7 @@ def consensus_work_discount(
         annotation_ids=discounted,
         task_ids=sorted(per_task),
         reason=REVERSED_DISCOUNTED,
+        rule_action_id=rule_action_id,
     )
     audit_record(
         actor=None,

@@ -75,6 +75,7 @@ class HoldSerializer(serializers.ModelSerializer[Hold]):
             "earning",
             "cause",
             "detail",
+            "rule_action",
             "created_at",
             "is_open",
             "resolution",

@@ -1,6 +1,7 @@
 """Holds: an earning that would have become payable while its person was suspended, had an open
-appeal, or while its task was under dispute waits here for finance to release or forfeit it.
-Disputes of tasks are opened and closed by finance. Rules: payments/services/holds.py."""
+appeal, or while its task was under dispute, or whose work a quality rule discarded, waits here
+for finance to release or forfeit it. Disputes of tasks are opened and closed by finance. Rules:
+payments/services/holds.py."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from django.db.models import Q
 
 from labeling.models import Project
 from payments.models.earnings import Earning
+from quality.models import RuleAction
 
 
 class HoldCause(models.TextChoices):
     SUSPENDED = "suspended", "The person is suspended"
     APPEAL = "appeal", "The person has an open appeal"
     DISPUTE = "dispute", "The task is under dispute"
+    DISCOUNTED = "discounted", "Work discarded by a quality rule"
 
 
 class HoldResolution(models.TextChoices):
@@ -24,11 +27,18 @@ class HoldResolution(models.TextChoices):
 
 
 class Hold(models.Model):
-    """One held earning, open until finance releases or forfeits it (with a reason)."""
+    """One held earning, open until finance releases or forfeits it (with a reason). An earning
+    has at most one open hold; one that finance released may be held again later (its work
+    discarded by a quality rule after it was payable)."""
 
-    earning = models.OneToOneField(Earning, on_delete=models.PROTECT, related_name="hold")
+    earning = models.ForeignKey(Earning, on_delete=models.PROTECT, related_name="holds")
     cause = models.CharField(max_length=10, choices=HoldCause.choices)
     detail = models.CharField(max_length=500, blank=True)
+    # The evidence of a discounted hold: the rule action that discarded the work (its rule, the
+    # value measured, the items), kept as long as the hold is.
+    rule_action = models.ForeignKey(
+        RuleAction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField()
     resolution = models.CharField(max_length=10, choices=HoldResolution.choices, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
@@ -52,6 +62,15 @@ class Hold(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(cause__in=HoldCause.values), name="payments_hold_cause_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(rule_action__isnull=True) | Q(cause=HoldCause.DISCOUNTED),
+                name="payments_hold_rule_action_discounted",
+            ),
+            models.UniqueConstraint(
+                fields=["earning"],
+                condition=Q(resolved_at__isnull=True),
+                name="payments_hold_one_open_per_earning",
             ),
         ]
         indexes = [models.Index(fields=["resolved_at", "cause"], name="payments_hold_open")]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from payments.models import Hold, HoldCause, TaskDispute
-from quality.models import Appeal, AppealStatus
+from quality.models import Appeal, AppealStatus, RuleAction
+from quality.selectors import rule_actions_visible_to
+from quality.views.wording import rule_condition
 from workforce.models import AnnotatorProfile, AnnotatorStatus
 
 
@@ -98,7 +101,7 @@ def holds_list(
     """Holds for finance, newest first, with their earning, person and project; filtered by open
     or resolved (None: both), cause, person and project."""
     holds = Hold.objects.select_related(
-        "earning", "earning__user", "earning__project", "resolved_by"
+        "earning", "earning__user", "earning__project", "resolved_by", "rule_action__rule"
     )
     if is_open is not None:
         holds = holds.filter(resolved_at__isnull=is_open)
@@ -109,6 +112,64 @@ def holds_list(
     if project_id is not None:
         holds = holds.filter(earning__project_id=project_id)
     return holds.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class HoldEvidence:
+    """The quality rule action behind a discounted hold, as finance and the person read it."""
+
+    action_id: int
+    rule_name: str
+    condition: str
+    metric_value: float
+    sample_size: int
+    action: str
+    state: str
+    taken_at: datetime
+    discounted: int  # how much of the person's work the action discarded
+
+
+def hold_evidence(hold: Hold) -> HoldEvidence | None:
+    """What discarded the work of a discounted hold: the rule as it was when it fired (the
+    action's own evidence), its condition and the value it measured over how many items, and
+    the action's state now (an upheld appeal shows as reversed); None without a rule action.
+    Reads nothing when the hold came with `rule_action__rule` (as `holds_list` gives it)."""
+    action: RuleAction | None = hold.rule_action
+    return None if action is None else rule_action_evidence(action)
+
+
+def rule_action_evidence(action: RuleAction) -> HoldEvidence:
+    """A rule action's evidence in words, from the rule as it was when it fired (with `rule`)."""
+    rule = (action.evidence or {}).get("rule") or action.rule
+    name = rule.get("name") if isinstance(rule, dict) else rule.name
+    return HoldEvidence(
+        action_id=action.pk,
+        rule_name=name or action.rule.name,
+        condition=rule_condition(rule),
+        metric_value=action.metric_value,
+        sample_size=action.sample_size,
+        action=action.get_kind_display(),
+        state=action.get_state_display(),
+        taken_at=action.taken_at,
+        discounted=len((action.evidence or {}).get("discounted_annotation_ids", [])),
+    )
+
+
+def rule_actions_openable_by(viewer: Any, holds: Iterable[Hold]) -> set[int]:
+    """The rule actions of `holds` that `viewer` may open on the Quality pages (one query)."""
+    ids = {hold.rule_action_id for hold in holds if hold.rule_action_id is not None}
+    if not ids:
+        return set()
+    return set(rule_actions_visible_to(viewer).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def holds_open_of(*, user_id: int) -> QuerySet[Hold]:
+    """The person's open holds, newest first, with their earning, project and evidence."""
+    return (
+        Hold.objects.filter(earning__user_id=user_id, resolved_at__isnull=True)
+        .select_related("earning", "earning__project", "rule_action__rule")
+        .order_by("-created_at", "-pk")
+    )
 
 
 def hold_get(*, pk: int) -> Hold:

@@ -702,12 +702,65 @@ def earning_reverse_source(
     )
 
 
+# --- Holds that follow payable pay (payments/services/holds.py) ----------------------------------
+
+
+def earning_withhold(*, earning: Earning, hold_id: int, at: datetime) -> Earning:
+    """Take a payable earning (locked by the caller) back to held, for hold `hold_id`: its amount
+    leaves the person's finalised pay, so the whole minor units it had added to payable go back to
+    pending under `earning:withheld:<earning>:<hold>` (payable may go below zero when it was paid
+    out: the person owes it until finance decides). Payable is then again the whole minor units of
+    the person's payable earnings. The earning's own moves to payable stay as they were (that key
+    is not a move's): a later reversal still takes each back once. Conflict unless payable. Locks
+    the person's pending and payable accounts."""
+    if earning.status != EarningStatus.PAYABLE:
+        raise Conflict(f"This earning is {earning.get_status_display().lower()}, not payable.")
+    _move_to_payable(
+        earning=earning,
+        micros=-earning.amount_micros,
+        source_key=f"earning:withheld:{earning.pk}:{hold_id}",
+        memo=f"Held again after it was payable: earning {earning.pk} (hold {hold_id})",
+        at=at,
+    )
+    Earning.objects.filter(pk=earning.pk).update(status=EarningStatus.HELD)
+    earning.status = EarningStatus.HELD
+    return earning
+
+
+@transaction.atomic
+def earning_release_hold(*, earning: Earning, hold_id: int, at: datetime | None = None) -> Earning:
+    """Make a held earning payable under its hold's own key, `earning:final:<earning>:release:
+    <hold>`: for a hold that may follow an earlier finalisation of the earning, whose key
+    `earning:final:<earning>` is then taken. It is one of the earning's moves to payable, so a
+    later reversal takes it back. Conflict unless held. Locks it, then the person's accounts."""
+    at = at or timezone.now()
+    locked = (
+        Earning.objects.select_for_update(of=("self",)).select_related("project").get(pk=earning.pk)
+    )
+    if locked.status != EarningStatus.HELD:
+        raise Conflict(f"This earning is {locked.get_status_display().lower()}, not held.")
+    posted = _move_to_payable(
+        earning=locked,
+        micros=locked.amount_micros,
+        source_key=f"earning:final:{locked.pk}:release:{hold_id}",
+        memo=f"Payable: {_memo(locked, locked.project.name)} (hold {hold_id} released)",
+        at=at,
+    )
+    Earning.objects.filter(pk=locked.pk).update(
+        status=EarningStatus.PAYABLE, finalised_by=posted, finalised_at=at
+    )
+    locked.status, locked.finalised_by, locked.finalised_at = EarningStatus.PAYABLE, posted, at
+    return locked
+
+
 __all__ = [
     "earning_accrue",
     "earning_finalise_gold",
     "earning_release",
+    "earning_release_hold",
     "earning_reverse",
     "earning_reverse_source",
+    "earning_withhold",
     "earnings_finalise_task",
     "earnings_hourly_finalise_due",
     "hourly_amount",

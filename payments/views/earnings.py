@@ -28,8 +28,10 @@ from payments.selectors.earnings_pages import (
     month_bounds,
     statement_csv_rows,
 )
+from payments.selectors.holds import hold_evidence, holds_open_of
 
 BONUSES_SHOWN = 20
+HOLDS_SHOWN = 50
 
 
 def earnings_person_or_404(viewer: object, person_id: int) -> User:
@@ -56,6 +58,10 @@ def _page(request: HttpRequest, person: User) -> HttpResponse:
             "summaries": earnings_summary(person.pk, now=now),
             "lines": earnings_day_lines(person.pk, since=bounds[0], until=bounds[1]),
             "bonuses": earnings_bonus_rows(person.pk)[:BONUSES_SHOWN],
+            "held": [
+                (hold, hold_evidence(hold))
+                for hold in holds_open_of(user_id=person.pk)[:HOLDS_SHOWN]
+            ],
             "months": earnings_statement_months(person.pk),
         },
     )

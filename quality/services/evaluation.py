@@ -355,7 +355,7 @@ def _rule_fire(
             action.evidence["released_lease_ids"] = released
             if rule.metric in DISCOUNTING_METRICS:
                 action.evidence["discounted_annotation_ids"] = consensus_work_discount(
-                    user=user, project=rule.project, now=now
+                    user=user, project=rule.project, now=now, rule_action_id=action.pk
                 )
         action.save(update_fields=["taken", "evidence"])
         audit_record(

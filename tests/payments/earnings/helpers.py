@@ -80,3 +80,28 @@ def rework(project: Project, worker: User, label: str = "dog") -> Any:
     )
     lease = rework_claim(slot_id=slot.pk, user=worker).lease
     return lease_submit(lease_id=lease.pk, user=worker, result={"label": label})
+
+
+def priced_consensus() -> Project:
+    """A priced consensus project of two tasks, two labels each, taken oldest first."""
+    from tests.labeling.factories import add_tasks, make_project
+
+    project = make_project(pipeline="consensus", overlap=2, max_overlap=2, queue_order="oldest")
+    price(project)
+    add_tasks(project, 2)
+    return project
+
+
+def spammer_discounted(project: Project) -> tuple[User, list[Any], Any]:
+    """A spammer answers both tasks of `project`; a rule on their gold record suspends them from
+    it, which discounts that work. Return the spammer, their annotations and the rule action."""
+    from quality.services.evaluation import rules_evaluate
+    from tests.labeling.factories import annotate, make_worker
+    from tests.quality.factories import GOLD_SPAM, gold_record, make_manager, spam_rule
+
+    spammer = make_worker()
+    work = [annotate(project, spammer, "bird"), annotate(project, spammer, "bird")]
+    spam_rule(make_manager(), project=project, action="suspend_project")
+    gold_record(project, spammer, GOLD_SPAM)
+    [action] = rules_evaluate(user=spammer, project=project)
+    return spammer, work, action

@@ -189,35 +189,3 @@ def test_a_scored_gold_answer_is_paid_like_any_task_although_gold_never_becomes_
     assert annotation.task_id == gold_id
     (earning,) = earnings_of(worker)
     assert earning.status == "payable" and payable(worker) == TASK_RATE
-
-
-def test_discounted_work_is_reversed_with_the_reason():
-    from django.utils import timezone
-
-    from labeling.events import work_reversed_send, work_submitted_send
-
-    project = review_project()
-    price(project)
-    worker = make_worker()
-    work_submitted_send(
-        user_id=worker.pk,
-        project_id=project.pk,
-        task_id=9_001,
-        annotation_id=9_002,
-        kind="annotate",
-        active_seconds=12,
-        submitted_at=timezone.now(),
-    )
-    assert pending(worker) == TASK_RATE
-
-    work_reversed_send(
-        user_id=worker.pk,
-        project_id=project.pk,
-        annotation_ids=[9_002],
-        task_ids=[9_001],
-        reason="discounted",
-    )
-
-    (earning,) = earnings_of(worker)
-    assert earning.status == "reversed" and "discounted" in earning.reversal_reason
-    assert pending(worker) == 0

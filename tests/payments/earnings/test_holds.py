@@ -49,7 +49,7 @@ def test_work_of_a_suspended_person_is_held_when_it_becomes_final(priced):
 
     (earning,) = earnings_of(worker)
     assert earning.status == "held"
-    assert earning.hold.cause == "suspended" and earning.hold.is_open
+    assert earning.holds.get().cause == "suspended" and earning.holds.get().is_open
     assert payable(worker) == 0 and pending(worker) == TASK_RATE
 
 
@@ -118,7 +118,7 @@ def test_work_of_a_person_with_an_open_appeal_is_held(priced):
     review(priced, make_user(Role.REVIEWER, level=1), "approve")
 
     held = [e for e in earnings_of(worker) if e.status == "held"]
-    assert len(held) == 1 and held[0].hold.cause == "appeal"
+    assert len(held) == 1 and held[0].holds.get().cause == "appeal"
 
 
 def test_work_on_a_disputed_task_is_held_until_finance_decides(priced):
@@ -134,8 +134,8 @@ def test_work_on_a_disputed_task_is_held_until_finance_decides(priced):
     task_dispute_close(dispute=dispute, actor=finance)
 
     (earning,) = earnings_of(worker)
-    assert earning.status == "held" and earning.hold.cause == "dispute"
-    assert "Customer disputes it" in earning.hold.detail
+    assert earning.status == "held" and earning.holds.get().cause == "dispute"
+    assert "Customer disputes it" in earning.holds.get().detail
 
 
 def test_a_dispute_names_a_task_of_the_project(priced):
