@@ -59,6 +59,8 @@ def _execute(
                 return []
             if names is None:
                 names = [column.name for column in cursor.description]
+                if len(set(names)) != len(names):  # rows are read by column name
+                    raise ValueError(f"a fixed statement's columns need distinct names: {names}")
             return [dict(zip(names, row, strict=True)) for row in found]
         except OperationalError as exc:
             deadlock = getattr(exc.__cause__, "sqlstate", None) == DEADLOCK_DETECTED
@@ -132,9 +134,11 @@ def statement_rows_prepared(
     *,
     arguments: Mapping[str, str],
     values: Mapping[str, Any],
+    owner: str = "quorum",
 ) -> list[dict[str, Any]]:
-    """`statement_run_prepared`, every row."""
-    return _run_prepared(sql, params, arguments=arguments, values=values, first=False)
+    """`statement_run_prepared`, every row. `owner` starts the prepared statement's name (the
+    app that runs it, seen in PostgreSQL's logs and statistics)."""
+    return _run_prepared(sql, params, arguments=arguments, values=values, first=False, owner=owner)
 
 
 def _run_prepared(
@@ -144,10 +148,11 @@ def _run_prepared(
     arguments: Mapping[str, str],
     values: Mapping[str, Any],
     first: bool,
+    owner: str = "quorum",
 ) -> list[dict[str, Any]]:
     names = list(arguments)
     shape = repr((sql, [(name, None if name else value) for name, value in params], arguments))
-    statement = "quorum_" + hashlib.sha256(shape.encode()).hexdigest()[:20]
+    statement = f"{owner}_" + hashlib.sha256(shape.encode()).hexdigest()[:20]
     with connection.cursor() as cursor:
         raw = cursor.connection
         ready = _prepared.setdefault(raw, set())
@@ -167,3 +172,20 @@ def _run_prepared(
         if rows and statement not in _columns:
             _columns[statement] = list(rows[0])
         return rows
+
+
+def statement_rows(
+    sql: str, *, arguments: Mapping[str, str], values: Mapping[str, Any], owner: str = "quorum"
+) -> list[tuple[Any, ...]]:
+    """Every row of a fixed statement written with `%(name)s` placeholders, as tuples: PREPAREd
+    once per connection on PostgreSQL (`arguments` gives each name's SQL type), run as it is on
+    other databases. Its columns need distinct names."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, dict(values))
+            return [tuple(row) for row in cursor.fetchall()]
+    positional, params = named_placeholders(sql)
+    rows = statement_rows_prepared(
+        positional, params, arguments=arguments, values=values, owner=owner
+    )
+    return [tuple(row.values()) for row in rows]

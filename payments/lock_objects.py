@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from core.statements import statement_rows
 from payments.models import (
     PERSON_KINDS,
     AccountKind,
@@ -65,7 +66,8 @@ class PersonPayLocked:
 
 
 _PERSON_PAY_LOCK = """
-SELECT a.id, a.key, a.kind, a.currency, a.user_id, a.balance_micros, r.id, r.micros
+SELECT a.id, a.key, a.kind, a.currency, a.user_id, a.balance_micros,
+       r.id AS remainder_id, r.micros AS remainder_micros
 FROM payments_ledgeraccount a
 JOIN payments_earningremainder r ON r.user_id = a.user_id AND r.currency = a.currency
 WHERE a.user_id = %(user)s AND a.currency = %(currency)s AND a.kind IN (%(pending)s, %(payable)s)
@@ -82,17 +84,17 @@ def person_pay_lock(*, user_id: int, currency: str) -> PersonPayLocked | None:
     sql = _PERSON_PAY_LOCK
     if connection.features.has_select_for_update:
         sql += "FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            {
-                "user": user_id,
-                "currency": currency,
-                "pending": AccountKind.PENDING.value,
-                "payable": AccountKind.PAYABLE.value,
-            },
-        )
-        rows = cursor.fetchall()
+    rows = statement_rows(
+        sql,
+        arguments={"user": "bigint", "currency": "text", "pending": "text", "payable": "text"},
+        owner="payments",
+        values={
+            "user": user_id,
+            "currency": currency,
+            "pending": AccountKind.PENDING.value,
+            "payable": AccountKind.PAYABLE.value,
+        },
+    )
     accounts: dict[str, LedgerAccount] = {}
     for pk, key, kind, cur, owner, balance, _remainder_id, _remainder in rows:
         known = {"id": pk, "key": key, "kind": kind, "currency": cur, "user_id": owner}

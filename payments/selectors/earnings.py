@@ -120,7 +120,9 @@ def earnings_to_finalise_with_hold_causes(*, task_id: int) -> list[Earning]:
             with_project_name(with_hold_causes(earnings_of_task_to_finalise(task_id=task_id)))
         )
     sql, params = _task_read()
-    rows = statement_rows_prepared(sql, params, arguments=_TASK_ARGUMENTS, values={"task": task_id})
+    rows = statement_rows_prepared(
+        sql, params, arguments=_TASK_ARGUMENTS, values={"task": task_id}, owner="payments"
+    )
     earnings = []
     for row in rows:
         values = list(row.values())

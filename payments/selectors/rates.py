@@ -29,6 +29,7 @@ from django.db import connection, models
 from django.db.models import F, Min, OuterRef, Prefetch, QuerySet, Subquery
 from django.utils import timezone
 
+from core.statements import statement_rows
 from kit.money import Micros
 from labeling.models import Project
 from payments.models import AccountKind, Rate, RateCard, RateCardVersion, RateUnit, WorkKind
@@ -113,7 +114,8 @@ LIMIT 1
 # What pricing a submission needs, in the same one statement: the version in force (as above),
 # its rates for the kind of work (one row each; none: one row of NULLs), the project's name and
 # skill, and the person's pending and the project's labour expense accounts in the version's
-# currency (NULL until opened).
+# currency (NULL until opened). Prepared once per connection on PostgreSQL (core.statements):
+# planning it cost PostgreSQL more than running it.
 _PRICING = (
     f"WITH v AS ({_VERSION_IN_FORCE})\nSELECT v.*, "
     + ", ".join(f"r.{c} AS r_{c}" for c in _RATE_COLUMNS)
@@ -129,6 +131,14 @@ LEFT JOIN payments_ledgeraccount la
 ORDER BY r.id
 """
 )
+_PRICING_ARGUMENTS = {
+    "project": "bigint",
+    "at": "timestamptz",
+    "work_kind": "text",
+    "user": "bigint",
+    "pending": "text",
+    "labour": "text",
+}
 
 
 def model_values_converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
@@ -187,19 +197,19 @@ def pricing_context(
     """The version in force on the project at `at` (`rate_version_in_force`'s rule), its rates
     for `work_kind`, the project and the two ledger accounts an accrual posts to, in one
     statement; None when no card prices the project (or there is no such project)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _PRICING,
-            {
-                "project": project_id,
-                "at": connection.ops.adapt_datetimefield_value(at),
-                "work_kind": WorkKind(work_kind).value,
-                "user": user_id,
-                "pending": AccountKind.PENDING.value,
-                "labour": AccountKind.LABOUR_EXPENSE_PROJECT.value,
-            },
-        )
-        rows = cursor.fetchall()
+    rows = statement_rows(
+        _PRICING,
+        arguments=_PRICING_ARGUMENTS,
+        owner="payments",
+        values={
+            "project": project_id,
+            "at": connection.ops.adapt_datetimefield_value(at),
+            "work_kind": WorkKind(work_kind).value,
+            "user": user_id,
+            "pending": AccountKind.PENDING.value,
+            "labour": AccountKind.LABOUR_EXPENSE_PROJECT.value,
+        },
+    )
     if not rows:
         return None
     first = rows[0]

@@ -162,7 +162,7 @@ def test_an_ordinary_claim_and_submit_are_one_statement_each():
     # The submit is one statement of labeling's, and the project's counters as the transaction's
     # last statement (its hot row held only until the commit); announcing it (payments prices
     # work) adds the savepoint around them and payments' rate lookup, one statement for a project
-    # with no card.
+    # with no card (prepared too: EXECUTE payments_...).
     labeling_own = [
         q["sql"]
         for q in submit_queries
