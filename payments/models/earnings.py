@@ -29,7 +29,13 @@ class Earning(models.Model):
     """What one piece of work earned: an annotation or a review verdict at a per-task rate, or a
     person's active time on a project in a day at a per-hour rate."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Every index is written by each submit that earns, twice when the work is final at once (the
+    # status change is not a HOT update): the person's lookups use `payments_earning_user` (user,
+    # status), so the foreign key has none of its own; nothing looks earnings up by their ledger
+    # transactions (append-only, never deleted), so those keys have none either.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
     work_kind = models.CharField(max_length=20, choices=WorkKind.choices)
     review_level = models.PositiveSmallIntegerField(default=0)
@@ -50,13 +56,28 @@ class Earning(models.Model):
     # The ledger transactions behind it (an hourly earning's accruals are its increments, keyed
     # earning:accrue:<pk>:<submission>; `accrued_by` is then the first).
     accrued_by = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     finalised_by = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reversed_by = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     reversal_reason = models.CharField(max_length=500, blank=True)
     # The review that rejected or overruled the work, when one did.

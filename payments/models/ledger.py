@@ -154,8 +154,9 @@ class LedgerEntry(AppendOnlyModel):
     """One line of a transaction: `amount_micros` (micro-units of the account's currency) credited
     to the account when positive, debited when negative."""
 
+    # Looked up by `ledger_entry_one_per_account` (transaction, account): no index of its own.
     transaction = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
     account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
     amount_micros = models.BigIntegerField()
