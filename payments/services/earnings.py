@@ -233,7 +233,7 @@ def _earning_insert(earning: Earning) -> AlsoWrite:
     """The earning's row, inserted with its accrual (`accrued_by` is the posting) and only with
     it; a repeat of the same work inserts nothing. (`WHERE true`: SQLite reads ON CONFLICT after
     a SELECT without WHERE as part of a join.)"""
-    columns, values, params = [], [], {}
+    columns, values, params, types = [], [], {}, {}
     for field in Earning._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -242,11 +242,13 @@ def _earning_insert(earning: Earning) -> AlsoWrite:
             values.append("tx.id")
             continue
         params[field.attname] = field.get_db_prep_save(getattr(earning, field.attname), connection)
+        types[field.attname] = str(field.db_type(connection))
         values.append(f"%({field.attname})s")
     return AlsoWrite(
         sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)
         f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
         params=params,
+        types=types,
     )
 
 
@@ -465,6 +467,7 @@ def _move_to_payable(
                 sql="UPDATE payments_earningremainder SET micros = %(micros)s FROM tx "
                 "WHERE payments_earningremainder.id = %(id)s",
                 params={"micros": total - whole, "id": locked.remainder_id},
+                types={"micros": "bigint", "id": "bigint"},
             )
         )
     writes += also or []
@@ -503,6 +506,7 @@ def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earni
                     "at": connection.ops.adapt_datetimefield_value(at),
                     "id": earning.pk,
                 },
+                types={"status": "text", "at": "timestamptz", "id": "bigint"},
             )
         ],
     )

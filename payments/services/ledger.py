@@ -29,6 +29,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import Conflict, ValidationFailed
+from core.statements import statement_rows
 from kit.money import Micros, MoneyError, currency_exponent, micros_per_minor, micros_to_minor
 from labeling.models import Customer, Project
 from payments.lock_objects import person_accounts_lock
@@ -257,10 +259,13 @@ class AlsoWrite:
     `also`): one INSERT ... SELECT ... FROM tx, or UPDATE ... FROM tx, with `%(name)s`
     parameters, where `tx` is a one-column (`id`) relation holding the posted transaction. When
     the posting is a repeat, `tx` is empty and the write changes nothing; `ledger_writes_run`
-    runs writes without a posting, `tx` then holding one NULL id."""
+    runs writes without a posting, `tx` then holding one NULL id. `types`: each parameter's
+    SQL type; when every parameter has one, the statement is prepared once per connection on
+    PostgreSQL (planning a posting cost PostgreSQL more than running it)."""
 
     sql: str
     params: dict[str, Any]
+    types: dict[str, str] = dataclass_field(default_factory=dict)
 
 
 _PARAM = re.compile(r"%\((\w+)\)s")
@@ -270,6 +275,22 @@ def _named(prefix: str, write: AlsoWrite) -> tuple[str, dict[str, Any]]:
     """`write` with its parameters renamed under `prefix`, so that several share one statement."""
     sql = _PARAM.sub(lambda m: f"%({prefix}{m[1]})s", write.sql)
     return sql, {f"{prefix}{name}": value for name, value in write.params.items()}
+
+
+def _types_named(prefix: str, write: AlsoWrite) -> dict[str, str]:
+    return {f"{prefix}{name}": sql_type for name, sql_type in write.types.items()}
+
+
+def _run_composed(sql: str, params: dict[str, Any], types: dict[str, str]) -> list[Any]:
+    """Run a composed PostgreSQL statement: prepared once per connection when every parameter
+    has a type, else as it is. Its rows."""
+    if set(params) <= set(types):
+        return statement_rows(
+            sql, arguments={name: types[name] for name in params}, values=params, owner="payments"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 def _run_with_tx(writes: Sequence[AlsoWrite], tx_id: int | None) -> None:
@@ -288,13 +309,13 @@ def ledger_writes_run(writes: Sequence[AlsoWrite]) -> None:
     if connection.vendor != "postgresql":
         _run_with_tx(writes, None)
         return
-    parts, params = ["tx AS (SELECT NULL::bigint AS id)"], {}
+    parts, params, types = ["tx AS (SELECT NULL::bigint AS id)"], {}, {}
     for i, write in enumerate(writes):
         sql, named = _named(f"w{i}_", write)
         parts.append(f"w{i} AS ({sql})")
         params.update(named)
-    with connection.cursor() as cursor:
-        cursor.execute("WITH " + ",\n".join(parts) + "\nSELECT 1", params)
+        types.update(_types_named(f"w{i}_", write))
+    _run_composed("WITH " + ",\n".join(parts) + "\nSELECT 1", params, types)
 
 
 def _insert(
@@ -325,11 +346,9 @@ def _insert(
         "posted_at": connection.ops.adapt_datetimefield_value(at),
     }
     if connection.vendor == "postgresql":
-        sql, params = _posting_statement(row, legs, also)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchone()
-        posted_id = int(found[0]) if found is not None else None
+        sql, params, types = _posting_statement(row, legs, also)
+        found = _run_composed(sql, params, types)
+        posted_id = int(found[0][0]) if found else None
     else:
         posted_id = _transaction_row_insert(row)
     if posted_id is None:
@@ -367,17 +386,29 @@ _TRANSACTION_INSERT = (
 )
 
 
+_TRANSACTION_TYPES = {
+    "source_key": "text",
+    "memo": "text",
+    "reverses_id": "bigint",
+    "reason": "text",
+    "actor_id": "bigint",
+    "posted_at": "timestamptz",
+}
+
+
 def _posting_statement(
     row: dict[str, Any], legs: Sequence[Leg], also: Sequence[AlsoWrite]
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, dict[str, Any], dict[str, str]]:
     """One PostgreSQL statement that posts: the transaction row (`tx`, empty on a repeat), its
     entries, the person balances and the `also` writes, each of the last three only from `tx`.
     The person accounts are locked in ascending primary key (`locked`, the module's lock order)
     before their balances change; platform accounts are only referenced by entries."""
     params: dict[str, Any] = dict(row)
+    types = dict(_TRANSACTION_TYPES)
     values = []
     for i, leg in enumerate(legs):
         params[f"a{i}"], params[f"m{i}"] = leg.account.pk, leg.amount.amount
+        types[f"a{i}"], types[f"m{i}"] = "bigint", "bigint"
         values.append(f"(%(a{i})s::bigint, %(m{i})s::bigint)")
     parts = [
         f"tx AS ({_TRANSACTION_INSERT})",
@@ -402,7 +433,8 @@ def _posting_statement(
         sql, named = _named(f"w{i}_", write)
         parts.append(f"w{i} AS ({sql})")
         params.update(named)
-    return "WITH " + ",\n".join(parts) + "\nSELECT id FROM tx", params
+        types.update(_types_named(f"w{i}_", write))
+    return "WITH " + ",\n".join(parts) + "\nSELECT id FROM tx", params, types
 
 
 def _transaction_row_insert(row: dict[str, Any]) -> int | None:
