@@ -12,7 +12,11 @@ nothing else, is read as earnings:
 - a bonus (`incentive:...`) credits payable against the bonus expense.
 
 Every read here is an aggregate (a fixed number of queries however many lines a person has), so
-the pages and the API do not grow in queries with the history.
+the pages and the API do not grow in queries with the history. A person's whole UTC days come
+from the daily rollup (`EarningDay`, kept from the ledger by payments/services/earning_days.py)
+plus their ledger entries after the rollup's mark; the two never overlap (the mark is a
+transaction id), so the figures are the ledger's to the micro-unit, and a busy person's page reads
+a few rows per day instead of every entry.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.db.models import (
@@ -28,7 +33,6 @@ from django.db.models import (
     Count,
     F,
     Q,
-    QuerySet,
     Sum,
     Value,
 )
@@ -38,7 +42,14 @@ from accounts.models import User
 from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
-from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount, LedgerEntry
+from payments.models import (
+    AccountKind,
+    EarningDay,
+    EarningDayMark,
+    IncentiveBonusLine,
+    LedgerAccount,
+    LedgerEntry,
+)
 from payments.selectors.incentives import ACCRUAL_PREFIX, BONUS_PREFIX, incentive_lines_of
 
 
@@ -73,21 +84,201 @@ def _accrual_reversals() -> Q:
     return Q(transaction__reverses__source_key__startswith=ACCRUAL_PREFIX)
 
 
-def _earned_entries(user_id: int) -> QuerySet[LedgerEntry]:
-    """The person's pending-account entries of accruals and of their reversals."""
-    return LedgerEntry.objects.filter(
-        _accruals() | _accrual_reversals(),
-        account__user_id=user_id,
-        account__kind=AccountKind.PENDING,
+# --- Cells: what was earned per person, UTC day, project and currency -------------------------
+
+EARNING_DAYS_MARK = "earning_days"
+
+
+@dataclass
+class Cell:
+    """What a person earned on one UTC day in one project and currency (micro-units): accruals,
+    their reversals (negative) and the pieces of work; or, in the cell with no project, bonuses."""
+
+    earned_micros: int = 0
+    reversed_micros: int = 0
+    pieces: int = 0
+    bonus_micros: int = 0
+
+    @property
+    def total_micros(self) -> int:
+        return self.earned_micros + self.reversed_micros + self.bonus_micros
+
+    def add(self, other: Cell) -> None:
+        self.earned_micros += other.earned_micros
+        self.reversed_micros += other.reversed_micros
+        self.pieces += other.pieces
+        self.bonus_micros += other.bonus_micros
+
+
+# (person, day, project or None for bonuses, currency)
+CellKey = tuple[int, date, int | None, str]
+
+
+def ledger_earning_cells(scope: Q) -> dict[CellKey, Cell]:
+    """From the ledger entries that match `scope` (a condition on LedgerEntry): per person, UTC
+    day of posting, project and currency, the accruals to their pending account, the reversals
+    of those, how many pieces (the transaction's labour expense leg names the project), and the
+    bonuses credited to their payable account (project None). Two aggregate queries."""
+    cells: dict[CellKey, Cell] = {}
+    # The labour expense leg is joined in the same filter, so the values below read that leg
+    # (one per accrual and per reversal), not a subquery per entry.
+    work = (
+        LedgerEntry.objects.filter(scope)
+        .filter(_accruals() | _accrual_reversals(), account__kind=AccountKind.PENDING)
+        .filter(transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT)
+        .annotate(
+            day=TruncDate("transaction__posted_at", tzinfo=UTC),
+            line_project=F("transaction__entries__account__project_id"),
+        )
+        .values("account__user_id", "day", "line_project", "account__currency")
+        .annotate(
+            earned=Coalesce(
+                Sum("amount_micros", filter=_accruals()), Value(0), output_field=BigIntegerField()
+            ),
+            reversed=Coalesce(
+                Sum("amount_micros", filter=_accrual_reversals()),
+                Value(0),
+                output_field=BigIntegerField(),
+            ),
+            pieces=Count("pk", filter=_accruals()),
+        )
+        .order_by()
+    )
+    for row in work:
+        key = (row["account__user_id"], row["day"], row["line_project"], row["account__currency"])
+        cells[key] = Cell(
+            earned_micros=row["earned"], reversed_micros=row["reversed"], pieces=row["pieces"]
+        )
+    bonuses = (
+        LedgerEntry.objects.filter(scope)
+        .filter(
+            account__kind=AccountKind.PAYABLE,
+            transaction__source_key__startswith=BONUS_PREFIX,
+        )
+        .annotate(day=TruncDate("transaction__posted_at", tzinfo=UTC))
+        .values("account__user_id", "day", "account__currency")
+        .annotate(bonus=Sum("amount_micros"))
+        .order_by()
+    )
+    for bonus in bonuses:
+        key = (bonus["account__user_id"], bonus["day"], None, bonus["account__currency"])
+        cells[key] = Cell(bonus_micros=bonus["bonus"])
+    return cells
+
+
+def earning_days_rolled_through() -> int:
+    """The last ledger transaction id whose entries the daily rollup holds (0: none yet)."""
+    found = (
+        EarningDayMark.objects.filter(name=EARNING_DAYS_MARK)
+        .values_list("rolled_through_id", flat=True)
+        .first()
+    )
+    return found or 0
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _day_from(moment: datetime) -> date:
+    """The first whole UTC day at or after `moment`."""
+    day = moment.date()
+    return day if moment == _midnight(day) else day + timedelta(days=1)
+
+
+def _whole_days(
+    since: datetime | None, until: datetime | None
+) -> tuple[date | None, date | None, list[tuple[datetime, datetime]]]:
+    """[since, until) as whole UTC days [first, last) (None: open; first == last: none) and the
+    moments of the partial days at its ends, as [start, end) pairs."""
+    start = since.astimezone(UTC) if since is not None else None
+    end = until.astimezone(UTC) if until is not None else None
+    if start is not None and end is not None and _day_from(start) >= end.date():
+        # Within a day, or two partial days that meet: the moments themselves, once.
+        day = _day_from(start)
+        return day, day, [(start, end)] if start < end else []
+    parts: list[tuple[datetime, datetime]] = []
+    if start is not None and start != _midnight(start.date()):
+        parts.append((start, _midnight(_day_from(start))))
+    if end is not None and end != _midnight(end.date()):
+        parts.append((_midnight(end.date()), end))
+    return (
+        _day_from(start) if start is not None else None,
+        end.date() if end is not None else None,
+        parts,
     )
 
 
-def _bonus_entries(user_id: int) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(
-        account__user_id=user_id,
-        account__kind=AccountKind.PAYABLE,
-        transaction__source_key__startswith=BONUS_PREFIX,
-    )
+DayKey = tuple[date, int | None, str]  # (day, project or None for bonuses, currency)
+
+
+class PersonEarnings:
+    """One person's earnings as the pages read them: whole UTC days from the daily rollup plus
+    the person's ledger entries after its mark, read once however many figures a page asks of
+    it; partial days (bounds inside a day, as the API allows) from the ledger. Exact."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+
+    @cached_property
+    def rolled_through(self) -> int:
+        return earning_days_rolled_through()
+
+    @cached_property
+    def newer(self) -> dict[DayKey, Cell]:
+        """The person's cells of the ledger entries after the rollup's mark (two queries)."""
+        scope = Q(account__user_id=self.user_id, transaction_id__gt=self.rolled_through)
+        return {
+            (day, project_id, currency): cell
+            for (_, day, project_id, currency), cell in ledger_earning_cells(scope).items()
+        }
+
+    def cells(
+        self, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[DayKey, Cell]:
+        """The cells of what was posted in [since, until)."""
+        first, last, parts = _whole_days(since, until)
+        found: dict[DayKey, Cell] = {}
+
+        def add(key: DayKey, cell: Cell) -> None:
+            found.setdefault(key, Cell()).add(cell)
+
+        if first is None or last is None or first < last:
+            days = EarningDay.objects.filter(user_id=self.user_id)
+            if first is not None:
+                days = days.filter(day__gte=first)
+            if last is not None:
+                days = days.filter(day__lt=last)
+            for day, project_id, currency, *amounts in days.values_list(
+                "day",
+                "project_id",
+                "currency",
+                "earned_micros",
+                "reversed_micros",
+                "pieces",
+                "bonus_micros",
+            ):
+                add((day, project_id, currency), Cell(*amounts))
+            for key, cell in self.newer.items():
+                if (first is None or key[0] >= first) and (last is None or key[0] < last):
+                    add(key, cell)
+        for start, end in parts:
+            scope = Q(
+                account__user_id=self.user_id,
+                transaction__posted_at__gte=start,
+                transaction__posted_at__lt=end,
+            )
+            for (_, day, project, currency), cell in ledger_earning_cells(scope).items():
+                add((day, project, currency), cell)
+        return found
+
+    def months(self) -> set[str]:
+        """The months ("YYYY-MM") with anything earned or a bonus."""
+        months = {
+            f"{month:%Y-%m}"
+            for month in EarningDay.objects.filter(user_id=self.user_id).dates("day", "month")
+        }
+        return months | {f"{day:%Y-%m}" for day, _, _ in self.newer}
 
 
 # --- The summary -----------------------------------------------------------------------------
@@ -137,9 +328,12 @@ def day_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def earnings_summary(user_id: int, *, now: datetime) -> list[Summary]:
+def earnings_summary(
+    user_id: int, *, now: datetime, earnings: PersonEarnings | None = None
+) -> list[Summary]:
     """Per currency: earned today and this ISO week (accruals less their reversals, plus
-    bonuses, UTC), and the balances of pending, payable, in transit and paid. Three queries."""
+    bonuses, UTC), and the balances of pending, payable, in transit and paid. `earnings`: the
+    person's reader when a page asks it for more (it reads their newest entries once)."""
     today = day_start(now)
     week = today - timedelta(days=today.weekday())
     found: dict[str, Summary] = {}
@@ -157,23 +351,12 @@ def earnings_summary(user_id: int, *, now: datetime) -> list[Summary]:
         user_id=user_id, kind__in=list(kinds)
     ).values_list("kind", "currency", "balance_micros"):
         setattr(of(currency), kinds[AccountKind(kind)], balance)
-    for entries in (_earned_entries(user_id), _bonus_entries(user_id)):
-        for row in (
-            entries.filter(transaction__posted_at__gte=week)
-            .values("account__currency")
-            .annotate(
-                week=Sum("amount_micros"),
-                today=Coalesce(
-                    Sum("amount_micros", filter=Q(transaction__posted_at__gte=today)),
-                    Value(0),
-                    output_field=BigIntegerField(),
-                ),
-            )
-            .order_by()
-        ):
-            summary = of(row["account__currency"])
-            summary.week_micros += row["week"]
-            summary.today_micros += row["today"]
+    earnings = earnings or PersonEarnings(user_id)
+    for (day, _, currency), cell in earnings.cells(since=week).items():
+        summary = of(currency)
+        summary.week_micros += cell.total_micros
+        if day >= today.date():
+            summary.today_micros += cell.total_micros
     return sorted(found.values(), key=lambda s: s.currency)
 
 
@@ -210,53 +393,37 @@ class DayLine:
 
 
 def earnings_day_lines(
-    user_id: int, *, since: datetime | None = None, until: datetime | None = None
+    user_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    earnings: PersonEarnings | None = None,
 ) -> list[DayLine]:
-    """A line per day, project and currency (newest day first), from the ledger: accruals and,
-    separately, their reversals. Two queries, whatever the number of entries."""
-    entries = _earned_entries(user_id)
-    if since is not None:
-        entries = entries.filter(transaction__posted_at__gte=since)
-    if until is not None:
-        entries = entries.filter(transaction__posted_at__lt=until)
-    # The transaction's labour expense leg names the project: joined in the same filter, so the
-    # values below read that leg (one per accrual and per reversal), not a subquery per entry.
-    rows = list(
-        entries.filter(transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT)
-        .annotate(
-            day=TruncDate("transaction__posted_at", tzinfo=UTC),
-            line_project=F("transaction__entries__account__project_id"),
+    """A line per day, project and currency (newest day first) of the work posted in
+    [since, until): what accruals earned and their reversals took back."""
+    earnings = earnings or PersonEarnings(user_id)
+    cells = [
+        (key, cell)
+        for key, cell in earnings.cells(since=since, until=until).items()
+        if key[1] is not None
+    ]
+    cells.sort(key=lambda item: (-item[0][0].toordinal(), item[0][1], item[0][2]))
+    names: dict[int | None, str] = dict(
+        Project.objects.filter(pk__in={project for (_, project, _), _ in cells}).values_list(
+            "pk", "name"
         )
-        .values("day", "line_project", "account__currency")
-        .annotate(
-            earned=Coalesce(
-                Sum("amount_micros", filter=_accruals()), Value(0), output_field=BigIntegerField()
-            ),
-            reversed=Coalesce(
-                Sum("amount_micros", filter=_accrual_reversals()),
-                Value(0),
-                output_field=BigIntegerField(),
-            ),
-            pieces=Count("pk", filter=_accruals()),
-        )
-        .order_by("-day", "line_project", "account__currency")
-    )
-    names = dict(
-        Project.objects.filter(
-            pk__in={r["line_project"] for r in rows if r["line_project"]}
-        ).values_list("pk", "name")
     )
     return [
         DayLine(
-            day=row["day"],
-            project_id=row["line_project"],
-            project_name=names.get(row["line_project"], "(no project)"),
-            currency=row["account__currency"],
-            earned_micros=row["earned"],
-            reversed_micros=row["reversed"],
-            pieces=row["pieces"],
+            day=day,
+            project_id=project_id,
+            project_name=names.get(project_id, "(no project)"),
+            currency=currency,
+            earned_micros=cell.earned_micros,
+            reversed_micros=cell.reversed_micros,
+            pieces=cell.pieces,
         )
-        for row in rows
+        for (day, project_id, currency), cell in cells
     ]
 
 
@@ -401,17 +568,9 @@ def earnings_statement(user_id: int, *, month: str) -> Statement | None:
     )
 
 
-def earnings_statement_months(user_id: int) -> list[str]:
+def earnings_statement_months(user_id: int, *, earnings: PersonEarnings | None = None) -> list[str]:
     """The months ("YYYY-MM", newest first) in which the person earned or got a bonus."""
-    months: set[str] = set()
-    for entries in (_earned_entries(user_id), _bonus_entries(user_id)):
-        for day in (
-            entries.annotate(day=TruncDate("transaction__posted_at", tzinfo=UTC))
-            .values_list("day", flat=True)
-            .distinct()
-        ):
-            months.add(f"{day:%Y-%m}")
-    return sorted(months, reverse=True)
+    return sorted((earnings or PersonEarnings(user_id)).months(), reverse=True)
 
 
 def _text_cell(text: str) -> str:
