@@ -1,22 +1,11 @@
 """A person's earnings as the ledger tells them: the summary (today, this week, pending, payable,
 in transit, paid), a line per day and project, bonuses, and statements per month.
 
-Only the ledger is read (plus the bonus lines that explain bonuses). What accrual posts, and
-nothing else, is read as earnings:
-
-- an accrual (`earning:accrue:...`) credits the person's pending account and debits the
-  project's labour expense account: that expense leg names the project of the line;
-- its reversal (`reversal:<pk>` of an accrual) is the same legs negated, shown as "reversed";
-- finalisation (`earning:final:...`) only moves pending to payable: it changes the balances,
-  not what was earned;
-- a bonus (`incentive:...`) credits payable against the bonus expense.
-
-Every read here is an aggregate (a fixed number of queries however many lines a person has), so
-the pages and the API do not grow in queries with the history. A person's whole UTC days come
-from the daily rollup (`EarningDay`, kept from the ledger by payments/services/earning_days.py)
-plus their ledger entries after the rollup's mark; the two never overlap (the mark is a
-transaction id), so the figures are the ledger's to the micro-unit, and a busy person's page reads
-a few rows per day instead of every entry.
+Only the ledger is read (plus the bonus lines that explain bonuses), through the one definition
+of what was earned in payments/selectors/earning_cells.py (the daily rollup plus the entries
+after its mark: exact to the micro-unit). Every read here is an aggregate (a fixed number of
+queries however many lines a person has), so the pages and the API do not grow in queries with
+the history.
 """
 
 from __future__ import annotations
@@ -25,32 +14,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import cached_property
 from typing import Any
-
-from django.db.models import (
-    BigIntegerField,
-    Count,
-    F,
-    Q,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce, TruncDate
 
 from accounts.models import User
 from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
-from payments.models import (
-    AccountKind,
-    EarningDay,
-    EarningDayMark,
-    IncentiveBonusLine,
-    LedgerAccount,
-    LedgerEntry,
-)
-from payments.selectors.incentives import ACCRUAL_PREFIX, BONUS_PREFIX, incentive_lines_of
+from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount
+from payments.selectors.earning_cells import PersonEarnings
+from payments.selectors.incentives import incentive_lines_of
 
 
 def earnings_person_visible_to(viewer: Any, person_id: int) -> User | None:
@@ -74,211 +46,6 @@ def month_bounds(text: str) -> tuple[datetime, datetime] | None:
     start = datetime(int(found["year"]), int(found["month"]), 1, tzinfo=UTC)
     end = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=UTC)
     return start, end
-
-
-def _accruals() -> Q:
-    return Q(transaction__source_key__startswith=ACCRUAL_PREFIX)
-
-
-def _accrual_reversals() -> Q:
-    return Q(transaction__reverses__source_key__startswith=ACCRUAL_PREFIX)
-
-
-# --- Cells: what was earned per person, UTC day, project and currency -------------------------
-
-EARNING_DAYS_MARK = "earning_days"
-
-
-@dataclass
-class Cell:
-    """What a person earned on one UTC day in one project and currency (micro-units): accruals,
-    their reversals (negative) and the pieces of work; or, in the cell with no project, bonuses."""
-
-    earned_micros: int = 0
-    reversed_micros: int = 0
-    pieces: int = 0
-    bonus_micros: int = 0
-
-    @property
-    def total_micros(self) -> int:
-        return self.earned_micros + self.reversed_micros + self.bonus_micros
-
-    def add(self, other: Cell) -> None:
-        self.earned_micros += other.earned_micros
-        self.reversed_micros += other.reversed_micros
-        self.pieces += other.pieces
-        self.bonus_micros += other.bonus_micros
-
-
-# (person, day, project or None for bonuses, currency)
-CellKey = tuple[int, date, int | None, str]
-
-
-def ledger_earning_cells(scope: Q) -> dict[CellKey, Cell]:
-    """From the ledger entries that match `scope` (a condition on LedgerEntry): per person, UTC
-    day of posting, project and currency, the accruals to their pending account, the reversals
-    of those, how many pieces (the transaction's labour expense leg names the project), and the
-    bonuses credited to their payable account (project None). Two aggregate queries."""
-    cells: dict[CellKey, Cell] = {}
-    # The labour expense leg is joined in the same filter, so the values below read that leg
-    # (one per accrual and per reversal), not a subquery per entry.
-    work = (
-        LedgerEntry.objects.filter(scope)
-        .filter(_accruals() | _accrual_reversals(), account__kind=AccountKind.PENDING)
-        .filter(transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT)
-        .annotate(
-            day=TruncDate("transaction__posted_at", tzinfo=UTC),
-            line_project=F("transaction__entries__account__project_id"),
-        )
-        .values("account__user_id", "day", "line_project", "account__currency")
-        .annotate(
-            earned=Coalesce(
-                Sum("amount_micros", filter=_accruals()), Value(0), output_field=BigIntegerField()
-            ),
-            reversed=Coalesce(
-                Sum("amount_micros", filter=_accrual_reversals()),
-                Value(0),
-                output_field=BigIntegerField(),
-            ),
-            pieces=Count("pk", filter=_accruals()),
-        )
-        .order_by()
-    )
-    for row in work:
-        key = (row["account__user_id"], row["day"], row["line_project"], row["account__currency"])
-        cells[key] = Cell(
-            earned_micros=row["earned"], reversed_micros=row["reversed"], pieces=row["pieces"]
-        )
-    bonuses = (
-        LedgerEntry.objects.filter(scope)
-        .filter(
-            account__kind=AccountKind.PAYABLE,
-            transaction__source_key__startswith=BONUS_PREFIX,
-        )
-        .annotate(day=TruncDate("transaction__posted_at", tzinfo=UTC))
-        .values("account__user_id", "day", "account__currency")
-        .annotate(bonus=Sum("amount_micros"))
-        .order_by()
-    )
-    for bonus in bonuses:
-        key = (bonus["account__user_id"], bonus["day"], None, bonus["account__currency"])
-        cells[key] = Cell(bonus_micros=bonus["bonus"])
-    return cells
-
-
-def earning_days_rolled_through() -> int:
-    """The last ledger transaction id whose entries the daily rollup holds (0: none yet)."""
-    found = (
-        EarningDayMark.objects.filter(name=EARNING_DAYS_MARK)
-        .values_list("rolled_through_id", flat=True)
-        .first()
-    )
-    return found or 0
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _day_from(moment: datetime) -> date:
-    """The first whole UTC day at or after `moment`."""
-    day = moment.date()
-    return day if moment == _midnight(day) else day + timedelta(days=1)
-
-
-def _whole_days(
-    since: datetime | None, until: datetime | None
-) -> tuple[date | None, date | None, list[tuple[datetime, datetime]]]:
-    """[since, until) as whole UTC days [first, last) (None: open; first == last: none) and the
-    moments of the partial days at its ends, as [start, end) pairs."""
-    start = since.astimezone(UTC) if since is not None else None
-    end = until.astimezone(UTC) if until is not None else None
-    if start is not None and end is not None and _day_from(start) >= end.date():
-        # Within a day, or two partial days that meet: the moments themselves, once.
-        day = _day_from(start)
-        return day, day, [(start, end)] if start < end else []
-    parts: list[tuple[datetime, datetime]] = []
-    if start is not None and start != _midnight(start.date()):
-        parts.append((start, _midnight(_day_from(start))))
-    if end is not None and end != _midnight(end.date()):
-        parts.append((_midnight(end.date()), end))
-    return (
-        _day_from(start) if start is not None else None,
-        end.date() if end is not None else None,
-        parts,
-    )
-
-
-DayKey = tuple[date, int | None, str]  # (day, project or None for bonuses, currency)
-
-
-class PersonEarnings:
-    """One person's earnings as the pages read them: whole UTC days from the daily rollup plus
-    the person's ledger entries after its mark, read once however many figures a page asks of
-    it; partial days (bounds inside a day, as the API allows) from the ledger. Exact."""
-
-    def __init__(self, user_id: int) -> None:
-        self.user_id = user_id
-
-    @cached_property
-    def rolled_through(self) -> int:
-        return earning_days_rolled_through()
-
-    @cached_property
-    def newer(self) -> dict[DayKey, Cell]:
-        """The person's cells of the ledger entries after the rollup's mark (two queries)."""
-        scope = Q(account__user_id=self.user_id, transaction_id__gt=self.rolled_through)
-        return {
-            (day, project_id, currency): cell
-            for (_, day, project_id, currency), cell in ledger_earning_cells(scope).items()
-        }
-
-    def cells(
-        self, *, since: datetime | None = None, until: datetime | None = None
-    ) -> dict[DayKey, Cell]:
-        """The cells of what was posted in [since, until)."""
-        first, last, parts = _whole_days(since, until)
-        found: dict[DayKey, Cell] = {}
-
-        def add(key: DayKey, cell: Cell) -> None:
-            found.setdefault(key, Cell()).add(cell)
-
-        if first is None or last is None or first < last:
-            days = EarningDay.objects.filter(user_id=self.user_id)
-            if first is not None:
-                days = days.filter(day__gte=first)
-            if last is not None:
-                days = days.filter(day__lt=last)
-            for day, project_id, currency, *amounts in days.values_list(
-                "day",
-                "project_id",
-                "currency",
-                "earned_micros",
-                "reversed_micros",
-                "pieces",
-                "bonus_micros",
-            ):
-                add((day, project_id, currency), Cell(*amounts))
-            for key, cell in self.newer.items():
-                if (first is None or key[0] >= first) and (last is None or key[0] < last):
-                    add(key, cell)
-        for start, end in parts:
-            scope = Q(
-                account__user_id=self.user_id,
-                transaction__posted_at__gte=start,
-                transaction__posted_at__lt=end,
-            )
-            for (_, day, project, currency), cell in ledger_earning_cells(scope).items():
-                add((day, project, currency), cell)
-        return found
-
-    def months(self) -> set[str]:
-        """The months ("YYYY-MM") with anything earned or a bonus."""
-        months = {
-            f"{month:%Y-%m}"
-            for month in EarningDay.objects.filter(user_id=self.user_id).dates("day", "month")
-        }
-        return months | {f"{day:%Y-%m}" for day, _, _ in self.newer}
 
 
 # --- The summary -----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from payments.models import EarningDay, EarningDayMark, LedgerTransaction
-from payments.selectors.earnings_pages import (
+from payments.selectors.earning_cells import (
     EARNING_DAYS_MARK,
     Cell,
     CellKey,

@@ -13,12 +13,11 @@ from django.db.models import Max, Q
 from accounts.models import Role
 from kit.money import Micros
 from payments.models import AccountKind, EarningDay, EarningDayMark, LedgerTransaction
+from payments.selectors.earning_cells import earning_days_rolled_through, ledger_earning_cells
 from payments.selectors.earnings_pages import (
-    earning_days_rolled_through,
     earnings_day_lines,
     earnings_statement_months,
     earnings_summary,
-    ledger_earning_cells,
 )
 from payments.services.earning_days import (
     earning_days_roll,
