@@ -19,10 +19,12 @@ from payments.selectors.earnings_pages import (
     earnings_statement_months,
     earnings_summary,
 )
+from payments.selectors.incentives import period_earnings_minor
 from payments.services.earning_days import (
     earning_days_roll,
     earning_days_roll_through,
 )
+from payments.services.incentives import VersionSpec, incentive_program_create
 from payments.services.ledger import Leg, ledger_account_get_or_create, ledger_post, ledger_reverse
 from tests.factories import make_user
 from tests.labeling.factories import make_project
@@ -207,3 +209,28 @@ def test_rebuild_makes_a_damaged_rollup_equal_to_the_ledger_again():
 
     assert _rollup() == _recomputed(_last_id())
     assert earning_days_rolled_through() == _last_id()
+
+
+def test_a_close_reads_the_same_period_earnings_rolled_up_or_not():
+    people = [make_user(Role.ANNOTATOR) for _ in range(3)]
+    projects = [make_project() for _ in range(2)]
+    _history(7, people, projects, n=60)
+    week = incentive_program_create(
+        actor=None,
+        name="Week",
+        scope="project",
+        project=projects[0],
+        period="week",
+        currency="USD",
+        first_version=VersionSpec(
+            kind="multiplier", tiers=[{"reward": 100_000, "min_final_tasks": 1}]
+        ),
+        now=START - timedelta(days=1),
+    )
+    ids = [p.pk for p in people]
+    starts, ends = START + timedelta(days=7), START + timedelta(days=14)
+    from_ledger = period_earnings_minor(week, starts, ends, ids)
+
+    earning_days_roll_through(through_id=_last_id())
+
+    assert from_ledger and period_earnings_minor(week, starts, ends, ids) == from_ledger
