@@ -64,7 +64,10 @@ def django_setup(database_url: str, redis_url: str, stripe_url: str, api_key: st
             "PAYOUT_MINIMUM_MINOR": "USD=500",
         }
     )
-    os.environ.setdefault("DEBUG", "true")
+    # As production runs: with DEBUG on, every process (the workers too, which inherit this
+    # environment) keeps a log of every statement it runs.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)  # a throwaway database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 

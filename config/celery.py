@@ -67,6 +67,10 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.ledger_reconcile",
         "schedule": crontab(hour=2, minute=15),
     },
+    "earning-days-roll": {
+        "task": "payments.tasks.earning_days_roll",
+        "schedule": 300.0,
+    },
     "earnings-hourly-finalise": {
         "task": "payments.tasks.earnings_hourly_finalise",
         "schedule": crontab(minute=5),

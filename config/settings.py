@@ -436,6 +436,9 @@ QUORUM_LEDGER_DEFAULT_CURRENCY = env.str("QUORUM_LEDGER_DEFAULT_CURRENCY", defau
 # How long an erased person's earnings records keep their details (payments/earnings_personal_data.py):
 # the ledger rows stay (pseudonymous) for the accounts; bonus figures older than this are cleared.
 QUORUM_EARNINGS_RETENTION_YEARS = env.int("QUORUM_EARNINGS_RETENTION_YEARS", default=7)
+# The daily rollup of earnings (payments/services/earning_days.py): a run of its beat job adds the
+# ledger up to the id the previous run noted once that is this old (postings still committing).
+QUORUM_EARNING_DAYS_SETTLE_MINUTES = env.int("QUORUM_EARNING_DAYS_SETTLE_MINUTES", default=10)
 # Rate cards (payments/services/rates.py): their choices get schema names of their own.
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(  # type: ignore[attr-defined]  # a dict of mixed values
     {

@@ -14,6 +14,7 @@ from payments.models import IncentiveProgram, StripeEvent, StripeEventStatus
 from payments.selectors.incentives import incentive_periods_due
 from payments.selectors.ledger import ledger_reconciliation
 from payments.selectors.stripe_events import stripe_events_overdue
+from payments.services import earning_days as earning_days_services
 from payments.services import incentives as incentive_services
 from payments.services import payout_runs as payout_run_services
 from payments.services import stripe_events as stripe_event_services
@@ -86,6 +87,13 @@ def earnings_hourly_finalise() -> int:
     """Make the active-time earnings of days before today payable (or held); return how many.
     Runs from the beat schedule every hour; safe to run twice (only pending ones move)."""
     return earnings_hourly_finalise_due(before=timezone.localdate())
+
+
+@shared_task(name="payments.tasks.earning_days_roll", ignore_result=True)
+def earning_days_roll() -> int:
+    """Bring the daily rollup of earnings up to the ledger (beat, every 5 minutes); return the
+    transaction id it holds entries through. Safe to run twice."""
+    return earning_days_services.earning_days_roll().rolled_through_id
 
 
 @shared_task(name="payments.tasks.incentive_period_close_run", ignore_result=True)

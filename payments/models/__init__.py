@@ -2,6 +2,7 @@
 payout runs each add a module of their own and export their models here; Stripe's webhook
 events are in stripe_events.py."""
 
+from payments.models.earning_days import EarningDay, EarningDayMark
 from payments.models.earnings import Earning, EarningRemainder, EarningStatus
 from payments.models.holds import Hold, HoldCause, HoldResolution, TaskDispute
 from payments.models.incentives import (
@@ -77,6 +78,8 @@ __all__ = [
     "BankDetailsState",
     "BankScheme",
     "Earning",
+    "EarningDay",
+    "EarningDayMark",
     "EarningRemainder",
     "EarningStatus",
     "Hold",

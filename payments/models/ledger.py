@@ -158,11 +158,17 @@ class LedgerEntry(AppendOnlyModel):
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries", db_index=False
     )
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Indexed with the transaction below (an account's entries in posting order), not alone.
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount_micros = models.BigIntegerField()
 
     class Meta:
         ordering = ["pk"]
+        # An account's entries after a transaction id (the Earnings pages read a person's
+        # entries newer than the daily rollup by it); it serves lookups by account alone too.
+        indexes = [models.Index(fields=["account", "transaction"], name="ledger_entry_account_txn")]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(amount_micros=0), name="ledger_entry_amount_not_zero"

@@ -1,18 +1,11 @@
 """A person's earnings as the ledger tells them: the summary (today, this week, pending, payable,
 in transit, paid), a line per day and project, bonuses, and statements per month.
 
-Only the ledger is read (plus the bonus lines that explain bonuses). What accrual posts, and
-nothing else, is read as earnings:
-
-- an accrual (`earning:accrue:...`) credits the person's pending account and debits the
-  project's labour expense account: that expense leg names the project of the line;
-- its reversal (`reversal:<pk>` of an accrual) is the same legs negated, shown as "reversed";
-- finalisation (`earning:final:...`) only moves pending to payable: it changes the balances,
-  not what was earned;
-- a bonus (`incentive:...`) credits payable against the bonus expense.
-
-Every read here is an aggregate (a fixed number of queries however many lines a person has), so
-the pages and the API do not grow in queries with the history.
+Only the ledger is read (plus the bonus lines that explain bonuses), through the one definition
+of what was earned in payments/selectors/earning_cells.py (the daily rollup plus the entries
+after its mark: exact to the micro-unit). Every read here is an aggregate (a fixed number of
+queries however many lines a person has), so the pages and the API do not grow in queries with
+the history.
 """
 
 from __future__ import annotations
@@ -23,23 +16,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db.models import (
-    BigIntegerField,
-    Count,
-    F,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-)
-from django.db.models.functions import Coalesce, TruncDate
-
 from accounts.models import User
 from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
-from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount, LedgerEntry
-from payments.selectors.incentives import ACCRUAL_PREFIX, BONUS_PREFIX, incentive_lines_of
+from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount
+from payments.selectors.earning_cells import PersonEarnings
+from payments.selectors.incentives import incentive_lines_of
 
 
 def earnings_person_visible_to(viewer: Any, person_id: int) -> User | None:
@@ -63,31 +46,6 @@ def month_bounds(text: str) -> tuple[datetime, datetime] | None:
     start = datetime(int(found["year"]), int(found["month"]), 1, tzinfo=UTC)
     end = datetime(start.year + (start.month == 12), start.month % 12 + 1, 1, tzinfo=UTC)
     return start, end
-
-
-def _accruals() -> Q:
-    return Q(transaction__source_key__startswith=ACCRUAL_PREFIX)
-
-
-def _accrual_reversals() -> Q:
-    return Q(transaction__reverses__source_key__startswith=ACCRUAL_PREFIX)
-
-
-def _earned_entries(user_id: int) -> QuerySet[LedgerEntry]:
-    """The person's pending-account entries of accruals and of their reversals."""
-    return LedgerEntry.objects.filter(
-        _accruals() | _accrual_reversals(),
-        account__user_id=user_id,
-        account__kind=AccountKind.PENDING,
-    )
-
-
-def _bonus_entries(user_id: int) -> QuerySet[LedgerEntry]:
-    return LedgerEntry.objects.filter(
-        account__user_id=user_id,
-        account__kind=AccountKind.PAYABLE,
-        transaction__source_key__startswith=BONUS_PREFIX,
-    )
 
 
 # --- The summary -----------------------------------------------------------------------------
@@ -137,9 +95,12 @@ def day_start(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def earnings_summary(user_id: int, *, now: datetime) -> list[Summary]:
+def earnings_summary(
+    user_id: int, *, now: datetime, earnings: PersonEarnings | None = None
+) -> list[Summary]:
     """Per currency: earned today and this ISO week (accruals less their reversals, plus
-    bonuses, UTC), and the balances of pending, payable, in transit and paid. Three queries."""
+    bonuses, UTC), and the balances of pending, payable, in transit and paid. `earnings`: the
+    person's reader when a page asks it for more (it reads their newest entries once)."""
     today = day_start(now)
     week = today - timedelta(days=today.weekday())
     found: dict[str, Summary] = {}
@@ -157,23 +118,12 @@ def earnings_summary(user_id: int, *, now: datetime) -> list[Summary]:
         user_id=user_id, kind__in=list(kinds)
     ).values_list("kind", "currency", "balance_micros"):
         setattr(of(currency), kinds[AccountKind(kind)], balance)
-    for entries in (_earned_entries(user_id), _bonus_entries(user_id)):
-        for row in (
-            entries.filter(transaction__posted_at__gte=week)
-            .values("account__currency")
-            .annotate(
-                week=Sum("amount_micros"),
-                today=Coalesce(
-                    Sum("amount_micros", filter=Q(transaction__posted_at__gte=today)),
-                    Value(0),
-                    output_field=BigIntegerField(),
-                ),
-            )
-            .order_by()
-        ):
-            summary = of(row["account__currency"])
-            summary.week_micros += row["week"]
-            summary.today_micros += row["today"]
+    earnings = earnings or PersonEarnings(user_id)
+    for (day, _, currency), cell in earnings.cells(since=week).items():
+        summary = of(currency)
+        summary.week_micros += cell.total_micros
+        if day >= today.date():
+            summary.today_micros += cell.total_micros
     return sorted(found.values(), key=lambda s: s.currency)
 
 
@@ -210,53 +160,37 @@ class DayLine:
 
 
 def earnings_day_lines(
-    user_id: int, *, since: datetime | None = None, until: datetime | None = None
+    user_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    earnings: PersonEarnings | None = None,
 ) -> list[DayLine]:
-    """A line per day, project and currency (newest day first), from the ledger: accruals and,
-    separately, their reversals. Two queries, whatever the number of entries."""
-    entries = _earned_entries(user_id)
-    if since is not None:
-        entries = entries.filter(transaction__posted_at__gte=since)
-    if until is not None:
-        entries = entries.filter(transaction__posted_at__lt=until)
-    # The transaction's labour expense leg names the project: joined in the same filter, so the
-    # values below read that leg (one per accrual and per reversal), not a subquery per entry.
-    rows = list(
-        entries.filter(transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT)
-        .annotate(
-            day=TruncDate("transaction__posted_at", tzinfo=UTC),
-            line_project=F("transaction__entries__account__project_id"),
+    """A line per day, project and currency (newest day first) of the work posted in
+    [since, until): what accruals earned and their reversals took back."""
+    earnings = earnings or PersonEarnings(user_id)
+    cells = [
+        (key, cell)
+        for key, cell in earnings.cells(since=since, until=until).items()
+        if key[1] is not None
+    ]
+    cells.sort(key=lambda item: (-item[0][0].toordinal(), item[0][1], item[0][2]))
+    names: dict[int | None, str] = dict(
+        Project.objects.filter(pk__in={project for (_, project, _), _ in cells}).values_list(
+            "pk", "name"
         )
-        .values("day", "line_project", "account__currency")
-        .annotate(
-            earned=Coalesce(
-                Sum("amount_micros", filter=_accruals()), Value(0), output_field=BigIntegerField()
-            ),
-            reversed=Coalesce(
-                Sum("amount_micros", filter=_accrual_reversals()),
-                Value(0),
-                output_field=BigIntegerField(),
-            ),
-            pieces=Count("pk", filter=_accruals()),
-        )
-        .order_by("-day", "line_project", "account__currency")
-    )
-    names = dict(
-        Project.objects.filter(
-            pk__in={r["line_project"] for r in rows if r["line_project"]}
-        ).values_list("pk", "name")
     )
     return [
         DayLine(
-            day=row["day"],
-            project_id=row["line_project"],
-            project_name=names.get(row["line_project"], "(no project)"),
-            currency=row["account__currency"],
-            earned_micros=row["earned"],
-            reversed_micros=row["reversed"],
-            pieces=row["pieces"],
+            day=day,
+            project_id=project_id,
+            project_name=names.get(project_id, "(no project)"),
+            currency=currency,
+            earned_micros=cell.earned_micros,
+            reversed_micros=cell.reversed_micros,
+            pieces=cell.pieces,
         )
-        for row in rows
+        for (day, project_id, currency), cell in cells
     ]
 
 
@@ -401,17 +335,9 @@ def earnings_statement(user_id: int, *, month: str) -> Statement | None:
     )
 
 
-def earnings_statement_months(user_id: int) -> list[str]:
+def earnings_statement_months(user_id: int, *, earnings: PersonEarnings | None = None) -> list[str]:
     """The months ("YYYY-MM", newest first) in which the person earned or got a bonus."""
-    months: set[str] = set()
-    for entries in (_earned_entries(user_id), _bonus_entries(user_id)):
-        for day in (
-            entries.annotate(day=TruncDate("transaction__posted_at", tzinfo=UTC))
-            .values_list("day", flat=True)
-            .distinct()
-        ):
-            months.add(f"{day:%Y-%m}")
-    return sorted(months, reverse=True)
+    return sorted((earnings or PersonEarnings(user_id)).months(), reverse=True)
 
 
 def _text_cell(text: str) -> str:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import QuerySet
 
 from kit.money import Micros, micros_to_minor
 from payments.incentive_rules import THRESHOLDS, Figures, Tier, ppm, tier_checks
 from payments.models import (
-    AccountKind,
     IncentiveBonusLine,
     IncentivePeriod,
     IncentivePeriodKind,
@@ -26,17 +25,15 @@ from payments.models import (
     IncentiveProgram,
     IncentiveScope,
     IncentiveVersion,
-    LedgerEntry,
 )
+from payments.selectors.earning_cells import BONUS_PREFIX, earning_cells
 from quality.performance.definitions import ZERO, Counters, measures_of
 from quality.performance.models import PersonHour, counters_of
 from quality.performance.selectors import rollups_until
 from workforce.models import TeamMembership
 
 # The source keys of accrual (set by accrual: `earning:accrue:<...>`) and of incentive bonuses.
-ACCRUAL_PREFIX = "earning:accrue:"
 FINAL_PREFIX = "earning:final:"
-BONUS_PREFIX = "incentive:"
 DEFAULT_BATCH = 500
 
 
@@ -142,43 +139,26 @@ def incentive_people_batches(
         last = batch[-1]
 
 
-def _accrual_entries(program: IncentiveProgram) -> QuerySet[LedgerEntry]:
-    """Entries of accruals and of their reversals, of the program's project only when it has
-    one (the transaction's labour expense leg names the project)."""
-    found = LedgerEntry.objects.filter(
-        Q(transaction__source_key__startswith=ACCRUAL_PREFIX)
-        | Q(transaction__reverses__source_key__startswith=ACCRUAL_PREFIX)
-    )
-    if program.scope == IncentiveScope.PROJECT:
-        found = found.filter(
-            transaction__entries__account__kind=AccountKind.LABOUR_EXPENSE_PROJECT,
-            transaction__entries__account__project=program.project,
-        )
-    return found
-
-
 def period_earnings_minor(
     program: IncentiveProgram, starts_at: datetime, ends_at: datetime, user_ids: Sequence[int]
 ) -> dict[int, int]:
     """Each person's earnings of the period in the program's scope and currency: what accrued to
-    their pending account in the period, less reversals of accruals posted in it, rounded down
-    to minor units. One aggregate query."""
-    totals = (
-        _accrual_entries(program)
-        .filter(
-            account__kind=AccountKind.PENDING,
-            account__currency=program.currency,
-            account__user_id__in=list(user_ids),
-            transaction__posted_at__gte=starts_at,
-            transaction__posted_at__lt=ends_at,
-        )
-        .values("account__user_id")
-        .annotate(total=Sum("amount_micros"))
-        .order_by()
-    )
+    their pending account in the period, less reversals of accruals posted in it (the cells of
+    payments/selectors/earning_cells.py, of the program's project only when it has one), rounded
+    down to minor units. A few queries per batch of people."""
+    project_id = program.project_id if program.scope == IncentiveScope.PROJECT else None
+    totals: dict[int, int] = {}
+    for (user_id, _, project, currency), cell in earning_cells(
+        user_ids, since=starts_at, until=ends_at
+    ).items():
+        if project is None or currency != program.currency:
+            continue  # bonuses, or another currency
+        if project_id is not None and project != project_id:
+            continue
+        totals[user_id] = totals.get(user_id, 0) + cell.earned_micros + cell.reversed_micros
     return {
-        row["account__user_id"]: micros_to_minor(Micros(row["total"], program.currency))[0].amount
-        for row in totals
+        user_id: micros_to_minor(Micros(total, program.currency))[0].amount
+        for user_id, total in totals.items()
     }
 
 

@@ -69,6 +69,7 @@ from payments.models import (
     IncentiveScope,
     IncentiveVersion,
     LedgerAccount,
+    LedgerTransaction,
 )
 from payments.selectors.incentives import (
     DEFAULT_BATCH,
@@ -80,7 +81,12 @@ from payments.selectors.incentives import (
     incentive_version_for_period,
     period_bounds,
 )
-from payments.services.ledger import Leg, ledger_account_get_or_create, ledger_post
+from payments.services.ledger import (
+    Leg,
+    ledger_account_get_or_create,
+    ledger_person_accounts_get_or_create,
+    ledger_post,
+)
 from quality.performance.selectors import rollups_until
 from workforce.models import Team
 
@@ -561,50 +567,51 @@ def _judging_done(*, period_id: int) -> None:
     )
 
 
-def _post_line(
-    line: IncentiveBonusLine, amount: int, period: IncentivePeriod, expense: LedgerAccount
-) -> None:
-    posted = None
-    if amount > 0:
-        currency = period.program.currency
-        money = Minor(amount, currency).to_micros()
-        payable = ledger_account_get_or_create(
-            kind=AccountKind.PAYABLE, currency=currency, user=line.user
-        )
-        posted = ledger_post(
-            source_key=bonus_source_key(
-                version_id=period.version_id, starts_at=period.starts_at, user_id=line.user_id
-            ),
-            legs=[
-                Leg(account=payable, amount=money),
-                Leg(account=expense, amount=Micros(-money.amount, currency)),
-            ],
-            actor=None,
-            memo=f"Bonus of {period.program.name} for the period from {period.starts_at:%Y-%m-%d}"[
-                :500
-            ],
-            at=period.ends_at,
-        )
-    IncentiveBonusLine.objects.filter(pk=line.pk, amount_minor__isnull=True).update(
-        amount_minor=amount, transaction=posted
+def _bonus_post(
+    line: IncentiveBonusLine,
+    amount: int,
+    period: IncentivePeriod,
+    payable: LedgerAccount,
+    expense: LedgerAccount,
+) -> LedgerTransaction:
+    """Post the line's bonus of `amount` minor units: the person's payable +, bonus expense -."""
+    currency = period.program.currency
+    money = Minor(amount, currency).to_micros()
+    return ledger_post(
+        source_key=bonus_source_key(
+            version_id=period.version_id, starts_at=period.starts_at, user_id=line.user_id
+        ),
+        legs=[
+            Leg(account=payable, amount=money),
+            Leg(account=expense, amount=Micros(-money.amount, currency)),
+        ],
+        actor=None,
+        memo=f"Bonus of {period.program.name} for the period from {period.starts_at:%Y-%m-%d}"[
+            :500
+        ],
+        at=period.ends_at,
+        # The bonus line is the posting's record (the figures, the tier, the version, the
+        # amount and this transaction), and the close is audited; no copy per person.
+        audited=False,
     )
 
 
 @transaction.atomic
 def _post_batch(*, period_id: int, batch_size: int) -> int:
-    """Assign and post the next batch of lines (in the stop order); return how many."""
+    """Assign and post the next batch of lines (in the stop order); return how many. The
+    period's lock (taken first) keeps any other close of it out until the batch commits."""
     period = incentive_period_lock(period_id)
     version = period.version
     lines = IncentiveBonusLine.objects.filter(period=period)
     todo = list(
-        lines.filter(amount_minor__isnull=True)
-        .select_related("user")
-        .order_by("rank_tier", "rank_final_tasks", "user_id")[:batch_size]
+        lines.filter(amount_minor__isnull=True).order_by(
+            "rank_tier", "rank_final_tasks", "user_id"
+        )[:batch_size]
     )
     spent = lines.filter(amount_minor__isnull=False).aggregate(s=Sum("amount_minor"))["s"] or 0
-    expense = ledger_account_get_or_create(
-        kind=AccountKind.BONUS_EXPENSE, currency=period.program.currency
-    )
+    currency = period.program.currency
+    expense = ledger_account_get_or_create(kind=AccountKind.BONUS_EXPENSE, currency=currency)
+    amounts = []
     for line in todo:
         if version.budget_minor is None:
             amount = line.capped_minor
@@ -618,8 +625,18 @@ def _post_batch(*, period_id: int, batch_size: int) -> int:
             amount = budget_stopped(
                 line.capped_minor, budget_minor=version.budget_minor, spent_before_minor=spent
             )
-        _post_line(line, amount, period, expense)
+        amounts.append(amount)
         spent += amount
+    payables = ledger_person_accounts_get_or_create(
+        kind=AccountKind.PAYABLE,
+        currency=currency,
+        user_ids=[line.user_id for line, amount in zip(todo, amounts, strict=True) if amount > 0],
+    )
+    for line, amount in zip(todo, amounts, strict=True):
+        line.amount_minor = amount
+        if amount > 0:
+            line.transaction = _bonus_post(line, amount, period, payables[line.user_id], expense)
+    IncentiveBonusLine.objects.bulk_update(todo, ["amount_minor", "transaction"])
     IncentivePeriod.objects.filter(pk=period.pk).update(
         lines_posted=lines.filter(amount_minor__isnull=False).count()
     )

@@ -154,6 +154,19 @@ def _person_account(kind: str, currency: str, user_id: int) -> LedgerAccount:
     )
 
 
+def _person_accounts(kinds: list[str], currency: str, person: User) -> dict[str, LedgerAccount]:
+    """The person's accounts of `kinds` in `currency` by kind: one read when they exist (the
+    freeze opened them), each missing one opened as `ledger_account_get_or_create` does."""
+    keys = {
+        ledger_account_key(kind=kind, currency=currency, user_id=person.pk): kind for kind in kinds
+    }
+    found = {keys[a.key]: a for a in LedgerAccount.objects.filter(key__in=list(keys))}
+    for kind in kinds:
+        if kind not in found:
+            found[kind] = ledger_account_get_or_create(kind=kind, currency=currency, user=person)
+    return found
+
+
 def _minor(amount_minor: int, currency: str) -> Micros:
     return Micros(amount_minor * micros_per_minor(currency), currency)
 
@@ -274,10 +287,14 @@ def _freeze_batch(run_id: int, batch_size: int, at: datetime) -> tuple[PayoutRun
     judged = payout_candidates_judge(
         user_ids=user_ids, currency=run.currency, provider=run.provider, at=at
     )
+    paid_to = [user_id for user_id in user_ids if judged[user_id].payable]
     in_transit = ledger_person_accounts_get_or_create(
-        kind=AccountKind.IN_TRANSIT,
-        currency=run.currency,
-        user_ids=[user_id for user_id in user_ids if judged[user_id].payable],
+        kind=AccountKind.IN_TRANSIT, currency=run.currency, user_ids=paid_to
+    )
+    # Opened here for the batch at once, so that paying an item finds its accounts by one read
+    # and never opens one (the item's task pays a single person, many times over).
+    ledger_person_accounts_get_or_create(
+        kind=AccountKind.PAID, currency=run.currency, user_ids=paid_to
     )
     # Balances read under the lock of every account the batch moves, in ascending pk.
     locked = person_accounts_lock([pk for pk, _ in batch] + [a.pk for a in in_transit.values()])
@@ -626,18 +643,19 @@ def _item_settle(
     run = item.run
     before = snapshot(item, ["status", "attempt"])
     amount = _minor(item.amount_minor, run.currency)
+    accounts = _person_accounts([AccountKind.IN_TRANSIT, to_kind], run.currency, item.person)
     ledger_post(
         source_key=f"payout_item:{item.pk}:attempt:{item.attempt}:{outcome}",
         legs=[
-            Leg(
-                account=_person_account(AccountKind.IN_TRANSIT, run.currency, item.person_id),
-                amount=-amount,
-            ),
-            Leg(account=_person_account(to_kind, run.currency, item.person_id), amount=amount),
+            Leg(account=accounts[AccountKind.IN_TRANSIT], amount=-amount),
+            Leg(account=accounts[to_kind], amount=amount),
         ],
         actor=actor,
         memo=memo[:500],
         at=now,
+        # The item's own audit record below (before, after, amount) records this move; a
+        # finance user's (actor) posting is audited by the ledger as well.
+        audited=False,
     )
     for name, value in provider_fields.items():
         setattr(item, name, value)
@@ -645,7 +663,16 @@ def _item_settle(
     item.processing_since = None
     item.next_attempt_at = None
     item.settled_at = now
-    item.save()
+    item.save(
+        update_fields=[
+            *provider_fields,
+            "status",
+            "processing_since",
+            "next_attempt_at",
+            "settled_at",
+            "updated_at",
+        ]
+    )
     audit_record(
         actor=actor,
         action=f"payout_item.{outcome}",

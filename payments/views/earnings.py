@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET
 from accounts.models import User
 from payments.models import IncentiveBonusLine
 from payments.selectors.earnings_pages import (
+    PersonEarnings,
     bonus_reason,
     check_text,
     earnings_bonus_rows,
@@ -48,6 +49,7 @@ def _page(request: HttpRequest, person: User) -> HttpResponse:
     bounds = month_bounds(month)
     if bounds is None:
         raise Http404
+    earnings = PersonEarnings(person.pk)  # their newest ledger entries, read once for the page
     return render(
         request,
         "payments/earnings/page.html",
@@ -55,14 +57,16 @@ def _page(request: HttpRequest, person: User) -> HttpResponse:
             "person": person,
             "is_own": person.pk == request.user.pk,
             "month": month,
-            "summaries": earnings_summary(person.pk, now=now),
-            "lines": earnings_day_lines(person.pk, since=bounds[0], until=bounds[1]),
+            "summaries": earnings_summary(person.pk, now=now, earnings=earnings),
+            "lines": earnings_day_lines(
+                person.pk, since=bounds[0], until=bounds[1], earnings=earnings
+            ),
             "bonuses": earnings_bonus_rows(person.pk)[:BONUSES_SHOWN],
             "held": [
                 (hold, hold_evidence(hold))
                 for hold in holds_open_of(user_id=person.pk)[:HOLDS_SHOWN]
             ],
-            "months": earnings_statement_months(person.pk),
+            "months": earnings_statement_months(person.pk, earnings=earnings),
         },
     )
 

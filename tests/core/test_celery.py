@@ -126,6 +126,7 @@ QUEUE_OF_TASK = {
     "quality.tasks.project_agreements_refresh": "default",
     "payments.tasks.ledger_reconcile": "default",
     "payments.tasks.earnings_hourly_finalise": "default",
+    "payments.tasks.earning_days_roll": "default",
     "payments.tasks.incentive_period_close_run": "default",
     "payments.tasks.payout_item_execute": "payouts",
     "payments.tasks.payout_items_due": "payouts",

@@ -357,8 +357,8 @@ def test_a_bonus_posted_before_a_crash_is_not_posted_again_on_resume(project):
     line = IncentiveBonusLine.objects.get()
     # The worker posted the bonus, then died before marking the line as paid.
     expense = ledger_account_get_or_create(kind=AccountKind.BONUS_EXPENSE, currency="USD")
-    incentives._post_line(line, 1_000, IncentivePeriod.objects.get(), expense)
-    IncentiveBonusLine.objects.filter(pk=line.pk).update(amount_minor=None, transaction=None)
+    payable = ledger_account_get_or_create(kind=AccountKind.PAYABLE, currency="USD", user=person)
+    incentives._bonus_post(line, 1_000, IncentivePeriod.objects.get(), payable, expense)
 
     incentives.incentive_period_close_run(period_id=period.pk)
 
