@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -66,6 +66,34 @@ def audit_record(
         after=_jsonable(after) if after is not None else None,
         ip_address=ip_address,
     )
+
+
+def audit_record_many(
+    *,
+    actor: Any | None,
+    action: str,
+    changes: Sequence[tuple[models.Model, dict[str, JsonValue]]],
+) -> list[AuditEvent]:
+    """Append one audit event per (target, after) of `changes`, all of one action, in one insert
+    (a batch of a bulk operation); call it inside the transaction that makes the changes."""
+    actor_obj = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    types: dict[type[models.Model], ContentType] = {}
+    events = []
+    for target, after in changes:
+        kind = type(target)
+        if kind not in types:
+            types[kind] = ContentType.objects.get_for_model(target, for_concrete_model=False)
+        events.append(
+            AuditEvent(
+                actor=actor_obj,
+                action=action,
+                target_type=types[kind],
+                target_id=str(target.pk),
+                target_repr=str(target)[:200],
+                after=_jsonable(after),
+            )
+        )
+    return AuditEvent.objects.bulk_create(events)
 
 
 def audit_events_about(events: QuerySet[AuditEvent], target: models.Model) -> QuerySet[AuditEvent]:

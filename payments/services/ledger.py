@@ -38,7 +38,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from core.audit import audit_record
+from core.audit import audit_record, audit_record_many
 from core.errors import Conflict, ValidationFailed
 from core.statements import statement_rows
 from kit.money import Micros, MoneyError, currency_exponent, micros_per_minor, micros_to_minor
@@ -187,17 +187,25 @@ def ledger_person_accounts_get_or_create(
             ],
             ignore_conflicts=True,  # created meanwhile by a concurrent posting: theirs is kept
         )
-        created = LedgerAccount.objects.filter(key__in=[keys[u] for u in missing])
+        created = [
+            account
+            for account in LedgerAccount.objects.filter(key__in=[keys[u] for u in missing])
+            if account.user_id is not None  # the kind check above says it has one
+            and account.user_id not in found
+        ]
         for account in created:
-            if account.user_id is None:  # the kind check above says it has one
-                continue
-            found[account.user_id] = account
-            audit_record(
-                actor=None,
-                action="ledger.account_open",
-                target=account,
-                after={"key": account.key, "kind": account_kind.value, "currency": currency},
-            )
+            if account.user_id is not None:
+                found[account.user_id] = account
+        # One audit event per account opened, as `ledger_account_get_or_create` records, in one
+        # insert for the batch (a payout run's freeze opens thousands).
+        audit_record_many(
+            actor=None,
+            action="ledger.account_open",
+            changes=[
+                (a, {"key": a.key, "kind": account_kind.value, "currency": currency})
+                for a in created
+            ],
+        )
     return found
 
 

@@ -294,3 +294,27 @@ def test_random_postings_repeats_and_reversals_keep_the_ledger_exact(operations)
         for account in LedgerAccount.objects.all():
             assert ledger_account_balance(account).amount == expected.get(account.pk, 0)
         transaction.set_rollback(True)
+
+
+def test_opening_a_batch_of_peoples_accounts_audits_each_in_one_insert():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from payments.services.ledger import ledger_person_accounts_get_or_create
+
+    people = [make_user() for _ in range(5)]
+    already = ledger_account_get_or_create(kind=AccountKind.PAYABLE, currency="EUR", user=people[0])
+    before = AuditEvent.objects.filter(action="ledger.account_open").count()
+
+    with CaptureQueriesContext(connection) as captured:
+        opened = ledger_person_accounts_get_or_create(
+            kind=AccountKind.PAYABLE, currency="EUR", user_ids=[p.pk for p in people]
+        )
+
+    assert opened[people[0].pk] == already
+    assert {opened[p.pk].user_id for p in people} == {p.pk for p in people}
+    events = AuditEvent.objects.filter(action="ledger.account_open").order_by("pk")
+    assert events.count() == before + 4
+    assert {e.target_id for e in events[before:]} == {str(opened[p.pk].pk) for p in people[1:]}
+    audit_inserts = [q for q in captured.captured_queries if "core_auditevent" in q["sql"]]
+    assert len(audit_inserts) == 1, audit_inserts
