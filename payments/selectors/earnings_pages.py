@@ -38,6 +38,7 @@ from accounts.models import User
 from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
+from labeling.models.projects import ProjectPurpose
 from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount, LedgerEntry
 from payments.selectors.incentives import ACCRUAL_PREFIX, BONUS_PREFIX, incentive_lines_of
 
@@ -191,6 +192,7 @@ class DayLine:
     earned_micros: int
     reversed_micros: int
     pieces: int
+    title: str = ""  # what the line is, for people (`line_title`); the project's name for work
 
     @property
     def net_micros(self) -> int:
@@ -207,6 +209,22 @@ class DayLine:
     @property
     def net(self) -> str:
         return format_micros(Micros(self.net_micros, self.currency))
+
+
+CHECK_TITLES = {
+    ProjectPurpose.TRAINING.value: "Training module",
+    ProjectPurpose.TEST.value: "Qualification test",
+}
+
+
+def line_title(*, project_name: str, purpose: str, check_name: str | None) -> str:
+    """What a day line is, for people: the project's name for production work; training and test
+    time says which module or test, in which project."""
+    kind = CHECK_TITLES.get(purpose)
+    if kind is None:
+        return project_name
+    named = f"{kind} {check_name}" if check_name else kind
+    return f"{named} in {project_name}"
 
 
 def earnings_day_lines(
@@ -241,23 +259,30 @@ def earnings_day_lines(
         )
         .order_by("-day", "line_project", "account__currency")
     )
-    names = dict(
-        Project.objects.filter(
+    projects = {
+        pk: (name, purpose, check_name)
+        for pk, name, purpose, check_name in Project.objects.filter(
             pk__in={r["line_project"] for r in rows if r["line_project"]}
-        ).values_list("pk", "name")
-    )
-    return [
-        DayLine(
-            day=row["day"],
-            project_id=row["line_project"],
-            project_name=names.get(row["line_project"], "(no project)"),
-            currency=row["account__currency"],
-            earned_micros=row["earned"],
-            reversed_micros=row["reversed"],
-            pieces=row["pieces"],
+        ).values_list("pk", "name", "purpose", "skill_check__name")
+    }
+    lines = []
+    for row in rows:
+        name, purpose, check_name = projects.get(
+            row["line_project"], ("(no project)", ProjectPurpose.WORK, None)
         )
-        for row in rows
-    ]
+        lines.append(
+            DayLine(
+                day=row["day"],
+                project_id=row["line_project"],
+                project_name=name,
+                currency=row["account__currency"],
+                earned_micros=row["earned"],
+                reversed_micros=row["reversed"],
+                pieces=row["pieces"],
+                title=line_title(project_name=name, purpose=purpose, check_name=check_name),
+            )
+        )
+    return lines
 
 
 # --- Bonuses ---------------------------------------------------------------------------------
@@ -446,7 +471,7 @@ def statement_csv_rows(statement: Statement) -> list[list[str]]:
             [
                 "work",
                 f"{line.day:%Y-%m-%d}",
-                _text_cell(line.project_name),
+                _text_cell(line.title),
                 line.currency,
                 money(line.earned_micros, line.currency),
                 money(line.reversed_micros, line.currency),
