@@ -30,6 +30,13 @@ a handler never depends on what labeling happened to have loaded.
   estimates refreshed (re-aggregation). The work behind it stays paid: nothing is reversed.
   Arguments: project_id, task_id, reaggregation_id, task_status, before_label, after_label,
   before_confidence, after_confidence, estimates_at, changed_at.
+- `check_answered`: a person answered one item of a training module or qualification test (a
+  skill check's attempt; labeling.services.checks). Not production work: it is not a
+  `work_submitted`, so nothing that counts or pays production work sees it. The answer is scored
+  and final at once. Arguments: user_id, project_id (the check's project), check_kind
+  ("training" or "test"), task_id (the item), answer_id (the answer: one per person, attempt and
+  item), active_seconds (server-measured: from the previous sign of the attempt, its start or
+  the person's previous answer, to this answer, at most the project's idle cap), answered_at.
 - `project_created`: a project was created. Arguments: project_id, actor_id (None: by the system).
 """
 
@@ -52,6 +59,7 @@ work_reversed = Signal()
 work_updated = Signal()
 review_overruled = Signal()
 project_created = Signal()
+check_answered = Signal()
 
 
 def work_submitted_send(
@@ -191,3 +199,26 @@ def work_updated_send(
 def project_created_send(*, project_id: int, actor_id: int | None) -> None:
     """Announce a new project (call inside the transaction that created it)."""
     project_created.send(sender="labeling", project_id=project_id, actor_id=actor_id)
+
+
+def check_answered_send(
+    *,
+    user_id: int,
+    project_id: int,
+    check_kind: str,
+    task_id: int,
+    answer_id: int,
+    active_seconds: int,
+    answered_at: datetime,
+) -> None:
+    """Announce an answered item of a skill check (call inside the transaction that stored it)."""
+    check_answered.send(
+        sender="labeling",
+        user_id=user_id,
+        project_id=project_id,
+        check_kind=check_kind,
+        task_id=task_id,
+        answer_id=answer_id,
+        active_seconds=active_seconds,
+        answered_at=answered_at,
+    )

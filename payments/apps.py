@@ -42,6 +42,7 @@ class PaymentsConfig(AppConfig):
 def _connect_work_events() -> None:
     """Earnings follow labeling's work events, in the transaction that announced them."""
     from labeling.events import (
+        check_answered,
         review_overruled,
         work_final,
         work_reversed,
@@ -57,3 +58,4 @@ def _connect_work_events() -> None:
         handlers.on_review_overruled, dispatch_uid="payments-earning-overruled"
     )
     work_reversed.connect(handlers.on_work_reversed, dispatch_uid="payments-earning-discounted")
+    check_answered.connect(handlers.on_check_answered, dispatch_uid="payments-earning-check")

@@ -3,7 +3,7 @@
 Each runs inside the transaction that announced the event and calls one earnings service, so pay
 commits or rolls back with the work: submitted work accrues, final work becomes payable, rejected
 or overruled work is reversed with its reason, discounted work is held for finance with the
-quality rule's evidence.
+quality rule's evidence, and answered training and test items earn when training time is paid.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from labeling.events import SCORED_BY_GOLD, SCORED_BY_REVIEW
 from payments.services.earnings import (
     earning_accrue,
+    earning_accrue_check,
     earning_finalise_gold,
     earning_reverse_source,
     earnings_finalise_task,
@@ -104,4 +105,29 @@ def on_work_reversed(
     that discarded it, until finance forfeits it (reversed) or releases it."""
     earnings_hold_discounted(
         annotation_ids=annotation_ids, reason=reason, rule_action_id=rule_action_id
+    )
+
+
+def on_check_answered(
+    sender: Any,
+    *,
+    user_id: int,
+    project_id: int,
+    check_kind: str,
+    task_id: int,
+    answer_id: int,
+    active_seconds: int,
+    answered_at: datetime,
+    **_: Any,
+) -> None:
+    """`check_answered`: price the training or test answer (nothing while training time is not
+    paid or no training or test rate is in force)."""
+    earning_accrue_check(
+        user_id=user_id,
+        project_id=project_id,
+        check_kind=check_kind,
+        task_id=task_id,
+        answer_id=answer_id,
+        active_seconds=active_seconds,
+        answered_at=answered_at,
     )

@@ -56,7 +56,6 @@ class CheckItemSerializer(serializers.Serializer[Any]):
 class CheckAnswerInputSerializer(serializers.Serializer[Any]):
     task_id = serializers.IntegerField()
     result = serializers.JSONField()
-    active_seconds = serializers.IntegerField(min_value=0, required=False, default=0)
 
 
 class CheckFeedbackSerializer(serializers.Serializer[Any]):

@@ -5,7 +5,8 @@ project whose purpose is the check's kind (Project.skill_check). The queue never
 (`labeling.policy.project_takes_work`): a person repeats a module on the same items, which the
 queue's once-per-task participation forbids. Answers are scored by the gold scorer
 (`kit.scoring.score`) at once; workforce records the attempt and its outcome
-(`workforce.services.checks`).
+(`workforce.services.checks`), and each answer is announced (`labeling.events.check_answered`)
+with the active time the server measured, so payments may pay training and test time.
 
 The time limit is the server's: an answer or a request for the next item after the deadline is
 refused and closes the attempt as timed out (unanswered items score 0); a periodic sweep
@@ -23,18 +24,17 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 
 from accounts.models import User
 from core.errors import Conflict, NotFound, ValidationFailed
 from kit.scoring import score
+from labeling.events import check_answered_send
 from labeling.models import CheckAnswer, GoldAnswer, Project, ProjectStatus, Task, TaskType
 from labeling.selectors import instructions_current
 from labeling.services.results import task_result_clean
 from workforce.models import AttemptState, CheckAttempt, CheckKind, SkillCheck
 from workforce.services.checks import attempt_abandon, attempt_finish, attempt_start
-
-MAX_ACTIVE_SECONDS = 24 * 3600
 
 
 def _new_rng() -> random.Random:
@@ -243,9 +243,10 @@ def check_item_answer(
     task_id: int,
     result: Any,
     now: datetime,
-    active_seconds: int = 0,
 ) -> AnswerOutcome:
-    """Store and score the person's answer to one item of their open attempt.
+    """Store and score the person's answer to one item of their open attempt, with the time
+    spent on it as the server measures it (`answer_active_seconds`), and announce it
+    (`check_answered`, in the same transaction).
 
     Raises ValidationFailed for an item not in the attempt or a result the label schema refuses,
     Conflict for an item answered before or an attempt that is over, AttemptTimedOut after the
@@ -253,27 +254,29 @@ def check_item_answer(
     """
     _refuse_closed(attempt)
     _refuse_late(attempt, now)
-    if not isinstance(active_seconds, int) or isinstance(active_seconds, bool):
-        raise ValidationFailed(
-            "active_seconds: a whole number of seconds.",
-            fields={"active_seconds": ["Whole seconds."]},
-        )
-    outcome = _answer(
-        attempt=attempt,
-        task_id=task_id,
-        result=result,
-        now=now,
-        active_seconds=max(0, min(active_seconds, MAX_ACTIVE_SECONDS)),
-    )
+    outcome = _answer(attempt=attempt, task_id=task_id, result=result, now=now)
     if outcome is None:  # the deadline passed while the answer waited for the lock
         _refuse_late(attempt, now)
         raise AttemptTimedOut()
     return outcome
 
 
+def answer_active_seconds(*, attempt: CheckAttempt, project: Project, now: datetime) -> int:
+    """The active time of the answer given at `now`: from the attempt's last sign of work (its
+    start, or the person's previous answer, after which the page asks for the next item) to
+    `now`, at most the project's idle cap, as a lease's active time is (time nobody was seen
+    working is not credited). The page's own clock is not asked."""
+    previous = CheckAnswer.objects.filter(attempt_id=attempt.pk).aggregate(at=Max("answered_at"))[
+        "at"
+    ]
+    since = max(attempt.started_at, previous) if previous is not None else attempt.started_at
+    gap = max(0.0, (now - since).total_seconds())
+    return int(min(gap, project.idle_cap_seconds))
+
+
 @transaction.atomic
 def _answer(
-    *, attempt: CheckAttempt, task_id: int, result: Any, now: datetime, active_seconds: int
+    *, attempt: CheckAttempt, task_id: int, result: Any, now: datetime
 ) -> AnswerOutcome | None:
     locked = CheckAttempt.objects.select_for_update().select_related("check_ref").get(pk=attempt.pk)
     _refuse_closed(locked)
@@ -290,7 +293,8 @@ def _answer(
     clean = task_result_clean(task.project, task, result)
     key = GoldAnswer.objects.get(task_id=task_id)
     outcome = score(task.project.task_type, clean, key.result)
-    CheckAnswer.objects.create(
+    active_seconds = answer_active_seconds(attempt=locked, project=task.project, now=now)
+    answer = CheckAnswer.objects.create(
         attempt=locked,
         task_id=task_id,
         result=clean,
@@ -298,6 +302,15 @@ def _answer(
         detail=outcome.detail,
         answered_at=now,
         active_seconds=active_seconds,
+    )
+    check_answered_send(
+        user_id=locked.user_id,
+        project_id=task.project_id,
+        check_kind=locked.check_ref.kind,
+        task_id=task_id,
+        answer_id=answer.pk,
+        active_seconds=active_seconds,
+        answered_at=now,
     )
     answered = CheckAnswer.objects.filter(attempt_id=locked.pk).count()
     if answered >= len(locked.item_ids):

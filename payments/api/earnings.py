@@ -62,6 +62,10 @@ class EarningsDayLineSerializer(serializers.Serializer[DayLine]):
     day = serializers.DateField(help_text="The UTC day.")
     project = serializers.IntegerField(source="project_id", allow_null=True)
     project_name = serializers.CharField()
+    title = serializers.CharField(
+        help_text="What the line is: the project's name, or for training and test time "
+        "'Training module <name> in <project>' / 'Qualification test <name> in <project>'."
+    )
     currency = serializers.CharField()
     pieces = serializers.IntegerField(help_text="Pieces of work accrued that day.")
     earned_micros = serializers.IntegerField(help_text=MICROS_HELP)

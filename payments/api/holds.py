@@ -51,6 +51,7 @@ class HeldEarningSerializer(serializers.ModelSerializer[Earning]):
             "task_id",
             "annotation_id",
             "review_id",
+            "check_answer_id",
             "earned_on",
             "currency",
             "amount_micros",

@@ -50,6 +50,7 @@ from payments.models.payout_runs import (
     PayoutRunStatus,
 )
 from payments.models.rates import (
+    CHECK_WORK_KINDS,
     MAX_SKILL_LEVEL,
     Rate,
     RateCard,
@@ -62,6 +63,7 @@ from payments.models.stripe_connect import StripeConnectedAccount, TransfersCapa
 from payments.models.stripe_events import StripeEvent, StripeEventStatus
 
 __all__ = [
+    "CHECK_WORK_KINDS",
     "CUSTOMER_KINDS",
     "MAX_SKILL_LEVEL",
     "OPEN_RUN_STATUSES",

@@ -2,9 +2,10 @@
 moved to payable (the sub-minor-unit remainder). The rules of writing them are
 payments/services/earnings.py; docs/earnings.md says the same to annotators and finance.
 
-An earning per final task is keyed by its source (the annotation, or the review verdict); an
-earning per active hour by (person, project, day, rate): its active seconds grow with each
-submission of that day, and each growth posts its own ledger increment.
+An earning per final task is keyed by its source (the annotation, the review verdict, or the
+answered item of a training module or test); an earning per active hour by (person, project, day,
+rate): its active seconds grow with each submission of that day, and each growth posts its own
+ledger increment.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ class EarningStatus(models.TextChoices):
 
 
 class Earning(models.Model):
-    """What one piece of work earned: an annotation or a review verdict at a per-task rate, or a
-    person's active time on a project in a day at a per-hour rate."""
+    """What one piece of work earned: an annotation, a review verdict or an answered training or
+    test item at a per-task rate, or a person's active time on a project in a day at a per-hour
+    rate."""
 
     # Every index is written by each submit that earns, twice when the work is final at once (the
     # status change is not a HOT update): the person's lookups use `payments_earning_user` (user,
@@ -44,6 +46,8 @@ class Earning(models.Model):
     task_id = models.BigIntegerField(null=True, blank=True)
     annotation_id = models.BigIntegerField(null=True, blank=True)
     review_id = models.BigIntegerField(null=True, blank=True)
+    # An answered item of a training module or qualification test (labeling.CheckAnswer).
+    check_answer_id = models.BigIntegerField(null=True, blank=True)
     earned_on = models.DateField()
     active_seconds = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3)
@@ -100,6 +104,11 @@ class Earning(models.Model):
                 name="payments_earning_one_per_review",
             ),
             models.UniqueConstraint(
+                fields=["check_answer_id"],
+                condition=Q(check_answer_id__isnull=False),
+                name="payments_earning_one_per_check_answer",
+            ),
+            models.UniqueConstraint(
                 fields=["user", "project", "earned_on", "rate"],
                 condition=Q(unit=RateUnit.PER_HOUR),
                 name="payments_earning_one_per_hourly_day",
@@ -109,7 +118,11 @@ class Earning(models.Model):
                     Q(unit=RateUnit.PER_HOUR, task_id__isnull=True)
                     | (
                         Q(unit=RateUnit.PER_TASK, task_id__isnull=False)
-                        & (Q(annotation_id__isnull=False) | Q(review_id__isnull=False))
+                        & (
+                            Q(annotation_id__isnull=False)
+                            | Q(review_id__isnull=False)
+                            | Q(check_answer_id__isnull=False)
+                        )
                     )
                 ),
                 name="payments_earning_source_matches_unit",

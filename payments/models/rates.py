@@ -31,6 +31,10 @@ class WorkKind(models.TextChoices):
     TEST = "test", "Qualification test"
 
 
+# The kinds of work done in skill checks (labeling's check_answered), not in production.
+CHECK_WORK_KINDS = frozenset({WorkKind.TRAINING, WorkKind.TEST})
+
+
 class RateUnit(models.TextChoices):
     PER_TASK = "per_task", "Per final task"
     PER_HOUR = "per_hour", "Per active hour"

@@ -20,6 +20,7 @@ from accounts.models import User
 from accounts.policy import Action, can
 from kit.money import Micros, Minor, format_micros, format_minor
 from labeling.models import Project
+from labeling.models.projects import ProjectPurpose
 from payments.models import AccountKind, IncentiveBonusLine, LedgerAccount
 from payments.selectors.earning_cells import PersonEarnings
 from payments.selectors.incentives import incentive_lines_of
@@ -141,6 +142,7 @@ class DayLine:
     earned_micros: int
     reversed_micros: int
     pieces: int
+    title: str = ""  # what the line is, for people (`line_title`); the project's name for work
 
     @property
     def net_micros(self) -> int:
@@ -159,6 +161,22 @@ class DayLine:
         return format_micros(Micros(self.net_micros, self.currency))
 
 
+CHECK_TITLES = {
+    ProjectPurpose.TRAINING.value: "Training module",
+    ProjectPurpose.TEST.value: "Qualification test",
+}
+
+
+def line_title(*, project_name: str, purpose: str, check_name: str | None) -> str:
+    """What a day line is, for people: the project's name for production work; training and test
+    time says which module or test, in which project."""
+    kind = CHECK_TITLES.get(purpose)
+    if kind is None:
+        return project_name
+    named = f"{kind} {check_name}" if check_name else kind
+    return f"{named} in {project_name}"
+
+
 def earnings_day_lines(
     user_id: int,
     *,
@@ -175,23 +193,30 @@ def earnings_day_lines(
         if key[1] is not None
     ]
     cells.sort(key=lambda item: (-item[0][0].toordinal(), item[0][1], item[0][2]))
-    names: dict[int | None, str] = dict(
-        Project.objects.filter(pk__in={project for (_, project, _), _ in cells}).values_list(
-            "pk", "name"
+    projects: dict[int | None, tuple[str, str, str | None]] = {
+        pk: (name, purpose, check_name)
+        for pk, name, purpose, check_name in Project.objects.filter(
+            pk__in={project for (_, project, _), _ in cells}
+        ).values_list("pk", "name", "purpose", "skill_check__name")
+    }
+    lines = []
+    for (day, project_id, currency), cell in cells:
+        name, purpose, check_name = projects.get(
+            project_id, ("(no project)", ProjectPurpose.WORK.value, None)
         )
-    )
-    return [
-        DayLine(
-            day=day,
-            project_id=project_id,
-            project_name=names.get(project_id, "(no project)"),
-            currency=currency,
-            earned_micros=cell.earned_micros,
-            reversed_micros=cell.reversed_micros,
-            pieces=cell.pieces,
+        lines.append(
+            DayLine(
+                day=day,
+                project_id=project_id,
+                project_name=name,
+                currency=currency,
+                earned_micros=cell.earned_micros,
+                reversed_micros=cell.reversed_micros,
+                pieces=cell.pieces,
+                title=line_title(project_name=name, purpose=purpose, check_name=check_name),
+            )
         )
-        for (day, project_id, currency), cell in cells
-    ]
+    return lines
 
 
 # --- Bonuses ---------------------------------------------------------------------------------
@@ -372,7 +397,7 @@ def statement_csv_rows(statement: Statement) -> list[list[str]]:
             [
                 "work",
                 f"{line.day:%Y-%m-%d}",
-                _text_cell(line.project_name),
+                _text_cell(line.title),
                 line.currency,
                 money(line.earned_micros, line.currency),
                 money(line.reversed_micros, line.currency),

@@ -47,6 +47,7 @@ from kit.money import Micros, micros_per_minor
 from labeling.models import Project
 from payments.lock_objects import PersonPayLocked, person_pay_lock
 from payments.models import (
+    CHECK_WORK_KINDS,
     AccountKind,
     Earning,
     EarningRemainder,
@@ -160,6 +161,8 @@ def _person_pay_locked(*, user_id: int, currency: str) -> PersonPayLocked:
 
 
 def _what(work_kind: str, review_level: int) -> str:
+    if work_kind in CHECK_WORK_KINDS:
+        return f"{WorkKind(work_kind).label} answer"
     return f"Review (level {review_level})" if work_kind == WorkKind.REVIEW else "Annotation"
 
 
@@ -757,8 +760,102 @@ def earning_release_hold(*, earning: Earning, hold_id: int, at: datetime | None 
     return locked
 
 
+# --- Training and test time (labeling's check_answered) ----------------------------------------
+
+
+@transaction.atomic(savepoint=False)
+def earning_accrue_check(
+    *,
+    user_id: int,
+    project_id: int,
+    check_kind: str,
+    task_id: int,
+    answer_id: int,
+    active_seconds: int,
+    answered_at: datetime,
+) -> Earning | None:
+    """Price an answered item of a training module or qualification test (`check_kind`), on
+    the check's project, with the same card and rate choice as production work
+    (`pricing_context`, `rate_for_work`: nothing while the setting says training time is not
+    paid, or when no training or test rate is in force). Per active hour, the day's earning of
+    the person on that project grows by the answer's server-measured seconds (payable after the
+    day, `earnings_hourly_finalise_due`); per task, the answer earns once, under
+    `earning:accrue:check_item:<answer id>`, and is payable at once (or held): a scored answer
+    is final. Return the earning, or None when nothing prices it. Repeating it changes nothing.
+    Raises ValidationFailed (field "check_kind") for a kind that is not training or test."""
+    if check_kind not in CHECK_WORK_KINDS:
+        raise ValidationFailed(
+            f"check_kind: {check_kind!r} is not training or test.",
+            fields={"check_kind": ["Training or test."]},
+        )
+    work_kind = WorkKind(check_kind).value
+    context = pricing_context(
+        project_id=project_id, user_id=user_id, work_kind=work_kind, at=answered_at
+    )
+    if context is None:
+        return None
+    project = context.project
+    match = rate_for_work(
+        project=project,
+        version=context.version,
+        user=User(pk=user_id),
+        work_kind=work_kind,
+        review_level=0,
+        rates=context.rates,
+    )
+    if match is None:
+        return None
+    source = f"check_item:{answer_id}"
+    if match.unit == RateUnit.PER_HOUR:
+        return _accrue_hours(
+            user_id=user_id,
+            project=project,
+            match=match,
+            work_kind=work_kind,
+            level=0,
+            source=source,
+            active_seconds=active_seconds,
+            at=answered_at,
+        )
+    earning = Earning(
+        user_id=user_id,
+        project_id=project.pk,
+        work_kind=work_kind,
+        review_level=0,
+        unit=RateUnit.PER_TASK,
+        task_id=task_id,
+        check_answer_id=answer_id,
+        earned_on=timezone.localdate(answered_at),
+        active_seconds=active_seconds,
+        currency=match.amount.currency,
+        amount_micros=match.amount.amount,
+        rate_version=match.version,
+        rate=match.rate,
+        created_at=answered_at,
+    )
+    _post_accrual(
+        source_key=f"earning:accrue:{source}",
+        user_id=user_id,
+        project=project,
+        amount=match.amount,
+        memo=_memo(earning, project.name),
+        at=answered_at,
+        known=(context.pending_account_id, context.labour_account_id),
+        also=[_earning_insert(earning)],
+    )
+    # Only a pending earning moves: a repeat finds it payable (or held) and moves nothing.
+    due = with_hold_causes(
+        with_project_name(Earning.objects.select_for_update(of=("self",))).filter(
+            check_answer_id=answer_id, status=EarningStatus.PENDING
+        )
+    )
+    finalised = _finalise_or_hold(list(due), at=answered_at)
+    return finalised[0] if finalised else Earning.objects.get(check_answer_id=answer_id)
+
+
 __all__ = [
     "earning_accrue",
+    "earning_accrue_check",
     "earning_finalise_gold",
     "earning_release",
     "earning_release_hold",

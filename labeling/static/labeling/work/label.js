@@ -648,7 +648,7 @@
      time limit: the countdown only shows it, and after it the server closes the attempt. */
   if ($("lab").dataset.mode === "attempt") { runAttempt($("lab").dataset); return; }
   function runAttempt(U) {
-    const A = { cur: null, busy: false, feedback: null, deadline: null, shownAt: 0, over: false, late: false };
+    const A = { cur: null, busy: false, feedback: null, deadline: null, over: false, late: false };
     $("skip").hidden = true;
     async function get(url) {
       const r = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
@@ -689,7 +689,6 @@
         setDeadline(d.attempt, res);
         if (!d.task) return finish(d.attempt, outcome(d.attempt));
         A.cur = d.task;
-        A.shownAt = Date.now();
         $("nowork").hidden = true;
         $("task").hidden = false;
         $("task").dataset.taskId = d.task.id;
@@ -706,8 +705,7 @@
       const problem = mod.problem();
       if (problem) { say(problem, true); return; }
       const task = A.cur;
-      const body = { task_id: task.id, result: mod.result(),
-        active_seconds: Math.round((Date.now() - A.shownAt) / 1000) };
+      const body = { task_id: task.id, result: mod.result() };
       A.busy = true;
       $("submit").setAttribute("aria-busy", "true");
       withRetry(() => api(U.answerUrl, body)).then((res) => {
