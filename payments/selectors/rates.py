@@ -141,16 +141,33 @@ _PRICING_ARGUMENTS = {
 }
 
 
+def _converters(model: type[models.Model]) -> list[tuple[Any, list[Any]]]:
+    """Each concrete field of `model` (as a column) with the converters the ORM applies to its
+    raw values on this connection, worked out once per model and vendor."""
+    key = (model, connection.vendor)
+    found = _CONVERTERS.get(key)
+    if found is None:
+        found = []
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            steps = [(convert, field) for convert in field.get_db_converters(connection)] + [
+                (convert, column) for convert in connection.ops.get_db_converters(column)
+            ]
+            found.append((field, steps))
+        _CONVERTERS[key] = found
+    return found
+
+
+_CONVERTERS: dict[tuple[type[models.Model], str], list[tuple[Any, list[Any]]]] = {}
+
+
 def model_values_converted(model: type[models.Model], values: Sequence[Any]) -> list[Any]:
     """Raw column values of `model`'s concrete fields, through the fields' converters, as the ORM
     reads them (times on SQLite are text)."""
     converted = []
-    for field, value in zip(model._meta.concrete_fields, values, strict=True):
-        for convert in field.get_db_converters(connection):
-            value = convert(value, field, connection)
-        column = field.get_col(model._meta.db_table)
-        for convert in connection.ops.get_db_converters(column):
-            value = convert(value, column, connection)
+    for (_field, steps), value in zip(_converters(model), values, strict=True):
+        for convert, target in steps:
+            value = convert(value, target, connection)
         converted.append(value)
     return converted
 

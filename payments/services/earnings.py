@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -232,27 +233,51 @@ def _post_accrual(
     )
 
 
+@dataclass(frozen=True)
+class _EarningInsert:
+    sql: str
+    fields: tuple[Any, ...]  # the fields given as parameters, in the statement's order
+    types: dict[str, str]
+
+
+# The earning's insert statement, built once per database vendor (it runs in every submit).
+_earning_inserts: dict[str, _EarningInsert] = {}
+
+
+def _earning_insert_shape() -> _EarningInsert:
+    shape = _earning_inserts.get(connection.vendor)
+    if shape is None:
+        columns, values, fields, types = [], [], [], {}
+        for field in Earning._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            columns.append(connection.ops.quote_name(str(field.column)))
+            if field.attname == "accrued_by_id":
+                values.append("tx.id")
+                continue
+            fields.append(field)
+            types[field.attname] = str(field.db_type(connection))
+            values.append(f"%({field.attname})s")
+        shape = _EarningInsert(
+            sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)
+            f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
+            fields=tuple(fields),
+            types=types,
+        )
+        _earning_inserts[connection.vendor] = shape
+    return shape
+
+
 def _earning_insert(earning: Earning) -> AlsoWrite:
     """The earning's row, inserted with its accrual (`accrued_by` is the posting) and only with
     it; a repeat of the same work inserts nothing. (`WHERE true`: SQLite reads ON CONFLICT after
     a SELECT without WHERE as part of a join.)"""
-    columns, values, params, types = [], [], {}, {}
-    for field in Earning._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(connection.ops.quote_name(str(field.column)))
-        if field.attname == "accrued_by_id":
-            values.append("tx.id")
-            continue
-        params[field.attname] = field.get_db_prep_save(getattr(earning, field.attname), connection)
-        types[field.attname] = str(field.db_type(connection))
-        values.append(f"%({field.attname})s")
-    return AlsoWrite(
-        sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)
-        f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
-        params=params,
-        types=types,
-    )
+    shape = _earning_insert_shape()
+    params = {
+        field.attname: field.get_db_prep_save(getattr(earning, field.attname), connection)
+        for field in shape.fields
+    }
+    return AlsoWrite(sql=shape.sql, params=params, types=shape.types)
 
 
 @transaction.atomic(savepoint=False)
