@@ -32,12 +32,21 @@ from django.utils import timezone
 from core.statements import statement_rows
 from kit.money import Micros
 from labeling.models import Project
-from payments.models import AccountKind, Rate, RateCard, RateCardVersion, RateUnit, WorkKind
+from payments.models import (
+    CHECK_WORK_KINDS,
+    AccountKind,
+    Rate,
+    RateCard,
+    RateCardVersion,
+    RateUnit,
+    WorkKind,
+)
 from workforce.selectors.people import skill_levels_of
 from workforce.selectors.tiers import tier_of
 
 RATE_ORDER = ("work_kind", "review_level", "tier", "min_skill_level", "pk")
-UNPAID_UNLESS_TRAINING_PAID = frozenset({WorkKind.TRAINING, WorkKind.TEST})
+# Training and test work: paid only while the operator's setting says training time is paid.
+UNPAID_UNLESS_TRAINING_PAID = CHECK_WORK_KINDS
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ from payments.selectors.earnings import (
     work_kind_of,
 )
 from payments.selectors.holds import hold_cause_of, with_hold_causes
-from payments.selectors.rates import pricing_context
+from payments.selectors.rates import PricingContext, pricing_context
 from payments.services.ledger import (
     AlsoWrite,
     Leg,
@@ -313,8 +313,39 @@ def earning_accrue(
         # none of its work earned: the task's work_final in this submission has nothing to do.
         unpriced_submissions.remember(task_id=task_id, at=submitted_at)
         return None
-    project = context.project
     level = int(review_level or 0) if work_kind == WorkKind.REVIEW else 0
+    return _accrue_priced(
+        context=context,
+        user_id=user_id,
+        work_kind=work_kind,
+        level=level,
+        source=source,
+        active_seconds=active_seconds,
+        at=submitted_at,
+        work={
+            "task_id": task_id,
+            "annotation_id": annotation_id if review_id is None else None,
+            "review_id": review_id,
+        },
+    )
+
+
+def _accrue_priced(
+    *,
+    context: PricingContext,
+    user_id: int,
+    work_kind: str,
+    level: int,
+    source: str,
+    active_seconds: int,
+    at: datetime,
+    work: dict[str, Any],
+) -> Earning | None:
+    """Accrue work priced by `context` as pending pay: the rate that fits it (None: nothing
+    accrues); per active hour, the day's earning grows by `active_seconds`; per task, one earning
+    (`work`: the ids of the work it is for) and its accrual under `earning:accrue:<source>`, in
+    one posting. Return the earning (a per-task one without its id)."""
+    project = context.project
     match = rate_for_work(
         project=project,
         version=context.version,
@@ -334,7 +365,7 @@ def earning_accrue(
             level=level,
             source=source,
             active_seconds=active_seconds,
-            at=submitted_at,
+            at=at,
         )
     earning = Earning(
         user_id=user_id,
@@ -342,16 +373,14 @@ def earning_accrue(
         work_kind=work_kind,
         review_level=level,
         unit=RateUnit.PER_TASK,
-        task_id=task_id,
-        annotation_id=annotation_id if review_id is None else None,
-        review_id=review_id,
-        earned_on=timezone.localdate(submitted_at),
+        earned_on=timezone.localdate(at),
         active_seconds=active_seconds,
         currency=match.amount.currency,
         amount_micros=match.amount.amount,
         rate_version=match.version,
         rate=match.rate,
-        created_at=submitted_at,
+        created_at=at,
+        **work,
     )
     # A repeat of the same event finds its accrual posted and its earning recorded: neither is
     # written again (no read first, on the hot path).
@@ -361,7 +390,7 @@ def earning_accrue(
         project=project,
         amount=match.amount,
         memo=_memo(earning, project.name),
-        at=submitted_at,
+        at=at,
         known=(context.pending_account_id, context.labour_account_id),
         also=[_earning_insert(earning)],
     )
@@ -819,55 +848,18 @@ def earning_accrue_check(
     )
     if context is None:
         return None
-    project = context.project
-    match = rate_for_work(
-        project=project,
-        version=context.version,
-        user=User(pk=user_id),
-        work_kind=work_kind,
-        review_level=0,
-        rates=context.rates,
-    )
-    if match is None:
-        return None
-    source = f"check_item:{answer_id}"
-    if match.unit == RateUnit.PER_HOUR:
-        return _accrue_hours(
-            user_id=user_id,
-            project=project,
-            match=match,
-            work_kind=work_kind,
-            level=0,
-            source=source,
-            active_seconds=active_seconds,
-            at=answered_at,
-        )
-    earning = Earning(
+    accrued = _accrue_priced(
+        context=context,
         user_id=user_id,
-        project_id=project.pk,
         work_kind=work_kind,
-        review_level=0,
-        unit=RateUnit.PER_TASK,
-        task_id=task_id,
-        check_answer_id=answer_id,
-        earned_on=timezone.localdate(answered_at),
+        level=0,
+        source=f"check_item:{answer_id}",
         active_seconds=active_seconds,
-        currency=match.amount.currency,
-        amount_micros=match.amount.amount,
-        rate_version=match.version,
-        rate=match.rate,
-        created_at=answered_at,
-    )
-    _post_accrual(
-        source_key=f"earning:accrue:{source}",
-        user_id=user_id,
-        project=project,
-        amount=match.amount,
-        memo=_memo(earning, project.name),
         at=answered_at,
-        known=(context.pending_account_id, context.labour_account_id),
-        also=[_earning_insert(earning)],
+        work={"task_id": task_id, "check_answer_id": answer_id},
     )
+    if accrued is None or accrued.unit == RateUnit.PER_HOUR:
+        return accrued
     # Only a pending earning moves: a repeat finds it payable (or held) and moves nothing.
     due = with_hold_causes(
         with_project_name(Earning.objects.select_for_update(of=("self",))).filter(
