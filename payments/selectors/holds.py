@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from payments.models import Hold, HoldCause, TaskDispute
 from quality.models import Appeal, AppealStatus, RuleAction
 from quality.selectors import rule_actions_visible_to
-from quality.views.wording import rule_condition
+from quality.wording import rule_condition
 from workforce.models import AnnotatorProfile, AnnotatorStatus
 
 

@@ -35,7 +35,7 @@ from quality.selectors import (
 )
 from quality.services import actions as action_services
 from quality.views.access import quality_staff
-from quality.views.wording import effect_text, rule_condition
+from quality.wording import effect_text, rule_condition
 
 ACTIONS_PER_PAGE = 50
 

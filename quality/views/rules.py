@@ -26,7 +26,7 @@ from quality.selectors import (
 from quality.services import evaluation
 from quality.services import rules as rule_services
 from quality.views.access import quality_staff
-from quality.views.wording import rule_condition, rule_consequence
+from quality.wording import rule_condition, rule_consequence
 
 RULES_PER_PAGE = 50
 

@@ -1,4 +1,5 @@
-"""Say quality rules, and what their actions did, in words for the portal pages."""
+"""Say quality rules, and what their actions did, in words: for the portal pages and for the
+evidence other apps show (payments' holds of discarded work). Pure functions of the models."""
 
 from __future__ import annotations
 
