@@ -425,10 +425,10 @@ def analyze_as_an_import_would(*, project: Project, count: int) -> list[str]:
     """Apply the product's rule for statistics after an import of `count` tasks to seeded rows.
 
     The seeding stands in for an import job, which analyses the tables it filled when it changed
-    enough of them (labeling.bulk.tables_analyze_stale); nothing else is analysed or vacuumed,
+    enough of them (core.table_statistics.tables_analyze_stale); nothing else is analysed or vacuumed,
     so the figures are those of a database whose autovacuum has not run yet.
     """
-    from labeling.bulk import tables_analyze_stale
+    from core.table_statistics import tables_analyze_stale
     from labeling.models import Task, WorkSlot
 
     return tables_analyze_stale(
@@ -1417,7 +1417,7 @@ class JobRun:
             f" {cpu.get('machine total', 0.0):.1f} on {os.cpu_count()} cores); load average"
             f" {load_average()}",
             f"{runner} peak RSS {memory}, sampled every {POLL_SECONDS:g} s",
-            "the job's own statistics step (labeling.bulk.tables_analyze_stale): "
+            "the job's own statistics step (core.table_statistics.tables_analyze_stale): "
             + ("; ".join(f"analysed {what}" for what in self.analysed) or "analysed nothing"),
         ]
 

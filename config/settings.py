@@ -519,7 +519,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Exports up to this many rows stream straight to the client; larger ones become background jobs.
 EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=10_000)
 # Import and export jobs ANALYZE their tables when at least this many rows (and a tenth of the
-# table) changed since the last analysis (labeling/bulk.py, tables_analyze_stale).
+# table) changed since the last analysis (core/table_statistics.py, tables_analyze_stale).
 ANALYZE_AFTER_ROWS = env.int("ANALYZE_AFTER_ROWS", default=10_000)
 
 # Webhooks: timeouts, how often to retry, and hosts allowed over plain http (tests, local tools).

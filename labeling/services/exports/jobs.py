@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from core.audit import audit_record
 from core.errors import ValidationFailed
-from labeling.bulk import tables_analyze_stale
+from core.table_statistics import tables_analyze_stale
 from labeling.enqueue import job_enqueue
 from labeling.models import (
     Annotation,
