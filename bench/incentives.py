@@ -5,8 +5,10 @@ them) two weeks of data: a small week with a tenth of the people and ledger line
 week with `--people` people, each with an hour of rolled-up work, and `--lines` ledger entries of
 accruals (two entries per accrual: person pending +X, project expense -X). One person of the large
 week also has `--person-lines` accruals of their own over the 30 days up to the real clock (most
-of them finalised, so their accounts hold about twice as many entries), then ANALYZE (autovacuum
-is off on the development machine; production's would have run). Then closes both weeks of an
+of them finalised, so their accounts hold about twice as many entries). Nothing is analysed by
+hand: the close job refreshes the planner's statistics of what it reads when they are stale, and
+the daily rollup's job those of the ledger and its cells, as they do in production (where
+autovacuum would also run; it is off on the development machine). Then closes both weeks of an
 "everyone" program with a multiplier (so every person's period earnings are read from the ledger)
 and a budget, through `incentive_period_close_run`, and GETs the heavy person's Earnings page
 through Django (the view, its selectors, the template) signed in as them: once with the daily
@@ -225,17 +227,6 @@ def seed_heavy_person(
         LedgerEntry.objects.bulk_create(entries, batch_size=BATCH)
 
 
-def analyze() -> None:
-    """Gather the planner's statistics of the seeded tables, as autovacuum does in production
-    after this much history (this development machine runs PostgreSQL with autovacuum off; a
-    bulk seed of a million rows with no statistics makes every plan a guess)."""
-    from django.db import connection
-
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
-
-
 def close(program: Any, week: datetime) -> tuple[float, int]:
     """Close the week; return (seconds, how much the process's resident memory grew at its peak
     over what it was before, in KB, sampled every 20 ms). Not tracemalloc: tracing every
@@ -387,13 +378,13 @@ def main(argv: list[str]) -> int:
         seed_heavy_person(heavy, FRESH_LINES, now - FRESH, now, now, "fresh")
         done = WEEK_LARGE + timedelta(days=7)
         RollupMark.objects.create(name=ROLLUP_NAME, rolled_until=done, gold_fixed_until=done)
-        analyze()
         person_entries = LedgerEntry.objects.filter(account__user_id=heavy).count()
         print(
             f"seeded {len(small):,} + {len(large):,} people, {args.lines // 10:,} +"
             f" {args.lines:,} ledger lines and {args.person_lines + FRESH_LINES:,} accruals of one"
             f" person ({person_entries:,} entries on their accounts, with finalisations) in"
-            f" {time.perf_counter() - started:.0f} s, then ANALYZE",
+            f" {time.perf_counter() - started:.0f} s (no ANALYZE: the close job's statistics step"
+            " analyses what it reads, core/table_statistics.py)",
             flush=True,
         )
         program = incentive_program_create(

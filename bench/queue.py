@@ -432,7 +432,9 @@ def analyze_as_an_import_would(*, project: Project, count: int) -> list[str]:
     from labeling.models import Task, WorkSlot
 
     return tables_analyze_stale(
-        [Task, WorkSlot], changed={Task: count, WorkSlot: count * project.overlap}
+        [Task, WorkSlot],
+        purpose="after the seeded import",
+        changed={Task: count, WorkSlot: count * project.overlap},
     )
 
 

@@ -12,10 +12,13 @@ ANALYZE_AFTER_ROWS. Checking costs one catalog query; nothing is analysed when n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import DatabaseError, connection, models, transaction
+
+logger = logging.getLogger(__name__)
 
 ANALYZE_SHARE = 0.1
 DEFAULT_ANALYZE_AFTER_ROWS = 10_000
@@ -26,18 +29,37 @@ def _analyze_after_rows() -> int:
 
 
 def tables_analyze_stale(
-    tables: Sequence[type[models.Model]], *, changed: dict[type[models.Model], int] | None = None
+    tables: Sequence[type[models.Model]],
+    *,
+    purpose: str,
+    changed: dict[type[models.Model], int] | None = None,
 ) -> list[str]:
     """ANALYZE those of `tables` whose statistics are stale; return their names (PostgreSQL only).
 
     A table is stale when the rows changed since its last analysis (PostgreSQL's count, or
     `changed[model]` when larger: the caller's own writes, which that count may not show yet)
     reach ANALYZE_SHARE of the rows the planner knows of and at least ANALYZE_AFTER_ROWS. Run it
-    outside long transactions: the statistics are seen by others once it commits.
+    outside long transactions: the statistics are seen by others once it commits. `purpose`
+    ("before export job 7") goes in the log. A failure is logged, not raised (in a savepoint, so a
+    caller's transaction goes on): the job's own work does not depend on it, and autovacuum
+    analyses later where it runs.
     """
     if connection.vendor != "postgresql" or not tables:
         return []
-    changed = changed or {}
+    try:
+        with transaction.atomic():
+            stale = _analyze_stale(tables, changed or {})
+    except DatabaseError:
+        logger.exception("analysing %s failed", purpose)
+        return []
+    if stale:
+        logger.info("analysed %s %s", ", ".join(stale), purpose)
+    return stale
+
+
+def _analyze_stale(
+    tables: Sequence[type[models.Model]], changed: dict[type[models.Model], int]
+) -> list[str]:
     names = [model._meta.db_table for model in tables]
     with connection.cursor() as cursor:
         cursor.execute(

@@ -10,6 +10,9 @@ Each count is attributed to the hour of the moment that produced it: a submissio
 `submitted_at`, a verdict to the review's `created_at`, a gold score to its `scored_at`, a lease's
 active time, skip or expiry to its `ended_at`, and a final task (and the agreement of the work in
 it) to the task's `completed_at`.
+
+The one thing here that is not a read, `work_tables_analyze_stale`, refreshes the planner's
+statistics of the tables these functions read before a job reads a long span of them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from django.db.models import Case, Count, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncHour
 
+from core.table_statistics import tables_analyze_stale
 from labeling.models import (
     Annotation,
     AnnotationStatus,
@@ -268,3 +272,13 @@ def earliest_work_at() -> datetime | None:
     found = [rows.aggregate(first=Min(field))["first"] for _, rows, field in _late_sources()]
     times = [at for at in found if at is not None]
     return min(times) if times else None
+
+
+# The tables the functions above read.
+WORK_TABLES = (Annotation, Review, GoldScore, GoldAnswer, Lease, Task)
+
+
+def work_tables_analyze_stale() -> list[str]:
+    """Analyse those of the tables read here whose planner statistics are stale (PostgreSQL; see
+    core/table_statistics.py); the rollup jobs call it before reading. Return their names."""
+    return tables_analyze_stale(WORK_TABLES, purpose="before reading the work's hours")

@@ -14,6 +14,9 @@ the only thing the rollup could miss; `earning_days_rebuild` recomputes the roll
 Adding is one statement per cell (an upsert that adds to what the cell holds), under the mark's
 row lock, in the same transaction that moves the mark: running twice, or two runs at once, adds
 nothing twice.
+
+Before rolling, the ledger tables' planner statistics are refreshed when stale, and the rollup's
+own after (core/table_statistics.py): the Earnings pages read both.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from payments.models import EarningDay, EarningDayMark, LedgerTransaction
+from core.table_statistics import tables_analyze_stale
+from payments.models import EarningDay, EarningDayMark, LedgerEntry, LedgerTransaction
 from payments.selectors.earning_cells import (
     EARNING_DAYS_MARK,
     Cell,
@@ -102,13 +106,20 @@ def earning_days_roll_through(*, through_id: int, step: int = ROLL_STEP) -> Earn
     """Add to the rollup every ledger transaction up to `through_id` not in it yet, `step` ids
     per committed step. The caller vouches that no transaction up to `through_id` is still
     committing (the beat job waits the settling time for that)."""
+    tables_analyze_stale(
+        [LedgerTransaction, LedgerEntry], purpose="before the daily earnings rollup"
+    )
     cells = 0
     while True:
         with transaction.atomic():
             mark = _mark_lock()
             if mark.rolled_through_id >= through_id:
-                return EarningDaysOutcome(mark.rolled_through_id, cells)
+                break
             cells += _roll_step(mark, min(through_id, mark.rolled_through_id + step))
+    tables_analyze_stale(
+        [EarningDay], purpose="after the daily earnings rollup", changed={EarningDay: cells}
+    )
+    return EarningDaysOutcome(mark.rolled_through_id, cells)
 
 
 def earning_days_roll(*, now: datetime | None = None) -> EarningDaysOutcome:

@@ -41,6 +41,7 @@ from accounts.policy import Action, can, roles_require_mfa
 from accounts.selectors import user_has_mfa
 from core.audit import audit_record
 from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.table_statistics import tables_analyze_stale
 from kit.money import Micros, Minor, MoneyError, currency_exponent
 from labeling.enqueue import job_enqueue
 from labeling.models import Project
@@ -61,6 +62,7 @@ from payments.incentive_rules import (
 from payments.lock_objects import incentive_period_lock
 from payments.models import (
     AccountKind,
+    EarningDay,
     IncentiveBonusLine,
     IncentivePeriod,
     IncentivePeriodKind,
@@ -69,6 +71,7 @@ from payments.models import (
     IncentiveScope,
     IncentiveVersion,
     LedgerAccount,
+    LedgerEntry,
     LedgerTransaction,
 )
 from payments.selectors.incentives import (
@@ -87,8 +90,9 @@ from payments.services.ledger import (
     ledger_person_accounts_get_or_create,
     ledger_post,
 )
+from quality.performance.models import PersonHour
 from quality.performance.selectors import rollups_until
-from workforce.models import Team
+from workforce.models import Team, TeamMembership
 
 INCENTIVE_CLOSE_TASK = "payments.tasks.incentive_period_close_run"
 NAME_MAX = 120
@@ -681,6 +685,13 @@ def incentive_period_close_run(
     period = IncentivePeriod.objects.select_related("program", "version").get(pk=period_id)
     if period.status == IncentivePeriodStatus.CLOSED:
         return period
+    # The planner's statistics of what the close reads in bulk, refreshed when stale (as
+    # autovacuum would, where it runs; core/table_statistics.py): the rollups of the period's
+    # hours, the ledger's accruals and the scope's teams; then the lines the judging wrote.
+    tables_analyze_stale(
+        [PersonHour, LedgerEntry, LedgerTransaction, LedgerAccount, EarningDay, TeamMembership],
+        purpose=f"before closing incentive period {period.pk}",
+    )
     if not period.lines_computed:
         last = (
             IncentiveBonusLine.objects.filter(period=period).aggregate(m=Max("user_id"))["m"] or 0
@@ -694,6 +705,11 @@ def incentive_period_close_run(
         ):
             _judge_batch(period_id=period.pk, user_ids=batch)
         _judging_done(period_id=period.pk)
+        tables_analyze_stale(
+            [IncentiveBonusLine],
+            purpose=f"after judging incentive period {period.pk}",
+            changed={IncentiveBonusLine: IncentiveBonusLine.objects.filter(period=period).count()},
+        )
     while _post_batch(period_id=period.pk, batch_size=batch_size):
         pass
     return _close_done(period_id=period.pk, now=now or timezone.now())

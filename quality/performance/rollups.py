@@ -7,6 +7,11 @@ late with an earlier time (imports of history) and of gold scores rescored by an
 Recomputing an hour replaces its rows with what the raw data says (upsert, then the rows the
 data no longer has are deleted), so running twice changes nothing and `rollups_rebuild`
 recomputes any span from scratch.
+
+Both jobs first refresh the planner's statistics of the raw tables they read when those are stale,
+and afterwards those of the rollups they wrote (core/table_statistics.py): on a database whose
+autovacuum has not caught up (or is off), a long span read or a page read right after would
+otherwise be planned as if the rows were not there.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from core.table_statistics import tables_analyze_stale
 from labeling.work_hours import (
     earliest_work_at,
     gold_fixed_hours,
@@ -27,6 +33,7 @@ from labeling.work_hours import (
     person_hour_counts,
     project_hour_final_tasks,
     work_id_marks,
+    work_tables_analyze_stale,
 )
 from quality.performance.definitions import (
     COUNTER_FIELDS,
@@ -169,6 +176,15 @@ def _add(total: RollupOutcome, part: RollupOutcome) -> RollupOutcome:
     )
 
 
+def _rollups_analyze_stale(outcome: RollupOutcome) -> None:
+    """Refresh the rollups' statistics after writing `outcome.rows` rows, when stale."""
+    tables_analyze_stale(
+        [PersonHour, ProjectHour],
+        purpose="after the hourly rollups",
+        changed={PersonHour: outcome.rows + outcome.deleted},
+    )
+
+
 def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
     """Bring the rollups up to `now` minus the configured lag (the beat job).
 
@@ -183,6 +199,7 @@ def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
     now = now or timezone.now()
     until = now - timedelta(minutes=int(settings.QUORUM_ROLLUP_LAG_MINUTES))
     recent = timedelta(hours=int(settings.QUORUM_ROLLUP_RECENT_HOURS))
+    work_tables_analyze_stale()
     marks = work_id_marks()  # before anything is read: rows after these are seen next time
     with transaction.atomic():
         # The first run starts at the earliest work; two first runs at once create one mark.
@@ -214,6 +231,7 @@ def rollups_catch_up(*, now: datetime | None = None) -> RollupOutcome:
     RollupMark.objects.filter(name=ROLLUP_NAME).update(
         rolled_until=until, id_marks=marks, gold_fixed_until=until, updated_at=now
     )
+    _rollups_analyze_stale(outcome)
     return RollupOutcome(
         hours=outcome.hours, rows=outcome.rows, deleted=outcome.deleted, rolled_until=until
     )
@@ -226,6 +244,7 @@ def rollups_rebuild(
     earliest work or rollup row) up to the current hour, in committed chunks. Idempotent; the
     job's watermark is left as it is (what it redoes it redoes from the same data)."""
     now = now or timezone.now()
+    work_tables_analyze_stale()
     if since is None:
         firsts = [
             earliest_work_at(),
@@ -241,4 +260,5 @@ def rollups_rebuild(
         outcome = _add(
             outcome, hours_recompute(start=chunk_start, end=chunk_end, project_id=project_id)
         )
+    _rollups_analyze_stale(outcome)
     return outcome

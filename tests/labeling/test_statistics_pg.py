@@ -8,7 +8,9 @@ from django.db import connection
 
 from labeling.services.exports.jobs import export_job_create
 from labeling.services.imports.batches import import_create_from_upload, tasks_create
+from tests import table_statistics
 from tests.labeling.factories import make_project
+from tests.table_statistics import analyse_now, flush_activity_counts
 
 # Committed for real: PostgreSQL's activity statistics count only what other sessions could see.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
@@ -17,26 +19,13 @@ TABLES = ("labeling_task", "labeling_workslot", "labeling_annotation", "labeling
 
 
 def analyze_counts():
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            [list(TABLES)],
-        )
-        return dict(cursor.fetchall())
+    return table_statistics.analyze_counts(TABLES)
 
 
 @pytest.fixture
 def fresh_statistics():
     """Start from tables analysed while empty, with no changes counted since."""
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE " + ", ".join(TABLES))
-
-
-def flush_activity_counts():
-    # This session's counts reach the shared statistics when it is next idle (at most once a
-    # second unless forced); the query after this one sees them.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_force_next_flush()")
+    analyse_now(TABLES)
 
 
 def upload(project, count):

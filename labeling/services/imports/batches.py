@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -288,21 +288,15 @@ def import_run(*, job_id: int) -> ImportJob:
 def _statistics_refresh(project: Project, outcome: ImportOutcome) -> None:
     """ANALYZE the tables a committed import filled, when it changed enough of them."""
     to_label = outcome.created - outcome.gold
-    try:
-        analyzed = tables_analyze_stale(
-            [Task, WorkSlot, GoldAnswer],
-            changed={
-                Task: outcome.created,
-                WorkSlot: to_label * project.overlap,
-                GoldAnswer: outcome.gold,
-            },
-        )
-    except DatabaseError:
-        # The tasks are stored; autovacuum will analyse later, so the import still succeeds.
-        logger.exception("analysing after import into project %s failed", project.pk)
-        return
-    if analyzed:
-        logger.info("analysed %s after an import into project %s", ", ".join(analyzed), project.pk)
+    tables_analyze_stale(
+        [Task, WorkSlot, GoldAnswer],
+        purpose=f"after an import into project {project.pk}",
+        changed={
+            Task: outcome.created,
+            WorkSlot: to_label * project.overlap,
+            GoldAnswer: outcome.gold,
+        },
+    )
 
 
 def _announce(job: ImportJob) -> None:
