@@ -131,6 +131,40 @@ def earning_days_rolled_through() -> int:
     return found or 0
 
 
+@dataclass(frozen=True)
+class RollupDifference:
+    """A cell of the daily rollup that differs from what the ledger's entries up to its mark
+    say (absent on one side: zeros)."""
+
+    key: CellKey
+    rolled_up: Cell
+    from_ledger: Cell
+
+
+def earning_days_differences() -> list[RollupDifference]:
+    """Compare every cell of the daily rollup with the ledger's entries up to the rollup's mark.
+
+    A difference means a posting committed after the rollup took the ids around it (it stayed
+    open longer than QUORUM_EARNING_DAYS_SETTLE_MINUTES) or a damaged rollup; `manage.py
+    earning_days_rebuild` repairs either. Holds the mark's row lock while it reads (the beat job
+    waits), so both sides are read at the same mark. Reads the whole ledger: for the daily
+    reconciliation, not for pages. Call inside a transaction."""
+    mark = EarningDayMark.objects.select_for_update().filter(name=EARNING_DAYS_MARK).first()
+    through = mark.rolled_through_id if mark is not None else 0
+    from_ledger = ledger_earning_cells(Q(transaction_id__lte=through)) if through else {}
+    rolled = _rolled_up(None, None, None)
+    return [
+        RollupDifference(key, rolled.get(key, Cell()), from_ledger.get(key, Cell()))
+        for key in sorted(rolled.keys() | from_ledger.keys(), key=_cell_order)
+        if rolled.get(key, Cell()) != from_ledger.get(key, Cell())
+    ]
+
+
+def _cell_order(key: CellKey) -> tuple[int, date, int, str]:
+    user_id, day, project_id, currency = key
+    return user_id, day, project_id or 0, currency
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
@@ -168,10 +202,12 @@ DayKey = tuple[date, int | None, str]  # (day, project or None for bonuses, curr
 
 
 def _rolled_up(
-    user_ids: Sequence[int], first: date | None, last: date | None
+    user_ids: Sequence[int] | None, first: date | None, last: date | None
 ) -> dict[CellKey, Cell]:
-    """The rollup's cells of the people on the days [first, last) (None: open)."""
-    days = EarningDay.objects.filter(user_id__in=list(user_ids))
+    """The rollup's cells of the people (None: everyone) on the days [first, last) (None: open)."""
+    days = EarningDay.objects.all()
+    if user_ids is not None:
+        days = days.filter(user_id__in=list(user_ids))
     if first is not None:
         days = days.filter(day__gte=first)
     if last is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -22,6 +23,7 @@ from django.db.models.functions import Coalesce
 
 from kit.money import Micros
 from payments.models import PERSON_KINDS, AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.selectors.earning_cells import Cell, RollupDifference, earning_days_differences
 
 
 def _entries_total() -> Coalesce:
@@ -86,28 +88,53 @@ class ReconciliationReport:
     transactions_checked: int = 0
     balance_differences: list[BalanceDifference] = field(default_factory=list)
     unbalanced_transactions: list[UnbalancedTransaction] = field(default_factory=list)
+    rollup_differences: list[RollupDifference] = field(default_factory=list)
 
     @property
     def is_clean(self) -> bool:
-        return not self.balance_differences and not self.unbalanced_transactions
+        return (
+            not self.balance_differences
+            and not self.unbalanced_transactions
+            and not self.rollup_differences
+        )
 
     def lines(self) -> list[str]:
         """The report as lines of text, one per difference (empty when clean)."""
-        return [
-            f"balance differs: account {d.account_id} ({d.account_key}) stores "
-            f"{d.stored_micros} micros, its entries sum to {d.from_entries_micros}"
-            for d in self.balance_differences
-        ] + [
-            f"transaction does not net to zero: {t.transaction_id} ({t.source_key}) "
-            f"nets {t.net_micros:+d} micros of {t.currency}"
-            for t in self.unbalanced_transactions
-        ]
+        return (
+            [
+                f"balance differs: account {d.account_id} ({d.account_key}) stores "
+                f"{d.stored_micros} micros, its entries sum to {d.from_entries_micros}"
+                for d in self.balance_differences
+            ]
+            + [
+                f"transaction does not net to zero: {t.transaction_id} ({t.source_key}) "
+                f"nets {t.net_micros:+d} micros of {t.currency}"
+                for t in self.unbalanced_transactions
+            ]
+            + [
+                f"daily earnings rollup differs from the ledger: person {user_id}, {day}, "
+                + (f"project {project_id}" if project_id is not None else "bonuses")
+                + f", {currency}: rollup {_cell_text(d.rolled_up)}, ledger {_cell_text(d.from_ledger)}"
+                " (run manage.py earning_days_rebuild)"
+                for d in self.rollup_differences
+                for user_id, day, project_id, currency in [d.key]
+            ]
+        )
+
+
+def _cell_text(cell: Cell) -> str:
+    return (
+        f"earned {cell.earned_micros}, reversed {cell.reversed_micros}, pieces {cell.pieces}, "
+        f"bonus {cell.bonus_micros} micros"
+    )
 
 
 def ledger_reconciliation() -> ReconciliationReport:
-    """Recompute every person balance from its entries and every transaction's net per currency;
-    report each difference. Two aggregate queries, whatever the size of the ledger."""
-    report = ReconciliationReport()
+    """Recompute every person balance from its entries and every transaction's net per currency,
+    and the daily earnings rollup from the entries up to its mark; report each difference. A few
+    aggregate queries, whatever the size of the ledger."""
+    with transaction.atomic():  # the rollup's mark is locked only while it is compared
+        report = ReconciliationReport(rollup_differences=earning_days_differences())
     accounts = (
         LedgerAccount.objects.filter(kind__in=sorted(PERSON_KINDS))
         .annotate(from_entries=_entries_total())

@@ -20,6 +20,7 @@ from payments.selectors.earnings_pages import (
     earnings_summary,
 )
 from payments.selectors.incentives import period_earnings_minor
+from payments.selectors.ledger import ledger_reconciliation
 from payments.services.earning_days import (
     earning_days_roll,
     earning_days_roll_through,
@@ -203,12 +204,40 @@ def test_rebuild_makes_a_damaged_rollup_equal_to_the_ledger_again():
     person, project = make_user(Role.ANNOTATOR), make_project()
     _history(9, [person], [project], n=20)
     earning_days_roll_through(through_id=_last_id())
-    EarningDay.objects.filter(pk=EarningDay.objects.first().pk).update(earned_micros=1)
+    damaged = EarningDay.objects.first()
+    EarningDay.objects.filter(pk=damaged.pk).update(earned_micros=1)
+    found = ledger_reconciliation()
 
     call_command("earning_days_rebuild", stdout=io.StringIO())
 
+    assert [d.key for d in found.rollup_differences] == [
+        (damaged.user_id, damaged.day, damaged.project_id, damaged.currency)
+    ]
+    assert found.rollup_differences[0].rolled_up.earned_micros == 1
+    assert not found.is_clean and "earning_days_rebuild" in found.lines()[0]
     assert _rollup() == _recomputed(_last_id())
     assert earning_days_rolled_through() == _last_id()
+    assert ledger_reconciliation().is_clean
+
+
+def test_the_reconciliation_finds_a_posting_that_committed_after_the_rollup_passed_its_id():
+    person, project = make_user(Role.ANNOTATOR), make_project()
+    accrual(person, project, 1_000_000, "early", START + timedelta(hours=1))
+    # The rollup moves past ids a posting has taken but not committed yet (it stayed open
+    # longer than the settling time): that posting commits below the mark.
+    earning_days_roll_through(through_id=_last_id() + 5)
+    late = accrual(person, project, 2_000_000, "late", START + timedelta(hours=2))
+    assert late.pk <= earning_days_rolled_through()
+    assert ledger_reconciliation().balance_differences == []
+
+    found = ledger_reconciliation()
+
+    assert [
+        (d.key, d.rolled_up.earned_micros, d.from_ledger.earned_micros)
+        for d in found.rollup_differences
+    ] == [((person.pk, START.date(), project.pk, "USD"), 1_000_000, 3_000_000)]
+    call_command("earning_days_rebuild", stdout=io.StringIO())
+    assert ledger_reconciliation().is_clean
 
 
 def test_a_close_reads_the_same_period_earnings_rolled_up_or_not():
