@@ -15,6 +15,7 @@ class Migration(migrations.Migration):
             name='PayoutReversal',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('attempt', models.PositiveIntegerField()),
                 ('status', models.CharField(choices=[('returned', 'Returned to the payable balance'), ('refused', 'Stripe refused to reverse it')], max_length=12)),
                 ('amount_minor', models.BigIntegerField()),
                 ('stripe_reversal', models.CharField(blank=True, max_length=255)),

@@ -198,6 +198,8 @@ class PayoutReversal(models.Model):
     Written by payments/services/payout_runs.py (the webhook handlers) only."""
 
     item = models.ForeignKey(PayoutItem, on_delete=models.PROTECT, related_name="reversals")
+    # The item's attempt whose transfer was reversed (a retry makes a new transfer).
+    attempt = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=PayoutReversalStatus.choices)
     amount_minor = models.BigIntegerField()
     # Stripe's transfer reversal (trr_...); empty for a refused one (Stripe made none).

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.policy import Action, can
@@ -282,9 +282,14 @@ STUCK_AFTER = timedelta(hours=1)
 
 
 def payout_items_returned_minor(run: PayoutRun) -> dict[int, int]:
-    """What came back to payable of each item of `run` (Stripe's reversals), item id -> minor."""
+    """What came back to payable of each item of `run` (Stripe's reversals of the transfer of
+    its current attempt), item id -> minor."""
     rows = (
-        PayoutReversal.objects.filter(item__run_id=run.pk, status=PayoutReversalStatus.RETURNED)
+        PayoutReversal.objects.filter(
+            item__run_id=run.pk,
+            status=PayoutReversalStatus.RETURNED,
+            attempt=F("item__attempt"),
+        )
         .values("item_id")
         .annotate(s=Sum("amount_minor"))
         .values_list("item_id", "s")

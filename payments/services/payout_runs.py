@@ -824,6 +824,14 @@ def payout_item_retry(*, item_id: int, actor: User) -> PayoutItem:
     run = item.run
     if item.status not in (PayoutItemStatus.FAILED, PayoutItemStatus.RETURNED):
         raise Conflict("Only a failed or returned payout can be retried.")
+    if item.status == PayoutItemStatus.RETURNED and _returned_minor(item) < item.amount_minor:
+        # The rest of its transfer stays paid at Stripe; a new transfer of the whole amount
+        # would pay that part twice. What came back is payable and a later run pays it.
+        raise Conflict(
+            f"Only {minor_display(_returned_minor(item), run.currency)} of this payout of "
+            f"{minor_display(item.amount_minor, run.currency)} came back; it cannot be retried. "
+            "What came back is in the person's payable balance and a later run pays it."
+        )
     if run.status not in (PayoutRunStatus.EXECUTING, PayoutRunStatus.DONE):
         raise Conflict("Only items of an approved run can be retried.")
     payable = _person_account(AccountKind.PAYABLE, run.currency, item.person_id)
@@ -920,10 +928,11 @@ def payout_item_mark_failed(*, item_id: int, actor: User, reason: str) -> Payout
 
 
 def _returned_minor(item: PayoutItem) -> int:
-    """What has come back to payable of `item`, all reversals together."""
-    total = item.reversals.filter(status=PayoutReversalStatus.RETURNED).aggregate(
-        s=Sum("amount_minor")
-    )["s"]
+    """What has come back to payable of `item`'s current attempt (its transfer), all reversals
+    together."""
+    total = item.reversals.filter(
+        status=PayoutReversalStatus.RETURNED, attempt=item.attempt
+    ).aggregate(s=Sum("amount_minor"))["s"]
     return int(total or 0)
 
 
@@ -974,6 +983,7 @@ def _reversal_return(
     )
     row = PayoutReversal.objects.create(
         item=item,
+        attempt=item.attempt,
         status=PayoutReversalStatus.RETURNED,
         amount_minor=amount,
         stripe_reversal=reversal.reference,
@@ -1076,6 +1086,7 @@ def _reversal_refuse(
         return None
     row = PayoutReversal.objects.create(
         item=item,
+        attempt=item.attempt,
         status=PayoutReversalStatus.REFUSED,
         amount_minor=amount_minor,
         payout=payout,

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import Conflict
 from payments.models import (
     LedgerTransaction,
     PayoutItem,
@@ -34,6 +35,7 @@ from tests.payments.payout_runs.helpers import (
     create_run,
     deliver_event,
     finance_user,
+    give_payable,
     stripe_account,
     stripe_person,
 )
@@ -270,3 +272,33 @@ def test_a_failed_manual_payout_only_tells_the_person(fake_stripe, project):
     assert balance_minor(person, PAID, "USD") == 2_000
     told = notes(person, "refused")
     assert len(told) == 1 and "safe in your Stripe account" in told[0].body
+
+
+def test_a_payout_returned_in_part_cannot_be_retried_and_its_rest_stays_paid(fake_stripe, project):
+    person, item = paid_person(fake_stripe, project, 1_000)
+    stripe_client().v1.transfers.reversals.create(item.provider_reference, params={"amount": 400})
+    deliver_event(reversed_events(fake_stripe, item.provider_reference)[-1])
+    give_payable(person, project, 5_000, "USD", "later-work")  # enough for a whole new transfer
+
+    with pytest.raises(Conflict, match=r"Only 4\.00 USD of this payout of 10\.00 USD came back"):
+        services.payout_item_retry(item_id=item.pk, actor=finance_user())
+
+    assert balance_minor(person, PAYABLE, "USD") == 5_400
+    assert balance_minor(person, PAID, "USD") == 600
+    assert len(fake_stripe.transfers) == 1
+
+
+def test_a_retried_returned_payout_reconciles_with_its_new_transfer(fake_stripe, project):
+    person, item = paid_person(fake_stripe, project, 2_000)
+    payout = fake_stripe.payout_create(item.destination)
+    deliver_event(fake_stripe.payout_fail(payout["id"], "account_closed", "Closed."))
+
+    committed(services.payout_item_retry, item_id=item.pk, actor=finance_user())
+
+    item.refresh_from_db()
+    assert item.status == PayoutItemStatus.SUCCEEDED and item.attempt == 2
+    assert balance_minor(person, PAID, "USD") == 2_000
+    assert balance_minor(person, PAYABLE, "USD") == 0
+    assert_ledger_clean()
+    # The first transfer is reversed in full, the second stands: the item is paid once.
+    assert services.payout_runs_reconcile(run_ids=[item.run_id]) == {item.run_id: []}
