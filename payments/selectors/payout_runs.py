@@ -322,7 +322,8 @@ def _refused_reversals(run: PayoutRun) -> list[RunDifference]:
             "Look at the person's connected account in Stripe: once its balance holds the "
             "amount, reverse the transfer there by that amount (Quorum then returns it to the "
             "person's payable balance and this line goes). If Stripe has paid it to the "
-            "person's corrected bank account instead, nobody is owed anything.",
+            "person's corrected bank account instead, nobody is owed anything (this line then "
+            "stays as a record).",
             row.item_id,
         )
         for row in refused
