@@ -46,6 +46,8 @@ from payments.models.payout_runs import (
     PayoutExclusion,
     PayoutItem,
     PayoutItemStatus,
+    PayoutReversal,
+    PayoutReversalStatus,
     PayoutRun,
     PayoutRunStatus,
 )
@@ -107,6 +109,8 @@ __all__ = [
     "PayoutItem",
     "PayoutItemStatus",
     "PayoutProvider",
+    "PayoutReversal",
+    "PayoutReversalStatus",
     "PayoutRun",
     "PayoutRunStatus",
     "Rate",

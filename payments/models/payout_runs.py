@@ -185,6 +185,65 @@ class PayoutItem(models.Model):
         return f"quorum-payout-item-{self.pk}-attempt-{self.attempt}"
 
 
+class PayoutReversalStatus(models.TextChoices):
+    RETURNED = "returned", "Returned to the payable balance"
+    REFUSED = "refused", "Stripe refused to reverse it"
+
+
+class PayoutReversal(models.Model):
+    """A reversal of an item's Stripe transfer: money taken back from the person's connected
+    account (returned: back in their payable balance, once per Stripe reversal id), or a
+    reversal Quorum asked for after the person's bank refused a payout and Stripe refused
+    (refused: the money stays with the connected account, counted paid; finance is shown it).
+    Written by payments/services/payout_runs.py (the webhook handlers) only."""
+
+    item = models.ForeignKey(PayoutItem, on_delete=models.PROTECT, related_name="reversals")
+    # The item's attempt whose transfer was reversed (a retry makes a new transfer).
+    attempt = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=PayoutReversalStatus.choices)
+    amount_minor = models.BigIntegerField()
+    # Stripe's transfer reversal (trr_...); empty for a refused one (Stripe made none).
+    stripe_reversal = models.CharField(max_length=255, blank=True)
+    # The connected account's failed payout (po_...) that made Quorum ask for it; empty for a
+    # reversal made at Stripe by someone else (finance in Stripe's dashboard).
+    payout = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=1000)
+    # Stripe's answer to a refused reversal.
+    provider_message = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            # Money returns to payable once per Stripe reversal.
+            models.UniqueConstraint(
+                fields=["stripe_reversal"],
+                condition=~Q(stripe_reversal=""),
+                name="payout_reversal_once_per_stripe_reversal",
+            ),
+            # One reversal per item and failed payout, whatever Stripe answered.
+            models.UniqueConstraint(
+                fields=["item", "payout"],
+                condition=~Q(payout=""),
+                name="payout_reversal_once_per_item_payout",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_minor__gt=0), name="payout_reversal_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PayoutReversalStatus.values),
+                name="payout_reversal_status_known",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="returned") | ~Q(stripe_reversal=""),
+                name="payout_reversal_returned_has_stripe_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reversal of {self.amount_minor} of payout item {self.item_id}: {self.status}"
+
+
 class PayoutExclusion(models.Model):
     """A person with a payable balance whom the run does not pay, and why."""
 

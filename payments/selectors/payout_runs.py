@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.policy import Action, can
@@ -28,6 +28,8 @@ from payments.models import (
     PayoutItem,
     PayoutItemStatus,
     PayoutProvider,
+    PayoutReversal,
+    PayoutReversalStatus,
     PayoutRun,
     PayoutRunStatus,
     StripeConnectedAccount,
@@ -279,6 +281,55 @@ class RunDifference:
 STUCK_AFTER = timedelta(hours=1)
 
 
+def payout_items_returned_minor(run: PayoutRun) -> dict[int, int]:
+    """What came back to payable of each item of `run` (Stripe's reversals of the transfer of
+    its current attempt), item id -> minor."""
+    rows = (
+        PayoutReversal.objects.filter(
+            item__run_id=run.pk,
+            status=PayoutReversalStatus.RETURNED,
+            attempt=F("item__attempt"),
+        )
+        .values("item_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("item_id", "s")
+    )
+    return {item_id: int(total) for item_id, total in rows}
+
+
+def _refused_reversals(run: PayoutRun) -> list[RunDifference]:
+    """Reversals Quorum asked for after a person's payout to their bank failed and Stripe
+    refused, unless a reversal of the item came back since (finance reversed it at Stripe)."""
+    later = PayoutReversal.objects.filter(
+        item_id=OuterRef("item_id"),
+        status=PayoutReversalStatus.RETURNED,
+        pk__gt=OuterRef("pk"),
+    )
+    refused = (
+        PayoutReversal.objects.filter(item__run_id=run.pk, status=PayoutReversalStatus.REFUSED)
+        .exclude(Exists(later))
+        .select_related("item")
+        .order_by("pk")[:50]
+    )
+    return [
+        RunDifference(
+            run.pk,
+            "reversal_refused",
+            f"Item {row.item_id}: the person's bank refused Stripe's payout {row.payout}, and "
+            f"Stripe refused to take {minor_display(row.amount_minor, run.currency)} of transfer "
+            f"{row.item.provider_reference} back ({row.provider_message}). The ledger counts it "
+            "paid; it waits in the person's Stripe account.",
+            "Look at the person's connected account in Stripe: once its balance holds the "
+            "amount, reverse the transfer there by that amount (Quorum then returns it to the "
+            "person's payable balance and this line goes). If Stripe has paid it to the "
+            "person's corrected bank account instead, nobody is owed anything (this line then "
+            "stays as a record).",
+            row.item_id,
+        )
+        for row in refused
+    ]
+
+
 def payout_run_differences(
     run: PayoutRun,
     provider_transfers: Iterable[Any] | None,
@@ -345,6 +396,7 @@ def payout_run_differences(
                 item_id,
             )
         )
+    out += _refused_reversals(run)
     if provider_transfers is None or run.status not in (
         PayoutRunStatus.EXECUTING,
         PayoutRunStatus.DONE,
@@ -361,6 +413,7 @@ def payout_run_differences(
     amounts = dict(
         PayoutItem.objects.filter(run_id=run.pk).values_list("pk", "amount_minor").iterator()
     )
+    returned = payout_items_returned_minor(run)
     for transfer in unknown:
         out.append(
             RunDifference(
@@ -385,7 +438,12 @@ def payout_run_differences(
             )
     for item_id, status in items.items():
         net = net_by_item.get(item_id, 0)
-        owed = amounts[item_id] if status == PayoutItemStatus.SUCCEEDED else 0
+        # Paid, less what Stripe took back (a returned item may be returned in part).
+        owed = (
+            amounts[item_id] - returned.get(item_id, 0)
+            if status in (PayoutItemStatus.SUCCEEDED, PayoutItemStatus.RETURNED)
+            else 0
+        )
         if status in (PayoutItemStatus.AMBIGUOUS, PayoutItemStatus.PROCESSING):
             continue  # reported above when stuck; its outcome is not known yet
         if net != owed:
@@ -401,7 +459,12 @@ def payout_run_differences(
                     item_id,
                 )
             )
-    succeeded = [i for i, s in items.items() if s == PayoutItemStatus.SUCCEEDED]
+    succeeded = [
+        i
+        for i, s in items.items()
+        if s in (PayoutItemStatus.SUCCEEDED, PayoutItemStatus.RETURNED)
+        and amounts[i] > returned.get(i, 0)
+    ]
     paid_at_provider = [i for i, net in net_by_item.items() if net > 0]
     if len(succeeded) != len(paid_at_provider):
         out.append(

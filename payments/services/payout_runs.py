@@ -17,11 +17,17 @@ enabled, insufficient platform balance): in transit -> payable, with the provide
 Ambiguous (no answer, 5xx, the worker died between the call and the record): retried later with
 the SAME key while the provider keeps keys, and after that settled from the provider's list of
 the run's transfers (`payout_run_settle_from_provider`). Only finance makes a new attempt (a new
-key), for a failed or returned item (`payout_item_retry`). A transfer reversed later (webhook)
-returns the money to payable with the reason.
+key), for a failed or returned item (`payout_item_retry`).
+
+Later (webhooks): a transfer reversed at Stripe returns each reversal's amount to payable once,
+by its reversal id, with the reason; a connected account's payout to the bank that failed makes
+Quorum reverse the transfers that payout carried (key: item and payout) and return them the
+same way, or, when Stripe refuses the reversal, record it on the item for finance and leave the
+money with the connected account (counted paid). Each is a PayoutReversal of the item.
 
 Ledger source keys: payout_run:<run>:freeze:<first account pk of the batch>;
-payout_item:<item>:attempt:<n>:(frozen|paid|failed|returned). Locks: the run
+payout_item:<item>:attempt:<n>:(frozen|paid|failed); payout_item:<item>:reversal:<trr_...>:returned
+(one per Stripe reversal). Locks: the run
 row, then (freeze, retry) the person accounts in ascending pk, then the source key (keys of a
 run are posted only under its run or item lock, so no other writer holds them); item outcomes
 lock the item row and then post (the ledger's order).
@@ -38,7 +44,7 @@ from typing import Any
 
 from celery import current_app
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -59,12 +65,20 @@ from payments.models import (
     PayoutItem,
     PayoutItemStatus,
     PayoutProvider,
+    PayoutReversal,
+    PayoutReversalStatus,
     PayoutRun,
     PayoutRunStatus,
     StripeEvent,
 )
 from payments.providers import TransferOutcome, TransferRequest, payout_provider_for
-from payments.providers.stripe import stripe_transfer_of
+from payments.providers.stripe import (
+    StripeReversal,
+    stripe_payout_transfers,
+    stripe_transfer_of,
+    stripe_transfer_reversals,
+    stripe_transfer_reverse,
+)
 from payments.selectors.payout_runs import (
     minor_display,
     payout_candidates_judge,
@@ -810,6 +824,14 @@ def payout_item_retry(*, item_id: int, actor: User) -> PayoutItem:
     run = item.run
     if item.status not in (PayoutItemStatus.FAILED, PayoutItemStatus.RETURNED):
         raise Conflict("Only a failed or returned payout can be retried.")
+    if item.status == PayoutItemStatus.RETURNED and _returned_minor(item) < item.amount_minor:
+        # The rest of its transfer stays paid at Stripe; a new transfer of the whole amount
+        # would pay that part twice. What came back is payable and a later run pays it.
+        raise Conflict(
+            f"Only {minor_display(_returned_minor(item), run.currency)} of this payout of "
+            f"{minor_display(item.amount_minor, run.currency)} came back; it cannot be retried. "
+            "What came back is in the person's payable balance and a later run pays it."
+        )
     if run.status not in (PayoutRunStatus.EXECUTING, PayoutRunStatus.DONE):
         raise Conflict("Only items of an approved run can be retried.")
     payable = _person_account(AccountKind.PAYABLE, run.currency, item.person_id)
@@ -898,13 +920,107 @@ def payout_item_mark_failed(*, item_id: int, actor: User, reason: str) -> Payout
 
 
 # --- Webhooks: a transfer reversed, a payout failed ----------------------------------------------
+#
+# One rule: money comes back from paid to payable once per Stripe transfer reversal (trr_...),
+# under the ledger key payout_item:<item>:reversal:<trr>:returned and a PayoutReversal row
+# unique on the reversal id, whichever of the two handlers sees the reversal first. Both lock
+# the item before they write.
+
+
+def _returned_minor(item: PayoutItem) -> int:
+    """What has come back to payable of `item`'s current attempt (its transfer), all reversals
+    together."""
+    total = item.reversals.filter(
+        status=PayoutReversalStatus.RETURNED, attempt=item.attempt
+    ).aggregate(s=Sum("amount_minor"))["s"]
+    return int(total or 0)
+
+
+def _reversal_return(
+    item: PayoutItem,
+    *,
+    reversal: StripeReversal,
+    payout: str,
+    reason: str,
+    now: datetime,
+) -> PayoutReversal | None:
+    """Return what Stripe's `reversal` took back of `item`'s transfer from paid to payable and
+    mark the item returned with `reason` and the total returned; None when this reversal was
+    already returned (a repeat, or the other handler first). The caller holds the item's lock."""
+    if PayoutReversal.objects.filter(stripe_reversal=reversal.reference).exists():
+        return None
+    run = item.run
+    returned_before = _returned_minor(item)
+    # A transfer is the item's amount, so its reversals never exceed it; the cap keeps a
+    # mistake at Stripe from returning more than was paid.
+    amount = min(reversal.amount_minor, item.amount_minor - returned_before)
+    if amount <= 0:
+        logger.error(
+            "Payout item %s: Stripe reversal %s of %s goes beyond the item's amount; not returned",
+            item.pk,
+            reversal.reference,
+            reversal.amount_minor,
+        )
+        return None
+    money = _minor(amount, run.currency)
+    ledger_post(
+        source_key=f"payout_item:{item.pk}:reversal:{reversal.reference}:returned",
+        legs=[
+            Leg(
+                account=_person_account(AccountKind.PAID, run.currency, item.person_id),
+                amount=-money,
+            ),
+            Leg(
+                account=_person_account(AccountKind.PAYABLE, run.currency, item.person_id),
+                amount=money,
+            ),
+        ],
+        actor=None,
+        memo=f"Payout item {item.pk}: Stripe reversal {reversal.reference} back to payable",
+        at=now,
+        # The item's audit record below records the move.
+        audited=False,
+    )
+    row = PayoutReversal.objects.create(
+        item=item,
+        attempt=item.attempt,
+        status=PayoutReversalStatus.RETURNED,
+        amount_minor=amount,
+        stripe_reversal=reversal.reference,
+        payout=payout,
+        reason=reason[:1000],
+    )
+    total = returned_before + amount
+    before = snapshot(item, ["status", "provider_message"])
+    item.status = PayoutItemStatus.RETURNED
+    item.provider_message = (
+        f"{reason} {minor_display(amount, run.currency)} came back to the payable balance "
+        f"(Stripe reversal {reversal.reference}); "
+        f"{minor_display(total, run.currency)} of {minor_display(item.amount_minor, run.currency)}"
+        " returned in all."
+    )[:1000]
+    item.save(update_fields=["status", "provider_message", "updated_at"])
+    audit_record(
+        actor=None,
+        action="payout_item.returned",
+        target=item,
+        before=before,
+        after={
+            **snapshot(item, ["status", "provider_message"]),
+            "returned_minor": amount,
+            "stripe_reversal": reversal.reference,
+            "payout": payout,
+        },
+    )
+    return row
 
 
 def payout_transfer_reversed_handle(*, event: StripeEvent, current: dict[str, Any] | None) -> None:
-    """transfer.reversed: return what Stripe reversed of an item's transfer to payable, with the
-    reason, once per amount (the transfer is the one re-fetched now, so a late or repeated event
-    changes nothing). A transfer of an item still waiting for its answer proves the item paid
-    first. Runs inside the event's transaction."""
+    """transfer.reversed: return each reversal of an item's transfer to payable once, by its
+    reversal id, with the reason. The transfer is the one re-fetched now and every reversal it
+    has is looked at, so two partial reversals return each part once and a late, repeated or
+    out-of-order event changes nothing more. A transfer of an item still waiting for its answer
+    proves the item paid first. Runs inside the event's transaction."""
     if current is None:
         return
     transfer = stripe_transfer_of(current)
@@ -914,82 +1030,211 @@ def payout_transfer_reversed_handle(*, event: StripeEvent, current: dict[str, An
     item = PayoutItem.objects.filter(pk=transfer.item_id, run__transfer_group=group).first()
     if item is None:
         return
+    reversals = stripe_transfer_reversals(current)
     item = _item_lock(item.pk)
     now = timezone.now()
     if item.status in WAITING_STATUSES:
         _item_succeed(item, reference=transfer.reference, actor=None, now=now)
-    if item.status != PayoutItemStatus.SUCCEEDED or item.provider_reference != transfer.reference:
+    if (
+        item.status not in (PayoutItemStatus.SUCCEEDED, PayoutItemStatus.RETURNED)
+        or item.provider_reference != transfer.reference
+    ):
         return
-    returned = min(transfer.reversed_minor, item.amount_minor)
-    if returned <= 0:
-        return
-    run = item.run
-    amount = _minor(returned, run.currency)
-    ledger_post(
-        source_key=f"payout_item:{item.pk}:attempt:{item.attempt}:returned",
-        legs=[
-            Leg(
-                account=_person_account(AccountKind.PAID, run.currency, item.person_id),
-                amount=-amount,
-            ),
-            Leg(
-                account=_person_account(AccountKind.PAYABLE, run.currency, item.person_id),
-                amount=amount,
-            ),
-        ],
-        actor=None,
-        memo=f"Payout item {item.pk}: transfer {transfer.reference} reversed",
+    currency = item.run.currency
+    for reversal in reversals:
+        # Quorum's own reversal (a payout to the bank failed) names the item and the payout.
+        ours = reversal.metadata.get("quorum_item") == str(item.pk)
+        payout = reversal.metadata.get("quorum_payout", "") if ours else ""
+        if payout and item.reversals.filter(payout=payout).exists():
+            continue  # the payout.failed handler recorded it (returned or refused)
+        reason = (
+            reversal.metadata.get("quorum_reason", "")
+            if ours
+            else f"Stripe reversed transfer {transfer.reference}."
+        ) or f"Stripe reversed transfer {transfer.reference}."
+        row = _reversal_return(item, reversal=reversal, payout=payout, reason=reason, now=now)
+        if row is None:
+            continue
+        display = minor_display(row.amount_minor, currency)
+        # Quorum's own reversal recorded here first: its payout.failed handler finds it done.
+        cause = reason if payout else "Stripe returned it."
+        _notify_person(
+            item,
+            f"Payout of {display} returned",
+            f"{display} of your payout from payout run {item.run_id} came back: {cause} The "
+            "amount is back in your payable balance and will be paid in a later run; check your "
+            "payout account.",
+        )
+
+
+def _payout_failure_reason(payout: dict[str, Any]) -> str:
+    message = str(payout.get("failure_message") or "").strip()
+    code = str(payout.get("failure_code") or "").strip()
+    if message and code:
+        return f"{message} ({code})"
+    return message or code or "no reason given"
+
+
+def _reversal_refuse(
+    item: PayoutItem, *, payout: str, amount_minor: int, reason: str, message: str
+) -> PayoutReversal | None:
+    """Record that Stripe refused to take `amount_minor` of `item` back after `payout` failed:
+    the money stays with the connected account and counts as paid; the item says so and the
+    run's reconciliation lists it for finance. None when already recorded. The caller holds
+    the item's lock."""
+    if item.reversals.filter(payout=payout).exists():
+        return None
+    row = PayoutReversal.objects.create(
+        item=item,
+        attempt=item.attempt,
+        status=PayoutReversalStatus.REFUSED,
+        amount_minor=amount_minor,
+        payout=payout,
+        reason=reason[:1000],
+        provider_message=message[:1000],
     )
-    before = snapshot(item, ["status"])
-    item.status = PayoutItemStatus.RETURNED
+    before = snapshot(item, ["status", "provider_message"])
     item.provider_message = (
-        f"Stripe reversed {minor_display(returned, run.currency)} of transfer "
-        f"{transfer.reference} (event {event.pk}); the amount is back in the payable balance."
+        f"{reason} Stripe refused to take {minor_display(amount_minor, item.run.currency)} back "
+        f"from the connected account ({message}); it stays there and counts as paid."
     )[:1000]
-    item.save()
+    item.save(update_fields=["provider_message", "updated_at"])
     audit_record(
         actor=None,
-        action="payout_item.returned",
+        action="payout_item.reversal_refused",
         target=item,
         before=before,
-        after=snapshot(item, ["status", "provider_message"]),
+        after={
+            **snapshot(item, ["status", "provider_message"]),
+            "amount_minor": amount_minor,
+            "payout": payout,
+        },
     )
-    display = minor_display(returned, run.currency)
-    _notify_person(
-        item,
-        f"Payout of {display} returned",
-        f"Your payout of {display} was returned by Stripe. The amount is back in your payable "
-        "balance and will be paid in a later run; check your payout account.",
+    logger.error(
+        "Payout item %s: Stripe refused to reverse %s after payout %s failed: %s",
+        item.pk,
+        amount_minor,
+        payout,
+        message,
     )
+    return row
 
 
 def payout_failed_handle(*, event: StripeEvent, current: dict[str, Any] | None) -> None:
-    """payout.failed: Stripe could not move a connected account's balance to the person's bank.
-    The money stays in their Stripe balance (Quorum's ledger already counts it paid), so tell
-    the person why and what to do, once per event."""
+    """payout.failed: Stripe could not pay a connected account's balance to the person's bank,
+    and the money came back to that balance. Take back, from the connected account, what the
+    payout carried of Quorum's transfers (a reversal per item, with a key of the item and the
+    payout) and return it to payable with the bank's reason; tell the person once.
+
+    `current` is the payout re-fetched with the connected account. Which transfers it carried
+    is asked of Stripe (the payout's balance transactions). Stripe is called here, inside the
+    event's transaction: an unknown outcome raises, nothing is kept, and the event's retry asks
+    again with the same keys (Stripe answers what it did). A refused reversal is recorded on
+    the item for finance and leaves the money where it is."""
     if current is None or current.get("status") != "failed" or not event.account:
         return
-    person_id = (
-        PayoutItem.objects.filter(destination=event.account)
-        .order_by("-pk")
-        .values_list("person_id", flat=True)
-        .first()
+    payout_id = str(current.get("id") or event.object_id)
+    reason = f"Your bank refused Stripe's payout {payout_id}: {_payout_failure_reason(current)}."
+    carried: dict[str, int] = {}
+    # Stripe can say which transactions an automatic payout carried, not a manual one.
+    if current.get("automatic", True):
+        carried = stripe_payout_transfers(account=event.account, payout_id=payout_id)
+    items = list(
+        PayoutItem.objects.filter(
+            destination=event.account,
+            provider_reference__in=list(carried),
+            status__in=[PayoutItemStatus.SUCCEEDED, PayoutItemStatus.RETURNED],
+        ).order_by("pk")
     )
+    fresh = [found for found in items if not found.reversals.filter(payout=payout_id).exists()]
+    if items and not fresh:
+        # A repeat: this payout's reversals are recorded (here, or by their own
+        # transfer.reversed first) and the person was told.
+        return
+    returned = refused = 0
+    for found in fresh:
+        amount = min(carried[found.provider_reference], found.amount_minor - _returned_minor(found))
+        if amount <= 0:
+            continue
+        outcome = stripe_transfer_reverse(
+            transfer_id=found.provider_reference,
+            amount_minor=amount,
+            idempotency_key=f"quorum-payout-item-{found.pk}-payout-{payout_id}-reversal",
+            metadata={
+                "quorum_item": str(found.pk),
+                "quorum_payout": payout_id,
+                "quorum_reason": reason[:500],
+            },
+            description=f"Quorum payout item {found.pk}: payout {payout_id} failed",
+        )
+        item = _item_lock(found.pk)
+        if outcome.reversal is None:
+            refusal = _reversal_refuse(
+                item, payout=payout_id, amount_minor=amount, reason=reason, message=outcome.message
+            )
+            refused += refusal.amount_minor if refusal else 0
+            continue
+        row = _reversal_return(
+            item, reversal=outcome.reversal, payout=payout_id, reason=reason, now=timezone.now()
+        )
+        if row is None:
+            # Its own transfer.reversed recorded it meanwhile (and told the person).
+            row = item.reversals.filter(stripe_reversal=outcome.reversal.reference).first()
+        returned += row.amount_minor if row else 0
+    _payout_failed_notify(event, current, items, reason=reason, returned=returned, refused=refused)
+
+
+def _payout_failed_notify(
+    event: StripeEvent,
+    payout: dict[str, Any],
+    items: list[PayoutItem],
+    *,
+    reason: str,
+    returned: int,
+    refused: int,
+) -> None:
+    if items:
+        person_id: int | None = items[0].person_id
+    else:
+        person_id = (
+            PayoutItem.objects.filter(destination=event.account)
+            .order_by("-pk")
+            .values_list("person_id", flat=True)
+            .first()
+        )
     if person_id is None:
         return
-    currency = str(current.get("currency", "")).upper()
-    amount = int(current.get("amount", 0))
-    try:
-        display = minor_display(amount, currency)
-    except MoneyError:
-        display = f"{amount} {currency}"
-    reason = current.get("failure_message") or current.get("failure_code") or "no reason given"
+    currency = str(payout.get("currency", "")).upper()
+
+    def display(amount: int) -> str:
+        try:
+            return minor_display(amount, currency)
+        except MoneyError:
+            return f"{amount} {currency}"
+
+    amount = int(payout.get("amount", 0))
+    lines = [f"Stripe could not pay {display(amount)} to your bank. {reason}"]
+    if returned:
+        lines.append(
+            f"Quorum took {display(returned)} back from your Stripe account: it is in your "
+            "payable balance again and is paid in a later run. Check your payout account and "
+            "your bank details with Stripe before then."
+        )
+    if refused:
+        lines.append(
+            f"{display(refused)} could not be taken back and waits in your Stripe account; "
+            "update your bank details with Stripe and Stripe pays it again."
+        )
+    if not returned and not refused:
+        lines.append(
+            "The money is safe in your Stripe account; update your bank details with Stripe "
+            "and it is paid again."
+        )
     notify(
         user=User.objects.get(pk=person_id),
         kind="payout",
-        title=f"Your bank refused a payout of {display}",
-        body=f"Stripe could not pay {display} to your bank: {reason}. The money is safe in "
-        "your Stripe account; update your bank details with Stripe and it is paid again.",
+        title=f"Your bank refused a payout of {display(amount)}",
+        body=" ".join(lines),
         url=reverse("payments:my_payouts"),
     )
 

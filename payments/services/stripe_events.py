@@ -19,6 +19,9 @@ STRIPE_EVENT_MAX_ATTEMPTS; then the event is failed, shown to finance, who may r
 Handlers run inside the transaction that marks the event processed: their writes and the mark
 commit together, or neither does and the event is retried. They must be idempotent with respect
 to the current object (an older event processed after a newer one sees the same current object).
+A handler that calls Stripe itself (payout.failed reverses transfers) sends every write with an
+idempotency key derived from what it is about and raises when the answer is unknown: the retry
+sends the same key and gets Stripe's first answer.
 """
 
 from __future__ import annotations

@@ -16,9 +16,14 @@ classes) against a server that behaves like Stripe where payouts depend on it:
   true`, other parameters are refused with 400 `idempotency_error`;
 - accounts (create, retrieve, update), account links (with a hosted "onboarding" page that
   completes onboarding and redirects to the return URL), transfers (create, retrieve, list by
-  transfer group or destination with `has_more`/`starting_after`), transfer reversals, balance
-  (with an injectable available amount), payouts of connected accounts (made and failed by the
-  test), events (retrieve, list), each state change announced as an event;
+  transfer group or destination with `has_more`/`starting_after`), transfer reversals (refused
+  when the connected account's balance cannot cover them, as Stripe refuses them), balance (with
+  an injectable available amount), payouts of connected accounts (made and failed by the test;
+  an automatic payout carries every balance transaction of the account not paid out yet), the
+  connected accounts' balance transactions (a transfer's destination payment `py_...`, a
+  reversal's refund, a payout and its failure; listed by `payout`, `type` or `source`, with
+  `expand[]=data.source` showing the destination payment and its `source_transfer`), events
+  (retrieve, list), each state change announced as an event;
 - faults injected per method and path (`inject`): the next N calls answer 500, answer a given
   error (402, 400...), wait before answering, or do the work and then never answer (a timeout) or
   drop the connection; a request log (`requests`) for assertions;
@@ -234,6 +239,9 @@ class FakeStripe:
         self.transfers: dict[str, dict[str, Any]] = {}
         self.reversals: dict[str, dict[str, Any]] = {}
         self.payouts: dict[str, dict[str, Any]] = {}
+        # Connected accounts' side: balance transactions and destination payments (py_...).
+        self.balance_transactions: dict[str, dict[str, Any]] = {}
+        self.payments: dict[str, dict[str, Any]] = {}
         self.events: dict[str, dict[str, Any]] = {}
         self.available: dict[str, int] = {}
         self._links: dict[str, dict[str, Any]] = {}
@@ -270,6 +278,7 @@ class FakeStripe:
             ),
             ("GET", re.compile(r"^/v1/balance$"), self._balance_retrieve),
             ("GET", re.compile(r"^/v1/payouts/(?P<id>[^/]+)$"), self._payout_retrieve),
+            ("GET", re.compile(r"^/v1/balance_transactions$"), self._balance_transaction_list),
             ("GET", re.compile(r"^/v1/events$"), self._event_list),
             ("GET", re.compile(r"^/v1/events/(?P<id>[^/]+)$"), self._event_retrieve),
         ]
@@ -312,7 +321,15 @@ class FakeStripe:
     def reset(self) -> None:
         """Forget every object, key, fault and logged request (between tests)."""
         with self._lock:
-            for store in (self.accounts, self.transfers, self.reversals, self.payouts, self.events):
+            for store in (
+                self.accounts,
+                self.transfers,
+                self.reversals,
+                self.payouts,
+                self.events,
+                self.balance_transactions,
+                self.payments,
+            ):
                 store.clear()
             self.available.clear()
             self._links.clear()
@@ -398,33 +415,121 @@ class FakeStripe:
         )
 
     def payout_create(
-        self, account_id: str, amount: int, currency: str, status: str = "in_transit"
+        self,
+        account_id: str,
+        amount: int | None = None,
+        currency: str = "usd",
+        status: str = "in_transit",
+        *,
+        automatic: bool = True,
     ) -> dict[str, Any]:
-        """A payout of a connected account to their bank (Stripe makes these on its schedule)."""
+        """A payout of a connected account to their bank (Stripe makes these on its schedule).
+
+        An automatic payout carries every balance transaction of the account in `currency` that
+        no payout carried yet (its amount is their sum unless `amount` is given); a manual one
+        (`automatic=False`) carries none that Stripe could name, as with Stripe.
+        """
+        currency = currency.lower()
         with self._lock:
+            payout_id = self._id("po")
+            carried = [
+                txn
+                for txn in self.balance_transactions.values()
+                if txn["_account"] == account_id
+                and txn["currency"] == currency
+                and txn["_payout"] is None
+                and txn["type"] not in {"payout", "payout_failure"}
+            ]
+            if automatic:
+                for txn in carried:
+                    txn["_payout"] = payout_id
+            if amount is None:
+                amount = sum(txn["amount"] for txn in carried) if automatic else 0
             payout: dict[str, Any] = {
-                "id": self._id("po"),
+                "id": payout_id,
                 "object": "payout",
                 "amount": amount,
-                "currency": currency.lower(),
+                "automatic": automatic,
+                "currency": currency,
                 "arrival_date": int(time.time()) + 2 * 86400,
                 "created": int(time.time()),
                 "status": status,
+                "failure_balance_transaction": None,
                 "failure_code": None,
                 "failure_message": None,
                 "metadata": {},
                 "_account": account_id,
             }
-            self.payouts[payout["id"]] = payout
+            payout["balance_transaction"] = self._balance_transaction_add(
+                account_id, "payout", -amount, currency, payout_id, payout=payout_id
+            )
+            self.payouts[payout_id] = payout
             self.event_create("payout.created", payout, account=account_id)
             return _public(payout)
 
     def payout_fail(self, payout_id: str, code: str, message: str) -> dict[str, Any]:
-        """Fail a connected account's payout; announce and return the `payout.failed` event."""
+        """Fail a connected account's payout; announce and return the `payout.failed` event.
+
+        As with Stripe, the amount comes back to the account's balance (a `payout_failure`
+        balance transaction), where a transfer reversal can take it back."""
         with self._lock:
             payout = self.payouts[payout_id]
             payout.update(status="failed", failure_code=code, failure_message=message)
+            payout["failure_balance_transaction"] = self._balance_transaction_add(
+                payout["_account"],
+                "payout_failure",
+                payout["amount"],
+                payout["currency"],
+                payout_id,
+            )
             return self.event_create("payout.failed", payout, account=payout["_account"])
+
+    def _balance_transaction_add(
+        self,
+        account_id: str,
+        type: str,
+        amount: int,
+        currency: str,
+        source: str,
+        *,
+        payout: str | None = None,
+    ) -> str:
+        """Record a balance transaction on a connected account; return its id."""
+        now = int(time.time())
+        txn_id = self._id("txn")
+        txn: dict[str, Any] = {
+            "id": txn_id,
+            "object": "balance_transaction",
+            "amount": amount,
+            "available_on": now,
+            "created": now,
+            "currency": currency,
+            "description": None,
+            "fee": 0,
+            "fee_details": [],
+            "net": amount,
+            "reporting_category": {
+                "payment": "charge",
+                "payment_refund": "refund",
+                "payout": "payout",
+                "payout_failure": "payout_reversal",
+            }.get(type, type),
+            "source": source,
+            "status": "available",
+            "type": type,
+            "_account": account_id,
+            "_payout": payout,
+        }
+        self.balance_transactions[txn_id] = txn
+        return txn_id
+
+    def _connected_available(self, account_id: str, currency: str) -> int:
+        """What a connected account holds in `currency`: the sum of its balance transactions."""
+        return sum(
+            txn["amount"]
+            for txn in self.balance_transactions.values()
+            if txn["_account"] == account_id and txn["currency"] == currency
+        )
 
     def event_create(
         self,
@@ -838,6 +943,23 @@ class FakeStripe:
             )
         self.available[currency] -= amount
         transfer_id = self._id("tr")
+        payment_id = self._id("py")
+        # The connected account's side: a destination payment, whose balance transaction is
+        # what an automatic payout of theirs carries.
+        self.payments[payment_id] = {
+            "id": payment_id,
+            "object": "charge",
+            "amount": amount,
+            "amount_refunded": 0,
+            "currency": currency,
+            "paid": True,
+            "source_transfer": transfer_id,
+            "status": "succeeded",
+            "balance_transaction": self._balance_transaction_add(
+                destination, "payment", amount, currency, payment_id
+            ),
+            "_account": destination,
+        }
         transfer = {
             "id": transfer_id,
             "object": "transfer",
@@ -848,7 +970,7 @@ class FakeStripe:
             "currency": currency,
             "description": as_str(params, "description"),
             "destination": destination,
-            "destination_payment": self._id("py"),
+            "destination_payment": payment_id,
             "livemode": False,
             "metadata": metadata_of(params),
             "reversals": {
@@ -905,14 +1027,28 @@ class FakeStripe:
                 code="amount_too_large" if amount > remaining else "parameter_invalid_integer",
                 param="amount",
             )
+        destination, currency = transfer["destination"], transfer["currency"]
+        if self._connected_available(destination, currency) < amount:
+            # Stripe reverses a transfer only while the destination's balance covers it.
+            raise StripeFault(
+                400,
+                f"Insufficient funds in the destination account {destination} to reverse "
+                f"{amount} of transfer {id}.",
+                code="balance_insufficient",
+                param="amount",
+                executed=True,
+            )
+        refund_id = self._id("pyr")
+        self.payments[transfer["destination_payment"]]["amount_refunded"] += amount
+        self._balance_transaction_add(destination, "payment_refund", -amount, currency, refund_id)
         reversal = {
             "id": self._id("trr"),
             "object": "transfer_reversal",
             "amount": amount,
             "balance_transaction": self._id("txn"),
             "created": int(time.time()),
-            "currency": transfer["currency"],
-            "destination_payment_refund": self._id("pyr"),
+            "currency": currency,
+            "destination_payment_refund": refund_id,
             "metadata": metadata_of(params),
             "transfer": id,
         }
@@ -954,15 +1090,9 @@ class FakeStripe:
                     type="invalid_request_error",
                 )
             amounts = {}
-            for transfer in self.transfers.values():
-                if transfer["destination"] == account:
-                    net = transfer["amount"] - transfer["amount_reversed"]
-                    amounts[transfer["currency"]] = amounts.get(transfer["currency"], 0) + net
-            for payout in self.payouts.values():
-                if payout["_account"] == account and payout["status"] != "failed":
-                    amounts[payout["currency"]] = (
-                        amounts.get(payout["currency"], 0) - payout["amount"]
-                    )
+            for txn in self.balance_transactions.values():
+                if txn["_account"] == account:
+                    amounts[txn["currency"]] = amounts.get(txn["currency"], 0) + txn["amount"]
         currencies = sorted(amounts) or ["usd"]
         return {
             "object": "balance",
@@ -988,6 +1118,48 @@ class FakeStripe:
         if payout is None or payout["_account"] != account:
             raise missing("payout", id)
         return _public(payout)
+
+    def _balance_transaction_list(
+        self, params: dict[str, Any], account: str | None
+    ) -> dict[str, Any]:
+        payout_id, wanted, source = (
+            as_str(params, "payout"),
+            as_str(params, "type"),
+            as_str(params, "source"),
+        )
+        if payout_id is not None:
+            payout = self.payouts.get(payout_id)
+            if payout is None or payout["_account"] != account:
+                raise missing("payout", payout_id, "payout")
+            if not payout["automatic"]:
+                raise StripeFault(
+                    400,
+                    "Balance transaction history can only be filtered on automatic transfers, "
+                    "not manual.",
+                    param="payout",
+                )
+        # The platform's own balance transactions are not kept by the fake.
+        items = [
+            txn
+            for txn in self.balance_transactions.values()
+            if account is not None
+            and txn["_account"] == account
+            and (payout_id is None or txn["_payout"] == payout_id)
+            and (wanted is None or txn["type"] == wanted)
+            and (source is None or txn["source"] == source)
+        ]
+        page = self._list(
+            items,
+            params,
+            "/v1/balance_transactions",
+            {"payout", "type", "source", "currency", "created"},
+        )
+        expand = params.get("expand") or []
+        if "data.source" in (expand if isinstance(expand, list) else [expand]):
+            for txn in page["data"]:
+                if txn["source"] in self.payments:
+                    txn["source"] = _public(self.payments[txn["source"]])
+        return page
 
     def _event_retrieve(
         self, params: dict[str, Any], account: str | None, id: str

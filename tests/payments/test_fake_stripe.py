@@ -403,3 +403,35 @@ def test_a_stopped_fake_releases_its_port_and_held_connections():
     assert outcome == ["ConnectionError"]  # dropped without an answer, not left hanging
     with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=1):
         pass
+
+
+def test_a_connected_account_s_payout_lists_the_destination_payments_it_carried(fake_stripe):
+    client = stripe_client()
+    account = _ready_account(fake_stripe, client)
+    fake_stripe.balance_set("usd", 1000)
+    transfer = client.v1.transfers.create(
+        params={"amount": 300, "currency": "usd", "destination": account.id}
+    )
+    on_account = {"stripe_account": account.id}
+    payout = fake_stripe.payout_create(account.id)  # automatic: carries the 300
+
+    listed = client.v1.balance_transactions.list(
+        params={"payout": payout["id"], "type": "payment", "expand": ["data.source"]},
+        options=on_account,
+    )
+    fake_stripe.payout_fail(payout["id"], "account_closed", "Closed.")
+    manual = fake_stripe.payout_create(account.id, 300, "usd", automatic=False)
+
+    assert payout["amount"] == 300
+    [txn] = listed.data
+    assert txn.amount == 300 and txn.source.id == transfer.destination_payment
+    assert txn.source.source_transfer == transfer.id
+    with pytest.raises(stripe.InvalidRequestError, match="automatic"):
+        client.v1.balance_transactions.list(params={"payout": manual["id"]}, options=on_account)
+    with pytest.raises(stripe.InvalidRequestError, match="No such payout"):
+        client.v1.balance_transactions.list(params={"payout": payout["id"]})
+    # The failed payout's money came back and the manual one took it: nothing to reverse.
+    with pytest.raises(stripe.InvalidRequestError) as short:
+        client.v1.transfers.reversals.create(transfer.id, params={"amount": 100})
+    assert short.value.code == "balance_insufficient"
+    assert fake_stripe.reversals == {}

@@ -20,14 +20,18 @@ from payments.models import (
     PayoutAccount,
     PayoutRun,
     StripeConnectedAccount,
+    StripeEvent,
     TransfersCapability,
 )
 from payments.selectors.ledger import ledger_reconciliation
 from payments.services.ledger import ledger_release_to_payable
 from payments.services.payout_runs import payout_run_create
+from payments.services.stripe_events import stripe_event_process, stripe_event_receive
 from payments.stripe_client import stripe_client
 from tests.factories import make_user
+from tests.payments.conftest import WEBHOOK_SECRET
 from tests.payments.factories import accrue, make_payout_account
+from tests.payments.fake_stripe import webhook_payload, webhook_signature_header
 
 T = TypeVar("T")
 PERIOD = (date(2026, 11, 1), date(2026, 11, 30))
@@ -136,3 +140,12 @@ def assert_ledger_clean() -> None:
 
 
 PAYABLE, IN_TRANSIT, PAID = AccountKind.PAYABLE, AccountKind.IN_TRANSIT, AccountKind.PAID
+
+
+def deliver_event(event: dict[str, Any]) -> StripeEvent:
+    """Stripe posts `event` (signed); Quorum stores it once and processes it now."""
+    payload = webhook_payload(event)
+    received = stripe_event_receive(
+        payload=payload.encode(), signature=webhook_signature_header(payload, WEBHOOK_SECRET)
+    )
+    return committed(stripe_event_process, event_id=received.event.pk)
