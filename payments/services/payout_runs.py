@@ -559,14 +559,17 @@ def _claim(item_id: int, now: datetime) -> tuple[PayoutItem, _Claim | None]:
         return item, _Claim(request, settle_from_provider=False)
 
 
-def payout_item_execute(*, item_id: int, now: datetime | None = None) -> PayoutItem:
+def payout_item_execute(
+    *, item_id: int, now: datetime | None = None, finish_run: bool = True
+) -> PayoutItem:
     """Pay one item attempt, once: claim it under its row lock, call the provider with the
     attempt's idempotency key outside any transaction, record the outcome under the lock.
 
     Does nothing to an item that is settled, in flight elsewhere (claimed less than
     PROCESSING_LEASE ago), ambiguous and not yet due, or of a run that is not executing. An
     attempt whose key the provider may have forgotten is settled from the provider's transfers
-    instead of being called again. Safe to run twice and concurrently.
+    instead of being called again. Safe to run twice and concurrently. `finish_run=False`
+    leaves marking the run done to the caller (`payout_items_execute`, once per chunk).
     """
     now = now or timezone.now()
     item, claim = _claim(item_id, now)
@@ -576,24 +579,29 @@ def payout_item_execute(*, item_id: int, now: datetime | None = None) -> PayoutI
         return payout_run_settle_from_provider(run_id=item.run_id, item_ids=[item.pk], now=now)[0]
     outcome = payout_provider_for(item.run.provider).transfer(claim.request)
     return payout_item_record_outcome(
-        item_id=item.pk, attempt=item.attempt, outcome=outcome, now=now
+        item_id=item.pk, attempt=item.attempt, outcome=outcome, now=now, finish_run=finish_run
     )
 
 
 def payout_items_execute(*, item_ids: list[int], now: datetime | None = None) -> None:
     """Pay each item as `payout_item_execute` does, one after the other, each on its own (its
-    claim, call and record; its locks). An item that raises does not stop the others: it stays
-    as the error left it (a claimed item is taken up by the sweep once its lease ends), and the
-    first error is raised once every item was tried."""
+    claim, call and record; its locks), and look once at the end whether their runs are done.
+    An item that raises does not stop the others: it stays as the error left it (a claimed item
+    is taken up by the sweep once its lease ends), and the first error is raised once every item
+    was tried."""
     error: Exception | None = None
+    run_ids: set[int] = set()
     for item_id in item_ids:
         try:
-            payout_item_execute(item_id=item_id, now=now)
+            run_ids.add(payout_item_execute(item_id=item_id, now=now, finish_run=False).run_id)
         except NotFound:
             continue
         except Exception as exc:
             logger.exception("Payout item %s: executing it failed", item_id)
             error = error or exc
+    # After the chunk's last commit: the chunk that commits a run's last item sees every other.
+    for run_id in sorted(run_ids):
+        _run_finish_if_settled(run_id)
     if error is not None:
         raise error
 
@@ -604,11 +612,17 @@ def _retry_delay(calls: int) -> timedelta:
 
 
 def payout_item_record_outcome(
-    *, item_id: int, attempt: int, outcome: TransferOutcome, now: datetime | None = None
+    *,
+    item_id: int,
+    attempt: int,
+    outcome: TransferOutcome,
+    now: datetime | None = None,
+    finish_run: bool = True,
 ) -> PayoutItem:
-    """Record the provider's answer to an attempt (under the item's lock). An answer to an
-    attempt that is no longer current, or to an item settled meanwhile (a webhook, the provider's
-    list), changes nothing."""
+    """Record the provider's answer to an attempt (under the item's lock), and then, unless
+    `finish_run` is False, mark the run done if no item waits any more. An answer to an attempt
+    that is no longer current, or to an item settled meanwhile (a webhook, the provider's list),
+    changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         item = _item_lock(item_id)
@@ -640,7 +654,8 @@ def payout_item_record_outcome(
             transaction.on_commit(
                 partial(_enqueue, PAYOUT_ITEM_EXECUTE_TASK, item.pk, countdown=countdown)
             )
-        transaction.on_commit(partial(_run_finish_if_settled, item.run_id))
+        if finish_run:
+            transaction.on_commit(partial(_run_finish_if_settled, item.run_id))
     return item
 
 

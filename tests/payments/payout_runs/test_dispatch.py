@@ -4,6 +4,8 @@ chunk is paid on its own."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from payments.models import PayoutItemStatus, PayoutRunStatus
 from payments.services import payout_runs as services
@@ -50,10 +52,10 @@ def test_an_item_that_raises_leaves_the_rest_of_its_chunk_paid_and_the_error_rai
     ids = sorted(approved_run.items.values_list("pk", flat=True))
     execute = services.payout_item_execute
 
-    def broken_first(*, item_id, now=None):
+    def broken_first(*, item_id, now=None, finish_run=True):
         if item_id == ids[0]:
             raise RuntimeError("the database went away")
-        return execute(item_id=item_id, now=now)
+        return execute(item_id=item_id, now=now, finish_run=finish_run)
 
     monkeypatch.setattr(services, "payout_item_execute", broken_first)
 
@@ -66,3 +68,25 @@ def test_an_item_that_raises_leaves_the_rest_of_its_chunk_paid_and_the_error_rai
         ids[1]: PayoutItemStatus.SUCCEEDED,
         ids[2]: PayoutItemStatus.SUCCEEDED,
     }
+
+
+def test_a_chunk_looks_once_whether_its_run_is_done_and_marks_it_done(
+    approved_run, django_capture_on_commit_callbacks
+):
+    type(approved_run).objects.filter(pk=approved_run.pk).update(status=PayoutRunStatus.EXECUTING)
+    ids = sorted(approved_run.items.values_list("pk", flat=True))
+
+    with (
+        CaptureQueriesContext(connection) as statements,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.payout_items_execute(item_ids=ids)
+
+    run_updates = [
+        q["sql"]
+        for q in statements.captured_queries
+        if q["sql"].startswith('UPDATE "payments_payoutrun"')
+    ]
+    assert len(run_updates) == 1
+    approved_run.refresh_from_db()
+    assert approved_run.status == PayoutRunStatus.DONE
