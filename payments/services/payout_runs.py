@@ -7,8 +7,9 @@ exclusion with the reason for everyone else with a payable balance, moving each 
 payable -> in transit in one ledger transaction. A second finance user approves
 (`payout_run_approve`; both with MFA); until then `payout_run_cancel` returns everything to
 payable (the freeze postings are reversed). Approval queues `payout_run_dispatch`, which queues
-one `payout_item_execute` per item on the `payouts` queue (a Stripe run) or puts the items in
-the bank file (a bank-file run, marked paid or failed by finance).
+`payout_items_execute` tasks on the `payouts` queue, EXECUTE_CHUNK items each, every item paid
+on its own as `payout_item_execute` does (a Stripe run), or puts the items in the bank file (a
+bank-file run, marked paid or failed by finance).
 
 Outcomes without doubt (`payout_item_execute`): the item is claimed under its row lock, the
 provider is called with the attempt's idempotency key, and the answer is recorded under the lock
