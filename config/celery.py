@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("quorum")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def database_connections_tidy(sender: Any = None, **_kwargs: Any) -> None:
+    """Before and after each task a worker runs, close the database connections that are too old
+    (DB_CONN_MAX_AGE) or unusable, as Django does around each request; keep the others (Celery's
+    own fix-up no longer closes them every task: CELERY_DB_REUSE_MAX). An eager task runs inside
+    its caller's transaction, which it must not close."""
+    if getattr(getattr(sender, "request", None), "is_eager", False):
+        return
+    close_old_connections()
+
 
 # Every periodic job of the product, and only here.
 app.conf.beat_schedule = {

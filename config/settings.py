@@ -153,6 +153,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connection before and after every task unless this
+# is set; it then closes it only every this many tasks. A new PostgreSQL connection per task (a
+# server process started, the per-connection prepared statements lost) cost a payout item more
+# than its own work. Between tasks, config/celery.py closes a connection as Django's request
+# cycle does: once it is older than DB_CONN_MAX_AGE, or unusable (DB_CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("imports"), Queue("payouts"))
 CELERY_TASK_ROUTES = {

@@ -20,7 +20,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from celery.fixups.django import DjangoWorkerFixup
 from celery.result import AsyncResult, EagerResult
+from celery.signals import task_postrun, task_prerun
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
@@ -129,6 +131,7 @@ QUEUE_OF_TASK = {
     "payments.tasks.earning_days_roll": "default",
     "payments.tasks.incentive_period_close_run": "default",
     "payments.tasks.payout_item_execute": "payouts",
+    "payments.tasks.payout_items_execute": "payouts",
     "payments.tasks.payout_items_due": "payouts",
     "payments.tasks.payout_run_dispatch": "payouts",
     "payments.tasks.payout_run_freeze": "payouts",
@@ -498,3 +501,40 @@ def test_the_lease_reaper_run_by_the_worker_reopens_an_expired_lease(celery_work
         "reopen the slot",
     )
     assert Lease.objects.get(pk=lease.pk).state == "expired"
+
+
+def _run_task_hooks(task: Any) -> None:
+    """What a worker does around a task for Django: Celery's fix-up and the product's handler,
+    on the prerun and postrun signals."""
+    fixup = DjangoWorkerFixup(celery_app)
+    fixup.on_task_prerun(task)
+    task_prerun.send(sender=task, task_id="t", task=task, args=(), kwargs={})
+    task_postrun.send(sender=task, task_id="t", task=task, args=(), kwargs={}, retval=None)
+    fixup.on_task_postrun(task)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_keeps_its_database_connection_from_task_to_task(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    connection.ensure_connection()
+    opened = connection.connection
+
+    for _ in range(3):
+        _run_task_hooks(ping)
+
+    assert connection.connection is opened
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_closes_a_connection_older_than_its_max_age_between_tasks(monkeypatch):
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)
+    connection.close()
+    connection.ensure_connection()
+    connection.close_at = time.monotonic() - 1  # opened more than DB_CONN_MAX_AGE ago
+
+    _run_task_hooks(ping)
+
+    assert connection.connection is None
