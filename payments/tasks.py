@@ -141,12 +141,6 @@ def payout_item_execute(item_id: int) -> None:
         return
 
 
-@shared_task(name=payout_run_services.PAYOUT_ITEMS_EXECUTE_TASK, ignore_result=True)
-def payout_items_execute(item_ids: list[int]) -> None:
-    """Pay a dispatch's chunk of items, each as `payout_item_execute` does."""
-    payout_run_services.payout_items_execute(item_ids=item_ids)
-
-
 @shared_task(name="payments.tasks.payout_items_due", ignore_result=True)
 def payout_items_due() -> int:
     """Queue ambiguous items due for their retry and items whose worker died mid-call (beat,

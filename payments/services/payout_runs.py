@@ -7,9 +7,8 @@ exclusion with the reason for everyone else with a payable balance, moving each 
 payable -> in transit in one ledger transaction. A second finance user approves
 (`payout_run_approve`; both with MFA); until then `payout_run_cancel` returns everything to
 payable (the freeze postings are reversed). Approval queues `payout_run_dispatch`, which queues
-`payout_items_execute` tasks on the `payouts` queue, EXECUTE_CHUNK items each, every item paid
-on its own as `payout_item_execute` does (a Stripe run), or puts the items in the bank file (a
-bank-file run, marked paid or failed by finance).
+one `payout_item_execute` per item on the `payouts` queue (a Stripe run) or puts the items in
+the bank file (a bank-file run, marked paid or failed by finance).
 
 Outcomes without doubt (`payout_item_execute`): the item is claimed under its row lock, the
 provider is called with the attempt's idempotency key, and the answer is recorded under the lock
@@ -103,13 +102,8 @@ logger = logging.getLogger(__name__)
 PAYOUT_RUN_FREEZE_TASK = "payments.tasks.payout_run_freeze"
 PAYOUT_RUN_DISPATCH_TASK = "payments.tasks.payout_run_dispatch"
 PAYOUT_ITEM_EXECUTE_TASK = "payments.tasks.payout_item_execute"
-PAYOUT_ITEMS_EXECUTE_TASK = "payments.tasks.payout_items_execute"
 FREEZE_BATCH = 500
 DISPATCH_BATCH = 1000
-# Items paid by one task of a dispatch, one after the other: a task's own cost (its message sent
-# and received, acknowledged, traced) was a fifth of a paid item's. Small enough that two workers
-# finish a run together.
-EXECUTE_CHUNK = 20
 # A claimed attempt that has not recorded its outcome after this long is taken as a worker that
 # died mid-call: its item is ambiguous and is retried with the same key.
 PROCESSING_LEASE = timedelta(minutes=5)
@@ -481,9 +475,8 @@ def payout_run_approve(*, run_id: int, actor: User) -> PayoutRun:
 
 
 def payout_run_dispatch(*, run_id: int) -> PayoutRun:
-    """Start paying an approved run: queue its waiting items (Stripe), EXECUTE_CHUNK to a task,
-    or put every item in the bank file (bank file). Safe to run twice: the item tasks re-check
-    everything."""
+    """Start paying an approved run: queue one task per waiting item (Stripe) or put every
+    item in the bank file (bank file). Safe to run twice: the item tasks re-check everything."""
     with transaction.atomic():
         run = payout_run_get_for_update(run_id)
         if run.status not in (PayoutRunStatus.APPROVED, PayoutRunStatus.EXECUTING):
@@ -505,8 +498,8 @@ def payout_run_dispatch(*, run_id: int) -> PayoutRun:
             )
             if not ids:
                 break
-            for start in range(0, len(ids), EXECUTE_CHUNK):
-                _enqueue(PAYOUT_ITEMS_EXECUTE_TASK, ids[start : start + EXECUTE_CHUNK])
+            for item_id in ids:
+                _enqueue(PAYOUT_ITEM_EXECUTE_TASK, item_id)
             last = ids[-1]
     _run_finish_if_settled(run.pk)
     run.refresh_from_db()
@@ -624,17 +617,14 @@ def _claim(item_id: int, now: datetime) -> tuple[PayoutItem, _Claim | None]:
         return item, _Claim(request, settle_from_provider=False)
 
 
-def payout_item_execute(
-    *, item_id: int, now: datetime | None = None, finish_run: bool = True
-) -> PayoutItem:
+def payout_item_execute(*, item_id: int, now: datetime | None = None) -> PayoutItem:
     """Pay one item attempt, once: claim it under its row lock, call the provider with the
     attempt's idempotency key outside any transaction, record the outcome under the lock.
 
     Does nothing to an item that is settled, in flight elsewhere (claimed less than
     PROCESSING_LEASE ago), ambiguous and not yet due, or of a run that is not executing. An
     attempt whose key the provider may have forgotten is settled from the provider's transfers
-    instead of being called again. Safe to run twice and concurrently. `finish_run=False`
-    leaves marking the run done to the caller (`payout_items_execute`, once per chunk).
+    instead of being called again. Safe to run twice and concurrently.
     """
     now = now or timezone.now()
     item, claim = _claim(item_id, now)
@@ -644,31 +634,8 @@ def payout_item_execute(
         return payout_run_settle_from_provider(run_id=item.run_id, item_ids=[item.pk], now=now)[0]
     outcome = payout_provider_for(item.run.provider).transfer(claim.request)
     return payout_item_record_outcome(
-        item_id=item.pk, attempt=item.attempt, outcome=outcome, now=now, finish_run=finish_run
+        item_id=item.pk, attempt=item.attempt, outcome=outcome, now=now
     )
-
-
-def payout_items_execute(*, item_ids: list[int], now: datetime | None = None) -> None:
-    """Pay each item as `payout_item_execute` does, one after the other, each on its own (its
-    claim, call and record; its locks), and look once at the end whether their runs are done.
-    An item that raises does not stop the others: it stays as the error left it (a claimed item
-    is taken up by the sweep once its lease ends), and the first error is raised once every item
-    was tried."""
-    error: Exception | None = None
-    run_ids: set[int] = set()
-    for item_id in item_ids:
-        try:
-            run_ids.add(payout_item_execute(item_id=item_id, now=now, finish_run=False).run_id)
-        except NotFound:
-            continue
-        except Exception as exc:
-            logger.exception("Payout item %s: executing it failed", item_id)
-            error = error or exc
-    # After the chunk's last commit: the chunk that commits a run's last item sees every other.
-    for run_id in sorted(run_ids):
-        _run_finish_if_settled(run_id)
-    if error is not None:
-        raise error
 
 
 def _retry_delay(calls: int) -> timedelta:
@@ -677,17 +644,11 @@ def _retry_delay(calls: int) -> timedelta:
 
 
 def payout_item_record_outcome(
-    *,
-    item_id: int,
-    attempt: int,
-    outcome: TransferOutcome,
-    now: datetime | None = None,
-    finish_run: bool = True,
+    *, item_id: int, attempt: int, outcome: TransferOutcome, now: datetime | None = None
 ) -> PayoutItem:
-    """Record the provider's answer to an attempt (under the item's lock), and then, unless
-    `finish_run` is False, mark the run done if no item waits any more. An answer to an attempt
-    that is no longer current, or to an item settled meanwhile (a webhook, the provider's list),
-    changes nothing."""
+    """Record the provider's answer to an attempt (under the item's lock). An answer to an
+    attempt that is no longer current, or to an item settled meanwhile (a webhook, the provider's
+    list), changes nothing."""
     now = now or timezone.now()
     with transaction.atomic():
         item = _item_lock(item_id)
@@ -719,8 +680,7 @@ def payout_item_record_outcome(
             transaction.on_commit(
                 partial(_enqueue, PAYOUT_ITEM_EXECUTE_TASK, item.pk, countdown=countdown)
             )
-        if finish_run:
-            transaction.on_commit(partial(_run_finish_if_settled, item.run_id))
+        transaction.on_commit(partial(_run_finish_if_settled, item.run_id))
     return item
 
 

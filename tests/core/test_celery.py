@@ -131,7 +131,6 @@ QUEUE_OF_TASK = {
     "payments.tasks.earning_days_roll": "default",
     "payments.tasks.incentive_period_close_run": "default",
     "payments.tasks.payout_item_execute": "payouts",
-    "payments.tasks.payout_items_execute": "payouts",
     "payments.tasks.payout_items_due": "payouts",
     "payments.tasks.payout_run_dispatch": "payouts",
     "payments.tasks.payout_run_freeze": "payouts",

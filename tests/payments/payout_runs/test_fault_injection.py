@@ -63,13 +63,8 @@ class Queue:
                         committed(services.payout_run_dispatch, run_id=args[0])
                     elif name == services.PAYOUT_ITEM_EXECUTE_TASK:
                         committed(services.payout_item_execute, item_id=args[0], now=now)
-                    elif name == services.PAYOUT_ITEMS_EXECUTE_TASK:
-                        committed(services.payout_items_execute, item_ids=args[0], now=now)
                 except WorkerKilled:
                     killed += 1
-                    # The broker hands a message whose worker died to another worker (acks
-                    # late): the rest of a dispatch's chunk is still to be paid.
-                    self.messages.append((name, args))
         return killed
 
 
