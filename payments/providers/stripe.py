@@ -99,6 +99,11 @@ def stripe_transfer_of(data: dict[str, Any]) -> ProviderTransfer:
     return _provider_transfer(data)
 
 
+def stripe_transfer_retrieve(transfer_id: str) -> ProviderTransfer:
+    """The platform's transfer `transfer_id` as Stripe has it now. Raises the SDK's errors."""
+    return _provider_transfer(stripe_client().v1.transfers.retrieve(transfer_id).to_dict())
+
+
 # --- Taking money back: transfer reversals, a connected account's failed payout ----------------
 
 

@@ -77,6 +77,7 @@ from payments.providers.stripe import (
     StripeReversal,
     stripe_payout_transfers,
     stripe_transfer_of,
+    stripe_transfer_retrieve,
     stripe_transfer_reversals,
     stripe_transfer_reverse,
 )
@@ -1189,6 +1190,7 @@ def payout_failed_handle(*, event: StripeEvent, current: dict[str, Any] | None) 
     # Stripe can say which transactions an automatic payout carried, not a manual one.
     if current.get("automatic", True):
         carried = stripe_payout_transfers(account=event.account, payout_id=payout_id)
+    _items_paid_by_carried_transfers(account=event.account, carried=carried)
     items = list(
         PayoutItem.objects.filter(
             destination=event.account,
@@ -1232,6 +1234,30 @@ def payout_failed_handle(*, event: StripeEvent, current: dict[str, Any] | None) 
             row = item.reversals.filter(stripe_reversal=outcome.reversal.reference).first()
         returned += row.amount_minor if row else 0
     _payout_failed_notify(event, current, items, reason=reason, returned=returned, refused=refused)
+
+
+def _items_paid_by_carried_transfers(*, account: str, carried: dict[str, int]) -> None:
+    """An item whose worker died between Stripe's transfer and recording it has no transfer id
+    yet; a failed payout that carried that transfer proves it paid. Settle such items as paid
+    from the transfer (its metadata names the item), as the sweep would, so that the failed
+    payout's reversal finds them."""
+    known = set(
+        PayoutItem.objects.filter(
+            destination=account, provider_reference__in=list(carried)
+        ).values_list("provider_reference", flat=True)
+    )
+    for reference in sorted(carried.keys() - known):
+        transfer = stripe_transfer_retrieve(reference)
+        if transfer.item_id is None:
+            continue  # not Quorum's: the reconciliation reports unknown transfers
+        waiting = PayoutItem.objects.filter(
+            pk=transfer.item_id, destination=account, status__in=WAITING_STATUSES
+        ).first()
+        if waiting is None:
+            continue
+        item = _item_lock(waiting.pk)
+        if item.status in WAITING_STATUSES:
+            _item_succeed(item, reference=transfer.reference, actor=None, now=timezone.now())
 
 
 def _payout_failed_notify(

@@ -302,3 +302,40 @@ def test_a_retried_returned_payout_reconciles_with_its_new_transfer(fake_stripe,
     assert_ledger_clean()
     # The first transfer is reversed in full, the second stands: the item is paid once.
     assert services.payout_runs_reconcile(run_ids=[item.run_id]) == {item.run_id: []}
+
+
+class WorkerKilled(BaseException):
+    """The worker process dying: nothing after it in the task runs."""
+
+
+def test_a_failed_payout_carrying_the_transfer_of_an_item_whose_worker_died_settles_and_returns_it(
+    fake_stripe, project, monkeypatch
+):
+    fake_stripe.balance_set("usd", 1_000_000)
+    person = stripe_person(project, 2_000, stripe_account(fake_stripe))
+    run = create_run(finance_user(), currency="USD", provider="stripe_connect")
+
+    def killed(**_: Any) -> None:
+        raise WorkerKilled  # after Stripe made the transfer, before Quorum recorded it
+
+    monkeypatch.setattr(services, "payout_item_record_outcome", killed)
+    with pytest.raises(WorkerKilled):
+        committed(services.payout_run_approve, run_id=run.pk, actor=finance_user())
+    monkeypatch.undo()
+    item = PayoutItem.objects.get(run=run, person=person)
+    assert item.status == PayoutItemStatus.PROCESSING and not item.provider_reference
+    [transfer] = [t for t in fake_stripe.transfers.values() if t["destination"] == item.destination]
+    payout = fake_stripe.payout_create(item.destination)
+    failed = fake_stripe.payout_fail(payout["id"], "account_closed", "The bank account is closed.")
+
+    deliver_event(failed)
+    deliver_event(failed)
+
+    item.refresh_from_db()
+    assert item.provider_reference == transfer["id"]
+    assert item.status == PayoutItemStatus.RETURNED
+    assert balance_minor(person, PAYABLE, "USD") == 2_000
+    assert balance_minor(person, PAID, "USD") == 0
+    assert returns_posted(item) == 1
+    assert [r["amount"] for r in fake_stripe.reversals.values()] == [2_000]
+    assert_ledger_clean()
