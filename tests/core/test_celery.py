@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from celery.fixups.django import DjangoWorkerFixup
+from celery.fixups.django import DjangoWorkerFixup  # type: ignore[attr-defined]  # not in celery-types 0.26
 from celery.result import AsyncResult, EagerResult
 from celery.signals import task_postrun, task_prerun
 from django.contrib.sessions.backends.db import SessionStore
