@@ -4,7 +4,7 @@ PostgreSQL plans from statistics that ANALYZE gathers; autovacuum refreshes them
 rows changed, but not at once, and not at all where it is turned off. A table read before that is
 planned as if the new rows were not there: measured, an export of 1,000,000 freshly imported rows
 took 1,355 ms a chunk instead of 2.7 ms. So the jobs that write or read in bulk (imports at their
-end, exports, the rollup jobs, an incentive period's close, a payout run's freeze) analyse the
+end, exports, the hourly and the daily earnings rollups, an incentive period's close) analyse the
 tables concerned when they are stale, by the same rule as autovacuum's default: the rows changed
 since the last analysis reach a tenth of the rows the planner knows of, and at least
 ANALYZE_AFTER_ROWS. Checking costs one catalog query; nothing is analysed when nothing is stale.
