@@ -15,6 +15,7 @@ PostgreSQL must keep sessions (pgbouncer's session mode), as Django's persistent
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -87,9 +88,11 @@ _columns: dict[str, list[str]] = {}
 _NAMED = re.compile(r"%\((\w+)\)s")
 
 
+@functools.lru_cache(maxsize=256)
 def named_placeholders(sql: str) -> tuple[str, tuple[tuple[str, None], ...]]:
     """`sql` written with `%(name)s` placeholders as positional `%s` ones and the names in order
-    (the form `statement_run_prepared` takes)."""
+    (the form `statement_run_prepared` takes). Kept per text: the same statements run on every
+    submit."""
     names = tuple((match, None) for match in _NAMED.findall(sql))
     return _NAMED.sub("%s", sql), names
 
@@ -141,6 +144,35 @@ def statement_rows_prepared(
     return _run_prepared(sql, params, arguments=arguments, values=values, first=False, owner=owner)
 
 
+# Each statement's name by its text, parameters and argument types, for parameters that can be
+# hashed (the fixed statements of the submit path); the name is a digest of all three.
+_names: dict[tuple[Any, ...], str] = {}
+_NAMES_KEPT = 512  # more shapes than any code path has: past it, start again
+
+
+def _statement_name(
+    sql: str,
+    params: Sequence[tuple[str | None, Any]],
+    arguments: Mapping[str, str],
+    owner: str,
+) -> str:
+    shape_key = (owner, sql, tuple(params), tuple(arguments.items()))
+    key: tuple[Any, ...] | None = shape_key
+    try:
+        found = _names.get(shape_key)
+    except TypeError:  # a constant that cannot be hashed (a list): work the name out each time
+        key, found = None, None
+    if found is not None:
+        return found
+    shape = repr((sql, [(name, None if name else value) for name, value in params], arguments))
+    found = f"{owner}_" + hashlib.sha256(shape.encode()).hexdigest()[:20]
+    if key is not None:
+        if len(_names) >= _NAMES_KEPT:
+            _names.clear()
+        _names[key] = found
+    return found
+
+
 def _run_prepared(
     sql: str,
     params: Sequence[tuple[str | None, Any]],
@@ -151,8 +183,7 @@ def _run_prepared(
     owner: str = "quorum",
 ) -> list[dict[str, Any]]:
     names = list(arguments)
-    shape = repr((sql, [(name, None if name else value) for name, value in params], arguments))
-    statement = f"{owner}_" + hashlib.sha256(shape.encode()).hexdigest()[:20]
+    statement = _statement_name(sql, params, arguments, owner)
     with connection.cursor() as cursor:
         raw = cursor.connection
         ready = _prepared.setdefault(raw, set())

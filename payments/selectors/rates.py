@@ -19,6 +19,7 @@ says training time is paid; otherwise the lookup answers None for them, whatever
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -181,15 +182,30 @@ def model_values_converted(model: type[models.Model], values: Sequence[Any]) -> 
     return converted
 
 
+_SPLIT = len(_VERSION_COLUMNS)
+_END = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
+
+
 def _version_of_row(row: Sequence[Any]) -> RateCardVersion:
-    split, end = len(_VERSION_COLUMNS), len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
     version = RateCardVersion.from_db(
-        connection.alias, _VERSION_COLUMNS, model_values_converted(RateCardVersion, row[:split])
+        connection.alias, _VERSION_COLUMNS, model_values_converted(RateCardVersion, row[:_SPLIT])
     )
     version.card = RateCard.from_db(
-        connection.alias, _CARD_COLUMNS, model_values_converted(RateCard, row[split:end])
+        connection.alias, _CARD_COLUMNS, model_values_converted(RateCard, row[_SPLIT:_END])
     )
     return version
+
+
+# The pricing read runs in every submit and almost always returns the same version, card and
+# rates: the objects are made once per process for the same columns (any change to a row, a
+# withdrawal say, is other columns and so other objects) and shared by the submits that price
+# with them, which only read them (`PricingContext`).
+_OBJECTS_KEPT = 256
+
+
+@functools.lru_cache(maxsize=_OBJECTS_KEPT)
+def _version_of_columns(columns: tuple[Any, ...]) -> RateCardVersion:
+    return _version_of_row(columns)
 
 
 def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVersion | None:
@@ -210,11 +226,19 @@ def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVe
 class PricingContext:
     """What pricing one submission reads, in one statement (`pricing_context`)."""
 
+    # Shared with other submits priced by the same rows (`_version_of_columns`): read only.
     version: RateCardVersion
-    rates: list[Rate]  # the version's rates for the work kind asked, ascending pk
+    rates: list[Rate]  # the version's rates for the work kind asked, ascending pk (read only)
     project: Project  # id, name, customer and required skill only
     pending_account_id: int | None  # the person's pending account in the version's currency
     labour_account_id: int | None  # the project's labour expense account in that currency
+
+
+@functools.lru_cache(maxsize=_OBJECTS_KEPT)
+def _rate_of_columns(columns: tuple[Any, ...], version: RateCardVersion) -> Rate:
+    rate = Rate.from_db(connection.alias, _RATE_COLUMNS, model_values_converted(Rate, columns))
+    rate.version = version
+    return rate
 
 
 def pricing_context(
@@ -239,18 +263,14 @@ def pricing_context(
     if not rows:
         return None
     first = rows[0]
-    version = _version_of_row(first)
+    version = _version_of_columns(tuple(first[:_END]))
     start = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
     end = start + len(_RATE_COLUMNS)
     rates = []
     for row in rows:
         if row[start] is None:  # no rate of that kind: the LEFT JOIN's row of NULLs
             continue
-        rate = Rate.from_db(
-            connection.alias, _RATE_COLUMNS, model_values_converted(Rate, row[start:end])
-        )
-        rate.version = version
-        rates.append(rate)
+        rates.append(_rate_of_columns(tuple(row[start:end]), version))
     name, customer_id, skill_id, pending_id, labour_id = first[end:]
     known = {"id": project_id, "name": name, "customer_id": customer_id}
     known["required_skill_id"] = skill_id

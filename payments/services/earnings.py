@@ -31,10 +31,12 @@ earning's status); elsewhere the writes go one statement each.
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import Enum
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -176,6 +178,30 @@ def _memo(earning: Earning, project_name: str) -> str:
     return what[:REASON_MAX]
 
 
+@functools.lru_cache(maxsize=1024)
+def _accrual_accounts(
+    *, user_id: int, project_id: int, currency: str, pending_id: int, labour_id: int
+) -> tuple[LedgerAccount, LedgerAccount]:
+    """The person's pending and the project's labour expense accounts of these ids, as a posting
+    reads them (id, kind, currency, key). Made once per process for the same ids: accounts are
+    never deleted nor change those four, and postings only read them."""
+    pending = LedgerAccount(
+        pk=pending_id,
+        kind=AccountKind.PENDING,
+        currency=currency,
+        key=ledger_account_key(kind=AccountKind.PENDING, currency=currency, user_id=user_id),
+    )
+    labour = LedgerAccount(
+        pk=labour_id,
+        kind=AccountKind.LABOUR_EXPENSE_PROJECT,
+        currency=currency,
+        key=ledger_account_key(
+            kind=AccountKind.LABOUR_EXPENSE_PROJECT, currency=currency, project_id=project_id
+        ),
+    )
+    return pending, labour
+
+
 def _accrual_legs(
     *, user_id: int, project: Project, amount: Micros, known: tuple[int | None, int | None]
 ) -> list[Leg]:
@@ -184,23 +210,12 @@ def _accrual_legs(
     they are read, and opened the first time."""
     pending_id, labour_id = known
     if pending_id is not None and labour_id is not None:
-        pending = LedgerAccount(
-            pk=pending_id,
-            kind=AccountKind.PENDING,
+        pending, labour = _accrual_accounts(
+            user_id=user_id,
+            project_id=project.pk,
             currency=amount.currency,
-            key=ledger_account_key(
-                kind=AccountKind.PENDING, currency=amount.currency, user_id=user_id
-            ),
-        )
-        labour = LedgerAccount(
-            pk=labour_id,
-            kind=AccountKind.LABOUR_EXPENSE_PROJECT,
-            currency=amount.currency,
-            key=ledger_account_key(
-                kind=AccountKind.LABOUR_EXPENSE_PROJECT,
-                currency=amount.currency,
-                project_id=project.pk,
-            ),
+            pending_id=pending_id,
+            labour_id=labour_id,
         )
     else:
         accounts = _accounts(
@@ -238,6 +253,39 @@ class _EarningInsert:
     sql: str
     fields: tuple[Any, ...]  # the fields given as parameters, in the statement's order
     types: dict[str, str]
+    # How each of `fields` turns its value into the parameter, as `get_db_prep_save` does.
+    preps: tuple[Callable[[Any], Any], ...]
+
+
+def _plain(value: Any) -> Any:
+    """A column value the driver takes as it is (choices arrive as their enum members)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+# Fields whose `get_db_prep_save` leaves a value of the field's own Python type as it is, apart
+# from a choice's enum member (`_plain`); the others' preparation is called.
+_PLAIN_PREP = frozenset(
+    {
+        "BigIntegerField",
+        "CharField",
+        "ForeignKey",
+        "IntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "TextField",
+    }
+)
+
+
+def _prep_of(field: Any) -> Callable[[Any], Any]:
+    kind = field.get_internal_type()
+    if kind == "DateField":
+        return lambda value: connection.ops.adapt_datefield_value(value)
+    if kind == "DateTimeField":
+        return lambda value: connection.ops.adapt_datetimefield_value(value)
+    if kind in _PLAIN_PREP:
+        return _plain
+    return functools.partial(field.get_db_prep_save, connection=connection)
 
 
 # The earning's insert statement, built once per database vendor (it runs in every submit).
@@ -263,6 +311,7 @@ def _earning_insert_shape() -> _EarningInsert:
             f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
             fields=tuple(fields),
             types=types,
+            preps=tuple(_prep_of(field) for field in fields),
         )
         _earning_inserts[connection.vendor] = shape
     return shape
@@ -273,9 +322,10 @@ def _earning_insert(earning: Earning) -> AlsoWrite:
     it; a repeat of the same work inserts nothing. (`WHERE true`: SQLite reads ON CONFLICT after
     a SELECT without WHERE as part of a join.)"""
     shape = _earning_insert_shape()
+    values = earning.__dict__  # each concrete field's value under its attname
     params = {
-        field.attname: field.get_db_prep_save(getattr(earning, field.attname), connection)
-        for field in shape.fields
+        field.attname: prep(values[field.attname])
+        for field, prep in zip(shape.fields, shape.preps, strict=True)
     }
     return AlsoWrite(sql=shape.sql, params=params, types=shape.types)
 

@@ -80,3 +80,42 @@ def test_work_no_card_prices_costs_only_the_rate_lookup():
 
     touching_pay = [q for q in queries if "payments_" in q]
     assert len(touching_pay) <= UNPRICED_LOOKUP_STATEMENTS, touching_pay
+
+
+def test_the_earning_insert_prepares_each_value_as_django_does():
+    """The accrual's earning row skips `get_db_prep_save` for fields that leave their values as
+    they are: every field's parameter must still be what Django would send."""
+    from datetime import UTC, date, datetime
+    from enum import Enum
+
+    from payments.models import Earning, EarningStatus, RateUnit, WorkKind
+    from payments.services.earnings import _earning_insert, _earning_insert_shape
+
+    earning = Earning(
+        user_id=7,
+        project_id=8,
+        work_kind=WorkKind.REVIEW,
+        review_level=2,
+        unit=RateUnit.PER_TASK,
+        task_id=9,
+        annotation_id=None,
+        review_id=10,
+        earned_on=date(2026, 12, 7),
+        active_seconds=42,
+        currency="USD",
+        amount_micros=3_500,
+        rate_version_id=11,
+        rate_id=12,
+        status=EarningStatus.PENDING,
+        created_at=datetime(2026, 12, 7, 9, 30, tzinfo=UTC),
+    )
+    params = _earning_insert(earning).params
+    fields = _earning_insert_shape().fields
+    assert set(params) == {field.attname for field in fields}
+    for field in fields:
+        expected = field.get_db_prep_save(getattr(earning, field.attname), connection)
+        assert params[field.attname] == expected, field.attname
+        # A choice goes as its plain value (what the driver sends for the enum member), and
+        # an integer as a plain one (the prepared statement's argument types type it).
+        assert not isinstance(params[field.attname], Enum), field.attname
+        assert type(params[field.attname]) in {type(expected), str, int}, field.attname
