@@ -93,14 +93,18 @@ def lease_submit(
     now = now or timezone.now()
     stored = _submit_statement(lease_id=lease_id, user=user, result=result, now=now)
     if stored is not None:
-        return stored
+        return stored.annotation()
     return _submit_locked(lease_id=lease_id, user=user, result=result, now=now)
 
 
 def lease_submit_outcome(*, lease_id: int, user: User, result: Any) -> Submission:
     """`lease_submit` for callers that need no models (the API): the ordinary submission builds
     none; after a gold task it carries the training-mode feedback."""
-    annotation = lease_submit(lease_id=lease_id, user=user, result=result)
+    now = timezone.now()
+    stored = _submit_statement(lease_id=lease_id, user=user, result=result, now=now)
+    if stored is not None:
+        return Submission(annotation_id=stored.annotation_id, task_status=stored.task_status)
+    annotation = _submit_locked(lease_id=lease_id, user=user, result=result, now=now)
     if not annotation.task.is_gold:
         return Submission(annotation_id=annotation.pk, task_status=annotation.task.status)
     project = Project.objects.get(pk=annotation.project_id)
@@ -316,9 +320,41 @@ def _check_read(lease_id: int, user: User, now: datetime) -> ClaimedCheck | None
     )
 
 
-def _submit_statement(
-    *, lease_id: int, user: User, result: Any, now: datetime
-) -> Annotation | None:
+@dataclass(frozen=True)
+class _Stored:
+    """An ordinary annotation the one-statement writer stored (a task never gold)."""
+
+    annotation_id: int
+    task_id: int
+    project_id: int
+    author_id: int
+    lease_id: int
+    result: Any
+    status: str
+    active_seconds: int
+    submitted_at: datetime
+    task_status: str
+
+    def annotation(self) -> Annotation:
+        annotation = Annotation(
+            pk=self.annotation_id,
+            task_id=self.task_id,
+            project_id=self.project_id,
+            author_id=self.author_id,
+            lease_id=self.lease_id,
+            revision=1,
+            result=self.result,
+            status=self.status,
+            active_seconds=self.active_seconds,
+            submitted_at=self.submitted_at,
+        )
+        annotation.task = Task(
+            pk=self.task_id, project_id=self.project_id, status=self.task_status, is_gold=False
+        )
+        return annotation
+
+
+def _submit_statement(*, lease_id: int, user: User, result: Any, now: datetime) -> _Stored | None:
     """Validate and store an ordinary annotation in one statement; None when the transactional
     writer must decide. Raises ValidationFailed (nothing stored) as that writer does."""
     if not statements_enabled():
@@ -359,23 +395,18 @@ def _submit_statement(
     row = _run_announced(params)
     if row is None or row["annotation_id"] is None:
         return None
-    task_status = TaskStatus.COMPLETED if row["completes"] else row["task_status"]
-    annotation = Annotation(
-        pk=row["annotation_id"],
+    return _Stored(
+        annotation_id=row["annotation_id"],
         task_id=row["task_id"],
         project_id=row["project_id"],
         author_id=user.pk,
         lease_id=lease_id,
-        revision=1,
         result=clean,
         status=plain.status,
         active_seconds=row["active_seconds"],
         submitted_at=now,
+        task_status=TaskStatus.COMPLETED if row["completes"] else row["task_status"],
     )
-    annotation.task = Task(
-        pk=row["task_id"], project_id=row["project_id"], status=task_status, is_gold=False
-    )
-    return annotation
 
 
 _DEADLOCK_ATTEMPTS = 3
