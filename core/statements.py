@@ -46,11 +46,19 @@ def statement_execute(
 
 
 def _execute(
-    cursor: Any, sql: str, params: Any, *, names: list[str] | None, first: bool
+    cursor: Any,
+    sql: str,
+    params: Any,
+    *,
+    names: list[str] | None,
+    first: bool,
+    after_set: bool = False,
 ) -> list[dict[str, Any]]:
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         try:
             cursor.execute(sql, params)
+            if after_set:  # `sql` starts with a SET: the rows are the next statement's
+                cursor.nextset()
             if first:
                 row = cursor.fetchone()
                 found = [row] if row is not None else []
@@ -115,19 +123,36 @@ def _prepare_text(
     return "".join(out)
 
 
+# Sent with a statement, in the same round trip, when its commit need not wait for the flush to
+# disk: outside a transaction of the caller's the two make one implicit transaction, which the
+# SET LOCAL covers and nothing else.
+_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF; "
+
+
 def statement_run_prepared(
     sql: str,
     params: Sequence[tuple[str | None, Any]],
     *,
     arguments: Mapping[str, str],
     values: Mapping[str, Any],
+    commit_waits_for_flush: bool = True,
 ) -> dict[str, Any] | None:
     """Run a queue statement prepared on this connection (PREPAREd at its first use here); its
     first row by column name (None: no row).
 
     `sql` has one `%s` per entry of `params`: (an argument's name, None) or (None, a constant).
-    `arguments` gives each argument's SQL type, in order; `values` their values for this call."""
-    rows = _run_prepared(sql, params, arguments=arguments, values=values, first=True)
+    `arguments` gives each argument's SQL type, in order; `values` their values for this call.
+    `commit_waits_for_flush=False`, outside a transaction of the caller's, commits the statement
+    without waiting for PostgreSQL to flush it to disk (`synchronous_commit` off for it alone);
+    inside one it changes nothing (the caller's transaction decides)."""
+    rows = _run_prepared(
+        sql,
+        params,
+        arguments=arguments,
+        values=values,
+        first=True,
+        no_flush_wait=not commit_waits_for_flush and not connection.in_atomic_block,
+    )
     return rows[0] if rows else None
 
 
@@ -181,6 +206,7 @@ def _run_prepared(
     values: Mapping[str, Any],
     first: bool,
     owner: str = "quorum",
+    no_flush_wait: bool = False,
 ) -> list[dict[str, Any]]:
     names = list(arguments)
     statement = _statement_name(sql, params, arguments, owner)
@@ -195,10 +221,11 @@ def _run_prepared(
         placeholders = ", ".join(["%s"] * len(names))
         rows = _execute(
             cursor,
-            f"EXECUTE {statement} ({placeholders})",
+            f"{_NO_FLUSH_WAIT if no_flush_wait else ''}EXECUTE {statement} ({placeholders})",
             [values[name] for name in names],
             names=_columns.get(statement),
             first=first,
+            after_set=no_flush_wait,
         )
         if rows and statement not in _columns:
             _columns[statement] = list(rows[0])

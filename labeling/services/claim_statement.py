@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db.models import (
     BooleanField,
@@ -185,6 +186,7 @@ def claim_statement(
         compiled.params,
         arguments=_ARGUMENTS,
         values={"user": user.pk, "project": project_id, "now": now, "draw": draw},
+        commit_waits_for_flush=settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT,
     )
 
 

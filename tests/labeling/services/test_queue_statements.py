@@ -505,3 +505,44 @@ def test_claim_outcome_of_a_held_lease_is_its_plain_view():
     outcome = ClaimOutcome.of_claim(claim)
 
     assert (outcome.leased.lease_id, outcome.leased.project_name) == (claim.lease.pk, project.name)
+
+
+def _show_synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+def _claim_sql(project: Project, user: Any) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        slot_claim_by_id(project_id=project.pk, user=user)
+    return [query["sql"] for query in captured.captured_queries]
+
+
+@pytest.mark.django_db(transaction=True)
+@postgres_only
+def test_a_claim_commits_without_waiting_for_the_flush_unless_the_setting_says_so(settings):
+    """QUORUM_CLAIM_SYNCHRONOUS_COMMIT (default off): the claim's own implicit transaction turns
+    `synchronous_commit` off with SET LOCAL in the same round trip; nothing after it inherits
+    that (the submit, the connection's next work), and True sends the claim alone."""
+    assert settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT is False  # the documented default
+    project = make_project(max_leases_per_person=2)
+    add_tasks(project, 3)
+    user = make_worker()
+    WorkerProjectState.objects.create(user=user, project=project)
+
+    sent = _claim_sql(project, user)
+    claims = [sql for sql in sent if "EXECUTE" in sql]
+    assert len(claims) == 1 and claims[0].startswith("SET LOCAL synchronous_commit TO OFF; ")
+    assert _show_synchronous_commit() == "on"  # SET LOCAL ended with the claim
+    lease = Lease.objects.get(user=user)  # committed: read on a fresh statement
+    with CaptureQueriesContext(connection) as captured:
+        lease_submit(lease_id=lease.pk, user=user, result={"label": "cat"})
+    assert not any("synchronous_commit" in q["sql"] for q in captured.captured_queries)
+
+    settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT = True
+    assert not any("synchronous_commit" in sql for sql in _claim_sql(project, user))
+    settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT = False
+    with transaction.atomic():  # the caller's transaction decides: nothing is added to it
+        assert not any("synchronous_commit" in sql for sql in _claim_sql(project, user))
+    assert Lease.objects.filter(user=user).count() == 3
