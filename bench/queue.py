@@ -158,6 +158,7 @@ class Config:
     celery_concurrency: int
     teams: bool
     rates: bool
+    claim_flush_wait: bool
 
 
 def parse_config(argv: list[str]) -> Config:
@@ -228,6 +229,12 @@ def parse_config(argv: list[str]) -> Config:
         " card per project, as a product with rates runs: every submit accrues and, final at"
         " once, moves its pay to payable)",
     )
+    parser.add_argument(
+        "--claims-without-flush-wait",
+        action="store_true",
+        help="QUORUM_CLAIM_SYNCHRONOUS_COMMIT=false: claims commit without waiting for the flush"
+        " to disk (an operator's opt-in with a crash risk, docs/labeling.md; not the default)",
+    )
     args = parser.parse_args(argv)
     larger_import = _env_int("BENCH_IMPORT_TASKS", 1_000_000)
     config = Config(
@@ -251,6 +258,7 @@ def parse_config(argv: list[str]) -> Config:
         celery_concurrency=args.celery_concurrency,
         teams=not args.no_teams,
         rates=not args.no_rates,
+        claim_flush_wait=not args.claims_without_flush_wait,
     )
     return config
 
@@ -274,6 +282,7 @@ def app_env(config: Config, workdir: Path) -> dict[str, str]:
             # Annotators made by the services are told they may work: drop those e-mails.
             "EMAIL_URL": "dummymail://",
             "QUORUM_API_HOT_PATH": "true" if config.hot_path else "false",
+            "QUORUM_CLAIM_SYNCHRONOUS_COMMIT": "true" if config.claim_flush_wait else "false",
             # Production requires the key that encrypts payout details (a fresh one per run).
             "PAYOUT_DETAILS_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         }
@@ -1739,9 +1748,16 @@ def server_print(config: Config, server: Gunicorn) -> None:
         if config.hot_path
         else "QUORUM_API_HOT_PATH=false (--full-stack): claim and submit through every middleware and DRF"
     )
+    flush = (
+        "QUORUM_CLAIM_SYNCHRONOUS_COMMIT=true: claims wait for the flush to disk (production default)"
+        if config.claim_flush_wait
+        else "QUORUM_CLAIM_SYNCHRONOUS_COMMIT=false (--claims-without-flush-wait): claims commit"
+        " without waiting for the flush (an operator's opt-in, not the default)"
+    )
     print(f"\nserver: {' '.join(server.command)}")
     print(f"  {redis}")
     print(f"  {hot}")
+    print(f"  {flush}")
     print(f"  RATE_LIMIT_WORK={WORK_RATE}: the per-user 'work' throttle lifted for the benchmark")
     print("  EMAIL_URL=dummymail://: e-mails the services send are dropped")
     print(f"  DEBUG=false, log {server.log_path}", flush=True)

@@ -379,12 +379,11 @@ QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 # ... and their API calls skip the general request stack when they carry a token (labeling/api/hotpath.py).
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 # Whether a claim's commit waits until PostgreSQL has flushed it to disk (its
-# `synchronous_commit`, for the claim's transaction only). Off by default: a claim is a lease
-# that a crash of PostgreSQL may lose in its last fraction of a second, and losing one costs the
-# annotator a new claim (their submit is refused and the task is still open), never data or pay;
-# it saves about a tenth of the queue's CPU (docs/labeling.md). Submits, and every other write,
-# always wait. True makes claims wait as well.
-QUORUM_CLAIM_SYNCHRONOUS_COMMIT = env.bool("QUORUM_CLAIM_SYNCHRONOUS_COMMIT", default=False)
+# `synchronous_commit`, for the claim's own transaction only). Yes by default, like every write.
+# False saves about a tenth of the queue's CPU (docs/labeling.md) at a cost: a crash of
+# PostgreSQL may lose the last fraction of a second of claims and hand their lease ids out again,
+# so a page still holding a lost lease could submit into a new lease of the same person.
+QUORUM_CLAIM_SYNCHRONOUS_COMMIT = env.bool("QUORUM_CLAIM_SYNCHRONOUS_COMMIT", default=True)
 # Re-aggregation after the consensus estimates refresh (labeling/services/reaggregation.py):
 # tasks in review and tasks final for less than this many hours are re-aggregated at once (older
 # final ones on request, or when the project says so), this many tasks per transaction.

@@ -521,11 +521,12 @@ def _claim_sql(project: Project, user: Any) -> list[str]:
 
 @pytest.mark.django_db(transaction=True)
 @postgres_only
-def test_a_claim_commits_without_waiting_for_the_flush_unless_the_setting_says_so(settings):
-    """QUORUM_CLAIM_SYNCHRONOUS_COMMIT (default off): the claim's own implicit transaction turns
-    `synchronous_commit` off with SET LOCAL in the same round trip; nothing after it inherits
-    that (the submit, the connection's next work), and True sends the claim alone."""
-    assert settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT is False  # the documented default
+def test_a_claim_commits_without_waiting_for_the_flush_only_when_the_setting_says_so(settings):
+    """QUORUM_CLAIM_SYNCHRONOUS_COMMIT (default on: claims wait, like every write). Off, the
+    claim's own implicit transaction turns `synchronous_commit` off with SET LOCAL in the same
+    round trip; nothing after it inherits that (the submit, the connection's next work)."""
+    assert settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT is True  # the documented default
+    settings.QUORUM_CLAIM_SYNCHRONOUS_COMMIT = False
     project = make_project(max_leases_per_person=2)
     add_tasks(project, 3)
     user = make_worker()
