@@ -425,8 +425,8 @@ def seed_tasks(
             cursor.execute(statement, {**params, "first": first, "last": last})
     counters: dict[str, Any] = {"tasks_total": F("tasks_total") + count}
     if completed:
-        counters["tasks_completed"] = F("tasks_completed") + count
-        counters["annotations_total"] = F("annotations_total") + count * project.overlap
+        counters["tasks_completed_folded"] = F("tasks_completed_folded") + count
+        counters["annotations_folded"] = F("annotations_folded") + count * project.overlap
     Project.objects.filter(pk=project.pk).update(**counters)
 
 
@@ -1122,8 +1122,8 @@ def tasks_complete(*, project: Project, count: int, author_ids: list[int]) -> in
             cursor.execute(statement, {**params, "first": low, "last": high})
             completed += cursor.rowcount
         Project.objects.filter(pk=project.pk).update(
-            tasks_completed=F("tasks_completed") + completed,
-            annotations_total=F("annotations_total") + completed,
+            tasks_completed_folded=F("tasks_completed_folded") + completed,
+            annotations_folded=F("annotations_folded") + completed,
         )
     return completed
 

@@ -20,7 +20,7 @@ from django.db.models import QuerySet, Sum
 
 from kit.money import Micros, Minor, format_micros, format_minor, micros_to_minor
 from labeling import policy
-from labeling.models import Project, ProjectStatus
+from labeling.models import Project, ProjectStatus, projects_with_counts
 from labeling.models.projects import ProjectPurpose
 from labeling.selectors import people_working_now, person_names
 from payments.selectors.ledger import project_labour_cost
@@ -54,7 +54,7 @@ THROUGHPUT_DAYS = 30  # a project's chart: the last 30 UTC days
 def overview_projects(viewer: Any) -> QuerySet[Project]:
     """The work projects on `viewer`'s overview: those they may read, not archived."""
     return (
-        projects_measured_for(viewer)
+        projects_with_counts(projects_measured_for(viewer))
         .filter(purpose=ProjectPurpose.WORK)
         .exclude(status=ProjectStatus.ARCHIVED)
         .select_related(None)
@@ -291,7 +291,7 @@ class ProjectFigures:
 def project_get(viewer: Any, *, project_id: int) -> Project | None:
     """The project if `viewer` may read its figures (archived ones too), else None."""
     return (
-        projects_measured_for(viewer)
+        projects_with_counts(projects_measured_for(viewer))
         .filter(pk=project_id)
         .select_related(None)
         .select_related("customer")

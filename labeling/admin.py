@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from core.admin import InspectOnly
 from labeling.models import (
@@ -15,6 +17,7 @@ from labeling.models import (
     Task,
     WebhookDelivery,
     WebhookEndpoint,
+    projects_with_counts,
 )
 
 
@@ -37,6 +40,9 @@ class ProjectAdmin(InspectOnly):
     ]
     list_filter = ["status", "task_type", "pipeline"]
     search_fields = ["name", "customer__name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Project]:
+        return projects_with_counts(super().get_queryset(request))
 
 
 @admin.register(Task)

@@ -20,7 +20,13 @@ from core.api.routers import Router
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from kit.label_schema import PRESETS
 from labeling import policy
-from labeling.models import Customer, InstructionVersion, Project, ProjectRequirement
+from labeling.models import (
+    Customer,
+    InstructionVersion,
+    Project,
+    ProjectRequirement,
+    projects_with_counts,
+)
 from labeling.services.projects import (
     instructions_publish,
     project_access_set,
@@ -181,11 +187,11 @@ class ProjectViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self) -> QuerySet[Project]:
-        return (
-            policy.projects_managed_by(self.request.user)
-            .prefetch_related("teams", "requirements__skill")
-            .order_by("-priority", "name", "pk")
-        )
+        return projects_with_counts(
+            policy.projects_managed_by(self.request.user).prefetch_related(
+                "teams", "requirements__skill"
+            )
+        ).order_by("-priority", "name", "pk")
 
     def _access_set(self, project: Project, values: dict[str, Any], request: Request) -> None:
         """Set the team limit and requirements given in `values` (validated by the services)."""

@@ -19,8 +19,10 @@ from labeling.models.projects import (
     Project,
     ProjectRequirement,
     ProjectStatus,
+    ProjectTally,
     QueueOrder,
     TaskType,
+    projects_with_counts,
 )
 from labeling.models.quality import (
     ConsensusPriors,
@@ -66,6 +68,7 @@ __all__ = [
     "Project",
     "ProjectRequirement",
     "ProjectStatus",
+    "ProjectTally",
     "QueueOrder",
     "RejectReason",
     "Review",
@@ -84,4 +87,5 @@ __all__ = [
     "WorkSlot",
     "WorkerConfusion",
     "WorkerProjectState",
+    "projects_with_counts",
 ]

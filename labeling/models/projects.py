@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from workforce.models import SkillComparator
@@ -65,6 +66,33 @@ def default_gold_rates() -> dict[str, float]:
     return {"probation": 0.2, "regular": 0.05, "trusted": 0.05}
 
 
+# A project's counts of annotations and final tasks are spread over this many rows
+# (`ProjectTally`), chosen by who did the work (`tally_shard`): every submit adds one, and a single
+# counter row would be locked by every submit of the project until it commits (submits queued one
+# behind the other's flush to disk).
+TALLY_SHARDS = 32
+
+
+def tally_shard(user_id: int) -> int:
+    """The tally row a person's work is counted in."""
+    return user_id % TALLY_SHARDS
+
+
+def projects_with_counts(projects: models.QuerySet[Project]) -> models.QuerySet[Project]:
+    """`projects`, each with its exact counts read in the same query (`Project.tasks_completed`,
+    `annotations_total`), for pages and lists that show them."""
+    tallies = ProjectTally.objects.filter(project_id=models.OuterRef("pk")).order_by()
+
+    def summed(column: str) -> Coalesce:
+        total = tallies.values("project_id").annotate(n=models.Sum(column)).values("n")
+        return Coalesce(models.Subquery(total), 0)
+
+    return projects.annotate(
+        counted_tasks_completed=models.F("tasks_completed_folded") + summed("completed"),
+        counted_annotations_total=models.F("annotations_folded") + summed("annotations"),
+    )
+
+
 class Project(models.Model):
     """A labeling job of one customer: what to label, how, by whom, and how often."""
 
@@ -125,10 +153,12 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
-    # Progress counters, kept exact by single-statement F() updates in the services.
+    # Progress: tasks imported (exact, by single-statement F() updates); tasks final and
+    # annotations counted before their counts moved to `ProjectTally` rows. The exact counts are
+    # `tasks_completed` and `annotations_total` below.
     tasks_total = models.PositiveIntegerField(default=0)
-    tasks_completed = models.PositiveIntegerField(default=0)
-    annotations_total = models.PositiveIntegerField(default=0)
+    tasks_completed_folded = models.PositiveIntegerField(default=0)
+    annotations_folded = models.PositiveIntegerField(default=0)
     instructions_version = models.PositiveIntegerField(
         default=0, help_text="The newest published instructions version (0: none yet)."
     )
@@ -194,6 +224,45 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def _count(self, annotated: str, field: str, tally: str) -> int:
+        value = self.__dict__.get(annotated)  # read with `with_counts()`
+        if value is not None:
+            return int(value)
+        tallied = ProjectTally.objects.filter(project_id=self.pk).aggregate(n=models.Sum(tally))
+        return int(getattr(self, field)) + int(tallied["n"] or 0)
+
+    # Each reads one query, unless the project was read with `projects_with_counts`.
+    @property
+    def tasks_completed(self) -> int:
+        """Tasks of the project that are final."""
+        return self._count("counted_tasks_completed", "tasks_completed_folded", "completed")
+
+    @property
+    def annotations_total(self) -> int:
+        """Annotations submitted in the project."""
+        return self._count("counted_annotations_total", "annotations_folded", "annotations")
+
+
+class ProjectTally(models.Model):
+    """A share of a project's counts: the annotations and final tasks of the people whose work
+    is counted in this row (`tally_shard`). A project's count is its folded count plus the sum
+    of its rows (at most TALLY_SHARDS)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tallies")
+    shard = models.PositiveSmallIntegerField()
+    annotations = models.BigIntegerField(default=0)
+    completed = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "shard"], name="labeling_projecttally_one_per_shard"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"project {self.project_id}, shard {self.shard}"
 
 
 class ProjectRequirement(models.Model):

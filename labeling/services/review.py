@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -66,6 +66,7 @@ from labeling.services.leases import (
 )
 from labeling.services.results import task_result_clean
 from labeling.services.standing import suspension_in_force
+from labeling.services.tallies import project_tally_add
 from labeling.services.task_state import (
     annotate_slot_add,
     slot_open,
@@ -343,7 +344,7 @@ def review_submit(
                     "task_status": task.status,
                 },
             )
-            _finish_counters(task=task, project=project, completed=completed)
+            _finish_counters(task=task, project=project, completed=completed, user=user)
             if work is not None:
                 work_scored_send(
                     user_id=work.author_id,
@@ -360,10 +361,10 @@ def review_submit(
         raise
 
 
-def _finish_counters(*, task: Task, project: Project, completed: bool) -> None:
+def _finish_counters(*, task: Task, project: Project, completed: bool, user: User) -> None:
     if not completed:
         return
-    Project.objects.filter(pk=project.pk).update(tasks_completed=F("tasks_completed") + 1)
+    project_tally_add(project_id=project.pk, user_id=user.pk, completed=1)
     task_final_announce(task=task, project=project)
 
 

@@ -45,6 +45,7 @@ from labeling.models import (
     Task,
     TaskStatus,
 )
+from labeling.models.projects import tally_shard
 from labeling.services.completion import (
     initial_annotation_status,
     plain_submission,
@@ -69,6 +70,7 @@ from labeling.services.results import (
 )
 from labeling.services.review import rework_give_up
 from labeling.services.statements import statements_enabled
+from labeling.services.tallies import TALLY_INSERT, TALLY_UPSERT, project_tally_add
 from labeling.services.task_state import task_final_announce
 
 
@@ -177,10 +179,8 @@ def _submit_locked(*, lease_id: int, user: User, result: Any, now: datetime) -> 
                 setattr(task, name, value)
             completed = bool(changes) and task.status == TaskStatus.COMPLETED
             leases_reserved_start(lease, now)
-            # The project row is every submit's hot spot: update it last, just before the commit.
-            Project.objects.filter(pk=project.pk).update(
-                annotations_total=F("annotations_total") + 1,
-                tasks_completed=F("tasks_completed") + (1 if completed else 0),
+            project_tally_add(
+                project_id=project.pk, user_id=user.pk, annotations=1, completed=int(completed)
             )
             if completed:
                 task_final_announce(task=task, project=project)
@@ -391,6 +391,7 @@ def _submit_statement(*, lease_id: int, user: User, result: Any, now: datetime) 
         "result": json.dumps(clean),
         "status": plain.status,
         "final": json.dumps(clean) if plain.final_result else None,
+        "shard": tally_shard(user.pk),
     }
     row = _run_announced(params)
     if row is None or row["annotation_id"] is None:
@@ -412,28 +413,16 @@ def _submit_statement(*, lease_id: int, user: User, result: Any, now: datetime) 
 _DEADLOCK_ATTEMPTS = 3
 
 
-# The project's counters: one row that every submit of the project updates, so its lock is the
-# one all of them queue for until their transaction commits. Alone, the statement commits at
-# once and counts in it. With receivers of the work events (payments' accrual runs inside the
-# submit's transaction), the count is the transaction's last statement instead, so the row is
-# held only from it to the commit, not while the receivers work.
-_COUNTERS_CTE = """counters AS (
-    UPDATE labeling_project
-    SET annotations_total = annotations_total + 1,
-        tasks_completed = tasks_completed + (CASE WHEN go.completes THEN 1 ELSE 0 END)
-    FROM go WHERE labeling_project.id = (SELECT project_id FROM l) AND go.go
-)"""
-_COUNTED_LAST = """
-UPDATE labeling_project
-SET annotations_total = annotations_total + 1, tasks_completed = tasks_completed + %s
-WHERE id = %s
-"""
+# The project's counts: this submission's annotation and, when it makes its task final, the
+# task, added to the submitter's tally row (labeling/services/tallies.py).
+_COUNTERS_CTE = f"""counters AS (
+    {TALLY_INSERT}
+    SELECT (SELECT project_id FROM l), %(shard)s, 1, CASE WHEN go.completes THEN 1 ELSE 0 END
+    FROM go WHERE go.go
+    {TALLY_UPSERT}
+)"""  # noqa: S608 (constant SQL pieces only)
 _SUBMIT_SQL, _SUBMIT_PARAMS = named_placeholders(
     _SUBMIT_STATEMENT.replace("{counters}", _COUNTERS_CTE)
-)
-# Without its counters CTE the statement ends at `reserved`, whose comma goes with the CTE.
-_SUBMIT_UNCOUNTED_SQL, _SUBMIT_UNCOUNTED_PARAMS = named_placeholders(
-    _SUBMIT_STATEMENT.replace(",\n{counters}", "")
 )
 _SUBMIT_ARGUMENTS = {
     "lease": "bigint",
@@ -445,16 +434,13 @@ _SUBMIT_ARGUMENTS = {
     "result": "text",
     "status": "text",
     "final": "text",
+    "shard": "integer",
 }
 
 
-def _submit_run(params: dict[str, Any], *, counted: bool = True) -> dict[str, Any] | None:
-    if counted:
-        return statement_run_prepared(
-            _SUBMIT_SQL, _SUBMIT_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
-        )
+def _submit_run(params: dict[str, Any]) -> dict[str, Any] | None:
     return statement_run_prepared(
-        _SUBMIT_UNCOUNTED_SQL, _SUBMIT_UNCOUNTED_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
+        _SUBMIT_SQL, _SUBMIT_PARAMS, arguments=_SUBMIT_ARGUMENTS, values=params
     )
 
 
@@ -480,7 +466,7 @@ def _run_announced(params: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
-    row = _submit_run(params, counted=False)
+    row = _submit_run(params)
     if row is None or row["annotation_id"] is None:
         return row
     work_submitted_send(
@@ -496,8 +482,6 @@ def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
         work_final_send(
             project_id=row["project_id"], task_id=row["task_id"], completed_at=params["now"]
         )
-    with connection.cursor() as cursor:  # last: the project's row is held until the commit
-        cursor.execute(_COUNTED_LAST, [1 if row["completes"] else 0, row["project_id"]])
     return row
 
 

@@ -11,7 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from labeling.events import work_final_send
-from labeling.models import Project, SlotKind, Task, TaskStatus, WebhookEndpoint, WorkSlot
+from labeling.models import (
+    Project,
+    SlotKind,
+    Task,
+    TaskStatus,
+    WebhookEndpoint,
+    WorkSlot,
+    projects_with_counts,
+)
 from labeling.queue_order import slot_order_keys
 from labeling.services.webhooks import webhooks_emit
 
@@ -66,14 +74,11 @@ def task_final_announce(*, task: Task, project: Project) -> None:
             "completed_at": task.completed_at.isoformat() if task.completed_at else None,
         },
     )
-    progress = (
-        Project.objects.filter(pk=project.pk).values("tasks_total", "tasks_completed").first()
-    )
-    if (
-        progress
-        and progress["tasks_total"]
-        and progress["tasks_completed"] == progress["tasks_total"]
-    ):
+    counted = projects_with_counts(Project.objects.filter(pk=project.pk)).first()
+    if counted is None:
+        return
+    progress = {"tasks_total": counted.tasks_total, "tasks_completed": counted.tasks_completed}
+    if progress["tasks_total"] and progress["tasks_completed"] == progress["tasks_total"]:
         webhooks_emit(
             customer_id=project.customer_id,
             event="project.completed",

@@ -29,7 +29,7 @@ from labeling.forms.projects import (
     ProjectForm,
     ProjectStatusForm,
 )
-from labeling.models import Pipeline, Project, ProjectStatus
+from labeling.models import Pipeline, Project, ProjectStatus, projects_with_counts
 from labeling.portal import batches_for_request, labeling_access, project_for_request
 from labeling.services import gold as gold_services
 from labeling.services import projects as project_services
@@ -161,7 +161,9 @@ def project_page(request: HttpRequest, project: Project, **forms: Any) -> HttpRe
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
     form = ProjectFilterForm(request.GET or None)
-    projects = policy.projects_managed_by(request.user).order_by("-priority", "name", "pk")
+    projects = projects_with_counts(policy.projects_managed_by(request.user)).order_by(
+        "-priority", "name", "pk"
+    )
     if form.is_valid() and form.cleaned_data["status"]:
         projects = projects.filter(status=form.cleaned_data["status"])
     page = Paginator(projects, PROJECTS_PER_PAGE).get_page(request.GET.get("page"))

@@ -23,7 +23,7 @@ from typing import Any
 from django.db.models import Sum
 
 from core.errors import NotFound
-from labeling.models import Project
+from labeling.models import Project, projects_with_counts
 from quality.performance.models import ProjectHour
 from quality.performance.rollups import hour_floor
 from quality.performance.selectors import projects_measured_for
@@ -134,10 +134,9 @@ def project_paces(projects: Iterable[Project], *, now: datetime) -> dict[int, Pa
 def project_pace_get(viewer: Any, *, project_id: int, now: datetime) -> Pace:
     """One project's pace; NotFound when `viewer` may not read its figures."""
     project = (
-        projects_measured_for(viewer)
-        .filter(pk=project_id)
+        projects_with_counts(projects_measured_for(viewer).filter(pk=project_id))
         .select_related(None)
-        .only("pk", "tasks_total", "tasks_completed", "deadline")
+        .only("pk", "tasks_total", "tasks_completed_folded", "annotations_folded", "deadline")
         .first()
     )
     if project is None:

@@ -58,7 +58,7 @@ def seeded():
         person_hour(b, project, hour, submissions=15, reviews_passed=4, reviews_failed=1)
         project_hour(project, hour, 12 + day)
     Project.objects.filter(pk=project.pk).update(
-        tasks_total=500, tasks_completed=150, deadline=timezone.now() + timedelta(days=2)
+        tasks_total=500, tasks_completed_folded=150, deadline=timezone.now() + timedelta(days=2)
     )
     labour(project, 75_000_000, key="browser:1")
     project.seeded_last_hour = last  # the days the work lands on depend on the time of day

@@ -48,7 +48,7 @@ def project_hour(project: Project, hour: datetime, final_tasks: int) -> ProjectH
 def progress(project: Project, *, total: int, final: int, deadline: datetime | None = None) -> None:
     """Give `project` these progress counters (the queue keeps them; here they are set)."""
     Project.objects.filter(pk=project.pk).update(
-        tasks_total=total, tasks_completed=final, deadline=deadline
+        tasks_total=total, tasks_completed_folded=final, deadline=deadline
     )
     project.refresh_from_db()
 

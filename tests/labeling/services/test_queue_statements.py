@@ -159,19 +159,21 @@ def test_an_ordinary_claim_and_submit_are_one_statement_each():
         lease_submit(lease_id=outcome.leased.lease_id, user=user, result={"label": "dog"})
 
     assert len(claim_queries) == 1, [q["sql"][:80] for q in claim_queries]
-    # The submit is one statement of labeling's, and the project's counters as the transaction's
-    # last statement (its hot row held only until the commit); announcing it (payments prices
-    # work) adds the savepoint around them and payments' rate lookup, one statement for a project
+    # The submit is one statement of labeling's, the project's counts included (in the
+    # submitter's tally row: no row of the project's is written); announcing it (payments prices
+    # work) adds the savepoint around it and payments' rate lookup, one statement for a project
     # with no card (prepared too: EXECUTE payments_...).
     labeling_own = [
         q["sql"]
         for q in submit_queries
         if "SAVEPOINT" not in q["sql"] and "payments_" not in q["sql"]
     ]
-    assert len(labeling_own) == 2, [q["sql"][:80] for q in submit_queries]
-    assert "UPDATE labeling_project" in labeling_own[-1]
-    assert len(submit_queries) == 5, [q["sql"][:80] for q in submit_queries]
+    assert len(labeling_own) == 1, [q["sql"][:80] for q in submit_queries]
+    assert len(submit_queries) == 4, [q["sql"][:80] for q in submit_queries]
+    assert not any("UPDATE labeling_project" in q["sql"] for q in submit_queries)
     assert outcome.leased.instructions_html  # read by the same statement
+    project.refresh_from_db()
+    assert (project.annotations_total, project.tasks_completed) == (2, 2)
 
 
 @postgres_only
