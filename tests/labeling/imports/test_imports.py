@@ -481,3 +481,45 @@ def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(mo
     assert job.status == "failed"
     assert "internal error" in job.message
     assert not Task.objects.exists()
+
+
+@pytest.mark.postgres
+def test_an_import_checks_references_as_it_stores_and_leaves_them_deferred_after():
+    """PostgreSQL checks each chunk's references when its statement ends (not all at the
+    commit); once the rows are stored, the transaction's references are deferred again, as Django
+    makes them, so a later write that is whole only at the commit still works."""
+    from django.db import IntegrityError, transaction
+
+    from labeling.services.imports.storing import store
+    from labeling.services.imports.validation import CleanTask, ImportOutcome
+
+    project = make_project()
+    with transaction.atomic():
+        outcome = ImportOutcome()
+        task = CleanTask(
+            line=1,
+            external_id="a",
+            data={"text": "one"},
+            meta={},
+            pre_annotation=None,
+            priority=0,
+            gold=None,
+        )
+        store(project, None, [task], outcome)
+        assert outcome.created == 1
+        with connection.cursor() as cursor:  # a slot of no task yet: fine until the commit
+            cursor.execute(
+                "INSERT INTO labeling_workslot (project_id, task_id, kind, level, state, priority,"
+                " order_key) VALUES (%s, -1, 'annotate', 0, 'open', 0, 0)",
+                [project.pk],
+            )
+            cursor.execute("DELETE FROM labeling_workslot WHERE task_id = -1")
+    assert Task.objects.filter(project=project).count() == 1
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "INSERT INTO labeling_workslot (project_id, task_id, kind, level, state, priority,"
+            " order_key) VALUES (%s, -1, 'annotate', 0, 'open', 0, 0)",
+            [project.pk],
+        )
