@@ -380,9 +380,9 @@ QUORUM_QUEUE_STATEMENTS = env.bool("QUORUM_QUEUE_STATEMENTS", default=True)
 QUORUM_API_HOT_PATH = env.bool("QUORUM_API_HOT_PATH", default=True)
 # Whether a claim's commit waits until PostgreSQL has flushed it to disk (its
 # `synchronous_commit`, for the claim's own transaction only). Yes by default, like every write.
-# False saves about a tenth of the queue's CPU (docs/labeling.md) at a cost: a crash of
-# PostgreSQL may lose the last fraction of a second of claims and hand their lease ids out again,
-# so a page still holding a lost lease could submit into a new lease of the same person.
+# False saves CPU per claim (docs/labeling.md) at a cost: a crash of PostgreSQL may lose the last
+# fraction of a second of claims and hand their lease ids out again, so a page still holding a
+# lost lease could submit into a new lease of the same person.
 QUORUM_CLAIM_SYNCHRONOUS_COMMIT = env.bool("QUORUM_CLAIM_SYNCHRONOUS_COMMIT", default=True)
 # Re-aggregation after the consensus estimates refresh (labeling/services/reaggregation.py):
 # tasks in review and tasks final for less than this many hours are re-aggregated at once (older
