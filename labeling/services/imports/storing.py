@@ -323,12 +323,6 @@ def _chunk_writer(
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_CREATE)
         cursor.execute(f"TRUNCATE {_STAGE}")
-        # The references of each chunk's rows are checked when its statement ends, in the
-        # write-behind thread while the next chunk is read, instead of all at the commit (Django
-        # makes them deferred): there a million tasks' checks took 6.8 s after the job's last
-        # chunk, with PostgreSQL holding every pending check in memory. bench/queue.py, 1,000,000
-        # tasks, alternating: 28,146 / 27,974 -> 28,752 / 29,160 tasks/s. Deferred again after.
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with WriteBehind[_Stored]() as writes:
 
         def write(chunk: list[CleanTask]) -> None:
@@ -337,8 +331,6 @@ def _chunk_writer(
 
         yield write
         _count(project, outcome, writes.drain())
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def store(
