@@ -226,7 +226,7 @@ class Project(models.Model):
         return self.name
 
     def _count(self, annotated: str, field: str, tally: str) -> int:
-        value = self.__dict__.get(annotated)  # read with `with_counts()`
+        value = self.__dict__.get(annotated)  # read with `projects_with_counts`
         if value is not None:
             return int(value)
         tallied = ProjectTally.objects.filter(project_id=self.pk).aggregate(n=models.Sum(tally))
