@@ -2,7 +2,7 @@
 bank file (CSV in any currency, pain.001 for EUR), finance with MFA only, each download audited
 without the details, and a person whose details cannot be used now named, never skipped."""
 
-from datetime import UTC, datetime
+from datetime import UTC
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -96,11 +96,12 @@ def test_the_pain001_is_what_bank_files_writes_with_the_item_ids_as_end_to_end_i
 ):
     people = [bank_person(project, 2_000), bank_person(project, 12_345)]
     run = approved_run(creator, approver)
-    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+    # The real clock's time (the payout accounts became usable an hour before it), in seconds.
+    now = timezone.now().astimezone(UTC).replace(microsecond=0)
     expected = sepa_credit_transfer_xml(
         expected_payments(run),
         debtor=bank_file_debtor(),
-        message_id=f"QUORUM-RUN{run.pk}-20261207093000",
+        message_id=f"QUORUM-RUN{run.pk}-{now:%Y%m%d%H%M%S}",
         created_at=now,
         execution_date=timezone.localdate(now),
     )
