@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Coalesce
@@ -225,23 +227,36 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def _count(self, annotated: str, field: str, tally: str) -> int:
-        value = self.__dict__.get(annotated)  # read with `projects_with_counts`
-        if value is not None:
-            return int(value)
-        tallied = ProjectTally.objects.filter(project_id=self.pk).aggregate(n=models.Sum(tally))
-        return int(getattr(self, field)) + int(tallied["n"] or 0)
+    def _counted(self, name: str) -> int:
+        """An exact count: as read with `projects_with_counts`, else both read now in one query
+        and kept on the instance until `refresh_from_db` (as a field's value is kept)."""
+        if name not in self.__dict__:
+            tallied = ProjectTally.objects.filter(project_id=self.pk).aggregate(
+                completed=models.Sum("completed"), annotations=models.Sum("annotations")
+            )
+            self.__dict__["counted_tasks_completed"] = self.tasks_completed_folded + int(
+                tallied["completed"] or 0
+            )
+            self.__dict__["counted_annotations_total"] = self.annotations_folded + int(
+                tallied["annotations"] or 0
+            )
+        return int(self.__dict__[name])
 
-    # Each reads one query, unless the project was read with `projects_with_counts`.
     @property
     def tasks_completed(self) -> int:
         """Tasks of the project that are final."""
-        return self._count("counted_tasks_completed", "tasks_completed_folded", "completed")
+        return self._counted("counted_tasks_completed")
 
     @property
     def annotations_total(self) -> int:
         """Annotations submitted in the project."""
-        return self._count("counted_annotations_total", "annotations_folded", "annotations")
+        return self._counted("counted_annotations_total")
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        # The counts are read again with the fields, not kept from before.
+        self.__dict__.pop("counted_tasks_completed", None)
+        self.__dict__.pop("counted_annotations_total", None)
+        super().refresh_from_db(*args, **kwargs)
 
 
 class ProjectTally(models.Model):

@@ -66,3 +66,18 @@ def test_a_task_made_final_in_review_counts_once_with_no_write_to_the_project_ro
 
     assert _counts(project) == (1, 1)
     assert not any("UPDATE labeling_project" in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_project_read_alone_counts_in_one_query_until_it_is_refreshed():
+    project = make_project()
+    add_tasks(project, 2)
+    annotate(project, make_worker())
+    fresh = Project.objects.get(pk=project.pk)
+
+    with CaptureQueriesContext(connection) as reads:
+        counts = [fresh.tasks_completed, fresh.annotations_total, fresh.tasks_completed]
+    assert counts == [1, 1, 1] and len(reads) == 1  # a page showing them reads them once
+
+    annotate(project, make_worker())
+    fresh.refresh_from_db()
+    assert (fresh.tasks_completed, fresh.annotations_total) == (2, 2)
