@@ -235,9 +235,11 @@ class PricingContext:
 
 
 @functools.lru_cache(maxsize=_OBJECTS_KEPT)
-def _rate_of_columns(columns: tuple[Any, ...], version: RateCardVersion) -> Rate:
+def _rate_of_columns(columns: tuple[Any, ...], version_columns: tuple[Any, ...]) -> Rate:
+    # Keyed by the version's columns, not its object: models compare equal by primary key alone,
+    # and a rate must carry the version as read with it (a withdrawal is other columns).
     rate = Rate.from_db(connection.alias, _RATE_COLUMNS, model_values_converted(Rate, columns))
-    rate.version = version
+    rate.version = _version_of_columns(version_columns)
     return rate
 
 
@@ -263,14 +265,15 @@ def pricing_context(
     if not rows:
         return None
     first = rows[0]
-    version = _version_of_columns(tuple(first[:_END]))
+    version_columns = tuple(first[:_END])
+    version = _version_of_columns(version_columns)
     start = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS)
     end = start + len(_RATE_COLUMNS)
     rates = []
     for row in rows:
         if row[start] is None:  # no rate of that kind: the LEFT JOIN's row of NULLs
             continue
-        rates.append(_rate_of_columns(tuple(row[start:end]), version))
+        rates.append(_rate_of_columns(tuple(row[start:end]), version_columns))
     name, customer_id, skill_id, pending_id, labour_id = first[end:]
     known = {"id": project_id, "name": name, "customer_id": customer_id}
     known["required_skill_id"] = skill_id

@@ -119,3 +119,22 @@ def test_the_earning_insert_prepares_each_value_as_django_does():
         # an integer as a plain one (the prepared statement's argument types type it).
         assert not isinstance(params[field.attname], Enum), field.attname
         assert type(params[field.attname]) in {type(expected), str, int}, field.attname
+
+
+def test_the_pricing_read_shares_its_objects_only_between_identical_rows():
+    """The pricing read's version and rate objects are made once per process for the same
+    columns; a version whose row changed (withdrawn) is another object, and so is its rate's."""
+    from datetime import UTC, datetime
+
+    from payments.selectors.rates import _rate_of_columns, _version_of_columns
+
+    version = (1, 2, 1, datetime(2026, 12, 1, tzinfo=UTC), "USD", "", None, None, None, None, "")
+    card = (2, None, 3, datetime(2026, 12, 1, tzinfo=UTC), None)
+    withdrawn = (*version[:8], datetime(2026, 12, 7, tzinfo=UTC), None, "gone")
+    rate = (5, 1, "annotation", 0, "", 0, "per_task", 3_500)
+
+    assert _version_of_columns(version + card) is _version_of_columns(version + card)
+    assert _rate_of_columns(rate, version + card) is _rate_of_columns(rate, version + card)
+    changed = _rate_of_columns(rate, withdrawn + card)
+    assert changed.version.withdrawn_at == datetime(2026, 12, 7, tzinfo=UTC)
+    assert _rate_of_columns(rate, version + card).version.withdrawn_at is None
