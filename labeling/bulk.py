@@ -14,12 +14,14 @@ PostgreSQL side runs in its own process, so the two really proceed at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from django.db import connection, models
+from psycopg.pq import TransactionStatus
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -187,3 +189,43 @@ class WriteBehind(Generic[T]):
     def _run(self, write: Callable[[Any], T]) -> T:
         with self._raw.cursor() as cursor:
             return write(cursor)
+
+
+# The deferrable foreign keys declared on the given tables (Django makes every reference
+# DEFERRABLE INITIALLY DEFERRED).
+_DEFERRABLE_REFERENCES = """
+SELECT conname FROM pg_constraint
+WHERE contype = 'f' AND condeferrable AND conrelid = ANY(%s::regclass[])
+ORDER BY conname
+"""
+
+
+@contextmanager
+def references_checked_per_statement(
+    models_written: Sequence[type[models.Model]],
+) -> Iterator[None]:
+    """Inside the block, PostgreSQL checks the references declared on these models' tables at the
+    end of each statement instead of at the commit (SET CONSTRAINTS with their names; no other
+    constraint changes mode). A large write then checks each chunk while the caller prepares the
+    next one, not millions of rows at once after the last chunk with nothing else to do. Checks
+    of these references still pending from earlier in the transaction run on entry. On leaving
+    normally, or by an exception raised in Python, they are deferred again (a database error
+    leaves nothing to restore: the transaction can only roll back). Does nothing elsewhere."""
+    if not copy_supported():
+        yield
+        return
+    tables = [model._meta.db_table for model in models_written]
+    with connection.cursor() as cursor:
+        cursor.execute(_DEFERRABLE_REFERENCES, [tables])
+        names = ", ".join(connection.ops.quote_name(row[0]) for row in cursor.fetchall())
+        if not names:
+            yield
+            return
+        cursor.execute(f"SET CONSTRAINTS {names} IMMEDIATE")
+    try:
+        yield
+    finally:
+        # After a database error the transaction only takes a rollback: send nothing then.
+        if connection.connection.info.transaction_status != TransactionStatus.INERROR:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")

@@ -1,9 +1,11 @@
 """Bulk inserts (COPY on PostgreSQL) store what the ORM would, and return the ids in order."""
 
 import pytest
+from django.db import IntegrityError, connection, transaction
+from psycopg.errors import ForeignKeyViolation  # COPY runs on the driver's cursor
 
-from labeling.bulk import bulk_insert
-from labeling.models import GoldAnswer, Task, TaskStatus
+from labeling.bulk import bulk_insert, references_checked_per_statement
+from labeling.models import GoldAnswer, Task, TaskStatus, WorkSlot
 from tests.labeling.factories import make_project
 
 pytestmark = pytest.mark.django_db
@@ -29,3 +31,52 @@ def test_bulk_insert_returns_ids_in_order_and_fills_defaults_like_the_orm():
     assert answer_ids == []
     answer = GoldAnswer.objects.get(task_id=ids[0])
     assert (answer.explanation, answer.version, answer.is_retired) == ("", 1, False)
+
+
+MISSING = 10**12
+
+
+def _task_of_missing_project():
+    """Store a task of a project that does not exist (by COPY on PostgreSQL)."""
+    bulk_insert(Task, [{"project_id": MISSING, "data": {}}])
+
+
+@pytest.mark.postgres
+def test_references_are_checked_by_each_statement_inside_the_block_and_at_commit_after_it():
+    with transaction.atomic():
+        with (
+            pytest.raises(ForeignKeyViolation, match="labeling_task_project_id"),
+            references_checked_per_statement([Task, WorkSlot]),
+        ):
+            _task_of_missing_project()  # refused by its own statement
+        transaction.set_rollback(True)
+
+    with transaction.atomic():
+        with references_checked_per_statement([Task, WorkSlot]):
+            pass
+        _task_of_missing_project()  # deferred again after the block: accepted for now
+        with pytest.raises(IntegrityError, match="labeling_task_project_id"):
+            connection.check_constraints()
+        transaction.set_rollback(True)
+
+
+@pytest.mark.postgres
+def test_only_the_named_tables_references_change_mode():
+    with transaction.atomic():
+        with references_checked_per_statement([Task, WorkSlot]):
+            # A gold answer's reference to its task stays deferred inside the block.
+            bulk_insert(GoldAnswer, [{"task_id": MISSING, "result": {"label": "cat"}}])
+        with pytest.raises(IntegrityError, match="labeling_goldanswer_task_id"):
+            connection.check_constraints()
+        transaction.set_rollback(True)
+
+
+@pytest.mark.postgres
+def test_after_a_database_error_inside_the_block_the_error_is_what_is_raised():
+    with transaction.atomic():
+        with (
+            pytest.raises(ForeignKeyViolation, match="labeling_task_project_id"),
+            references_checked_per_statement([Task]),
+        ):
+            _task_of_missing_project()
+        transaction.set_rollback(True)

@@ -260,6 +260,7 @@ def import_run(*, job_id: int) -> ImportJob:
                     validated_tasks(project, iter_records(stream, job.file_format), outcome),
                     outcome,
                     on_chunk=report,
+                    own_transaction=True,
                 )
                 outcome.processed_bytes = stream.bytes_read
                 _finish(job, outcome, ImportStatus.SUCCEEDED)

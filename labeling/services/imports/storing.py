@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -32,6 +32,7 @@ from labeling.bulk import (
     dump_json,
     ids_reserve,
     insert_select_sql,
+    references_checked_per_statement,
 )
 from labeling.models import GoldAnswer, ImportJob, Project, SlotKind, SlotState, Task, WorkSlot
 from labeling.queue_order import slot_order_keys
@@ -313,7 +314,7 @@ def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> 
 
 @contextmanager
 def _chunk_writer(
-    project: Project, job: ImportJob | None, outcome: ImportOutcome
+    project: Project, job: ImportJob | None, outcome: ImportOutcome, references_per_chunk: bool
 ) -> Iterator[Callable[[list[CleanTask]], None]]:
     """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
     if not copy_supported():
@@ -323,7 +324,15 @@ def _chunk_writer(
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_CREATE)
         cursor.execute(f"TRUNCATE {_STAGE}")
-    with WriteBehind[_Stored]() as writes:
+    # A job's import, in its own transaction, has each chunk's references checked by the chunk's
+    # own statement while this thread validates the next chunk, instead of a million at the
+    # commit after the last chunk with nothing else to do (bench/queue.py's import: README).
+    checks = (
+        references_checked_per_statement([Task, WorkSlot, GoldAnswer])
+        if references_per_chunk
+        else nullcontext()
+    )
+    with checks, WriteBehind[_Stored]() as writes:
 
         def write(chunk: list[CleanTask]) -> None:
             rows = [_stage_row(task) for task in chunk]
@@ -339,15 +348,20 @@ def store(
     tasks: Iterable[CleanTask],
     outcome: ImportOutcome,
     on_chunk: Callable[[], None] | None = None,
+    *,
+    own_transaction: bool = False,
 ) -> None:
     """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error.
 
     Raises BatchRejected when any line was bad, for the caller's transaction to roll back.
+    `own_transaction`: the caller's transaction holds this import alone (an import job), so the
+    references of each chunk may be checked as it is stored (nothing else of the transaction is
+    pending); otherwise they are checked at the commit, as every other write's.
     """
     largest = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
     # Small chunks first, so that the database starts work early; then up to the largest.
     size = min(FIRST_CHUNK_SIZE, largest)
-    with _chunk_writer(project, job, outcome) as write:
+    with _chunk_writer(project, job, outcome, own_transaction) as write:
         chunk: list[CleanTask] = []
         for task in tasks:
             if outcome.error_count:

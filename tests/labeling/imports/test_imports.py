@@ -14,6 +14,7 @@ from labeling.services.imports.batches import (
     import_create_from_location,
     import_create_from_upload,
     import_progress,
+    tasks_create,
 )
 from tests.labeling.factories import make_customer_user, make_project
 
@@ -385,13 +386,13 @@ def test_uploading_through_the_api_starts_a_job_whose_status_shows_progress(
     seen_running: list[dict] = []
     store = import_batches.store
 
-    def store_and_look(project, job, tasks, outcome, on_chunk=None):
+    def store_and_look(project, job, tasks, outcome, on_chunk=None, **options):
         def chunk_stored() -> None:
             assert on_chunk is not None
             on_chunk()
             seen_running.append(client.get(f"/api/v1/imports/{job.pk}/").json())
 
-        return store(project, job, tasks, outcome, on_chunk=chunk_stored)
+        return store(project, job, tasks, outcome, on_chunk=chunk_stored, **options)
 
     monkeypatch.setattr(import_batches, "store", store_and_look)
 
@@ -481,3 +482,29 @@ def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(mo
     assert job.status == "failed"
     assert "internal error" in job.message
     assert not Task.objects.exists()
+
+
+@pytest.mark.postgres
+def test_a_job_checks_each_chunks_references_as_it_stores_it_and_tasks_by_api_at_commit(
+    imported, monkeypatch
+):
+    from contextlib import contextmanager
+
+    entered: list[list[str]] = []
+    real = import_storing.references_checked_per_statement
+
+    @contextmanager
+    def spy(models):
+        entered.append(sorted(model._meta.db_table for model in models))
+        with real(models):
+            yield
+
+    monkeypatch.setattr(import_storing, "references_checked_per_statement", spy)
+    project = make_project()
+
+    job = imported(project, jsonl({"text": "a"}, {"text": "b"}))
+    tasks_create(project=project, tasks=[{"text": "c"}], actor=None)
+
+    assert job.status == "succeeded", job.message
+    assert entered == [["labeling_goldanswer", "labeling_task", "labeling_workslot"]]
+    assert Task.objects.filter(project=project).count() == 3
