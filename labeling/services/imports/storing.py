@@ -159,6 +159,33 @@ class _Stored(NamedTuple):
     created: int  # tasks to label; gold tasks are counted apart
     gold: int
     duplicates: int
+    ids: list[int]  # task ids reserved for the chunks to come (`_IdPool`)
+
+
+class _IdPool:
+    """Task ids taken from the sequence before their chunk is written, in increasing order, so
+    that this thread gives a chunk's tasks their ids and queue keys and writes its whole COPY
+    text while the write-behind thread stores the chunk before. The connection is that thread's
+    meanwhile, so each write also reserves `ahead` ids for the chunks to come (an import job:
+    one largest chunk's worth); with `ahead` 0 (tasks posted by API, one chunk) ids are taken
+    exactly when the chunk is written. Ids reserved ahead and not used (at most two chunks'
+    worth, at the end of a job's file) are a gap in the sequence, as a rolled-back insert
+    leaves one."""
+
+    def __init__(self, ahead: int) -> None:
+        self.ahead = ahead
+        self._ids: list[int] = []
+
+    @property
+    def available(self) -> int:
+        return len(self._ids)
+
+    def add(self, ids: list[int]) -> None:
+        self._ids.extend(ids)
+
+    def take(self, count: int) -> list[int]:
+        taken, self._ids = self._ids[:count], self._ids[count:]
+        return taken
 
 
 @dataclass(frozen=True)
@@ -288,23 +315,29 @@ def _order_keys_text(plan: _CopyPlan, task_id: int) -> str:
     return "{" + ",".join(map(str, keys)) + "}"
 
 
-def _copy_chunk(plan: _CopyPlan, rows: list[_StagedRow], cursor: Any) -> _Stored:
-    """Store one chunk of staged rows (runs in the write-behind thread, on a raw cursor)."""
-    ids = ids_reserve(cursor, plan.task_table, "id", len(rows))
-    text = "".join(
+def _chunk_text(plan: _CopyPlan, ids: list[int], rows: list[_StagedRow]) -> str:
+    """The staging table's COPY text of a chunk whose tasks get `ids`."""
+    return "".join(
         f"{task_id}\t{COPY_NULL if row.is_gold else _order_keys_text(plan, task_id)}\t{row.text}"
         for task_id, row in zip(ids, rows, strict=True)
     )
+
+
+def _copy_chunk(plan: _CopyPlan, text: str, count: int, ahead: int, cursor: Any) -> _Stored:
+    """Store one chunk of `count` staged rows (runs in the write-behind thread, on a raw cursor)
+    and reserve `ahead` task ids for the chunks to come."""
     copy_text_write(cursor, _STAGE, _STAGE_COLUMNS, text)
     cursor.execute(plan.sql, plan.params)
     created, gold = cursor.fetchone()
     cursor.execute(f"TRUNCATE {_STAGE}")
-    return _Stored(created=created, gold=gold, duplicates=len(rows) - created - gold)
+    ids = ids_reserve(cursor, plan.task_table, "id", ahead) if ahead else []
+    return _Stored(created=created, gold=gold, duplicates=count - created - gold, ids=ids)
 
 
-def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> None:
+def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None, pool: _IdPool) -> None:
     if stored is None:
         return
+    pool.add(stored.ids)
     outcome.created += stored.created + stored.gold
     outcome.duplicates += stored.duplicates
     if stored.gold:
@@ -314,7 +347,7 @@ def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None) -> 
 
 @contextmanager
 def _chunk_writer(
-    project: Project, job: ImportJob | None, outcome: ImportOutcome, references_per_chunk: bool
+    project: Project, job: ImportJob | None, outcome: ImportOutcome, own_transaction: bool
 ) -> Iterator[Callable[[list[CleanTask]], None]]:
     """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
     if not copy_supported():
@@ -329,17 +362,25 @@ def _chunk_writer(
     # commit after the last chunk with nothing else to do (bench/queue.py's import: README).
     checks = (
         references_checked_per_statement([Task, WorkSlot, GoldAnswer])
-        if references_per_chunk
+        if own_transaction
         else nullcontext()
     )
+    pool = _IdPool(ahead=COPY_CHUNK_SIZE if own_transaction else 0)
     with checks, WriteBehind[_Stored]() as writes:
 
         def write(chunk: list[CleanTask]) -> None:
             rows = [_stage_row(task) for task in chunk]
-            _count(project, outcome, writes.submit(partial(_copy_chunk, plan, rows)))
+            if pool.available < len(rows):  # the first chunk (no write runs), or without `ahead`
+                _count(project, outcome, writes.drain(), pool)
+                with connection.cursor() as cursor:
+                    need = len(rows) - pool.available + pool.ahead
+                    pool.add(ids_reserve(cursor.cursor, plan.task_table, "id", need))
+            text = _chunk_text(plan, pool.take(len(rows)), rows)
+            stored = writes.submit(partial(_copy_chunk, plan, text, len(rows), pool.ahead))
+            _count(project, outcome, stored, pool)
 
         yield write
-        _count(project, outcome, writes.drain())
+        _count(project, outcome, writes.drain(), pool)
 
 
 def store(

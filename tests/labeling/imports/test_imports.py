@@ -508,3 +508,29 @@ def test_a_job_checks_each_chunks_references_as_it_stores_it_and_tasks_by_api_at
     assert job.status == "succeeded", job.message
     assert entered == [["labeling_goldanswer", "labeling_task", "labeling_workslot"]]
     assert Task.objects.filter(project=project).count() == 3
+
+
+def test_a_jobs_tasks_take_increasing_ids_in_file_order_across_chunks(imported, monkeypatch):
+    monkeypatch.setattr(import_storing, "COPY_CHUNK_SIZE", 3)
+    monkeypatch.setattr(import_storing, "CHUNK_SIZE", 3)
+    project = make_project()
+
+    job = imported(project, jsonl(*({"text": f"line {n}"} for n in range(11))))
+
+    assert (job.status, job.tasks_created) == ("succeeded", 11)
+    by_id = list(Task.objects.filter(project=project).order_by("pk").values_list("data", flat=True))
+    assert by_id == [{"text": f"line {n}"} for n in range(11)]
+    slots = WorkSlot.objects.filter(project=project)
+    assert sorted(slots.values_list("task_id", flat=True)) == sorted(
+        Task.objects.filter(project=project).values_list("pk", flat=True)
+    )
+
+
+def test_tasks_posted_by_api_take_exactly_the_ids_they_need():
+    project = make_project()
+
+    tasks_create(project=project, tasks=[{"text": "a"}, {"text": "b"}], actor=None)
+    tasks_create(project=project, tasks=[{"text": "c"}], actor=None)
+
+    ids = list(Task.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
+    assert ids == list(range(ids[0], ids[0] + 3))
