@@ -18,8 +18,9 @@ other lock is held with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -65,51 +66,83 @@ class PersonPayLocked:
     remainder_micros: int
 
 
-_PERSON_PAY_LOCK = """
+# A person's pending and payable accounts in a currency with their earning remainder, one row per
+# account, in ascending account id; `{people}` says whose. Each joined row locks its account and
+# the remainder (FOR UPDATE added where the database has it), so the remainder read is the one
+# committed last even when the statement waited for a lock.
+_PERSON_PAY_ROWS = """
 SELECT a.id, a.key, a.kind, a.currency, a.user_id, a.balance_micros,
        r.id AS remainder_id, r.micros AS remainder_micros
 FROM payments_ledgeraccount a
 JOIN payments_earningremainder r ON r.user_id = a.user_id AND r.currency = a.currency
-WHERE a.user_id = %(user)s AND a.currency = %(currency)s AND a.kind IN (%(pending)s, %(payable)s)
+WHERE {people} AND a.kind IN ({pending}, {payable})
 ORDER BY a.id
 """
+_KINDS = {"pending": f"'{AccountKind.PENDING.value}'", "payable": f"'{AccountKind.PAYABLE.value}'"}
+_PERSON_PAY_LOCK = _PERSON_PAY_ROWS.format(
+    people="a.user_id = %(user)s AND a.currency = %(currency)s", **_KINDS
+)
+# The same lock for every person and currency of the earnings in a relation `e` (user_id,
+# currency) of the caller's statement, which locks those earnings first (the module's order).
+_OF_EARNINGS = "(a.user_id, a.currency) IN (SELECT DISTINCT user_id, currency FROM e)"
+PERSON_PAY_LOCK_OF_EARNINGS = _PERSON_PAY_ROWS.format(people=_OF_EARNINGS, **_KINDS) + "FOR UPDATE"
+PERSON_PAY_ROW_COLUMNS = (
+    "id",
+    "key",
+    "kind",
+    "currency",
+    "user_id",
+    "balance_micros",
+    "remainder_id",
+    "remainder_micros",
+)
+
+
+def person_pay_locked_of_rows(
+    rows: Iterable[Sequence[Any]],
+) -> dict[tuple[int, str], PersonPayLocked]:
+    """The locked pay of each person and currency in `rows` (the columns of `_PERSON_PAY_ROWS`, in
+    order), for those whose pending and payable accounts and remainder all exist."""
+    accounts: dict[tuple[int, str], dict[str, LedgerAccount]] = {}
+    remainders: dict[tuple[int, str], tuple[int, int]] = {}
+    fields = [f.attname for f in LedgerAccount._meta.concrete_fields]
+    for row in rows:
+        known = dict(zip(PERSON_PAY_ROW_COLUMNS, row, strict=True))
+        owner = (int(known["user_id"]), str(known["currency"]))
+        remainders[owner] = (int(known["remainder_id"]), int(known["remainder_micros"]))
+        values = {name: known[name] for name in PERSON_PAY_ROW_COLUMNS[:6]}
+        # from_db takes the values in the model's field order.
+        present = [name for name in fields if name in values]
+        accounts.setdefault(owner, {})[str(known["kind"])] = LedgerAccount.from_db(
+            connection.alias, present, [values[name] for name in present]
+        )
+    locked = {}
+    for owner, kinds in accounts.items():
+        if AccountKind.PENDING in kinds and AccountKind.PAYABLE in kinds:
+            remainder_id, remainder_micros = remainders[owner]
+            locked[owner] = PersonPayLocked(
+                pending=kinds[AccountKind.PENDING],
+                payable=kinds[AccountKind.PAYABLE],
+                remainder_id=remainder_id,
+                remainder_micros=remainder_micros,
+            )
+    return locked
 
 
 def person_pay_lock(*, user_id: int, currency: str) -> PersonPayLocked | None:
     """Lock the person's pending and payable accounts in `currency` (ascending primary key, the
     module's order) and, with them, their earning remainder; return them as they are now, or None
-    when one of the three does not exist yet (open them, then lock again). One statement: each
-    joined row locks its account and the remainder, so the remainder read is the one committed
-    last even when the statement waited for a lock."""
+    when one of the three does not exist yet (open them, then lock again). One statement."""
     sql = _PERSON_PAY_LOCK
     if connection.features.has_select_for_update:
         sql += "FOR UPDATE"
     rows = statement_rows(
         sql,
-        arguments={"user": "bigint", "currency": "text", "pending": "text", "payable": "text"},
+        arguments={"user": "bigint", "currency": "text"},
         owner="payments",
-        values={
-            "user": user_id,
-            "currency": currency,
-            "pending": AccountKind.PENDING.value,
-            "payable": AccountKind.PAYABLE.value,
-        },
+        values={"user": user_id, "currency": currency},
     )
-    accounts: dict[str, LedgerAccount] = {}
-    for pk, key, kind, cur, owner, balance, _remainder_id, _remainder in rows:
-        known = {"id": pk, "key": key, "kind": kind, "currency": cur, "user_id": owner}
-        known["balance_micros"] = balance
-        # from_db takes the values in the model's field order.
-        fields = [f.attname for f in LedgerAccount._meta.concrete_fields if f.attname in known]
-        accounts[kind] = LedgerAccount.from_db(connection.alias, fields, [known[f] for f in fields])
-    if AccountKind.PENDING not in accounts or AccountKind.PAYABLE not in accounts:
-        return None
-    return PersonPayLocked(
-        pending=accounts[AccountKind.PENDING],
-        payable=accounts[AccountKind.PAYABLE],
-        remainder_id=rows[0][6],
-        remainder_micros=rows[0][7],
-    )
+    return person_pay_locked_of_rows(rows).get((user_id, currency))
 
 
 def rate_card_lock(card_id: int) -> RateCard:

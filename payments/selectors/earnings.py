@@ -11,6 +11,12 @@ from django.db.models import F, QuerySet
 from core.statements import statement_rows_prepared
 from kit.money import Micros
 from labeling.models import Project
+from payments.lock_objects import (
+    PERSON_PAY_LOCK_OF_EARNINGS,
+    PERSON_PAY_ROW_COLUMNS,
+    PersonPayLocked,
+    person_pay_locked_of_rows,
+)
 from payments.models import Earning, EarningStatus, Rate, RateCardVersion, RateUnit, WorkKind
 from payments.selectors.holds import with_hold_causes
 from payments.selectors.rates import (
@@ -107,18 +113,32 @@ def _task_read() -> tuple[str, tuple[tuple[str | None, Any], ...]]:
         )
         if sum(1 for name, _ in named if name) != 1:  # never guess where the task went
             raise AssertionError("the task's stand-in is not in the compiled read")
+        # The earnings first (their rows locked by the read), then their people's pay, locked in
+        # the order of payments/lock_objects.py and carried on every row (the same few rows).
+        sql = (
+            f"WITH e AS MATERIALIZED ({sql}),\n"  # noqa: S608  (the compiled read and constant SQL)
+            f"p AS MATERIALIZED ({PERSON_PAY_LOCK_OF_EARNINGS})\n"
+            "SELECT e.*, (SELECT json_agg(p ORDER BY p.id) FROM p) AS pay_locks FROM e "
+            "ORDER BY e.id"
+        )
         _compiled_task_read.append((sql, named))
     return _compiled_task_read[0]
 
 
-def earnings_to_finalise_with_hold_causes(*, task_id: int) -> list[Earning]:
+def earnings_to_finalise_with_hold_causes(
+    *, task_id: int
+) -> tuple[list[Earning], dict[tuple[int, str], PersonPayLocked]]:
     """The task's pending per-task earnings, locked, ascending, each annotated as by
-    `with_hold_causes` and `with_project_name` (call inside a transaction). One prepared
-    statement on PostgreSQL."""
+    `with_hold_causes` and `with_project_name`, and the pay of their people locked with them
+    (`person_pay_lock` for each person and currency, after the earnings: the order of
+    payments/lock_objects.py), by (user id, currency): for those whose pending and payable
+    accounts and remainder exist. Call inside a transaction. One prepared statement on
+    PostgreSQL; elsewhere no pay is locked here (the move to payable locks it)."""
     if connection.vendor != "postgresql":
-        return list(
+        earnings = list(
             with_project_name(with_hold_causes(earnings_of_task_to_finalise(task_id=task_id)))
         )
+        return earnings, {}
     sql, params = _task_read()
     rows = statement_rows_prepared(
         sql, params, arguments=_TASK_ARGUMENTS, values={"task": task_id}, owner="payments"
@@ -136,7 +156,11 @@ def earnings_to_finalise_with_hold_causes(*, task_id: int) -> list[Earning]:
         earning.dispute_reason = row["dispute_reason"]  # type: ignore[attr-defined]
         earning.project_name = row["project_name"]  # type: ignore[attr-defined]
         earnings.append(earning)
-    return earnings
+    locks = rows[0]["pay_locks"] if rows else None
+    pay = person_pay_locked_of_rows(
+        [[lock[column] for column in PERSON_PAY_ROW_COLUMNS] for lock in locks or []]
+    )
+    return earnings, pay
 
 
 def earning_get_for_update(*, pk: int) -> Earning:

@@ -24,9 +24,9 @@ remainder (`person_pay_lock`), then the ledger's (source key; the person account
 held). Nothing here locks or updates a row shared by a project.
 
 Round trips (the submit path's cost): on PostgreSQL a per-task accrual is two statements (the
-pricing read, then the posting with the earning's row) and a move to payable three (the task's
-earnings with their hold checks, the person's lock, then the posting with the remainder and the
-earning's status); elsewhere the writes go one statement each.
+pricing read, then the posting with the earning's row) and a task's move to payable two (the
+task's earnings with their hold checks and their people's pay locked, then the posting with the
+remainder and the earning's status, per earning); elsewhere the writes go one statement each.
 """
 
 from __future__ import annotations
@@ -557,13 +557,16 @@ def _move_to_payable(
     memo: str,
     at: datetime,
     also: list[AlsoWrite] | None = None,
+    locked: PersonPayLocked | None = None,
 ) -> LedgerTransaction | None:
     """Add `micros` (may be negative) of the person's finalised pay to their remainder and move
     the whole minor units of it from pending to payable (back, when negative); return the
     posting, or None when it moves nothing. `also`: the caller's writes that go with it (the
     earning's own status). Locks the person's pending and payable accounts and remainder; on
-    PostgreSQL that lock is one statement and the rest one more."""
-    locked = _person_pay_locked(user_id=earning.user_id, currency=earning.currency)
+    PostgreSQL that lock is one statement and the rest one more. `locked`: the person's pay as
+    the caller locked it in this transaction with nothing moved since (then no lock statement)."""
+    if locked is None:
+        locked = _person_pay_locked(user_id=earning.user_id, currency=earning.currency)
     step = micros_per_minor(earning.currency)
     total = locked.remainder_micros + micros
     whole = total // step * step  # floor, also below zero
@@ -596,9 +599,13 @@ def _move_to_payable(
     )
 
 
-def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earning:
-    """Move a locked, pending or held earning to payable (its status changes with the posting)."""
+def _make_payable(
+    *, earning: Earning, project_name: str, at: datetime, locked: PersonPayLocked | None = None
+) -> Earning:
+    """Move a locked, pending or held earning to payable (its status changes with the posting).
+    `locked`: as `_move_to_payable` takes it."""
     posted = _move_to_payable(
+        locked=locked,
         earning=earning,
         micros=earning.amount_micros,
         source_key=f"earning:final:{earning.pk}",
@@ -621,13 +628,22 @@ def _make_payable(*, earning: Earning, project_name: str, at: datetime) -> Earni
     return earning
 
 
-def _finalise_or_hold(earnings: list[Earning], *, at: datetime) -> list[Earning]:
-    """Make each locked earning (annotated by `with_hold_causes`) payable, or hold it."""
+def _finalise_or_hold(
+    earnings: list[Earning],
+    *,
+    at: datetime,
+    pay_locked: dict[tuple[int, str], PersonPayLocked] | None = None,
+) -> list[Earning]:
+    """Make each locked earning (annotated by `with_hold_causes`) payable, or hold it.
+    `pay_locked`: the people's pay locked with the earnings, by (user id, currency); each is used
+    for the first move of that person's pay only (a second move reads the remainder anew)."""
+    unused = dict(pay_locked or {})
     for earning in earnings:
         cause = hold_cause_of(earning)
         if cause is None:
             name = earning.project_name  # type: ignore[attr-defined]
-            _make_payable(earning=earning, project_name=name, at=at)
+            locked = unused.pop((earning.user_id, earning.currency), None)
+            _make_payable(earning=earning, project_name=name, at=at, locked=locked)
             continue
         Earning.objects.filter(pk=earning.pk).update(status=EarningStatus.HELD)
         earning.status = EarningStatus.HELD
@@ -651,7 +667,8 @@ def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[
     if at is not None and unpriced_submissions.take(task_id=task_id, at=at):
         return []
     at = at or timezone.now()
-    return _finalise_or_hold(earnings_to_finalise_with_hold_causes(task_id=task_id), at=at)
+    earnings, pay_locked = earnings_to_finalise_with_hold_causes(task_id=task_id)
+    return _finalise_or_hold(earnings, at=at, pay_locked=pay_locked)
 
 
 @transaction.atomic(savepoint=False)

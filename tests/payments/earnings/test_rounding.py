@@ -66,3 +66,53 @@ def test_finalising_one_earning_never_moves_the_micros_of_work_still_pending():
     review(project, make_user(Role.REVIEWER, level=1), "approve")
 
     assert payable(worker) == 10_000 and pending(worker) == 4_000
+
+
+def test_a_persons_pay_locked_with_the_earnings_serves_one_move_and_the_next_reads_it_anew():
+    from django.db import transaction
+    from django.utils import timezone
+
+    from payments.models import Earning
+    from payments.selectors.earnings import with_project_name
+    from payments.selectors.holds import with_hold_causes
+    from payments.services.earnings import _finalise_or_hold, _person_pay_locked
+
+    project = review_project()
+    price(project, annotation=7_000)  # 0.7 cent each: together 1.4 cents
+    add_tasks(project, 2)
+    worker = make_worker()
+    annotate(project, worker)
+    annotate(project, worker)
+
+    with transaction.atomic():
+        earnings = list(
+            with_project_name(with_hold_causes(Earning.objects.select_for_update(of=("self",))))
+            .filter(user=worker, status="pending")
+            .order_by("pk")
+        )
+        locked = _person_pay_locked(user_id=worker.pk, currency="USD")  # opened, then locked
+        _finalise_or_hold(earnings, at=timezone.now(), pay_locked={(worker.pk, "USD"): locked})
+
+    # The second move saw the first one's remainder (0.7 cent), not the state locked before it.
+    assert payable(worker) == 10_000 and pending(worker) == 4_000
+    assert EarningRemainder.objects.get(user=worker, currency="USD").micros == 4_000
+    assert payable(worker) == expected_payable(worker)
+    assert ledger_reconciliation().is_clean
+
+
+def test_a_consensus_task_final_at_once_moves_each_persons_pay_with_their_own_remainder():
+    project = make_project(pipeline="consensus", overlap=2, max_overlap=2, gold_warmup=0)
+    price(project, annotation=6_000)  # 0.6 cent
+    add_tasks(project, 2)
+    first, second = make_worker(), make_worker()
+
+    annotate(project, first)
+    annotate(project, second)
+    annotate(project, first)
+    annotate(project, second)  # both tasks final: each person has 2 x 0.6 cent payable
+
+    for person in (first, second):
+        assert payable(person) == 10_000 and pending(person) == 2_000
+        assert EarningRemainder.objects.get(user=person, currency="USD").micros == 2_000
+        assert payable(person) == expected_payable(person)
+    assert ledger_reconciliation().is_clean
