@@ -209,8 +209,9 @@ def references_checked_per_statement(
     constraint changes mode). A large write then checks each chunk while the caller prepares the
     next one, not millions of rows at once after the last chunk with nothing else to do. Checks
     of these references still pending from earlier in the transaction run on entry. On leaving
-    normally, or by an exception raised in Python, they are deferred again (a database error
-    leaves nothing to restore: the transaction can only roll back). Does nothing elsewhere."""
+    normally, or by an exception raised in Python, they are deferred again (a database error or a
+    lost connection leaves nothing to restore: the transaction can only roll back). Does nothing
+    elsewhere."""
     if not copy_supported():
         yield
         return
@@ -225,7 +226,9 @@ def references_checked_per_statement(
     try:
         yield
     finally:
-        # After a database error the transaction only takes a rollback: send nothing then.
-        if connection.connection.info.transaction_status != TransactionStatus.INERROR:
+        # After a database error (or with the connection lost) the transaction only takes a
+        # rollback: send nothing then, so that the error that stopped it is the one raised.
+        raw = connection.connection
+        if raw is not None and raw.info.transaction_status == TransactionStatus.INTRANS:
             with connection.cursor() as cursor:
                 cursor.execute(f"SET CONSTRAINTS {names} DEFERRED")
