@@ -534,3 +534,44 @@ def test_tasks_posted_by_api_take_exactly_the_ids_they_need():
 
     ids = list(Task.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
     assert ids == list(range(ids[0], ids[0] + 3))
+
+
+@pytest.mark.postgres
+def test_an_external_id_stored_meanwhile_by_another_writer_makes_the_job_run_again_carefully(
+    imported, monkeypatch, caplog
+):
+    # The plain insert of a job meets a conflict on the external id constraint, as when another
+    # transaction stores one of the file's ids meanwhile: here two lines of one chunk share an id
+    # and the chunk reaches the insert undeduplicated.
+    monkeypatch.setattr(import_storing, "_first_of_each_external_id", lambda chunk: chunk)
+    project = make_project()
+    lines = [{"text": "first", "external_id": "a"}, {"text": "second", "external_id": "a"}]
+
+    with caplog.at_level("INFO", logger="labeling.services.imports.batches"):
+        job = imported(project, jsonl(*lines, {"text": "no id"}))
+
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 2, 1), job.message
+    assert Task.objects.get(project=project, external_id="a").data == {"text": "first"}
+    assert WorkSlot.objects.filter(project=project).count() == 2
+    assert "running it again" in caplog.text
+
+
+@pytest.mark.postgres
+def test_a_job_inserts_plainly_and_skips_ids_already_stored_or_repeated_in_a_chunk(
+    imported, caplog
+):
+    project = make_project()
+    imported(project, jsonl({"text": "old", "external_id": "kept"}))
+    lines = [
+        {"text": "new", "external_id": "b"},
+        {"text": "again", "external_id": "b"},
+        {"text": "stored before", "external_id": "kept"},
+    ]
+
+    with caplog.at_level("INFO", logger="labeling.services.imports.batches"):
+        job = imported(project, jsonl(*lines))
+
+    assert "running it again" not in caplog.text  # the plain insert met no conflict
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 1, 2)
+    assert Task.objects.get(project=project, external_id="b").data == {"text": "new"}
+    assert Task.objects.get(project=project, external_id="kept").data == {"text": "old"}
