@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
-from psycopg.errors import UniqueViolation
 
 from labeling.bulk import (
     COPY_NULL,
@@ -202,16 +201,7 @@ class _CopyPlan:
     rng: random.Random
 
 
-# The per-project external id constraint (Task.Meta), whose conflicts an import skips.
-EXTERNAL_ID_UNIQUE = "labeling_task_external_id_unique_per_project"
-
-
-class ExternalIdRaced(Exception):
-    """Another transaction stored, meanwhile, an external id that this import's plain insert was
-    storing too (`store(..., careful=False)`): the import must run again carefully."""
-
-
-def _copy_plan(project: Project, job: ImportJob | None, *, careful: bool) -> _CopyPlan:
+def _copy_plan(project: Project, job: ImportJob | None) -> _CopyPlan:
     task_table = Task._meta.db_table
     task_columns, task_values, task_params = insert_select_sql(
         Task,
@@ -249,34 +239,12 @@ def _copy_plan(project: Project, job: ImportJob | None, *, careful: bool) -> _Co
             "order_key": "slot_key",
         },
     )
-    # Careful: ON CONFLICT skips an external id already stored, also one stored meanwhile by
-    # another transaction (waited for). Plain: the chunk's ids already in the project (earlier
-    # chunks included) are found by probing the per-project index with the chunk's ids (`found`:
-    # an index scan whatever the table's statistics say, never a scan of the project's tasks),
-    # left out, and the rest inserted without ON CONFLICT's speculative insertion (measured: 2.5-5
-    # us a task less of PostgreSQL); the staged chunk holds no id twice (`_chunk_writer`), and an
-    # id stored meanwhile by another transaction fails the insert (`ExternalIdRaced`).
-    if careful:
-        found, skip_stored = "", ""
-        conflicts = "ON CONFLICT (project_id, external_id) WHERE external_id IS NOT NULL DO NOTHING"
-    else:
-        found = (
-            f"found AS MATERIALIZED (SELECT stored.external_id FROM {task_table} stored "  # noqa: S608
-            "WHERE stored.project_id = %(project)s AND stored.external_id = ANY(ARRAY("
-            "SELECT external_id FROM src WHERE external_id IS NOT NULL))),"
-        )
-        skip_stored = (
-            "WHERE src.external_id IS NULL OR NOT EXISTS "
-            "(SELECT 1 FROM found WHERE found.external_id = src.external_id)"
-        )
-        conflicts = ""
     sql = f"""
 WITH src AS MATERIALIZED (SELECT * FROM {_STAGE}),
-{found}
 new_tasks AS (
     INSERT INTO {task_table} ({task_columns})
-    SELECT {task_values} FROM src {skip_stored} ORDER BY src.id
-    {conflicts}
+    SELECT {task_values} FROM src ORDER BY src.id
+    ON CONFLICT (project_id, external_id) WHERE external_id IS NOT NULL DO NOTHING
     RETURNING id, priority, is_gold
 ),
 new_answers AS (
@@ -359,12 +327,7 @@ def _copy_chunk(plan: _CopyPlan, text: str, count: int, ahead: int, cursor: Any)
     """Store one chunk of `count` staged rows (runs in the write-behind thread, on a raw cursor)
     and reserve `ahead` task ids for the chunks to come."""
     copy_text_write(cursor, _STAGE, _STAGE_COLUMNS, text)
-    try:
-        cursor.execute(plan.sql, plan.params)
-    except UniqueViolation as exc:
-        if exc.diag.constraint_name == EXTERNAL_ID_UNIQUE:
-            raise ExternalIdRaced(str(exc)) from exc
-        raise
+    cursor.execute(plan.sql, plan.params)
     created, gold = cursor.fetchone()
     cursor.execute(f"TRUNCATE {_STAGE}")
     ids = ids_reserve(cursor, plan.task_table, "id", ahead) if ahead else []
@@ -382,33 +345,15 @@ def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None, poo
         gold_live_count_forget(project.pk)
 
 
-def _first_of_each_external_id(chunk: list[CleanTask]) -> list[CleanTask]:
-    """The chunk without the lines whose external id an earlier line of it has (they count as
-    duplicates: the first line wins, as on every path)."""
-    seen: set[str] = set()
-    kept = []
-    for task in chunk:
-        if task.external_id is not None:
-            if task.external_id in seen:
-                continue
-            seen.add(task.external_id)
-        kept.append(task)
-    return kept
-
-
 @contextmanager
 def _chunk_writer(
-    project: Project,
-    job: ImportJob | None,
-    outcome: ImportOutcome,
-    own_transaction: bool,
-    careful: bool,
+    project: Project, job: ImportJob | None, outcome: ImportOutcome, own_transaction: bool
 ) -> Iterator[Callable[[list[CleanTask]], None]]:
     """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
     if not copy_supported():
         yield partial(_insert_chunk, project, job, outcome)
         return
-    plan = _copy_plan(project, job, careful=careful)
+    plan = _copy_plan(project, job)
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_CREATE)
         cursor.execute(f"TRUNCATE {_STAGE}")
@@ -424,9 +369,6 @@ def _chunk_writer(
     with checks, WriteBehind[_Stored]() as writes:
 
         def write(chunk: list[CleanTask]) -> None:
-            count = len(chunk)
-            if not careful:  # the plain insert needs each external id once in a chunk
-                chunk = _first_of_each_external_id(chunk)
             rows = [_stage_row(task) for task in chunk]
             if pool.available < len(rows):  # the first chunk (no write runs), or without `ahead`
                 _count(project, outcome, writes.drain(), pool)
@@ -434,7 +376,7 @@ def _chunk_writer(
                     need = len(rows) - pool.available + pool.ahead
                     pool.add(ids_reserve(cursor.cursor, plan.task_table, "id", need))
             text = _chunk_text(plan, pool.take(len(rows)), rows)
-            stored = writes.submit(partial(_copy_chunk, plan, text, count, pool.ahead))
+            stored = writes.submit(partial(_copy_chunk, plan, text, len(rows), pool.ahead))
             _count(project, outcome, stored, pool)
 
         yield write
@@ -449,21 +391,18 @@ def store(
     on_chunk: Callable[[], None] | None = None,
     *,
     own_transaction: bool = False,
-    careful: bool = True,
 ) -> None:
     """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error.
 
     Raises BatchRejected when any line was bad, for the caller's transaction to roll back.
     `own_transaction`: the caller's transaction holds this import alone (an import job), so the
     references of each chunk may be checked as it is stored (nothing else of the transaction is
-    pending); otherwise they are checked at the commit, as every other write's. `careful=False`
-    (PostgreSQL): external ids already stored are skipped by a read and the rest inserted plainly;
-    raises ExternalIdRaced when another transaction stored one of them meanwhile.
+    pending); otherwise they are checked at the commit, as every other write's.
     """
     largest = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
     # Small chunks first, so that the database starts work early; then up to the largest.
     size = min(FIRST_CHUNK_SIZE, largest)
-    with _chunk_writer(project, job, outcome, own_transaction, careful) as write:
+    with _chunk_writer(project, job, outcome, own_transaction) as write:
         chunk: list[CleanTask] = []
         for task in tasks:
             if outcome.error_count:
