@@ -14,8 +14,9 @@ once without (nothing accrues). CPU per cycle (this process, and its PostgreSQL 
 /proc) is printed too, labelled: it is one caller in one process, not the production
 configuration, and it varies with the machine's load; the counts do not.
 
-Budget (issues 11 and 13: pay adds at most 5% to a cycle's cost): pay's share of each count and of
-the CPU, printed against 5%. `--report-only` always exits 0.
+Budget (issues 11 and 13: pay adds at most 5% to a cycle's cost): pay's share of the CPU, in process,
+printed against 5% and labelled as such (bench/queue.py measures the production configuration);
+the counts' shares are printed beside it, as figures. `--report-only` always exits 0.
 
     .venv/bin/python bench/cycle_counts.py                # 1,000 timed cycles per case
     BENCH_CYCLES=3000 .venv/bin/python bench/cycle_counts.py --report-only
@@ -211,20 +212,24 @@ def main(argv: list[str]) -> int:
                 f" {counts.python_calls:>13,.0f} {counts.python_ms:>8.2f} ms"
                 f" {counts.postgres_ms:>12.2f} ms"
             )
+        # The issues' budget is on cost: the counts' shares explain it, they are not budgets.
         budgets: list[Budget] = []
         for path in ("session", "token"):
             on, off = results[(path, True)], results[(path, False)]
+            print(
+                f"  pay's share ({path}): statements"
+                f" {share(on.statements, off.statements):+.0f}%, Python calls"
+                f" {share(on.python_calls, off.python_calls):+.0f}%"
+            )
             cpu = share(on.python_ms + on.postgres_ms, off.python_ms + off.postgres_ms)
-            for label, value in (
-                ("statements", share(on.statements, off.statements)),
-                ("Python calls", share(on.python_calls, off.python_calls)),
-                ("CPU, in process", cpu),
-            ):
-                budgets.append(
-                    at_most(
-                        f"pay's share of a cycle ({path}): {label}", value, PAY_SHARE_BUDGET, "%"
-                    )
+            budgets.append(
+                at_most(
+                    f"pay's share of a cycle's CPU ({path}, in process, not production)",
+                    cpu,
+                    PAY_SHARE_BUDGET,
+                    "%",
                 )
+            )
         met = budgets_print("bench/cycle_counts.py", budgets)
     finally:
         if "django.db" in sys.modules:
