@@ -14,9 +14,10 @@ PostgreSQL side runs in its own process, so the two really proceed at once.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -129,6 +130,48 @@ COPY_NULL = "\\N"
 def copy_text(value: str | None) -> str:
     """`value` as one column of a row in COPY's text format (None is NULL)."""
     return COPY_NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
+def _copy_constant(field: models.Field[Any, Any], value: Any) -> str:
+    """`value` of `field` as one column of COPY's text format, prepared as the ORM prepares it."""
+    if value is None:
+        return COPY_NULL
+    if isinstance(field, models.JSONField):
+        return copy_text(dump_json(value))
+    prepared = field.get_db_prep_save(value, connection)
+    if isinstance(prepared, bool):
+        return "t" if prepared else "f"
+    if isinstance(prepared, (datetime, date)):
+        return prepared.isoformat()
+    return copy_text(str(prepared))
+
+
+def copy_row_format(
+    model: type[models.Model], varying: Sequence[str], constants: Mapping[str, Any]
+) -> tuple[list[str], str]:
+    """Return (columns, template) for COPY text rows of `model` straight into its table.
+
+    The fields named in `varying` (attnames) become the template's fields `{0}`, `{1}`, ... in
+    that order, given per row as COPY text; every other concrete field is written once into the
+    template: its value in `constants`, or else its model default, as the ORM would give it. The
+    primary key is left to the database (its sequence) unless named in `varying`.
+    `template.format(*texts)` is one row, with its newline."""
+    fields = {field.attname: field for field in model._meta.concrete_fields}
+    unknown = sorted(set(varying) - fields.keys()) + sorted(set(constants) - fields.keys())
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field {', '.join(unknown)}")
+    columns: list[str] = []
+    parts: list[str] = []
+    for name, field in fields.items():
+        if name in varying:
+            parts.append(f"{{{list(varying).index(name)}}}")
+        elif field.primary_key:
+            continue
+        else:
+            value = constants[name] if name in constants else field.get_default()
+            parts.append(_copy_constant(field, value).replace("{", "{{").replace("}", "}}"))
+        columns.append(str(field.column))
+    return columns, "\t".join(parts) + "\n"
 
 
 def copy_text_write(cursor: Any, table: str, columns: Sequence[str], text: str) -> None:

@@ -1,10 +1,16 @@
 """Bulk inserts (COPY on PostgreSQL) store what the ORM would, and return the ids in order."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import IntegrityError, connection, transaction
 from psycopg.errors import ForeignKeyViolation  # COPY runs on the driver's cursor
 
-from labeling.bulk import bulk_insert, references_checked_per_statement
+from labeling.bulk import (
+    bulk_insert,
+    copy_row_format,
+    references_checked_per_statement,
+)
 from labeling.models import GoldAnswer, Task, TaskStatus, WorkSlot
 from tests.labeling.factories import make_project
 
@@ -80,3 +86,40 @@ def test_after_a_database_error_inside_the_block_the_error_is_what_is_raised():
         ):
             _task_of_missing_project()
         transaction.set_rollback(True)
+
+
+@pytest.mark.postgres  # COPY text: PostgreSQL's
+def test_a_copy_row_format_holds_constants_and_model_defaults_and_leaves_the_rest_per_row():
+    at = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)
+
+    columns, row = copy_row_format(
+        Task, ("id", "data"), {"project_id": 7, "meta": {"a": "{b}\t"}, "created_at": at}
+    )
+
+    texts = row.format("41", '{"text":"x"}').removesuffix("\n").split("\t")
+    assert len(texts) == len(columns) == len(Task._meta.concrete_fields)
+    values = dict(zip(columns, texts, strict=True))
+    assert values == {
+        "id": "41",
+        "external_id": "\\N",
+        "data": '{"text":"x"}',
+        "meta": r'{"a":"{b}\\t"}',  # braces kept; JSON's escape of the tab, escaped for COPY
+        "pre_annotation": "\\N",
+        "priority": "0",
+        "status": "open",
+        "annotations_count": "0",
+        "result": "\\N",
+        "agreement": "\\N",
+        "confidence": "\\N",
+        "is_tie": "f",
+        "is_gold": "f",
+        "review_level": "0",
+        "created_at": "2026-12-07T15:30:00+00:00",
+        "completed_at": "\\N",
+        "import_job_id": "\\N",
+        "project_id": "7",
+    }
+    slot_columns, _ = copy_row_format(WorkSlot, ("task_id",), {})
+    assert "id" not in slot_columns  # left to the table's sequence
+    with pytest.raises(ValueError, match="Task has no field colour, size"):
+        copy_row_format(Task, ("colour",), {"size": 1})

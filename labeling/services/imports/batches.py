@@ -38,7 +38,7 @@ from labeling.models import (
 )
 from labeling.parsers.reading import iter_records
 from labeling.parsers.records import normalise_record
-from labeling.services.imports.storing import store
+from labeling.services.imports.storing import ExternalIdConflict, store
 from labeling.services.imports.validation import BatchRejected, ImportOutcome, validated_tasks
 from labeling.services.webhooks import webhooks_emit
 from labeling.sources.opening import open_source
@@ -207,6 +207,50 @@ def _finish(job: ImportJob, outcome: ImportOutcome, status: str, message: str = 
     job.save()
 
 
+def _store_once(job: ImportJob, outcome: ImportOutcome, *, careful: bool) -> None:
+    """Read the job's source and store it in one transaction (`store`'s `careful`), marking the
+    job succeeded; raises what `store` and the source raise, the transaction rolled back."""
+    kind = (
+        "upload"
+        if job.source_kind == ImportSource.UPLOAD
+        else ("url" if job.source_kind == ImportSource.URL else "cloud")
+    )
+    location = job.file.path if job.source_kind == ImportSource.UPLOAD else job.source
+    with open_source(
+        kind, location, max_bytes=settings.IMPORT_MAX_BYTES, timeout=settings.IMPORT_URL_TIMEOUT
+    ) as (stream, total):
+        if total and total != job.total_bytes:
+            ImportJob.objects.filter(pk=job.pk).update(total_bytes=total)
+            job.total_bytes = total
+
+        def report() -> None:
+            outcome.processed_bytes = stream.bytes_read
+            cache.set(
+                _progress_key(job.pk),
+                {
+                    "lines_read": outcome.lines_read,
+                    "tasks_created": outcome.created,
+                    "duplicates": outcome.duplicates,
+                    "error_count": outcome.error_count,
+                    "processed_bytes": stream.bytes_read,
+                },
+                timeout=3600,
+            )
+
+        with transaction.atomic():
+            store(
+                job.project,
+                job,
+                validated_tasks(job.project, iter_records(stream, job.file_format), outcome),
+                outcome,
+                on_chunk=report,
+                own_transaction=True,
+                careful=careful,
+            )
+            outcome.processed_bytes = stream.bytes_read
+            _finish(job, outcome, ImportStatus.SUCCEEDED)
+
+
 def import_run(*, job_id: int) -> ImportJob:
     """Read, validate and store one import job; safe to run again (a finished job is left alone)."""
     with transaction.atomic():
@@ -225,45 +269,16 @@ def import_run(*, job_id: int) -> ImportJob:
         job.save(update_fields=["status", "started_at"])
     project = job.project
     outcome = ImportOutcome()
-    kind = (
-        "upload"
-        if job.source_kind == ImportSource.UPLOAD
-        else ("url" if job.source_kind == ImportSource.URL else "cloud")
-    )
-    location = job.file.path if job.source_kind == ImportSource.UPLOAD else job.source
     try:
-        with open_source(
-            kind, location, max_bytes=settings.IMPORT_MAX_BYTES, timeout=settings.IMPORT_URL_TIMEOUT
-        ) as (stream, total):
-            if total and total != job.total_bytes:
-                ImportJob.objects.filter(pk=job.pk).update(total_bytes=total)
-                job.total_bytes = total
-
-            def report() -> None:
-                outcome.processed_bytes = stream.bytes_read
-                cache.set(
-                    _progress_key(job.pk),
-                    {
-                        "lines_read": outcome.lines_read,
-                        "tasks_created": outcome.created,
-                        "duplicates": outcome.duplicates,
-                        "error_count": outcome.error_count,
-                        "processed_bytes": stream.bytes_read,
-                    },
-                    timeout=3600,
-                )
-
-            with transaction.atomic():
-                store(
-                    project,
-                    job,
-                    validated_tasks(project, iter_records(stream, job.file_format), outcome),
-                    outcome,
-                    on_chunk=report,
-                    own_transaction=True,
-                )
-                outcome.processed_bytes = stream.bytes_read
-                _finish(job, outcome, ImportStatus.SUCCEEDED)
+        try:
+            _store_once(job, outcome, careful=False)
+        except ExternalIdConflict:
+            # The file repeats an external id already in the project (stored before, by an
+            # earlier chunk of the file, or by another writer meanwhile): the direct try is rolled
+            # back and the file stored again with the statement that skips such lines.
+            logger.info("import %s met an external id already stored; storing it carefully", job.pk)
+            outcome = ImportOutcome()
+            _store_once(job, outcome, careful=True)
     except BatchRejected:
         _finish(job, outcome, ImportStatus.FAILED)
     except SourceError as exc:

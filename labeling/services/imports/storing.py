@@ -1,11 +1,13 @@
 """Storing an import's good tasks in chunks, with their gold answers and queue slots.
 
 Duplicates (an external_id already in the project, or earlier in the same file) are skipped and
-counted, never updated. On PostgreSQL each chunk is COPied to a temporary table and stored by one
-statement, in a second thread on the same connection and transaction, while this thread parses and
-validates the next chunk; elsewhere (SQLite) chunks go through the ORM one after the other. The
-first bad line stops storing (reading and validating go on) and `store` then raises BatchRejected,
-so that the caller's transaction rolls the whole batch back.
+counted, never updated. On PostgreSQL each chunk is stored in a second thread on the same
+connection and transaction while this thread parses and validates the next chunk: carefully (COPY
+to a temporary table, then one statement that skips duplicates) or, for an import job's first try,
+directly (COPY into the tables themselves; a duplicate stops the try, see `store`). Elsewhere
+(SQLite) chunks go through the ORM one after the other. The first bad line stops storing (reading
+and validating go on) and `store` then raises BatchRejected, so that the caller's transaction rolls
+the whole batch back.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from labeling.bulk import (
     COPY_NULL,
     WriteBehind,
     bulk_insert,
+    copy_row_format,
     copy_supported,
     copy_text,
     copy_text_write,
@@ -290,18 +294,33 @@ class _StagedRow(NamedTuple):
     text: str
 
 
-def _stage_row(task: CleanTask) -> _StagedRow:
+class _TaskTexts(NamedTuple):
+    """A task's own values as COPY text, for the staging table and for the tables themselves."""
+
+    external_id: str
+    data: str
+    meta: str
+    pre_annotation: str
+    priority: str
+    gold: str | None  # None: not a gold task
+
+
+def _task_texts(task: CleanTask) -> _TaskTexts:
     pre, gold = task.pre_annotation, task.gold
-    columns = (
-        str(task.line),
+    return _TaskTexts(
         copy_text(task.external_id),
         copy_text(dump_json(task.data)),
         copy_text(dump_json(task.meta)),
         COPY_NULL if pre is None else copy_text(dump_json(pre)),
         str(task.priority),
-        COPY_NULL if gold is None else copy_text(dump_json(gold)),
+        None if gold is None else copy_text(dump_json(gold)),
     )
-    return _StagedRow(is_gold=gold is not None, text="\t".join(columns) + "\n")
+
+
+def _stage_row(task: CleanTask) -> _StagedRow:
+    texts = _task_texts(task)
+    columns = (str(task.line), *texts[:5], COPY_NULL if texts.gold is None else texts.gold)
+    return _StagedRow(is_gold=texts.gold is not None, text="\t".join(columns) + "\n")
 
 
 def _order_keys_text(plan: _CopyPlan, task_id: int) -> str:
@@ -334,6 +353,137 @@ def _copy_chunk(plan: _CopyPlan, text: str, count: int, ahead: int, cursor: Any)
     return _Stored(created=created, gold=gold, duplicates=count - created - gold, ids=ids)
 
 
+# --- Storing, PostgreSQL, directly: each chunk COPied into the tables themselves ---------------
+#
+# An import job tries this first: no staging table and no statement per chunk, so PostgreSQL only
+# stores rows (bench/queue.py's import: README). A COPY cannot skip a duplicate, so the per-project
+# external id constraint refuses a chunk that repeats an id already stored (by an earlier chunk,
+# an earlier import or another writer meanwhile): `ExternalIdConflict` then rolls the try back and
+# the job stores its file carefully instead (`labeling.services.imports.batches`). Repeats inside
+# one chunk are dropped here, as the careful path drops them (the first line wins).
+
+# The per-project external id constraint (Task.Meta), whose conflicts an import skips.
+EXTERNAL_ID_UNIQUE = "labeling_task_external_id_unique_per_project"
+
+
+class ExternalIdConflict(Exception):
+    """A direct import met an external id already stored in the project (`store(careful=False)`);
+    its transaction is lost, and the import must be stored again carefully."""
+
+
+@dataclass(frozen=True)
+class _DirectPlan:
+    """Rows of one import for the tables themselves: column lists and row templates."""
+
+    task_columns: list[str]
+    task_row: str  # {0} id, {1} external id, {2} data, {3} meta, {4} pre-annotation, {5} priority, {6} gold
+    answer_columns: list[str]
+    answer_row: str  # {0} task id, {1} result
+    slot_columns: list[str]
+    slot_row: str  # {0} task id, {1} priority, {2} order key
+    keys: _CopyPlan  # the queue order of the project's slots (`_order_keys`)
+
+
+def _direct_plan(project: Project, job: ImportJob | None, keys: _CopyPlan) -> _DirectPlan:
+    now = keys.batch_at
+    task_columns, task_row = copy_row_format(
+        Task,
+        ("id", "external_id", "data", "meta", "pre_annotation", "priority", "is_gold"),
+        {"project_id": project.pk, "import_job_id": job.pk if job else None, "created_at": now},
+    )
+    answer_columns, answer_row = copy_row_format(
+        GoldAnswer, ("task_id", "result"), {"created_at": now, "updated_at": now}
+    )
+    slot_columns, slot_row = copy_row_format(
+        WorkSlot,
+        ("task_id", "priority", "order_key"),
+        {
+            "project_id": project.pk,
+            "kind": SlotKind.ANNOTATE.value,
+            "level": 0,
+            "state": SlotState.OPEN.value,
+        },
+    )
+    return _DirectPlan(
+        task_columns, task_row, answer_columns, answer_row, slot_columns, slot_row, keys
+    )
+
+
+class _DirectChunk(NamedTuple):
+    """One chunk's COPY text for each table, and its counts."""
+
+    tasks: str
+    answers: str
+    slots: str
+    created: int  # tasks to label
+    gold: int
+    duplicates: int  # lines whose external id an earlier line of the chunk has
+
+
+def _first_of_each_external_id(chunk: list[CleanTask]) -> list[CleanTask]:
+    """The chunk without the lines whose external id an earlier line of it has."""
+    seen: set[str] = set()
+    kept = []
+    for task in chunk:
+        if task.external_id is not None:
+            if task.external_id in seen:
+                continue
+            seen.add(task.external_id)
+        kept.append(task)
+    return kept
+
+
+def _direct_chunk(
+    plan: _DirectPlan, ids: list[int], chunk: list[CleanTask], count: int
+) -> _DirectChunk:
+    """The tables' COPY text of `chunk` (each external id once), whose tasks get `ids`; `count`
+    lines were read for it."""
+    tasks: list[str] = []
+    answers: list[str] = []
+    slots: list[str] = []
+    keys = plan.keys
+    for task_id, task in zip(ids, chunk, strict=True):
+        texts = _task_texts(task)
+        gold = texts.gold is not None
+        tasks.append(plan.task_row.format(task_id, *texts[:5], "t" if gold else "f"))
+        if gold:
+            answers.append(plan.answer_row.format(task_id, texts.gold))
+            continue
+        for key in slot_order_keys(
+            order=keys.queue_order,
+            task_id=task_id,
+            count=keys.overlap,
+            batch_at=keys.batch_at,
+            rng=keys.rng,
+        ):
+            slots.append(plan.slot_row.format(task_id, texts.priority, key))
+    return _DirectChunk(
+        "".join(tasks),
+        "".join(answers),
+        "".join(slots),
+        created=len(chunk) - len(answers),
+        gold=len(answers),
+        duplicates=count - len(chunk),
+    )
+
+
+def _copy_direct(plan: _DirectPlan, chunk: _DirectChunk, ahead: int, cursor: Any) -> _Stored:
+    """Store one chunk in the tables themselves (in the write-behind thread, on a raw cursor) and
+    reserve `ahead` task ids for the chunks to come."""
+    try:
+        copy_text_write(cursor, Task._meta.db_table, plan.task_columns, chunk.tasks)
+    except UniqueViolation as exc:
+        if exc.diag.constraint_name == EXTERNAL_ID_UNIQUE:
+            raise ExternalIdConflict(str(exc)) from exc
+        raise
+    if chunk.answers:
+        copy_text_write(cursor, GoldAnswer._meta.db_table, plan.answer_columns, chunk.answers)
+    if chunk.slots:
+        copy_text_write(cursor, WorkSlot._meta.db_table, plan.slot_columns, chunk.slots)
+    ids = ids_reserve(cursor, plan.keys.task_table, "id", ahead) if ahead else []
+    return _Stored(chunk.created, chunk.gold, chunk.duplicates, ids)
+
+
 def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None, pool: _IdPool) -> None:
     if stored is None:
         return
@@ -347,16 +497,22 @@ def _count(project: Project, outcome: ImportOutcome, stored: _Stored | None, poo
 
 @contextmanager
 def _chunk_writer(
-    project: Project, job: ImportJob | None, outcome: ImportOutcome, own_transaction: bool
+    project: Project,
+    job: ImportJob | None,
+    outcome: ImportOutcome,
+    own_transaction: bool,
+    careful: bool,
 ) -> Iterator[Callable[[list[CleanTask]], None]]:
     """Yield the function that stores one chunk; the counts in `outcome` are final on exit."""
     if not copy_supported():
         yield partial(_insert_chunk, project, job, outcome)
         return
     plan = _copy_plan(project, job)
-    with connection.cursor() as cursor:
-        cursor.execute(_STAGE_CREATE)
-        cursor.execute(f"TRUNCATE {_STAGE}")
+    direct = None if careful else _direct_plan(project, job, plan)
+    if careful:
+        with connection.cursor() as cursor:
+            cursor.execute(_STAGE_CREATE)
+            cursor.execute(f"TRUNCATE {_STAGE}")
     # A job's import, in its own transaction, has each chunk's references checked by the chunk's
     # own statement while this thread validates the next chunk, instead of a million at the
     # commit after the last chunk with nothing else to do (bench/queue.py's import: README).
@@ -369,14 +525,21 @@ def _chunk_writer(
     with checks, WriteBehind[_Stored]() as writes:
 
         def write(chunk: list[CleanTask]) -> None:
-            rows = [_stage_row(task) for task in chunk]
-            if pool.available < len(rows):  # the first chunk (no write runs), or without `ahead`
+            count = len(chunk)
+            if direct is not None:  # a COPY into the table takes each external id once
+                chunk = _first_of_each_external_id(chunk)
+            if pool.available < len(chunk):  # the first chunk (no write runs), or without `ahead`
                 _count(project, outcome, writes.drain(), pool)
                 with connection.cursor() as cursor:
-                    need = len(rows) - pool.available + pool.ahead
+                    need = len(chunk) - pool.available + pool.ahead
                     pool.add(ids_reserve(cursor.cursor, plan.task_table, "id", need))
-            text = _chunk_text(plan, pool.take(len(rows)), rows)
-            stored = writes.submit(partial(_copy_chunk, plan, text, len(rows), pool.ahead))
+            ids = pool.take(len(chunk))
+            if direct is not None:
+                texts = _direct_chunk(direct, ids, chunk, count)
+                stored = writes.submit(partial(_copy_direct, direct, texts, pool.ahead))
+            else:
+                text = _chunk_text(plan, ids, [_stage_row(task) for task in chunk])
+                stored = writes.submit(partial(_copy_chunk, plan, text, count, pool.ahead))
             _count(project, outcome, stored, pool)
 
         yield write
@@ -391,6 +554,7 @@ def store(
     on_chunk: Callable[[], None] | None = None,
     *,
     own_transaction: bool = False,
+    careful: bool = True,
 ) -> None:
     """Insert the good tasks in chunks; stop inserting (but keep validating) after the first error.
 
@@ -398,11 +562,14 @@ def store(
     `own_transaction`: the caller's transaction holds this import alone (an import job), so the
     references of each chunk may be checked as it is stored (nothing else of the transaction is
     pending); otherwise they are checked at the commit, as every other write's.
+    `careful=False` (PostgreSQL; elsewhere ignored): chunks are COPied into the tables directly,
+    and an external id already in the project raises ExternalIdConflict (the caller's transaction
+    is then lost: store again carefully in a new one).
     """
     largest = COPY_CHUNK_SIZE if copy_supported() else CHUNK_SIZE
     # Small chunks first, so that the database starts work early; then up to the largest.
     size = min(FIRST_CHUNK_SIZE, largest)
-    with _chunk_writer(project, job, outcome, own_transaction) as write:
+    with _chunk_writer(project, job, outcome, own_transaction, careful) as write:
         chunk: list[CleanTask] = []
         for task in tasks:
             if outcome.error_count:

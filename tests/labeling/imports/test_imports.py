@@ -472,8 +472,8 @@ def test_an_internal_error_fails_the_import_with_a_message_and_stores_nothing(mo
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    # The chunk writer of this database: on PostgreSQL it runs in the write-behind thread.
-    writer = "_copy_chunk" if connection.vendor == "postgresql" else "_insert_chunk"
+    # The chunk writer of a job on this database: on PostgreSQL it runs in the write-behind thread.
+    writer = "_copy_direct" if connection.vendor == "postgresql" else "_insert_chunk"
     monkeypatch.setattr(imports, writer, broken)
     with pytest.raises(RuntimeError):
         import_run(job_id=job.pk)
@@ -534,3 +534,100 @@ def test_tasks_posted_by_api_take_exactly_the_ids_they_need():
 
     ids = list(Task.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
     assert ids == list(range(ids[0], ids[0] + 3))
+
+
+def _stored_as(project):
+    """What a project's tasks, slots and gold answers hold, leaving out ids and times."""
+    tasks = [
+        (
+            t.external_id, t.data, t.meta, t.pre_annotation, t.priority, t.status,
+            t.annotations_count, t.result, t.agreement, t.confidence, t.is_tie, t.is_gold,
+            t.review_level, t.completed_at,
+            sorted((s.kind, s.level, s.state, s.priority, s.lease_expires_at, s.assignee_id)
+                   for s in t.slots.all()),
+            None if not t.is_gold else (
+                t.gold_answer.result, t.gold_answer.explanation, t.gold_answer.is_retired,
+                t.gold_answer.version, t.gold_answer.updated_by_id,
+            ),
+        )
+        for t in Task.objects.filter(project=project).order_by("pk")
+    ]  # fmt: skip
+    return tasks
+
+
+MIXED_LINES = [
+    {"text": "a", "priority": 5, "pre_annotation": {"label": "cat"}, "meta": {"k": "{x}\t"}},
+    {"text": "b\\n{0}", "gold": {"label": "dog"}, "external_id": "g-1"},
+    {"text": "c", "external_id": "c-1", "priority": -3},
+]
+
+
+def test_a_job_stores_what_tasks_posted_by_api_store(imported, caplog):
+    # A job's first try COPies straight into the tables (PostgreSQL); tasks posted by API go
+    # through the careful statement: every column, defaults included, must come out the same.
+    consensus = {"pipeline": "consensus", "overlap": 2, "max_overlap": 2}
+    by_job, by_api = make_project(**consensus), make_project(**consensus)
+
+    with caplog.at_level("INFO", logger="labeling.services.imports.batches"):
+        job = imported(by_job, jsonl(*MIXED_LINES))
+    tasks_create(project=by_api, tasks=MIXED_LINES, actor=None)
+
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 3, 0), job.message
+    assert "storing it carefully" not in caplog.text
+    assert _stored_as(by_job) == _stored_as(by_api)
+    assert WorkSlot.objects.filter(project=by_job).count() == 4  # two tasks to label, overlap 2
+    assert set(Task.objects.filter(project=by_job).values_list("import_job_id", flat=True)) == {
+        job.pk
+    }
+
+
+def test_a_job_drops_an_id_repeated_inside_a_chunk_at_once(imported, caplog):
+    project = make_project()
+    lines = [
+        {"text": "first", "external_id": "a"},
+        {"text": "second", "external_id": "a"},
+        {"text": "no id"},
+    ]
+
+    with caplog.at_level("INFO", logger="labeling.services.imports.batches"):
+        job = imported(project, jsonl(*lines))
+
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", 2, 1), job.message
+    assert "storing it carefully" not in caplog.text
+    assert Task.objects.get(project=project, external_id="a").data == {"text": "first"}
+    assert WorkSlot.objects.filter(project=project).count() == 2
+
+
+@pytest.mark.parametrize("stored_before", [True, False], ids=["in-project", "earlier-chunk"])
+def test_a_job_meeting_an_id_already_stored_is_stored_again_carefully(
+    imported, caplog, monkeypatch, stored_before
+):
+    # Chunks of 2 lines: "kept" is either in the project before the job, or in the file's first
+    # chunk and again in its second. Either way the first line with an id wins.
+    monkeypatch.setattr(import_storing, "COPY_CHUNK_SIZE", 2)
+    monkeypatch.setattr(import_storing, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(import_storing, "FIRST_CHUNK_SIZE", 2)
+    project = make_project()
+    if stored_before:
+        imported(project, jsonl({"text": "old", "external_id": "kept"}))
+    lines = [
+        {"text": "new", "external_id": "b"},
+        {"text": "first kept", "external_id": "kept"},
+        {"text": "again", "external_id": "kept"},
+        {"text": "last", "external_id": "z"},
+    ]
+
+    with caplog.at_level("INFO", logger="labeling.services.imports.batches"):
+        job = imported(project, jsonl(*lines))
+
+    expected = (2, 2) if stored_before else (3, 1)
+    assert (job.status, job.tasks_created, job.duplicates) == ("succeeded", *expected)
+    # Only PostgreSQL tries the direct COPY first; the ORM path reads the stored ids per chunk.
+    assert ("storing it carefully" in caplog.text) is (connection.vendor == "postgresql")
+    kept = "old" if stored_before else "first kept"
+    assert Task.objects.get(project=project, external_id="kept").data == {"text": kept}
+    assert Task.objects.filter(project=project).count() == 3
+    assert (
+        WorkSlot.objects.filter(project=project).count()
+        == Task.objects.filter(project=project).count()
+    )
