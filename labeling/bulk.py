@@ -14,6 +14,8 @@ PostgreSQL side runs in its own process, so the two really proceed at once.
 from __future__ import annotations
 
 import json
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -186,6 +188,34 @@ def copy_text_write(cursor: Any, table: str, columns: Sequence[str], text: str) 
         copy.write(text)
 
 
+# While a WriteBehind runs, the interpreter hands its lock over every 0.5 ms instead of 5 ms: the
+# write thread needs the lock after each round trip, and the thread preparing the next batch
+# (pure Python) kept it up to the whole default interval each time while PostgreSQL waited
+# (measured in process, 200,000 tasks imported: 5.87-6.04 s with 5 ms, 5.40-5.42 s with 0.5 ms).
+# The interval is the process's: the first WriteBehind in sets it, the last one out restores it.
+WRITE_BEHIND_SWITCH_INTERVAL = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+def _switch_interval_shorten() -> None:
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, WRITE_BEHIND_SWITCH_INTERVAL))
+        _switch_users += 1
+
+
+def _switch_interval_restore() -> None:
+    global _switch_users
+    with _switch_lock:
+        _switch_users -= 1
+        if _switch_users == 0:
+            sys.setswitchinterval(_switch_saved)
+
+
 class WriteBehind(Generic[T]):
     """Run database writes, one at a time, in a second thread on this thread's connection.
 
@@ -202,6 +232,7 @@ class WriteBehind(Generic[T]):
         self._pending: Future[T] | None = None
 
     def __enter__(self) -> WriteBehind[T]:
+        _switch_interval_shorten()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-behind")
         return self
 
@@ -212,10 +243,13 @@ class WriteBehind(Generic[T]):
         traceback: TracebackType | None,
     ) -> None:
         executor, self._executor = self._executor, None
-        if executor is not None:
-            # Wait even when leaving on an error: the caller rolls back on this connection next.
-            executor.shutdown(wait=True)
-        self._pending = None
+        try:
+            if executor is not None:
+                # Wait even when leaving on an error: the caller rolls back on this connection next.
+                executor.shutdown(wait=True)
+            self._pending = None
+        finally:
+            _switch_interval_restore()
 
     def submit(self, write: Callable[[Any], T]) -> T | None:
         """Start `write`; return what the previous write returned (raising what it raised)."""

@@ -1,5 +1,6 @@
 """Bulk inserts (COPY on PostgreSQL) store what the ORM would, and return the ids in order."""
 
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from psycopg.errors import ForeignKeyViolation  # COPY runs on the driver's cursor
 
 from labeling.bulk import (
+    WriteBehind,
     bulk_insert,
     copy_row_format,
     references_checked_per_statement,
@@ -123,3 +125,16 @@ def test_a_copy_row_format_holds_constants_and_model_defaults_and_leaves_the_res
     assert "id" not in slot_columns  # left to the table's sequence
     with pytest.raises(ValueError, match="Task has no field colour, size"):
         copy_row_format(Task, ("colour",), {"size": 1})
+
+
+@pytest.mark.postgres  # a write-behind thread needs PostgreSQL's driver
+def test_a_write_behind_shortens_the_switch_interval_while_it_runs_and_restores_it():
+    before = sys.getswitchinterval()
+    with WriteBehind() as outer:
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+        with pytest.raises(RuntimeError, match="inner"), WriteBehind():
+            raise RuntimeError("inner")
+        assert sys.getswitchinterval() == pytest.approx(0.0005)  # the outer one still runs
+        assert outer.submit(lambda cursor: 1) is None
+        assert outer.drain() == 1
+    assert sys.getswitchinterval() == before
