@@ -376,12 +376,15 @@ class _DirectPlan:
     """Rows of one import for the tables themselves: column lists and row templates."""
 
     task_columns: list[str]
-    task_row: str  # {0} id, {1} external id, {2} data, {3} meta, {4} pre-annotation, {5} priority, {6} gold
+    # {0} id, {1} external id, {2} data, {3} meta, {4} pre-annotation, {5} priority, {6} is gold
+    task_row: str
     answer_columns: list[str]
     answer_row: str  # {0} task id, {1} result
     slot_columns: list[str]
     slot_row: str  # {0} task id, {1} priority, {2} order key
-    keys: _CopyPlan  # the queue order of the project's slots (`_order_keys`)
+    # The import's time, the project's queue order and overlap, and the shuffle, for the slots'
+    # keys (`slot_order_keys`, as on the careful path)
+    keys: _CopyPlan
 
 
 def _direct_plan(project: Project, job: ImportJob | None, keys: _CopyPlan) -> _DirectPlan:
