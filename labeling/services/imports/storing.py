@@ -53,11 +53,26 @@ FIRST_CHUNK_SIZE = 1_000
 # --- Storing, SQLite and other databases: through the ORM, chunk by chunk ---------------------
 
 
+def _first_of_each_external_id(chunk: list[CleanTask]) -> list[CleanTask]:
+    """The chunk without the lines whose external id an earlier line of it has (the first line
+    wins, on every path)."""
+    seen: set[str] = set()
+    kept = []
+    for task in chunk:
+        if task.external_id is not None:
+            if task.external_id in seen:
+                continue
+            seen.add(task.external_id)
+        kept.append(task)
+    return kept
+
+
 def _insert_chunk(
     project: Project, job: ImportJob | None, outcome: ImportOutcome, chunk: list[CleanTask]
 ) -> None:
     """Store one chunk through the ORM: skip duplicates, then insert tasks, gold answers, slots."""
-    ids = [t.external_id for t in chunk if t.external_id is not None]
+    first = _first_of_each_external_id(chunk)
+    ids = [t.external_id for t in first if t.external_id is not None]
     existing = (
         set(
             Task.objects.filter(project=project, external_id__in=ids).values_list(
@@ -67,15 +82,8 @@ def _insert_chunk(
         if ids
         else set()
     )
-    fresh: list[CleanTask] = []
-    seen: set[str] = set()
-    for task in chunk:
-        if task.external_id is not None:
-            if task.external_id in existing or task.external_id in seen:
-                outcome.duplicates += 1
-                continue
-            seen.add(task.external_id)
-        fresh.append(task)
+    fresh = [t for t in first if t.external_id is None or t.external_id not in existing]
+    outcome.duplicates += len(chunk) - len(fresh)
     if not fresh:
         return
     now = timezone.now()
@@ -421,19 +429,6 @@ class _DirectChunk(NamedTuple):
     created: int  # tasks to label
     gold: int
     duplicates: int  # lines whose external id an earlier line of the chunk has
-
-
-def _first_of_each_external_id(chunk: list[CleanTask]) -> list[CleanTask]:
-    """The chunk without the lines whose external id an earlier line of it has."""
-    seen: set[str] = set()
-    kept = []
-    for task in chunk:
-        if task.external_id is not None:
-            if task.external_id in seen:
-                continue
-            seen.add(task.external_id)
-        kept.append(task)
-    return kept
 
 
 def _direct_chunk(
