@@ -191,7 +191,8 @@ def copy_text_write(cursor: Any, table: str, columns: Sequence[str], text: str) 
 # While a WriteBehind runs, the interpreter hands its lock over every 0.5 ms instead of 5 ms: the
 # write thread needs the lock after each round trip, and the thread preparing the next batch
 # (pure Python) kept it up to the whole default interval each time while PostgreSQL waited
-# (measured in process, 200,000 tasks imported: 5.87-6.04 s with 5 ms, 5.40-5.42 s with 0.5 ms).
+# (measured in process on a fresh database after a CHECKPOINT, 200,000 tasks imported: 5.87-6.04 s
+# with 5 ms, 5.40-5.42 s with 0.5 ms; bench/queue.py through the API: README).
 # The interval is the process's: the first WriteBehind in sets it, the last one out restores it.
 WRITE_BEHIND_SWITCH_INTERVAL = 0.0005
 _switch_lock = threading.Lock()
