@@ -7,9 +7,9 @@ Earnings (payments/services/earnings.py) come first when taken: the earnings row
 ascending pk, in one statement), then the person's pending and payable accounts with their
 earning remainder (`person_pay_lock`: the lower account, the remainder, the higher account; a
 task's read of its earnings to finalise takes those of all their people in the same statement,
-`PERSON_PAY_LOCK_OF_EARNINGS`, in ascending account id across people). A remainder is only ever locked or written by a holder of its person's pending account, so it never
-waits while holding anything a holder of the accounts needs. Holds are
-locked before their earning.
+`PERSON_PAY_LOCK_OF_EARNINGS`, in ascending account id across people). A remainder is only ever
+locked or written by a holder of its person's pending account, so it never waits while holding
+anything a holder of the accounts needs. Holds are locked before their earning.
 An incentive period is locked alone by each batch of its close, before what `ledger_post` takes
 (the source key, then the person's payable account); a program row alone by its version writes.
 A rate card is locked alone, by the writes of its versions (no ledger lock is held with it). A
