@@ -104,7 +104,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         body = error_body("validation_error", message, {"fields": fields})
         return Response(body, status=status.HTTP_400_BAD_REQUEST, headers=headers)
 
-    detail = exc.detail
+    # The stubs' type of `detail` differs between their releases; it is JSON-like data either way.
+    detail: Any = exc.detail
     code = exc.get_codes() if hasattr(exc, "get_codes") else "error"
     message = str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
     if isinstance(detail, dict) and "code" in detail and "message" in detail:

@@ -86,7 +86,7 @@ class JSONParser(parsers.JSONParser):
         parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
         # DRF 3.16+: only text codecs (a bz2 charset would expand the body past the limit).
-        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]  # not in the stubs
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined, unused-ignore]  # in newer stubs only
         limit = body_limit()
         raw = stream.read() if limit is None else stream.read(limit + 1)
         if limit is not None and len(raw) > limit:
