@@ -30,6 +30,7 @@ from labeling.models import (
     WorkerProjectState,
     WorkSlot,
 )
+from labeling.services import submit
 from labeling.services.claim import slot_claim_by_id, slot_claim_next
 from labeling.services.claim_conditions import CLAIM_CONDITIONS, claim_context
 from labeling.services.claim_statement import claim_statement, claim_statements_forget
@@ -426,6 +427,100 @@ def test_the_gold_mix_follows_warm_up_rate_by_standing_and_override(
 
     assert flags is not None and flags["c_no_gold_due"] is (not due)
     assert Task.objects.get(pk=served.task_id).is_gold is due
+
+
+def _lease_reads_of_the_submit_statement() -> tuple[set[str], int]:
+    """The indexes through which the submit statement's generic plan (the one a connection keeps
+    once the statement has run a few times) reads `labeling_lease`, and its sequential scans of
+    the table. The statement must have run on this connection (it is prepared there)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, parameter_types::text[] FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ["%reserved AS (%"],
+        )
+        [(name, types)] = cursor.fetchall()
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        arguments = ", ".join(f"NULL::{kind}" for kind in types)
+        cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name} ({arguments})")
+        [plan] = cursor.fetchone()[0]
+    indexes: set[str] = set()
+    sequential = 0
+
+    def walk(node: dict[str, Any]) -> None:
+        nonlocal sequential
+        if node.get("Index Name", "").startswith("labeling_lease"):
+            indexes.add(node["Index Name"])
+        if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "labeling_lease":
+            sequential += 1
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["Plan"])
+    return indexes, sequential
+
+
+@postgres_only
+@pytest.mark.parametrize("statistics", ["missing", "fresh"])
+def test_the_submit_statement_reads_leases_by_key_and_live_leases_only(statistics):
+    # A connection prepares the statement once and keeps its plan: a plan made while the lease
+    # table has no statistics (a fresh database before autovacuum reaches it) must not read
+    # every lease of the person or of the project on each submit, nor one made with them.
+    project = make_project(queue_order="oldest")
+    add_tasks(project, 80)
+    people = [make_worker() for _ in range(4)]
+    now = T0
+    for _ in range(20):
+        for person in people:
+            now += timedelta(seconds=5)
+            lease = slot_claim_next(project=project, user=person, now=now).lease
+            lease_submit(lease_id=lease.pk, user=person, result={"label": "cat"}, now=now)
+    assert Lease.objects.filter(project=project, state=LeaseState.SUBMITTED).count() == 80
+    # Then the table grows (the plan above is kept), with or without a new look at it.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO labeling_lease (slot_id, task_id, project_id, user_id, state, claimed_at,"
+            " expires_at, last_seen_at, active_seconds, ended_at, skip_reason)"
+            " SELECT slot_id, task_id, project_id, user_id, 'submitted', claimed_at, expires_at,"
+            " last_seen_at, 0, ended_at, '' FROM labeling_lease, generate_series(1, 250)"
+            " WHERE project_id = %s",
+            [project.pk],
+        )
+        if statistics == "fresh":
+            cursor.execute("ANALYZE labeling_lease")
+
+    indexes, sequential = _lease_reads_of_the_submit_statement()
+
+    # By its key, and the person's other live leases through an index of live leases only.
+    live_only = {"labeling_lease_active_user", "labeling_lease_one_active_per_slot"}
+    assert "labeling_lease_pkey" in indexes
+    assert indexes - {"labeling_lease_pkey"} <= live_only, indexes
+    assert len(indexes) == 2
+    assert sequential == 0
+
+
+@postgres_only
+def test_the_submit_statement_writes_nothing_for_someone_elses_lease(monkeypatch):
+    project = make_project()
+    add_tasks(project, 1)
+    owner, stranger = make_worker(), make_worker()
+    lease = slot_claim_next(project=project, user=owner, now=T0).lease
+    owners_check = submit._check_read(lease.pk, owner, T0)
+    # The statement's own condition, even when the read before it is fooled into passing.
+    monkeypatch.setattr(submit, "_check_read", lambda lease_id, user, now: owners_check)
+
+    stored = submit._submit_statement(
+        lease_id=lease.pk, user=stranger, result={"label": "cat"}, now=T0
+    )
+
+    assert stored is None
+    assert not Annotation.objects.exists()
+    lease.refresh_from_db()
+    assert (lease.state, lease.ended_at) == (LeaseState.ACTIVE, None)
+    monkeypatch.undo()
+    with pytest.raises(NotFound):
+        lease_submit(lease_id=lease.pk, user=stranger, result={"label": "cat"}, now=T0)
+    assert not Annotation.objects.exists()
 
 
 @postgres_only
