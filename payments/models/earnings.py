@@ -144,7 +144,16 @@ class Earning(models.Model):
         indexes = [
             models.Index(fields=["task_id", "status"], name="payments_earning_task"),
             models.Index(fields=["user", "status"], name="payments_earning_user"),
-            models.Index(fields=["status", "unit", "earned_on"], name="payments_earning_due"),
+            # The hourly close's read (pending active-time earnings of days before a date), over
+            # those rows only. It was (status, unit, earned_on) over every row, which also matched
+            # a task's read of its pending earnings when a connection planned that read without
+            # statistics (a fresh database before autovacuum): such a plan, kept by the
+            # connection, read every pending earning of every task on each final submit.
+            models.Index(
+                fields=["earned_on"],
+                condition=Q(status=EarningStatus.PENDING, unit=RateUnit.PER_HOUR),
+                name="payments_earning_hourly_due",
+            ),
         ]
 
     def __str__(self) -> str:

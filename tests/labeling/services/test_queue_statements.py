@@ -40,6 +40,7 @@ from labeling.services.projects import project_update
 from labeling.services.submit import lease_submit
 from labeling.services.webhooks import webhook_endpoint_create
 from tests.labeling.factories import add_tasks, make_customer_user, make_project, make_worker
+from tests.plans import prepared_plan_reads
 from workforce.models import Skill
 
 pytestmark = pytest.mark.django_db
@@ -429,37 +430,6 @@ def test_the_gold_mix_follows_warm_up_rate_by_standing_and_override(
     assert Task.objects.get(pk=served.task_id).is_gold is due
 
 
-def _lease_reads_of_the_submit_statement() -> tuple[set[str], int]:
-    """The indexes through which the submit statement's generic plan (the one a connection keeps
-    once the statement has run a few times) reads `labeling_lease`, and its sequential scans of
-    the table. The statement must have run on this connection (it is prepared there)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT name, parameter_types::text[] FROM pg_prepared_statements"
-            " WHERE statement LIKE %s",
-            ["%reserved AS (%"],
-        )
-        [(name, types)] = cursor.fetchall()
-        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        arguments = ", ".join(f"NULL::{kind}" for kind in types)
-        cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE {name} ({arguments})")
-        [plan] = cursor.fetchone()[0]
-    indexes: set[str] = set()
-    sequential = 0
-
-    def walk(node: dict[str, Any]) -> None:
-        nonlocal sequential
-        if node.get("Index Name", "").startswith("labeling_lease"):
-            indexes.add(node["Index Name"])
-        if node["Node Type"] == "Seq Scan" and node.get("Relation Name") == "labeling_lease":
-            sequential += 1
-        for child in node.get("Plans", []):
-            walk(child)
-
-    walk(plan["Plan"])
-    return indexes, sequential
-
-
 @postgres_only
 @pytest.mark.parametrize("statistics", ["missing", "fresh"])
 def test_the_submit_statement_reads_leases_by_key_and_live_leases_only(statistics):
@@ -489,7 +459,7 @@ def test_the_submit_statement_reads_leases_by_key_and_live_leases_only(statistic
         if statistics == "fresh":
             cursor.execute("ANALYZE labeling_lease")
 
-    indexes, sequential = _lease_reads_of_the_submit_statement()
+    indexes, sequential = prepared_plan_reads("reserved AS (", "labeling_lease")
 
     # By its key, and the person's other live leases through an index of live leases only.
     live_only = {"labeling_lease_active_user", "labeling_lease_one_active_per_slot"}

@@ -9,6 +9,7 @@ from labeling.services.claim import slot_claim_next
 from labeling.services.submit import lease_submit
 from tests.labeling.factories import add_tasks, annotate, make_project, make_worker, review_project
 from tests.payments.earnings.helpers import price
+from tests.plans import prepared_plan_reads
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,21 @@ def test_the_pricing_read_shares_its_objects_only_between_identical_rows():
     changed = _rate_of_columns(rate, withdrawn + card)
     assert changed.version.withdrawn_at == datetime(2026, 12, 7, tzinfo=UTC)
     assert _rate_of_columns(rate, version + card).version.withdrawn_at is None
+
+
+@pytest.mark.postgres
+def test_a_tasks_earnings_are_read_through_the_task_whatever_the_statistics_say():
+    # A connection keeps the plan it made of the task's read (prepared): made while the earnings
+    # had no statistics (a fresh database before autovacuum), it must still go through the task's
+    # own index, not through one that holds every pending earning.
+    project = make_project(gold_warmup=0)
+    price(project)
+    add_tasks(project, 12)
+    worker = make_worker()
+    for _ in range(12):  # final at once: each submit reads its task's earnings to finalise them
+        annotate(project, worker)
+
+    indexes, sequential = prepared_plan_reads("pay_locks", "payments_earning")
+
+    assert indexes == {"payments_earning_task"}
+    assert sequential == 0
