@@ -20,10 +20,12 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from django.db import OperationalError, connection
+from django.db.models import QuerySet
 from psycopg import sql as pg_sql
 
 # A claim and a submit on the same task can each hold a row the other needs (a consensus or
@@ -103,6 +105,26 @@ def named_placeholders(sql: str) -> tuple[str, tuple[tuple[str, None], ...]]:
     submit."""
     names = tuple((match, None) for match in _NAMED.findall(sql))
     return _NAMED.sub("%s", sql), names
+
+
+def queryset_compiled(
+    queryset: QuerySet[Any], stand_ins: Mapping[int, str]
+) -> tuple[str, tuple[tuple[str | None, Any], ...]]:
+    """A queryset's SQL with `%s` placeholders and its parameters in the form
+    `statement_run_prepared` takes: a parameter equal to one of `stand_ins` (integers no real row
+    has) is that argument, any other a constant (a choice as its plain value). For a statement
+    built once from the ORM's own query and prepared on each connection. Raises AssertionError
+    when a stand-in is missing from the compiled query: never guess where an argument went."""
+    sql, params = queryset.query.sql_with_params()
+    named = tuple(
+        (stand_ins[value], None)
+        if isinstance(value, int) and value in stand_ins  # (psycopg's Int8 is an int)
+        else (None, value.value if isinstance(value, Enum) else value)
+        for value in params
+    )
+    if {name for name, _ in named if name} != set(stand_ins.values()):
+        raise AssertionError("a stand-in is not in the compiled query")
+    return sql, named
 
 
 def _prepare_text(

@@ -73,8 +73,11 @@ def work_submitted_send(
     submitted_at: datetime,
     review_id: int | None = None,
     review_level: int | None = None,
+    completes_task: bool = False,
 ) -> None:
-    """Announce handed-in work (call inside the transaction that stored it)."""
+    """Announce handed-in work (call inside the transaction that stored it). `completes_task`:
+    this submission made the task final, and its `work_final` follows in the same transaction
+    with the same moment (False when the caller does not know it yet)."""
     work_submitted.send(
         sender="labeling",
         user_id=user_id,
@@ -86,6 +89,7 @@ def work_submitted_send(
         kind=kind,
         active_seconds=active_seconds,
         submitted_at=submitted_at,
+        completes_task=completes_task,
     )
 
 

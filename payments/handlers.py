@@ -37,9 +37,12 @@ def on_work_submitted(
     submitted_at: datetime,
     review_id: int | None = None,
     review_level: int | None = None,
+    completes_task: bool = False,
     **_: Any,
 ) -> None:
-    """`work_submitted`: price the work as pending pay (nothing when no rate prices it)."""
+    """`work_submitted`: price the work as pending pay (nothing when no rate prices it); when the
+    submission made its task final, as payable at once where nothing else waits for the task's
+    `work_final`."""
     earning_accrue(
         user_id=user_id,
         project_id=project_id,
@@ -50,6 +53,7 @@ def on_work_submitted(
         kind=kind,
         active_seconds=active_seconds,
         submitted_at=submitted_at,
+        completes_task=completes_task,
     )
 
 

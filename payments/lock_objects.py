@@ -7,7 +7,9 @@ Earnings (payments/services/earnings.py) come first when taken: the earnings row
 ascending pk, in one statement), then the person's pending and payable accounts with their
 earning remainder (`person_pay_lock`: the lower account, the remainder, the higher account; a
 task's read of its earnings to finalise takes those of all their people in the same statement,
-`PERSON_PAY_LOCK_OF_EARNINGS`, in ascending account id across people). A remainder is only ever
+`PERSON_PAY_LOCK_OF_EARNINGS`, in ascending account id across people; the pricing read of work
+that makes its task final takes the same and its person's with them,
+`PERSON_PAY_LOCK_OF_EARNINGS_AND_WORKER`, before the accrual's source key). A remainder is only ever
 locked or written by a holder of its person's pending account, so it never waits while holding
 anything a holder of the accounts needs. Holds are locked before their earning.
 An incentive period is locked alone by each batch of its close, before what `ledger_post` takes
@@ -87,6 +89,16 @@ _PERSON_PAY_LOCK = _PERSON_PAY_ROWS.format(
 # currency) of the caller's statement, which locks those earnings first (the module's order).
 _OF_EARNINGS = "(a.user_id, a.currency) IN (SELECT DISTINCT user_id, currency FROM e)"
 PERSON_PAY_LOCK_OF_EARNINGS = _PERSON_PAY_ROWS.format(people=_OF_EARNINGS, **_KINDS) + "FOR UPDATE"
+# The same, and also the pay of the person whose work a statement prices (`%(user)s`, in the
+# currency of the version in force `v` of that statement): the pricing read of work that makes its
+# task final, which locks the task's pending earnings `e` first.
+_OF_EARNINGS_AND_WORKER = (
+    "(a.user_id, a.currency) IN (SELECT user_id, currency FROM e "
+    "UNION SELECT %(user)s, v.v_currency FROM v)"
+)
+PERSON_PAY_LOCK_OF_EARNINGS_AND_WORKER = (
+    _PERSON_PAY_ROWS.format(people=_OF_EARNINGS_AND_WORKER, **_KINDS) + "FOR UPDATE"
+)
 PERSON_PAY_ROW_COLUMNS = (
     "id",
     "key",

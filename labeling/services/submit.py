@@ -494,6 +494,7 @@ def _run_and_announce(params: dict[str, Any]) -> dict[str, Any] | None:
         kind=SlotKind.ANNOTATE,
         active_seconds=row["active_seconds"],
         submitted_at=params["now"],
+        completes_task=bool(row["completes"]),
     )
     if row["completes"]:
         work_final_send(

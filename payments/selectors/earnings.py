@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import F, QuerySet
 
-from core.statements import statement_rows_prepared
+from core.statements import named_placeholders, queryset_compiled, statement_rows_prepared
 from kit.money import Micros
 from labeling.models import Project
 from payments.lock_objects import (
     PERSON_PAY_LOCK_OF_EARNINGS,
+    PERSON_PAY_LOCK_OF_EARNINGS_AND_WORKER,
     PERSON_PAY_ROW_COLUMNS,
     PersonPayLocked,
     person_pay_locked_of_rows,
 )
 from payments.models import Earning, EarningStatus, Rate, RateCardVersion, RateUnit, WorkKind
-from payments.selectors.holds import with_hold_causes
+from payments.selectors.holds import hold_cause_from, hold_cause_reads, with_hold_causes
 from payments.selectors.rates import (
+    PRICING_ARGUMENTS,
+    PRICING_FROM,
+    PRICING_ORDER,
+    PRICING_SELECT,
+    PRICING_WITH,
     UNPAID_UNLESS_TRAINING_PAID,
+    Finalising,
+    PricingContext,
     RateMatch,
     model_values_converted,
+    pricing_of_rows,
+    pricing_values,
     rate_best,
     training_time_is_paid,
     work_profile_of,
@@ -101,18 +112,10 @@ _compiled_task_read: list[tuple[str, tuple[tuple[str | None, Any], ...]]] = []
 
 def _task_read() -> tuple[str, tuple[tuple[str | None, Any], ...]]:
     if not _compiled_task_read:
-        query = with_project_name(
-            with_hold_causes(earnings_of_task_to_finalise(task_id=_TASK))
-        ).query
-        sql, params = query.sql_with_params()
-        named = tuple(
-            ("task", None)
-            if isinstance(value, int) and value == _TASK  # (psycopg's Int8 is an int)
-            else (None, value.value if isinstance(value, Enum) else value)
-            for value in params
+        sql, named = queryset_compiled(
+            with_project_name(with_hold_causes(earnings_of_task_to_finalise(task_id=_TASK))),
+            {_TASK: "task"},
         )
-        if sum(1 for name, _ in named if name) != 1:  # never guess where the task went
-            raise AssertionError("the task's stand-in is not in the compiled read")
         # The earnings first (their rows locked by the read), then their people's pay, locked in
         # the order of payments/lock_objects.py and carried on every row (the same few rows).
         sql = (
@@ -161,6 +164,88 @@ def earnings_to_finalise_with_hold_causes(
         [[lock[column] for column in PERSON_PAY_ROW_COLUMNS] for lock in locks or []]
     )
     return earnings, pay
+
+
+_USER = 9_100_000_000_000_000_103
+_compiled_final_pricing: list[tuple[str, tuple[tuple[str | None, Any], ...]]] = []
+_FINAL_PRICING_ARGUMENTS = {**PRICING_ARGUMENTS, "task": "bigint"}
+
+
+def _final_pricing_read() -> tuple[str, tuple[tuple[str | None, Any], ...]]:
+    """The pricing read (`pricing_context`) of work that makes its task final, with, in the
+    same statement and in the lock order of payments/lock_objects.py: the task's pending
+    earnings locked (`e`, as the task's read to finalise takes them), the pay of their people
+    and of the person locked, what would hold the work (`with_hold_causes`' reads) and the id
+    its earning will take."""
+    if not _compiled_final_pricing:
+        pieces: list[tuple[str, tuple[tuple[str | None, Any], ...]]] = []
+
+        def text(sql: str) -> None:
+            pieces.append(named_placeholders(sql))
+
+        text(PRICING_WITH + ",\ne AS MATERIALIZED (")
+        pieces.append(
+            queryset_compiled(earnings_of_task_to_finalise(task_id=_TASK), {_TASK: "task"})
+        )
+        text(
+            f"),\npay AS MATERIALIZED ({PERSON_PAY_LOCK_OF_EARNINGS_AND_WORKER}),\n"  # noqa: S608  (constant SQL)
+            "n AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('payments_earning', 'id'))"
+            " AS id)\n"
+            f"{PRICING_SELECT},\nEXISTS (SELECT 1 FROM e) AS f_others,\n"
+            "(SELECT json_agg(pay ORDER BY pay.id) FROM pay) AS f_pay,\nEXISTS ("
+        )
+        suspended, appealing, dispute = hold_cause_reads(user_id=_USER, task_id=_TASK)
+        pieces.append(queryset_compiled(suspended, {_USER: "user"}))
+        text(") AS f_suspended,\nEXISTS (")
+        pieces.append(queryset_compiled(appealing, {_USER: "user"}))
+        text(") AS f_appealing,\n(")
+        pieces.append(queryset_compiled(dispute, {_TASK: "task"}))
+        text(f") AS f_dispute,\nn.id AS f_earning_id{PRICING_FROM}CROSS JOIN n\n{PRICING_ORDER}")
+        sql = "".join(piece for piece, _ in pieces)
+        params = tuple(param for _, named in pieces for param in named)
+        _compiled_final_pricing.append((sql, params))
+    return _compiled_final_pricing[0]
+
+
+def pricing_to_finalise(
+    *, project_id: int, user_id: int, work_kind: str, at: datetime, task_id: int
+) -> PricingContext | None:
+    """`pricing_context` for work that makes its task final, with what making it payable at
+    once needs (`Finalising`), read and locked in the same statement: the task's other pending
+    earnings and the pay of their people and of this person, before the accrual's posting takes
+    anything. Call inside a transaction, on PostgreSQL. None when no card prices the project."""
+    sql, params = _final_pricing_read()
+    rows = statement_rows_prepared(
+        sql,
+        params,
+        arguments=_FINAL_PRICING_ARGUMENTS,
+        values={
+            **pricing_values(project_id=project_id, user_id=user_id, work_kind=work_kind, at=at),
+            "task": task_id,
+        },
+        owner="payments",
+    )
+    context = pricing_of_rows([tuple(row.values()) for row in rows], project_id=project_id)
+    if context is None:
+        return None
+    first = rows[0]
+    locks = first["f_pay"]
+    pay = person_pay_locked_of_rows(
+        [[lock[column] for column in PERSON_PAY_ROW_COLUMNS] for lock in locks or []]
+    ).get((user_id, context.version.currency))
+    finalising = Finalising(
+        others_pending=bool(first["f_others"]),
+        pay=pay,
+        hold=hold_cause_from(
+            user_id=user_id,
+            task_id=task_id,
+            suspended=bool(first["f_suspended"]),
+            appealing=bool(first["f_appealing"]),
+            dispute_reason=first["f_dispute"],
+        ),
+        earning_id=int(first["f_earning_id"]),
+    )
+    return replace(context, finalising=finalising)
 
 
 def earning_get_for_update(*, pk: int) -> Earning:

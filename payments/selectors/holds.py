@@ -36,37 +36,69 @@ class HoldCauses:
         return None
 
 
+def _suspended(user: Any) -> QuerySet[Any]:
+    return AnnotatorProfile.objects.filter(user_id=user, status=AnnotatorStatus.SUSPENDED)
+
+
+def _appealing(user: Any) -> QuerySet[Any]:
+    return Appeal.objects.filter(author_id=user, status=AppealStatus.PENDING)
+
+
+def _open_disputes(task: Any) -> QuerySet[Any]:
+    return TaskDispute.objects.filter(task_id=task, closed_at__isnull=True).order_by()
+
+
 def with_hold_causes(earnings: QuerySet[Any]) -> QuerySet[Any]:
     """Annotate each earning of `earnings` with what would hold it now, in the same query:
     `person_suspended`, `person_appealing` and `dispute_reason` (None: no open dispute)."""
     return earnings.annotate(
-        person_suspended=Exists(
-            AnnotatorProfile.objects.filter(
-                user_id=OuterRef("user_id"), status=AnnotatorStatus.SUSPENDED
-            )
-        ),
-        person_appealing=Exists(
-            Appeal.objects.filter(author_id=OuterRef("user_id"), status=AppealStatus.PENDING)
-        ),
-        dispute_reason=Subquery(
-            TaskDispute.objects.filter(task_id=OuterRef("task_id"), closed_at__isnull=True)
-            .order_by()
-            .values("reason")[:1]
-        ),
+        person_suspended=Exists(_suspended(OuterRef("user_id"))),
+        person_appealing=Exists(_appealing(OuterRef("user_id"))),
+        dispute_reason=Subquery(_open_disputes(OuterRef("task_id")).values("reason")[:1]),
     )
+
+
+def hold_cause_reads(*, user_id: int, task_id: int) -> tuple[QuerySet[Any], ...]:
+    """The three reads of `with_hold_causes` for work of `user_id` on `task_id` that has no
+    earning yet (a statement compiles them): a suspension, an open appeal (rows: whether there
+    is one) and the task's open dispute (its reason, one row at most)."""
+    return (
+        _suspended(user_id).values("pk"),
+        _appealing(user_id).values("pk"),
+        _open_disputes(task_id).values("reason")[:1],
+    )
+
+
+def hold_cause_from(
+    *,
+    user_id: int,
+    task_id: int | None,
+    suspended: bool,
+    appealing: bool,
+    dispute_reason: str | None,
+) -> tuple[str, str] | None:
+    """(cause, detail) holding work of `user_id` on `task_id` given what the three reads found,
+    or None (`HoldCauses.cause_of`'s order)."""
+    causes = HoldCauses(
+        suspended=frozenset({user_id} if suspended else ()),
+        appealing=frozenset({user_id} if appealing else ()),
+        disputed={task_id: dispute_reason}
+        if dispute_reason is not None and task_id is not None
+        else {},
+    )
+    return causes.cause_of(user_id=user_id, task_id=task_id)
 
 
 def hold_cause_of(earning: Any) -> tuple[str, str] | None:
     """(cause, detail) holding an earning annotated by `with_hold_causes`, or None. A suspension
     comes first, then an appeal, then a dispute."""
-    causes = HoldCauses(
-        suspended=frozenset({earning.user_id} if earning.person_suspended else ()),
-        appealing=frozenset({earning.user_id} if earning.person_appealing else ()),
-        disputed={earning.task_id: earning.dispute_reason}
-        if earning.dispute_reason is not None
-        else {},
+    return hold_cause_from(
+        user_id=earning.user_id,
+        task_id=earning.task_id,
+        suspended=earning.person_suspended,
+        appealing=earning.person_appealing,
+        dispute_reason=earning.dispute_reason,
     )
-    return causes.cause_of(user_id=earning.user_id, task_id=earning.task_id)
 
 
 def hold_causes_for(*, user_ids: Collection[int], task_ids: Collection[int]) -> HoldCauses:

@@ -33,6 +33,7 @@ from django.utils import timezone
 from core.statements import statement_rows
 from kit.money import Micros
 from labeling.models import Project
+from payments.lock_objects import PersonPayLocked
 from payments.models import (
     CHECK_WORK_KINDS,
     AccountKind,
@@ -126,11 +127,14 @@ LIMIT 1
 # skill, and the person's pending and the project's labour expense accounts in the version's
 # currency (NULL until opened). Prepared once per connection on PostgreSQL (core.statements):
 # planning it cost PostgreSQL more than running it.
-_PRICING = (
-    f"WITH v AS ({_VERSION_IN_FORCE})\nSELECT v.*, "
+PRICING_WITH = f"WITH v AS ({_VERSION_IN_FORCE})"
+PRICING_SELECT = (
+    "SELECT v.*, "
     + ", ".join(f"r.{c} AS r_{c}" for c in _RATE_COLUMNS)
     + """, p.name AS p_name, p.customer_id AS p_customer_id,
-       p.required_skill_id AS p_required_skill_id, pa.id AS pending_id, la.id AS labour_id
+       p.required_skill_id AS p_required_skill_id, pa.id AS pending_id, la.id AS labour_id"""
+)
+PRICING_FROM = """
 FROM v
 JOIN labeling_project p ON p.id = %(project)s
 LEFT JOIN payments_rate r ON r.version_id = v.v_id AND r.work_kind = %(work_kind)s
@@ -138,10 +142,10 @@ LEFT JOIN payments_ledgeraccount pa
        ON pa.user_id = %(user)s AND pa.kind = %(pending)s AND pa.currency = v.v_currency
 LEFT JOIN payments_ledgeraccount la
        ON la.project_id = %(project)s AND la.kind = %(labour)s AND la.currency = v.v_currency
-ORDER BY r.id
 """
-)
-_PRICING_ARGUMENTS = {
+PRICING_ORDER = "ORDER BY r.id\n"
+_PRICING = f"{PRICING_WITH}\n{PRICING_SELECT}{PRICING_FROM}{PRICING_ORDER}"
+PRICING_ARGUMENTS = {
     "project": "bigint",
     "at": "timestamptz",
     "work_kind": "text",
@@ -223,6 +227,17 @@ def rate_version_in_force(*, project: Project | int, at: datetime) -> RateCardVe
 
 
 @dataclass(frozen=True)
+class Finalising:
+    """What making work payable with its own accrual needs, read and locked with its pricing
+    (`pricing_to_finalise`)."""
+
+    others_pending: bool  # the task has other pending per-task earnings (locked by the read)
+    pay: PersonPayLocked | None  # the person's pay in the version's currency, locked (or None)
+    hold: tuple[str, str] | None  # (cause, detail) that would hold the work now, or None
+    earning_id: int  # the id the work's earning takes (drawn from the earnings' sequence)
+
+
+@dataclass(frozen=True)
 class PricingContext:
     """What pricing one submission reads, in one statement (`pricing_context`)."""
 
@@ -232,6 +247,9 @@ class PricingContext:
     project: Project  # id, name, customer and required skill only
     pending_account_id: int | None  # the person's pending account in the version's currency
     labour_account_id: int | None  # the project's labour expense account in that currency
+    # With work that makes its task final (payments.selectors.earnings.pricing_to_finalise):
+    # what making it payable with its accrual needs, read and locked with it.
+    finalising: Finalising | None = None
 
 
 @functools.lru_cache(maxsize=_OBJECTS_KEPT)
@@ -243,25 +261,28 @@ def _rate_of_columns(columns: tuple[Any, ...], version_columns: tuple[Any, ...])
     return rate
 
 
-def pricing_context(
+def pricing_values(
     *, project_id: int, user_id: int, work_kind: str, at: datetime
-) -> PricingContext | None:
-    """The version in force on the project at `at` (`rate_version_in_force`'s rule), its rates
-    for `work_kind`, the project and the two ledger accounts an accrual posts to, in one
-    statement; None when no card prices the project (or there is no such project)."""
-    rows = statement_rows(
-        _PRICING,
-        arguments=_PRICING_ARGUMENTS,
-        owner="payments",
-        values={
-            "project": project_id,
-            "at": connection.ops.adapt_datetimefield_value(at),
-            "work_kind": WorkKind(work_kind).value,
-            "user": user_id,
-            "pending": AccountKind.PENDING.value,
-            "labour": AccountKind.LABOUR_EXPENSE_PROJECT.value,
-        },
-    )
+) -> dict[str, Any]:
+    """The arguments of the pricing read (`PRICING_ARGUMENTS`) for this work."""
+    return {
+        "project": project_id,
+        "at": connection.ops.adapt_datetimefield_value(at),
+        "work_kind": WorkKind(work_kind).value,
+        "user": user_id,
+        "pending": AccountKind.PENDING.value,
+        "labour": AccountKind.LABOUR_EXPENSE_PROJECT.value,
+    }
+
+
+# The pricing read's columns: the version's and card's, the rate's, then the project's three and
+# the two accounts'; a statement that extends it adds its own after these.
+PRICING_COLUMNS = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS) + len(_RATE_COLUMNS) + 5
+
+
+def pricing_of_rows(rows: Sequence[Sequence[Any]], *, project_id: int) -> PricingContext | None:
+    """The pricing context in the pricing read's rows (the first `PRICING_COLUMNS` of each);
+    None without rows (no version in force)."""
     if not rows:
         return None
     first = rows[0]
@@ -274,7 +295,7 @@ def pricing_context(
         if row[start] is None:  # no rate of that kind: the LEFT JOIN's row of NULLs
             continue
         rates.append(_rate_of_columns(tuple(row[start:end]), version_columns))
-    name, customer_id, skill_id, pending_id, labour_id = first[end:]
+    name, customer_id, skill_id, pending_id, labour_id = first[end:PRICING_COLUMNS]
     known = {"id": project_id, "name": name, "customer_id": customer_id}
     known["required_skill_id"] = skill_id
     # from_db takes the values in the model's field order.
@@ -287,6 +308,21 @@ def pricing_context(
         pending_account_id=pending_id,
         labour_account_id=labour_id,
     )
+
+
+def pricing_context(
+    *, project_id: int, user_id: int, work_kind: str, at: datetime
+) -> PricingContext | None:
+    """The version in force on the project at `at` (`rate_version_in_force`'s rule), its rates
+    for `work_kind`, the project and the two ledger accounts an accrual posts to, in one
+    statement; None when no card prices the project (or there is no such project)."""
+    rows = statement_rows(
+        _PRICING,
+        arguments=PRICING_ARGUMENTS,
+        owner="payments",
+        values=pricing_values(project_id=project_id, user_id=user_id, work_kind=work_kind, at=at),
+    )
+    return pricing_of_rows(rows, project_id=project_id)
 
 
 def work_profile_of(

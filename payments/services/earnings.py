@@ -65,6 +65,7 @@ from payments.selectors.earnings import (
     earning_get_for_update,
     earning_of_source,
     earnings_to_finalise_with_hold_causes,
+    pricing_to_finalise,
     rate_for_work,
     with_project_name,
     work_kind_of,
@@ -74,9 +75,11 @@ from payments.selectors.rates import PricingContext, pricing_context
 from payments.services.ledger import (
     AlsoWrite,
     Leg,
+    Posting,
     ledger_account_get_or_create,
     ledger_account_key,
     ledger_post,
+    ledger_post_then,
     ledger_reverse,
     ledger_writes_run,
 )
@@ -85,12 +88,14 @@ SECONDS_PER_HOUR = 3600
 REASON_MAX = 500
 
 
-class UnpricedSubmissions(threading.local):
-    """Submissions (task, moment) of this thread that found no rate card in force: the
-    `work_final` of the same submission (same task, same moment) then needs no read. A card in
-    force is never withdrawn or deleted, so a project unpriced now had no priced work before.
-    Only a hint for the hot path: an entry left by a rolled-back submission names a moment that
-    no later event repeats, and the set is bounded."""
+class SettledSubmissions(threading.local):
+    """Submissions (task, moment) of this thread whose `work_final` (same task, same moment) has
+    nothing to do: the project had no rate card in force (a card in force is never withdrawn or
+    deleted, so a project unpriced now had no priced work before), or the submission's accrual
+    made its work payable and the task had no other pending earning (read under the locks of
+    the task and its earnings). Only a hint for the hot path, and the set is bounded: the
+    submission's own accrual forgets its entry first, so one left by a rolled-back attempt never
+    speaks for the attempt that runs again with the same moment."""
 
     LIMIT = 1000
 
@@ -102,6 +107,9 @@ class UnpricedSubmissions(threading.local):
             self.seen.clear()
         self.seen.add((task_id, at))
 
+    def forget(self, *, task_id: int, at: datetime) -> None:
+        self.seen.discard((task_id, at))
+
     def take(self, *, task_id: int, at: datetime) -> bool:
         try:
             self.seen.remove((task_id, at))
@@ -110,7 +118,7 @@ class UnpricedSubmissions(threading.local):
         return True
 
 
-unpriced_submissions = UnpricedSubmissions()
+settled_submissions = SettledSubmissions()
 
 
 # --- Accounts -------------------------------------------------------------------------------------
@@ -288,40 +296,48 @@ def _prep_of(field: Any) -> Callable[[Any], Any]:
     return functools.partial(field.get_db_prep_save, connection=connection)
 
 
-# The earning's insert statement, built once per database vendor (it runs in every submit).
-_earning_inserts: dict[str, _EarningInsert] = {}
+# The earning's insert statements, built once per database vendor and form (they run in every
+# submit): a pending earning (`accrued_by` is the posting `tx`), or one payable with its accrual
+# (its id drawn by the pricing read; `finalised_by` the second posting `tx_then` when whole
+# minor units moved, else none).
+_earning_inserts: dict[tuple[str, str], _EarningInsert] = {}
+PENDING_FORM, PAYABLE_FORM, PAYABLE_MOVED_FORM = "pending", "payable", "payable-moved"
 
 
-def _earning_insert_shape() -> _EarningInsert:
-    shape = _earning_inserts.get(connection.vendor)
+def _earning_insert_shape(form: str = PENDING_FORM) -> _EarningInsert:
+    shape = _earning_inserts.get((connection.vendor, form))
     if shape is None:
         columns, values, fields, types = [], [], [], {}
+        relations = "tx, tx_then" if form == PAYABLE_MOVED_FORM else "tx"
         for field in Earning._meta.concrete_fields:
-            if field.primary_key:
+            if field.primary_key and form == PENDING_FORM:
                 continue
             columns.append(connection.ops.quote_name(str(field.column)))
             if field.attname == "accrued_by_id":
                 values.append("tx.id")
                 continue
+            if field.attname == "finalised_by_id" and form == PAYABLE_MOVED_FORM:
+                values.append("tx_then.id")
+                continue
             fields.append(field)
-            types[field.attname] = str(field.db_type(connection))
+            types[field.attname] = str(field.db_type(connection)).replace("bigserial", "bigint")
             values.append(f"%({field.attname})s")
         shape = _EarningInsert(
             sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)
-            f"SELECT {', '.join(values)} FROM tx WHERE true ON CONFLICT DO NOTHING",
+            f"SELECT {', '.join(values)} FROM {relations} WHERE true ON CONFLICT DO NOTHING",
             fields=tuple(fields),
             types=types,
             preps=tuple(_prep_of(field) for field in fields),
         )
-        _earning_inserts[connection.vendor] = shape
+        _earning_inserts[(connection.vendor, form)] = shape
     return shape
 
 
-def _earning_insert(earning: Earning) -> AlsoWrite:
+def _earning_insert(earning: Earning, form: str = PENDING_FORM) -> AlsoWrite:
     """The earning's row, inserted with its accrual (`accrued_by` is the posting) and only with
     it; a repeat of the same work inserts nothing. (`WHERE true`: SQLite reads ON CONFLICT after
-    a SELECT without WHERE as part of a join.)"""
-    shape = _earning_insert_shape()
+    a SELECT without WHERE as part of a join.) `form`: see `_earning_inserts`."""
+    shape = _earning_insert_shape(form)
     values = earning.__dict__  # each concrete field's value under its attname
     params = {
         field.attname: prep(values[field.attname])
@@ -342,6 +358,7 @@ def earning_accrue(
     kind: str,
     active_seconds: int,
     submitted_at: datetime,
+    completes_task: bool = False,
 ) -> Earning | None:
     """Price handed-in work (an annotation, or a review verdict at its level) as pending pay:
     per final task, one earning per annotation or review; per active hour, the day's earning of
@@ -350,18 +367,35 @@ def earning_accrue(
     raised). Repeating it changes nothing. Locks: the day's earning row (per hour), then the
     ledger's. Runs in the caller's transaction without a savepoint of its own (the hot path):
     on PostgreSQL a per-task accrual is two statements, the pricing read (`pricing_context`)
-    and the posting with the earning's row."""
+    and the posting with the earning's row.
+
+    `completes_task`: the submission made its task final (its `work_final` follows). On
+    PostgreSQL the pricing read then also locks the task's pending earnings and the pay
+    (`pricing_to_finalise`); when the task has no other pending earning and nothing holds the
+    work, the earning is recorded payable with its accrual and its move to payable, in the one
+    posting statement, and the task's `work_final` has nothing left to do. The ledger and the
+    earning end exactly as the accrual followed by `earnings_finalise_task` leaves them."""
     work_kind = work_kind_of(kind)
     source = f"review:{review_id}" if review_id is not None else f"annotation:{annotation_id}"
+    settled_submissions.forget(task_id=task_id, at=submitted_at)
     if review_id is None and annotation_id is None:
         return None
-    context = pricing_context(
-        project_id=project_id, user_id=user_id, work_kind=work_kind, at=submitted_at
-    )
+    if completes_task and connection.vendor == "postgresql":
+        context = pricing_to_finalise(
+            project_id=project_id,
+            user_id=user_id,
+            work_kind=work_kind,
+            at=submitted_at,
+            task_id=task_id,
+        )
+    else:
+        context = pricing_context(
+            project_id=project_id, user_id=user_id, work_kind=work_kind, at=submitted_at
+        )
     if context is None:
         # No card has ever been in force for this project (one in force never goes away), so
         # none of its work earned: the task's work_final in this submission has nothing to do.
-        unpriced_submissions.remember(task_id=task_id, at=submitted_at)
+        settled_submissions.remember(task_id=task_id, at=submitted_at)
         return None
     level = int(review_level or 0) if work_kind == WorkKind.REVIEW else 0
     return _accrue_priced(
@@ -432,19 +466,96 @@ def _accrue_priced(
         created_at=at,
         **work,
     )
+    accrual = Posting(
+        source_key=f"earning:accrue:{source}",
+        legs=_accrual_legs(
+            user_id=user_id,
+            project=project,
+            amount=match.amount,
+            known=(context.pending_account_id, context.labour_account_id),
+        ),
+        memo=_memo(earning, project.name)[:REASON_MAX],
+    )
+    finalising = context.finalising
+    if (
+        finalising is not None
+        and finalising.pay is not None
+        and finalising.hold is None
+        and not finalising.others_pending
+    ):
+        earning.pk = finalising.earning_id
+        _accrue_payable(earning=earning, accrual=accrual, pay=finalising.pay, at=at)
+        settled_submissions.remember(task_id=work["task_id"], at=at)
+        return earning
     # A repeat of the same event finds its accrual posted and its earning recorded: neither is
     # written again (no read first, on the hot path).
-    earning.accrued_by = _post_accrual(
-        source_key=f"earning:accrue:{source}",
-        user_id=user_id,
-        project=project,
-        amount=match.amount,
-        memo=_memo(earning, project.name),
-        at=at,
-        known=(context.pending_account_id, context.labour_account_id),
-        also=[_earning_insert(earning)],
-    )
+    earning.accrued_by = _system_post(accrual, at=at, also=[_earning_insert(earning)])
     return earning
+
+
+def _system_post(posting: Posting, *, at: datetime, also: list[AlsoWrite]) -> LedgerTransaction:
+    return ledger_post(
+        source_key=posting.source_key,
+        legs=posting.legs,
+        actor=None,
+        memo=posting.memo,
+        at=at,
+        audited=False,  # the earning and its transaction are the record (ledger_post)
+        also=also,
+    )
+
+
+def _accrue_payable(
+    *, earning: Earning, accrual: Posting, pay: PersonPayLocked, at: datetime
+) -> None:
+    """A per-task earning (with the id drawn for it) of work that made its task final, nothing
+    holding it and no other earning of the task pending: its `accrual`, the earning recorded
+    payable, and (when whole minor units move) its move to payable, in one posting statement;
+    `pay` is the person's pay as the pricing read locked it. The same transactions, keys, memos,
+    balances and remainder as the accrual followed by `earnings_finalise_task`
+    (`_make_payable`)."""
+    earning.status, earning.finalised_at = EarningStatus.PAYABLE, at
+    whole, remainder = _remainder_split(pay, earning.amount_micros, earning.currency)
+    writes = _remainder_writes(pay, remainder)
+    if whole == 0:
+        also = [_earning_insert(earning, PAYABLE_FORM), *writes]
+        earning.accrued_by = _system_post(accrual, at=at, also=also)
+        return
+    moved = Micros(whole, earning.currency)
+    earning.accrued_by, earning.finalised_by = ledger_post_then(
+        first=accrual,
+        then=Posting(
+            source_key=f"earning:final:{earning.pk}",
+            legs=[Leg(account=pay.pending, amount=-moved), Leg(account=pay.payable, amount=moved)],
+            memo=f"Payable: {accrual.memo}"[:REASON_MAX],
+        ),
+        at=at,
+        also=[_earning_insert(earning, PAYABLE_MOVED_FORM), *writes],
+    )
+
+
+def _remainder_split(locked: PersonPayLocked, micros: int, currency: str) -> tuple[int, int]:
+    """Adding `micros` (may be negative) of finalised pay to the person's remainder: the whole
+    minor units to move from pending to payable (back, when negative; in micros) and the
+    remainder left (0 <= remainder < one minor unit)."""
+    step = micros_per_minor(currency)
+    total = locked.remainder_micros + micros
+    whole = total // step * step  # floor, also below zero
+    return whole, total - whole
+
+
+def _remainder_writes(locked: PersonPayLocked, remainder: int) -> list[AlsoWrite]:
+    """The remainder's update when it changes (with the posting `tx`, or alone)."""
+    if remainder == locked.remainder_micros:
+        return []
+    return [
+        AlsoWrite(
+            sql="UPDATE payments_earningremainder SET micros = %(micros)s FROM tx "
+            "WHERE payments_earningremainder.id = %(id)s",
+            params={"micros": remainder, "id": locked.remainder_id},
+            types={"micros": "bigint", "id": "bigint"},
+        )
+    ]
 
 
 def hourly_amount(*, seconds: int, rate_micros: int) -> int:
@@ -567,20 +678,8 @@ def _move_to_payable(
     the caller locked it in this transaction with nothing moved since (then no lock statement)."""
     if locked is None:
         locked = _person_pay_locked(user_id=earning.user_id, currency=earning.currency)
-    step = micros_per_minor(earning.currency)
-    total = locked.remainder_micros + micros
-    whole = total // step * step  # floor, also below zero
-    writes = []
-    if total - whole != locked.remainder_micros:
-        writes.append(
-            AlsoWrite(
-                sql="UPDATE payments_earningremainder SET micros = %(micros)s FROM tx "
-                "WHERE payments_earningremainder.id = %(id)s",
-                params={"micros": total - whole, "id": locked.remainder_id},
-                types={"micros": "bigint", "id": "bigint"},
-            )
-        )
-    writes += also or []
+    whole, remainder = _remainder_split(locked, micros, earning.currency)
+    writes = _remainder_writes(locked, remainder) + list(also or [])
     if whole == 0:
         ledger_writes_run(writes)
         return None
@@ -664,7 +763,7 @@ def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[
     Repeating it changes nothing (only pending earnings move). Locks the task's earnings.
     Reads nothing when the submission that made it final (same task, same moment) found the
     project unpriced."""
-    if at is not None and unpriced_submissions.take(task_id=task_id, at=at):
+    if at is not None and settled_submissions.take(task_id=task_id, at=at):
         return []
     at = at or timezone.now()
     earnings, pay_locked = earnings_to_finalise_with_hold_causes(task_id=task_id)

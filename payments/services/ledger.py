@@ -16,7 +16,8 @@ Lock order (the same for every writer, so postings never deadlock):
    `balance_micros` changes by one `F()` UPDATE each, in that order;
    (`ledger_release_to_payable` locks the person's pending and payable accounts, ascending,
    before it inserts its key: its keys are posted by releases only, so no writer holds such a
-   key while waiting for a person account);
+   key while waiting for a person account; so does the accrual of work that makes its task
+   final, whose pricing read locks the person's pay first: its keys are new, the work's own);
 3. nothing else. Platform accounts (labour expense per project or customer, bonus expense,
    provider clearing) are only referenced by new entry rows, never updated or locked, so postings
    for different people to the same project never wait for each other; their balances are sums
@@ -301,12 +302,18 @@ def _run_composed(sql: str, params: dict[str, Any], types: dict[str, str]) -> li
         return list(cursor.fetchall())
 
 
-def _run_with_tx(writes: Sequence[AlsoWrite], tx_id: int | None) -> None:
-    """Run `writes` one by one, `tx` holding `tx_id` (the path without data-modifying CTEs)."""
+def _run_with_tx(
+    writes: Sequence[AlsoWrite], tx_id: int | None, then_id: int | None = None
+) -> None:
+    """Run `writes` one by one, `tx` holding `tx_id` and `tx_then` holding `then_id` (the path
+    without data-modifying CTEs)."""
     with connection.cursor() as cursor:
         for write in writes:
             sql, params = _named("w_", write)
-            cursor.execute(f"WITH tx(id) AS (SELECT %(tx_id)s) {sql}", {**params, "tx_id": tx_id})
+            cursor.execute(
+                "WITH tx(id) AS (SELECT %(tx_id)s), tx_then(id) AS (SELECT %(then_id)s) " + sql,
+                {**params, "tx_id": tx_id, "then_id": then_id},
+            )
 
 
 def ledger_writes_run(writes: Sequence[AlsoWrite]) -> None:
@@ -326,6 +333,70 @@ def ledger_writes_run(writes: Sequence[AlsoWrite]) -> None:
     _run_composed("WITH " + ",\n".join(parts) + "\nSELECT 1", params, types)
 
 
+@dataclass(frozen=True)
+class Posting:
+    """A system posting that follows another in the same statement (`ledger_post_then`)."""
+
+    source_key: str
+    legs: Sequence[Leg]
+    memo: str
+
+
+def _transaction_row(
+    *,
+    source_key: str,
+    memo: str,
+    at: datetime,
+    actor: User | None = None,
+    reverses: LedgerTransaction | None = None,
+    reason: str = "",
+) -> dict[str, Any]:
+    return {
+        "source_key": source_key,
+        "memo": memo,
+        "reverses_id": reverses.pk if reverses is not None else None,
+        "reason": reason,
+        "actor_id": actor.pk if actor is not None else None,
+        "posted_at": connection.ops.adapt_datetimefield_value(at),
+    }
+
+
+def _posted(
+    pk: int,
+    row: dict[str, Any],
+    *,
+    at: datetime,
+    actor: User | None = None,
+    reverses: LedgerTransaction | None = None,
+) -> LedgerTransaction:
+    posted = LedgerTransaction(
+        pk=pk,
+        source_key=row["source_key"],
+        memo=row["memo"],
+        actor=actor,
+        posted_at=at,
+        reverses=reverses,
+        reason=row["reason"],
+    )
+    posted._state.adding = False
+    posted._state.db = connection.alias
+    return posted
+
+
+def _entries_and_balances(posted: LedgerTransaction, legs: Sequence[Leg]) -> None:
+    """A posted transaction's entries and person balances, one statement each (the path without
+    data-modifying CTEs)."""
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
+        for leg in legs
+    )
+    for leg in sorted(legs, key=lambda leg: leg.account.pk):
+        if leg.account.kind in PERSON_KINDS:
+            LedgerAccount.objects.filter(pk=leg.account.pk).update(
+                balance_micros=F("balance_micros") + leg.amount.amount
+            )
+
+
 def _insert(
     *,
     source_key: str,
@@ -336,54 +407,45 @@ def _insert(
     reverses: LedgerTransaction | None = None,
     reason: str = "",
     also: Sequence[AlsoWrite] = (),
-) -> tuple[LedgerTransaction, bool]:
+    then: Posting | None = None,
+) -> tuple[LedgerTransaction, bool, LedgerTransaction | None]:
     """Insert the transaction, its entries, the person balances and the caller's `also` writes;
-    (existing, False) on a repeat, which writes nothing.
+    (existing, False, None) on a repeat, which writes nothing. `then`: a second (system)
+    transaction posted with it, only when it is posted now; returned third.
 
     The transaction row goes in by `INSERT ... ON CONFLICT (source_key) DO NOTHING RETURNING id`:
     a repeat (or a concurrent posting of the same key, waited for on its index entry) inserts
     nothing and is read back. No savepoint and no read first: postings run on the queue's submit
     path, where each round trip counts. On PostgreSQL everything is one statement
     (`_posting_statement`); elsewhere one statement per step."""
-    row = {
-        "source_key": source_key,
-        "memo": memo,
-        "reverses_id": reverses.pk if reverses is not None else None,
-        "reason": reason,
-        "actor_id": actor.pk if actor is not None else None,
-        "posted_at": connection.ops.adapt_datetimefield_value(at),
-    }
+    row = _transaction_row(
+        source_key=source_key, memo=memo, at=at, actor=actor, reverses=reverses, reason=reason
+    )
+    then_row = _transaction_row(source_key=then.source_key, memo=then.memo, at=at) if then else None
+    then_id: int | None = None
     if connection.vendor == "postgresql":
-        sql, params, types = _posting_statement(row, legs, also)
+        sql, params, types = _posting_statement(
+            row, legs, also, then_row=then_row, then_legs=then.legs if then else ()
+        )
         found = _run_composed(sql, params, types)
         posted_id = int(found[0][0]) if found else None
+        then_id = int(found[0][1]) if found and found[0][1] is not None else None
     else:
         posted_id = _transaction_row_insert(row)
     if posted_id is None:
-        return LedgerTransaction.objects.get(source_key=source_key), False
-    posted = LedgerTransaction(
-        pk=posted_id,
-        source_key=source_key,
-        memo=memo,
-        actor=actor,
-        posted_at=at,
-        reverses=reverses,
-        reason=reason,
-    )
-    posted._state.adding = False
-    posted._state.db = connection.alias
+        return LedgerTransaction.objects.get(source_key=source_key), False, None
+    posted = _posted(posted_id, row, at=at, actor=actor, reverses=reverses)
     if connection.vendor != "postgresql":
-        LedgerEntry.objects.bulk_create(
-            LedgerEntry(transaction=posted, account=leg.account, amount_micros=leg.amount.amount)
-            for leg in legs
-        )
-        for leg in sorted(legs, key=lambda leg: leg.account.pk):
-            if leg.account.kind in PERSON_KINDS:
-                LedgerAccount.objects.filter(pk=leg.account.pk).update(
-                    balance_micros=F("balance_micros") + leg.amount.amount
-                )
-        _run_with_tx(also, posted_id)
-    return posted, True
+        _entries_and_balances(posted, legs)
+        if then is not None and then_row is not None:
+            then_id = _transaction_row_insert(then_row)
+            if then_id is not None:
+                _entries_and_balances(_posted(then_id, then_row, at=at), then.legs)
+        _run_with_tx(also, posted_id, then_id)
+    followed = (
+        _posted(then_id, then_row, at=at) if then_id is not None and then_row is not None else None
+    )
+    return posted, True, followed
 
 
 _TRANSACTION_INSERT = (
@@ -404,37 +466,71 @@ _TRANSACTION_TYPES = {
 }
 
 
+# The second transaction of `ledger_post_then`: inserted only when the first was (a repeat of the
+# first posts neither).
+_THEN_INSERT = (
+    "INSERT INTO payments_ledgertransaction "
+    "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
+    "SELECT %(t_source_key)s, %(t_memo)s, %(t_reverses_id)s, %(t_reason)s, %(t_actor_id)s, "
+    "%(t_posted_at)s WHERE EXISTS (SELECT 1 FROM tx) "
+    "ON CONFLICT (source_key) DO NOTHING RETURNING id"
+)
+
+
 def _posting_statement(
-    row: dict[str, Any], legs: Sequence[Leg], also: Sequence[AlsoWrite]
+    row: dict[str, Any],
+    legs: Sequence[Leg],
+    also: Sequence[AlsoWrite],
+    *,
+    then_row: dict[str, Any] | None = None,
+    then_legs: Sequence[Leg] = (),
 ) -> tuple[str, dict[str, Any], dict[str, str]]:
     """One PostgreSQL statement that posts: the transaction row (`tx`, empty on a repeat), its
     entries, the person balances and the `also` writes, each of the last three only from `tx`.
+    With `then_row`, a second transaction (`tx_then`, only when `tx` was inserted) with its
+    entries; each person balance then changes once, by the sum of both transactions' legs.
     The person accounts are locked in ascending primary key (`locked`, the module's lock order)
     before their balances change; platform accounts are only referenced by entries."""
     params: dict[str, Any] = dict(row)
     types = dict(_TRANSACTION_TYPES)
-    values = []
-    for i, leg in enumerate(legs):
-        params[f"a{i}"], params[f"m{i}"] = leg.account.pk, leg.amount.amount
-        types[f"a{i}"], types[f"m{i}"] = "bigint", "bigint"
-        values.append(f"(%(a{i})s::bigint, %(m{i})s::bigint)")
-    parts = [
-        f"tx AS ({_TRANSACTION_INSERT})",
+    steps = [("tx", legs)]
+    parts = [f"tx AS ({_TRANSACTION_INSERT})"]
+    if then_row is not None:
+        params.update({f"t_{name}": value for name, value in then_row.items()})
+        types.update({f"t_{name}": sql_type for name, sql_type in _TRANSACTION_TYPES.items()})
+        steps.append(("tx_then", then_legs))
+        parts.append(f"tx_then AS ({_THEN_INSERT})")
+    selects, changes, person_ids = [], [], []
+    n = 0
+    for relation, step_legs in steps:
+        values = []
+        for leg in step_legs:
+            params[f"a{n}"], params[f"m{n}"] = leg.account.pk, leg.amount.amount
+            types[f"a{n}"], types[f"m{n}"] = "bigint", "bigint"
+            values.append(f"(%(a{n})s::bigint, %(m{n})s::bigint)")
+            if leg.account.kind in PERSON_KINDS:
+                person_ids.append(f"%(a{n})s")
+                changes.append(f"SELECT %(a{n})s::bigint, %(m{n})s::bigint FROM {relation}")  # noqa: S608
+            n += 1
         # Only placeholders are composed into these statements (S608), never values.
-        "entries AS (INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_micros) "  # noqa: S608
-        f"SELECT tx.id, e.account_id, e.amount FROM tx, (VALUES {', '.join(values)}) "
-        "AS e(account_id, amount))",
-    ]
-    person = [i for i, leg in enumerate(legs) if leg.account.kind in PERSON_KINDS]
-    if person:
-        ids = ", ".join(f"%(a{i})s" for i in person)
-        changes = ", ".join(f"(%(a{i})s::bigint, %(m{i})s::bigint)" for i in person)
+        selects.append(
+            f"SELECT {relation}.id, e.account_id, e.amount FROM {relation}, "  # noqa: S608
+            f"(VALUES {', '.join(values)}) AS e(account_id, amount)"
+        )
+    parts.append(
+        "entries AS (INSERT INTO payments_ledgerentry (transaction_id, account_id, amount_micros) "
+        + " UNION ALL ".join(selects)
+        + ")"
+    )
+    if person_ids:
         parts += [
-            f"locked AS (SELECT id FROM payments_ledgeraccount WHERE id IN ({ids}) "  # noqa: S608
+            f"locked AS (SELECT id FROM payments_ledgeraccount WHERE id IN ({', '.join(person_ids)}) "  # noqa: S608
             "AND EXISTS (SELECT 1 FROM tx) ORDER BY id FOR UPDATE)",
             "balances AS (UPDATE payments_ledgeraccount a "  # noqa: S608
             "SET balance_micros = a.balance_micros + b.amount "
-            f"FROM (VALUES {changes}) AS b(account_id, amount) "
+            "FROM (SELECT account_id, sum(amount)::bigint AS amount FROM ("
+            + " UNION ALL ".join(changes)
+            + ") AS c(account_id, amount) GROUP BY account_id) AS b "
             "WHERE a.id = b.account_id AND a.id IN (SELECT id FROM locked))",
         ]
     for i, write in enumerate(also):
@@ -442,7 +538,8 @@ def _posting_statement(
         parts.append(f"w{i} AS ({sql})")
         params.update(named)
         types.update(_types_named(f"w{i}_", write))
-    return "WITH " + ",\n".join(parts) + "\nSELECT id FROM tx", params, types
+    last = "(SELECT id FROM tx_then)" if then_row is not None else "NULL::bigint"
+    return "WITH " + ",\n".join(parts) + f"\nSELECT id, {last} AS then_id FROM tx", params, types
 
 
 def _transaction_row_insert(row: dict[str, Any]) -> int | None:
@@ -486,7 +583,7 @@ def ledger_post(
     """
     _validate(source_key, legs, memo)
     with transaction.atomic(savepoint=False):
-        posted, created = _insert(
+        posted, created, _ = _insert(
             source_key=source_key,
             legs=legs,
             memo=memo,
@@ -502,6 +599,30 @@ def ledger_post(
                 after={"source_key": source_key, "memo": memo, "entries": _entries_snapshot(legs)},
             )
     return posted
+
+
+def ledger_post_then(
+    *, first: Posting, then: Posting, at: datetime, also: Sequence[AlsoWrite] = ()
+) -> tuple[LedgerTransaction, LedgerTransaction | None]:
+    """Post `first` and, only when it is posted now, `then`: two system transactions (not
+    audited, as `ledger_post(audited=False)`), in one statement on PostgreSQL. Return `first`
+    (as posted, or as found on a repeat) and `then` (None on a repeat: a repeat of `first` posts
+    nothing, whatever `then` says). `also`: as `ledger_post`'s, seeing `tx` (the first) and
+    `tx_then` (the second, empty on a repeat). Validates both before writing anything; locks as
+    `ledger_post` does, the person accounts of both in one ascending order."""
+    _validate(first.source_key, first.legs, first.memo)
+    _validate(then.source_key, then.legs, then.memo)
+    with transaction.atomic(savepoint=False):
+        posted, _created, followed = _insert(
+            source_key=first.source_key,
+            legs=first.legs,
+            memo=first.memo,
+            actor=None,
+            at=at,
+            also=also,
+            then=then,
+        )
+    return posted, followed
 
 
 @transaction.atomic
@@ -534,7 +655,7 @@ def ledger_reverse(
         Leg(account=entry.account, amount=Micros(-entry.amount_micros, entry.account.currency))
         for entry in entries
     ]
-    posted, created = _insert(
+    posted, created, _ = _insert(
         source_key=f"reversal:{transaction.pk}",
         legs=legs,
         memo=f"Reversal of {transaction.source_key}"[:500],

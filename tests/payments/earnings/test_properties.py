@@ -53,6 +53,13 @@ STEP = st.one_of(
     st.tuples(st.just("release"), st.integers(0, 5)),
     st.tuples(st.just("forfeit"), st.integers(0, 5)),
     st.tuples(st.just("repeat"), st.integers(0, 20)),
+    # A submission that makes its task final at once (its work_final follows with the same
+    # moment): a new task's only annotation, or one more on an open task (whose other pending
+    # pay then becomes payable with it). On PostgreSQL the first is made payable with its
+    # accrual, in one posting, whenever nothing holds it.
+    st.tuples(st.just("submit_final"), st.integers(0, 1)),
+    st.tuples(st.just("submit_final"), st.integers(0, 1)),
+    st.tuples(st.just("join_final"), st.integers(0, 5)),
 )
 
 
@@ -120,7 +127,7 @@ def test_pay_equals_a_recomputation_from_the_facts_after_any_sequence(cast, curr
         sent: list[dict] = []
         suspended = {0: False, 1: False}
 
-        def submit(user_id, task_id, source, source_id, kind):
+        def submit(user_id, task_id, source, source_id, kind, completes_task=False):
             event = {
                 "user_id": user_id,
                 "project_id": project.pk,
@@ -131,10 +138,19 @@ def test_pay_equals_a_recomputation_from_the_facts_after_any_sequence(cast, curr
                 "kind": kind,
                 "active_seconds": 20,
                 "submitted_at": clock,
+                "completes_task": completes_task,
             }
             work_submitted_send(**event)
             sent.append(event)
             works.append(Work(user_id, task_id, source, source_id, current[source]))
+
+        def finalise(task):
+            task.is_final = True
+            work_final_send(project_id=project.pk, task_id=task.task_id, completed_at=clock)
+            for w in works:
+                if w.task_id == task.task_id and w.status == "pending":
+                    by_suspended = any(suspended[i] and people[i].pk == w.user_id for i in (0, 1))
+                    w.status = "held" if by_suspended else "payable"
 
         def open_task(i):
             live = [t for t in tasks if not t.is_final]
@@ -169,14 +185,17 @@ def test_pay_equals_a_recomputation_from_the_facts_after_any_sequence(cast, curr
                 author = people[task.author_index]
                 submit(author.pk, task.task_id, "annotation", task.annotation_id, "rework")
             elif kind == "final" and task and not task.is_rejected:
-                task.is_final = True
-                work_final_send(project_id=project.pk, task_id=task.task_id, completed_at=clock)
-                for w in works:
-                    if w.task_id == task.task_id and w.status == "pending":
-                        by_suspended = any(
-                            suspended[i] and people[i].pk == w.user_id for i in (0, 1)
-                        )
-                        w.status = "held" if by_suspended else "payable"
+                finalise(task)
+            elif kind == "submit_final":  # (a suspended person's work in flight is held)
+                fact = TaskFact(next(ids), n, next(ids))
+                tasks.append(fact)
+                author = people[n].pk
+                submit(author, fact.task_id, "annotation", fact.annotation_id, "annotate", True)
+                finalise(fact)
+            elif kind == "join_final" and task and not task.is_rejected:
+                person = people[n % 2].pk
+                submit(person, task.task_id, "annotation", next(ids), "annotate", True)
+                finalise(task)
             elif kind == "rate":
                 current = {"annotation": RATES[n], "review": RATES[-1 - n]}
                 rate_version(
