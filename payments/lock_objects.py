@@ -35,6 +35,7 @@ from payments.models import (
     LedgerAccount,
     PayoutAccount,
     RateCard,
+    RateUnit,
     StripeConnectedAccount,
 )
 
@@ -91,10 +92,14 @@ _OF_EARNINGS = "(a.user_id, a.currency) IN (SELECT DISTINCT user_id, currency FR
 PERSON_PAY_LOCK_OF_EARNINGS = _PERSON_PAY_ROWS.format(people=_OF_EARNINGS, **_KINDS) + "FOR UPDATE"
 # The same, and also the pay of the person whose work a statement prices (`%(user)s`, in the
 # currency of the version in force `v` of that statement): the pricing read of work that makes its
-# task final, which locks the task's pending earnings `e` first.
+# task final, which locks the task's pending earnings `e` first. None of it when the version
+# prices that kind of work (`%(work_kind)s`) per active hour: that accrual locks the day's earning
+# row, which comes before pay.
 _OF_EARNINGS_AND_WORKER = (
-    "(a.user_id, a.currency) IN (SELECT user_id, currency FROM e "
-    "UNION SELECT %(user)s, v.v_currency FROM v)"
+    "(a.user_id, a.currency) IN (SELECT user_id, currency FROM e "  # noqa: S608  (constant SQL)
+    "UNION SELECT %(user)s, v.v_currency FROM v) "
+    "AND NOT EXISTS (SELECT 1 FROM payments_rate hourly, v WHERE hourly.version_id = v.v_id "
+    f"AND hourly.work_kind = %(work_kind)s AND hourly.unit = '{RateUnit.PER_HOUR.value}')"
 )
 PERSON_PAY_LOCK_OF_EARNINGS_AND_WORKER = (
     _PERSON_PAY_ROWS.format(people=_OF_EARNINGS_AND_WORKER, **_KINDS) + "FOR UPDATE"

@@ -201,3 +201,37 @@ def test_work_final_at_once_costs_one_read_and_one_posting():
 
     statements = [q["sql"] for q in captured.captured_queries]
     assert len(statements) == 2, statements
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("unit", ["per_task", "per_hour"])
+def test_the_pricing_read_locks_the_persons_pay_only_when_the_work_is_priced_per_task(unit):
+    # An active-hour accrual locks the day's earning row, which comes before pay
+    # (payments/lock_objects.py): its pricing read must not have locked the person's pay first.
+    from django.db import transaction
+
+    from payments.selectors.earnings import pricing_to_finalise
+
+    project = make_project(gold_warmup=0)
+    price(project, annotation=50_000, unit=unit)
+    person = make_worker()
+    at = timezone.now() - timedelta(minutes=1)
+    _submit(project, person, task_id=next(_ids), at=at, completes_task=True)  # accounts opened
+    if (
+        unit == "per_hour"
+    ):  # (an hourly accrual opens only pending: the payable one as a move would)
+        _final_at_once(make_priced_project(), person, at, announced=False)
+
+    with transaction.atomic():
+        context = pricing_to_finalise(
+            project_id=project.pk, user_id=person.pk, work_kind="annotation", at=at, task_id=1
+        )
+
+    assert context is not None and context.finalising is not None
+    assert (context.finalising.pay is not None) == (unit == "per_task")
+
+
+def make_priced_project():
+    project = make_project(gold_warmup=0)
+    price(project, annotation=50_000)
+    return project
