@@ -163,3 +163,20 @@ def test_a_tasks_earnings_are_read_through_the_task_whatever_the_statistics_say(
 
     assert indexes == {"payments_earning_task"}
     assert sequential == 0
+
+
+@pytest.mark.postgres
+def test_the_pricing_read_of_work_final_at_once_reads_the_task_through_its_index():
+    # The pricing read of work that makes its task final also reads (and locks) the task's pending
+    # earnings: its plan, kept by the connection, must go through the task's index too.
+    project = make_project(gold_warmup=0)
+    price(project)
+    add_tasks(project, 12)
+    worker = make_worker()
+    for _ in range(12):
+        annotate(project, worker)
+
+    indexes, sequential = prepared_plan_reads("f_pay", "payments_earning")
+
+    assert indexes == {"payments_earning_task"}
+    assert sequential == 0
