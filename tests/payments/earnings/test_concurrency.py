@@ -49,7 +49,10 @@ def _priced(unit: str, amount: int):
     return project
 
 
-def test_sixteen_threads_accruing_and_finalising_for_one_person_lose_nothing():
+@pytest.mark.parametrize("announced", [False, True], ids=["two-steps", "payable-with-accrual"])
+def test_sixteen_threads_accruing_and_finalising_for_one_person_lose_nothing(announced):
+    # `announced`: the submissions say they complete their task, so each is made payable with its
+    # own accrual (the pricing read locks the person's pay), as the submit statement's are.
     project = _priced("per_task", 3_500)  # 0.35 cent: the remainder moves on every finalise
     worker = make_worker()
     start = threading.Barrier(THREADS)
@@ -58,6 +61,7 @@ def test_sixteen_threads_accruing_and_finalising_for_one_person_lose_nothing():
         start.wait(timeout=30)
         for k in range(ROUNDS):
             task = 1_000 * (n + 1) + k
+            moment = timezone.now()
             with transaction.atomic():  # one submit: accrued and final together
                 earning_accrue(
                     user_id=worker.pk,
@@ -68,9 +72,10 @@ def test_sixteen_threads_accruing_and_finalising_for_one_person_lose_nothing():
                     review_level=None,
                     kind="annotate",
                     active_seconds=30,
-                    submitted_at=timezone.now(),
+                    submitted_at=moment,
+                    completes_task=announced,
                 )
-                earnings_finalise_task(task_id=task)
+                earnings_finalise_task(task_id=task, at=moment)
 
     errors = _run(work)
 
