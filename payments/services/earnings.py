@@ -762,7 +762,7 @@ def earnings_finalise_task(*, task_id: int, at: datetime | None = None) -> list[
     its person is suspended or has an open appeal or the task is under dispute. Return them.
     Repeating it changes nothing (only pending earnings move). Locks the task's earnings.
     Reads nothing when the submission that made it final (same task, same moment) found the
-    project unpriced."""
+    project unpriced or made its work payable with its accrual (`settled_submissions`)."""
     if at is not None and settled_submissions.take(task_id=task_id, at=at):
         return []
     at = at or timezone.now()
