@@ -320,7 +320,7 @@ def _earning_insert_shape(form: str = PENDING_FORM) -> _EarningInsert:
                 values.append("tx_then.id")
                 continue
             fields.append(field)
-            types[field.attname] = str(field.db_type(connection)).replace("bigserial", "bigint")
+            types[field.attname] = str(field.db_type(connection))
             values.append(f"%({field.attname})s")
         shape = _EarningInsert(
             sql=f"INSERT INTO {Earning._meta.db_table} ({', '.join(columns)}) "  # noqa: S608  (the model's own columns)

@@ -9,11 +9,13 @@ import itertools
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from labeling.events import work_final_send, work_submitted_send
 from payments.models import Earning, EarningRemainder, HoldCause, LedgerTransaction
+from payments.selectors.earnings import pricing_to_finalise
 from payments.selectors.ledger import ledger_reconciliation
 from payments.services.earnings import settled_submissions
 from tests.labeling.factories import make_project, make_worker
@@ -47,17 +49,16 @@ def _final_at_once(project, person, at, *, announced: bool) -> None:
     """A new task's only annotation, final at once; `announced`: labeling says so with the
     submission (else only its work_final says it, and pay takes two steps)."""
     task_id = next(_ids)
-    work_submitted_send(
-        user_id=person.pk,
-        project_id=project.pk,
-        task_id=task_id,
-        annotation_id=next(_ids),
-        kind="annotate",
-        active_seconds=20,
-        submitted_at=at,
-        completes_task=announced,
-    )
-    work_final_send(project_id=project.pk, task_id=task_id, completed_at=at)
+    _submit(project, person, task_id=task_id, at=at, completes_task=announced)
+    if not announced:
+        work_final_send(project_id=project.pk, task_id=task_id, completed_at=at)
+
+
+def _priced_project(*, unit: str = "per_task"):
+    """A project paying five cents an annotation: every move to payable moves whole cents."""
+    project = make_project(gold_warmup=0)
+    price(project, annotation=50_000, unit=unit)
+    return project
 
 
 def _ledger_of(person) -> list[tuple]:
@@ -113,8 +114,7 @@ def test_work_final_at_once_is_paid_as_the_accrual_and_the_tasks_finalising_woul
 
 
 def test_a_repeat_of_work_made_payable_with_its_accrual_posts_nothing():
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000)  # five cents: every one moves whole cents
+    project = _priced_project()
     person = make_worker()
     at = timezone.now() - timedelta(minutes=1)
     _submit(project, person, task_id=next(_ids), at=at, completes_task=True)  # opens the accounts
@@ -145,8 +145,7 @@ def test_a_repeat_of_work_made_payable_with_its_accrual_posts_nothing():
 
 
 def test_the_tasks_other_pending_pay_becomes_payable_with_the_work_that_completes_it():
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000)
+    project = _priced_project()
     first, second = make_worker(), make_worker()
     at = timezone.now() - timedelta(minutes=1)
     for person in (first, second):  # each person's accounts opened
@@ -166,8 +165,7 @@ def test_a_hint_left_by_an_undone_attempt_never_skips_the_tasks_finalising():
     # A submission's attempt made its work payable and was undone (a deadlock, say), leaving its
     # hint; the attempt that runs again with the same moment finds the person suspended: the
     # work must be held by the task's work_final, not skipped as already settled.
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000)
+    project = _priced_project()
     person = make_worker()
     at = timezone.now() - timedelta(minutes=1)
     _submit(project, person, task_id=next(_ids), at=at, completes_task=True)
@@ -188,14 +186,11 @@ def test_a_hint_left_by_an_undone_attempt_never_skips_the_tasks_finalising():
 
 @pytest.mark.postgres
 def test_work_final_at_once_costs_one_read_and_one_posting():
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000)
+    project = _priced_project()
     person = make_worker()
     at = timezone.now() - timedelta(minutes=1)
     _submit(project, person, task_id=next(_ids), at=at, completes_task=True)  # accounts opened
     _submit(project, person, task_id=next(_ids), at=at, completes_task=True)  # statements ready
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as captured:
         _submit(project, person, task_id=next(_ids), at=at, completes_task=True)
 
@@ -208,19 +203,12 @@ def test_work_final_at_once_costs_one_read_and_one_posting():
 def test_the_pricing_read_locks_the_persons_pay_only_when_the_work_is_priced_per_task(unit):
     # An active-hour accrual locks the day's earning row, which comes before pay
     # (payments/lock_objects.py): its pricing read must not have locked the person's pay first.
-    from django.db import transaction
-
-    from payments.selectors.earnings import pricing_to_finalise
-
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000, unit=unit)
+    project = _priced_project(unit=unit)
     person = make_worker()
     at = timezone.now() - timedelta(minutes=1)
     _submit(project, person, task_id=next(_ids), at=at, completes_task=True)  # accounts opened
-    if (
-        unit == "per_hour"
-    ):  # (an hourly accrual opens only pending: the payable one as a move would)
-        _final_at_once(make_priced_project(), person, at, announced=False)
+    if unit == "per_hour":  # an hourly accrual opens only pending; a move opens payable too
+        _final_at_once(_priced_project(), person, at, announced=False)
 
     with transaction.atomic():
         context = pricing_to_finalise(
@@ -229,9 +217,3 @@ def test_the_pricing_read_locks_the_persons_pay_only_when_the_work_is_priced_per
 
     assert context is not None and context.finalising is not None
     assert (context.finalising.pay is not None) == (unit == "per_task")
-
-
-def make_priced_project():
-    project = make_project(gold_warmup=0)
-    price(project, annotation=50_000)
-    return project
