@@ -21,12 +21,14 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from django.db import OperationalError, connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from psycopg import sql as pg_sql
+
+ModelT = TypeVar("ModelT", bound=Model)
 
 # A claim and a submit on the same task can each hold a row the other needs (a consensus or
 # depth-first queue puts several people on one task at once); PostgreSQL then aborts one of them
@@ -78,6 +80,28 @@ def _execute(
             if not deadlock or connection.in_atomic_block or attempt == DEADLOCK_ATTEMPTS:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+_MODEL_FIELDS: dict[type[Any], tuple[tuple[str, Any], ...]] = {}
+
+
+def model_built(model: type[ModelT], **values: Any) -> ModelT:
+    """An unsaved `model` instance of `values` (attnames, such as `project_id`) and the other
+    fields' defaults, built from positional values: Django's keyword handling costs more than
+    twice as much, on paths that build one per submit. Raises TypeError for a name that is not
+    a field; a model with a callable default is refused (it would be called once, here)."""
+    fields = _MODEL_FIELDS.get(model)
+    if fields is None:
+        concrete = model._meta.concrete_fields
+        if any(field.has_default() and callable(field.default) for field in concrete):
+            raise TypeError(f"{model.__name__} has a callable default: build it with keywords")
+        fields = _MODEL_FIELDS.setdefault(
+            model, tuple((field.attname, field.get_default()) for field in concrete)
+        )
+    instance = model(*[values.pop(name, default) for name, default in fields])
+    if values:
+        raise TypeError(f"not fields of {model.__name__}: {', '.join(sorted(values))}")
+    return instance
 
 
 def statement_run(sql: str, params: Any) -> dict[str, Any] | None:

@@ -116,6 +116,14 @@ PERSON_PAY_ROW_COLUMNS = (
 )
 
 
+# The account's fields among those columns, in the model's field order (as from_db takes them).
+_ACCOUNT_FIELDS = [
+    f.attname
+    for f in LedgerAccount._meta.concrete_fields
+    if f.attname in PERSON_PAY_ROW_COLUMNS[:6]
+]
+
+
 def person_pay_locked_of_rows(
     rows: Iterable[Sequence[Any]],
 ) -> dict[tuple[int, str], PersonPayLocked]:
@@ -123,16 +131,12 @@ def person_pay_locked_of_rows(
     order), for those whose pending and payable accounts and remainder all exist."""
     accounts: dict[tuple[int, str], dict[str, LedgerAccount]] = {}
     remainders: dict[tuple[int, str], tuple[int, int]] = {}
-    fields = [f.attname for f in LedgerAccount._meta.concrete_fields]
     for row in rows:
         known = dict(zip(PERSON_PAY_ROW_COLUMNS, row, strict=True))
         owner = (int(known["user_id"]), str(known["currency"]))
         remainders[owner] = (int(known["remainder_id"]), int(known["remainder_micros"]))
-        values = {name: known[name] for name in PERSON_PAY_ROW_COLUMNS[:6]}
-        # from_db takes the values in the model's field order.
-        present = [name for name in fields if name in values]
         accounts.setdefault(owner, {})[str(known["kind"])] = LedgerAccount.from_db(
-            connection.alias, present, [values[name] for name in present]
+            connection.alias, _ACCOUNT_FIELDS, [known[name] for name in _ACCOUNT_FIELDS]
         )
     locked = {}
     for owner, kinds in accounts.items():

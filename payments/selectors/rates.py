@@ -280,6 +280,14 @@ def pricing_values(
 PRICING_COLUMNS = len(_VERSION_COLUMNS) + len(_CARD_COLUMNS) + len(_RATE_COLUMNS) + 5
 
 
+# The project's fields the pricing read gives, in the model's field order (as from_db takes them).
+_PROJECT_FIELDS = [
+    f.attname
+    for f in Project._meta.concrete_fields
+    if f.attname in ("id", "name", "customer_id", "required_skill_id")
+]
+
+
 def pricing_of_rows(rows: Sequence[Sequence[Any]], *, project_id: int) -> PricingContext | None:
     """The pricing context in the pricing read's rows (the first `PRICING_COLUMNS` of each);
     None without rows (no version in force)."""
@@ -298,9 +306,9 @@ def pricing_of_rows(rows: Sequence[Sequence[Any]], *, project_id: int) -> Pricin
     name, customer_id, skill_id, pending_id, labour_id = first[end:PRICING_COLUMNS]
     known = {"id": project_id, "name": name, "customer_id": customer_id}
     known["required_skill_id"] = skill_id
-    # from_db takes the values in the model's field order.
-    fields = [f.attname for f in Project._meta.concrete_fields if f.attname in known]
-    project = Project.from_db(connection.alias, fields, [known[f] for f in fields])
+    project = Project.from_db(
+        connection.alias, _PROJECT_FIELDS, [known[f] for f in _PROJECT_FIELDS]
+    )
     return PricingContext(
         version=version,
         rates=rates,

@@ -46,6 +46,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record
 from core.errors import Conflict, ValidationFailed
+from core.statements import model_built
 from kit.money import Micros, micros_per_minor
 from labeling.models import Project
 from payments.lock_objects import PersonPayLocked, person_pay_lock
@@ -414,6 +415,10 @@ def earning_accrue(
     )
 
 
+_EARNING_RATE_VERSION = Earning._meta.get_field("rate_version")
+_EARNING_RATE = Earning._meta.get_field("rate")
+
+
 def _accrue_priced(
     *,
     context: PricingContext,
@@ -433,7 +438,8 @@ def _accrue_priced(
     match = rate_for_work(
         project=project,
         version=context.version,
-        user=User(pk=user_id),
+        # The person by id alone (their other fields deferred: read only if asked for).
+        user=User.from_db(None, ["id"], [user_id]),
         work_kind=work_kind,
         review_level=level,
         rates=context.rates,
@@ -451,7 +457,8 @@ def _accrue_priced(
             active_seconds=active_seconds,
             at=at,
         )
-    earning = Earning(
+    earning = model_built(
+        Earning,
         user_id=user_id,
         project_id=project.pk,
         work_kind=work_kind,
@@ -461,11 +468,13 @@ def _accrue_priced(
         active_seconds=active_seconds,
         currency=match.amount.currency,
         amount_micros=match.amount.amount,
-        rate_version=match.version,
-        rate=match.rate,
+        rate_version_id=match.version.pk,
+        rate_id=match.rate.pk,
         created_at=at,
         **work,
     )
+    _EARNING_RATE_VERSION.set_cached_value(earning, match.version)
+    _EARNING_RATE.set_cached_value(earning, match.rate)
     accrual = Posting(
         source_key=f"earning:accrue:{source}",
         legs=_accrual_legs(

@@ -26,6 +26,7 @@ Lock order (the same for every writer, so postings never deadlock):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -41,7 +42,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.audit import audit_record, audit_record_many
 from core.errors import Conflict, ValidationFailed
-from core.statements import statement_rows
+from core.statements import model_built, statement_rows
 from kit.money import Micros, MoneyError, currency_exponent, micros_per_minor, micros_to_minor
 from labeling.models import Customer, Project
 from payments.lock_objects import person_accounts_lock
@@ -280,10 +281,16 @@ class AlsoWrite:
 _PARAM = re.compile(r"%\((\w+)\)s")
 
 
+def _renamed(prefix: str, sql: str) -> str:
+    """`sql` with its `%(name)s` parameters renamed under `prefix`."""
+    return _PARAM.sub(lambda m: f"%({prefix}{m[1]})s", sql)
+
+
 def _named(prefix: str, write: AlsoWrite) -> tuple[str, dict[str, Any]]:
     """`write` with its parameters renamed under `prefix`, so that several share one statement."""
-    sql = _PARAM.sub(lambda m: f"%({prefix}{m[1]})s", write.sql)
-    return sql, {f"{prefix}{name}": value for name, value in write.params.items()}
+    return _renamed(prefix, write.sql), {
+        f"{prefix}{name}": value for name, value in write.params.items()
+    }
 
 
 def _types_named(prefix: str, write: AlsoWrite) -> dict[str, str]:
@@ -361,6 +368,10 @@ def _transaction_row(
     }
 
 
+_TRANSACTION_ACTOR = LedgerTransaction._meta.get_field("actor")
+_TRANSACTION_REVERSES = LedgerTransaction._meta.get_field("reverses")
+
+
 def _posted(
     pk: int,
     row: dict[str, Any],
@@ -369,15 +380,20 @@ def _posted(
     actor: User | None = None,
     reverses: LedgerTransaction | None = None,
 ) -> LedgerTransaction:
-    posted = LedgerTransaction(
-        pk=pk,
+    posted = model_built(
+        LedgerTransaction,
+        id=pk,
         source_key=row["source_key"],
         memo=row["memo"],
-        actor=actor,
+        actor_id=actor.pk if actor is not None else None,
         posted_at=at,
-        reverses=reverses,
+        reverses_id=reverses.pk if reverses is not None else None,
         reason=row["reason"],
     )
+    if actor is not None:
+        _TRANSACTION_ACTOR.set_cached_value(posted, actor)
+    if reverses is not None:
+        _TRANSACTION_REVERSES.set_cached_value(posted, reverses)
     posted._state.adding = False
     posted._state.db = connection.alias
     return posted
@@ -466,51 +482,81 @@ _TRANSACTION_TYPES = {
 }
 
 
-# The second transaction of `ledger_post_then`: inserted only when the first was (a repeat of the
-# first posts neither).
+# A system posting (no actor, no reversal, no reason: the earnings' postings, on every submit)
+# writes those three as constants, so its prepared statement takes three arguments fewer.
+_SYSTEM_TRANSACTION_INSERT = (
+    "INSERT INTO payments_ledgertransaction "
+    "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
+    "VALUES (%(source_key)s, %(memo)s, NULL, '', NULL, %(posted_at)s) "
+    "ON CONFLICT (source_key) DO NOTHING RETURNING id"
+)
+_SYSTEM_TRANSACTION_TYPES = {"source_key": "text", "memo": "text", "posted_at": "timestamptz"}
+
+
+def _is_system(row: dict[str, Any]) -> bool:
+    return row["actor_id"] is None and row["reverses_id"] is None and row["reason"] == ""
+
+
+# The second transaction of `ledger_post_then`, a system posting at the first one's time:
+# inserted only when the first was (a repeat of the first posts neither).
 _THEN_INSERT = (
     "INSERT INTO payments_ledgertransaction "
     "(source_key, memo, reverses_id, reason, actor_id, posted_at) "
-    "SELECT %(t_source_key)s, %(t_memo)s, %(t_reverses_id)s, %(t_reason)s, %(t_actor_id)s, "
-    "%(t_posted_at)s WHERE EXISTS (SELECT 1 FROM tx) "
-    "ON CONFLICT (source_key) DO NOTHING RETURNING id"
+    "SELECT %(t_source_key)s, %(t_memo)s, NULL, '', NULL, %(posted_at)s "
+    "WHERE EXISTS (SELECT 1 FROM tx) ON CONFLICT (source_key) DO NOTHING RETURNING id"
 )
+_THEN_TYPES = {"t_source_key": "text", "t_memo": "text"}
 
 
-def _posting_statement(
-    row: dict[str, Any],
-    legs: Sequence[Leg],
-    also: Sequence[AlsoWrite],
-    *,
-    then_row: dict[str, Any] | None = None,
-    then_legs: Sequence[Leg] = (),
-) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """One PostgreSQL statement that posts: the transaction row (`tx`, empty on a repeat), its
-    entries, the person balances and the `also` writes, each of the last three only from `tx`.
-    With `then_row`, a second transaction (`tx_then`, only when `tx` was inserted) with its
-    entries; each person balance then changes once, by the sum of both transactions' legs.
-    The person accounts are locked in ascending primary key (`locked`, the module's lock order)
-    before their balances change; platform accounts are only referenced by entries."""
-    params: dict[str, Any] = dict(row)
-    types = dict(_TRANSACTION_TYPES)
-    steps = [("tx", legs)]
-    parts = [f"tx AS ({_TRANSACTION_INSERT})"]
-    if then_row is not None:
-        params.update({f"t_{name}": value for name, value in then_row.items()})
-        types.update({f"t_{name}": sql_type for name, sql_type in _TRANSACTION_TYPES.items()})
-        steps.append(("tx_then", then_legs))
+@dataclass(frozen=True)
+class _PostingShape:
+    """A posting statement's text and argument types, and where each call's values go: the
+    transaction row's (`row_names`), each leg's account and amount (`leg_names`, in the legs'
+    order across both transactions), each `also` write's parameters (`write_names`: its own name
+    and the statement's)."""
+
+    sql: str
+    types: dict[str, str]
+    row_names: tuple[str, ...]
+    leg_names: tuple[tuple[str, str], ...]
+    write_names: tuple[tuple[tuple[str, str], ...], ...]
+
+
+# Shape: (a system posting?, with a second transaction?, each transaction's legs as "is it a
+# person account?", each write's SQL, parameter names and types).
+_ShapeKey = tuple[
+    bool,
+    bool,
+    tuple[tuple[bool, ...], ...],
+    tuple[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], ...],
+]
+
+
+@functools.lru_cache(maxsize=128)
+def _posting_shape(key: _ShapeKey) -> _PostingShape:
+    """The posting statement of this shape, composed once (the submit path posts the same few
+    shapes every time): see `_posting_statement`."""
+    system, has_then, steps, writes = key
+    types = dict(_SYSTEM_TRANSACTION_TYPES if system else _TRANSACTION_TYPES)
+    parts = [f"tx AS ({_SYSTEM_TRANSACTION_INSERT if system else _TRANSACTION_INSERT})"]
+    relations = ["tx"]
+    if has_then:
+        types.update(_THEN_TYPES)
         parts.append(f"tx_then AS ({_THEN_INSERT})")
-    selects, changes, person_ids = [], [], []
+        relations.append("tx_then")
+    selects, changes, person_ids, leg_names = [], [], [], []
     n = 0
-    for relation, step_legs in steps:
+    for relation, persons in zip(relations, steps, strict=True):
         values = []
-        for leg in step_legs:
-            params[f"a{n}"], params[f"m{n}"] = leg.account.pk, leg.amount.amount
-            types[f"a{n}"], types[f"m{n}"] = "bigint", "bigint"
-            values.append(f"(%(a{n})s::bigint, %(m{n})s::bigint)")
-            if leg.account.kind in PERSON_KINDS:
-                person_ids.append(f"%(a{n})s")
-                changes.append(f"SELECT %(a{n})s::bigint, %(m{n})s::bigint FROM {relation}")  # noqa: S608
+        for person in persons:
+            account, amount = f"a{n}", f"m{n}"
+            leg_names.append((account, amount))
+            types[account], types[amount] = "bigint", "bigint"
+            values.append(f"(%({account})s::bigint, %({amount})s::bigint)")
+            if person:
+                person_ids.append(f"%({account})s")
+                change = f"SELECT %({account})s::bigint, %({amount})s::bigint FROM {relation}"  # noqa: S608
+                changes.append(change)
             n += 1
         # Only placeholders are composed into these statements (S608), never values.
         selects.append(
@@ -533,13 +579,56 @@ def _posting_statement(
             + ") AS c(account_id, amount) GROUP BY account_id) AS b "
             "WHERE a.id = b.account_id AND a.id IN (SELECT id FROM locked))",
         ]
-    for i, write in enumerate(also):
-        sql, named = _named(f"w{i}_", write)
-        parts.append(f"w{i} AS ({sql})")
-        params.update(named)
-        types.update(_types_named(f"w{i}_", write))
-    last = "(SELECT id FROM tx_then)" if then_row is not None else "NULL::bigint"
-    return "WITH " + ",\n".join(parts) + f"\nSELECT id, {last} AS then_id FROM tx", params, types
+    write_names = []
+    for i, (sql, names, write_types) in enumerate(writes):
+        prefix = f"w{i}_"
+        parts.append(f"w{i} AS ({_renamed(prefix, sql)})")
+        write_names.append(tuple((name, f"{prefix}{name}") for name in names))
+        types.update({f"{prefix}{name}": sql_type for name, sql_type in write_types})
+    last = "(SELECT id FROM tx_then)" if has_then else "NULL::bigint"
+    return _PostingShape(
+        sql="WITH " + ",\n".join(parts) + f"\nSELECT id, {last} AS then_id FROM tx",
+        types=types,
+        row_names=tuple(_SYSTEM_TRANSACTION_TYPES if system else _TRANSACTION_TYPES),
+        leg_names=tuple(leg_names),
+        write_names=tuple(write_names),
+    )
+
+
+def _posting_statement(
+    row: dict[str, Any],
+    legs: Sequence[Leg],
+    also: Sequence[AlsoWrite],
+    *,
+    then_row: dict[str, Any] | None = None,
+    then_legs: Sequence[Leg] = (),
+) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """One PostgreSQL statement that posts: the transaction row (`tx`, empty on a repeat), its
+    entries, the person balances and the `also` writes, each of the last three only from `tx`.
+    With `then_row` (a system posting at the same time), a second transaction (`tx_then`, only
+    when `tx` was inserted) with its entries; each person balance then changes once, by the sum
+    of both transactions' legs. The person accounts are locked in ascending primary key
+    (`locked`, the module's lock order) before their balances change; platform accounts are only
+    referenced by entries. Returns the statement, its parameters and their types."""
+    steps = [legs] if then_row is None else [legs, then_legs]
+    system = _is_system(row)
+    shape = _posting_shape(
+        (
+            system,
+            then_row is not None,
+            tuple(tuple(leg.account.kind in PERSON_KINDS for leg in step) for step in steps),
+            tuple((write.sql, tuple(write.params), tuple(write.types.items())) for write in also),
+        )
+    )
+    params = {name: row[name] for name in shape.row_names}
+    if then_row is not None:
+        params["t_source_key"], params["t_memo"] = then_row["source_key"], then_row["memo"]
+    for (account, amount), leg in zip(shape.leg_names, [*legs, *then_legs], strict=True):
+        params[account], params[amount] = leg.account.pk, leg.amount.amount
+    for names, write in zip(shape.write_names, also, strict=True):
+        for name, named in names:
+            params[named] = write.params[name]
+    return shape.sql, params, shape.types
 
 
 def _transaction_row_insert(row: dict[str, Any]) -> int | None:

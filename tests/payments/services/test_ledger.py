@@ -19,6 +19,7 @@ from payments.models import (
 from payments.selectors.ledger import ledger_account_balance, ledger_reconciliation
 from payments.services.ledger import (
     Leg,
+    _posting_shape,
     ledger_account_get_or_create,
     ledger_post,
     ledger_release_to_payable,
@@ -318,3 +319,41 @@ def test_opening_a_batch_of_peoples_accounts_audits_each_in_one_insert():
     assert {e.target_id for e in events[before:]} == {str(opened[p.pk].pk) for p in people[1:]}
     audit_inserts = [q for q in captured.captured_queries if "core_auditevent" in q["sql"]]
     assert len(audit_inserts) == 1, audit_inserts
+
+
+def _stored(posted: LedgerTransaction) -> dict[str, object]:
+    fields = ["id", "source_key", "memo", "reverses_id", "reason", "actor_id", "posted_at"]
+    return {name: getattr(posted, name) for name in fields}
+
+
+def test_each_posting_returned_is_the_row_stored_system_by_a_person_and_a_reversal(person, project):
+    finance = make_user(Role.FINANCE, mfa=True)
+    system = accrue(person, project, 3_500, "annotation:1")
+    by_person = ledger_post(
+        source_key="adjustment:1",
+        legs=[
+            Leg(account=pending_of(person), amount=Micros(700, "USD")),
+            Leg(account=expense_of(project), amount=Micros(-700, "USD")),
+        ],
+        actor=finance,
+        memo="Adjustment",
+    )
+    reversal = ledger_reverse(transaction=system, reason="rejected by review", actor=finance)
+
+    for posted in (system, by_person, reversal):
+        assert _stored(posted) == _stored(LedgerTransaction.objects.get(pk=posted.pk))
+    assert (system.actor_id, system.reverses_id, system.reason) == (None, None, "")
+    assert by_person.actor == finance and reversal.reverses == system
+
+
+@pytest.mark.postgres
+def test_postings_of_one_shape_compose_their_statement_once(project):
+    people = [make_user(Role.ANNOTATOR) for _ in range(3)]
+    accrue(make_user(Role.ANNOTATOR), project, 1, "annotation:warm")
+    composed = _posting_shape.cache_info().misses
+
+    for number, someone in enumerate(people):
+        accrue(someone, project, 3_500 + number, f"annotation:{number}")
+
+    assert _posting_shape.cache_info().misses == composed
+    assert [ledger_account_balance(pending_of(p)).amount for p in people] == [3_500, 3_501, 3_502]
