@@ -32,26 +32,34 @@ def test_a_constant_that_cannot_be_hashed_still_names_its_statement():
     )
 
 
+EARNING_VALUES = {
+    "user_id": 7,
+    "project_id": 3,
+    "work_kind": "annotation",
+    "unit": "per_task",
+    "earned_on": datetime.date(2026, 12, 8),
+    "currency": "USD",
+    "amount_micros": 3_500,
+    "rate_version_id": 2,
+    "rate_id": 5,
+    "task_id": 11,
+}
+
+
 def test_a_model_built_from_positional_values_is_the_one_keywords_build():
-    values = {
-        "user_id": 7,
-        "project_id": 3,
-        "work_kind": "annotation",
-        "unit": "per_task",
-        "earned_on": datetime.date(2026, 12, 8),
-        "currency": "USD",
-        "amount_micros": 3_500,
-        "rate_version_id": 2,
-        "rate_id": 5,
-        "task_id": 11,
-    }
     fields = [field.attname for field in Earning._meta.concrete_fields]
 
-    built, keywords = model_built(Earning, **values), Earning(**values)
+    built, keywords = model_built(Earning, **EARNING_VALUES), Earning(**EARNING_VALUES)
 
     assert [getattr(built, name) for name in fields] == [getattr(keywords, name) for name in fields]
     assert built._state.adding
+
+
+def test_a_model_built_with_a_name_that_is_not_a_field_is_refused_naming_it():
     with pytest.raises(TypeError, match="not fields of Earning: colour"):
-        model_built(Earning, colour="red", **values)
+        model_built(Earning, colour="red", **EARNING_VALUES)
+
+
+def test_a_model_with_a_callable_default_is_not_built_from_positional_values():
     with pytest.raises(TypeError, match="callable default"):
         model_built(User, id=1)  # date_joined defaults to the time of the call
